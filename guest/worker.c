@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The workload: each vCPU owns a contiguous slice of the working set and
+ * passes over it forever, visiting every page once per pass (in order, or
+ * in a fresh random order each pass). Each visit verifies the page against
+ * the generation it last wrote, then writes it at the next generation.
+ * Between batches it keeps the rate, runs vCPU 0's monitor, and spends up
+ * to SWEEP_SHARE of its time verifying its share of the static pages.
+ */
+#include "fill.h"
+#include "guest.h"
+#include "io.h"
+#include "rng.h"
+
+#define BATCH 8        /* pages between clock checks */
+#define SWEEP_BATCH 8  /* static pages per sweep step */
+#define SWEEP_SHARE 20 /* sweep at most 1/20 of the time */
+
+/* Visiting order: x = 0..2^bits-1 through a bijection of [0, 2^bits),
+ * keeping the images below n. Multiply by an odd number, add and
+ * xorshift are each bijective modulo 2^bits. */
+struct order {
+	uint64_t n, x, mask, a, b, c;
+	unsigned shift;
+	int random;
+};
+
+static void order_init(struct order *o, uint64_t n, int random, uint64_t seed)
+{
+	unsigned bits = 1;
+	while (bits < 63 && (1ull << bits) < n)
+		bits++;
+	*o = (struct order){.n = n, .mask = (1ull << bits) - 1, .random = random};
+	o->a = rng_next(&seed) | 1;
+	o->b = rng_next(&seed) | 1;
+	o->c = rng_next(&seed);
+	o->shift = bits / 2 + 1;
+}
+
+/* Next index, or UINT64_MAX at the end of the pass. */
+static inline uint64_t order_next(struct order *o)
+{
+	if (!o->random)
+		return o->x < o->n ? o->x++ : UINT64_MAX;
+	while (o->x <= o->mask) {
+		uint64_t y = (o->x++ * o->a + o->c) & o->mask;
+		y ^= y >> o->shift;
+		y = (y * o->b) & o->mask;
+		if (y < o->n)
+			return y;
+	}
+	return UINT64_MAX;
+}
+
+struct worker {
+	unsigned vcpu;
+	uint64_t base;    /* gpa of the slice */
+	uint32_t *gens;   /* the slice's expected generations */
+	uint64_t pages;   /* slice size */
+	uint64_t tpp;     /* TSC ticks per page at the rate limit; 0: unlimited */
+	uint64_t deadline;
+	uint64_t sweep_lo, sweep_hi, sweep_at; /* owned indexes of the static share */
+	uint64_t sweep_tsc, t0;
+	struct vcpu_stats *st;
+};
+
+static void visit(struct worker *w, uint64_t i)
+{
+	uint64_t gpa = w->base + i * PAGE_SIZE;
+	uint32_t pageno = (uint32_t)(gpa >> 12), want = w->gens[i];
+	uint32_t gen = want + 1 ? want + 1 : 1; /* 0 means "never written" */
+	void *page = (void *)(uintptr_t)gpa;
+	struct page_sums s;
+
+	enum page_verdict v = check_page(w->vcpu, gpa, want, &s);
+	if (v != PAGE_OK || G.cfg.write == WRITE_PAGE)
+		page_write_full(page, pageno, gen, fill_kind_of(G.cfg.fill, pageno),
+				page_seed(pageno, gen));
+	else
+		page_write_word(page, pageno, gen, &s, page_seed(pageno, gen));
+	w->gens[i] = gen;
+}
+
+static int in_ws(uint64_t idx)
+{
+	return idx - G.L.ws_first < G.L.ws_pages;
+}
+
+/* Background verification of static pages, within its time share. */
+static void sweep(struct worker *w, uint64_t now)
+{
+	if (w->sweep_lo == w->sweep_hi || w->sweep_tsc * SWEEP_SHARE > now - w->t0)
+		return;
+	for (unsigned k = 0; k < SWEEP_BATCH; k++) {
+		if (!in_ws(w->sweep_at))
+			check_static(w->vcpu, w->sweep_at);
+		if (++w->sweep_at == w->sweep_hi)
+			w->sweep_at = w->sweep_lo;
+	}
+	w->sweep_tsc += rdtsc() - now;
+}
+
+/* Between batches: monitor, rate limit, sweep. */
+static void between(struct worker *w, uint64_t done)
+{
+	uint64_t now = rdtsc();
+
+	if (w->vcpu == 0)
+		monitor_tick(now);
+	if (w->tpp) {
+		w->deadline += done * w->tpp;
+		/* Far behind (too slow, or the VM was paused): do not burst. */
+		if (now > w->deadline + G.tsc_hz / 10)
+			w->deadline = now;
+		while (now < w->deadline) {
+			cpu_relax();
+			now = rdtsc();
+			if (w->vcpu == 0)
+				monitor_tick(now);
+		}
+	}
+	sweep(w, now);
+}
+
+void worker_run(unsigned vcpu)
+{
+	struct worker w = {.vcpu = vcpu, .st = &G.st[vcpu]};
+	uint64_t n = G.nvcpus, lo = G.L.ws_pages * vcpu / n, hi = G.L.ws_pages * (vcpu + 1) / n;
+
+	w.base = G.L.ws_base + lo * PAGE_SIZE;
+	w.gens = G.L.gens + G.L.ws_first + lo;
+	w.pages = hi - lo;
+	if (G.cfg.rate_mib) {
+		uint64_t pps = G.cfg.rate_mib * (1048576 / PAGE_SIZE) / n;
+		w.tpp = G.tsc_hz / (pps ? pps : 1);
+	}
+	w.sweep_lo = G.L.owned_pages * vcpu / n;
+	w.sweep_hi = G.L.owned_pages * (vcpu + 1) / n;
+	w.sweep_at = w.sweep_lo;
+	w.t0 = w.deadline = rdtsc();
+
+	if (!w.pages)
+		for (;;)
+			between(&w, 0);
+
+	for (uint64_t pass = 0;; pass++) {
+		struct order o;
+		order_init(&o, w.pages, G.cfg.pattern == PATTERN_RANDOM,
+			   G.cfg.seed ^ mix64(pass * 0x100 + vcpu));
+		for (;;) {
+			uint64_t done = 0, i = 0;
+			while (done < BATCH && (i = order_next(&o)) != UINT64_MAX) {
+				visit(&w, i);
+				done++;
+			}
+			__atomic_store_n(&w.st->pages, w.st->pages + done, __ATOMIC_RELAXED);
+			between(&w, done);
+			if (i == UINT64_MAX)
+				break;
+		}
+		__atomic_store_n(&w.st->passes, pass + 1, __ATOMIC_RELAXED);
+	}
+}

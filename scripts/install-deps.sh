@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs the Debian 12 packages vmig needs to build, test and demo, if any
+# are missing. Needs root (or sudo) only when something must be installed.
+set -e
+PKGS="gcc make meson ninja-build pkg-config python3 binutils iproute2"
+# QEMU is the side-by-side reference for benchmarks, not needed for tests.
+[ -n "$VMIG_WITH_QEMU" ] && PKGS="$PKGS qemu-system-x86"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing

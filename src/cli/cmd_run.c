@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/* vmig run: boot a guest and serve its control socket until it ends. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/log.h"
+#include "common/parse.h"
+#include "vmm/vm.h"
+
+#define MEM_MIN (16ull << 20)
+#define MEM_MAX (128ull << 30)
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vmig run --guest FILE [OPTIONS]\n"
+		"\n"
+		"Run a KVM virtual machine until its guest exits, 'quit' arrives on the\n"
+		"control socket, or SIGINT/SIGTERM.\n"
+		"\n"
+		"  -m, --mem SIZE         guest RAM (default 256M; K/M/G suffix, no suffix = MiB)\n"
+		"  -c, --vcpus N          vCPUs, 1..64 (default 1)\n"
+		"  -g, --guest FILE       guest image: vmig direct-boot ELF or multiboot ELF\n"
+		"  -a, --guest-args STR   guest command line (guestload: ws= rate= pattern= write=\n"
+		"                         fill= time= seed=)\n"
+		"  -b, --boot MODE        auto (default: direct if the image supports it),\n"
+		"                         direct or multiboot\n"
+		"  -s, --serial DEST      guest serial output: stdio (default), none, or a file\n"
+		"  -C, --control PATH     JSON control socket (see 'vmig status')\n"
+		"  -h, --help             this text\n"
+		"\n"
+		"Exit status: the guest's exit code when it exits through the exit port,\n"
+		"0 after 'quit' or a signal, 1 on a vmig error, 2 on bad usage, 70 when\n"
+		"the guest crashes (triple fault, KVM internal error).\n");
+}
+
+static int parse_args(int argc, char **argv, struct vm_config *cfg)
+{
+	static const struct option opts[] = {
+		{"mem", required_argument, NULL, 'm'},
+		{"vcpus", required_argument, NULL, 'c'},
+		{"guest", required_argument, NULL, 'g'},
+		{"guest-args", required_argument, NULL, 'a'},
+		{"boot", required_argument, NULL, 'b'},
+		{"serial", required_argument, NULL, 's'},
+		{"control", required_argument, NULL, 'C'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	uint64_t v;
+	int c;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mem_bytes = 256ull << 20;
+	cfg->nr_vcpus = 1;
+	cfg->boot = BOOT_AUTO;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:c:g:a:b:s:C:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (parse_size(optarg, 1ull << 20, &v) || v < MEM_MIN || v > MEM_MAX ||
+			    v % (2ull << 20)) {
+				fprintf(stderr,
+					"vmig run: invalid --mem '%s': want 16M..128G, a multiple of 2 MiB\n",
+					optarg);
+				return -EINVAL;
+			}
+			cfg->mem_bytes = v;
+			break;
+		case 'c':
+			if (parse_u64(optarg, 1, 64, &v)) {
+				fprintf(stderr, "vmig run: invalid --vcpus '%s': want 1..64\n", optarg);
+				return -EINVAL;
+			}
+			cfg->nr_vcpus = (unsigned)v;
+			break;
+		case 'g': cfg->guest_path = optarg; break;
+		case 'a': cfg->guest_args = optarg; break;
+		case 'b':
+			if (!strcmp(optarg, "auto"))
+				cfg->boot = BOOT_AUTO;
+			else if (!strcmp(optarg, "direct"))
+				cfg->boot = BOOT_DIRECT;
+			else if (!strcmp(optarg, "multiboot"))
+				cfg->boot = BOOT_MULTIBOOT;
+			else {
+				fprintf(stderr, "vmig run: invalid --boot '%s': want auto, direct or multiboot\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case 's': cfg->serial = optarg; break;
+		case 'C': cfg->control_path = optarg; break;
+		case 'h': usage(stdout); return 1;
+		case ':':
+			fprintf(stderr, "vmig run: option '%s' needs a value\n", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(stderr, "vmig run: unknown option '%s'\n", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vmig run: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!cfg->guest_path) {
+		fprintf(stderr, "vmig run: --guest FILE is required\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Waits for the VM to end or for SIGINT/SIGTERM (which end it). */
+static void wait_for_end(struct vm *vm, int sfd)
+{
+	struct pollfd pfd[2] = {{.fd = vm->end_fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			vm_end(vm, VM_EXIT_ERROR, "poll: %s", strerror(errno));
+			return;
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				vm_end(vm, VM_EXIT_OK, "stopped by signal %u", si.ssi_signo);
+		}
+		if (pfd[0].revents & POLLIN)
+			return;
+	}
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct vm_config cfg;
+	struct vm *vm = NULL;
+	char err[512] = "";
+	sigset_t set;
+	int r;
+
+	r = parse_args(argc, argv, &cfg);
+	if (r > 0)
+		return 0; /* --help */
+	if (r < 0) {
+		fprintf(stderr, "Try 'vmig run --help'.\n");
+		return CLI_EXIT_USAGE;
+	}
+	/* Signals are taken through a signalfd; vCPU and control threads
+	 * inherit the mask so SIGINT never lands on them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+
+	if ((r = vm_create(&cfg, &vm, err, sizeof(err))) ||
+	    (r = vm_start(vm, err, sizeof(err)))) {
+		log_err("%s", err);
+		vm_destroy(vm);
+		if (sfd >= 0)
+			close(sfd);
+		return VM_EXIT_ERROR;
+	}
+	char size[32];
+	log_info("VM started: %s RAM, %u vCPU%s, %s entry, guest %s%s%s", format_size(cfg.mem_bytes, size, sizeof(size)),
+		 vm->nr_vcpus, vm->nr_vcpus > 1 ? "s" : "",
+		 vm->plan.mode == BOOT_DIRECT ? "direct 64-bit" : "multiboot", cfg.guest_path,
+		 cfg.control_path ? ", control " : "", cfg.control_path ? cfg.control_path : "");
+	wait_for_end(vm, sfd);
+	pthread_mutex_lock(&vm->lock);
+	int status = vm->exit_status;
+	char reason[256];
+	snprintf(reason, sizeof(reason), "%s", vm->end_reason);
+	pthread_mutex_unlock(&vm->lock);
+	if (status == VM_EXIT_GUEST_CRASH || status == VM_EXIT_ERROR)
+		log_err("VM ended: %s", reason);
+	else
+		log_info("VM ended: %s", reason);
+	vm_destroy(vm);
+	if (sfd >= 0)
+		close(sfd);
+	return status;
+}

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/* vmig status --control PATH [--json]: what a running VM and its guest are doing. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/control_client.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/parse.h"
+
+/* Called by main.c with argv[0] == "status". */
+int cmd_status(int argc, char **argv);
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: vmig status --control PATH [--json]\n"
+		"Show the state of a running VM and of its guest workload.\n"
+		"\n"
+		"  -c, --control PATH  the VM's control socket (as given to vmig run)\n"
+		"  -j, --json          print {\"status\": ..., \"guest\": ...} as one JSON object\n"
+		"  -h, --help          show this help\n");
+}
+
+/* Copy s for a terminal: control bytes become '?', at most cap bytes. */
+static const char *printable(const char *s, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	if (!s)
+		return "?";
+	for (; *s && n + 1 < cap; s++)
+		buf[n++] = ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s;
+	buf[n] = 0;
+	return buf;
+}
+
+static void print_u64(const struct json_value *obj, const char *key)
+{
+	uint64_t v;
+	if (json_get_uint(obj, key, &v) == 0)
+		printf("%" PRIu64, v);
+	else
+		fputs("?", stdout);
+}
+
+static void print_f(const struct json_value *obj, const char *key, const char *fmt)
+{
+	double v;
+	if (json_get_double(obj, key, &v) == 0)
+		printf(fmt, v);
+	else
+		fputs("?", stdout);
+}
+
+static void print_human(const struct json_value *st, const struct json_value *g)
+{
+	const char *s = NULL;
+	char buf[208];
+	uint64_t u;
+	bool seen = false;
+
+	/* VM: running  uptime 12.3 s  vcpus 2  mem 1024 MiB */
+	json_get_string(st, "status", &s);
+	printf("VM: %s  uptime ", printable(s, buf, sizeof(buf)));
+	if (json_get_uint(st, "uptime_ms", &u) == 0)
+		printf("%.1f s", (double)u / 1000.0);
+	else
+		fputs("?", stdout);
+	fputs("  vcpus ", stdout);
+	print_u64(st, "vcpus");
+	fputs("  mem ", stdout);
+	if (json_get_uint(st, "mem_bytes", &u) == 0) {
+		if (u % (1u << 20) == 0)
+			printf("%" PRIu64 " MiB", u >> 20);
+		else
+			fputs(format_size(u, buf, sizeof(buf)), stdout);
+	} else {
+		fputs("?", stdout);
+	}
+	putchar('\n');
+
+	/* guest: t=12s passes=340 dirty=812.3 MiB/s errors=0 */
+	json_get_bool(g, "progress_seen", &seen);
+	if (seen) {
+		fputs("guest: t=", stdout);
+		print_u64(g, "t_s");
+		fputs("s passes=", stdout);
+		print_u64(g, "passes");
+		fputs(" dirty=", stdout);
+		print_f(g, "dirty_mibs", "%.1f");
+		fputs(" MiB/s errors=", stdout);
+		print_u64(g, "errors");
+		putchar('\n');
+	} else {
+		s = NULL;
+		if (json_get_string(g, "last_line", &s) == 0 && s[0])
+			printf("guest: no progress report yet (last line: \"%s\")\n",
+			       printable(s, buf, sizeof(buf)));
+		else
+			printf("guest: no progress report yet\n");
+	}
+
+	/* heartbeat: 11873 beats, last 0.4 ms ago, largest gap 3.1 ms */
+	if (json_get_uint(g, "heartbeats", &u) == 0 && u == 0) {
+		printf("heartbeat: none yet\n");
+	} else {
+		fputs("heartbeat: ", stdout);
+		print_u64(g, "heartbeats");
+		fputs(" beats, last ", stdout);
+		print_f(g, "heartbeat_last_ms_ago", "%.1f");
+		fputs(" ms ago, largest gap ", stdout);
+		print_f(g, "heartbeat_max_gap_ms", "%.1f");
+		fputs(" ms\n", stdout);
+	}
+}
+
+static int print_json(const struct json_value *st, const struct json_value *g)
+{
+	struct json_writer w;
+	const char *text;
+	size_t len;
+
+	jw_init(&w);
+	jw_object_begin(&w);
+	jw_key(&w, "status");
+	jw_value(&w, st);
+	jw_key(&w, "guest");
+	jw_value(&w, g);
+	jw_object_end(&w);
+	text = jw_result(&w, &len);
+	if (!text) {
+		log_err("cannot encode the status: %s", strerror(-jw_error(&w)));
+		jw_free(&w);
+		return -1;
+	}
+	fwrite(text, 1, len, stdout);
+	putchar('\n');
+	jw_free(&w);
+	return 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"control", required_argument, NULL, 'c'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = NULL;
+	bool json = false;
+	struct json_value *st = NULL, *g = NULL;
+	char err[512];
+	int fd, c, rc, ret = 1;
+
+	optind = 0; /* glibc: restart scanning for this argv */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case ':':
+			fprintf(stderr, "vmig status: option '%s' needs a value\n", argv[optind - 1]);
+			usage(stderr);
+			return 2;
+		default:
+			if (optopt)
+				fprintf(stderr, "vmig status: unknown option '-%c'\n", optopt);
+			else
+				fprintf(stderr, "vmig status: unknown option '%s'\n", argv[optind - 1]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vmig status: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (!path) {
+		fprintf(stderr, "vmig status: --control PATH is required\n");
+		usage(stderr);
+		return 2;
+	}
+
+	rc = control_connect(path, &fd, err, sizeof(err));
+	if (rc < 0) {
+		log_err("%s", err);
+		return 1;
+	}
+	rc = control_call(fd, "query-status", NULL, &st, err, sizeof(err));
+	if (rc < 0) {
+		log_err("query-status: %s", err);
+		goto out;
+	}
+	rc = control_call(fd, "query-guest", NULL, &g, err, sizeof(err));
+	if (rc < 0) {
+		log_err("query-guest: %s", err);
+		goto out;
+	}
+	if (json) {
+		if (print_json(st, g) < 0)
+			goto out;
+	} else {
+		print_human(st, g);
+	}
+	if (fflush(stdout) != 0) {
+		log_err("cannot write the status: %s", strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	json_free(st);
+	json_free(g);
+	close(fd);
+	return ret;
+}

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+#include "common/control_client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
+							  const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int control_connect(const char *path, int *fd_out, char *err, size_t errlen)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = CONTROL_CALL_TIMEOUT_MS / 1000};
+	size_t plen;
+	int fd, e;
+
+	if (err && errlen)
+		err[0] = 0;
+	*fd_out = -1;
+	if (!path || !path[0]) {
+		set_err(err, errlen, "no control socket path given");
+		return -EINVAL;
+	}
+	plen = strlen(path);
+	if (plen >= sizeof(addr.sun_path)) {
+		set_err(err, errlen, "control socket path is too long (%zu bytes, at most %zu): %s",
+			plen, sizeof(addr.sun_path) - 1, path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(addr.sun_path, path, plen + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		e = errno;
+		set_err(err, errlen, "cannot create a socket: %s", strerror(e));
+		return -e;
+	}
+	/* A UNIX connect() waits for room in the backlog this long at most. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (connect(fd, (const struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		e = errno;
+		if (e == EINTR)
+			continue;
+		close(fd);
+		switch (e) {
+		case ENOENT:
+			set_err(err, errlen, "no control socket at %s (is the VM running?)", path);
+			break;
+		case ECONNREFUSED:
+			set_err(err, errlen,
+				"nothing is listening on %s (the VM has exited or it is not a "
+				"control socket)",
+				path);
+			break;
+		case EACCES:
+		case EPERM:
+			set_err(err, errlen, "permission denied connecting to control socket %s",
+				path);
+			break;
+		case EAGAIN:
+			set_err(err, errlen, "control socket %s is not accepting connections",
+				path);
+			e = ETIMEDOUT;
+			break;
+		default:
+			set_err(err, errlen, "cannot connect to control socket %s: %s", path,
+				strerror(e));
+			break;
+		}
+		return -e;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+/* Wait for events on fd until the deadline: 0, -ETIMEDOUT or -errno. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		struct pollfd p = {.fd = fd, .events = events};
+		int r = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+static int send_all(int fd, const char *data, size_t len, int64_t deadline)
+{
+	while (len) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			data += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		int rc = wait_fd(fd, POLLOUT, deadline);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Read one line (without its newline) into a malloc'd, NUL-terminated
+ * buffer. Peeks first so that no byte past the newline is consumed.
+ */
+static int read_line(int fd, int64_t deadline, char **out, size_t *out_len)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	for (;;) {
+		if (cap - len < 4096) {
+			size_t ncap = cap ? cap * 2 : 8192;
+			if (ncap > CONTROL_MAX_REPLY + 1)
+				ncap = CONTROL_MAX_REPLY + 1;
+			if (ncap - len <= 1) {
+				rc = -EMSGSIZE;
+				goto fail;
+			}
+			char *nb = realloc(buf, ncap);
+			if (!nb) {
+				rc = -ENOMEM;
+				goto fail;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		rc = wait_fd(fd, POLLIN, deadline);
+		if (rc < 0)
+			goto fail;
+		ssize_t n = recv(fd, buf + len, cap - len - 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n == 0) {
+			rc = -ECONNRESET;
+			goto fail;
+		}
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
+			rc = -errno;
+			goto fail;
+		}
+		char *nl = memchr(buf + len, '\n', (size_t)n);
+		size_t want = nl ? (size_t)(nl - (buf + len)) + 1 : (size_t)n;
+		while (want) {
+			ssize_t got = recv(fd, buf + len, want, MSG_DONTWAIT);
+			if (got <= 0) {
+				if (got < 0 && errno == EINTR)
+					continue;
+				rc = got == 0 ? -ECONNRESET : -errno;
+				goto fail;
+			}
+			len += (size_t)got;
+			want -= (size_t)got;
+		}
+		if (nl) {
+			buf[--len] = 0; /* drop the newline */
+			*out = buf;
+			*out_len = len;
+			return 0;
+		}
+	}
+fail:
+	free(buf);
+	return rc;
+}
+
+static int class_errno(const char *cls)
+{
+	if (cls && strcmp(cls, "CommandNotFound") == 0)
+		return -EOPNOTSUPP;
+	if (cls && strcmp(cls, "InvalidRequest") == 0)
+		return -EINVAL;
+	return -EREMOTEIO;
+}
+
+int control_call_timeout(int fd, const char *command, const char *args_json, int timeout_ms,
+			 struct json_value **reply_return, char *err, size_t errlen)
+{
+	struct json_value *args = NULL, *reply = NULL;
+	struct json_writer w;
+	struct timespec ts;
+	const char *text;
+	char perr[256];
+	size_t len;
+	uint64_t id, rid;
+	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : CONTROL_CALL_TIMEOUT_MS);
+	int rc;
+
+	if (err && errlen)
+		err[0] = 0;
+	if (reply_return)
+		*reply_return = NULL;
+	if (fd < 0 || !command || !command[0]) {
+		set_err(err, errlen, "control_call: no connection or no command");
+		return -EINVAL;
+	}
+	if (args_json) {
+		rc = json_parse(args_json, strlen(args_json), &args, perr, sizeof(perr));
+		if (rc < 0) {
+			set_err(err, errlen, "arguments for %s are not valid JSON: %s", command, perr);
+			return -EINVAL;
+		}
+		if (args->type != JSON_OBJECT) {
+			json_free(args);
+			set_err(err, errlen, "arguments for %s must be a JSON object", command);
+			return -EINVAL;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	id = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+
+	jw_init(&w);
+	jw_object_begin(&w);
+	jw_key(&w, "execute");
+	jw_string(&w, command);
+	if (args) {
+		jw_key(&w, "arguments");
+		jw_value(&w, args);
+	}
+	jw_key(&w, "id");
+	jw_uint(&w, id);
+	jw_object_end(&w);
+	json_free(args);
+	text = jw_result(&w, &len);
+	if (!text) {
+		rc = jw_error(&w);
+		jw_free(&w);
+		set_err(err, errlen, "cannot encode the %s request: %s", command, strerror(-rc));
+		return rc;
+	}
+	rc = send_all(fd, text, len, deadline);
+	if (rc == 0)
+		rc = send_all(fd, "\n", 1, deadline);
+	jw_free(&w);
+	if (rc < 0) {
+		if (rc == -EPIPE || rc == -ECONNRESET)
+			set_err(err, errlen, "the control socket closed the connection (the VM may have exited)");
+		else
+			set_err(err, errlen, "cannot send the %s request: %s", command, strerror(-rc));
+		return rc;
+	}
+
+	for (;;) {
+		char *line = NULL;
+		rc = read_line(fd, deadline, &line, &len);
+		if (rc < 0) {
+			if (rc == -ETIMEDOUT)
+				set_err(err, errlen, "no reply to %s within %d ms", command,
+					timeout_ms > 0 ? timeout_ms : CONTROL_CALL_TIMEOUT_MS);
+			else if (rc == -ECONNRESET)
+				set_err(err, errlen,
+					"the control socket closed the connection before replying to %s "
+					"(the VM may have exited)",
+					command);
+			else if (rc == -EMSGSIZE)
+				set_err(err, errlen, "the reply to %s is longer than %u bytes", command,
+					CONTROL_MAX_REPLY);
+			else
+				set_err(err, errlen, "cannot read the reply to %s: %s", command,
+					strerror(-rc));
+			return rc == -EMSGSIZE ? -EPROTO : rc;
+		}
+		rc = json_parse(line, len, &reply, perr, sizeof(perr));
+		free(line);
+		if (rc < 0) {
+			set_err(err, errlen, "invalid reply to %s: %s", command, perr);
+			return -EPROTO;
+		}
+		if (reply->type == JSON_OBJECT && json_get(reply, "event") &&
+		    !json_get(reply, "return") && !json_get(reply, "error")) {
+			json_free(reply); /* an asynchronous event: not ours */
+			reply = NULL;
+			continue;
+		}
+		break;
+	}
+
+	const struct json_value *error = json_get(reply, "error");
+	if (reply->type != JSON_OBJECT || (!error && !json_get(reply, "return"))) {
+		set_err(err, errlen, "invalid reply to %s: neither return nor error", command);
+		rc = -EPROTO;
+		goto out;
+	}
+	/* Replies to malformed requests carry no id; ours is always well formed. */
+	if (json_get_uint(reply, "id", &rid) < 0 || rid != id) {
+		if (error) {
+			const char *desc = "?";
+			json_get_string(error, "desc", &desc);
+			set_err(err, errlen, "%s", desc);
+		} else {
+			set_err(err, errlen, "the reply to %s answers another request", command);
+		}
+		rc = -EPROTO;
+		goto out;
+	}
+	if (error) {
+		const char *cls = NULL, *desc = NULL;
+		json_get_string(error, "class", &cls);
+		if (json_get_string(error, "desc", &desc) < 0)
+			desc = "unknown error";
+		set_err(err, errlen, "%s", desc);
+		rc = class_errno(cls);
+		goto out;
+	}
+	if (reply_return)
+		*reply_return = json_take(reply, "return");
+	rc = 0;
+out:
+	json_free(reply);
+	return rc;
+}
+
+int control_call(int fd, const char *command, const char *args_json,
+		 struct json_value **reply_return, char *err, size_t errlen)
+{
+	return control_call_timeout(fd, command, args_json, CONTROL_CALL_TIMEOUT_MS, reply_return,
+				    err, errlen);
+}

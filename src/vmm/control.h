@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VMM's control socket: a QMP-like protocol over a UNIX stream socket,
+ * one JSON request per line, one JSON reply per line.
+ *
+ *   -> {"execute": "query-status", "arguments": {...}, "id": ANY}
+ *   <- {"return": VALUE, "id": ANY}
+ *   <- {"error": {"class": "GenericError", "desc": "..."}, "id": ANY}
+ *
+ * "arguments" (an object) and "id" (any JSON value, echoed back verbatim)
+ * are optional; other members are refused. Error classes:
+ *   InvalidRequest   the line is not JSON, not a request object, too long
+ *   CommandNotFound  no such command
+ *   GenericError     the handler failed (desc is its message)
+ *
+ * One server thread ("control") serves up to CONTROL_MAX_CLIENTS clients
+ * with poll(); handlers run on that thread, one at a time, so they must not
+ * block for long and must lock whatever VMM state they share with other
+ * threads. A request line longer than CONTROL_MAX_LINE bytes gets an
+ * InvalidRequest reply and the connection is closed; malformed JSON gets an
+ * InvalidRequest reply and the connection stays open. A client that does
+ * not read its replies for CONTROL_SEND_TIMEOUT_MS is dropped.
+ *
+ * The built-in command "query-commands" returns
+ * [{"name": ..., "help": ...}, ...] for the table plus itself.
+ */
+#ifndef VMIG_VMM_CONTROL_H
+#define VMIG_VMM_CONTROL_H
+
+#include <stddef.h>
+
+#include "common/json.h"
+
+#define CONTROL_MAX_CLIENTS 16
+#define CONTROL_MAX_LINE (64 * 1024) /* bytes per request line, newline excluded */
+#define CONTROL_SEND_TIMEOUT_MS 5000
+
+/*
+ * A handler's return value beyond 0 / negative errno: success, and after the
+ * reply has been sent the server stops serving (for "quit"): it closes every
+ * client connection and the listening socket and unlinks the socket path;
+ * the thread ends. control_server_stop() must still be called to free it.
+ */
+#define CONTROL_REPLY_AND_CLOSE 1
+
+/*
+ * args is the request's "arguments" object, or NULL if there was none.
+ * On success write exactly one JSON value into ret (writing nothing replies
+ * {}) and return 0 or CONTROL_REPLY_AND_CLOSE. On failure return a negative
+ * errno and fill err (if left empty, strerror is used); anything written to
+ * ret is discarded.
+ */
+typedef int (*control_handler)(void *ctx, const struct json_value *args, struct json_writer *ret,
+			       char *err, size_t errlen);
+
+struct control_command {
+	const char *name;
+	control_handler fn;
+	const char *help; /* one line, may be NULL */
+};
+
+struct control_server;
+
+/*
+ * Bind path (mode 0600) and start the server thread. cmds (and the strings
+ * it points to) must outlive the server; ctx is passed to every handler.
+ * A stale socket file (connecting to it is refused) is replaced; a live
+ * server at path, a non-socket file at path, or a path longer than a
+ * sockaddr_un allows are refused with a message in err.
+ * Returns 0 or a negative errno (-EADDRINUSE for a live server,
+ * -ENAMETOOLONG, -EEXIST for a non-socket file, ...).
+ */
+int control_server_start(struct control_server **out, const char *path,
+			 const struct control_command *cmds, size_t ncmds, void *ctx, char *err,
+			 size_t errlen);
+
+/*
+ * Stop the thread, close every connection, unlink the socket path (if it
+ * is still ours) and free. NULL is fine. Must not be called from a handler.
+ */
+void control_server_stop(struct control_server *srv);
+
+#endif

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+#include "vmm/dirtylog.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+static uint64_t region_pages(const struct guest_memory *mem, unsigned region)
+{
+	return mem->regions[region].size / GUEST_PAGE_SIZE;
+}
+
+int dirty_log_init(struct dirty_log *d, struct kvm_handles *k, const struct guest_memory *mem,
+		   char *err, size_t errlen)
+{
+	memset(d, 0, sizeof(*d));
+	int caps = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+	if (caps > 0) {
+		struct kvm_enable_cap cap = {
+			.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+			.args = {KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE |
+				 (caps & KVM_DIRTY_LOG_INITIALLY_SET)},
+		};
+		d->manual = ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap) == 0;
+	}
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		uint64_t words = (region_pages(mem, i) + 63) / 64;
+		d->vmm_bits[i] = calloc(words, sizeof(uint64_t));
+		if (!d->vmm_bits[i]) {
+			snprintf(err, errlen, "out of memory for dirty bitmaps");
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+void dirty_log_destroy(struct dirty_log *d)
+{
+	for (unsigned i = 0; i < GUEST_MAX_REGIONS; i++)
+		free(d->vmm_bits[i]);
+	memset(d, 0, sizeof(*d));
+}
+
+static int set_logging(struct kvm_handles *k, const struct guest_memory *mem, bool on)
+{
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		const struct mem_region *r = &mem->regions[i];
+		struct kvm_userspace_memory_region region = {
+			.slot = r->slot,
+			.flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)(mem->host + r->offset),
+		};
+		if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int dirty_log_start(struct dirty_log *d, struct kvm_handles *k, const struct guest_memory *mem,
+		    char *err, size_t errlen)
+{
+	int r = set_logging(k, mem, true);
+	if (r) {
+		snprintf(err, errlen, "cannot enable dirty logging: %s", strerror(-r));
+		return r;
+	}
+	d->active = true;
+	return 0;
+}
+
+void dirty_log_stop(struct dirty_log *d, struct kvm_handles *k, const struct guest_memory *mem)
+{
+	if (d->active)
+		set_logging(k, mem, false);
+	d->active = false;
+}
+
+int dirty_log_harvest(struct dirty_log *d, struct kvm_handles *k, const struct guest_memory *mem,
+		      unsigned region, uint64_t *bitmap, char *err, size_t errlen)
+{
+	uint64_t pages = region_pages(mem, region), words = (pages + 63) / 64;
+	uint64_t *tmp = calloc(words, sizeof(uint64_t));
+	if (!tmp)
+		return -ENOMEM;
+	struct kvm_dirty_log log = {.slot = mem->regions[region].slot, .dirty_bitmap = tmp};
+	if (ioctl(k->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+		int e = errno;
+		free(tmp);
+		snprintf(err, errlen, "KVM_GET_DIRTY_LOG: %s", strerror(e));
+		return -e;
+	}
+	uint64_t *vmm = d->vmm_bits[region];
+	for (uint64_t w = 0; w < words; w++)
+		bitmap[w] |= tmp[w] | __atomic_exchange_n(&vmm[w], 0, __ATOMIC_ACQ_REL);
+	free(tmp);
+	return 0;
+}
+
+int dirty_log_clear(struct dirty_log *d, struct kvm_handles *k, const struct guest_memory *mem,
+		    unsigned region, uint64_t first_page, uint64_t npages, const uint64_t *bits,
+		    char *err, size_t errlen)
+{
+	/* Without manual protection KVM_GET_DIRTY_LOG already re-protected. */
+	if (!d->manual || !npages)
+		return 0;
+	uint64_t pages = region_pages(mem, region);
+	if (first_page % 64 || first_page >= pages || npages > pages - first_page ||
+	    (npages % 64 && first_page + npages != pages)) {
+		snprintf(err, errlen, "bad dirty-log clear range %llu+%llu",
+			 (unsigned long long)first_page, (unsigned long long)npages);
+		return -EINVAL;
+	}
+	struct kvm_clear_dirty_log c = {
+		.slot = mem->regions[region].slot,
+		.num_pages = (uint32_t)npages,
+		.first_page = first_page,
+		.dirty_bitmap = (void *)bits,
+	};
+	if (ioctl(k->vm_fd, KVM_CLEAR_DIRTY_LOG, &c) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "KVM_CLEAR_DIRTY_LOG: %s", strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+void dirty_log_mark(struct dirty_log *d, const struct guest_memory *mem, uint64_t gpa,
+		    uint64_t len)
+{
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		const struct mem_region *r = &mem->regions[i];
+		if (!d->vmm_bits[i] || gpa < r->gpa || gpa >= r->gpa + r->size)
+			continue;
+		uint64_t first = (gpa - r->gpa) / GUEST_PAGE_SIZE;
+		uint64_t last = (gpa - r->gpa + (len ? len - 1 : 0)) / GUEST_PAGE_SIZE;
+		for (uint64_t p = first; p <= last && p < r->size / GUEST_PAGE_SIZE; p++)
+			__atomic_fetch_or(&d->vmm_bits[i][p / 64], 1ull << (p % 64), __ATOMIC_RELEASE);
+	}
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * KVM dirty-page logging for migration, with manual re-protection
+ * (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2): harvesting reads the log without
+ * write-protecting anything; the engine re-protects pages in chunks just
+ * before it sends them (KVM_CLEAR_DIRTY_LOG), which keeps the guest's
+ * write-fault storm short. Pages the VMM writes itself are tracked in a
+ * separate bitmap and ORed in.
+ */
+#ifndef VMIG_VMM_DIRTYLOG_H
+#define VMIG_VMM_DIRTYLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/kvm.h"
+#include "vmm/memory.h"
+
+struct dirty_log {
+	bool manual;        /* MANUAL_DIRTY_LOG_PROTECT2 enabled on the VM */
+	bool active;
+	uint64_t *vmm_bits[GUEST_MAX_REGIONS]; /* VMM writes, atomically ORed */
+};
+
+/* At VM creation, before memory slots exist. */
+int dirty_log_init(struct dirty_log *d, struct kvm_handles *k, const struct guest_memory *mem,
+		   char *err, size_t errlen);
+void dirty_log_destroy(struct dirty_log *d);
+
+int dirty_log_start(struct dirty_log *d, struct kvm_handles *k, const struct guest_memory *mem,
+		    char *err, size_t errlen);
+void dirty_log_stop(struct dirty_log *d, struct kvm_handles *k, const struct guest_memory *mem);
+int dirty_log_harvest(struct dirty_log *d, struct kvm_handles *k, const struct guest_memory *mem,
+		      unsigned region, uint64_t *bitmap, char *err, size_t errlen);
+int dirty_log_clear(struct dirty_log *d, struct kvm_handles *k, const struct guest_memory *mem,
+		    unsigned region, uint64_t first_page, uint64_t npages, const uint64_t *bits,
+		    char *err, size_t errlen);
+
+/* Records a write the VMM made to guest RAM. */
+void dirty_log_mark(struct dirty_log *d, const struct guest_memory *mem, uint64_t gpa,
+		    uint64_t len);
+
+#endif

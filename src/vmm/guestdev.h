@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guestload side-channel: the heartbeat port (timestamped here, so the
+ * guest-observed pause of a migration can be measured as the largest gap),
+ * the exit port, and the parsed progress lines guestload prints on serial.
+ */
+#ifndef VMIG_VMM_GUESTDEV_H
+#define VMIG_VMM_GUESTDEV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/serial.h"
+
+struct guest_progress {
+	bool seen;          /* at least one progress line parsed */
+	uint64_t t_s, passes, errors;
+	double dirty_mibs;
+	bool layout_seen;
+	uint64_t ws_base, ws_pages, owned_base, owned_pages;
+	bool done;          /* "guestload: done" seen */
+	char last_line[SERIAL_LINE_MAX];
+};
+
+struct guest_heartbeat {
+	uint64_t count;
+	uint64_t last_ns;   /* CLOCK_MONOTONIC of the last beat, 0 if none */
+	uint64_t max_gap_ns;
+	uint64_t last_value;
+};
+
+/* Called when the guest writes the exit port. */
+typedef void (*guest_exit_fn)(void *opaque, uint32_t code);
+
+struct guestdev {
+	pthread_mutex_t lock;
+	struct guest_progress progress;
+	struct guest_heartbeat hb;
+	guest_exit_fn on_exit;
+	void *opaque;
+};
+
+void guestdev_init(struct guestdev *g, guest_exit_fn on_exit, void *opaque);
+void guestdev_destroy(struct guestdev *g);
+
+/* Port handler for VMIG_PORT_HEARTBEAT and VMIG_PORT_EXIT. */
+void guestdev_io(void *opaque, uint16_t port, bool is_write, unsigned size, uint32_t *val);
+
+/* serial_line_fn: parses guestload's lines. */
+void guestdev_on_serial_line(void *opaque, const char *line);
+
+/* Parse one line into p; returns true if it was a guestload line it knows. */
+bool guest_progress_parse(struct guest_progress *p, const char *line);
+
+void guestdev_snapshot(struct guestdev *g, struct guest_progress *p, struct guest_heartbeat *hb);
+
+/* Forget the largest gap (e.g. after a deliberate stop/cont). */
+void guestdev_reset_gap(struct guestdev *g);
+
+uint64_t monotonic_ns(void);
+
+#endif

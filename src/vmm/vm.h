@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VM: the VMM's top object. It owns KVM handles, guest RAM, vCPU
+ * threads, the port bus and its devices, and the control socket. All the
+ * VMM's mutable state lives here.
+ */
+#ifndef VMIG_VMM_VM_H
+#define VMIG_VMM_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/boot.h"
+#include "vmm/dirtylog.h"
+#include "vmm/guestdev.h"
+#include "vmm/iobus.h"
+#include "vmm/kvm.h"
+#include "vmm/memory.h"
+#include "vmm/serial.h"
+
+struct control_server;
+
+struct vm_config {
+	uint64_t mem_bytes;
+	unsigned nr_vcpus;
+	const char *guest_path;
+	const char *guest_args;   /* may be NULL */
+	const char *serial;       /* "stdio" (default), "none", or a file path */
+	const char *control_path; /* may be NULL */
+	enum boot_mode boot;
+};
+
+enum vm_state { VM_CREATED, VM_RUNNING, VM_PAUSED, VM_SHUTDOWN };
+
+/* Exit statuses of `vmig run` besides the guest's own exit code. */
+#define VM_EXIT_OK 0
+#define VM_EXIT_ERROR 1
+#define VM_EXIT_GUEST_CRASH 70
+
+struct vcpu {
+	struct vm *vm;
+	unsigned index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	bool parked;           /* under vm->lock: waiting while paused */
+};
+
+struct vm {
+	struct vm_config cfg;
+	struct kvm_handles kvm;
+	struct guest_memory mem;
+	struct dirty_log dirty;
+	struct iobus iobus;
+	struct serial serial;
+	int serial_fd;
+	bool serial_fd_owned;
+	struct guestdev gdev;
+	struct boot_plan plan;
+	unsigned nr_vcpus;
+	struct vcpu *vcpus;
+	struct control_server *control;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	enum vm_state state;   /* under lock */
+	bool pause_requested;  /* under lock */
+	unsigned parked;       /* under lock: vCPUs parked */
+	bool ended;            /* under lock */
+	int exit_status;       /* under lock, valid once ended */
+	char end_reason[256];  /* under lock */
+	int end_fd;            /* eventfd, readable once ended */
+	uint64_t start_ns;
+};
+
+int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen);
+/* Starts the vCPU threads. */
+int vm_start(struct vm *vm, char *err, size_t errlen);
+/* Stops all vCPUs and waits until each is out of KVM_RUN. Idempotent. */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+/* Ends the VM (first caller wins); vCPU threads leave, vm->end_fd fires. */
+void vm_end(struct vm *vm, int exit_status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Joins vCPU threads (after the VM ended) and frees everything. */
+void vm_destroy(struct vm *vm);
+
+enum vm_state vm_get_state(struct vm *vm);
+
+/* vCPU thread body (vcpu.c). */
+void *vcpu_thread(void *arg);
+/* Interrupt a vCPU that may be in KVM_RUN (vcpu.c). */
+void vcpu_kick(struct vcpu *v);
+int vcpu_signal_setup(void);
+
+/* Control-socket commands of a running VM (vm_commands.c). */
+int vm_control_start(struct vm *vm, const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,172 @@
+"""Helpers for integration tests: start vmig VMs, talk to their control
+sockets, wait for guestload progress. Every process started here is
+killed by cleanup_all() after each test."""
+import json
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import time
+
+BUILD = None
+VMIG = None
+GUEST = None
+_procs = []
+_tmpdirs = []
+
+
+class Skip(Exception):
+    pass
+
+
+def configure(build):
+    global BUILD, VMIG, GUEST
+    BUILD = build
+    VMIG = os.path.join(build, "vmig")
+    GUEST = os.path.join(build, "guestload.elf")
+
+
+def tmpdir():
+    d = tempfile.mkdtemp(prefix="vmig-test-")
+    _tmpdirs.append(d)
+    return d
+
+
+def cleanup_all():
+    for p in _procs:
+        if p.poll() is None:
+            p.kill()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+    _procs.clear()
+    for d in _tmpdirs:
+        subprocess.run(["rm", "-rf", d])
+    _tmpdirs.clear()
+
+
+def run_vmig(*args, timeout=60, env=None):
+    """Run vmig to completion; returns CompletedProcess (text)."""
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    return subprocess.run([VMIG, *args], capture_output=True, text=True, timeout=timeout, env=e)
+
+
+class Control:
+    """A control-socket connection (one JSON request/reply per line)."""
+
+    def __init__(self, path, timeout=10):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def read_reply(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("control socket closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def call(self, command, arguments=None, check=True):
+        req = {"execute": command}
+        if arguments is not None:
+            req["arguments"] = arguments
+        self.send_raw((json.dumps(req) + "\n").encode())
+        rep = self.read_reply()
+        if check and "error" in rep:
+            raise RuntimeError(f"{command}: {rep['error']}")
+        return rep.get("return", rep) if check else rep
+
+    def close(self):
+        self.sock.close()
+
+
+class VM:
+    def __init__(self, mem="128M", vcpus=1, guest_args="ws=16M", boot=None, extra=(),
+                 guest=None):
+        self.dir = tmpdir()
+        self.control_path = os.path.join(self.dir, "control.sock")
+        self.serial_path = os.path.join(self.dir, "serial.log")
+        self.stderr_path = os.path.join(self.dir, "stderr.log")
+        cmd = [VMIG, "run", "--mem", mem, "--vcpus", str(vcpus), "--guest", guest or GUEST,
+               "--guest-args", guest_args, "--serial", self.serial_path,
+               "--control", self.control_path, *extra]
+        if boot:
+            cmd += ["--boot", boot]
+        self.stderr = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        _procs.append(self.proc)
+        self.ctl = None
+        self._connect()
+
+    def _connect(self, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"vmig exited early ({self.proc.returncode}): {self.stderr_text()}")
+            if os.path.exists(self.control_path):
+                try:
+                    self.ctl = Control(self.control_path)
+                    return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise AssertionError("control socket never appeared")
+
+    def call(self, command, arguments=None, check=True):
+        return self.ctl.call(command, arguments, check)
+
+    def serial(self):
+        with open(self.serial_path, errors="replace") as f:
+            return f.read()
+
+    def stderr_text(self):
+        with open(self.stderr_path, errors="replace") as f:
+            return f.read()
+
+    def guest(self):
+        return self.call("query-guest")
+
+    def wait_guest(self, pred, timeout=30, what="guest condition"):
+        deadline = time.monotonic() + timeout
+        g = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"VM exited ({self.proc.returncode}) waiting for {what}: "
+                                     f"{self.stderr_text()}\nserial:\n{self.serial()[-2000:]}")
+            g = self.guest()
+            if pred(g):
+                return g
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}; last query-guest: {g}\n"
+                             f"serial:\n{self.serial()[-2000:]}")
+
+    def wait_progress(self, min_t=2, timeout=30):
+        return self.wait_guest(lambda g: g["progress_seen"] and g["t_s"] >= min_t, timeout,
+                               f"guest progress t>={min_t}s")
+
+    def quit(self, timeout=20):
+        try:
+            self.call("quit")
+        except (OSError, ConnectionError):
+            pass
+        return self.wait_exit(timeout)
+
+    def wait_exit(self, timeout=30):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("vmig did not exit in time")
+
+
+def progress_lines(text):
+    return re.findall(r"guestload: t=(\d+)s passes=(\d+) dirty=([\d.]+)MiB/s errors=(\d+)", text)

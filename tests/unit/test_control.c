@@ -1,0 +1,913 @@
+/* SPDX-License-Identifier: MIT */
+/* The control socket: server (src/vmm/control.c), client, and vmig status. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/control_client.h"
+#include "common/json.h"
+#include "unittest.h"
+#include "vmm/control.h"
+
+int cmd_status(int argc, char **argv);
+
+/* ------------------------------------------------------------------------ */
+/* The test double: a command table over a small context. */
+
+struct tctx {
+	atomic_int calls;
+	int sparse; /* query-status / query-guest return few fields */
+};
+
+static int h_echo(void *ctx, const struct json_value *args, struct json_writer *ret, char *err,
+		  size_t errlen)
+{
+	struct tctx *t = ctx;
+	atomic_fetch_add(&t->calls, 1);
+	jw_object_begin(ret);
+	jw_key(ret, "args");
+	jw_value(ret, args);
+	jw_object_end(ret);
+	return 0;
+}
+
+static int h_fail(void *ctx, const struct json_value *args, struct json_writer *ret, char *err,
+		  size_t errlen)
+{
+	jw_object_begin(ret); /* discarded */
+	snprintf(err, errlen, "boom: %s", "the disk is on fire");
+	return -EIO;
+}
+
+static int h_fail_quiet(void *ctx, const struct json_value *args, struct json_writer *ret,
+			char *err, size_t errlen)
+{
+	return -ENOSPC;
+}
+
+static int h_two_values(void *ctx, const struct json_value *args, struct json_writer *ret,
+			char *err, size_t errlen)
+{
+	jw_int(ret, 1);
+	jw_int(ret, 2);
+	return 0;
+}
+
+static int h_nothing(void *ctx, const struct json_value *args, struct json_writer *ret, char *err,
+		     size_t errlen)
+{
+	return 0;
+}
+
+static int h_sleep(void *ctx, const struct json_value *args, struct json_writer *ret, char *err,
+		   size_t errlen)
+{
+	uint64_t ms = 0;
+	json_get_uint(args, "ms", &ms);
+	struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+	jw_bool(ret, true);
+	return 0;
+}
+
+static int h_big(void *ctx, const struct json_value *args, struct json_writer *ret, char *err,
+		 size_t errlen)
+{
+	jw_array_begin(ret);
+	for (int i = 0; i < 20000; i++)
+		jw_string(ret, "a fairly long string to make the reply large");
+	jw_array_end(ret);
+	return 0;
+}
+
+static int h_quit(void *ctx, const struct json_value *args, struct json_writer *ret, char *err,
+		  size_t errlen)
+{
+	return CONTROL_REPLY_AND_CLOSE;
+}
+
+static int h_query_status(void *ctx, const struct json_value *args, struct json_writer *ret,
+			  char *err, size_t errlen)
+{
+	struct tctx *t = ctx;
+	jw_object_begin(ret);
+	jw_key(ret, "status");
+	jw_string(ret, "running");
+	if (t->sparse) {
+		jw_object_end(ret);
+		return 0;
+	}
+	jw_key(ret, "uptime_ms");
+	jw_uint(ret, 12345);
+	jw_key(ret, "vcpus");
+	jw_uint(ret, 2);
+	jw_key(ret, "mem_bytes");
+	jw_uint(ret, 1024ull << 20);
+	jw_object_end(ret);
+	return 0;
+}
+
+static int h_query_guest(void *ctx, const struct json_value *args, struct json_writer *ret,
+			 char *err, size_t errlen)
+{
+	struct tctx *t = ctx;
+	if (t->sparse) {
+		jw_object_begin(ret);
+		jw_key(ret, "progress_seen");
+		jw_bool(ret, false);
+		jw_key(ret, "last_line");
+		jw_string(ret, "booting\x1b[2J");
+		jw_key(ret, "heartbeats");
+		jw_uint(ret, 0);
+		jw_object_end(ret);
+		return 0;
+	}
+	jw_object_begin(ret);
+	jw_key(ret, "progress_seen");
+	jw_bool(ret, true);
+	jw_key(ret, "t_s");
+	jw_uint(ret, 12);
+	jw_key(ret, "passes");
+	jw_uint(ret, 340);
+	jw_key(ret, "dirty_mibs");
+	jw_double(ret, 812.3);
+	jw_key(ret, "errors");
+	jw_uint(ret, 0);
+	jw_key(ret, "last_line");
+	jw_string(ret, "PROGRESS t=12\x1b[31m");
+	jw_key(ret, "heartbeats");
+	jw_uint(ret, 11873);
+	jw_key(ret, "heartbeat_last_ms_ago");
+	jw_double(ret, 0.4);
+	jw_key(ret, "heartbeat_max_gap_ms");
+	jw_double(ret, 3.1);
+	jw_object_end(ret);
+	return 0;
+}
+
+static const struct control_command cmds[] = {
+	{"echo", h_echo, "return the arguments"},
+	{"fail", h_fail, "always fails"},
+	{"fail-quiet", h_fail_quiet, NULL},
+	{"two-values", h_two_values, "a buggy handler"},
+	{"nothing", h_nothing, "writes nothing"},
+	{"sleep", h_sleep, "sleep ms"},
+	{"big", h_big, "a large reply"},
+	{"quit", h_quit, "reply, then close"},
+	{"query-status", h_query_status, "VM state"},
+	{"query-guest", h_query_guest, "guest state"},
+};
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+/* ------------------------------------------------------------------------ */
+/* Helpers */
+
+struct tdir {
+	char dir[32];
+	char path[96];
+};
+
+static int tdir_make(struct tdir *d)
+{
+	snprintf(d->dir, sizeof(d->dir), "/tmp/vmig-ctl-XXXXXX");
+	if (!mkdtemp(d->dir))
+		return -1;
+	snprintf(d->path, sizeof(d->path), "%s/c.sock", d->dir);
+	return 0;
+}
+
+static void tdir_clean(struct tdir *d)
+{
+	unlink(d->path);
+	rmdir(d->dir);
+}
+
+static int raw_connect(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int raw_send(int fd, const char *s, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
+		if (n <= 0)
+			return -1;
+		s += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int raw_sends(int fd, const char *s)
+{
+	return raw_send(fd, s, strlen(s));
+}
+
+/* One line (newline stripped) within 5 s: its length, -1 on EOF/timeout/overflow. */
+static long raw_line(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 5000) <= 0)
+			return -1;
+		char c;
+		ssize_t n = recv(fd, &c, 1, 0);
+		if (n <= 0)
+			return -1;
+		if (c == '\n') {
+			buf[len] = 0;
+			return (long)len;
+		}
+		if (len + 1 >= cap)
+			return -1;
+		buf[len++] = c;
+	}
+}
+
+/*
+ * 1 if the peer closed the connection within 5 s and sent nothing more. A
+ * UNIX socket closed with unread data in it reads as ECONNRESET, not EOF.
+ */
+static int raw_eof(int fd)
+{
+	char c;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	if (poll(&p, 1, 5000) <= 0)
+		return 0;
+	ssize_t n = recv(fd, &c, 1, 0);
+	return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+/* Parse a reply line and check its error class (NULL: a "return" reply). */
+static int reply_is(const char *line, const char *cls)
+{
+	struct json_value *v;
+	const char *c = NULL;
+	int ok;
+	if (json_parse(line, strlen(line), &v, NULL, 0) < 0)
+		return 0;
+	if (!cls)
+		ok = json_get(v, "return") != NULL && json_get(v, "error") == NULL;
+	else
+		ok = json_get_string(json_get(v, "error"), "class", &c) == 0 && strcmp(c, cls) == 0;
+	json_free(v);
+	return ok;
+}
+
+static struct control_server *start(struct tdir *d, struct tctx *t)
+{
+	struct control_server *srv = NULL;
+	char err[256];
+	if (control_server_start(&srv, d->path, cmds, NCMDS, t, err, sizeof(err)) < 0) {
+		fprintf(stderr, "start: %s\n", err);
+		return NULL;
+	}
+	return srv;
+}
+
+/* ------------------------------------------------------------------------ */
+
+TEST(call_commands)
+{
+	struct tdir d;
+	struct tctx t = {0};
+	struct json_value *r = NULL;
+	char err[256];
+	int fd;
+	int64_t x;
+
+	CHECK(tdir_make(&d) == 0);
+	struct control_server *srv = start(&d, &t);
+	CHECK(srv);
+	struct stat st;
+	CHECK(lstat(d.path, &st) == 0);
+	CHECK(S_ISSOCK(st.st_mode));
+	CHECK_EQ_INT(st.st_mode & 0777, 0600);
+
+	CHECK_EQ_INT(control_connect(d.path, &fd, err, sizeof(err)), 0);
+	CHECK_EQ_INT(control_call(fd, "echo", "{\"x\": -7, \"s\": \"\\u00e9\"}", &r, err, sizeof(err)), 0);
+	CHECK(r && r->type == JSON_OBJECT);
+	CHECK_EQ_INT(json_get_int(json_get(r, "args"), "x", &x), 0);
+	CHECK_EQ_INT(x, -7);
+	json_free(r);
+	CHECK_EQ_INT(control_call(fd, "echo", NULL, &r, err, sizeof(err)), 0);
+	CHECK_EQ_INT(json_get(r, "args")->type, JSON_NULL);
+	json_free(r);
+	CHECK_EQ_INT(control_call(fd, "echo", NULL, NULL, err, sizeof(err)), 0);
+	CHECK_EQ_INT(atomic_load(&t.calls), 3);
+
+	/* Errors. */
+	CHECK_EQ_INT(control_call(fd, "no-such-command", NULL, &r, err, sizeof(err)), -EOPNOTSUPP);
+	CHECK(r == NULL);
+	CHECK(strstr(err, "no-such-command") != NULL);
+	CHECK_EQ_INT(control_call(fd, "fail", NULL, &r, err, sizeof(err)), -EREMOTEIO);
+	CHECK_STR(err, "boom: the disk is on fire");
+	CHECK_EQ_INT(control_call(fd, "fail-quiet", NULL, &r, err, sizeof(err)), -EREMOTEIO);
+	CHECK_STR(err, strerror(ENOSPC));
+	CHECK_EQ_INT(control_call(fd, "two-values", NULL, &r, err, sizeof(err)), -EREMOTEIO);
+	CHECK(strstr(err, "invalid reply") != NULL);
+	CHECK_EQ_INT(control_call(fd, "echo", "[1]", &r, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(control_call(fd, "echo", "{bad", &r, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(control_call(fd, "", NULL, &r, err, sizeof(err)), -EINVAL);
+
+	/* A handler that writes nothing returns {}. */
+	CHECK_EQ_INT(control_call(fd, "nothing", NULL, &r, err, sizeof(err)), 0);
+	CHECK(r && r->type == JSON_OBJECT && json_object_len(r) == 0);
+	json_free(r);
+
+	/* A large reply (about 1 MiB) arrives whole. */
+	CHECK_EQ_INT(control_call(fd, "big", NULL, &r, err, sizeof(err)), 0);
+	CHECK_EQ_INT(json_array_len(r), 20000);
+	json_free(r);
+
+	/* query-commands lists the table and itself. */
+	CHECK_EQ_INT(control_call(fd, "query-commands", NULL, &r, err, sizeof(err)), 0);
+	CHECK_EQ_INT(json_array_len(r), NCMDS + 1);
+	const char *name, *help;
+	CHECK_EQ_INT(json_get_string(json_array_at(r, 0), "name", &name), 0);
+	CHECK_STR(name, "echo");
+	CHECK_EQ_INT(json_get_string(json_array_at(r, 0), "help", &help), 0);
+	CHECK_STR(help, "return the arguments");
+	CHECK_EQ_INT(json_get_string(json_array_at(r, NCMDS), "name", &name), 0);
+	CHECK_STR(name, "query-commands");
+	json_free(r);
+
+	/* A timeout. */
+	CHECK_EQ_INT(control_call_timeout(fd, "sleep", "{\"ms\": 400}", 100, &r, err, sizeof(err)),
+		     -ETIMEDOUT);
+	close(fd);
+
+	control_server_stop(srv);
+	CHECK(access(d.path, F_OK) < 0 && errno == ENOENT); /* unlinked on stop */
+	tdir_clean(&d);
+}
+
+TEST(raw_protocol)
+{
+	struct tdir d;
+	struct tctx t = {0};
+	char line[4096];
+
+	CHECK(tdir_make(&d) == 0);
+	struct control_server *srv = start(&d, &t);
+	CHECK(srv);
+	int fd = raw_connect(d.path);
+	CHECK(fd >= 0);
+
+	/* Malformed JSON: InvalidRequest, and the connection stays open. */
+	CHECK(raw_sends(fd, "{\"execute\": \n") == 0);
+	CHECK(raw_line(fd, line, sizeof(line)) > 0);
+	CHECK(reply_is(line, "InvalidRequest"));
+	CHECK(strstr(line, "\"id\"") == NULL);
+	CHECK(raw_sends(fd, "\x01\xff garbage\n") == 0);
+	CHECK(raw_line(fd, line, sizeof(line)) > 0);
+	CHECK(reply_is(line, "InvalidRequest"));
+
+	/* Not a request object; missing/ill-typed members; unknown members. The id is echoed. */
+	static const char *const bad[] = {
+		"[1,2]\n",
+		"{\"id\": 5}\n",
+		"{\"execute\": 5, \"id\": 5}\n",
+		"{\"execute\": \"echo\", \"arguments\": [1], \"id\": 5}\n",
+		"{\"execute\": \"echo\", \"argument\": {}, \"id\": 5}\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(raw_sends(fd, bad[i]) == 0);
+		CHECK(raw_line(fd, line, sizeof(line)) > 0);
+		CHECK(reply_is(line, "InvalidRequest"));
+		if (i > 0)
+			CHECK(strstr(line, "\"id\":5}") != NULL);
+	}
+
+	/* Unknown command. */
+	CHECK(raw_sends(fd, "{\"execute\": \"nope\", \"id\": \"abc\"}\n") == 0);
+	CHECK(raw_line(fd, line, sizeof(line)) > 0);
+	CHECK(reply_is(line, "CommandNotFound"));
+	CHECK(strstr(line, "\"id\":\"abc\"") != NULL);
+
+	/* Handler failure. */
+	CHECK(raw_sends(fd, "{\"execute\": \"fail\", \"id\": 1}\n") == 0);
+	CHECK(raw_line(fd, line, sizeof(line)) > 0);
+	CHECK(reply_is(line, "GenericError"));
+	CHECK(strstr(line, "boom") != NULL);
+
+	/* Ids of every kind come back: numbers as written, strings re-encoded. */
+	static const char *const ids[][2] = {
+		{"1.50", "1.50"}, {"-0", "-0"}, {"18446744073709551616123", "18446744073709551616123"},
+		{"\"s\\u00e9\\n\"", "\"s\xc3\xa9\\n\""}, {"{\"a\":[1,{\"b\":null}]}", "{\"a\":[1,{\"b\":null}]}"},
+		{"null", "null"}, {"true", "true"}, {"[ ]", "[]"},
+	};
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		char req[256], want[256];
+		snprintf(req, sizeof(req), "{\"execute\":\"nothing\",\"id\":%s}\n", ids[i][0]);
+		snprintf(want, sizeof(want), "{\"return\":{},\"id\":%s}", ids[i][1]);
+		CHECK(raw_sends(fd, req) == 0);
+		CHECK(raw_line(fd, line, sizeof(line)) > 0);
+		CHECK_STR(line, want);
+	}
+	/* No id, no id in the reply. */
+	CHECK(raw_sends(fd, "{\"execute\":\"nothing\"}\n") == 0);
+	CHECK(raw_line(fd, line, sizeof(line)) > 0);
+	CHECK_STR(line, "{\"return\":{}}");
+
+	/* Blank lines are ignored; CRLF is fine; two requests in one write; one split in pieces. */
+	CHECK(raw_sends(fd, "\n  \r\n{\"execute\":\"nothing\",\"id\":1}\r\n{\"execute\":\"nothing\",\"id\":2}\n") == 0);
+	CHECK(raw_line(fd, line, sizeof(line)) > 0);
+	CHECK_STR(line, "{\"return\":{},\"id\":1}");
+	CHECK(raw_line(fd, line, sizeof(line)) > 0);
+	CHECK_STR(line, "{\"return\":{},\"id\":2}");
+	const char *req = "{\"execute\":\"echo\",\"arguments\":{\"k\":\"v\"},\"id\":3}\n";
+	for (size_t i = 0; req[i]; i++) {
+		CHECK(raw_send(fd, req + i, 1) == 0);
+		if (i % 7 == 0) {
+			struct timespec ts = {0, 1000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	CHECK(raw_line(fd, line, sizeof(line)) > 0);
+	CHECK_STR(line, "{\"return\":{\"args\":{\"k\":\"v\"}},\"id\":3}");
+
+	close(fd);
+	control_server_stop(srv);
+	tdir_clean(&d);
+}
+
+TEST(long_lines)
+{
+	struct tdir d;
+	struct tctx t = {0};
+	char line[4096];
+	const char *head = "{\"execute\":\"nothing\",\"id\":9";
+
+	CHECK(tdir_make(&d) == 0);
+	struct control_server *srv = start(&d, &t);
+	CHECK(srv);
+	char *buf = malloc(CONTROL_MAX_LINE + 16);
+	CHECK(buf);
+
+	/* Exactly CONTROL_MAX_LINE bytes before the newline: served. */
+	int fd = raw_connect(d.path);
+	CHECK(fd >= 0);
+	size_t hl = strlen(head);
+	memcpy(buf, head, hl);
+	memset(buf + hl, ' ', CONTROL_MAX_LINE - hl - 1);
+	buf[CONTROL_MAX_LINE - 1] = '}';
+	buf[CONTROL_MAX_LINE] = '\n';
+	CHECK(raw_send(fd, buf, CONTROL_MAX_LINE + 1) == 0);
+	long n = raw_line(fd, line, sizeof(line));
+	CHECK(n > 0);
+	CHECK_STR(line, "{\"return\":{},\"id\":9}");
+
+	/* One byte more: an error reply, then the connection is closed. */
+	memset(buf + hl, ' ', CONTROL_MAX_LINE - hl);
+	buf[CONTROL_MAX_LINE] = '}';
+	buf[CONTROL_MAX_LINE + 1] = '\n';
+	raw_send(fd, buf, CONTROL_MAX_LINE + 2); /* may fail once the server closes */
+	CHECK(raw_line(fd, line, sizeof(line)) > 0);
+	CHECK(reply_is(line, "InvalidRequest"));
+	CHECK(strstr(line, "longer than") != NULL);
+	CHECK(raw_eof(fd));
+	close(fd);
+
+	/* A long line without any newline, sent in pieces. */
+	fd = raw_connect(d.path);
+	CHECK(fd >= 0);
+	memset(buf, 'a', CONTROL_MAX_LINE + 16);
+	for (size_t off = 0; off < CONTROL_MAX_LINE + 16; off += 1000) {
+		size_t k = CONTROL_MAX_LINE + 16 - off < 1000 ? CONTROL_MAX_LINE + 16 - off : 1000;
+		if (raw_send(fd, buf + off, k) < 0)
+			break;
+	}
+	CHECK(raw_line(fd, line, sizeof(line)) > 0);
+	CHECK(reply_is(line, "InvalidRequest"));
+	CHECK(raw_eof(fd));
+	close(fd);
+	free(buf);
+
+	/* The server still serves others. */
+	fd = raw_connect(d.path);
+	CHECK(fd >= 0);
+	CHECK(raw_sends(fd, "{\"execute\":\"nothing\"}\n") == 0);
+	CHECK(raw_line(fd, line, sizeof(line)) > 0);
+	CHECK(reply_is(line, NULL));
+	close(fd);
+
+	control_server_stop(srv);
+	tdir_clean(&d);
+}
+
+struct worker {
+	const char *path;
+	int ok;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char err[256];
+	int fd;
+
+	if (control_connect(w->path, &fd, err, sizeof(err)) < 0)
+		return NULL;
+	for (int i = 0; i < 200; i++) {
+		struct json_value *r;
+		char args[64];
+		int64_t v;
+		snprintf(args, sizeof(args), "{\"i\": %d}", i);
+		if (control_call(fd, "echo", args, &r, err, sizeof(err)) < 0)
+			break;
+		if (json_get_int(json_get(r, "args"), "i", &v) == 0 && v == i)
+			w->ok++;
+		json_free(r);
+	}
+	close(fd);
+	return NULL;
+}
+
+TEST(concurrent_clients)
+{
+	struct tdir d;
+	struct tctx t = {0};
+	char line[4096], err[256];
+	struct json_value *r;
+
+	CHECK(tdir_make(&d) == 0);
+	struct control_server *srv = start(&d, &t);
+	CHECK(srv);
+
+	/* A sends half a request; B is served meanwhile; then A completes. */
+	int a = raw_connect(d.path), b;
+	CHECK(a >= 0);
+	CHECK(raw_sends(a, "{\"execute\":\"echo\",\"argu") == 0);
+	CHECK_EQ_INT(control_connect(d.path, &b, err, sizeof(err)), 0);
+	CHECK_EQ_INT(control_call(b, "nothing", NULL, &r, err, sizeof(err)), 0);
+	json_free(r);
+	CHECK(raw_sends(a, "ments\":{\"who\":\"a\"},\"id\":\"A\"}\n") == 0);
+	CHECK(raw_line(a, line, sizeof(line)) > 0);
+	CHECK_STR(line, "{\"return\":{\"args\":{\"who\":\"a\"}},\"id\":\"A\"}");
+	close(a);
+	close(b);
+
+	/* Two threads hammering at once, each on its own connection. */
+	struct worker w1 = {d.path, 0}, w2 = {d.path, 0};
+	pthread_t t1, t2;
+	atomic_store(&t.calls, 0);
+	CHECK(pthread_create(&t1, NULL, worker_main, &w1) == 0);
+	CHECK(pthread_create(&t2, NULL, worker_main, &w2) == 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	CHECK_EQ_INT(w1.ok, 200);
+	CHECK_EQ_INT(w2.ok, 200);
+	CHECK_EQ_INT(atomic_load(&t.calls), 400);
+
+	control_server_stop(srv);
+	tdir_clean(&d);
+}
+
+TEST(client_limit_and_disconnects)
+{
+	struct tdir d;
+	struct tctx t = {0};
+	char line[4096];
+	int fds[CONTROL_MAX_CLIENTS];
+
+	CHECK(tdir_make(&d) == 0);
+	struct control_server *srv = start(&d, &t);
+	CHECK(srv);
+
+	/* Clients that vanish mid-request or before reading a (large) reply do no harm
+	 * (without MSG_NOSIGNAL the SIGPIPE would kill this test). */
+	for (int i = 0; i < 30; i++) {
+		int fd = raw_connect(d.path);
+		CHECK(fd >= 0);
+		if (i % 2)
+			raw_sends(fd, "{\"execute\":\"echo\",\"argum");
+		else
+			raw_sends(fd, "{\"execute\":\"big\"}\n{\"execute\":\"big\"}\n");
+		close(fd);
+	}
+
+	/* CONTROL_MAX_CLIENTS are served; one more is told off and closed. */
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		fds[i] = raw_connect(d.path);
+		CHECK(fds[i] >= 0);
+		CHECK(raw_sends(fds[i], "{\"execute\":\"nothing\"}\n") == 0);
+		CHECK(raw_line(fds[i], line, sizeof(line)) > 0);
+		CHECK(reply_is(line, NULL));
+	}
+	int extra = raw_connect(d.path);
+	CHECK(extra >= 0);
+	CHECK(raw_line(extra, line, sizeof(line)) > 0);
+	CHECK(reply_is(line, "GenericError"));
+	CHECK(strstr(line, "too many clients") != NULL);
+	CHECK(raw_eof(extra));
+	close(extra);
+	/* A freed slot is reused. */
+	close(fds[0]);
+	struct timespec ts = {0, 50 * 1000000};
+	nanosleep(&ts, NULL);
+	fds[0] = raw_connect(d.path);
+	CHECK(fds[0] >= 0);
+	CHECK(raw_sends(fds[0], "{\"execute\":\"nothing\"}\n") == 0);
+	CHECK(raw_line(fds[0], line, sizeof(line)) > 0);
+	CHECK(reply_is(line, NULL));
+
+	/* Stop with clients connected, one mid-request: they all see EOF. */
+	CHECK(raw_sends(fds[1], "{\"execute\":") == 0);
+	control_server_stop(srv);
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		CHECK(raw_eof(fds[i]));
+		close(fds[i]);
+	}
+	tdir_clean(&d);
+}
+
+TEST(socket_path_rules)
+{
+	struct tdir d;
+	struct tctx t = {0};
+	struct control_server *srv, *srv2 = NULL;
+	char err[256], line[4096];
+
+	CHECK(tdir_make(&d) == 0);
+	srv = start(&d, &t);
+	CHECK(srv);
+
+	/* Start twice on the same path: refused, and the first keeps working. */
+	CHECK_EQ_INT(control_server_start(&srv2, d.path, cmds, NCMDS, &t, err, sizeof(err)),
+		     -EADDRINUSE);
+	CHECK(srv2 == NULL);
+	CHECK(strstr(err, "already listening") != NULL);
+	int fd = raw_connect(d.path);
+	CHECK(fd >= 0);
+	CHECK(raw_sends(fd, "{\"execute\":\"nothing\"}\n") == 0);
+	CHECK(raw_line(fd, line, sizeof(line)) > 0);
+	CHECK(reply_is(line, NULL));
+	close(fd);
+	control_server_stop(srv);
+	CHECK(access(d.path, F_OK) < 0);
+
+	/* A stale socket file (nobody listening) is replaced. */
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", d.path);
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(s >= 0);
+	CHECK(bind(s, (struct sockaddr *)&a, sizeof(a)) == 0);
+	close(s);
+	CHECK(access(d.path, F_OK) == 0);
+	CHECK_EQ_INT(control_connect(d.path, &fd, err, sizeof(err)), -ECONNREFUSED);
+	CHECK(strstr(err, "nothing is listening") != NULL);
+	srv = start(&d, &t);
+	CHECK(srv);
+	CHECK_EQ_INT(control_connect(d.path, &fd, err, sizeof(err)), 0);
+	CHECK_EQ_INT(control_call(fd, "nothing", NULL, NULL, err, sizeof(err)), 0);
+	close(fd);
+	control_server_stop(srv);
+
+	/* A regular file is never replaced. */
+	int f = open(d.path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	CHECK(f >= 0);
+	close(f);
+	CHECK_EQ_INT(control_server_start(&srv2, d.path, cmds, NCMDS, &t, err, sizeof(err)), -EEXIST);
+	CHECK(strstr(err, "not a socket") != NULL);
+	struct stat st;
+	CHECK(lstat(d.path, &st) == 0 && S_ISREG(st.st_mode));
+	unlink(d.path);
+
+	/* Too long a path, an empty path, a bad table. */
+	char longp[200];
+	memset(longp, 'x', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = 0;
+	CHECK_EQ_INT(control_server_start(&srv2, longp, cmds, NCMDS, &t, err, sizeof(err)),
+		     -ENAMETOOLONG);
+	CHECK(strstr(err, "too long") != NULL);
+	CHECK_EQ_INT(control_connect(longp, &fd, err, sizeof(err)), -ENAMETOOLONG);
+	CHECK(strstr(err, "too long") != NULL);
+	CHECK_EQ_INT(control_server_start(&srv2, "", cmds, NCMDS, &t, err, sizeof(err)), -EINVAL);
+	static const struct control_command dup[] = {{"a", h_nothing, NULL}, {"a", h_nothing, NULL}};
+	CHECK_EQ_INT(control_server_start(&srv2, d.path, dup, 2, &t, err, sizeof(err)), -EINVAL);
+	static const struct control_command nofn[] = {{"a", NULL, NULL}};
+	CHECK_EQ_INT(control_server_start(&srv2, d.path, nofn, 1, &t, err, sizeof(err)), -EINVAL);
+	CHECK(access(d.path, F_OK) < 0);
+
+	/* A missing socket. */
+	CHECK_EQ_INT(control_connect(d.path, &fd, err, sizeof(err)), -ENOENT);
+	CHECK(strstr(err, "no control socket") != NULL);
+
+	/* No commands at all: query-commands still works. */
+	CHECK_EQ_INT(control_server_start(&srv2, d.path, NULL, 0, &t, err, sizeof(err)), 0);
+	struct json_value *r;
+	CHECK_EQ_INT(control_connect(d.path, &fd, err, sizeof(err)), 0);
+	CHECK_EQ_INT(control_call(fd, "query-commands", NULL, &r, err, sizeof(err)), 0);
+	CHECK_EQ_INT(json_array_len(r), 1);
+	json_free(r);
+	close(fd);
+	control_server_stop(srv2);
+	control_server_stop(NULL);
+	tdir_clean(&d);
+}
+
+TEST(reply_and_close)
+{
+	struct tdir d;
+	struct tctx t = {0};
+	char err[256], line[4096];
+	int fd;
+
+	CHECK(tdir_make(&d) == 0);
+	struct control_server *srv = start(&d, &t);
+	CHECK(srv);
+	int other = raw_connect(d.path);
+	CHECK(other >= 0);
+	CHECK_EQ_INT(control_connect(d.path, &fd, err, sizeof(err)), 0);
+	CHECK_EQ_INT(control_call(fd, "quit", NULL, NULL, err, sizeof(err)), 0);
+	CHECK(raw_eof(fd));
+	CHECK(raw_eof(other));
+	close(fd);
+	close(other);
+	/* The socket path is gone, so new clients learn the VM is going away. */
+	struct timespec ts = {0, 20 * 1000000};
+	nanosleep(&ts, NULL);
+	CHECK(access(d.path, F_OK) < 0);
+	CHECK_EQ_INT(control_connect(d.path, &fd, err, sizeof(err)), -ENOENT);
+	(void)line;
+	control_server_stop(srv);
+	tdir_clean(&d);
+}
+
+/* ------------------------------------------------------------------------ */
+/* vmig status */
+
+struct capture {
+	int saved_out, saved_err;
+	char file[64];
+};
+
+static int capture_begin(struct capture *c)
+{
+	fflush(stdout);
+	fflush(stderr);
+	snprintf(c->file, sizeof(c->file), "/tmp/vmig-out-XXXXXX");
+	int fd = mkstemp(c->file);
+	if (fd < 0)
+		return -1;
+	c->saved_out = dup(1);
+	c->saved_err = dup(2);
+	dup2(fd, 1);
+	int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	dup2(nul, 2);
+	close(nul);
+	close(fd);
+	return 0;
+}
+
+/* Returns the captured stdout (malloc'd). */
+static char *capture_end(struct capture *c)
+{
+	fflush(stdout);
+	fflush(stderr);
+	dup2(c->saved_out, 1);
+	dup2(c->saved_err, 2);
+	close(c->saved_out);
+	close(c->saved_err);
+	char *buf = calloc(1, 65536);
+	int fd = open(c->file, O_RDONLY | O_CLOEXEC);
+	if (buf && fd >= 0) {
+		ssize_t n = read(fd, buf, 65535);
+		(void)n;
+	}
+	if (fd >= 0)
+		close(fd);
+	unlink(c->file);
+	return buf;
+}
+
+static int run_status(struct capture *c, char **out, int argc, char **argv)
+{
+	if (capture_begin(c) < 0)
+		return -100;
+	int rc = cmd_status(argc, argv);
+	*out = capture_end(c);
+	return rc;
+}
+
+TEST(status_command)
+{
+	struct tdir d;
+	struct tctx t = {0};
+	struct capture cap;
+	char *out;
+	int rc;
+
+	CHECK(tdir_make(&d) == 0);
+	struct control_server *srv = start(&d, &t);
+	CHECK(srv);
+
+	char *a1[] = {"status", "--control", d.path, NULL};
+	rc = run_status(&cap, &out, 3, a1);
+	CHECK_EQ_INT(rc, 0);
+	CHECK(out);
+	int ok = strcmp(out, "VM: running  uptime 12.3 s  vcpus 2  mem 1024 MiB\n"
+			     "guest: t=12s passes=340 dirty=812.3 MiB/s errors=0\n"
+			     "heartbeat: 11873 beats, last 0.4 ms ago, largest gap 3.1 ms\n") == 0;
+	if (!ok)
+		fprintf(stderr, "got:\n%s", out);
+	free(out);
+	CHECK(ok);
+
+	char *a2[] = {"status", "-j", "-c", d.path, NULL};
+	rc = run_status(&cap, &out, 4, a2);
+	CHECK_EQ_INT(rc, 0);
+	struct json_value *v;
+	const char *s;
+	uint64_t u;
+	ok = json_parse(out, strlen(out), &v, NULL, 0) == 0;
+	free(out);
+	CHECK(ok);
+	ok = json_get_string(json_get(v, "status"), "status", &s) == 0 && strcmp(s, "running") == 0 &&
+	     json_get_uint(json_get(v, "guest"), "heartbeats", &u) == 0 && u == 11873 &&
+	     json_get_string(json_get(v, "guest"), "last_line", &s) == 0 &&
+	     strcmp(s, "PROGRESS t=12\x1b[31m") == 0;
+	json_free(v);
+	CHECK(ok);
+
+	/* Missing fields print as '?'; terminal escapes from the guest are defused. */
+	t.sparse = 1;
+	rc = run_status(&cap, &out, 3, a1);
+	CHECK_EQ_INT(rc, 0);
+	ok = strcmp(out, "VM: running  uptime ?  vcpus ?  mem ?\n"
+			 "guest: no progress report yet (last line: \"booting?[2J\")\n"
+			 "heartbeat: none yet\n") == 0;
+	if (!ok)
+		fprintf(stderr, "got:\n%s", out);
+	free(out);
+	CHECK(ok);
+	t.sparse = 0;
+
+	/* Flags. */
+	char *a3[] = {"status", "--help", NULL};
+	rc = run_status(&cap, &out, 2, a3);
+	ok = out && strstr(out, "Usage: vmig status") != NULL;
+	free(out);
+	CHECK_EQ_INT(rc, 0);
+	CHECK(ok);
+	char *a4[] = {"status", "--frobnicate", NULL};
+	rc = run_status(&cap, &out, 2, a4);
+	free(out);
+	CHECK_EQ_INT(rc, 2);
+	char *a5[] = {"status", NULL};
+	rc = run_status(&cap, &out, 1, a5);
+	free(out);
+	CHECK_EQ_INT(rc, 2);
+	char *a6[] = {"status", "--control", NULL};
+	rc = run_status(&cap, &out, 2, a6);
+	free(out);
+	CHECK_EQ_INT(rc, 2);
+	char *a7[] = {"status", "-c", d.path, "extra", NULL};
+	rc = run_status(&cap, &out, 4, a7);
+	free(out);
+	CHECK_EQ_INT(rc, 2);
+
+	control_server_stop(srv);
+
+	/* No VM: exit status 1. */
+	rc = run_status(&cap, &out, 3, a1);
+	free(out);
+	CHECK_EQ_INT(rc, 1);
+
+	/* A VMM without query-guest: 1 as well. */
+	static const struct control_command partial[] = {{"query-status", h_query_status, NULL}};
+	struct control_server *srv2 = NULL;
+	char err[256];
+	CHECK_EQ_INT(control_server_start(&srv2, d.path, partial, 1, &t, err, sizeof(err)), 0);
+	rc = run_status(&cap, &out, 3, a1);
+	free(out);
+	CHECK_EQ_INT(rc, 1);
+	control_server_stop(srv2);
+	tdir_clean(&d);
+}
+
+RUN_TESTS("test_control", UT(call_commands), UT(raw_protocol), UT(long_lines),
+	  UT(concurrent_clients), UT(client_limit_and_disconnects), UT(socket_path_rules),
+	  UT(reply_and_close), UT(status_command))

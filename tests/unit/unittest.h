@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A tiny unit-test harness. Each test binary defines test functions with
+ * TEST(name), lists them in RUN_TESTS(...), and prints one line per test:
+ *   PASS <binary>.<test>    or    FAIL <binary>.<test>: <file>:<line>: <expr>
+ * tests/run.py counts those lines. Exit status is non-zero if any failed.
+ */
+#ifndef VMIG_UNITTEST_H
+#define VMIG_UNITTEST_H
+
+#include <stdio.h>
+#include <string.h>
+
+struct ut_state {
+	int failed_here;
+	char msg[512];
+};
+
+#define TEST(name) static void name(struct ut_state *ut_)
+
+#define CHECK(expr)                                                                        \
+	do {                                                                               \
+		if (!(expr)) {                                                             \
+			if (!ut_->failed_here)                                             \
+				snprintf(ut_->msg, sizeof(ut_->msg), "%s:%d: CHECK(%s)",   \
+					 __FILE__, __LINE__, #expr);                       \
+			ut_->failed_here = 1;                                              \
+			return;                                                            \
+		}                                                                          \
+	} while (0)
+
+#define CHECK_EQ_INT(a, b)                                                                 \
+	do {                                                                               \
+		long long a_ = (long long)(a), b_ = (long long)(b);                        \
+		if (a_ != b_) {                                                            \
+			snprintf(ut_->msg, sizeof(ut_->msg), "%s:%d: %s == %lld, want %lld", \
+				 __FILE__, __LINE__, #a, a_, b_);                          \
+			ut_->failed_here = 1;                                              \
+			return;                                                            \
+		}                                                                          \
+	} while (0)
+
+#define CHECK_STR(a, b)                                                                    \
+	do {                                                                               \
+		const char *a_ = (a), *b_ = (b);                                           \
+		if (!a_ || strcmp(a_, b_) != 0) {                                          \
+			snprintf(ut_->msg, sizeof(ut_->msg), "%s:%d: %s == \"%.160s\", want \"%.160s\"", \
+				 __FILE__, __LINE__, #a, a_ ? a_ : "(null)", b_);          \
+			ut_->failed_here = 1;                                              \
+			return;                                                            \
+		}                                                                          \
+	} while (0)
+
+typedef void (*ut_fn)(struct ut_state *);
+struct ut_case {
+	const char *name;
+	ut_fn fn;
+};
+
+#define UT(fn) {#fn, fn}
+
+static inline int ut_run(const char *suite, const struct ut_case *cases, size_t n)
+{
+	int failed = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct ut_state st = {0};
+		cases[i].fn(&st);
+		if (st.failed_here) {
+			printf("FAIL %s.%s: %s\n", suite, cases[i].name, st.msg);
+			failed++;
+		} else {
+			printf("PASS %s.%s\n", suite, cases[i].name);
+		}
+		fflush(stdout);
+	}
+	return failed ? 1 : 0;
+}
+
+#define RUN_TESTS(suite, ...)                                                              \
+	int main(void)                                                                     \
+	{                                                                                  \
+		static const struct ut_case cases_[] = {__VA_ARGS__};                      \
+		return ut_run(suite, cases_, sizeof(cases_) / sizeof(cases_[0]));          \
+	}
+
+#endif
