@@ -35,6 +35,8 @@ struct __attribute__((packed)) tss64 {
 	uint64_t ist[7];
 	uint64_t reserved2;
 	uint16_t reserved3, iomap_base;
+	/* All ports allowed; the extra byte is the bitmap's required 0xff end. */
+	uint8_t iomap[65536 / 8 + 1];
 };
 
 struct idt_gate {
@@ -126,7 +128,12 @@ static void load_tables(void)
 	} idtr = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
 
 	tss.rsp[0] = guest_boot_header.kstack_base + guest_boot_header.kstack_size;
-	tss.iomap_base = sizeof(tss); /* no bitmap: IOPL=3 alone allows port I/O */
+	/*
+	 * kvm_pvm drops IOPL on the way to ring 3 (iretq and sysretq alike),
+	 * so ring-3 port I/O is allowed by an all-zero I/O bitmap instead.
+	 */
+	tss.iomap_base = __builtin_offsetof(struct tss64, iomap);
+	tss.iomap[sizeof(tss.iomap) - 1] = 0xff;
 	boot_gdt[SEL_TSS / 8] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89ull << 40 |
 				((base >> 24) & 0xff) << 56; /* present, available 64-bit TSS */
 	boot_gdt[SEL_TSS / 8 + 1] = base >> 32;

@@ -18,11 +18,21 @@ guest_entry64:
 	mov $4, %edi		/* guest_main does not return */
 	/* fall through */
 
-/* void guest_exit(uint32_t code): the halt gate takes the code in EDI. */
-	.globl guest_exit
+/*
+ * void guest_exit(uint32_t code). The code goes out on the exit port from
+ * ring 3 first (a VMM ends the VM right there); then the halt gate stops
+ * the vCPU where nothing listens on the port (QEMU). kvm_pvm answers
+ * "int $n" in ring 3 with #UD: fault.c treats #UD at guest_exit_gate as
+ * the gate.
+ */
+	.globl guest_exit, guest_exit_gate
 	.type guest_exit, @function
 guest_exit:
-	int $ASM_HALT_VECTOR
-	jmp guest_exit
+	mov %edi, %eax
+	mov $ASM_PORT_EXIT, %dx
+	outl %eax, %dx
+guest_exit_gate:
+	int $ASM_HALT_VECTOR	/* code still in EDI */
+	jmp guest_exit_gate
 
 	.section .note.GNU-stack, "", @progbits

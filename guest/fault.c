@@ -14,18 +14,27 @@ struct isr_frame {
 };
 
 void isr_fatal(const struct isr_frame *f);
+extern const char guest_exit_gate[]; /* entry.S */
+
+static void __attribute__((noreturn)) halt(void)
+{
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
 
 void isr_fatal(const struct isr_frame *f)
 {
 	struct line l;
 
+	/* The halt gate raised as #UD (kvm_pvm): the exit code is already out. */
+	if (f->vector == 6 && f->rip == (uint64_t)(uintptr_t)guest_exit_gate)
+		halt();
 	line_init(&l, "FATAL exception ");
 	line_u64(&l, f->vector);
 	line_str(&l, " rip=");
 	line_hex(&l, f->rip);
 	line_str(&l, " err=");
 	line_hex(&l, f->err);
-	line_str(&l, " rflags="); line_hex(&l, f->rflags); line_str(&l, " cs="); line_hex(&l, f->cs);
 	if (f->vector == 14) {
 		uint64_t cr2;
 		__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
@@ -34,6 +43,5 @@ void isr_fatal(const struct isr_frame *f)
 	}
 	line_emit_raw(&l);
 	outl(VMIG_PORT_EXIT, (uint32_t)(0x80 + f->vector));
-	for (;;)
-		__asm__ volatile("cli; hlt");
+	halt();
 }

@@ -48,6 +48,13 @@ struct vmig_guest_ops {
 	int (*pause)(void *guest);
 	int (*resume)(void *guest);
 
+	/*
+	 * Wall-clock time (CLOCK_REALTIME ns) of the guest's last sign of life
+	 * (guestload's heartbeat), 0 if unknown. Optional (may be NULL): used
+	 * to report the downtime the guest itself observed.
+	 */
+	uint64_t (*last_alive_ns)(void *guest);
+
 	/* Device and CPU state as one opaque blob (the VMM's own format). */
 	int (*save_state)(void *guest, uint8_t **blob, size_t *len, char *err, size_t errlen);
 	int (*load_state)(void *guest, const uint8_t *blob, size_t len, char *err, size_t errlen);

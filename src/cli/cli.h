@@ -5,6 +5,7 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
 
 /* Exit status for usage errors (bad flags or values). */
 #define CLI_EXIT_USAGE 2

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "common/log.h"
 #include "common/parse.h"
+#include "vmig/migration.h"
 #include "vmm/vm.h"
 
 #define MEM_MIN (16ull << 20)
@@ -22,6 +23,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vmig run --guest FILE [OPTIONS]\n"
+		"       vmig run --incoming tcp:HOST:PORT [--control PATH] [--serial DEST]\n"
 		"\n"
 		"Run a KVM virtual machine until its guest exits, 'quit' arrives on the\n"
 		"control socket, or SIGINT/SIGTERM.\n"
@@ -35,15 +37,27 @@ static void usage(FILE *f)
 		"                         direct or multiboot\n"
 		"  -s, --serial DEST      guest serial output: stdio (default), none, or a file\n"
 		"  -C, --control PATH     JSON control socket (see 'vmig status')\n"
+		"  -i, --incoming URI     wait for a live migration on tcp:HOST:PORT; the VM\n"
+		"                         (RAM size, vCPUs, state) comes from the source\n"
+		"      --incoming-timeout S  give up if no source connects within S seconds\n"
+		"                         (default: wait forever)\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Exit status: the guest's exit code when it exits through the exit port,\n"
-		"0 after 'quit' or a signal, 1 on a vmig error, 2 on bad usage, 70 when\n"
-		"the guest crashes (triple fault, KVM internal error).\n");
+		"0 after 'quit', a signal or a completed outgoing migration, 1 on a vmig\n"
+		"error (an incoming migration that failed included), 2 on bad usage, 70\n"
+		"when the guest crashes (triple fault, KVM internal error).\n");
 }
 
-static int parse_args(int argc, char **argv, struct vm_config *cfg)
+struct run_opts {
+	struct vm_config cfg;
+	const char *incoming;
+	int incoming_timeout_ms;
+};
+
+static int parse_args(int argc, char **argv, struct run_opts *o)
 {
+	struct vm_config *cfg = &o->cfg;
 	static const struct option opts[] = {
 		{"mem", required_argument, NULL, 'm'},
 		{"vcpus", required_argument, NULL, 'c'},
@@ -52,19 +66,22 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg)
 		{"boot", required_argument, NULL, 'b'},
 		{"serial", required_argument, NULL, 's'},
 		{"control", required_argument, NULL, 'C'},
+		{"incoming", required_argument, NULL, 'i'},
+		{"incoming-timeout", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	uint64_t v;
 	int c;
 
-	memset(cfg, 0, sizeof(*cfg));
+	memset(o, 0, sizeof(*o));
+	o->incoming_timeout_ms = -1;
 	cfg->mem_bytes = 256ull << 20;
 	cfg->nr_vcpus = 1;
 	cfg->boot = BOOT_AUTO;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:c:g:a:b:s:C:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":m:c:g:a:b:s:C:i:T:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (parse_size(optarg, 1ull << 20, &v) || v < MEM_MIN || v > MEM_MAX ||
@@ -100,6 +117,15 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg)
 			break;
 		case 's': cfg->serial = optarg; break;
 		case 'C': cfg->control_path = optarg; break;
+		case 'i': o->incoming = optarg; break;
+		case 'T':
+			if (parse_u64(optarg, 1, 86400, &v)) {
+				fprintf(stderr, "vmig run: invalid --incoming-timeout '%s': want 1..86400 s\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->incoming_timeout_ms = (int)(v * 1000);
+			break;
 		case 'h': usage(stdout); return 1;
 		case ':':
 			fprintf(stderr, "vmig run: option '%s' needs a value\n", argv[optind - 1]);
@@ -113,19 +139,40 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg)
 		fprintf(stderr, "vmig run: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
+	if (o->incoming) {
+		if (cfg->guest_path) {
+			fprintf(stderr, "vmig run: --guest and --incoming exclude each other: the guest "
+					"comes from the migration\n");
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (!cfg->guest_path) {
-		fprintf(stderr, "vmig run: --guest FILE is required\n");
+		fprintf(stderr, "vmig run: --guest FILE is required (or --incoming URI)\n");
 		return -EINVAL;
 	}
 	return 0;
 }
 
 /* Waits for the VM to end or for SIGINT/SIGTERM (which end it). */
+/* After handing the guest over, this process lingers until the final
+ * migration status has been read (vmig migrate prints it) or 3 s pass. */
+static void check_migrated(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->mig_lock);
+	bool moved = vm->migrated_ns != 0;
+	bool done = moved && (vm->final_stats_read || monotonic_ns() - vm->migrated_ns > 3000000000ull);
+	pthread_mutex_unlock(&vm->mig_lock);
+	if (done)
+		vm_end(vm, VM_EXIT_OK, "the guest migrated away");
+}
+
 static void wait_for_end(struct vm *vm, int sfd)
 {
 	struct pollfd pfd[2] = {{.fd = vm->end_fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		check_migrated(vm);
+		if (poll(pfd, 2, 100) < 0) {
 			if (errno == EINTR)
 				continue;
 			vm_end(vm, VM_EXIT_ERROR, "poll: %s", strerror(errno));
@@ -141,15 +188,58 @@ static void wait_for_end(struct vm *vm, int sfd)
 	}
 }
 
+/* Destination side: accept a source, build the VM it describes, receive. */
+static int run_incoming(struct run_opts *o, struct vm **out, char *err, size_t errlen)
+{
+	struct vmig_incoming *in = NULL;
+	struct vmig_incoming_config icfg;
+	struct vmig_incoming_stats st;
+	struct vm_config cfg = o->cfg;
+	int r;
+
+	log_info("waiting for an incoming migration on %s", o->incoming);
+	if ((r = vmig_incoming_accept(o->incoming, o->incoming_timeout_ms, 5000, &in, &icfg, err,
+				      errlen)))
+		return r;
+	log_info("incoming migration from %s", icfg.peer);
+	if ((r = vm_config_decode(icfg.vmm_config, icfg.vmm_config_len, &cfg, err, errlen))) {
+		vmig_incoming_refuse(in, err);
+		vmig_incoming_free(in);
+		return r;
+	}
+	cfg.control_path = NULL; /* served once the guest runs here */
+	if ((r = vm_create(&cfg, out, err, errlen))) {
+		vmig_incoming_refuse(in, err);
+		vmig_incoming_free(in);
+		return r;
+	}
+	struct vmig_guest g;
+	vm_guest_iface(*out, &g);
+	r = vmig_incoming_run(in, &g, &st, err, errlen);
+	vmig_incoming_free(in);
+	if (r)
+		return r;
+	log_info("incoming migration complete: %llu normal + %llu zero pages in %llu passes, "
+		 "%llu ms, RAM digest %s",
+		 (unsigned long long)st.pages_normal, (unsigned long long)st.pages_zero,
+		 (unsigned long long)st.passes, (unsigned long long)st.total_ms,
+		 st.verified ? "verified" : "NOT verified");
+	if (o->cfg.control_path && (r = vm_control_start(*out, o->cfg.control_path, err, errlen)))
+		log_warn("control socket: %s", err);
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
+	struct run_opts opts;
 	struct vm_config cfg;
 	struct vm *vm = NULL;
 	char err[512] = "";
 	sigset_t set;
 	int r;
 
-	r = parse_args(argc, argv, &cfg);
+	r = parse_args(argc, argv, &opts);
+	cfg = opts.cfg;
 	if (r > 0)
 		return 0; /* --help */
 	if (r < 0) {
@@ -165,8 +255,17 @@ int cmd_run(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
 
-	if ((r = vm_create(&cfg, &vm, err, sizeof(err))) ||
-	    (r = vm_start(vm, err, sizeof(err)))) {
+	if (opts.incoming) {
+		if ((r = run_incoming(&opts, &vm, err, sizeof(err)))) {
+			log_err("incoming migration failed: %s", err);
+			vm_destroy(vm);
+			if (sfd >= 0)
+				close(sfd);
+			return VM_EXIT_ERROR;
+		}
+		cfg = vm->cfg;
+	} else if ((r = vm_create(&cfg, &vm, err, sizeof(err))) ||
+		   (r = vm_start(vm, err, sizeof(err)))) {
 		log_err("%s", err);
 		vm_destroy(vm);
 		if (sfd >= 0)
@@ -174,10 +273,14 @@ int cmd_run(int argc, char **argv)
 		return VM_EXIT_ERROR;
 	}
 	char size[32];
-	log_info("VM started: %s RAM, %u vCPU%s, %s entry, guest %s%s%s", format_size(cfg.mem_bytes, size, sizeof(size)),
-		 vm->nr_vcpus, vm->nr_vcpus > 1 ? "s" : "",
-		 vm->plan.mode == BOOT_DIRECT ? "direct 64-bit" : "multiboot", cfg.guest_path,
-		 cfg.control_path ? ", control " : "", cfg.control_path ? cfg.control_path : "");
+	log_info("VM %s: %s RAM, %u vCPU%s, %s entry, guest %s%s%s",
+		 opts.incoming ? "running after migration" : "started",
+		 format_size(cfg.mem_bytes, size, sizeof(size)), vm->nr_vcpus,
+		 vm->nr_vcpus > 1 ? "s" : "",
+		 vm->plan.mode == BOOT_DIRECT ? "direct 64-bit" : "multiboot",
+		 opts.incoming ? opts.incoming : cfg.guest_path,
+		 opts.cfg.control_path ? ", control " : "",
+		 opts.cfg.control_path ? opts.cfg.control_path : "");
 	wait_for_end(vm, sfd);
 	pthread_mutex_lock(&vm->lock);
 	int status = vm->exit_status;

@@ -18,6 +18,7 @@ static const struct {
 } commands[] = {
 	{"run", cmd_run, "run a VM (guestload or another multiboot/vmig guest)"},
 	{"status", cmd_status, "show a running VM's state and guest progress"},
+	{"migrate", cmd_migrate, "live-migrate a running VM to another vmig"},
 };
 
 static void usage(FILE *f)

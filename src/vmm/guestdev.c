@@ -15,6 +15,13 @@ uint64_t monotonic_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t wallclock_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 void guestdev_init(struct guestdev *g, guest_exit_fn on_exit, void *opaque)
 {
 	memset(g, 0, sizeof(*g));
@@ -42,6 +49,7 @@ void guestdev_io(void *opaque, uint16_t port, bool is_write, unsigned size, uint
 		if (g->hb.last_ns && now - g->hb.last_ns > g->hb.max_gap_ns)
 			g->hb.max_gap_ns = now - g->hb.last_ns;
 		g->hb.last_ns = now;
+		g->hb.last_real_ns = wallclock_ns();
 		g->hb.count++;
 		g->hb.last_value = *val;
 		pthread_mutex_unlock(&g->lock);

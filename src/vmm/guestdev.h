@@ -28,6 +28,7 @@ struct guest_heartbeat {
 	uint64_t last_ns;   /* CLOCK_MONOTONIC of the last beat, 0 if none */
 	uint64_t max_gap_ns;
 	uint64_t last_value;
+	uint64_t last_real_ns; /* CLOCK_REALTIME of the last beat (comparable across hosts) */
 };
 
 /* Called when the guest writes the exit port. */
@@ -59,5 +60,6 @@ void guestdev_snapshot(struct guestdev *g, struct guest_progress *p, struct gues
 void guestdev_reset_gap(struct guestdev *g);
 
 uint64_t monotonic_ns(void);
+uint64_t wallclock_ns(void);
 
 #endif

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "vmig/guest_abi.h"
 #include "vmm/control.h"
+#include "vmm/x86_state.h"
 
 static void on_guest_exit(void *opaque, uint32_t code)
 {
@@ -90,6 +91,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	vm->end_fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
+	pthread_mutex_init(&vm->mig_lock, NULL);
 	vm->state = VM_CREATED;
 	*out = vm;
 
@@ -142,11 +144,19 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 			return -errno;
 		}
 	}
-	if ((r = load_guest(vm, kvm_vcpu_tsc_khz(vm->vcpus[0].fd), err, errlen)))
+	if ((r = x86_msr_list_init(&vm->kvm, err, errlen)))
 		return r;
-	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		if ((r = x86_setup_vcpu(vm->vcpus[i].fd, &vm->plan, i, err, errlen)))
+	if (cfg->incoming) {
+		/* Registers, devices and RAM arrive from the source. */
+		vm->plan.mode = cfg->boot == BOOT_MULTIBOOT ? BOOT_MULTIBOOT : BOOT_DIRECT;
+		vm->plan.nr_vcpus = vm->nr_vcpus;
+	} else {
+		if ((r = load_guest(vm, kvm_vcpu_tsc_khz(vm->vcpus[0].fd), err, errlen)))
 			return r;
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			if ((r = x86_setup_vcpu(vm->vcpus[i].fd, &vm->plan, i, err, errlen)))
+				return r;
+	}
 	if (cfg->control_path && (r = vm_control_start(vm, cfg->control_path, err, errlen)))
 		return r;
 	return 0;
@@ -168,6 +178,7 @@ int vm_start(struct vm *vm, char *err, size_t errlen)
 		}
 		v->thread_started = true;
 	}
+	vm->started = true;
 	return 0;
 }
 
@@ -197,9 +208,13 @@ int vm_pause(struct vm *vm)
 int vm_resume(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
-	if (vm->ended) {
+	if (vm->ended || vm->migrated) {
 		pthread_mutex_unlock(&vm->lock);
 		return -ESHUTDOWN;
+	}
+	if (vm->mig_paused) {
+		pthread_mutex_unlock(&vm->lock);
+		return -EBUSY;
 	}
 	vm->pause_requested = false;
 	vm->state = VM_RUNNING;
@@ -247,6 +262,8 @@ void vm_destroy(struct vm *vm)
 		return;
 	if (vm->control)
 		control_server_stop(vm->control);
+	free(vm->ctl_cmds);
+	vm_migration_cleanup(vm);
 	if (vm->vcpus) {
 		vm_end(vm, VM_EXIT_OK, "VM destroyed");
 		for (unsigned i = 0; i < vm->nr_vcpus; i++) {
@@ -269,5 +286,6 @@ void vm_destroy(struct vm *vm)
 		close(vm->end_fd);
 	pthread_mutex_destroy(&vm->lock);
 	pthread_cond_destroy(&vm->cond);
+	pthread_mutex_destroy(&vm->mig_lock);
 	free(vm);
 }

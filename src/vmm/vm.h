@@ -20,6 +20,8 @@
 #include "vmm/serial.h"
 
 struct control_server;
+struct vmig_migration;
+struct vmig_guest;
 
 struct vm_config {
 	uint64_t mem_bytes;
@@ -29,6 +31,7 @@ struct vm_config {
 	const char *serial;       /* "stdio" (default), "none", or a file path */
 	const char *control_path; /* may be NULL */
 	enum boot_mode boot;
+	bool incoming;            /* RAM and state will come from a migration */
 };
 
 enum vm_state { VM_CREATED, VM_RUNNING, VM_PAUSED, VM_SHUTDOWN };
@@ -62,6 +65,7 @@ struct vm {
 	unsigned nr_vcpus;
 	struct vcpu *vcpus;
 	struct control_server *control;
+	struct control_command *ctl_cmds;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -73,6 +77,15 @@ struct vm {
 	char end_reason[256];  /* under lock */
 	int end_fd;            /* eventfd, readable once ended */
 	uint64_t start_ns;
+	bool started;          /* vCPU threads exist */
+
+	/* Outgoing migration (vm_migrate.c), under mig_lock. */
+	pthread_mutex_t mig_lock;
+	struct vmig_migration *mig;
+	bool migrated;         /* under lock: handed over, this copy must never run again */
+	bool mig_paused;       /* under lock: the migration engine holds the pause */
+	bool final_stats_read; /* a client saw the final migration status */
+	uint64_t migrated_ns;
 };
 
 int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen);
@@ -94,6 +107,17 @@ void *vcpu_thread(void *arg);
 /* Interrupt a vCPU that may be in KVM_RUN (vcpu.c). */
 void vcpu_kick(struct vcpu *v);
 int vcpu_signal_setup(void);
+
+/* The guest interface of include/vmig/guest.h over this VM (vm_migrate.c). */
+void vm_guest_iface(struct vm *vm, struct vmig_guest *g);
+/* VMM configuration sent in HELLO so the destination can build the VM. */
+int vm_config_encode(struct vm *vm, uint8_t **out, size_t *len);
+int vm_config_decode(const uint8_t *p, size_t len, struct vm_config *cfg, char *err, size_t errlen);
+/* Control commands for migration (vm_migrate.c). */
+struct control_command;
+extern const struct control_command *const vm_migrate_commands;
+extern const unsigned vm_migrate_nr_commands;
+void vm_migration_cleanup(struct vm *vm);
 
 /* Control-socket commands of a running VM (vm_commands.c). */
 int vm_control_start(struct vm *vm, const char *path, char *err, size_t errlen);

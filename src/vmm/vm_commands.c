@@ -2,6 +2,7 @@
 /* The control-socket commands of a VM (QMP-like; see docs/control.md). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/json.h"
@@ -56,7 +57,8 @@ static int cmd_cont(void *ctx, const struct json_value *args, struct json_writer
 {
 	int r = vm_resume(ctx);
 	if (r) {
-		snprintf(err, errlen, "cannot continue: the VM has shut down");
+		snprintf(err, errlen, "cannot continue: %s",
+			 r == -EBUSY ? "a migration is switching over" : "the VM has shut down or migrated");
 		return r;
 	}
 	jw_object_begin(w);
@@ -167,6 +169,13 @@ static const struct control_command vm_commands[] = {
 
 int vm_control_start(struct vm *vm, const char *path, char *err, size_t errlen)
 {
-	return control_server_start(&vm->control, path, vm_commands,
-				    sizeof(vm_commands) / sizeof(vm_commands[0]), vm, err, errlen);
+	size_t n1 = sizeof(vm_commands) / sizeof(vm_commands[0]), n2 = vm_migrate_nr_commands;
+	vm->ctl_cmds = calloc(n1 + n2, sizeof(*vm->ctl_cmds));
+	if (!vm->ctl_cmds) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(vm->ctl_cmds, vm_commands, sizeof(vm_commands));
+	memcpy(vm->ctl_cmds + n1, vm_migrate_commands, n2 * sizeof(*vm->ctl_cmds));
+	return control_server_start(&vm->control, path, vm->ctl_cmds, n1 + n2, vm, err, errlen);
 }

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvmig: live migration of a guest (include/vmig/guest.h) over TCP.
+ *
+ * Source: vmig_migration_start() runs pre-copy passes on its own thread,
+ * switches over when the expected downtime fits the limit, and hands over
+ * only after the destination has checked everything (READY -> GO). Until
+ * GO, any failure leaves the source guest running with nothing lost.
+ *
+ * Destination: vmig_incoming_accept() takes a connection and its HELLO
+ * (which describes the VM to create), the caller builds the VM, then
+ * vmig_incoming_run() receives RAM and state, verifies the digest, and
+ * resumes the guest only after GO.
+ */
+#ifndef VMIG_MIGRATION_H
+#define VMIG_MIGRATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmig/guest.h"
+
+enum vmig_mig_status {
+	VMIG_MIG_NONE,
+	VMIG_MIG_SETUP,
+	VMIG_MIG_ACTIVE,     /* pre-copy passes */
+	VMIG_MIG_DEVICE,     /* guest paused: stop-and-copy and handover */
+	VMIG_MIG_COMPLETED,
+	VMIG_MIG_FAILED,
+	VMIG_MIG_CANCELLED,
+};
+
+const char *vmig_mig_status_name(enum vmig_mig_status s);
+
+struct vmig_migrate_stats {
+	enum vmig_mig_status status;
+	char error[512];
+	uint64_t total_ms;          /* start to handover (or failure) */
+	uint64_t setup_ms;          /* connect + HELLO exchange */
+	uint64_t downtime_ms;       /* guest paused here -> resumed there */
+	int64_t guest_downtime_ms;  /* largest guest heartbeat gap across the move, -1 unknown */
+	uint64_t iterations;        /* pre-copy passes, the final one included */
+	uint64_t ram_bytes;         /* guest RAM size */
+	uint64_t wire_bytes;        /* bytes on the wire, all channels, both ways */
+	uint64_t pages_normal, pages_zero;
+	uint64_t pages_this_pass, pages_sent_this_pass;
+	uint64_t remaining_bytes;   /* dirty RAM still to send (last harvest) */
+	double throughput_mibs;     /* average payload rate */
+	double bandwidth_mibs;      /* last pass */
+	double dirty_rate_mibs;     /* last pass */
+	uint64_t expected_downtime_ms;
+	bool verified;              /* destination checked the RAM digest */
+};
+
+struct vmig_migrate_params {
+	const char *uri;            /* tcp:HOST:PORT */
+	uint64_t downtime_limit_ms; /* default 300 */
+	uint64_t max_bandwidth;     /* bytes/s, 0 = unlimited */
+	uint64_t timeout_ms;        /* 0 = none; then the migration is cancelled */
+	int io_timeout_ms;          /* no progress for this long fails it; default 5000 */
+	const uint8_t *vmm_config;  /* sent in HELLO for the destination VMM */
+	size_t vmm_config_len;
+	/* Called once on the migration thread when it ends (any status). */
+	void (*done)(void *opaque, const struct vmig_migrate_stats *final);
+	void *opaque;
+};
+
+struct vmig_migration;
+
+int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migrate_params *p,
+			 struct vmig_migration **out, char *err, size_t errlen);
+void vmig_migration_cancel(struct vmig_migration *m);
+void vmig_migration_query(struct vmig_migration *m, struct vmig_migrate_stats *s);
+/* Joins the migration thread and frees it. */
+void vmig_migration_free(struct vmig_migration *m);
+
+/* Destination. */
+struct vmig_incoming;
+
+struct vmig_incoming_config {
+	unsigned nr_regions;
+	struct vmig_ram_region regions[VMIG_MAX_RAM_REGIONS]; /* gpa, size (host NULL) */
+	const uint8_t *vmm_config;  /* valid until vmig_incoming_free */
+	size_t vmm_config_len;
+	char peer[128];
+};
+
+struct vmig_incoming_stats {
+	uint64_t pages_normal, pages_zero, passes, wire_bytes;
+	uint64_t total_ms;
+	bool verified;
+};
+
+/* Listens on uri, accepts one source and reads its HELLO. */
+int vmig_incoming_accept(const char *uri, int accept_timeout_ms, int io_timeout_ms,
+			 struct vmig_incoming **out, struct vmig_incoming_config *cfg, char *err,
+			 size_t errlen);
+/* Refuses the source with a reason (e.g. the VM could not be created). */
+void vmig_incoming_refuse(struct vmig_incoming *in, const char *why);
+/*
+ * Receives into guest, which must have the regions of cfg. Returns 0 once
+ * the guest runs here (after GO); on failure the guest has not run and the
+ * caller discards it.
+ */
+int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *guest,
+		      struct vmig_incoming_stats *stats, char *err, size_t errlen);
+void vmig_incoming_free(struct vmig_incoming *in);
+
+#endif

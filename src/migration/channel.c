@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+#include "migration/channel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int chan_parse_uri(const char *uri, char *host, size_t hostlen, char *port, size_t portlen,
+		   char *err, size_t errlen)
+{
+	const char *p, *colon;
+
+	if (!uri || strncmp(uri, "tcp:", 4) != 0) {
+		snprintf(err, errlen, "unsupported migration address '%s' (want tcp:HOST:PORT)",
+			 uri ? uri : "");
+		return -EINVAL;
+	}
+	p = uri + 4;
+	if (*p == '[') {
+		const char *end = strchr(p, ']');
+		if (!end || end[1] != ':')
+			goto bad;
+		if ((size_t)(end - p - 1) >= hostlen)
+			goto bad;
+		memcpy(host, p + 1, (size_t)(end - p - 1));
+		host[end - p - 1] = 0;
+		colon = end + 1;
+	} else {
+		colon = strrchr(p, ':');
+		if (!colon || (size_t)(colon - p) >= hostlen)
+			goto bad;
+		memcpy(host, p, (size_t)(colon - p));
+		host[colon - p] = 0;
+	}
+	if (strlen(colon + 1) == 0 || strlen(colon + 1) >= portlen)
+		goto bad;
+	for (const char *q = colon + 1; *q; q++)
+		if (*q < '0' || *q > '9')
+			goto bad;
+	strcpy(port, colon + 1);
+	return 0;
+bad:
+	snprintf(err, errlen, "malformed migration address '%s' (want tcp:HOST:PORT)", uri);
+	return -EINVAL;
+}
+
+static int wait_fd(int fd, short events, int cancel_fd, int timeout_ms)
+{
+	struct pollfd pfd[2] = {{.fd = fd, .events = events}, {.fd = cancel_fd, .events = POLLIN}};
+	for (;;) {
+		int n = poll(pfd, cancel_fd >= 0 ? 2 : 1, timeout_ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ETIMEDOUT;
+		if (cancel_fd >= 0 && (pfd[1].revents & POLLIN))
+			return -ECANCELED;
+		return 0;
+	}
+}
+
+static void tune_socket(int fd, int io_timeout_ms)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	/* Unacknowledged data older than this fails the connection: a cut link
+	 * is detected even while our send buffer still has room. */
+	unsigned to = (unsigned)io_timeout_ms;
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &to, sizeof(to));
+}
+
+int chan_connect(const char *uri, int timeout_ms, int cancel_fd, int *fd_out, char *err,
+		 size_t errlen)
+{
+	char host[256], port[16];
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
+	int r, fd = -1;
+
+	if ((r = chan_parse_uri(uri, host, sizeof(host), port, sizeof(port), err, errlen)))
+		return r;
+	if ((r = getaddrinfo(host, port, &hints, &res))) {
+		snprintf(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(r));
+		return -EHOSTUNREACH;
+	}
+	r = -ECONNREFUSED;
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			    ai->ai_protocol);
+		if (fd < 0) {
+			r = -errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			r = 0;
+			break;
+		}
+		if (errno == EINPROGRESS) {
+			r = wait_fd(fd, POLLOUT, cancel_fd, timeout_ms);
+			if (!r) {
+				int soerr = 0;
+				socklen_t sl = sizeof(soerr);
+				getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+				r = -soerr;
+			}
+			if (!r)
+				break;
+		} else {
+			r = -errno;
+		}
+		close(fd);
+		fd = -1;
+		if (r == -ECANCELED)
+			break;
+	}
+	freeaddrinfo(res);
+	if (r) {
+		snprintf(err, errlen, "cannot connect to %s: %s", uri,
+			 r == -ETIMEDOUT ? "timed out" : strerror(-r));
+		return r;
+	}
+	tune_socket(fd, timeout_ms);
+	*fd_out = fd;
+	return 0;
+}
+
+int chan_listen(const char *uri, int *fd_out, char *err, size_t errlen)
+{
+	char host[256], port[16];
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
+	int r, fd, one = 1;
+
+	if ((r = chan_parse_uri(uri, host, sizeof(host), port, sizeof(port), err, errlen)))
+		return r;
+	if ((r = getaddrinfo(host[0] ? host : NULL, port, &hints, &res))) {
+		snprintf(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(r));
+		return -EINVAL;
+	}
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, res->ai_protocol);
+	if (fd < 0) {
+		r = -errno;
+		freeaddrinfo(res);
+		snprintf(err, errlen, "socket: %s", strerror(-r));
+		return r;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 8) < 0) {
+		r = -errno;
+		freeaddrinfo(res);
+		close(fd);
+		snprintf(err, errlen, "cannot listen on %s: %s", uri, strerror(-r));
+		return r;
+	}
+	freeaddrinfo(res);
+	*fd_out = fd;
+	return 0;
+}
+
+int chan_accept(int listen_fd, int timeout_ms, int cancel_fd, int *fd_out, char *peer,
+		size_t peerlen, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int r = wait_fd(listen_fd, POLLIN, cancel_fd, timeout_ms);
+	if (r) {
+		snprintf(err, errlen, "waiting for the migration source: %s",
+			 r == -ETIMEDOUT ? "timed out" : strerror(-r));
+		return r;
+	}
+	int fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "accept: %s", strerror(-r));
+		return r;
+	}
+	if (peer && peerlen) {
+		char h[NI_MAXHOST], s[NI_MAXSERV];
+		if (getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), s, sizeof(s),
+				NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+			snprintf(peer, peerlen, "%s:%s", h, s);
+		else
+			snprintf(peer, peerlen, "?");
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+void chan_init(struct channel *c, int fd, int cancel_fd, int io_timeout_ms)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->cancel_fd = cancel_fd;
+	c->io_timeout_ms = io_timeout_ms;
+	tune_socket(fd, io_timeout_ms);
+}
+
+void chan_close(struct channel *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+static void rate_limit(struct channel *c, size_t len)
+{
+	if (!c->max_bandwidth)
+		return;
+	uint64_t now = now_ns();
+	if (!c->rate_start_ns || now - c->rate_start_ns > 1000000000ull) {
+		c->rate_start_ns = now; /* restart the window every second */
+		c->rate_bytes = 0;
+	}
+	c->rate_bytes += len;
+	uint64_t due_ns = c->rate_start_ns + c->rate_bytes * 1000000000ull / c->max_bandwidth;
+	if (due_ns > now) {
+		struct timespec ts = {.tv_sec = (time_t)((due_ns - now) / 1000000000ull),
+				      .tv_nsec = (long)((due_ns - now) % 1000000000ull)};
+		nanosleep(&ts, NULL);
+	}
+}
+
+int chan_send(struct channel *c, const void *buf, size_t len, char *err, size_t errlen)
+{
+	const uint8_t *p = buf;
+	rate_limit(c, len);
+	while (len) {
+		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			c->bytes_sent += (uint64_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN) {
+			int e = errno;
+			snprintf(err, errlen, "connection lost while sending: %s", strerror(e));
+			return -e;
+		}
+		int r = wait_fd(c->fd, POLLOUT, c->cancel_fd, c->io_timeout_ms);
+		if (r) {
+			snprintf(err, errlen, "%s",
+				 r == -ECANCELED ? "cancelled"
+				 : r == -ETIMEDOUT ? "connection stalled: no progress sending"
+						   : strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int recv_timeout(struct channel *c, void *buf, size_t len, int timeout_ms, char *err,
+			size_t errlen)
+{
+	uint8_t *p = buf;
+	while (len) {
+		ssize_t n = recv(c->fd, p, len, 0);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			c->bytes_received += (uint64_t)n;
+			continue;
+		}
+		if (n == 0) {
+			snprintf(err, errlen, "connection closed by the peer");
+			return -ECONNRESET;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			int e = errno;
+			snprintf(err, errlen, "connection lost while receiving: %s", strerror(e));
+			return -e;
+		}
+		int r = wait_fd(c->fd, POLLIN, c->cancel_fd, timeout_ms);
+		if (r) {
+			snprintf(err, errlen, "%s",
+				 r == -ECANCELED ? "cancelled"
+				 : r == -ETIMEDOUT ? "connection stalled: nothing received"
+						   : strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+int chan_recv(struct channel *c, void *buf, size_t len, char *err, size_t errlen)
+{
+	return recv_timeout(c, buf, len, c->io_timeout_ms, err, errlen);
+}
+
+int chan_send_record(struct channel *c, uint32_t type, const void *payload, size_t len,
+		     char *err, size_t errlen)
+{
+	uint8_t hdr[WIRE_HDR_SIZE];
+	uint32_t l = (uint32_t)len;
+	uint64_t check = wire_checksum(payload, len);
+	memcpy(hdr, &type, 4);
+	memcpy(hdr + 4, &l, 4);
+	memcpy(hdr + 8, &check, 8);
+	int r = chan_send(c, hdr, sizeof(hdr), err, errlen);
+	if (!r && len)
+		r = chan_send(c, payload, len, err, errlen);
+	return r;
+}
+
+int chan_recv_record(struct channel *c, struct wire_hdr *h, struct vbuf *payload,
+		     int timeout_ms, char *err, size_t errlen)
+{
+	uint8_t raw[WIRE_HDR_SIZE];
+	int r = recv_timeout(c, raw, sizeof(raw), timeout_ms, err, errlen);
+	if (r)
+		return r;
+	if ((r = wire_parse_hdr(raw, h, err, errlen)))
+		return r;
+	vbuf_reset(payload);
+	uint8_t *p = vbuf_grow(payload, h->len);
+	if (!p && h->len) {
+		snprintf(err, errlen, "out of memory for a %u-byte record", h->len);
+		return -ENOMEM;
+	}
+	if ((r = recv_timeout(c, p, h->len, c->io_timeout_ms, err, errlen)))
+		return r;
+	return wire_check_payload(h, payload->data, err, errlen);
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A migration channel: one TCP connection with deadlines (no progress for
+ * io_timeout_ms is an error, so a cut link cannot hang a migration),
+ * cancellation through an eventfd, an optional bandwidth cap, and byte
+ * counters. Records are read whole and checked (wire.h).
+ */
+#ifndef VMIG_MIGRATION_CHANNEL_H
+#define VMIG_MIGRATION_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "migration/wire.h"
+
+struct channel {
+	int fd;
+	int cancel_fd;           /* readable => abort blocking I/O (-ECANCELED); -1 none */
+	int io_timeout_ms;
+	uint64_t max_bandwidth;  /* bytes/s, 0 = unlimited */
+	uint64_t rate_start_ns;
+	uint64_t rate_bytes;
+	uint64_t bytes_sent;
+	uint64_t bytes_received;
+};
+
+/* "tcp:HOST:PORT" (HOST may be [v6addr]). */
+int chan_parse_uri(const char *uri, char *host, size_t hostlen, char *port, size_t portlen,
+		   char *err, size_t errlen);
+int chan_connect(const char *uri, int timeout_ms, int cancel_fd, int *fd_out, char *err,
+		 size_t errlen);
+int chan_listen(const char *uri, int *fd_out, char *err, size_t errlen);
+/* timeout_ms < 0: wait forever (or until cancel_fd). */
+int chan_accept(int listen_fd, int timeout_ms, int cancel_fd, int *fd_out, char *peer,
+		size_t peerlen, char *err, size_t errlen);
+
+void chan_init(struct channel *c, int fd, int cancel_fd, int io_timeout_ms);
+void chan_close(struct channel *c);
+
+int chan_send(struct channel *c, const void *buf, size_t len, char *err, size_t errlen);
+int chan_recv(struct channel *c, void *buf, size_t len, char *err, size_t errlen);
+/* Sends one record. */
+int chan_send_record(struct channel *c, uint32_t type, const void *payload, size_t len,
+		     char *err, size_t errlen);
+/* Receives one whole record into payload (resized), checked. */
+int chan_recv_record(struct channel *c, struct wire_hdr *h, struct vbuf *payload,
+		     int timeout_ms, char *err, size_t errlen);
+
+uint64_t now_ns(void);
+uint64_t realtime_ns(void);
+
+#endif

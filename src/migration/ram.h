@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest RAM as the engine sees it: regions flattened into one page index
+ * space, per-page hashes for the end-to-end digest, and zero-page
+ * detection.
+ */
+#ifndef VMIG_MIGRATION_RAM_H
+#define VMIG_MIGRATION_RAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmig/guest.h"
+
+struct ram_map {
+	unsigned nr;
+	struct vmig_ram_region r[VMIG_MAX_RAM_REGIONS];
+	uint64_t first_page[VMIG_MAX_RAM_REGIONS]; /* global index of region's page 0 */
+	uint64_t pages[VMIG_MAX_RAM_REGIONS];
+	uint64_t total_pages;
+	uint64_t *hash;   /* per page: hash of the content last sent / written */
+	uint64_t zero_hash;
+};
+
+int ram_map_init(struct ram_map *m, const struct vmig_guest *g, char *err, size_t errlen);
+void ram_map_free(struct ram_map *m);
+
+/* Host address of global page index, or NULL if out of range. */
+uint8_t *ram_page(const struct ram_map *m, uint64_t index);
+
+/* True if the 4 KiB page is all zero bytes (SIMD where the CPU has it). */
+bool page_is_zero(const void *page);
+
+uint64_t page_hash(const void *page);
+
+/* Digest over every page's hash (what the destination must match). */
+uint64_t ram_digest(const struct ram_map *m);
+
+#endif

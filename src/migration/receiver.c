@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Migration destination. The stream is hostile until proven otherwise:
+ * every record is checksummed, every count, length and page number is
+ * checked before anything is written, and nothing outside guest RAM is
+ * ever written. The guest runs only after the digest matched, the state
+ * loaded, READY went out and GO came back.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "migration/channel.h"
+#include "migration/hostinfo.h"
+#include "migration/ram.h"
+#include "migration/wire.h"
+#include "vmig/migration.h"
+
+#define GO_TIMEOUT_MS 60000
+#define ALIVE_WAIT_MS 2000
+
+struct vmig_incoming {
+	struct channel ch;
+	struct wire_hello hello;
+	uint8_t *vmm_config;
+	struct vbuf payload;
+	uint64_t t0_ns;
+};
+
+static void send_error(struct vmig_incoming *in, int code, const char *msg)
+{
+	struct vbuf b;
+	char ign[64];
+	vbuf_init(&b);
+	wire_encode_error(&b, code, msg);
+	in->ch.io_timeout_ms = 1000;
+	chan_send_record(&in->ch, REC_ERROR, b.data, b.len, ign, sizeof(ign));
+	vbuf_free(&b);
+}
+
+int vmig_incoming_accept(const char *uri, int accept_timeout_ms, int io_timeout_ms,
+			 struct vmig_incoming **out, struct vmig_incoming_config *cfg, char *err,
+			 size_t errlen)
+{
+	int lfd, fd, r;
+	struct vmig_incoming *in = calloc(1, sizeof(*in));
+	if (!in) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	memset(cfg, 0, sizeof(*cfg));
+	in->ch.fd = -1;
+	vbuf_init(&in->payload);
+	if ((r = chan_listen(uri, &lfd, err, errlen))) {
+		free(in);
+		return r;
+	}
+	r = chan_accept(lfd, accept_timeout_ms, -1, &fd, cfg->peer, sizeof(cfg->peer), err, errlen);
+	close(lfd); /* one source per incoming VM */
+	if (r) {
+		free(in);
+		return r;
+	}
+	in->t0_ns = now_ns();
+	chan_init(&in->ch, fd, -1, io_timeout_ms > 0 ? io_timeout_ms : 5000);
+
+	struct wire_hdr h;
+	r = chan_recv_record(&in->ch, &h, &in->payload, in->ch.io_timeout_ms, err, errlen);
+	if (!r && h.type != REC_HELLO) {
+		snprintf(err, errlen, "protocol error: expected HELLO, got %s", wire_type_name(h.type));
+		r = -EPROTO;
+	}
+	if (!r)
+		r = wire_decode_hello(in->payload.data, in->payload.len, &in->hello, err, errlen);
+	if (!r && in->hello.vmm_config_len) {
+		in->vmm_config = malloc(in->hello.vmm_config_len);
+		if (!in->vmm_config)
+			r = -ENOMEM;
+		else
+			memcpy(in->vmm_config, in->hello.vmm_config, in->hello.vmm_config_len);
+		in->hello.vmm_config = in->vmm_config;
+	}
+	if (r) {
+		char what[600];
+		snprintf(what, sizeof(what), "%s", err);
+		if (r != -ECONNRESET && r != -ETIMEDOUT)
+			send_error(in, r, what);
+		vmig_incoming_free(in);
+		return r;
+	}
+	cfg->nr_regions = in->hello.nr_regions;
+	for (unsigned i = 0; i < in->hello.nr_regions; i++)
+		cfg->regions[i] = (struct vmig_ram_region){in->hello.regions[i].gpa,
+							   in->hello.regions[i].size, NULL};
+	cfg->vmm_config = in->vmm_config;
+	cfg->vmm_config_len = in->hello.vmm_config_len;
+	*out = in;
+	return 0;
+}
+
+static void send_ack(struct vmig_incoming *in, uint32_t status, const char *msg)
+{
+	struct wire_hello_ack a = {.version = WIRE_VERSION, .status = status};
+	struct vbuf b;
+	char ign[64];
+	hostinfo_read(&a.host);
+	snprintf(a.message, sizeof(a.message), "%s", msg);
+	vbuf_init(&b);
+	wire_encode_hello_ack(&b, &a);
+	chan_send_record(&in->ch, REC_HELLO_ACK, b.data, b.len, ign, sizeof(ign));
+	vbuf_free(&b);
+}
+
+void vmig_incoming_refuse(struct vmig_incoming *in, const char *why)
+{
+	send_ack(in, 1, why);
+}
+
+/* Applies one PAGES record. */
+static int apply_pages(struct ram_map *ram, const uint8_t *p, size_t len,
+		       struct vmig_incoming_stats *st, char *err, size_t errlen)
+{
+	struct vreader r;
+	vreader_init(&r, p, len);
+	uint64_t pass = vr_u64(&r);
+	uint32_t count = vr_u32(&r), codec = vr_u32(&r);
+	(void)pass;
+	if (r.bad || count == 0 || count > WIRE_MAX_PAGES_PER_BATCH) {
+		snprintf(err, errlen, "bad PAGES record: %u pages", count);
+		return -EPROTO;
+	}
+	if (codec != 0) {
+		snprintf(err, errlen, "bad PAGES record: unknown codec %u", codec);
+		return -EPROTO;
+	}
+	const uint8_t *ent = vr_take(&r, (size_t)count * 8);
+	if (!ent) {
+		snprintf(err, errlen, "bad PAGES record: truncated page list");
+		return -EPROTO;
+	}
+	uint64_t normal = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t e;
+		memcpy(&e, ent + (size_t)i * 8, 8);
+		if ((e >> 1) >= ram->total_pages) {
+			snprintf(err, errlen, "bad PAGES record: page %llu is beyond guest RAM (%llu pages)",
+				 (unsigned long long)(e >> 1), (unsigned long long)ram->total_pages);
+			return -EPROTO;
+		}
+		if (!(e & WIRE_PAGE_ZERO))
+			normal++;
+	}
+	if (r.left != normal * VMIG_PAGE_SIZE) {
+		snprintf(err, errlen, "bad PAGES record: %zu data bytes for %llu pages", r.left,
+			 (unsigned long long)normal);
+		return -EPROTO;
+	}
+	/* Validated: now write guest RAM. */
+	const uint8_t *data = r.p;
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t e;
+		memcpy(&e, ent + (size_t)i * 8, 8);
+		uint64_t idx = e >> 1;
+		uint8_t *dst = ram_page(ram, idx);
+		if (e & WIRE_PAGE_ZERO) {
+			/* Fresh RAM is zero: touch it only if it held data. */
+			if (ram->hash[idx] != ram->zero_hash)
+				memset(dst, 0, VMIG_PAGE_SIZE);
+			ram->hash[idx] = ram->zero_hash;
+			st->pages_zero++;
+		} else {
+			memcpy(dst, data, VMIG_PAGE_SIZE);
+			ram->hash[idx] = page_hash(data);
+			data += VMIG_PAGE_SIZE;
+			st->pages_normal++;
+		}
+	}
+	return 0;
+}
+
+static int regions_match(const struct ram_map *ram, const struct wire_hello *h, char *err,
+			 size_t errlen)
+{
+	if (ram->nr != h->nr_regions)
+		goto bad;
+	for (unsigned i = 0; i < ram->nr; i++)
+		if (ram->r[i].gpa != h->regions[i].gpa || ram->r[i].size != h->regions[i].size)
+			goto bad;
+	return 0;
+bad:
+	snprintf(err, errlen, "the destination VM's RAM layout differs from the source's");
+	return -EINVAL;
+}
+
+int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
+		      struct vmig_incoming_stats *st, char *err, size_t errlen)
+{
+	struct ram_map ram;
+	struct wire_hdr h;
+	uint8_t *state = NULL;
+	size_t state_len = 0;
+	bool have_digest = false, resumed = false;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if ((r = ram_map_init(&ram, g, err, errlen))) {
+		send_ack(in, 1, err);
+		return r;
+	}
+	if ((r = regions_match(&ram, &in->hello, err, errlen))) {
+		send_ack(in, 1, err);
+		ram_map_free(&ram);
+		return r;
+	}
+	send_ack(in, 0, "ok");
+
+	for (;;) {
+		r = chan_recv_record(&in->ch, &h, &in->payload, in->ch.io_timeout_ms, err, errlen);
+		if (r)
+			break;
+		const uint8_t *p = in->payload.data;
+		size_t n = in->payload.len;
+		if (h.type == REC_PAGES) {
+			if ((r = apply_pages(&ram, p, n, st, err, errlen)))
+				break;
+		} else if (h.type == REC_SYNC) {
+			st->passes++;
+		} else if (h.type == REC_STATE) {
+			free(state);
+			state = malloc(n ? n : 1);
+			if (!state) {
+				r = -ENOMEM;
+				snprintf(err, errlen, "out of memory for device state");
+				break;
+			}
+			memcpy(state, p, n);
+			state_len = n;
+		} else if (h.type == REC_DIGEST) {
+			uint64_t digest, total;
+			if (n != 16) {
+				snprintf(err, errlen, "bad DIGEST record (%zu bytes)", n);
+				r = -EPROTO;
+				break;
+			}
+			memcpy(&digest, p, 8);
+			memcpy(&total, p + 8, 8);
+			uint64_t mine = ram_digest(&ram);
+			if (total != ram.total_pages || digest != mine) {
+				snprintf(err, errlen,
+					 "guest RAM digest mismatch (source %016llx, destination %016llx): "
+					 "refusing to resume",
+					 (unsigned long long)digest, (unsigned long long)mine);
+				r = -EBADMSG;
+				break;
+			}
+			have_digest = true;
+			st->verified = true;
+		} else if (h.type == REC_COMPLETE) {
+			if (!state || !have_digest) {
+				snprintf(err, errlen, "protocol error: COMPLETE before state and digest");
+				r = -EPROTO;
+				break;
+			}
+			if ((r = g->ops->load_state(g->opaque, state, state_len, err, errlen)))
+				break;
+			if ((r = chan_send_record(&in->ch, REC_READY, NULL, 0, err, errlen)))
+				break;
+			r = chan_recv_record(&in->ch, &h, &in->payload, GO_TIMEOUT_MS, err, errlen);
+			if (r)
+				break;
+			if (h.type != REC_GO) {
+				if (h.type == REC_ERROR) {
+					char msg[WIRE_MAX_STRING];
+					wire_decode_error(in->payload.data, in->payload.len, msg, sizeof(msg));
+					snprintf(err, errlen, "source aborted before handover: %s", msg);
+				} else {
+					snprintf(err, errlen, "protocol error: expected GO, got %s",
+						 wire_type_name(h.type));
+				}
+				r = -EPROTO;
+				break;
+			}
+			uint64_t t_resume = realtime_ns();
+			if ((r = g->ops->resume(g->opaque))) {
+				snprintf(err, errlen, "cannot resume the guest: %s", strerror(-r));
+				break;
+			}
+			resumed = true;
+			char ign[64];
+			chan_send_record(&in->ch, REC_RESUMED, NULL, 0, ign, sizeof(ign));
+			/* Report when the guest shows life again (guest-observed downtime). */
+			uint64_t first = 0;
+			for (int i = 0; g->ops->last_alive_ns && i < ALIVE_WAIT_MS; i++) {
+				uint64_t a = g->ops->last_alive_ns(g->opaque);
+				if (a > t_resume) {
+					first = a;
+					break;
+				}
+				struct timespec ts = {0, 1000000};
+				nanosleep(&ts, NULL);
+			}
+			chan_send_record(&in->ch, REC_ALIVE, &first, 8, ign, sizeof(ign));
+			break;
+		} else if (h.type == REC_ERROR) {
+			char msg[WIRE_MAX_STRING];
+			wire_decode_error(p, n, msg, sizeof(msg));
+			snprintf(err, errlen, "source aborted the migration: %s", msg);
+			r = -ECONNABORTED;
+			break;
+		} else {
+			snprintf(err, errlen, "protocol error: unexpected %s record", wire_type_name(h.type));
+			r = -EPROTO;
+			break;
+		}
+	}
+	if (r && !resumed && r != -ECONNRESET && r != -ECONNABORTED)
+		send_error(in, r, err);
+	st->wire_bytes = in->ch.bytes_received + in->ch.bytes_sent;
+	st->total_ms = (now_ns() - in->t0_ns) / 1000000;
+	free(state);
+	ram_map_free(&ram);
+	return resumed ? 0 : (r ? r : -EPROTO);
+}
+
+void vmig_incoming_free(struct vmig_incoming *in)
+{
+	if (!in)
+		return;
+	chan_close(&in->ch);
+	vbuf_free(&in->payload);
+	free(in->vmm_config);
+	free(in);
+}

@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VM as a migratable guest: the guest interface (include/vmig/guest.h)
+ * over KVM, the VMM's configuration and state blobs, and the migration
+ * control commands (migrate, query-migrate, migrate-cancel).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "vmig/migration.h"
+#include "vmm/control.h"
+#include "vmm/vm.h"
+#include "vmm/x86_state.h"
+
+#define VMM_CONFIG_VERSION 1
+#define VMM_STATE_VERSION 1
+
+enum state_section {
+	SEC_VM_X86 = 1,
+	SEC_VCPU = 2,   /* u32 index, then the vCPU blob */
+	SEC_SERIAL = 3,
+	SEC_GUESTDEV = 4,
+};
+
+/* ---- guest interface ---- */
+
+static unsigned g_ram_regions(void *opaque, struct vmig_ram_region *out, unsigned max)
+{
+	struct vm *vm = opaque;
+	unsigned n = 0;
+	for (; n < vm->mem.nr_regions && n < max; n++)
+		out[n] = (struct vmig_ram_region){vm->mem.regions[n].gpa, vm->mem.regions[n].size,
+						  vm->mem.host + vm->mem.regions[n].offset};
+	return n;
+}
+
+static int g_dirty_start(void *opaque, char *err, size_t errlen)
+{
+	struct vm *vm = opaque;
+	return dirty_log_start(&vm->dirty, &vm->kvm, &vm->mem, err, errlen);
+}
+
+static void g_dirty_stop(void *opaque)
+{
+	struct vm *vm = opaque;
+	dirty_log_stop(&vm->dirty, &vm->kvm, &vm->mem);
+}
+
+static int g_dirty_harvest(void *opaque, unsigned region, uint64_t *bitmap, char *err,
+			   size_t errlen)
+{
+	struct vm *vm = opaque;
+	return dirty_log_harvest(&vm->dirty, &vm->kvm, &vm->mem, region, bitmap, err, errlen);
+}
+
+static int g_dirty_clear(void *opaque, unsigned region, uint64_t first, uint64_t n,
+			 const uint64_t *bits, char *err, size_t errlen)
+{
+	struct vm *vm = opaque;
+	return dirty_log_clear(&vm->dirty, &vm->kvm, &vm->mem, region, first, n, bits, err, errlen);
+}
+
+static int g_pause(void *opaque)
+{
+	struct vm *vm = opaque;
+	int r = vm_pause(vm);
+	if (!r) {
+		pthread_mutex_lock(&vm->lock);
+		vm->mig_paused = true;
+		pthread_mutex_unlock(&vm->lock);
+	}
+	return r;
+}
+
+static int g_resume(void *opaque)
+{
+	struct vm *vm = opaque;
+	char err[256];
+	pthread_mutex_lock(&vm->lock);
+	vm->mig_paused = false;
+	pthread_mutex_unlock(&vm->lock);
+	if (!vm->started) {
+		int r = vm_start(vm, err, sizeof(err));
+		if (r)
+			log_err("%s", err);
+		return r;
+	}
+	return vm_resume(vm);
+}
+
+static uint64_t g_last_alive(void *opaque)
+{
+	struct vm *vm = opaque;
+	struct guest_heartbeat hb;
+	guestdev_snapshot(&vm->gdev, NULL, &hb);
+	return hb.last_real_ns;
+}
+
+static void put_section(struct vbuf *b, uint32_t id, const void *p, size_t n)
+{
+	vbuf_put_u32(b, id);
+	vbuf_put_u32(b, (uint32_t)n);
+	vbuf_put(b, p, n);
+}
+
+static int g_save_state(void *opaque, uint8_t **blob, size_t *len, char *err, size_t errlen)
+{
+	struct vm *vm = opaque;
+	struct vbuf b, tmp;
+	int r;
+
+	vbuf_init(&b);
+	vbuf_init(&tmp);
+	vbuf_put_u32(&b, VMM_STATE_VERSION);
+	if ((r = x86_vm_state_save(&vm->kvm, &tmp, err, errlen)))
+		goto out;
+	put_section(&b, SEC_VM_X86, tmp.data, tmp.len);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		vbuf_reset(&tmp);
+		vbuf_put_u32(&tmp, i);
+		if ((r = x86_vcpu_state_save(&vm->kvm, vm->vcpus[i].fd, &tmp, err, errlen)))
+			goto out;
+		put_section(&b, SEC_VCPU, tmp.data, tmp.len);
+	}
+	struct serial_state ss;
+	serial_save(&vm->serial, &ss);
+	put_section(&b, SEC_SERIAL, &ss, sizeof(ss));
+	/* What the VMM learnt about the guest (layout, last progress) so the
+	 * destination's query-guest answers at once. */
+	struct guest_progress gp;
+	guestdev_snapshot(&vm->gdev, &gp, NULL);
+	put_section(&b, SEC_GUESTDEV, &gp, sizeof(gp));
+	if (b.oom || tmp.oom) {
+		snprintf(err, errlen, "out of memory saving VM state");
+		r = -ENOMEM;
+		goto out;
+	}
+	*blob = b.data;
+	*len = b.len;
+	b.data = NULL;
+out:
+	vbuf_free(&b);
+	vbuf_free(&tmp);
+	return r;
+}
+
+static int g_load_state(void *opaque, const uint8_t *blob, size_t len, char *err, size_t errlen)
+{
+	struct vm *vm = opaque;
+	struct vreader rd;
+	bool seen_vm = false, seen_serial = false;
+	uint64_t vcpus_seen = 0;
+	int r;
+
+	vreader_init(&rd, blob, len);
+	uint32_t version = vr_u32(&rd);
+	if (rd.bad || version != VMM_STATE_VERSION) {
+		snprintf(err, errlen, "VM state version %u is not supported (want %u)", version,
+			 VMM_STATE_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	/* Sections in stream order: VM-wide state before the vCPUs. */
+	while (rd.left) {
+		uint32_t id = vr_u32(&rd), n = vr_u32(&rd);
+		const uint8_t *p = vr_take(&rd, n);
+		if (rd.bad) {
+			snprintf(err, errlen, "VM state is truncated");
+			return -EINVAL;
+		}
+		switch (id) {
+		case SEC_VM_X86:
+			if ((r = x86_vm_state_load(&vm->kvm, p, n, err, errlen)))
+				return r;
+			seen_vm = true;
+			break;
+		case SEC_VCPU: {
+			uint32_t idx;
+			if (n < 4)
+				goto bad;
+			memcpy(&idx, p, 4);
+			if (idx >= vm->nr_vcpus || idx >= 64 || (vcpus_seen & (1ull << idx)))
+				goto bad;
+			if ((r = x86_vcpu_state_load(&vm->kvm, vm->vcpus[idx].fd, p + 4, n - 4, err, errlen)))
+				return r;
+			vcpus_seen |= 1ull << idx;
+			break;
+		}
+		case SEC_SERIAL: {
+			struct serial_state ss;
+			if (n != sizeof(ss))
+				goto bad;
+			memcpy(&ss, p, sizeof(ss));
+			serial_load(&vm->serial, &ss);
+			seen_serial = true;
+			break;
+		}
+		case SEC_GUESTDEV: {
+			struct guest_progress gp;
+			if (n != sizeof(gp))
+				goto bad;
+			memcpy(&gp, p, sizeof(gp));
+			gp.last_line[sizeof(gp.last_line) - 1] = 0;
+			pthread_mutex_lock(&vm->gdev.lock);
+			vm->gdev.progress = gp;
+			pthread_mutex_unlock(&vm->gdev.lock);
+			break;
+		}
+		default:
+			goto bad;
+		}
+	}
+	uint64_t all = vm->nr_vcpus == 64 ? ~0ull : (1ull << vm->nr_vcpus) - 1;
+	if (!seen_vm || !seen_serial || vcpus_seen != all) {
+		snprintf(err, errlen, "VM state is incomplete");
+		return -EINVAL;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "VM state has a malformed section");
+	return -EINVAL;
+}
+
+static const struct vmig_guest_ops vm_guest_ops = {
+	.ram_regions = g_ram_regions,
+	.dirty_start = g_dirty_start,
+	.dirty_stop = g_dirty_stop,
+	.dirty_harvest = g_dirty_harvest,
+	.dirty_clear = g_dirty_clear,
+	.pause = g_pause,
+	.resume = g_resume,
+	.last_alive_ns = g_last_alive,
+	.save_state = g_save_state,
+	.load_state = g_load_state,
+};
+
+void vm_guest_iface(struct vm *vm, struct vmig_guest *g)
+{
+	g->ops = &vm_guest_ops;
+	g->opaque = vm;
+}
+
+/* ---- configuration carried in HELLO ---- */
+
+int vm_config_encode(struct vm *vm, uint8_t **out, size_t *len)
+{
+	struct vbuf b;
+	vbuf_init(&b);
+	vbuf_put_u32(&b, VMM_CONFIG_VERSION);
+	vbuf_put_u32(&b, vm->nr_vcpus);
+	vbuf_put_u64(&b, vm->mem.size);
+	vbuf_put_u32(&b, vm->plan.mode);
+	if (b.oom) {
+		vbuf_free(&b);
+		return -ENOMEM;
+	}
+	*out = b.data;
+	*len = b.len;
+	return 0;
+}
+
+int vm_config_decode(const uint8_t *p, size_t len, struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct vreader r;
+	vreader_init(&r, p, len);
+	uint32_t version = vr_u32(&r);
+	uint32_t vcpus = vr_u32(&r);
+	uint64_t mem = vr_u64(&r);
+	uint32_t mode = vr_u32(&r);
+	if (r.bad || r.left || version != VMM_CONFIG_VERSION) {
+		snprintf(err, errlen, "unsupported VM configuration from the source (version %u)", version);
+		return -EPROTO;
+	}
+	if (vcpus < 1 || vcpus > 64 || mem < (16ull << 20) || mem > (128ull << 30) ||
+	    mem % (2ull << 20) || (mode != BOOT_DIRECT && mode != BOOT_MULTIBOOT)) {
+		snprintf(err, errlen, "the source's VM configuration is out of range (%u vCPUs, %llu bytes)",
+			 vcpus, (unsigned long long)mem);
+		return -EINVAL;
+	}
+	cfg->nr_vcpus = vcpus;
+	cfg->mem_bytes = mem;
+	cfg->boot = (enum boot_mode)mode;
+	cfg->incoming = true;
+	return 0;
+}
+
+/* ---- control commands ---- */
+
+static void migration_done(void *opaque, const struct vmig_migrate_stats *st)
+{
+	struct vm *vm = opaque;
+	if (st->status == VMIG_MIG_COMPLETED) {
+		pthread_mutex_lock(&vm->lock);
+		vm->migrated = true;
+		pthread_mutex_unlock(&vm->lock);
+		pthread_mutex_lock(&vm->mig_lock);
+		vm->migrated_ns = monotonic_ns();
+		pthread_mutex_unlock(&vm->mig_lock);
+		log_info("migration completed in %llu ms (downtime %llu ms); this VM has moved",
+			 (unsigned long long)st->total_ms, (unsigned long long)st->downtime_ms);
+	} else {
+		log_warn("migration %s: %s; the guest keeps running here",
+			 vmig_mig_status_name(st->status), st->error);
+	}
+}
+
+static int cmd_migrate(void *ctx, const struct json_value *args, struct json_writer *w, char *err,
+		       size_t errlen)
+{
+	struct vm *vm = ctx;
+	struct vmig_migrate_params p = {0};
+	const char *uri;
+	uint64_t v;
+	int r;
+
+	if (!args || json_get_string(args, "uri", &uri)) {
+		snprintf(err, errlen, "migrate needs a string argument 'uri' (tcp:HOST:PORT)");
+		return -EINVAL;
+	}
+	p.uri = uri;
+	if (!json_get_uint(args, "downtime_ms", &v))
+		p.downtime_limit_ms = v;
+	if (!json_get_uint(args, "max_bandwidth", &v))
+		p.max_bandwidth = v;
+	if (!json_get_uint(args, "timeout_ms", &v))
+		p.timeout_ms = v;
+	if (!json_get_uint(args, "io_timeout_ms", &v) && v > 0 && v < 3600000)
+		p.io_timeout_ms = (int)v;
+	if (vm_get_state(vm) == VM_SHUTDOWN) {
+		snprintf(err, errlen, "the VM is not running");
+		return -ESHUTDOWN;
+	}
+	pthread_mutex_lock(&vm->mig_lock);
+	if (vm->mig) {
+		struct vmig_migrate_stats st;
+		vmig_migration_query(vm->mig, &st);
+		if (st.status != VMIG_MIG_FAILED && st.status != VMIG_MIG_CANCELLED) {
+			pthread_mutex_unlock(&vm->mig_lock);
+			snprintf(err, errlen, "a migration is already %s", vmig_mig_status_name(st.status));
+			return -EBUSY;
+		}
+		vmig_migration_free(vm->mig);
+		vm->mig = NULL;
+	}
+	uint8_t *cfg = NULL;
+	size_t cfg_len = 0;
+	if ((r = vm_config_encode(vm, &cfg, &cfg_len))) {
+		pthread_mutex_unlock(&vm->mig_lock);
+		snprintf(err, errlen, "out of memory");
+		return r;
+	}
+	p.vmm_config = cfg;
+	p.vmm_config_len = cfg_len;
+	p.done = migration_done;
+	p.opaque = vm;
+	struct vmig_guest g;
+	vm_guest_iface(vm, &g);
+	vm->final_stats_read = false;
+	r = vmig_migration_start(&g, &p, &vm->mig, err, errlen);
+	free(cfg);
+	pthread_mutex_unlock(&vm->mig_lock);
+	if (r)
+		return r;
+	jw_object_begin(w);
+	jw_object_end(w);
+	return 0;
+}
+
+static int cmd_query_migrate(void *ctx, const struct json_value *args, struct json_writer *w,
+			     char *err, size_t errlen)
+{
+	struct vm *vm = ctx;
+	struct vmig_migrate_stats st;
+
+	pthread_mutex_lock(&vm->mig_lock);
+	if (!vm->mig) {
+		pthread_mutex_unlock(&vm->mig_lock);
+		jw_object_begin(w);
+		jw_key(w, "status");
+		jw_string(w, "none");
+		jw_object_end(w);
+		return 0;
+	}
+	vmig_migration_query(vm->mig, &st);
+	if (st.status == VMIG_MIG_COMPLETED)
+		vm->final_stats_read = true;
+	pthread_mutex_unlock(&vm->mig_lock);
+
+	jw_object_begin(w);
+	jw_key(w, "status");
+	jw_string(w, vmig_mig_status_name(st.status));
+	if (st.error[0]) {
+		jw_key(w, "error");
+		jw_string(w, st.error);
+	}
+	jw_key(w, "total_ms");
+	jw_uint(w, st.total_ms);
+	jw_key(w, "setup_ms");
+	jw_uint(w, st.setup_ms);
+	jw_key(w, "downtime_ms");
+	jw_uint(w, st.downtime_ms);
+	jw_key(w, "guest_downtime_ms");
+	jw_int(w, st.guest_downtime_ms);
+	jw_key(w, "iterations");
+	jw_uint(w, st.iterations);
+	jw_key(w, "ram_bytes");
+	jw_uint(w, st.ram_bytes);
+	jw_key(w, "wire_bytes");
+	jw_uint(w, st.wire_bytes);
+	jw_key(w, "pages");
+	jw_object_begin(w);
+	jw_key(w, "normal");
+	jw_uint(w, st.pages_normal);
+	jw_key(w, "zero");
+	jw_uint(w, st.pages_zero);
+	jw_object_end(w);
+	jw_key(w, "pass_pages");
+	jw_uint(w, st.pages_this_pass);
+	jw_key(w, "pass_pages_done");
+	jw_uint(w, st.pages_sent_this_pass);
+	jw_key(w, "remaining_bytes");
+	jw_uint(w, st.remaining_bytes);
+	jw_key(w, "throughput_mibs");
+	jw_double(w, st.throughput_mibs);
+	jw_key(w, "bandwidth_mibs");
+	jw_double(w, st.bandwidth_mibs);
+	jw_key(w, "dirty_rate_mibs");
+	jw_double(w, st.dirty_rate_mibs);
+	jw_key(w, "expected_downtime_ms");
+	jw_uint(w, st.expected_downtime_ms);
+	jw_key(w, "verified");
+	jw_bool(w, st.verified);
+	jw_object_end(w);
+	return 0;
+}
+
+static int cmd_migrate_cancel(void *ctx, const struct json_value *args, struct json_writer *w,
+			      char *err, size_t errlen)
+{
+	struct vm *vm = ctx;
+	pthread_mutex_lock(&vm->mig_lock);
+	if (vm->mig)
+		vmig_migration_cancel(vm->mig);
+	pthread_mutex_unlock(&vm->mig_lock);
+	jw_object_begin(w);
+	jw_object_end(w);
+	return 0;
+}
+
+static const struct control_command migrate_commands[] = {
+	{"migrate", cmd_migrate,
+	 "start a live migration {\"uri\": \"tcp:HOST:PORT\", \"downtime_ms\", \"max_bandwidth\" "
+	 "(bytes/s), \"timeout_ms\"}"},
+	{"query-migrate", cmd_query_migrate, "progress and figures of the current migration"},
+	{"migrate-cancel", cmd_migrate_cancel, "cancel the migration; the guest keeps running here"},
+};
+const struct control_command *const vm_migrate_commands = migrate_commands;
+const unsigned vm_migrate_nr_commands = sizeof(migrate_commands) / sizeof(migrate_commands[0]);
+
+void vm_migration_cleanup(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->mig_lock);
+	struct vmig_migration *m = vm->mig;
+	vm->mig = NULL;
+	pthread_mutex_unlock(&vm->mig_lock);
+	if (m) {
+		vmig_migration_cancel(m);
+		vmig_migration_free(m);
+	}
+}
