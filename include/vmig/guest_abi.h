@@ -95,7 +95,13 @@ struct vmig_boot_info {
  * stable):
  *   guestload: layout ws_base=0x100000 ws_pages=65536 owned_base=0x... owned_pages=N vcpus=1 fill=mixed
  *   guestload: t=12s passes=340 dirty=812.3MiB/s errors=0        (once a second)
- *   guestload: ERROR page=0x... want_gen=N got_gen=N (bad header|bad checksum)  (rate-limited)
+ *   guestload: ERROR page=0x... want_gen=N got_gen=N (bad header|bad checksum|stale|not zero)  (rate-limited)
  *   guestload: done t=30s passes=N errors=N                      (time= expired)
- *   guestload: FATAL exception N rip=0x... err=0x...             (ring-0 handler)
+ *   guestload: FATAL exception N rip=0x... err=0x...             (ring-0 handler; " cr2=0x..." added for #PF)
+ * Other "guestload: " lines (tsc_khz=, filled, note:, bad argument) are
+ * informational. ERROR reasons: bad header = wrong page number in the
+ * header, bad checksum = corrupt, stale = intact but an older generation,
+ * not zero = a never-written page is not all zeros. passes= counts full
+ * passes over the whole working set (the slowest worker's); see
+ * guest/README.md.
  */

@@ -90,23 +90,54 @@ class Control:
         self.sock.close()
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 class VM:
+    """A vmig process: a booted guest, or with incoming=URI a destination
+    waiting for a migration (its control socket appears once it runs)."""
+
     def __init__(self, mem="128M", vcpus=1, guest_args="ws=16M", boot=None, extra=(),
-                 guest=None):
+                 guest=None, incoming=None, prefix=()):
         self.dir = tmpdir()
         self.control_path = os.path.join(self.dir, "control.sock")
         self.serial_path = os.path.join(self.dir, "serial.log")
         self.stderr_path = os.path.join(self.dir, "stderr.log")
-        cmd = [VMIG, "run", "--mem", mem, "--vcpus", str(vcpus), "--guest", guest or GUEST,
-               "--guest-args", guest_args, "--serial", self.serial_path,
-               "--control", self.control_path, *extra]
+        if incoming:
+            cmd = [VMIG, "run", "--incoming", incoming, "--serial", self.serial_path,
+                   "--control", self.control_path, *extra]
+        else:
+            cmd = [VMIG, "run", "--mem", mem, "--vcpus", str(vcpus), "--guest", guest or GUEST,
+                   "--guest-args", guest_args, "--serial", self.serial_path,
+                   "--control", self.control_path, *extra]
         if boot:
             cmd += ["--boot", boot]
         self.stderr = open(self.stderr_path, "w")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        self.proc = subprocess.Popen([*prefix, *cmd], stdout=subprocess.DEVNULL,
+                                     stderr=self.stderr)
         _procs.append(self.proc)
         self.ctl = None
-        self._connect()
+        if not incoming:
+            self._connect()
+
+    def connect(self, timeout=30):
+        """For an incoming VM: wait until it runs and serves its socket."""
+        self._connect(timeout)
+
+    def migrate(self, uri, *opts, timeout=120):
+        """vmig migrate --json; returns (exit status, parsed JSON or None, stderr)."""
+        p = run_vmig("migrate", "--control", self.control_path, uri, "--json", *opts,
+                     timeout=timeout)
+        try:
+            j = json.loads(p.stdout)
+        except ValueError:
+            j = None
+        return p.returncode, j, p.stderr
 
     def _connect(self, timeout=20):
         deadline = time.monotonic() + timeout

@@ -1,0 +1,199 @@
+"""Live migration between two vmig processes on real KVM guests."""
+import os
+import subprocess
+import time
+
+import netns
+import vmlib
+from vmlib import VM, free_port
+
+
+def _uri(port, host="127.0.0.1"):
+    return f"tcp:{host}:{port}"
+
+
+def _check_moved(src, dst, j):
+    assert j["status"] == "completed", j
+    assert j["verified"] is True, j
+    assert src.wait_exit(20) == 0, src.stderr_text()
+    dst.connect()
+    before = dst.guest()
+    assert before["errors"] == 0, before
+    t0 = before["t_s"]
+    g = dst.wait_guest(lambda x: x["t_s"] >= t0 + 2, timeout=30, what="progress on the destination")
+    assert g["errors"] == 0, g
+    return g
+
+
+def test_idle_guest():
+    src = VM(mem="256M", guest_args="ws=4M rate=1 fill=mixed")
+    src.wait_progress(min_t=1)
+    port = free_port()
+    dst = VM(incoming=_uri(port))
+    rc, j, err = src.migrate(_uri(port))
+    assert rc == 0, (rc, j, err, src.stderr_text(), dst.stderr_text())
+    assert j["pages"]["zero"] > 0 and j["pages"]["normal"] > 0, j
+    assert j["ram_bytes"] == 256 << 20
+    assert j["guest_downtime_ms"] >= 0, j
+    _check_moved(src, dst, j)
+    assert dst.call("query-status")["status"] == "running"
+    assert dst.quit() == 0
+
+
+def test_dirtying_guest_converges():
+    src = VM(mem="256M", guest_args="ws=64M rate=40 pattern=random fill=text")
+    src.wait_progress(min_t=1)
+    port = free_port()
+    dst = VM(incoming=_uri(port))
+    rc, j, err = src.migrate(_uri(port), "--downtime-ms", "300")
+    assert rc == 0, (rc, j, err, dst.stderr_text())
+    assert j["iterations"] >= 2, j
+    _check_moved(src, dst, j)
+    dst.quit()
+
+
+def test_two_vcpus_multiboot_guest():
+    src = VM(mem="128M", vcpus=2, guest_args="ws=8M rate=20")
+    src.wait_progress(min_t=1)
+    port = free_port()
+    dst = VM(incoming=_uri(port))
+    rc, j, err = src.migrate(_uri(port))
+    assert rc == 0, (rc, j, err, dst.stderr_text())
+    _check_moved(src, dst, j)
+    assert dst.call("query-status")["vcpus"] == 2
+    dst.quit()
+
+
+def test_no_convergence_times_out_source_keeps_running():
+    """A guest dirtying faster than the (capped) link carries cannot
+    converge; --timeout fails the migration and the guest stays here."""
+    src = VM(mem="256M", guest_args="ws=128M rate=0 fill=random")
+    src.wait_progress(min_t=1)
+    port = free_port()
+    dst = VM(incoming=_uri(port))
+    rc, j, err = src.migrate(_uri(port), "--max-bandwidth", "20M", "--timeout", "4",
+                             "--downtime-ms", "10")
+    assert rc == 1, (rc, j, err)
+    assert j["status"] == "failed" and "timed out" in j.get("error", ""), j
+    assert dst.wait_exit(20) != 0, "destination should give up and exit non-zero"
+    assert src.call("query-status")["status"] == "running"
+    t0 = src.guest()["t_s"]
+    g = src.wait_guest(lambda x: x["t_s"] >= t0 + 2, what="source progress after failure")
+    assert g["errors"] == 0, g
+
+
+def test_destination_killed_then_retry():
+    src = VM(mem="256M", guest_args="ws=32M rate=10 fill=random")
+    src.wait_progress(min_t=1)
+    port = free_port()
+    dst = VM(incoming=_uri(port))
+    p = subprocess.Popen([vmlib.VMIG, "migrate", "--control", src.control_path, _uri(port),
+                          "--json", "--max-bandwidth", "30M"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    dst.proc.kill()
+    out, errtxt = p.communicate(timeout=60)
+    assert p.returncode == 1, (out, errtxt)
+    assert src.call("query-status")["status"] == "running"
+    t0 = src.guest()["t_s"]
+    g = src.wait_guest(lambda x: x["t_s"] >= t0 + 2, what="source progress after the kill")
+    assert g["errors"] == 0, g
+    # a second migration afterwards succeeds
+    port2 = free_port()
+    dst2 = VM(incoming=_uri(port2))
+    rc, j, err = src.migrate(_uri(port2))
+    assert rc == 0, (rc, j, err, dst2.stderr_text())
+    _check_moved(src, dst2, j)
+    dst2.quit()
+
+
+def test_cancel():
+    src = VM(mem="256M", guest_args="ws=32M rate=10 fill=random")
+    src.wait_progress(min_t=1)
+    port = free_port()
+    dst = VM(incoming=_uri(port))
+    p = subprocess.Popen([vmlib.VMIG, "migrate", "--control", src.control_path, _uri(port),
+                          "--json", "--max-bandwidth", "20M"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    src.call("migrate-cancel")
+    out, errtxt = p.communicate(timeout=60)
+    assert p.returncode == 1 and '"cancelled"' in out, (out, errtxt)
+    assert dst.wait_exit(20) != 0
+    assert src.call("query-status")["status"] == "running"
+    src.quit()
+
+
+def test_a_to_b_to_a():
+    a = VM(mem="128M", guest_args="ws=16M rate=20")
+    a.wait_progress(min_t=1)
+    port = free_port()
+    b = VM(incoming=_uri(port))
+    rc, j, err = a.migrate(_uri(port))
+    assert rc == 0, (rc, j, err)
+    _check_moved(a, b, j)
+    port = free_port()
+    a2 = VM(incoming=_uri(port))
+    rc, j, err = b.migrate(_uri(port))
+    assert rc == 0, (rc, j, err, a2.stderr_text())
+    g = _check_moved(b, a2, j)
+    assert g["errors"] == 0
+    a2.quit()
+
+
+def _need_netns():
+    if not netns.available():
+        raise vmlib.Skip("cannot create network namespaces here (needs root and iproute2)")
+
+
+def test_netns_hosts_rate_limited():
+    _need_netns()
+    hosts = netns.HostPair(rate="400mbit")
+    try:
+        src = VM(mem="256M", guest_args="ws=16M rate=5 fill=mixed", prefix=hosts.exec_prefix("a"))
+        src.wait_progress(min_t=1)
+        uri = _uri(7777, hosts.ip_b)
+        dst = VM(incoming=uri, prefix=hosts.exec_prefix("b"))
+        time.sleep(0.3)
+        rc, j, err = src.migrate(uri)
+        assert rc == 0, (rc, j, err, dst.stderr_text())
+        # the tc limit shows: 400 Mbit/s is 47.7 MiB/s
+        assert j["throughput_mibs"] < 60, j
+        _check_moved(src, dst, j)
+        dst.quit()
+    finally:
+        vmlib.cleanup_all()
+        hosts.destroy()
+
+
+def test_netns_link_cut_then_retry():
+    _need_netns()
+    hosts = netns.HostPair(rate="200mbit")
+    try:
+        src = VM(mem="256M", guest_args="ws=16M rate=5 fill=random", prefix=hosts.exec_prefix("a"))
+        src.wait_progress(min_t=1)
+        uri = _uri(7778, hosts.ip_b)
+        dst = VM(incoming=uri, prefix=hosts.exec_prefix("b"))
+        time.sleep(0.3)
+        p = subprocess.Popen([vmlib.VMIG, "migrate", "--control", src.control_path, uri, "--json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2)
+        hosts.link(up=False)
+        out, errtxt = p.communicate(timeout=60)
+        assert p.returncode == 1, (out, errtxt)
+        assert src.call("query-status")["status"] == "running"
+        g0 = src.guest()
+        g = src.wait_guest(lambda x: x["t_s"] >= g0["t_s"] + 2, what="source progress after the cut")
+        assert g["errors"] == 0, g
+        assert dst.wait_exit(30) != 0, "destination must discard and exit non-zero"
+        hosts.link(up=True)
+        uri2 = _uri(7779, hosts.ip_b)
+        dst2 = VM(incoming=uri2, prefix=hosts.exec_prefix("b"))
+        time.sleep(0.3)
+        rc, j, err = src.migrate(uri2)
+        assert rc == 0, (rc, j, err, dst2.stderr_text())
+        _check_moved(src, dst2, j)
+        dst2.quit()
+    finally:
+        vmlib.cleanup_all()
+        hosts.destroy()
