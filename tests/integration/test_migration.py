@@ -52,7 +52,7 @@ def test_dirtying_guest_converges():
     dst.quit()
 
 
-def test_two_vcpus_multiboot_guest():
+def test_two_vcpus():
     src = VM(mem="128M", vcpus=2, guest_args="ws=8M rate=20")
     src.wait_progress(min_t=1)
     port = free_port()
