@@ -104,26 +104,12 @@ start64:
 /*
  * void enter_ring3(uint64_t rip, uint64_t rsp, uint64_t arg0, uint64_t arg1)
  * iretq to 64-bit ring 3 with IOPL=3 and IF=0, arguments in RDI/RSI.
+ * (kvm_pvm does not honour IOPL for ring-3 port I/O; the TSS I/O bitmap
+ * set up in boot64.c is what lets ring 3 use ports there.)
  */
 	.globl enter_ring3
 	.type enter_ring3, @function
 enter_ring3:
-#ifdef USE_SYSRET
-	movl $0xc0000080, %ecx
-	rdmsr
-	orl $1, %eax
-	wrmsr
-	movl $0xc0000081, %ecx	/* STAR */
-	xorl %eax, %eax
-	movl $(0x10 << 16), %edx
-	wrmsr
-	movq %rsi, %rsp
-	movq %rdi, %rcx
-	movq $0x3002, %r11
-	movq %rdx, %rdi
-	xorl %esi, %esi
-	sysretq
-#else
 	pushq $(SEL_UDATA | 3)
 	pushq %rsi
 	pushq $0x3002		/* IOPL=3, IF=0, bit 1 (always set) */
@@ -132,7 +118,6 @@ enter_ring3:
 	movq %rdx, %rdi
 	movq %rcx, %rsi
 	iretq
-#endif
 
 	.data
 	.balign 16

@@ -129,8 +129,8 @@ static void load_tables(void)
 
 	tss.rsp[0] = guest_boot_header.kstack_base + guest_boot_header.kstack_size;
 	/*
-	 * kvm_pvm drops IOPL on the way to ring 3 (iretq and sysretq alike),
-	 * so ring-3 port I/O is allowed by an all-zero I/O bitmap instead.
+	 * kvm_pvm does not honour IOPL=3 for ring-3 port I/O (and clears it
+	 * on iretq/sysretq), so an all-zero I/O bitmap allows every port.
 	 */
 	tss.iomap_base = __builtin_offsetof(struct tss64, iomap);
 	tss.iomap[sizeof(tss.iomap) - 1] = 0xff;

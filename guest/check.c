@@ -13,27 +13,33 @@ uint64_t page_seed(uint32_t pageno, uint32_t gen)
 	return mix64(G.cfg.seed ^ mix64(((uint64_t)pageno << 32) | gen));
 }
 
-static void report(struct vcpu_stats *st, uint64_t gpa, uint32_t want, uint32_t got,
-		   enum page_verdict v)
+/* At most ERROR_LINES_PER_S lines a second over all vCPUs: each line is
+ * ~80 port exits, and a flood would slow the workload it reports on. */
+static struct {
+	uint64_t window; /* tsc at the start of the current second */
+	unsigned lines;
+	uint64_t hidden;
+} R;
+
+static void report(uint64_t gpa, uint32_t want, uint32_t got, enum page_verdict v)
 {
-	uint64_t now = rdtsc();
+	uint64_t now = rdtsc(), w = __atomic_load_n(&R.window, __ATOMIC_RELAXED);
 	struct line l;
 
-	if (now - st->err_window >= G.tsc_hz) {
-		if (st->err_hidden) {
+	if (now - w >= G.tsc_hz &&
+	    __atomic_compare_exchange_n(&R.window, &w, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		uint64_t hidden = __atomic_exchange_n(&R.hidden, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&R.lines, 0, __ATOMIC_RELAXED);
+		if (hidden) {
 			line_init(&l, "ERROR lines not shown: ");
-			line_u64(&l, st->err_hidden);
+			line_u64(&l, hidden);
 			line_emit(&l);
 		}
-		st->err_window = now;
-		st->err_lines = 0;
-		st->err_hidden = 0;
 	}
-	if (st->err_lines >= ERROR_LINES_PER_S) {
-		st->err_hidden++;
+	if (__atomic_fetch_add(&R.lines, 1, __ATOMIC_RELAXED) >= ERROR_LINES_PER_S) {
+		__atomic_fetch_add(&R.hidden, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	st->err_lines++;
 	line_init(&l, "ERROR page=");
 	line_hex(&l, gpa);
 	line_str(&l, " want_gen=");
@@ -53,7 +59,7 @@ enum page_verdict check_page(unsigned vcpu, uint64_t gpa, uint32_t want_gen, str
 	if (v != PAGE_OK) {
 		struct vcpu_stats *st = &G.st[vcpu];
 		__atomic_store_n(&st->errors, st->errors + 1, __ATOMIC_RELAXED);
-		report(st, gpa, want_gen, got, v);
+		report(gpa, want_gen, got, v);
 	}
 	return v;
 }

@@ -24,7 +24,6 @@ struct vcpu_stats {
 	uint64_t pages;  /* working-set pages written, ever */
 	uint64_t passes; /* passes over this worker's slice of the working set */
 	uint64_t errors; /* bad pages found (working set and static sweep) */
-	uint64_t err_window, err_lines, err_hidden; /* ERROR line rate limit */
 } __attribute__((aligned(64)));
 
 struct guest {
@@ -45,7 +44,7 @@ extern struct guest G;
 extern char __image_end[]; /* link.ld */
 
 __attribute__((noreturn)) void guest_main(struct vmig_boot_info *bi, uint64_t vcpu);
-__attribute__((noreturn)) void guest_exit(uint32_t code); /* entry.S: int $0x81 */
+__attribute__((noreturn)) void guest_exit(uint32_t code); /* entry.S: exit port, then halt gate */
 
 /* Content seed of a page at a generation. */
 uint64_t page_seed(uint32_t pageno, uint32_t gen);

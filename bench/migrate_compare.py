@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Side-by-side live migration: vmig against QEMU (Debian's 7.2) on the same
+guest (guestload.elf, same arguments), same machine, same run.
+
+Usage: bench/migrate_compare.py [--build build] [--mem 1G]
+         [--guest-args "fill=mixed ws=256M rate=0 write=word"] [--runs 1]
+         [--qemu-caps none,xbzrle,auto-converge,xbzrle+auto-converge]
+         [--max-bandwidth BYTES/S] (0 = unlimited, both sides)
+
+Prints one row per run: total time, downtime, guest-observed downtime
+(vmig only: QEMU does not see guestload's heartbeat port), wire bytes.
+"""
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_progress(log, seconds, timeout=120):
+    """Wait until guestload has run `seconds` seconds of its workload."""
+    t = time.monotonic() + timeout
+    needle = f"guestload: t={seconds}s"
+    while time.monotonic() < t:
+        try:
+            with open(log, errors="replace") as f:
+                if needle in f.read():
+                    return
+        except FileNotFoundError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"guest never reached t={seconds}s ({log})")
+
+
+def errors_after(log, wait=3.0):
+    """Let the migrated guest run, then return its last reported error count."""
+    time.sleep(wait)
+    import re
+    with open(log, errors="replace") as f:
+        m = re.findall(r"errors=(\d+)", f.read())
+    return int(m[-1]) if m else -1
+
+
+def wait_for(path, timeout=30):
+    t = time.monotonic() + timeout
+    while time.monotonic() < t:
+        if os.path.exists(path):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{path} never appeared")
+
+
+class QMP:
+    def __init__(self, path):
+        wait_for(path)
+        self.s = socket.socket(socket.AF_UNIX)
+        for _ in range(100):
+            try:
+                self.s.connect(path)
+                break
+            except OSError:
+                time.sleep(0.05)
+        self.f = self.s.makefile("rw")
+        json.loads(self.f.readline())  # greeting
+        self.cmd("qmp_capabilities")
+
+    def cmd(self, name, **args):
+        self.f.write(json.dumps({"execute": name, "arguments": args} if args else {"execute": name}) + "\n")
+        self.f.flush()
+        while True:
+            r = json.loads(self.f.readline())
+            if "event" in r:
+                continue
+            if "error" in r:
+                raise RuntimeError(f"{name}: {r['error']}")
+            return r["return"]
+
+
+def run_vmig(a, tmp):
+    vmig = os.path.join(a.build, "vmig")
+    guest = os.path.join(a.build, "guestload.elf")
+    src_sock, dst_sock = os.path.join(tmp, "src.sock"), os.path.join(tmp, "dst.sock")
+    port = free_port()
+    src = subprocess.Popen([vmig, "run", "--mem", a.mem, "--guest", guest, "--guest-args", a.guest_args,
+                            "--serial", os.path.join(tmp, "vmig-src.log"), "--control", src_sock],
+                           stderr=subprocess.DEVNULL)
+    dst = subprocess.Popen([vmig, "run", "--incoming", f"tcp:127.0.0.1:{port}",
+                            "--serial", os.path.join(tmp, "vmig-dst.log"), "--control", dst_sock],
+                           stderr=subprocess.DEVNULL)
+    try:
+        wait_for(src_sock)
+        wait_progress(os.path.join(tmp, "vmig-src.log"), a.warmup)
+        opts = ["--max-bandwidth", str(a.max_bandwidth)] if a.max_bandwidth else []
+        p = subprocess.run([vmig, "migrate", "--control", src_sock, f"tcp:127.0.0.1:{port}", "--json",
+                            "--timeout", str(a.timeout), *opts], capture_output=True, text=True,
+                           timeout=a.timeout + 30)
+        j = json.loads(p.stdout)
+        errs = errors_after(os.path.join(tmp, "vmig-dst.log")) if j["status"] == "completed" else -1
+        return {"who": "vmig", "setting": "default", "status": j["status"], "errors": errs,
+                "total_ms": j["total_ms"], "downtime_ms": j["downtime_ms"],
+                "guest_downtime_ms": j["guest_downtime_ms"], "wire_bytes": j["wire_bytes"],
+                "passes": j["iterations"]}
+    finally:
+        for p in (src, dst):
+            p.kill()
+            p.wait()
+
+
+def run_qemu(a, tmp, caps):
+    guest = os.path.join(a.build, "guestload.elf")
+    port = free_port()
+    qsrc, qdst = os.path.join(tmp, "qsrc.sock"), os.path.join(tmp, "qdst.sock")
+    base = ["qemu-system-x86_64", "-enable-kvm", "-m", a.mem.replace("G", "G").replace("M", "M"),
+            "-smp", "1", "-display", "none", "-no-reboot", "-kernel", guest, "-append", a.guest_args]
+    src = subprocess.Popen(base + ["-serial", f"file:{tmp}/qemu-src.log", "-qmp", f"unix:{qsrc},server=on,wait=off"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dst = subprocess.Popen(base + ["-serial", f"file:{tmp}/qemu-dst.log", "-qmp", f"unix:{qdst},server=on,wait=off",
+                                   "-incoming", f"tcp:127.0.0.1:{port}"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        s, d = QMP(qsrc), QMP(qdst)
+        wait_progress(f"{tmp}/qemu-src.log", a.warmup)
+        capl = [c for c in caps.split("+") if c != "none"]
+        if capl:
+            cl = [{"capability": c, "state": True} for c in capl]
+            s.cmd("migrate-set-capabilities", capabilities=cl)
+            d.cmd("migrate-set-capabilities", capabilities=cl)
+        bw = a.max_bandwidth or (64 << 30)  # QEMU's default cap is 128 MiB/s: lift it
+        s.cmd("migrate-set-parameters", **{"max-bandwidth": bw, "downtime-limit": 300})
+        if "xbzrle" in capl:
+            s.cmd("migrate-set-parameters", **{"xbzrle-cache-size": 256 << 20})
+        s.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
+        t0 = time.monotonic()
+        while True:
+            st = s.cmd("query-migrate")
+            if st.get("status") in ("completed", "failed", "cancelled"):
+                break
+            if time.monotonic() - t0 > a.timeout:
+                s.cmd("migrate_cancel")
+                time.sleep(1)
+                st = s.cmd("query-migrate")
+                st["status"] = "timed-out"
+                break
+            time.sleep(0.1)
+        ram = st.get("ram", {})
+        errs = errors_after(f"{tmp}/qemu-dst.log") if st["status"] == "completed" else -1
+        return {"who": "qemu", "setting": caps, "status": st["status"], "errors": errs,
+                "total_ms": st.get("total-time", int((time.monotonic() - t0) * 1000)),
+                "downtime_ms": st.get("downtime", -1), "guest_downtime_ms": -1,
+                "wire_bytes": ram.get("transferred", 0),
+                "passes": ram.get("dirty-sync-count", 0)}
+    finally:
+        for p in (src, dst):
+            p.kill()
+            p.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--mem", default="1G")
+    ap.add_argument("--guest-args", default="fill=mixed ws=256M rate=0 write=word")
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--warmup", type=int, default=2, help="seconds of guest workload before migrating")
+    ap.add_argument("--timeout", type=int, default=60)
+    ap.add_argument("--max-bandwidth", type=int, default=0)
+    ap.add_argument("--qemu-caps", default="none,auto-converge,xbzrle+auto-converge")
+    ap.add_argument("--no-qemu", action="store_true")
+    a = ap.parse_args()
+    have_qemu = not a.no_qemu and subprocess.run(["which", "qemu-system-x86_64"], capture_output=True).returncode == 0
+    print(f"guest: {a.mem} RAM, 1 vCPU, guestload '{a.guest_args}', loopback, "
+          f"max-bandwidth {'unlimited' if not a.max_bandwidth else a.max_bandwidth}")
+    print(f"{'who':6} {'setting':22} {'status':10} {'total ms':>9} {'downtime':>9} {'guest dt':>9} "
+          f"{'wire MiB':>9} {'passes':>6} {'guest errors after':>18}")
+    rows = []
+    for _ in range(a.runs):
+        with tempfile.TemporaryDirectory(prefix="vmig-bench-") as tmp:
+            rows.append(run_vmig(a, tmp))
+            print_row(rows[-1])
+            if have_qemu:
+                for caps in a.qemu_caps.split(","):
+                    rows.append(run_qemu(a, tmp, caps))
+                    print_row(rows[-1])
+    if not have_qemu:
+        print("(QEMU not installed: VMIG_WITH_QEMU=1 make deps)")
+
+
+def print_row(r):
+    print(f"{r['who']:6} {r['setting']:22} {r['status']:10} {r['total_ms']:>9} {r['downtime_ms']:>9} "
+          f"{r['guest_downtime_ms']:>9} {r['wire_bytes'] / 1048576:>9.1f} {r['passes']:>6} {r['errors']:>18}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
