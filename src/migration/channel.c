@@ -274,6 +274,93 @@ int chan_send(struct channel *c, const void *buf, size_t len, char *err, size_t 
 	return 0;
 }
 
+/* Drops n transferred bytes from the front of an iovec array. */
+static void iov_advance(struct iovec **iov, int *cnt, size_t n)
+{
+	while (n && *cnt) {
+		if (n >= (*iov)->iov_len) {
+			n -= (*iov)->iov_len;
+			(*iov)++;
+			(*cnt)--;
+		} else {
+			(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
+			(*iov)->iov_len -= n;
+			n = 0;
+		}
+	}
+	while (*cnt && (*iov)->iov_len == 0) {
+		(*iov)++;
+		(*cnt)--;
+	}
+}
+
+int chan_sendv(struct channel *c, struct iovec *iov, int iovcnt, char *err, size_t errlen)
+{
+	size_t total = 0;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	rate_limit(c, total);
+	iov_advance(&iov, &iovcnt, 0);
+	while (iovcnt) {
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)(iovcnt > 1024 ? 1024 : iovcnt)};
+		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		if (n > 0) {
+			c->bytes_sent += (uint64_t)n;
+			iov_advance(&iov, &iovcnt, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN) {
+			int e = errno;
+			snprintf(err, errlen, "connection lost while sending: %s", strerror(e));
+			return -e;
+		}
+		int r = wait_fd(c->fd, POLLOUT, c->cancel_fd, c->io_timeout_ms);
+		if (r) {
+			snprintf(err, errlen, "%s",
+				 r == -ECANCELED ? "cancelled"
+				 : r == -ETIMEDOUT ? "connection stalled: no progress sending"
+						   : strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+int chan_recvv(struct channel *c, struct iovec *iov, int iovcnt, char *err, size_t errlen)
+{
+	iov_advance(&iov, &iovcnt, 0);
+	while (iovcnt) {
+		ssize_t n = readv(c->fd, iov, iovcnt > 1024 ? 1024 : iovcnt);
+		if (n > 0) {
+			c->bytes_received += (uint64_t)n;
+			iov_advance(&iov, &iovcnt, (size_t)n);
+			continue;
+		}
+		if (n == 0) {
+			snprintf(err, errlen, "connection closed by the peer");
+			return -ECONNRESET;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			int e = errno;
+			snprintf(err, errlen, "connection lost while receiving: %s", strerror(e));
+			return -e;
+		}
+		int r = wait_fd(c->fd, POLLIN, c->cancel_fd, c->io_timeout_ms);
+		if (r) {
+			snprintf(err, errlen, "%s",
+				 r == -ECANCELED ? "cancelled"
+				 : r == -ETIMEDOUT ? "connection stalled: nothing received"
+						   : strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
 static int recv_timeout(struct channel *c, void *buf, size_t len, int timeout_ms, char *err,
 			size_t errlen)
 {
@@ -329,14 +416,20 @@ int chan_send_record(struct channel *c, uint32_t type, const void *payload, size
 	return r;
 }
 
-int chan_recv_record(struct channel *c, struct wire_hdr *h, struct vbuf *payload,
-		     int timeout_ms, char *err, size_t errlen)
+int chan_recv_hdr(struct channel *c, struct wire_hdr *h, int timeout_ms, char *err, size_t errlen)
 {
 	uint8_t raw[WIRE_HDR_SIZE];
 	int r = recv_timeout(c, raw, sizeof(raw), timeout_ms, err, errlen);
 	if (r)
 		return r;
-	if ((r = wire_parse_hdr(raw, h, err, errlen)))
+	return wire_parse_hdr(raw, h, err, errlen);
+}
+
+int chan_recv_record(struct channel *c, struct wire_hdr *h, struct vbuf *payload,
+		     int timeout_ms, char *err, size_t errlen)
+{
+	int r = chan_recv_hdr(c, h, timeout_ms, err, errlen);
+	if (r)
 		return r;
 	vbuf_reset(payload);
 	uint8_t *p = vbuf_grow(payload, h->len);

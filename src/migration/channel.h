@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "common/buf.h"
 #include "migration/wire.h"
@@ -40,10 +41,16 @@ void chan_init(struct channel *c, int fd, int cancel_fd, int io_timeout_ms);
 void chan_close(struct channel *c);
 
 int chan_send(struct channel *c, const void *buf, size_t len, char *err, size_t errlen);
+/* Gathers iov (modified while sending). */
+int chan_sendv(struct channel *c, struct iovec *iov, int iovcnt, char *err, size_t errlen);
+/* Scatters into iov (modified while receiving). */
+int chan_recvv(struct channel *c, struct iovec *iov, int iovcnt, char *err, size_t errlen);
 int chan_recv(struct channel *c, void *buf, size_t len, char *err, size_t errlen);
 /* Sends one record. */
 int chan_send_record(struct channel *c, uint32_t type, const void *payload, size_t len,
 		     char *err, size_t errlen);
+/* Receives a record header only (type and length checked). */
+int chan_recv_hdr(struct channel *c, struct wire_hdr *h, int timeout_ms, char *err, size_t errlen);
 /* Receives one whole record into payload (resized), checked. */
 int chan_recv_record(struct channel *c, struct wire_hdr *h, struct vbuf *payload,
 		     int timeout_ms, char *err, size_t errlen);

@@ -87,6 +87,31 @@ bool page_is_zero(const void *page)
 	return page_is_zero_sse2(page);
 }
 
+__attribute__((target("avx2"))) static bool page_copy_is_zero_avx2(void *dst, const void *src)
+{
+	const __m256i *s = src;
+	__m256i *d = dst;
+	__m256i acc = _mm256_setzero_si256();
+	for (unsigned i = 0; i < VMIG_PAGE_SIZE / 32; i += 4) {
+		__m256i a = _mm256_loadu_si256(s + i), b = _mm256_loadu_si256(s + i + 1);
+		__m256i c = _mm256_loadu_si256(s + i + 2), e = _mm256_loadu_si256(s + i + 3);
+		_mm256_storeu_si256(d + i, a);
+		_mm256_storeu_si256(d + i + 1, b);
+		_mm256_storeu_si256(d + i + 2, c);
+		_mm256_storeu_si256(d + i + 3, e);
+		acc = _mm256_or_si256(acc, _mm256_or_si256(_mm256_or_si256(a, b), _mm256_or_si256(c, e)));
+	}
+	return _mm256_testz_si256(acc, acc);
+}
+
+bool page_copy_is_zero(void *dst, const void *src)
+{
+	if (__builtin_cpu_supports("avx2"))
+		return page_copy_is_zero_avx2(dst, src);
+	memcpy(dst, src, VMIG_PAGE_SIZE);
+	return page_is_zero(dst);
+}
+
 uint64_t page_hash(const void *page)
 {
 	return XXH3_64bits(page, VMIG_PAGE_SIZE);

@@ -32,6 +32,13 @@ uint8_t *ram_page(const struct ram_map *m, uint64_t index);
 /* True if the 4 KiB page is all zero bytes (SIMD where the CPU has it). */
 bool page_is_zero(const void *page);
 
+/*
+ * Copies a page and tells whether it was all zero, in one pass over the
+ * source (the sender reads each guest page once). dst is only meaningful
+ * when it returns false.
+ */
+bool page_copy_is_zero(void *dst, const void *src);
+
 uint64_t page_hash(const void *page);
 
 /* Digest over every page's hash (what the destination must match). */

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
 
 #include "common/buf.h"
 #include "migration/channel.h"
@@ -29,6 +31,10 @@ struct vmig_incoming {
 	uint8_t *vmm_config;
 	struct vbuf payload;
 	uint64_t t0_ns;
+	/* one PAGES record's metadata */
+	uint64_t entries[WIRE_MAX_PAGES_PER_BATCH];
+	uint64_t hashes[WIRE_MAX_PAGES_PER_BATCH];
+	struct iovec iov[WIRE_MAX_PAGES_PER_BATCH];
 };
 
 static void send_error(struct vmig_incoming *in, int code, const char *msg)
@@ -120,16 +126,28 @@ void vmig_incoming_refuse(struct vmig_incoming *in, const char *why)
 	send_ack(in, 1, why);
 }
 
-/* Applies one PAGES record. */
-static int apply_pages(struct ram_map *ram, const uint8_t *p, size_t len,
-		       struct vmig_incoming_stats *st, char *err, size_t errlen)
+/*
+ * Receives one PAGES record (its header already read). Everything but the
+ * page data is read and checked first; the data then goes straight into
+ * the guest pages it names, and each page is checked against its hash.
+ */
+static int recv_pages(struct vmig_incoming *in, struct ram_map *ram, const struct wire_hdr *h,
+		      struct vmig_incoming_stats *st, char *err, size_t errlen)
 {
-	struct vreader r;
-	vreader_init(&r, p, len);
-	uint64_t pass = vr_u64(&r);
-	uint32_t count = vr_u32(&r), codec = vr_u32(&r);
-	(void)pass;
-	if (r.bad || count == 0 || count > WIRE_MAX_PAGES_PER_BATCH) {
+	uint8_t fixed[16];
+	uint64_t *ent = in->entries, *hashes = in->hashes;
+	int r;
+
+	if (h->len < sizeof(fixed)) {
+		snprintf(err, errlen, "bad PAGES record: %u bytes", h->len);
+		return -EPROTO;
+	}
+	if ((r = chan_recv(&in->ch, fixed, sizeof(fixed), err, errlen)))
+		return r;
+	uint32_t count, codec;
+	memcpy(&count, fixed + 8, 4);
+	memcpy(&codec, fixed + 12, 4);
+	if (count == 0 || count > WIRE_MAX_PAGES_PER_BATCH) {
 		snprintf(err, errlen, "bad PAGES record: %u pages", count);
 		return -EPROTO;
 	}
@@ -137,49 +155,85 @@ static int apply_pages(struct ram_map *ram, const uint8_t *p, size_t len,
 		snprintf(err, errlen, "bad PAGES record: unknown codec %u", codec);
 		return -EPROTO;
 	}
-	const uint8_t *ent = vr_take(&r, (size_t)count * 8);
-	if (!ent) {
+	size_t meta = sizeof(fixed) + (size_t)count * 8;
+	if (h->len < meta) {
 		snprintf(err, errlen, "bad PAGES record: truncated page list");
 		return -EPROTO;
 	}
-	uint64_t normal = 0;
+	if ((r = chan_recv(&in->ch, ent, (size_t)count * 8, err, errlen)))
+		return r;
+	uint32_t normal = 0;
 	for (uint32_t i = 0; i < count; i++) {
-		uint64_t e;
-		memcpy(&e, ent + (size_t)i * 8, 8);
-		if ((e >> 1) >= ram->total_pages) {
+		if ((ent[i] >> 1) >= ram->total_pages) {
 			snprintf(err, errlen, "bad PAGES record: page %llu is beyond guest RAM (%llu pages)",
-				 (unsigned long long)(e >> 1), (unsigned long long)ram->total_pages);
+				 (unsigned long long)(ent[i] >> 1), (unsigned long long)ram->total_pages);
 			return -EPROTO;
 		}
-		if (!(e & WIRE_PAGE_ZERO))
+		if (!(ent[i] & WIRE_PAGE_ZERO))
 			normal++;
 	}
-	if (r.left != normal * VMIG_PAGE_SIZE) {
-		snprintf(err, errlen, "bad PAGES record: %zu data bytes for %llu pages", r.left,
-			 (unsigned long long)normal);
+	if ((uint64_t)h->len != meta + (uint64_t)normal * (8 + VMIG_PAGE_SIZE)) {
+		snprintf(err, errlen, "bad PAGES record: %u bytes for %u pages (%u with data)", h->len,
+			 count, normal);
 		return -EPROTO;
 	}
-	/* Validated: now write guest RAM. */
-	const uint8_t *data = r.p;
+	if ((r = chan_recv(&in->ch, hashes, (size_t)normal * 8, err, errlen)))
+		return r;
+	XXH3_state_t xs;
+	XXH3_64bits_reset(&xs);
+	XXH3_64bits_update(&xs, fixed, sizeof(fixed));
+	XXH3_64bits_update(&xs, ent, (size_t)count * 8);
+	XXH3_64bits_update(&xs, hashes, (size_t)normal * 8);
+	if (XXH3_64bits_digest(&xs) != h->check) {
+		snprintf(err, errlen, "bad PAGES record: checksum mismatch");
+		return -EBADMSG;
+	}
+	/* Validated: the data lands directly in guest RAM. */
+	struct iovec *iov = in->iov;
+	unsigned n = 0;
 	for (uint32_t i = 0; i < count; i++) {
-		uint64_t e;
-		memcpy(&e, ent + (size_t)i * 8, 8);
-		uint64_t idx = e >> 1;
-		uint8_t *dst = ram_page(ram, idx);
-		if (e & WIRE_PAGE_ZERO) {
+		uint64_t idx = ent[i] >> 1;
+		if (ent[i] & WIRE_PAGE_ZERO) {
 			/* Fresh RAM is zero: touch it only if it held data. */
 			if (ram->hash[idx] != ram->zero_hash)
-				memset(dst, 0, VMIG_PAGE_SIZE);
+				memset(ram_page(ram, idx), 0, VMIG_PAGE_SIZE);
 			ram->hash[idx] = ram->zero_hash;
 			st->pages_zero++;
 		} else {
-			memcpy(dst, data, VMIG_PAGE_SIZE);
-			ram->hash[idx] = page_hash(data);
-			data += VMIG_PAGE_SIZE;
-			st->pages_normal++;
+			iov[n++] = (struct iovec){ram_page(ram, idx), VMIG_PAGE_SIZE};
 		}
 	}
+	if (n && (r = chan_recvv(&in->ch, iov, (int)n, err, errlen)))
+		return r;
+	unsigned k = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		if (ent[i] & WIRE_PAGE_ZERO)
+			continue;
+		uint64_t idx = ent[i] >> 1;
+		uint64_t got = page_hash(ram_page(ram, idx));
+		if (got != hashes[k]) {
+			snprintf(err, errlen, "bad PAGES record: page %llu does not match its hash",
+				 (unsigned long long)idx);
+			return -EBADMSG;
+		}
+		ram->hash[idx] = got;
+		k++;
+		st->pages_normal++;
+	}
 	return 0;
+}
+
+static int recv_payload(struct vmig_incoming *in, const struct wire_hdr *h, char *err,
+			size_t errlen)
+{
+	vbuf_reset(&in->payload);
+	uint8_t *p = vbuf_grow(&in->payload, h->len);
+	if (!p && h->len) {
+		snprintf(err, errlen, "out of memory for a %u-byte record", h->len);
+		return -ENOMEM;
+	}
+	int r = chan_recv(&in->ch, p, h->len, err, errlen);
+	return r ? r : wire_check_payload(h, in->payload.data, err, errlen);
 }
 
 static int regions_match(const struct ram_map *ram, const struct wire_hello *h, char *err,
@@ -219,15 +273,19 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 	send_ack(in, 0, "ok");
 
 	for (;;) {
-		r = chan_recv_record(&in->ch, &h, &in->payload, in->ch.io_timeout_ms, err, errlen);
+		r = chan_recv_hdr(&in->ch, &h, in->ch.io_timeout_ms, err, errlen);
 		if (r)
+			break;
+		if (h.type == REC_PAGES) {
+			if ((r = recv_pages(in, &ram, &h, st, err, errlen)))
+				break;
+			continue;
+		}
+		if ((r = recv_payload(in, &h, err, errlen)))
 			break;
 		const uint8_t *p = in->payload.data;
 		size_t n = in->payload.len;
-		if (h.type == REC_PAGES) {
-			if ((r = apply_pages(&ram, p, n, st, err, errlen)))
-				break;
-		} else if (h.type == REC_SYNC) {
+		if (h.type == REC_SYNC) {
 			st->passes++;
 		} else if (h.type == REC_STATE) {
 			free(state);

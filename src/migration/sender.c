@@ -50,7 +50,9 @@ struct vmig_migration {
 
 	/* batch under construction */
 	uint64_t entries[BATCH_PAGES];
+	uint64_t hashes[BATCH_PAGES];   /* of the normal pages, in order */
 	uint8_t *data;                  /* BATCH_PAGES pages */
+	uint64_t batch_zero, batch_normal; /* not yet in st */
 	unsigned nr_entries, nr_data;
 	uint64_t pass;
 	uint64_t t0_ns;
@@ -103,6 +105,12 @@ static bool should_stop(struct vmig_migration *m, char *err, size_t errlen)
 	return false;
 }
 
+/*
+ * REC_PAGES: {u64 pass, u32 count, u32 codec} + count entries + one hash
+ * per normal page + the normal pages' data. The record check covers all
+ * but the data; each data page is covered by its own hash, which the
+ * destination computes anyway for the RAM digest.
+ */
 static int flush_batch(struct vmig_migration *m, char *err, size_t errlen)
 {
 	if (!m->nr_entries)
@@ -112,14 +120,15 @@ static int flush_batch(struct vmig_migration *m, char *err, size_t errlen)
 	memcpy(fixed, &m->pass, 8);
 	memcpy(fixed + 8, &count, 4);
 	memcpy(fixed + 12, &codec, 4);
-	size_t ent_len = (size_t)count * 8, data_len = (size_t)m->nr_data * VMIG_PAGE_SIZE;
-	size_t len = sizeof(fixed) + ent_len + data_len;
+	size_t ent_len = (size_t)count * 8, hash_len = (size_t)m->nr_data * 8;
+	size_t data_len = (size_t)m->nr_data * VMIG_PAGE_SIZE;
+	size_t len = sizeof(fixed) + ent_len + hash_len + data_len;
 
 	XXH3_state_t st;
 	XXH3_64bits_reset(&st);
 	XXH3_64bits_update(&st, fixed, sizeof(fixed));
 	XXH3_64bits_update(&st, m->entries, ent_len);
-	XXH3_64bits_update(&st, m->data, data_len);
+	XXH3_64bits_update(&st, m->hashes, hash_len);
 	uint8_t hdr[WIRE_HDR_SIZE];
 	uint32_t type = REC_PAGES, l = (uint32_t)len;
 	uint64_t check = XXH3_64bits_digest(&st);
@@ -127,13 +136,11 @@ static int flush_batch(struct vmig_migration *m, char *err, size_t errlen)
 	memcpy(hdr + 4, &l, 4);
 	memcpy(hdr + 8, &check, 8);
 
-	int r = chan_send(&m->ch, hdr, sizeof(hdr), err, errlen);
-	if (!r)
-		r = chan_send(&m->ch, fixed, sizeof(fixed), err, errlen);
-	if (!r)
-		r = chan_send(&m->ch, m->entries, ent_len, err, errlen);
-	if (!r && data_len)
-		r = chan_send(&m->ch, m->data, data_len, err, errlen);
+	struct iovec iov[5] = {
+		{hdr, sizeof(hdr)}, {fixed, sizeof(fixed)}, {m->entries, ent_len},
+		{m->hashes, hash_len}, {m->data, data_len},
+	};
+	int r = chan_sendv(&m->ch, iov, 5, err, errlen);
 	m->payload_bytes += data_len;
 	m->nr_entries = m->nr_data = 0;
 	update_counters(m);
@@ -143,26 +150,29 @@ static int flush_batch(struct vmig_migration *m, char *err, size_t errlen)
 static int add_page(struct vmig_migration *m, uint64_t index, char *err, size_t errlen)
 {
 	const uint8_t *src = ram_page(&m->ram, index);
-	if (page_is_zero(src)) {
+	/* Copy first, then hash the copy: the guest may be writing the page
+	 * right now, and what we hash must be what we send. */
+	uint8_t *dst = m->data + (size_t)m->nr_data * VMIG_PAGE_SIZE;
+	if (page_copy_is_zero(dst, src)) {
 		m->entries[m->nr_entries++] = index << 1 | WIRE_PAGE_ZERO;
 		m->ram.hash[index] = m->ram.zero_hash;
-		pthread_mutex_lock(&m->lock);
-		m->st.pages_zero++;
-		pthread_mutex_unlock(&m->lock);
+		m->batch_zero++;
 	} else {
-		/* Copy first, then hash the copy: the guest may be writing the
-		 * page right now, and what we hash must be what we send. */
-		uint8_t *dst = m->data + (size_t)m->nr_data * VMIG_PAGE_SIZE;
-		memcpy(dst, src, VMIG_PAGE_SIZE);
-		m->ram.hash[index] = page_hash(dst);
+		uint64_t h = page_hash(dst);
+		m->ram.hash[index] = h;
+		m->hashes[m->nr_data] = h;
 		m->entries[m->nr_entries++] = index << 1;
 		m->nr_data++;
-		pthread_mutex_lock(&m->lock);
-		m->st.pages_normal++;
-		pthread_mutex_unlock(&m->lock);
+		m->batch_normal++;
 	}
-	if (m->nr_entries == BATCH_PAGES)
+	if (m->nr_entries == BATCH_PAGES) {
+		pthread_mutex_lock(&m->lock);
+		m->st.pages_zero += m->batch_zero;
+		m->st.pages_normal += m->batch_normal;
+		pthread_mutex_unlock(&m->lock);
+		m->batch_zero = m->batch_normal = 0;
 		return flush_batch(m, err, errlen);
+	}
 	return 0;
 }
 
@@ -219,6 +229,11 @@ static int send_pass(struct vmig_migration *m, bool check_stop, char *err, size_
 			pthread_mutex_unlock(&m->lock);
 		}
 	}
+	pthread_mutex_lock(&m->lock);
+	m->st.pages_zero += m->batch_zero;
+	m->st.pages_normal += m->batch_normal;
+	pthread_mutex_unlock(&m->lock);
+	m->batch_zero = m->batch_normal = 0;
 	int r = flush_batch(m, err, errlen);
 	if (r)
 		return r;

@@ -13,6 +13,7 @@ CASES = {
     "magic": "bad magic",
     "page-range": "beyond guest RAM",
     "bad-checksum": "checksum mismatch",
+    "bad-page": "does not match its hash",
     "huge-length": "exceeds",
     "bad-count": "bad PAGES record",
     "wrong-order": "COMPLETE before state and digest",

@@ -3,7 +3,7 @@
  * Test tool: a migration source that misbehaves on purpose, to check that
  * `vmig run --incoming` refuses bad streams cleanly. Usage:
  *   hostile_source tcp:HOST:PORT CASE
- * CASE: garbage | truncated | version | magic | page-range | bad-checksum |
+ * CASE: garbage | truncated | version | magic | page-range | bad-checksum | bad-page |
  *       huge-length | bad-count | wrong-order | state-garbage | digest | hangup
  * Each case sends a (mostly) valid HELLO for a 64 MiB, 1-vCPU VM first,
  * where the case needs one, then its fault. Exit 0 once the stream is sent.
@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <xxhash.h>
 
 #include "common/buf.h"
 #include "migration/channel.h"
@@ -42,19 +44,32 @@ static void hello(struct vbuf *out, uint32_t version, uint64_t magic)
 	vbuf_free(&cfg);
 }
 
+/* A PAGES record in the v1 layout: fixed, entries, hashes, data. */
 static void pages(struct vbuf *out, uint64_t first_page, uint32_t count, bool zero)
 {
 	struct vbuf p;
+	uint8_t page[4096];
 	vbuf_init(&p);
 	vbuf_put_u64(&p, 1);
 	vbuf_put_u32(&p, count);
 	vbuf_put_u32(&p, 0);
 	for (uint32_t i = 0; i < count; i++)
 		vbuf_put_u64(&p, (first_page + i) << 1 | (zero ? 1 : 0));
-	if (!zero)
-		for (uint32_t i = 0; i < count * 4096u; i++)
-			vbuf_put_u8(&p, (uint8_t)i);
-	wire_put_record(out, REC_PAGES, p.data, p.len);
+	for (uint32_t i = 0; !zero && i < count; i++) {
+		memset(page, (int)(i + 1), sizeof(page));
+		vbuf_put_u64(&p, XXH3_64bits(page, sizeof(page)));
+	}
+	size_t meta = p.len;
+	for (uint32_t i = 0; !zero && i < count; i++) {
+		memset(page, (int)(i + 1), sizeof(page));
+		vbuf_put(&p, page, sizeof(page));
+	}
+	uint8_t *rec = vbuf_grow(out, WIRE_HDR_SIZE + p.len);
+	memcpy(rec + WIRE_HDR_SIZE, p.data, p.len);
+	wire_finish_record(rec, REC_PAGES, p.len);
+	/* the PAGES check covers everything but the data */
+	uint64_t check = XXH3_64bits(p.data, meta);
+	memcpy(rec + 8, &check, 8);
 	vbuf_free(&p);
 }
 
@@ -89,7 +104,13 @@ int main(int argc, char **argv)
 		hello(&s, WIRE_VERSION, WIRE_MAGIC);
 		size_t at = s.len;
 		pages(&s, 0, 2, false);
-		s.data[at + WIRE_HDR_SIZE + 100] ^= 1;
+		s.data[at + WIRE_HDR_SIZE + 36] ^= 1; /* inside the page hashes */
+	} else if (!strcmp(c, "bad-page")) {
+		hello(&s, WIRE_VERSION, WIRE_MAGIC);
+		size_t at = s.len;
+		pages(&s, 0, 2, false);
+		s.data[s.len - 100] ^= 1; /* inside the last page's data */
+		(void)at;
 	} else if (!strcmp(c, "huge-length")) {
 		hello(&s, WIRE_VERSION, WIRE_MAGIC);
 		uint32_t type = REC_PAGES, len = 0xfffffff0u;
