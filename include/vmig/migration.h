@@ -92,8 +92,10 @@ struct vmig_incoming_stats {
 	bool verified;
 };
 
-/* Listens on uri, accepts one source and reads its HELLO. */
-int vmig_incoming_accept(const char *uri, int accept_timeout_ms, int io_timeout_ms,
+/* Listens on uri (tcp:HOST:PORT); *listen_fd is then ready for accept. */
+int vmig_incoming_listen(const char *uri, int *listen_fd, char *err, size_t errlen);
+/* Accepts one source on listen_fd (closed here) and reads its HELLO. */
+int vmig_incoming_accept(int listen_fd, int accept_timeout_ms, int io_timeout_ms,
 			 struct vmig_incoming **out, struct vmig_incoming_config *cfg, char *err,
 			 size_t errlen);
 /* Refuses the source with a reason (e.g. the VM could not be created). */

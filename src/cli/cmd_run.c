@@ -197,9 +197,11 @@ static int run_incoming(struct run_opts *o, struct vm **out, char *err, size_t e
 	struct vm_config cfg = o->cfg;
 	int r;
 
+	int lfd;
+	if ((r = vmig_incoming_listen(o->incoming, &lfd, err, errlen)))
+		return r;
 	log_info("waiting for an incoming migration on %s", o->incoming);
-	if ((r = vmig_incoming_accept(o->incoming, o->incoming_timeout_ms, 5000, &in, &icfg, err,
-				      errlen)))
+	if ((r = vmig_incoming_accept(lfd, o->incoming_timeout_ms, 5000, &in, &icfg, err, errlen)))
 		return r;
 	log_info("incoming migration from %s", icfg.peer);
 	if ((r = vm_config_decode(icfg.vmm_config, icfg.vmm_config_len, &cfg, err, errlen))) {

@@ -48,23 +48,25 @@ static void send_error(struct vmig_incoming *in, int code, const char *msg)
 	vbuf_free(&b);
 }
 
-int vmig_incoming_accept(const char *uri, int accept_timeout_ms, int io_timeout_ms,
+int vmig_incoming_listen(const char *uri, int *listen_fd, char *err, size_t errlen)
+{
+	return chan_listen(uri, listen_fd, err, errlen);
+}
+
+int vmig_incoming_accept(int lfd, int accept_timeout_ms, int io_timeout_ms,
 			 struct vmig_incoming **out, struct vmig_incoming_config *cfg, char *err,
 			 size_t errlen)
 {
-	int lfd, fd, r;
+	int fd, r;
 	struct vmig_incoming *in = calloc(1, sizeof(*in));
 	if (!in) {
+		close(lfd);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	memset(cfg, 0, sizeof(*cfg));
 	in->ch.fd = -1;
 	vbuf_init(&in->payload);
-	if ((r = chan_listen(uri, &lfd, err, errlen))) {
-		free(in);
-		return r;
-	}
 	r = chan_accept(lfd, accept_timeout_ms, -1, &fd, cfg->peer, sizeof(cfg->peer), err, errlen);
 	close(lfd); /* one source per incoming VM */
 	if (r) {

@@ -124,6 +124,18 @@ class VM:
         self.ctl = None
         if not incoming:
             self._connect()
+        else:
+            self._wait_listening()
+
+    def _wait_listening(self, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "waiting for an incoming migration" in self.stderr_text():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"destination exited early: {self.stderr_text()}")
+            time.sleep(0.05)
+        raise AssertionError("destination never started listening")
 
     def connect(self, timeout=30):
         """For an incoming VM: wait until it runs and serves its socket."""
