@@ -18,6 +18,7 @@
 #include <xxhash.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "migration/channel.h"
 #include "migration/hostinfo.h"
 #include "migration/ram.h"
@@ -334,6 +335,10 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 		 * zero pages are cheap, so this adapts to the guest's mix. */
 		double per_page = pages ? secs / (double)pages : 0;
 		uint64_t expect_ms = (uint64_t)(per_page * (double)dirty * 1000.0);
+		log_debug("migration pass %llu: %llu pages in %.3f s (%.1f MiB/s on the wire), %llu dirty "
+			  "since, expected downtime %llu ms",
+			  (unsigned long long)m->pass, (unsigned long long)pages, secs, bw / 1048576.0,
+			  (unsigned long long)dirty, (unsigned long long)expect_ms);
 		pthread_mutex_lock(&m->lock);
 		m->st.bandwidth_mibs = bw / 1048576.0;
 		m->st.dirty_rate_mibs = secs > 0 ? (double)dirty * VMIG_PAGE_SIZE / secs / 1048576.0 : 0;
