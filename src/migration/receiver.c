@@ -16,6 +16,7 @@
 #include <xxhash.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "migration/channel.h"
 #include "migration/hostinfo.h"
 #include "migration/ram.h"
@@ -289,6 +290,10 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 		size_t n = in->payload.len;
 		if (h.type == REC_SYNC) {
 			st->passes++;
+			/* Lets the source pause the guest only once nothing of the
+			 * earlier passes is still queued here. */
+			if (n >= 8 && (r = chan_send_record(&in->ch, REC_SYNC_ACK, p, 8, err, errlen)))
+				break;
 		} else if (h.type == REC_STATE) {
 			free(state);
 			state = malloc(n ? n : 1);
@@ -325,8 +330,10 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 				r = -EPROTO;
 				break;
 			}
+			uint64_t t_load = now_ns();
 			if ((r = g->ops->load_state(g->opaque, state, state_len, err, errlen)))
 				break;
+			log_debug("incoming: state loaded in %.1f ms", (now_ns() - t_load) / 1e6);
 			if ((r = chan_send_record(&in->ch, REC_READY, NULL, 0, err, errlen)))
 				break;
 			r = chan_recv_record(&in->ch, &h, &in->payload, GO_TIMEOUT_MS, err, errlen);

@@ -56,6 +56,7 @@ struct vmig_migration {
 	uint64_t batch_zero, batch_normal; /* not yet in st */
 	unsigned nr_entries, nr_data;
 	uint64_t pass;
+	uint64_t acked_pass;            /* last SYNC_ACK seen */
 	uint64_t t0_ns;
 	uint64_t payload_bytes;         /* page payload sent, for throughput */
 };
@@ -258,6 +259,10 @@ static int expect_record(struct vmig_migration *m, uint32_t want, struct vbuf *p
 		snprintf(err, errlen, "destination failed: %s", msg);
 		return -EREMOTEIO;
 	}
+	if (h.type == REC_SYNC_ACK && want != REC_SYNC_ACK && payload->len == 8) {
+		memcpy(&m->acked_pass, payload->data, 8);
+		return expect_record(m, want, payload, timeout_ms, err, errlen);
+	}
 	if (h.type != want) {
 		snprintf(err, errlen, "protocol error: expected %s, got %s", wire_type_name(want),
 			 wire_type_name(h.type));
@@ -352,11 +357,43 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 	}
 }
 
+/* Reads SYNC_ACKs until the one for the last pass sent: the destination
+ * has then applied everything, so the pause that follows is not spent
+ * draining socket buffers. */
+static int wait_synced(struct vmig_migration *m, char *err, size_t errlen)
+{
+	struct vbuf b;
+	struct wire_hdr h;
+	int r = 0;
+	vbuf_init(&b);
+	while (m->acked_pass < m->pass) {
+		if ((r = chan_recv_record(&m->ch, &h, &b, m->p.io_timeout_ms, err, errlen)))
+			break;
+		if (h.type == REC_ERROR) {
+			char msg[WIRE_MAX_STRING];
+			wire_decode_error(b.data, b.len, msg, sizeof(msg));
+			snprintf(err, errlen, "destination failed: %s", msg);
+			r = -EREMOTEIO;
+			break;
+		}
+		if (h.type != REC_SYNC_ACK || b.len != 8) {
+			snprintf(err, errlen, "protocol error: expected SYNC_ACK, got %s", wire_type_name(h.type));
+			r = -EPROTO;
+			break;
+		}
+		memcpy(&m->acked_pass, b.data, 8);
+	}
+	vbuf_free(&b);
+	return r;
+}
+
 static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 {
 	struct vbuf b;
 	int r;
 
+	if ((r = wait_synced(m, err, errlen)))
+		return r;
 	set_status(m, VMIG_MIG_DEVICE);
 	uint64_t alive_before = 0;
 	if ((r = m->g.ops->pause(m->g.opaque))) {
@@ -374,6 +411,7 @@ static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 	pthread_mutex_unlock(&m->lock);
 	if ((r = harvest(m, err, errlen)) || (r = send_pass(m, false, err, errlen)))
 		return r;
+	uint64_t t_sent = now_ns();
 
 	uint8_t *state = NULL;
 	size_t state_len = 0;
@@ -396,12 +434,14 @@ static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 	    (r = chan_send_record(&m->ch, REC_COMPLETE, NULL, 0, err, errlen)))
 		return r;
 
+	uint64_t t_state = now_ns();
 	vbuf_init(&b);
 	r = expect_record(m, REC_READY, &b, READY_TIMEOUT_MS, err, errlen);
 	if (r) {
 		vbuf_free(&b);
 		return r;
 	}
+	uint64_t t_ready = now_ns();
 	/* Last chance to back out: after GO the guest belongs to the destination. */
 	if (__atomic_load_n(&m->cancelled, __ATOMIC_ACQUIRE)) {
 		vbuf_free(&b);
@@ -420,8 +460,13 @@ static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 	/* Confirmation is for the report only: the handover has happened. */
 	char e2[256] = "";
 	if (expect_record(m, REC_RESUMED, &b, RESUMED_TIMEOUT_MS, e2, sizeof(e2)) == 0) {
+		uint64_t t_resumed = now_ns();
+		log_debug("switchover: final pages %.1f ms, state+digest %.1f ms, READY after %.1f ms, "
+			  "RESUMED after %.1f ms",
+			  (t_sent - t_pause) / 1e6, (t_state - t_sent) / 1e6, (t_ready - t_state) / 1e6,
+			  (t_resumed - t_ready) / 1e6);
 		pthread_mutex_lock(&m->lock);
-		m->st.downtime_ms = (now_ns() - t_pause) / 1000000;
+		m->st.downtime_ms = (t_resumed - t_pause) / 1000000;
 		pthread_mutex_unlock(&m->lock);
 		if (expect_record(m, REC_ALIVE, &b, ALIVE_TIMEOUT_MS, e2, sizeof(e2)) == 0 &&
 		    b.len >= 8 && alive_before) {

@@ -13,6 +13,7 @@ const char *wire_type_name(uint32_t type)
 	case REC_HELLO_ACK: return "HELLO_ACK";
 	case REC_PAGES: return "PAGES";
 	case REC_SYNC: return "SYNC";
+	case REC_SYNC_ACK: return "SYNC_ACK";
 	case REC_STATE: return "STATE";
 	case REC_DIGEST: return "DIGEST";
 	case REC_COMPLETE: return "COMPLETE";

@@ -28,6 +28,7 @@ enum wire_type {
 	REC_HELLO_ACK = 0x02, /* D->S: accepted (or refused with a reason), host info */
 	REC_PAGES = 0x10,     /* S->D: a batch of pages */
 	REC_SYNC = 0x11,      /* S->D: end of a pass */
+	REC_SYNC_ACK = 0x12,  /* D->S: everything up to that SYNC is in guest RAM */
 	REC_STATE = 0x20,     /* S->D: CPU and device state (opaque VMM blob) */
 	REC_DIGEST = 0x21,    /* S->D: digest of all guest RAM */
 	REC_COMPLETE = 0x22,  /* S->D: nothing more before READY */
