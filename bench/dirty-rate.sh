@@ -11,13 +11,17 @@ GUEST=$BUILD/guestload.elf
 OUT=$(mktemp -d /tmp/vmig-bench.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 
-# median of the dirty= figures after the first two seconds
+# median of the dirty= figures from t=3s on
 summarize() {
-	grep -o 'guestload: t=[0-9]*s passes=[0-9]* dirty=[0-9.]*MiB/s errors=[0-9]*' "$1" |
-		awk '{split($2,t,"="); sub("s","",t[2]); split($4,d,"="); sub("MiB/s","",d[2]);
-		      split($5,e,"="); if (t[2]+0 >= 3) { v[n++]=d[2]+0; err=e[2] } }
-		     END { if (!n) { print "no-data"; exit }
-		           asort(v); printf "%.1f MiB/s (median of %d seconds, errors=%s)", v[int((n+1)/2)], n, err }'
+	python3 - "$1" <<'PY'
+import re, sys
+rows = re.findall(r"guestload: t=(\d+)s passes=\d+ dirty=([\d.]+)MiB/s errors=(\d+)", open(sys.argv[1], errors="replace").read())
+v = sorted(float(d) for t, d, e in rows if int(t) >= 3)
+if not v:
+    print("no data")
+else:
+    print(f"{v[len(v) // 2]:.1f} MiB/s (median of {len(v)} seconds, errors={rows[-1][2]})")
+PY
 }
 
 echo "guest arguments: $ARGS   (1 GiB RAM, 1 vCPU, ${SECS}s each)"

@@ -1,0 +1,681 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Page codecs: names, levels, bounds; round trips of every codec and level
+ * on every kind of page, one page and 64-page batches; and hostile input
+ * (truncation, bit flips, garbage, wrong sizes, wrong codec), which must
+ * fail cleanly and never write past the expected output.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/codec.h"
+#include "unittest.h"
+
+#define PAGE 4096u
+#define BATCH 64u
+#define GUARD 64u      /* canary bytes after every output buffer */
+#define CANARY 0xa5
+
+/* ---- deterministic test data ---- */
+
+static uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s += 0x9e3779b97f4a7c15ull;
+	return mix64(*s);
+}
+
+enum kind { K_ZERO, K_TEXT, K_BINARY, K_RANDOM, K_MIXED, K_COUNT };
+static const char *const kind_name[K_COUNT] = {"zero", "text", "binary", "random", "mixed"};
+
+static const char *const words[] = {
+	"the", "of", "and", "to", "a", "in", "is", "it", "that", "was", "for", "on",
+	"with", "as", "be", "at", "one", "have", "this", "from", "page", "memory",
+	"migration", "kernel", "guest", "dirty", "bitmap", "channel", "compress", "vmig",
+};
+
+static void fill_text(uint8_t *p, size_t n, uint64_t *s)
+{
+	size_t i = 0;
+	while (i < n) {
+		uint64_t r = rnd(s);
+		/* The product of two uniform bytes favours the first words. */
+		const char *w = words[(((r & 0xff) * ((r >> 8) & 0xff)) >> 8) % 30];
+		for (size_t k = 0; w[k] && i < n; k++)
+			p[i++] = (uint8_t)w[k];
+		if (i < n)
+			p[i++] = ((r >> 16) & 15) == 0 ? '.' : ' ';
+	}
+}
+
+static void fill_binary(uint8_t *p, size_t n, uint64_t *s)
+{
+	/* x86-ish: opcodes with a few random bits, pointers with shared high
+	 * bytes, small integers and zeros. */
+	static const uint64_t shape[8] = {
+		0x0000000000c08948ull, 0x00000000f8458b48ull, 0x000000ffff0000e8ull,
+		0xffffffff81000000ull, 0xffff888000000000ull, 0, 0x0000000000000001ull,
+		0x0000000000441f0full,
+	};
+	static const uint64_t noise[8] = {0x3f0000, 0xf8380000, 0xffff00, 0x3ffff8, 0xfffff000,
+					  0x3ff, 0, 0};
+	static const unsigned len[8] = {3, 4, 5, 8, 8, 8, 4, 5};
+	size_t i = 0;
+	while (i < n) {
+		uint64_t r = rnd(s);
+		unsigned k = (unsigned)(r >> 61);
+		uint64_t v = shape[k] ^ (r & noise[k]);
+		for (unsigned b = 0; b < len[k] && i < n; b++)
+			p[i++] = (uint8_t)(v >> (8 * b));
+	}
+}
+
+static void fill_random(uint8_t *p, size_t n, uint64_t *s)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(rnd(s) >> 32);
+}
+
+static void fill(enum kind k, uint8_t *p, size_t n, uint64_t seed)
+{
+	uint64_t s = seed * 7919 + 1;
+	switch (k) {
+	case K_ZERO: memset(p, 0, n); break;
+	case K_TEXT: fill_text(p, n, &s); break;
+	case K_BINARY: fill_binary(p, n, &s); break;
+	case K_RANDOM: fill_random(p, n, &s); break;
+	default:
+		/* Page by page: zero, text, binary or random. */
+		for (size_t off = 0; off < n; off += PAGE) {
+			size_t m = n - off < PAGE ? n - off : PAGE;
+			fill((enum kind)(rnd(&s) % 4), p + off, m, rnd(&s));
+		}
+		break;
+	}
+}
+
+/* A buffer of cap bytes followed by GUARD canary bytes. */
+static uint8_t *guarded(size_t cap)
+{
+	uint8_t *p = malloc(cap + GUARD);
+	if (p)
+		memset(p, CANARY, cap + GUARD);
+	return p;
+}
+
+static bool untouched(const uint8_t *p, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		if (p[i] != CANARY)
+			return false;
+	return true;
+}
+
+static const enum codec_id all_ids[] = {CODEC_NONE, CODEC_LZ4, CODEC_ZSTD, CODEC_DEFLATE};
+#define NIDS (sizeof(all_ids) / sizeof(all_ids[0]))
+
+/* ---- names, levels, bounds ---- */
+
+TEST(names_and_parse)
+{
+	enum codec_id id = CODEC_COUNT;
+	CHECK_STR(codec_name(CODEC_NONE), "none");
+	CHECK_STR(codec_name(CODEC_LZ4), "lz4");
+	CHECK_STR(codec_name(CODEC_ZSTD), "zstd");
+	CHECK_STR(codec_name(CODEC_DEFLATE), "deflate");
+	CHECK_STR(codec_name(CODEC_COUNT), "unknown");
+	CHECK_STR(codec_name((enum codec_id)-1), "unknown");
+	for (unsigned i = 0; i < NIDS; i++) {
+		CHECK_EQ_INT(codec_parse(codec_name(all_ids[i]), &id), 0);
+		CHECK_EQ_INT(id, all_ids[i]);
+	}
+	/* Wire values never change. */
+	CHECK_EQ_INT(CODEC_NONE, 0);
+	CHECK_EQ_INT(CODEC_LZ4, 1);
+	CHECK_EQ_INT(CODEC_ZSTD, 2);
+	CHECK_EQ_INT(CODEC_DEFLATE, 3);
+	CHECK_EQ_INT(codec_parse("LZ4", &id), -EINVAL);
+	CHECK_EQ_INT(codec_parse("", &id), -EINVAL);
+	CHECK_EQ_INT(codec_parse("gzip", &id), -EINVAL);
+	CHECK_EQ_INT(codec_parse("zstd ", &id), -EINVAL);
+	CHECK_EQ_INT(codec_parse("unknown", &id), -EINVAL);
+	CHECK_EQ_INT(codec_parse(NULL, &id), -EINVAL);
+	CHECK_EQ_INT(id, CODEC_DEFLATE); /* untouched by the failures */
+}
+
+TEST(levels)
+{
+	int mn, mx, def;
+	codec_levels(CODEC_NONE, &mn, &mx, &def);
+	CHECK(mn == 0 && mx == 0 && def == 0);
+	codec_levels(CODEC_LZ4, &mn, &mx, &def);
+	CHECK(mn == 1 && mx == 12 && def >= mn && def <= mx);
+	codec_levels(CODEC_ZSTD, &mn, &mx, &def);
+	CHECK(mn == 1 && mx == 19 && def >= mn && def <= mx);
+	codec_levels(CODEC_DEFLATE, &mn, &mx, &def);
+	CHECK(mn == 0 && mx == 3 && def >= mn && def <= mx);
+	codec_levels(CODEC_COUNT, &mn, &mx, &def);
+	CHECK(mn > mx); /* nothing is valid */
+	codec_levels(CODEC_LZ4, NULL, NULL, NULL); /* NULLs are allowed */
+}
+
+TEST(bounds)
+{
+	static const size_t sizes[] = {0, 1, 100, PAGE, 65535, 65536, 65541, PAGE * BATCH, 1 << 20};
+	for (unsigned s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		CHECK_EQ_INT(codec_bound(CODEC_NONE, sizes[s]), sizes[s]);
+		for (unsigned i = 1; i < NIDS; i++)
+			CHECK(codec_bound(all_ids[i], sizes[s]) > sizes[s]);
+		CHECK_EQ_INT(codec_bound(CODEC_COUNT, sizes[s]), 0);
+	}
+	/* A 4 KiB page never needs more than a little slack. */
+	for (unsigned i = 0; i < NIDS; i++)
+		CHECK(codec_bound(all_ids[i], PAGE) <= PAGE + 128);
+}
+
+TEST(bad_arguments)
+{
+	struct codec_ctx *ctx = codec_ctx_new();
+	uint8_t src[PAGE] = {1, 2, 3}, dst[2 * PAGE];
+	size_t n = 12345;
+	CHECK(ctx);
+	/* Levels out of range. */
+	CHECK_EQ_INT(codec_compress(ctx, CODEC_NONE, 1, src, PAGE, dst, sizeof(dst), &n), -EINVAL);
+	CHECK_EQ_INT(codec_compress(ctx, CODEC_LZ4, 0, src, PAGE, dst, sizeof(dst), &n), -EINVAL);
+	CHECK_EQ_INT(codec_compress(ctx, CODEC_LZ4, 13, src, PAGE, dst, sizeof(dst), &n), -EINVAL);
+	CHECK_EQ_INT(codec_compress(ctx, CODEC_ZSTD, 0, src, PAGE, dst, sizeof(dst), &n), -EINVAL);
+	CHECK_EQ_INT(codec_compress(ctx, CODEC_ZSTD, 20, src, PAGE, dst, sizeof(dst), &n), -EINVAL);
+	CHECK_EQ_INT(codec_compress(ctx, CODEC_DEFLATE, -1, src, PAGE, dst, sizeof(dst), &n),
+		     -EINVAL);
+	CHECK_EQ_INT(codec_compress(ctx, CODEC_DEFLATE, 4, src, PAGE, dst, sizeof(dst), &n), -EINVAL);
+	/* Unknown codecs. */
+	CHECK_EQ_INT(codec_compress(ctx, CODEC_COUNT, 0, src, PAGE, dst, sizeof(dst), &n), -EINVAL);
+	CHECK_EQ_INT(codec_compress(ctx, (enum codec_id)-1, 0, src, PAGE, dst, sizeof(dst), &n),
+		     -EINVAL);
+	CHECK_EQ_INT(codec_decompress(ctx, CODEC_COUNT, src, 10, dst, sizeof(dst), PAGE), -EINVAL);
+	/* Missing pointers. */
+	CHECK_EQ_INT(codec_compress(ctx, CODEC_LZ4, 1, src, PAGE, dst, sizeof(dst), NULL), -EINVAL);
+	CHECK_EQ_INT(codec_compress(ctx, CODEC_LZ4, 1, NULL, PAGE, dst, sizeof(dst), &n), -EINVAL);
+	CHECK_EQ_INT(codec_compress(ctx, CODEC_LZ4, 1, src, PAGE, NULL, sizeof(dst), &n), -EINVAL);
+	CHECK_EQ_INT(codec_compress(NULL, CODEC_LZ4, 1, src, PAGE, dst, sizeof(dst), &n), -EINVAL);
+	CHECK_EQ_INT(codec_decompress(NULL, CODEC_ZSTD, src, 10, dst, sizeof(dst), PAGE), -EINVAL);
+	CHECK_EQ_INT(codec_decompress(ctx, CODEC_ZSTD, NULL, 10, dst, sizeof(dst), PAGE), -EINVAL);
+	/* "none" needs no context. */
+	CHECK_EQ_INT(codec_compress(NULL, CODEC_NONE, 0, src, PAGE, dst, sizeof(dst), &n), 0);
+	CHECK_EQ_INT(n, PAGE);
+	CHECK_EQ_INT(codec_decompress(NULL, CODEC_NONE, dst, PAGE, src, PAGE, PAGE), 0);
+	codec_ctx_free(ctx);
+	codec_ctx_free(NULL);
+}
+
+/* ---- round trips ---- */
+
+/* Compresses into a bound-sized guarded buffer, decompresses into an
+ * exact-size guarded one (with a fresh context: blocks are independent),
+ * and compares. Returns the compressed size, or 0 on any failure. */
+static size_t round_trip(struct codec_ctx *ctx, struct codec_ctx *dctx, enum codec_id id, int level,
+			 const uint8_t *src, size_t len)
+{
+	size_t cap = codec_bound(id, len), clen = 0;
+	uint8_t *c = guarded(cap), *out = guarded(len);
+	size_t ret = 0;
+	if (!c || !out)
+		goto done;
+	if (codec_compress(ctx, id, level, src, len, c, cap, &clen) != 0 || clen > cap ||
+	    !untouched(c, cap, cap + GUARD))
+		goto done;
+	if (codec_decompress(dctx, id, c, clen, out, len, len) != 0 ||
+	    !untouched(out, len, len + GUARD) || memcmp(out, src, len) != 0)
+		goto done;
+	ret = clen ? clen : 1;
+done:
+	free(c);
+	free(out);
+	return ret;
+}
+
+TEST(round_trip_every_level_kind_and_batch)
+{
+	struct codec_ctx *ctx = codec_ctx_new(), *dctx = codec_ctx_new();
+	uint8_t *data = malloc(PAGE * BATCH);
+	CHECK(ctx && dctx && data);
+	for (unsigned k = 0; k < K_COUNT; k++) {
+		for (unsigned pages = 1; pages <= BATCH; pages += BATCH - 1) {
+			size_t len = (size_t)pages * PAGE;
+			fill((enum kind)k, data, len, 1000 + k * 10 + pages);
+			for (unsigned i = 0; i < NIDS; i++) {
+				int mn, mx;
+				codec_levels(all_ids[i], &mn, &mx, NULL);
+				for (int lv = mn; lv <= mx; lv++) {
+					size_t clen = round_trip(ctx, dctx, all_ids[i], lv, data, len);
+					if (!clen)
+						snprintf(ut_->msg, sizeof(ut_->msg),
+							 "%s level %d on %u %s pages failed",
+							 codec_name(all_ids[i]), lv, pages, kind_name[k]);
+					if (!clen) {
+						ut_->failed_here = 1;
+						goto out;
+					}
+					/* Zero pages and text must actually shrink. */
+					if (all_ids[i] != CODEC_NONE && (k == K_ZERO || k == K_TEXT))
+						CHECK(clen < len / 2);
+					if (all_ids[i] != CODEC_NONE && k == K_ZERO)
+						CHECK(clen < 64 + len / 256);
+				}
+			}
+		}
+	}
+out:
+	free(data);
+	codec_ctx_free(ctx);
+	codec_ctx_free(dctx);
+}
+
+TEST(round_trip_odd_sizes)
+{
+	/* Sizes around ISA-L's stored-block limit and odd tails; random data
+	 * must still fit in codec_bound. */
+	static const size_t sizes[] = {0, 1, 2, 7, 8, 9, 100, 4095, 65535, 65536, 65541, 200003};
+	struct codec_ctx *ctx = codec_ctx_new();
+	uint8_t *data = malloc(200003);
+	CHECK(ctx && data);
+	for (unsigned s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		for (unsigned k = K_TEXT; k <= K_RANDOM; k++) {
+			fill((enum kind)k, data, sizes[s], s * 31 + k);
+			for (unsigned i = 0; i < NIDS; i++) {
+				int mn, mx;
+				codec_levels(all_ids[i], &mn, &mx, NULL);
+				/* Every level for small sizes, ends of the range for big. */
+				for (int lv = mn; lv <= mx; lv += sizes[s] > 5000 ? (mx - mn > 0 ? mx - mn : 1) : 1) {
+					if (!round_trip(ctx, ctx, all_ids[i], lv, data, sizes[s])) {
+						snprintf(ut_->msg, sizeof(ut_->msg),
+							 "%s level %d, %zu %s bytes",
+							 codec_name(all_ids[i]), lv, sizes[s], kind_name[k]);
+						ut_->failed_here = 1;
+						goto out;
+					}
+				}
+			}
+		}
+	}
+out:
+	free(data);
+	codec_ctx_free(ctx);
+}
+
+TEST(compress_enospc)
+{
+	struct codec_ctx *ctx = codec_ctx_new();
+	uint8_t *data = malloc(PAGE * BATCH);
+	CHECK(ctx && data);
+	fill(K_MIXED, data, PAGE * BATCH, 77);
+	for (unsigned i = 0; i < NIDS; i++) {
+		int mn, mx;
+		codec_levels(all_ids[i], &mn, &mx, NULL);
+		for (int lv = mn; lv <= mx; lv++) {
+			size_t len = (lv & 1) ? PAGE : PAGE * BATCH, cap = codec_bound(all_ids[i], len);
+			size_t clen = 0, n = 0;
+			uint8_t *c = guarded(cap);
+			CHECK(c);
+			CHECK_EQ_INT(codec_compress(ctx, all_ids[i], lv, data, len, c, cap, &clen), 0);
+			/* One byte short, and much too short: -ENOSPC, nothing past cap. */
+			for (size_t small = clen - 1;; small /= 3) {
+				uint8_t *d = guarded(small);
+				CHECK(d);
+				int rc = codec_compress(ctx, all_ids[i], lv, data, len, d, small, &n);
+				bool ok = rc == -ENOSPC && untouched(d, small, small + GUARD);
+				free(d);
+				if (!ok) {
+					free(c);
+					snprintf(ut_->msg, sizeof(ut_->msg), "%s level %d cap %zu: rc %d",
+						 codec_name(all_ids[i]), lv, small, rc);
+					ut_->failed_here = 1;
+					goto out;
+				}
+				if (small == 0)
+					break;
+			}
+			free(c);
+			/* The context still works after a failure. */
+			CHECK(round_trip(ctx, ctx, all_ids[i], lv, data, len));
+		}
+	}
+out:
+	free(data);
+	codec_ctx_free(ctx);
+}
+
+/* ---- hostile input ---- */
+
+/* Decompresses src into a guarded buffer of dst_cap; the result must be
+ * 0 or -EBADMSG and nothing past expected_len may change. Returns rc, or
+ * 1 if the rules were broken. */
+static int hostile(struct codec_ctx *ctx, enum codec_id id, const uint8_t *src, size_t src_len,
+		   size_t dst_cap, size_t expected)
+{
+	uint8_t *out = guarded(dst_cap);
+	int rc;
+	if (!out)
+		return 1;
+	rc = codec_decompress(ctx, id, src, src_len, out, dst_cap, expected);
+	if (rc != 0 && rc != -EBADMSG)
+		rc = 1;
+	if (!untouched(out, expected < dst_cap ? expected : dst_cap, dst_cap + GUARD))
+		rc = 1;
+	free(out);
+	return rc;
+}
+
+struct sample {
+	uint8_t *c;
+	size_t clen, len;
+};
+
+/* Valid compressed samples: text and mixed, one page and a batch. */
+static int make_sample(struct codec_ctx *ctx, enum codec_id id, int level, const uint8_t *data,
+		       size_t len, struct sample *s)
+{
+	size_t cap = codec_bound(id, len);
+	s->c = malloc(cap);
+	s->len = len;
+	if (!s->c)
+		return -ENOMEM;
+	return codec_compress(ctx, id, level, data, len, s->c, cap, &s->clen);
+}
+
+TEST(hostile_truncation)
+{
+	struct codec_ctx *ctx = codec_ctx_new();
+	uint8_t *data = malloc(PAGE * BATCH);
+	CHECK(ctx && data);
+	for (unsigned i = 0; i < NIDS; i++) {
+		int mn, mx;
+		codec_levels(all_ids[i], &mn, &mx, NULL);
+		for (int lv = mn; lv <= mx; lv += (mx - mn) / 2 > 0 ? (mx - mn) / 2 : 1) {
+			for (unsigned pages = 1; pages <= BATCH; pages += BATCH - 1) {
+				struct sample s;
+				fill(pages == 1 ? K_TEXT : K_MIXED, data, pages * PAGE, pages + lv);
+				CHECK_EQ_INT(make_sample(ctx, all_ids[i], lv, data, pages * PAGE, &s), 0);
+				size_t step = s.clen > 2000 ? s.clen / 997 + 1 : 1;
+				for (size_t cut = 0; cut < s.clen; cut += step) {
+					int rc = hostile(ctx, all_ids[i], s.c, cut, s.len, s.len);
+					if (rc != -EBADMSG) {
+						snprintf(ut_->msg, sizeof(ut_->msg),
+							 "%s level %d: cut at %zu of %zu gave %d",
+							 codec_name(all_ids[i]), lv, cut, s.clen, rc);
+						ut_->failed_here = 1;
+						free(s.c);
+						goto out;
+					}
+				}
+				/* The last few cuts one by one. */
+				for (size_t cut = s.clen > 16 ? s.clen - 16 : 0; cut < s.clen; cut++)
+					CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, cut, s.len, s.len),
+						     -EBADMSG);
+				/* The whole thing still decodes. */
+				CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, s.len, s.len), 0);
+				free(s.c);
+			}
+		}
+	}
+out:
+	free(data);
+	codec_ctx_free(ctx);
+}
+
+TEST(hostile_sizes_and_trailing_bytes)
+{
+	struct codec_ctx *ctx = codec_ctx_new();
+	uint8_t *data = malloc(PAGE * BATCH), *ext;
+	CHECK(ctx && data);
+	fill(K_MIXED, data, PAGE * BATCH, 5);
+	for (unsigned i = 0; i < NIDS; i++) {
+		int def;
+		struct sample s;
+		codec_levels(all_ids[i], NULL, NULL, &def);
+		CHECK_EQ_INT(make_sample(ctx, all_ids[i], def, data, PAGE * BATCH, &s), 0);
+		size_t len = s.len;
+		/* Wrong expected length, either way. */
+		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len + 100, len + 1), -EBADMSG);
+		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len + 100, len - 1), -EBADMSG);
+		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len + 100, len - PAGE), -EBADMSG);
+		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len, 0), -EBADMSG);
+		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len, 1), -EBADMSG);
+		/* Output space too small for what the sender claims. */
+		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len - 1, len), -EBADMSG);
+		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, 0, len), -EBADMSG);
+		/* An absurd expected length is refused before any work. */
+		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len, (size_t)-1), -EBADMSG);
+		/* Exact space is fine, and more space than needed too. */
+		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len, len), 0);
+		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len + 4096, len), 0);
+		/* Bytes after the end of the stream. */
+		ext = malloc(s.clen + 16);
+		CHECK(ext);
+		memcpy(ext, s.c, s.clen);
+		for (unsigned extra = 1; extra <= 16; extra++) {
+			memset(ext + s.clen, extra * 37, 16);
+			int rc = hostile(ctx, all_ids[i], ext, s.clen + extra, len + 64, len);
+			if (rc != -EBADMSG) {
+				snprintf(ut_->msg, sizeof(ut_->msg), "%s: %u trailing bytes gave %d",
+					 codec_name(all_ids[i]), extra, rc);
+				ut_->failed_here = 1;
+				break;
+			}
+		}
+		/* A second, complete copy of the stream appended. */
+		free(ext);
+		ext = malloc(2 * s.clen);
+		CHECK(ext);
+		memcpy(ext, s.c, s.clen);
+		memcpy(ext + s.clen, s.c, s.clen);
+		if (all_ids[i] != CODEC_NONE)
+			CHECK_EQ_INT(hostile(ctx, all_ids[i], ext, 2 * s.clen, 2 * len, len), -EBADMSG);
+		free(ext);
+		free(s.c);
+		if (ut_->failed_here)
+			break;
+	}
+	free(data);
+	codec_ctx_free(ctx);
+}
+
+TEST(hostile_bit_flips)
+{
+	struct codec_ctx *ctx = codec_ctx_new();
+	uint8_t *data = malloc(PAGE * BATCH), *bad;
+	uint64_t seed = 99;
+	CHECK(ctx && data);
+	for (unsigned i = 1; i < NIDS; i++) {
+		int mn, mx;
+		codec_levels(all_ids[i], &mn, &mx, NULL);
+		for (int lv = mn; lv <= mx; lv += mx - mn) {
+			for (unsigned pages = 1; pages <= BATCH; pages += BATCH - 1) {
+				struct sample s;
+				unsigned errors = 0, tries = pages == 1 ? 3000 : 300;
+				fill(K_MIXED, data, pages * PAGE, lv * 3 + pages);
+				CHECK_EQ_INT(make_sample(ctx, all_ids[i], lv, data, pages * PAGE, &s), 0);
+				bad = malloc(s.clen);
+				CHECK(bad);
+				for (unsigned t = 0; t < tries; t++) {
+					memcpy(bad, s.c, s.clen);
+					/* One to four flipped bits, biased to the header. */
+					unsigned flips = 1 + (unsigned)(rnd(&seed) % 4);
+					for (unsigned f = 0; f < flips; f++) {
+						uint64_t r = rnd(&seed);
+						size_t at = (r & 1) ? (r >> 8) % (s.clen < 32 ? s.clen : 32)
+								    : (r >> 8) % s.clen;
+						bad[at] ^= (uint8_t)(1u << ((r >> 4) & 7));
+					}
+					int rc = hostile(ctx, all_ids[i], bad, s.clen, s.len, s.len);
+					CHECK(rc == 0 || rc == -EBADMSG);
+					errors += rc != 0;
+				}
+				/* Most damage is noticed (no codec here has a checksum,
+				 * so a flipped literal can pass). */
+				CHECK(errors > tries / 10);
+				free(bad);
+				free(s.c);
+			}
+		}
+	}
+	free(data);
+	codec_ctx_free(ctx);
+}
+
+TEST(hostile_garbage_and_wrong_codec)
+{
+	struct codec_ctx *ctx = codec_ctx_new();
+	uint8_t *data = malloc(PAGE * BATCH), *junk = malloc(PAGE * 2);
+	uint64_t seed = 4242;
+	CHECK(ctx && data && junk);
+	/* Random bytes of every length up to 300, then some longer. */
+	for (unsigned i = 1; i < NIDS; i++) {
+		for (size_t len = 1; len < 2 * PAGE; len += len < 300 ? 1 : 397) {
+			for (unsigned rep = 0; rep < 4; rep++) {
+				fill_random(junk, len, &seed);
+				if (rep == 1 && len >= 4) { /* a real zstd magic in front */
+					junk[0] = 0x28, junk[1] = 0xb5, junk[2] = 0x2f, junk[3] = 0xfd;
+				}
+				if (rep == 2)
+					junk[0] = (uint8_t)((junk[0] & ~7u) | 1u); /* deflate final stored/fixed */
+				int rc = hostile(ctx, all_ids[i], junk, len, PAGE, PAGE);
+				CHECK_EQ_INT(rc, -EBADMSG);
+				rc = hostile(ctx, all_ids[i], junk, len, PAGE * BATCH, PAGE * BATCH);
+				CHECK_EQ_INT(rc, -EBADMSG);
+			}
+		}
+	}
+	/* Every codec's output fed to every other decoder. */
+	for (unsigned k = K_ZERO; k <= K_MIXED; k++) {
+		fill((enum kind)k, data, PAGE * BATCH, 300 + k);
+		for (unsigned a = 0; a < NIDS; a++) {
+			int def;
+			struct sample s;
+			codec_levels(all_ids[a], NULL, NULL, &def);
+			CHECK_EQ_INT(make_sample(ctx, all_ids[a], def, data, PAGE * BATCH, &s), 0);
+			for (unsigned b = 0; b < NIDS; b++) {
+				if (a == b)
+					continue;
+				int rc = hostile(ctx, all_ids[b], s.c, s.clen, s.len, s.len);
+				if (rc != -EBADMSG) {
+					snprintf(ut_->msg, sizeof(ut_->msg),
+						 "%s data (%s) through %s gave %d",
+						 codec_name(all_ids[a]), kind_name[k],
+						 codec_name(all_ids[b]), rc);
+					ut_->failed_here = 1;
+				}
+			}
+			free(s.c);
+			if (ut_->failed_here)
+				goto out;
+		}
+	}
+out:
+	free(junk);
+	free(data);
+	codec_ctx_free(ctx);
+}
+
+/* ---- the deflate wire format is plain raw deflate ---- */
+
+TEST(deflate_is_raw_rfc1951)
+{
+	/* Made by zlib (deflateInit2 with windowBits -15), not ISA-L: what any
+	 * other raw-deflate engine, QAT included, may send. */
+	static const uint8_t zlib_dyn[] = {
+		0x2b, 0xcb, 0xcd, 0x4c, 0x57, 0x00, 0xe2, 0xa2, 0xc4, 0x92, 0xd4, 0x62, 0x85, 0x82, 0xc4,
+		0xf4, 0xd4, 0x62, 0x6b, 0x85, 0x32, 0x4c, 0x41, 0x85, 0xc4, 0xf4, 0xc4, 0xcc, 0x3c, 0x85,
+		0xc4, 0xbc, 0x14, 0x08, 0x4b, 0x0f, 0x9b, 0xa2, 0x51, 0x9d, 0x03, 0xae, 0x13, 0x00,
+	};
+	static const uint8_t zlib_stored[] = {0x01, 0x03, 0x00, 0xfc, 0xff, 'a', 'b', 'c'};
+	static const char line[] = "vmig migrates pages; vmig migrates pages again and again. ";
+	struct codec_ctx *ctx = codec_ctx_new();
+	uint8_t want[8 * 58], out[8 * 58], c[1024];
+	size_t clen;
+	CHECK(ctx);
+	CHECK_EQ_INT(sizeof(line) - 1, 58);
+	for (unsigned i = 0; i < 8; i++)
+		memcpy(want + i * 58, line, 58);
+	CHECK_EQ_INT(codec_decompress(ctx, CODEC_DEFLATE, zlib_dyn, sizeof(zlib_dyn), out,
+				      sizeof(out), sizeof(want)),
+		     0);
+	CHECK(memcmp(out, want, sizeof(want)) == 0);
+	CHECK_EQ_INT(codec_decompress(ctx, CODEC_DEFLATE, zlib_stored, sizeof(zlib_stored), out,
+				      sizeof(out), 3),
+		     0);
+	CHECK(memcmp(out, "abc", 3) == 0);
+	/* The same data behind a zlib header is not raw deflate. */
+	uint8_t wrapped[2 + sizeof(zlib_stored)] = {0x78, 0x01};
+	memcpy(wrapped + 2, zlib_stored, sizeof(zlib_stored));
+	CHECK_EQ_INT(codec_decompress(ctx, CODEC_DEFLATE, wrapped, sizeof(wrapped), out,
+				      sizeof(out), 3),
+		     -EBADMSG);
+	/* ISA-L's output has no wrapper either: not gzip (1f 8b), not zlib
+	 * (78 xx), and it decodes from its first byte. */
+	for (int lv = 0; lv <= 3; lv++) {
+		CHECK_EQ_INT(codec_compress(ctx, CODEC_DEFLATE, lv, want, sizeof(want), c, sizeof(c),
+					    &clen),
+			     0);
+		CHECK(!(c[0] == 0x1f && c[1] == 0x8b) && c[0] != 0x78);
+		CHECK_EQ_INT(codec_decompress(ctx, CODEC_DEFLATE, c, clen, out, sizeof(out),
+					      sizeof(want)),
+			     0);
+		CHECK(memcmp(out, want, sizeof(want)) == 0);
+	}
+	/* An input that cannot shrink still fits codec_bound as stored blocks,
+	 * even when the buffer is exactly that size. */
+	{
+		uint64_t seed = 1;
+		size_t len = 70000, cap = codec_bound(CODEC_DEFLATE, len);
+		uint8_t *rnd_data = malloc(len), *cc = guarded(cap), *back = malloc(len);
+		CHECK(rnd_data && cc && back);
+		fill_random(rnd_data, len, &seed);
+		for (int lv = 0; lv <= 3; lv++) {
+			CHECK_EQ_INT(codec_compress(ctx, CODEC_DEFLATE, lv, rnd_data, len, cc, cap, &clen),
+				     0);
+			CHECK(clen <= cap && untouched(cc, cap, cap + GUARD));
+			CHECK_EQ_INT(codec_decompress(ctx, CODEC_DEFLATE, cc, clen, back, len, len), 0);
+			CHECK(memcmp(back, rnd_data, len) == 0);
+		}
+		free(rnd_data);
+		free(cc);
+		free(back);
+	}
+	codec_ctx_free(ctx);
+}
+
+TEST(contexts_are_independent_and_reusable)
+{
+	/* Many batches through one context, alternating codecs and levels,
+	 * each decoded by a different context. */
+	struct codec_ctx *a = codec_ctx_new(), *b = codec_ctx_new();
+	uint8_t *data = malloc(PAGE * 8);
+	CHECK(a && b && data);
+	for (unsigned round = 0; round < 200; round++) {
+		enum codec_id id = all_ids[round % NIDS];
+		int mn, mx;
+		codec_levels(id, &mn, &mx, NULL);
+		int lv = mn + (int)(round / NIDS) % (mx - mn + 1);
+		fill((enum kind)(round % K_COUNT), data, PAGE * (1 + round % 8), round);
+		CHECK(round_trip(a, b, id, lv, data, PAGE * (1 + round % 8)));
+	}
+	free(data);
+	codec_ctx_free(a);
+	codec_ctx_free(b);
+}
+
+RUN_TESTS("test_codec", UT(names_and_parse), UT(levels), UT(bounds), UT(bad_arguments),
+	  UT(round_trip_every_level_kind_and_batch), UT(round_trip_odd_sizes), UT(compress_enospc),
+	  UT(hostile_truncation), UT(hostile_sizes_and_trailing_bytes), UT(hostile_bit_flips),
+	  UT(hostile_garbage_and_wrong_codec), UT(deflate_is_raw_rfc1951),
+	  UT(contexts_are_independent_and_reusable))
