@@ -59,6 +59,7 @@ struct vmig_migrate_params {
 	uint64_t max_bandwidth;     /* bytes/s, 0 = unlimited */
 	uint64_t timeout_ms;        /* 0 = none; then the migration is cancelled */
 	int io_timeout_ms;          /* no progress for this long fails it; default 5000 */
+	unsigned channels;          /* data connections besides the main one, 0..16 */
 	const uint8_t *vmm_config;  /* sent in HELLO for the destination VMM */
 	size_t vmm_config_len;
 	/* Called once on the migration thread when it ends (any status). */

@@ -70,4 +70,48 @@ const char *accel_describe(const struct accel *a);
 enum accel_kind accel_kind_in_use(const struct accel *a);
 void accel_get_stats(struct accel *a, struct accel_stats *s);
 
+/*
+ * Additions to the API above (the functions above keep their meaning).
+ *
+ * Threads and sessions: cfg->threads is the number of worker threads of
+ * each backend. CPU: codec workers (0: one per online CPU). QAT: QATzip
+ * sessions, each owned by one worker thread, so the number of jobs the
+ * device works on at once (0: 16). At most 64 either way. When ACCEL_AUTO
+ * got QAT, the codecs QAT does not do (all but deflate) run on CPU workers
+ * of the same accel; with ACCEL_QAT they are refused by submit (-ENOTSUP).
+ *
+ * In flight: a job counts from accel_submit until it comes back from a poll
+ * (done but not yet polled counts too), queue_depth in all, over all queues.
+ *
+ * Thread safety: submit and poll may be called from many threads at once.
+ * A job submitted with accel_submit comes back to whichever thread polls
+ * the default queue first. To get one's own jobs back, give each thread its
+ * own completion queue (accel_queue_new) and use accel_submit_to and
+ * accel_poll_queue with it. accel_close and accel_queue_free must not race
+ * with calls on what they free.
+ *
+ * accel_poll / accel_poll_queue with timeout_ms < 0 return 0 at once, not
+ * block forever, when that queue has nothing in flight.
+ */
+struct accel_queue;
+
+/* A completion queue owned by one caller (e.g. a channel thread). */
+int accel_queue_new(struct accel *a, struct accel_queue **out);
+/*
+ * Waits for the queue's jobs still being worked on (they may point into
+ * buffers the caller is about to free), drops those not yet polled, and
+ * frees it. accel_close frees queues still open; free yours before it.
+ */
+void accel_queue_free(struct accel_queue *q);
+/* Like accel_submit; the job comes back on q (NULL: the default queue). */
+int accel_submit_to(struct accel *a, struct accel_queue *q, struct accel_job *job);
+/* Like accel_poll, on q only. */
+int accel_poll_queue(struct accel_queue *q, struct accel_job **done, unsigned max, int timeout_ms);
+/* Jobs submitted to q and not yet polled from it. */
+unsigned accel_queue_in_flight(struct accel_queue *q);
+
+/* "cpu", "qat", "auto"; and back (-EINVAL for anything else). */
+const char *accel_kind_name(enum accel_kind kind);
+int accel_kind_parse(const char *name, enum accel_kind *out);
+
 #endif

@@ -30,6 +30,8 @@ static void usage(FILE *f)
 		"  -b, --max-bandwidth RATE  cap the link use, bytes/s with K/M/G suffix\n"
 		"                            (e.g. 125M = 1 Gbit/s; default unlimited)\n"
 		"  -t, --timeout S           give up (the guest keeps running here) after S s\n"
+		"  -n, --channels N          data connections besides the main one, each with\n"
+		"                            its own thread on both sides (0..16, default 0)\n"
 		"  -j, --json                print one JSON object with the final figures\n"
 		"  -h, --help                this text\n");
 }
@@ -88,18 +90,19 @@ int cmd_migrate(int argc, char **argv)
 		{"max-bandwidth", required_argument, NULL, 'b'},
 		{"timeout", required_argument, NULL, 't'},
 		{"json", no_argument, NULL, 'j'},
+		{"channels", required_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *control = NULL, *uri = NULL;
-	uint64_t downtime = 0, bw = 0, timeout = 0;
+	uint64_t downtime = 0, bw = 0, timeout = 0, channels = 0;
 	bool json = false;
 	char err[512];
 	int c, fd, r;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":C:d:b:t:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":C:d:b:t:n:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'C': control = optarg; break;
 		case 'd':
@@ -122,6 +125,12 @@ int cmd_migrate(int argc, char **argv)
 			}
 			break;
 		case 'j': json = true; break;
+		case 'n':
+			if (parse_u64(optarg, 0, 16, &channels)) {
+				fprintf(stderr, "vmig migrate: invalid --channels '%s': want 0..16\n", optarg);
+				return CLI_EXIT_USAGE;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		case ':':
 			fprintf(stderr, "vmig migrate: option '%s' needs a value\n", argv[optind - 1]);
@@ -163,6 +172,10 @@ int cmd_migrate(int argc, char **argv)
 	if (timeout) {
 		jw_key(&w, "timeout_ms");
 		jw_uint(&w, timeout * 1000);
+	}
+	if (channels) {
+		jw_key(&w, "channels");
+		jw_uint(&w, channels);
 	}
 	jw_object_end(&w);
 	size_t len;

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
@@ -26,17 +28,61 @@
 #define GO_TIMEOUT_MS 60000
 #define ALIVE_WAIT_MS 2000
 
-struct vmig_incoming {
-	struct channel ch;
-	struct wire_hello hello;
-	uint8_t *vmm_config;
+struct vmig_incoming;
+
+/* A page stream being received: the main channel, or a data channel with
+ * its own thread. */
+struct dst_chan {
+	struct vmig_incoming *in;
+	unsigned idx;
+	struct channel *ch;
+	struct channel own;
+	pthread_t thread;
+	bool thread_on;
+	struct ram_map *ram;
 	struct vbuf payload;
-	uint64_t t0_ns;
 	/* one PAGES record's metadata */
 	uint64_t entries[WIRE_MAX_PAGES_PER_BATCH];
 	uint64_t hashes[WIRE_MAX_PAGES_PER_BATCH];
 	struct iovec iov[WIRE_MAX_PAGES_PER_BATCH];
+	uint64_t pages_normal, pages_zero, passes;
+	uint64_t synced_pass;     /* under in->lock */
+	bool ended;               /* under in->lock: CHANNEL_END or failure */
 };
+
+struct vmig_incoming {
+	struct channel ch;
+	int lfd;                  /* kept open until the data channels connected */
+	struct wire_hello hello;
+	uint8_t *vmm_config;
+	struct vbuf payload;
+	uint64_t t0_ns;
+	unsigned nr_chans;
+	struct dst_chan *chans;   /* [0] is the main channel when there are no data channels */
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool failed;              /* under lock: a channel failed; err holds why */
+	char err[512];
+};
+
+/* First failure wins; every socket is shut down so that whoever is
+ * blocked on one (the main thread included) returns at once. */
+static void incoming_fail(struct vmig_incoming *in, const char *msg)
+{
+	pthread_mutex_lock(&in->lock);
+	if (!in->failed) {
+		in->failed = true;
+		snprintf(in->err, sizeof(in->err), "%s", msg);
+	}
+	pthread_cond_broadcast(&in->cond);
+	pthread_mutex_unlock(&in->lock);
+	if (in->ch.fd >= 0)
+		shutdown(in->ch.fd, SHUT_RDWR);
+	for (unsigned i = 0; in->chans && i < in->nr_chans; i++)
+		if (in->chans[i].own.fd >= 0)
+			shutdown(in->chans[i].own.fd, SHUT_RDWR);
+}
 
 static void send_error(struct vmig_incoming *in, int code, const char *msg)
 {
@@ -67,11 +113,14 @@ int vmig_incoming_accept(int lfd, int accept_timeout_ms, int io_timeout_ms,
 	}
 	memset(cfg, 0, sizeof(*cfg));
 	in->ch.fd = -1;
+	in->lfd = -1;
 	vbuf_init(&in->payload);
+	in->lfd = lfd;
+	pthread_mutex_init(&in->lock, NULL);
+	pthread_cond_init(&in->cond, NULL);
 	r = chan_accept(lfd, accept_timeout_ms, -1, &fd, cfg->peer, sizeof(cfg->peer), err, errlen);
-	close(lfd); /* one source per incoming VM */
 	if (r) {
-		free(in);
+		vmig_incoming_free(in);
 		return r;
 	}
 	in->t0_ns = now_ns();
@@ -100,6 +149,10 @@ int vmig_incoming_accept(int lfd, int accept_timeout_ms, int io_timeout_ms,
 			send_error(in, r, what);
 		vmig_incoming_free(in);
 		return r;
+	}
+	if (!in->hello.nr_channels) {
+		close(in->lfd); /* one source per incoming VM */
+		in->lfd = -1;
 	}
 	cfg->nr_regions = in->hello.nr_regions;
 	for (unsigned i = 0; i < in->hello.nr_regions; i++)
@@ -134,8 +187,8 @@ void vmig_incoming_refuse(struct vmig_incoming *in, const char *why)
  * page data is read and checked first; the data then goes straight into
  * the guest pages it names, and each page is checked against its hash.
  */
-static int recv_pages(struct vmig_incoming *in, struct ram_map *ram, const struct wire_hdr *h,
-		      struct vmig_incoming_stats *st, char *err, size_t errlen)
+static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wire_hdr *h,
+		      char *err, size_t errlen)
 {
 	uint8_t fixed[16];
 	uint64_t *ent = in->entries, *hashes = in->hashes;
@@ -145,7 +198,7 @@ static int recv_pages(struct vmig_incoming *in, struct ram_map *ram, const struc
 		snprintf(err, errlen, "bad PAGES record: %u bytes", h->len);
 		return -EPROTO;
 	}
-	if ((r = chan_recv(&in->ch, fixed, sizeof(fixed), err, errlen)))
+	if ((r = chan_recv(in->ch, fixed, sizeof(fixed), err, errlen)))
 		return r;
 	uint32_t count, codec;
 	memcpy(&count, fixed + 8, 4);
@@ -163,7 +216,7 @@ static int recv_pages(struct vmig_incoming *in, struct ram_map *ram, const struc
 		snprintf(err, errlen, "bad PAGES record: truncated page list");
 		return -EPROTO;
 	}
-	if ((r = chan_recv(&in->ch, ent, (size_t)count * 8, err, errlen)))
+	if ((r = chan_recv(in->ch, ent, (size_t)count * 8, err, errlen)))
 		return r;
 	uint32_t normal = 0;
 	for (uint32_t i = 0; i < count; i++) {
@@ -180,7 +233,7 @@ static int recv_pages(struct vmig_incoming *in, struct ram_map *ram, const struc
 			 count, normal);
 		return -EPROTO;
 	}
-	if ((r = chan_recv(&in->ch, hashes, (size_t)normal * 8, err, errlen)))
+	if ((r = chan_recv(in->ch, hashes, (size_t)normal * 8, err, errlen)))
 		return r;
 	XXH3_state_t xs;
 	XXH3_64bits_reset(&xs);
@@ -201,12 +254,12 @@ static int recv_pages(struct vmig_incoming *in, struct ram_map *ram, const struc
 			if (ram->hash[idx] != ram->zero_hash)
 				memset(ram_page(ram, idx), 0, VMIG_PAGE_SIZE);
 			ram->hash[idx] = ram->zero_hash;
-			st->pages_zero++;
+			in->pages_zero++;
 		} else {
 			iov[n++] = (struct iovec){ram_page(ram, idx), VMIG_PAGE_SIZE};
 		}
 	}
-	if (n && (r = chan_recvv(&in->ch, iov, (int)n, err, errlen)))
+	if (n && (r = chan_recvv(in->ch, iov, (int)n, err, errlen)))
 		return r;
 	unsigned k = 0;
 	for (uint32_t i = 0; i < count; i++) {
@@ -221,22 +274,184 @@ static int recv_pages(struct vmig_incoming *in, struct ram_map *ram, const struc
 		}
 		ram->hash[idx] = got;
 		k++;
-		st->pages_normal++;
+		in->pages_normal++;
 	}
 	return 0;
 }
 
-static int recv_payload(struct vmig_incoming *in, const struct wire_hdr *h, char *err,
-			size_t errlen)
+static int recv_payload(struct channel *ch, struct vbuf *payload, const struct wire_hdr *h,
+			char *err, size_t errlen)
 {
-	vbuf_reset(&in->payload);
-	uint8_t *p = vbuf_grow(&in->payload, h->len);
+	vbuf_reset(payload);
+	uint8_t *p = vbuf_grow(payload, h->len);
 	if (!p && h->len) {
 		snprintf(err, errlen, "out of memory for a %u-byte record", h->len);
 		return -ENOMEM;
 	}
-	int r = chan_recv(&in->ch, p, h->len, err, errlen);
-	return r ? r : wire_check_payload(h, in->payload.data, err, errlen);
+	int r = chan_recv(ch, p, h->len, err, errlen);
+	return r ? r : wire_check_payload(h, payload->data, err, errlen);
+}
+
+/* SYNC on a page stream: acknowledge it and let the main thread know. */
+static int stream_synced(struct dst_chan *c, const struct vbuf *payload, char *err, size_t errlen)
+{
+	uint64_t pass;
+	if (payload->len != 16) {
+		snprintf(err, errlen, "bad SYNC record (%zu bytes)", payload->len);
+		return -EPROTO;
+	}
+	memcpy(&pass, payload->data, 8);
+	c->passes++;
+	/* Lets the source pause the guest only once nothing of the earlier
+	 * passes is still queued here. */
+	int r = chan_send_record(c->ch, REC_SYNC_ACK, &pass, 8, err, errlen);
+	pthread_mutex_lock(&c->in->lock);
+	c->synced_pass = pass;
+	pthread_cond_broadcast(&c->in->cond);
+	pthread_mutex_unlock(&c->in->lock);
+	return r;
+}
+
+/* A data channel's thread: PAGES and SYNC until CHANNEL_END. */
+static void *dst_chan_thread(void *arg)
+{
+	struct dst_chan *c = arg;
+	struct wire_hdr h;
+	char err[512] = "", name[16];
+	int r;
+
+	snprintf(name, sizeof(name), "mig-in%u", c->idx);
+	pthread_setname_np(pthread_self(), name);
+	for (;;) {
+		if ((r = chan_recv_hdr(c->ch, &h, c->ch->io_timeout_ms, err, sizeof(err))))
+			break;
+		if (h.type == REC_PAGES) {
+			if ((r = recv_pages(c, c->ram, &h, err, sizeof(err))))
+				break;
+			continue;
+		}
+		if ((r = recv_payload(c->ch, &c->payload, &h, err, sizeof(err))))
+			break;
+		if (h.type == REC_SYNC) {
+			if ((r = stream_synced(c, &c->payload, err, sizeof(err))))
+				break;
+		} else if (h.type == REC_CHANNEL_END) {
+			break;
+		} else if (h.type == REC_ERROR) {
+			char msg[WIRE_MAX_STRING];
+			wire_decode_error(c->payload.data, c->payload.len, msg, sizeof(msg));
+			snprintf(err, sizeof(err), "source aborted the migration: %s", msg);
+			r = -ECONNABORTED;
+			break;
+		} else {
+			snprintf(err, sizeof(err), "protocol error: unexpected %s record on data channel %u",
+				 wire_type_name(h.type), c->idx);
+			r = -EPROTO;
+			break;
+		}
+	}
+	if (r) {
+		char msg[600];
+		snprintf(msg, sizeof(msg), "data channel %u: %s", c->idx, err);
+		incoming_fail(c->in, msg);
+	}
+	pthread_mutex_lock(&c->in->lock);
+	c->ended = true;
+	pthread_cond_broadcast(&c->in->cond);
+	pthread_mutex_unlock(&c->in->lock);
+	return NULL;
+}
+
+/* Accepts the data channels announced in HELLO; each opens with
+ * CHANNEL_HELLO quoting the session. */
+static int accept_channels(struct vmig_incoming *in, struct ram_map *ram, char *err, size_t errlen)
+{
+	unsigned n = in->hello.nr_channels;
+	in->nr_chans = n ? n : 1;
+	in->chans = calloc(in->nr_chans, sizeof(*in->chans));
+	if (!in->chans) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < in->nr_chans; i++) {
+		in->chans[i].in = in;
+		in->chans[i].idx = i;
+		in->chans[i].ram = ram;
+		in->chans[i].own.fd = -1;
+		in->chans[i].ch = n ? &in->chans[i].own : &in->ch;
+		vbuf_init(&in->chans[i].payload);
+	}
+	bool seen[WIRE_MAX_CHANNELS] = {false};
+	for (unsigned k = 0; k < n; k++) {
+		int fd, r;
+		struct wire_hdr h;
+		struct channel tmp;
+		if ((r = chan_accept(in->lfd, in->ch.io_timeout_ms, -1, &fd, NULL, 0, err, errlen)))
+			return r;
+		chan_init(&tmp, fd, -1, in->ch.io_timeout_ms);
+		r = chan_recv_record(&tmp, &h, &in->payload, in->ch.io_timeout_ms, err, errlen);
+		uint64_t session = 0;
+		uint32_t idx = UINT32_MAX;
+		if (!r && h.type == REC_CHANNEL_HELLO && in->payload.len == 12) {
+			memcpy(&session, in->payload.data, 8);
+			memcpy(&idx, in->payload.data + 8, 4);
+		}
+		if (!r && (session != in->hello.session || idx >= n || seen[idx])) {
+			snprintf(err, errlen, "a data channel connection did not belong to this migration");
+			r = -EPROTO;
+		}
+		if (r) {
+			chan_close(&tmp);
+			return r;
+		}
+		seen[idx] = true;
+		in->chans[idx].own = tmp;
+	}
+	if (in->lfd >= 0)
+		close(in->lfd);
+	in->lfd = -1;
+	for (unsigned i = 0; i < n; i++) {
+		int r = pthread_create(&in->chans[i].thread, NULL, dst_chan_thread, &in->chans[i]);
+		if (r) {
+			snprintf(err, errlen, "cannot start a channel thread: %s", strerror(r));
+			return -r;
+		}
+		in->chans[i].thread_on = true;
+	}
+	return 0;
+}
+
+/* Waits until every data channel has applied the final pass. */
+static int wait_channels(struct vmig_incoming *in, uint64_t pass, char *err, size_t errlen)
+{
+	if (!in->hello.nr_channels)
+		return 0;
+	pthread_mutex_lock(&in->lock);
+	for (;;) {
+		if (in->failed) {
+			snprintf(err, errlen, "%s", in->err);
+			pthread_mutex_unlock(&in->lock);
+			return -EIO;
+		}
+		bool all = true;
+		for (unsigned i = 0; i < in->nr_chans; i++)
+			if (in->chans[i].synced_pass < pass)
+				all = false;
+		if (all)
+			break;
+		bool stuck = false;
+		for (unsigned i = 0; i < in->nr_chans; i++)
+			if (in->chans[i].ended && in->chans[i].synced_pass < pass)
+				stuck = true;
+		if (stuck) {
+			snprintf(err, errlen, "a data channel ended before the final pass");
+			pthread_mutex_unlock(&in->lock);
+			return -EPROTO;
+		}
+		pthread_cond_wait(&in->cond, &in->lock);
+	}
+	pthread_mutex_unlock(&in->lock);
+	return 0;
 }
 
 static int regions_match(const struct ram_map *ram, const struct wire_hello *h, char *err,
@@ -274,25 +489,28 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 		return r;
 	}
 	send_ack(in, 0, "ok");
+	if ((r = accept_channels(in, &ram, err, errlen))) {
+		send_error(in, r, err);
+		goto out;
+	}
+	/* Without data channels the pages come on the main channel. */
+	struct dst_chan *mainstream = in->hello.nr_channels ? NULL : &in->chans[0];
 
 	for (;;) {
 		r = chan_recv_hdr(&in->ch, &h, in->ch.io_timeout_ms, err, errlen);
 		if (r)
 			break;
-		if (h.type == REC_PAGES) {
-			if ((r = recv_pages(in, &ram, &h, st, err, errlen)))
+		if (h.type == REC_PAGES && mainstream) {
+			if ((r = recv_pages(mainstream, &ram, &h, err, errlen)))
 				break;
 			continue;
 		}
-		if ((r = recv_payload(in, &h, err, errlen)))
+		if ((r = recv_payload(&in->ch, &in->payload, &h, err, errlen)))
 			break;
 		const uint8_t *p = in->payload.data;
 		size_t n = in->payload.len;
-		if (h.type == REC_SYNC) {
-			st->passes++;
-			/* Lets the source pause the guest only once nothing of the
-			 * earlier passes is still queued here. */
-			if (n >= 8 && (r = chan_send_record(&in->ch, REC_SYNC_ACK, p, 8, err, errlen)))
+		if (h.type == REC_SYNC && mainstream) {
+			if ((r = stream_synced(mainstream, &in->payload, err, errlen)))
 				break;
 		} else if (h.type == REC_STATE) {
 			free(state);
@@ -305,14 +523,17 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 			memcpy(state, p, n);
 			state_len = n;
 		} else if (h.type == REC_DIGEST) {
-			uint64_t digest, total;
-			if (n != 16) {
+			uint64_t digest, total, final_pass;
+			if (n != 24) {
 				snprintf(err, errlen, "bad DIGEST record (%zu bytes)", n);
 				r = -EPROTO;
 				break;
 			}
 			memcpy(&digest, p, 8);
 			memcpy(&total, p + 8, 8);
+			memcpy(&final_pass, p + 16, 8);
+			if ((r = wait_channels(in, final_pass, err, errlen)))
+				break;
 			uint64_t mine = ram_digest(&ram);
 			if (total != ram.total_pages || digest != mine) {
 				snprintf(err, errlen,
@@ -384,9 +605,29 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 			break;
 		}
 	}
-	if (r && !resumed && r != -ECONNRESET && r != -ECONNABORTED)
-		send_error(in, r, err);
-	st->wire_bytes = in->ch.bytes_received + in->ch.bytes_sent;
+	if (r && !resumed) {
+		/* A data channel's failure explains the main channel's. */
+		pthread_mutex_lock(&in->lock);
+		if (in->failed)
+			snprintf(err, errlen, "%s", in->err);
+		pthread_mutex_unlock(&in->lock);
+		if (r != -ECONNRESET && r != -ECONNABORTED)
+			send_error(in, r, err);
+	}
+out:
+	if (r && !resumed)
+		incoming_fail(in, err); /* unblocks channel threads */
+	for (unsigned i = 0; in->chans && i < in->nr_chans; i++) {
+		struct dst_chan *c = &in->chans[i];
+		if (c->thread_on)
+			pthread_join(c->thread, NULL);
+		c->thread_on = false;
+		st->pages_normal += c->pages_normal;
+		st->pages_zero += c->pages_zero;
+		st->passes = c->passes > st->passes ? c->passes : st->passes;
+		st->wire_bytes += c->own.bytes_received + c->own.bytes_sent;
+	}
+	st->wire_bytes += in->ch.bytes_received + in->ch.bytes_sent;
 	st->total_ms = (now_ns() - in->t0_ns) / 1000000;
 	free(state);
 	ram_map_free(&ram);
@@ -397,8 +638,21 @@ void vmig_incoming_free(struct vmig_incoming *in)
 {
 	if (!in)
 		return;
+	for (unsigned i = 0; in->chans && i < in->nr_chans; i++) {
+		if (in->chans[i].thread_on) {
+			incoming_fail(in, "shutting down");
+			pthread_join(in->chans[i].thread, NULL);
+		}
+		chan_close(&in->chans[i].own);
+		vbuf_free(&in->chans[i].payload);
+	}
+	free(in->chans);
+	if (in->lfd >= 0)
+		close(in->lfd);
 	chan_close(&in->ch);
 	vbuf_free(&in->payload);
 	free(in->vmm_config);
+	pthread_mutex_destroy(&in->lock);
+	pthread_cond_destroy(&in->cond);
 	free(in);
 }

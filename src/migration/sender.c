@@ -2,10 +2,10 @@
 /*
  * Migration source: setup, pre-copy passes, stop-and-copy, handover.
  *
- * Pass structure: harvest the dirty log into a bitmap; walk it in chunks,
- * re-arming tracking for a chunk (dirty_clear) right before reading its
- * pages, so a guest write after that point lands in the next harvest.
- * Pages go out in batches of up to 256; a SYNC closes each pass.
+ * Each pass: harvest the dirty log into a bitmap, let every page stream
+ * (pagesend.c; one per data channel, each on its own thread, or the main
+ * channel alone) send its share, wait for all of them, decide whether to
+ * switch over.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,45 +22,14 @@
 #include "migration/channel.h"
 #include "migration/hostinfo.h"
 #include "migration/ram.h"
+#include "migration/sender_internal.h"
 #include "migration/wire.h"
 #include "vmig/migration.h"
 
-#define BATCH_PAGES 256
-#define CLEAR_CHUNK_PAGES 4096 /* 16 MiB re-armed per KVM_CLEAR_DIRTY_LOG */
 #define CONNECT_TIMEOUT_MS 10000
 #define READY_TIMEOUT_MS 60000
 #define RESUMED_TIMEOUT_MS 10000
 #define ALIVE_TIMEOUT_MS 3000
-
-struct vmig_migration {
-	struct vmig_guest g;
-	struct vmig_migrate_params p;
-	char uri[256];
-	uint8_t *vmm_config;
-	pthread_t thread;
-	int cancel_fd;
-	bool cancelled;                 /* atomic */
-
-	pthread_mutex_t lock;
-	struct vmig_migrate_stats st;   /* under lock */
-
-	struct ram_map ram;
-	uint64_t *bits[VMIG_MAX_RAM_REGIONS];
-	struct channel ch;
-	bool connected, dirty_on, paused, go_sent;
-
-	/* batch under construction */
-	uint64_t entries[BATCH_PAGES];
-	uint64_t hashes[BATCH_PAGES];   /* of the normal pages, in order */
-	uint8_t *data;                  /* BATCH_PAGES pages */
-	uint64_t batch_zero, batch_normal; /* not yet in st */
-	unsigned nr_entries, nr_data;
-	uint64_t pass;
-	uint64_t acked_pass;            /* last SYNC_ACK seen */
-	unsigned extra_passes;          /* passes made only to shrink the pause */
-	uint64_t t0_ns;
-	uint64_t payload_bytes;         /* page payload sent, for throughput */
-};
 
 const char *vmig_mig_status_name(enum vmig_mig_status s)
 {
@@ -83,17 +52,21 @@ static void set_status(struct vmig_migration *m, enum vmig_mig_status s)
 	pthread_mutex_unlock(&m->lock);
 }
 
-static void update_counters(struct vmig_migration *m)
+void migration_update_counters(struct vmig_migration *m)
 {
+	uint64_t bytes = m->ch.bytes_sent + m->ch.bytes_received;
+	for (unsigned i = 0; m->nr_channels && i < m->nr_streams; i++)
+		bytes += __atomic_load_n(&m->streams[i].own.bytes_sent, __ATOMIC_RELAXED) +
+			 __atomic_load_n(&m->streams[i].own.bytes_received, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&m->lock);
-	m->st.wire_bytes = m->ch.bytes_sent + m->ch.bytes_received;
+	m->st.wire_bytes = bytes;
 	m->st.total_ms = (now_ns() - m->t0_ns) / 1000000;
 	double secs = (double)(now_ns() - m->t0_ns) / 1e9;
 	m->st.throughput_mibs = secs > 0 ? (double)m->st.wire_bytes / secs / 1048576.0 : 0;
 	pthread_mutex_unlock(&m->lock);
 }
 
-static bool should_stop(struct vmig_migration *m, char *err, size_t errlen)
+bool migration_should_stop(struct vmig_migration *m, char *err, size_t errlen)
 {
 	if (__atomic_load_n(&m->cancelled, __ATOMIC_ACQUIRE)) {
 		if (!err[0])
@@ -108,75 +81,12 @@ static bool should_stop(struct vmig_migration *m, char *err, size_t errlen)
 	return false;
 }
 
-/*
- * REC_PAGES: {u64 pass, u32 count, u32 codec} + count entries + one hash
- * per normal page + the normal pages' data. The record check covers all
- * but the data; each data page is covered by its own hash, which the
- * destination computes anyway for the RAM digest.
- */
-static int flush_batch(struct vmig_migration *m, char *err, size_t errlen)
+void migration_abort(struct vmig_migration *m)
 {
-	if (!m->nr_entries)
-		return 0;
-	uint8_t fixed[16];
-	uint32_t count = m->nr_entries, codec = 0;
-	memcpy(fixed, &m->pass, 8);
-	memcpy(fixed + 8, &count, 4);
-	memcpy(fixed + 12, &codec, 4);
-	size_t ent_len = (size_t)count * 8, hash_len = (size_t)m->nr_data * 8;
-	size_t data_len = (size_t)m->nr_data * VMIG_PAGE_SIZE;
-	size_t len = sizeof(fixed) + ent_len + hash_len + data_len;
-
-	XXH3_state_t st;
-	XXH3_64bits_reset(&st);
-	XXH3_64bits_update(&st, fixed, sizeof(fixed));
-	XXH3_64bits_update(&st, m->entries, ent_len);
-	XXH3_64bits_update(&st, m->hashes, hash_len);
-	uint8_t hdr[WIRE_HDR_SIZE];
-	uint32_t type = REC_PAGES, l = (uint32_t)len;
-	uint64_t check = XXH3_64bits_digest(&st);
-	memcpy(hdr, &type, 4);
-	memcpy(hdr + 4, &l, 4);
-	memcpy(hdr + 8, &check, 8);
-
-	struct iovec iov[5] = {
-		{hdr, sizeof(hdr)}, {fixed, sizeof(fixed)}, {m->entries, ent_len},
-		{m->hashes, hash_len}, {m->data, data_len},
-	};
-	int r = chan_sendv(&m->ch, iov, 5, err, errlen);
-	m->payload_bytes += data_len;
-	m->nr_entries = m->nr_data = 0;
-	update_counters(m);
-	return r;
-}
-
-static int add_page(struct vmig_migration *m, uint64_t index, char *err, size_t errlen)
-{
-	const uint8_t *src = ram_page(&m->ram, index);
-	/* Copy first, then hash the copy: the guest may be writing the page
-	 * right now, and what we hash must be what we send. */
-	uint8_t *dst = m->data + (size_t)m->nr_data * VMIG_PAGE_SIZE;
-	if (page_copy_is_zero(dst, src)) {
-		m->entries[m->nr_entries++] = index << 1 | WIRE_PAGE_ZERO;
-		m->ram.hash[index] = m->ram.zero_hash;
-		m->batch_zero++;
-	} else {
-		uint64_t h = page_hash(dst);
-		m->ram.hash[index] = h;
-		m->hashes[m->nr_data] = h;
-		m->entries[m->nr_entries++] = index << 1;
-		m->nr_data++;
-		m->batch_normal++;
+	uint64_t one = 1;
+	if (write(m->cancel_fd, &one, sizeof(one)) < 0) {
+		/* nothing more to do: streams also stop at their next chunk */
 	}
-	if (m->nr_entries == BATCH_PAGES) {
-		pthread_mutex_lock(&m->lock);
-		m->st.pages_zero += m->batch_zero;
-		m->st.pages_normal += m->batch_normal;
-		pthread_mutex_unlock(&m->lock);
-		m->batch_zero = m->batch_normal = 0;
-		return flush_batch(m, err, errlen);
-	}
-	return 0;
 }
 
 static uint64_t count_dirty(struct vmig_migration *m)
@@ -198,53 +108,37 @@ static int harvest(struct vmig_migration *m, char *err, size_t errlen)
 	return 0;
 }
 
-/* Sends every page whose bit is set, clearing the bits. */
-static int send_pass(struct vmig_migration *m, bool check_stop, char *err, size_t errlen)
+/* One pass over all streams: inline on the main channel, or handed to the
+ * data channels' threads. Returns the first real error (not the
+ * "cancelled" the other streams see once one failed). */
+static int run_pass(struct vmig_migration *m, bool check_stop, char *err, size_t errlen)
 {
-	for (unsigned i = 0; i < m->ram.nr; i++) {
-		uint64_t pages = m->ram.pages[i];
-		for (uint64_t first = 0; first < pages; first += CLEAR_CHUNK_PAGES) {
-			uint64_t n = pages - first < CLEAR_CHUNK_PAGES ? pages - first : CLEAR_CHUNK_PAGES;
-			uint64_t *w = m->bits[i] + first / 64, words = (n + 63) / 64;
-			bool any = false;
-			for (uint64_t k = 0; k < words && !any; k++)
-				any = w[k] != 0;
-			if (!any)
-				continue;
-			if (check_stop && should_stop(m, err, errlen))
-				return -ECANCELED;
-			int r = m->g.ops->dirty_clear(m->g.opaque, i, first, n, w, err, errlen);
-			if (r)
-				return r;
-			for (uint64_t k = 0; k < words; k++) {
-				uint64_t word = w[k];
-				w[k] = 0;
-				while (word) {
-					unsigned b = (unsigned)__builtin_ctzll(word);
-					word &= word - 1;
-					r = add_page(m, m->ram.first_page[i] + first + k * 64 + b, err, errlen);
-					if (r)
-						return r;
-				}
-			}
-			pthread_mutex_lock(&m->lock);
-			m->st.pages_sent_this_pass += n;
-			pthread_mutex_unlock(&m->lock);
+	pthread_mutex_lock(&m->lock);
+	m->st.pages_sent_this_pass = 0;
+	pthread_mutex_unlock(&m->lock);
+	if (!m->nr_channels)
+		return stream_send_pass(&m->streams[0], check_stop, err, errlen);
+
+	pthread_mutex_lock(&m->work_lock);
+	m->work_done = 0;
+	m->work_check_stop = check_stop;
+	m->work_gen++;
+	pthread_cond_broadcast(&m->work_cond);
+	while (m->work_done < m->nr_streams)
+		pthread_cond_wait(&m->work_cond, &m->work_lock);
+	pthread_mutex_unlock(&m->work_lock);
+
+	int r = 0;
+	for (unsigned i = 0; i < m->nr_streams; i++) {
+		struct src_chan *c = &m->streams[i];
+		if (c->result && (!r || (r == -ECANCELED && c->result != -ECANCELED))) {
+			r = c->result;
+			snprintf(err, errlen, "%s%s", m->nr_channels > 1 ? "" : "", c->err);
 		}
 	}
-	pthread_mutex_lock(&m->lock);
-	m->st.pages_zero += m->batch_zero;
-	m->st.pages_normal += m->batch_normal;
-	pthread_mutex_unlock(&m->lock);
-	m->batch_zero = m->batch_normal = 0;
-	int r = flush_batch(m, err, errlen);
-	if (r)
-		return r;
-	uint8_t sync[16];
-	uint64_t zero = 0;
-	memcpy(sync, &m->pass, 8);
-	memcpy(sync + 8, &zero, 8);
-	return chan_send_record(&m->ch, REC_SYNC, sync, sizeof(sync), err, errlen);
+	if (r == -ECANCELED && !__atomic_load_n(&m->cancelled, __ATOMIC_ACQUIRE) && !err[0])
+		snprintf(err, errlen, "aborted");
+	return r;
 }
 
 static int expect_record(struct vmig_migration *m, uint32_t want, struct vbuf *payload,
@@ -260,8 +154,8 @@ static int expect_record(struct vmig_migration *m, uint32_t want, struct vbuf *p
 		snprintf(err, errlen, "destination failed: %s", msg);
 		return -EREMOTEIO;
 	}
-	if (h.type == REC_SYNC_ACK && want != REC_SYNC_ACK && payload->len == 8) {
-		memcpy(&m->acked_pass, payload->data, 8);
+	if (h.type == REC_SYNC_ACK && want != REC_SYNC_ACK && payload->len == 8 && !m->nr_channels) {
+		memcpy(&m->streams[0].acked_pass, payload->data, 8);
 		return expect_record(m, want, payload, timeout_ms, err, errlen);
 	}
 	if (h.type != want) {
@@ -281,7 +175,8 @@ static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
 	m->ch.max_bandwidth = m->p.max_bandwidth;
 	m->connected = true;
 
-	struct wire_hello h = {.magic = WIRE_MAGIC, .version = WIRE_VERSION, .page_size = VMIG_PAGE_SIZE};
+	struct wire_hello h = {.magic = WIRE_MAGIC, .version = WIRE_VERSION, .page_size = VMIG_PAGE_SIZE,
+			       .nr_channels = m->nr_channels, .session = m->session};
 	hostinfo_read(&h.host);
 	h.nr_regions = m->ram.nr;
 	for (unsigned i = 0; i < m->ram.nr; i++)
@@ -303,7 +198,30 @@ static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
 		}
 	}
 	vbuf_free(&b);
-	return r;
+	if (r)
+		return r;
+
+	/* Data channels: each opens with CHANNEL_HELLO and gets a thread. */
+	for (unsigned i = 0; i < m->nr_channels; i++) {
+		struct src_chan *c = &m->streams[i];
+		if ((r = chan_connect(m->uri, CONNECT_TIMEOUT_MS, m->cancel_fd, &fd, err, errlen)))
+			return r;
+		chan_init(&c->own, fd, m->cancel_fd, m->p.io_timeout_ms);
+		/* the bandwidth cap is shared out evenly */
+		c->own.max_bandwidth = m->p.max_bandwidth / m->nr_channels;
+		uint8_t ch[12];
+		uint32_t idx = i;
+		memcpy(ch, &m->session, 8);
+		memcpy(ch + 8, &idx, 4);
+		if ((r = chan_send_record(&c->own, REC_CHANNEL_HELLO, ch, sizeof(ch), err, errlen)))
+			return r;
+		if ((r = pthread_create(&c->thread, NULL, stream_thread, c))) {
+			snprintf(err, errlen, "cannot start a channel thread: %s", strerror(r));
+			return -r;
+		}
+		c->thread_on = true;
+	}
+	return 0;
 }
 
 /*
@@ -330,6 +248,14 @@ static bool switchover_now(struct vmig_migration *m, uint64_t expect_ms, uint64_
 	return false;
 }
 
+static uint64_t wire_sent(struct vmig_migration *m)
+{
+	uint64_t n = __atomic_load_n(&m->ch.bytes_sent, __ATOMIC_RELAXED);
+	for (unsigned i = 0; m->nr_channels && i < m->nr_streams; i++)
+		n += __atomic_load_n(&m->streams[i].own.bytes_sent, __ATOMIC_RELAXED);
+	return n;
+}
+
 static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 {
 	int r;
@@ -349,19 +275,20 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 	for (;;) {
 		m->pass++;
 		uint64_t pages = count_dirty(m);
-		uint64_t t = now_ns(), wire0 = m->ch.bytes_sent;
+		migration_update_counters(m);
+		uint64_t t = now_ns(), wire0 = wire_sent(m);
 		pthread_mutex_lock(&m->lock);
 		m->st.iterations = m->pass;
 		m->st.pages_this_pass = pages;
 		m->st.pages_sent_this_pass = 0;
 		pthread_mutex_unlock(&m->lock);
-		if ((r = send_pass(m, true, err, errlen)))
+		if ((r = run_pass(m, true, err, errlen)))
 			return r;
 		double secs = (double)(now_ns() - t) / 1e9;
 		if ((r = harvest(m, err, errlen)))
 			return r;
 		uint64_t dirty = count_dirty(m);
-		double bw = secs > 0 ? (double)(m->ch.bytes_sent - wire0) / secs : 0;
+		double bw = secs > 0 ? (double)(wire_sent(m) - wire0) / secs : 0;
 		/* Time per page of the pass just sent predicts the next one;
 		 * zero pages are cheap, so this adapts to the guest's mix. */
 		double per_page = pages ? secs / (double)pages : 0;
@@ -379,36 +306,40 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 		if (switchover_now(m, expect_ms, dirty, prev_dirty))
 			return 0;
 		prev_dirty = dirty;
-		if (should_stop(m, err, errlen))
+		if (migration_should_stop(m, err, errlen))
 			return -ECANCELED;
 	}
 }
 
-/* Reads SYNC_ACKs until the one for the last pass sent: the destination
- * has then applied everything, so the pause that follows is not spent
- * draining socket buffers. */
+/* Reads SYNC_ACKs on every stream until each has acknowledged the last
+ * pass: the destination has then applied everything, so the pause that
+ * follows is not spent draining socket buffers. */
 static int wait_synced(struct vmig_migration *m, char *err, size_t errlen)
 {
 	struct vbuf b;
 	struct wire_hdr h;
 	int r = 0;
 	vbuf_init(&b);
-	while (m->acked_pass < m->pass) {
-		if ((r = chan_recv_record(&m->ch, &h, &b, m->p.io_timeout_ms, err, errlen)))
-			break;
-		if (h.type == REC_ERROR) {
-			char msg[WIRE_MAX_STRING];
-			wire_decode_error(b.data, b.len, msg, sizeof(msg));
-			snprintf(err, errlen, "destination failed: %s", msg);
-			r = -EREMOTEIO;
-			break;
+	for (unsigned i = 0; i < m->nr_streams && !r; i++) {
+		struct src_chan *c = &m->streams[i];
+		while (c->acked_pass < m->pass) {
+			if ((r = chan_recv_record(c->ch, &h, &b, m->p.io_timeout_ms, err, errlen)))
+				break;
+			if (h.type == REC_ERROR) {
+				char msg[WIRE_MAX_STRING];
+				wire_decode_error(b.data, b.len, msg, sizeof(msg));
+				snprintf(err, errlen, "destination failed: %s", msg);
+				r = -EREMOTEIO;
+				break;
+			}
+			if (h.type != REC_SYNC_ACK || b.len != 8) {
+				snprintf(err, errlen, "protocol error: expected SYNC_ACK, got %s",
+					 wire_type_name(h.type));
+				r = -EPROTO;
+				break;
+			}
+			memcpy(&c->acked_pass, b.data, 8);
 		}
-		if (h.type != REC_SYNC_ACK || b.len != 8) {
-			snprintf(err, errlen, "protocol error: expected SYNC_ACK, got %s", wire_type_name(h.type));
-			r = -EPROTO;
-			break;
-		}
-		memcpy(&m->acked_pass, b.data, 8);
 	}
 	vbuf_free(&b);
 	return r;
@@ -436,8 +367,11 @@ static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 	pthread_mutex_lock(&m->lock);
 	m->st.iterations = m->pass;
 	pthread_mutex_unlock(&m->lock);
-	if ((r = harvest(m, err, errlen)) || (r = send_pass(m, false, err, errlen)))
+	if ((r = harvest(m, err, errlen)) || (r = run_pass(m, false, err, errlen)))
 		return r;
+	for (unsigned i = 0; i < m->nr_channels; i++)
+		if ((r = chan_send_record(&m->streams[i].own, REC_CHANNEL_END, NULL, 0, err, errlen)))
+			return r;
 	uint64_t t_sent = now_ns();
 
 	uint8_t *state = NULL;
@@ -453,10 +387,11 @@ static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 	free(state);
 	if (r)
 		return r;
-	uint8_t dig[16];
+	uint8_t dig[24];
 	uint64_t digest = ram_digest(&m->ram), total = m->ram.total_pages;
 	memcpy(dig, &digest, 8);
 	memcpy(dig + 8, &total, 8);
+	memcpy(dig + 16, &m->pass, 8); /* the destination waits for every stream's SYNC of it */
 	if ((r = chan_send_record(&m->ch, REC_DIGEST, dig, sizeof(dig), err, errlen)) ||
 	    (r = chan_send_record(&m->ch, REC_COMPLETE, NULL, 0, err, errlen)))
 		return r;
@@ -515,6 +450,19 @@ static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 	return 0;
 }
 
+static void stop_streams(struct vmig_migration *m)
+{
+	pthread_mutex_lock(&m->work_lock);
+	m->work_exit = true;
+	pthread_cond_broadcast(&m->work_cond);
+	pthread_mutex_unlock(&m->work_lock);
+	for (unsigned i = 0; i < m->nr_streams; i++) {
+		if (m->streams[i].thread_on)
+			pthread_join(m->streams[i].thread, NULL);
+		m->streams[i].thread_on = false;
+	}
+}
+
 static void *migration_thread(void *arg)
 {
 	struct vmig_migration *m = arg;
@@ -551,9 +499,12 @@ static void *migration_thread(void *arg)
 	} else if (m->dirty_on) {
 		m->g.ops->dirty_stop(m->g.opaque);
 	}
+	stop_streams(m);
+	migration_update_counters(m);
 	if (m->connected)
 		chan_close(&m->ch);
-	update_counters(m);
+	for (unsigned i = 0; i < m->nr_channels; i++)
+		chan_close(&m->streams[i].own);
 	pthread_mutex_lock(&m->lock);
 	if (r && !m->go_sent) {
 		bool cancelled = __atomic_load_n(&m->cancelled, __ATOMIC_ACQUIRE);
@@ -592,16 +543,35 @@ int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migra
 	if (m->p.io_timeout_ms <= 0)
 		m->p.io_timeout_ms = 5000;
 	m->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	m->ch.fd = -1;
 	pthread_mutex_init(&m->lock, NULL);
 	m->st.status = VMIG_MIG_SETUP;
 	m->st.guest_downtime_ms = -1;
-	m->data = malloc((size_t)BATCH_PAGES * VMIG_PAGE_SIZE);
+	pthread_mutex_init(&m->work_lock, NULL);
+	pthread_cond_init(&m->work_cond, NULL);
+	if (p->channels > MAX_DATA_CHANNELS) {
+		snprintf(err, errlen, "at most %d data channels", MAX_DATA_CHANNELS);
+		r = -EINVAL;
+		goto fail;
+	}
+	m->nr_channels = p->channels;
+	m->nr_streams = p->channels ? p->channels : 1;
+	m->streams = calloc(m->nr_streams, sizeof(*m->streams));
+	for (unsigned i = 0; m->streams && i < m->nr_streams; i++) {
+		if (stream_init(&m->streams[i], m, i))
+			break;
+		m->streams[i].ch = m->nr_channels ? &m->streams[i].own : &m->ch;
+	}
+	m->session = now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)m;
 	if (p->vmm_config_len) {
 		m->vmm_config = malloc(p->vmm_config_len);
 		if (m->vmm_config)
 			memcpy(m->vmm_config, p->vmm_config, p->vmm_config_len);
 	}
-	if (m->cancel_fd < 0 || !m->data || (p->vmm_config_len && !m->vmm_config)) {
+	bool streams_ok = m->streams != NULL;
+	for (unsigned i = 0; streams_ok && i < m->nr_streams; i++)
+		streams_ok = m->streams[i].data != NULL;
+	if (m->cancel_fd < 0 || !streams_ok || (p->vmm_config_len && !m->vmm_config)) {
 		snprintf(err, errlen, "out of memory");
 		r = -ENOMEM;
 		goto fail;
@@ -659,8 +629,12 @@ void vmig_migration_free(struct vmig_migration *m)
 	for (unsigned i = 0; i < VMIG_MAX_RAM_REGIONS; i++)
 		free(m->bits[i]);
 	ram_map_free(&m->ram);
-	free(m->data);
+	for (unsigned i = 0; m->streams && i < m->nr_streams; i++)
+		stream_free(&m->streams[i]);
+	free(m->streams);
 	free(m->vmm_config);
+	pthread_mutex_destroy(&m->work_lock);
+	pthread_cond_destroy(&m->work_cond);
 	if (m->cancel_fd >= 0)
 		close(m->cancel_fd);
 	pthread_mutex_destroy(&m->lock);

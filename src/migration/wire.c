@@ -11,6 +11,8 @@ const char *wire_type_name(uint32_t type)
 	switch (type) {
 	case REC_HELLO: return "HELLO";
 	case REC_HELLO_ACK: return "HELLO_ACK";
+	case REC_CHANNEL_HELLO: return "CHANNEL_HELLO";
+	case REC_CHANNEL_END: return "CHANNEL_END";
 	case REC_PAGES: return "PAGES";
 	case REC_SYNC: return "SYNC";
 	case REC_SYNC_ACK: return "SYNC_ACK";
@@ -100,6 +102,7 @@ void wire_encode_hello(struct vbuf *b, const struct wire_hello *h)
 	vbuf_put_u32(b, h->version);
 	vbuf_put_u32(b, h->nr_channels);
 	vbuf_put_u64(b, h->features);
+	vbuf_put_u64(b, h->session);
 	put_host(b, &h->host);
 	vbuf_put_u32(b, h->page_size);
 	vbuf_put_u32(b, h->nr_regions);
@@ -129,7 +132,13 @@ int wire_decode_hello(const uint8_t *p, size_t n, struct wire_hello *h, char *er
 	}
 	h->nr_channels = vr_u32(&r);
 	h->features = vr_u64(&r);
+	h->session = vr_u64(&r);
 	get_host(&r, &h->host);
+	if (h->nr_channels > WIRE_MAX_CHANNELS) {
+		snprintf(err, errlen, "bad HELLO: %u data channels (at most %u)", h->nr_channels,
+			 WIRE_MAX_CHANNELS);
+		return -EPROTO;
+	}
 	h->page_size = vr_u32(&r);
 	h->nr_regions = vr_u32(&r);
 	if (r.bad || h->page_size != 4096 || h->nr_regions == 0 || h->nr_regions > WIRE_MAX_REGIONS) {

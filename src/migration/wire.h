@@ -22,13 +22,16 @@
 #define WIRE_MAX_PAGES_PER_BATCH 1024
 #define WIRE_MAX_STRING 1024
 #define WIRE_MAX_REGIONS 4
+#define WIRE_MAX_CHANNELS 16
 
 enum wire_type {
 	REC_HELLO = 0x01,     /* S->D: versions, features, host info, VM config */
 	REC_HELLO_ACK = 0x02, /* D->S: accepted (or refused with a reason), host info */
+	REC_CHANNEL_HELLO = 0x03, /* S->D, first on a data channel: u64 session, u32 index */
 	REC_PAGES = 0x10,     /* S->D: a batch of pages */
 	REC_SYNC = 0x11,      /* S->D: end of a pass */
 	REC_SYNC_ACK = 0x12,  /* D->S: everything up to that SYNC is in guest RAM */
+	REC_CHANNEL_END = 0x13, /* S->D: nothing more on this data channel */
 	REC_STATE = 0x20,     /* S->D: CPU and device state (opaque VMM blob) */
 	REC_DIGEST = 0x21,    /* S->D: digest of all guest RAM */
 	REC_COMPLETE = 0x22,  /* S->D: nothing more before READY */
@@ -63,8 +66,9 @@ struct wire_region {
 struct wire_hello {
 	uint64_t magic;
 	uint32_t version;
-	uint32_t nr_channels; /* data channels besides this one (0 in v1) */
+	uint32_t nr_channels; /* data channels besides this one */
 	uint64_t features;
+	uint64_t session;     /* data channels quote it in CHANNEL_HELLO */
 	struct wire_host_info host;
 	uint32_t page_size;
 	uint32_t nr_regions;

@@ -330,6 +330,13 @@ static int cmd_migrate(void *ctx, const struct json_value *args, struct json_wri
 		p.timeout_ms = v;
 	if (!json_get_uint(args, "io_timeout_ms", &v) && v > 0 && v < 3600000)
 		p.io_timeout_ms = (int)v;
+	if (!json_get_uint(args, "channels", &v)) {
+		if (v > 16) {
+			snprintf(err, errlen, "channels must be 0..16");
+			return -EINVAL;
+		}
+		p.channels = (unsigned)v;
+	}
 	if (vm_get_state(vm) == VM_SHUTDOWN) {
 		snprintf(err, errlen, "the VM is not running");
 		return -ESHUTDOWN;
@@ -454,7 +461,7 @@ static int cmd_migrate_cancel(void *ctx, const struct json_value *args, struct j
 static const struct control_command migrate_commands[] = {
 	{"migrate", cmd_migrate,
 	 "start a live migration {\"uri\": \"tcp:HOST:PORT\", \"downtime_ms\", \"max_bandwidth\" "
-	 "(bytes/s), \"timeout_ms\"}"},
+	 "(bytes/s), \"timeout_ms\", \"channels\"}"},
 	{"query-migrate", cmd_query_migrate, "progress and figures of the current migration"},
 	{"migrate-cancel", cmd_migrate_cancel, "cancel the migration; the guest keeps running here"},
 };

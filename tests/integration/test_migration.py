@@ -197,3 +197,33 @@ def test_netns_link_cut_then_retry():
     finally:
         vmlib.cleanup_all()
         hosts.destroy()
+
+
+def test_four_channels():
+    src = VM(mem="256M", guest_args="ws=32M rate=50 fill=mixed")
+    src.wait_progress(min_t=1)
+    port = free_port()
+    dst = VM(incoming=_uri(port))
+    rc, j, err = src.migrate(_uri(port), "--channels", "4")
+    assert rc == 0, (rc, j, err, dst.stderr_text())
+    _check_moved(src, dst, j)
+    dst.quit()
+
+
+def test_channels_destination_killed():
+    src = VM(mem="256M", guest_args="ws=32M rate=10 fill=random")
+    src.wait_progress(min_t=1)
+    port = free_port()
+    dst = VM(incoming=_uri(port))
+    p = subprocess.Popen([vmlib.VMIG, "migrate", "--control", src.control_path, _uri(port),
+                          "--json", "--channels", "3", "--max-bandwidth", "30M"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    dst.proc.kill()
+    out, errtxt = p.communicate(timeout=60)
+    assert p.returncode == 1, (out, errtxt)
+    assert src.call("query-status")["status"] == "running"
+    t0 = src.guest()["t_s"]
+    g = src.wait_guest(lambda x: x["t_s"] >= t0 + 2, what="source progress after the kill")
+    assert g["errors"] == 0, g
+    src.quit()

@@ -138,12 +138,12 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < sizeof(junk); i++)
 			junk[i] = (uint8_t)(i * 7);
 		wire_put_record(&s, REC_STATE, junk, sizeof(junk));
-		uint64_t dig[2] = {0, MEM / 4096};
+		uint64_t dig[3] = {0, MEM / 4096, 1};
 		wire_put_record(&s, REC_DIGEST, dig, sizeof(dig));
 	} else if (!strcmp(c, "digest")) {
 		hello(&s, WIRE_VERSION, WIRE_MAGIC);
 		pages(&s, 0, 8, false);
-		uint64_t dig[2] = {0x1234, MEM / 4096};
+		uint64_t dig[3] = {0x1234, MEM / 4096, 1};
 		wire_put_record(&s, REC_DIGEST, dig, sizeof(dig));
 	} else if (!strcmp(c, "hangup")) {
 		hello(&s, WIRE_VERSION, WIRE_MAGIC);

@@ -231,7 +231,19 @@ static void wait_final(struct vmig_migration *m, struct vmig_migrate_stats *st)
 	}
 }
 
+static void busy_guest(struct ut_state *ut_, unsigned channels);
+
 TEST(migrates_busy_guest_exactly)
+{
+	busy_guest(ut_, 0);
+}
+
+TEST(migrates_busy_guest_over_three_channels)
+{
+	busy_guest(ut_, 3);
+}
+
+static void busy_guest(struct ut_state *ut_, unsigned channels)
 {
 	struct fake_guest src, dst;
 	struct dest_run d = {0};
@@ -245,7 +257,7 @@ TEST(migrates_busy_guest_exactly)
 	pthread_create(&src.writer, NULL, writer_thread, &src);
 
 	struct vmig_guest g = {&fg_ops, &src};
-	struct vmig_migrate_params p = {.uri = uri, .downtime_limit_ms = 50};
+	struct vmig_migrate_params p = {.uri = uri, .downtime_limit_ms = 50, .channels = channels};
 	struct vmig_migration *m;
 	CHECK_EQ_INT(vmig_migration_start(&g, &p, &m, err, sizeof(err)), 0);
 	struct vmig_migrate_stats st;
@@ -377,6 +389,6 @@ TEST(cancel_and_timeout)
 	fg_free(&src);
 }
 
-RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(layout_mismatch_is_refused),
+RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over_three_channels), UT(layout_mismatch_is_refused),
 	  UT(refused_destination_leaves_source_running),
 	  UT(destination_vanishing_mid_stream_resumes_source), UT(cancel_and_timeout))

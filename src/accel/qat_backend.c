@@ -1,0 +1,573 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The QAT backend: Intel QuickAssist through QATzip, loaded at run time with
+ * dlopen so that vmig builds and runs where QATzip is absent (it is not in
+ * Debian). QATzip's calls are synchronous per session, so each worker thread
+ * owns its sessions (qzInit and qzSetupSessionDeflate on that thread) and
+ * the engine keeps as many jobs on the device as there are workers.
+ *
+ * Sessions make raw deflate (QZ_DEFLATE_RAW: RFC 1951, no gzip header, no
+ * checksum), the format ISA-L's inflate reads, so QAT output decodes on a
+ * CPU-only destination and QAT decodes what ISA-L made. Hardware only: the
+ * software fallback (sw_backup) is off, so a host with no device fails to
+ * open QAT instead of silently compressing with QATzip's own zlib.
+ *
+ * Levels: vmig's deflate levels (ISA-L's 0-3) map onto QAT's 1-9 as
+ * 0->1, 1->3, 2->6, 3->9. A worker sets up the session of a level the first
+ * time a job asks for it (the default level's at start-up), then keeps it.
+ *
+ * Compressed output that would not fit dst_cap (QZ_BUF_ERROR: data that
+ * does not compress) is written as stored deflate blocks when those fit, so
+ * a dst_cap of codec_bound(CODEC_DEFLATE) never fails, as on the CPU.
+ *
+ * Tested here against tests/qat_standin (a test double with the same calls
+ * on top of zlib), never on a QAT device.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accel/accel_internal.h"
+#include "codec/codec.h"
+
+/*
+ * The subset of QATzip's API used here, declared from intel/QATzip
+ * include/qatzip.h, QATZIP_API_VERSION 2.3 (QATzip 1.2.x; the soname has
+ * been libqatzip.so.3 since 1.1). Layouts must match that header exactly:
+ * accel_qat_load checks the defaults the library fills in before use.
+ */
+typedef enum QzHuffmanHdr_E { QZ_DYNAMIC_HDR = 0, QZ_STATIC_HDR } QzHuffmanHdr_T;
+typedef enum QzDirection_E { QZ_DIR_COMPRESS = 0, QZ_DIR_DECOMPRESS, QZ_DIR_BOTH } QzDirection_T;
+typedef enum QzDataFormat_E {
+	QZ_DEFLATE_4B = 0,
+	QZ_DEFLATE_GZIP,
+	QZ_DEFLATE_GZIP_EXT,
+	QZ_DEFLATE_RAW,
+	QZ_FMT_NUM
+} QzDataFormat_T;
+typedef enum QzPollingMode_E { QZ_PERIODICAL_POLLING = 0, QZ_BUSY_POLLING } QzPollingMode_T;
+typedef enum QzSoftwareComponentType_E {
+	QZ_COMPONENT_FIRMWARE = 0,
+	QZ_COMPONENT_KERNEL_DRIVER,
+	QZ_COMPONENT_USER_DRIVER,
+	QZ_COMPONENT_QATZIP_API,
+	QZ_COMPONENT_SOFTWARE_PROVIDER
+} QzSoftwareComponentType_T;
+
+#define QZ_OK 0
+#define QZ_DUPLICATE 1
+#define QZ_FORCE_SW 2
+#define QZ_PARAMS (-1)
+#define QZ_FAIL (-2)
+#define QZ_BUF_ERROR (-3)
+#define QZ_DATA_ERROR (-4)
+#define QZ_TIMEOUT (-5)
+#define QZ_INTEG (-100)
+#define QZ_NO_HW 11
+#define QZ_NO_MDRV 12
+#define QZ_NO_INST_ATTACH 13
+#define QZ_LOW_MEM 14
+#define QZ_LOW_DEST_MEM 15
+#define QZ_UNSUPPORTED_FMT 16
+#define QZ_NONE 100
+#define QZ_NOSW_NO_HW (-101)
+#define QZ_NOSW_NO_MDRV (-102)
+#define QZ_NOSW_NO_INST_ATTACH (-103)
+#define QZ_NOSW_LOW_MEM (-104)
+#define QZ_NO_SW_AVAIL (-105)
+#define QZ_NOSW_UNSUPPORTED_FMT (-116)
+#define QZ_NOT_SUPPORTED (-200)
+
+#define QZ_DEFLATE ((unsigned char)8)
+#define QZ_MAX_STRING_LENGTH 64
+
+typedef struct QzSessionParamsCommon_S {
+	QzDirection_T direction;
+	unsigned int comp_lvl;
+	unsigned char comp_algorithm;
+	unsigned int max_forks;
+	unsigned char sw_backup;
+	unsigned int hw_buff_sz;
+	unsigned int strm_buff_sz;
+	unsigned int input_sz_thrshold;
+	unsigned int req_cnt_thrshold;
+	unsigned int wait_cnt_thrshold;
+	QzPollingMode_T polling_mode;
+	unsigned int is_sensitive_mode;
+} QzSessionParamsCommon_T;
+
+typedef struct QzSessionParamsDeflate_S {
+	QzSessionParamsCommon_T common_params;
+	QzHuffmanHdr_T huffman_hdr;
+	QzDataFormat_T data_fmt;
+} QzSessionParamsDeflate_T;
+
+typedef struct QzSession_S {
+	signed long int hw_session_stat;
+	int thd_sess_stat;
+	void *internal;
+	unsigned long total_in;
+	unsigned long total_out;
+} QzSession_T;
+
+typedef struct QzSoftwareVersionInfo_S {
+	QzSoftwareComponentType_T component_type;
+	unsigned char component_name[QZ_MAX_STRING_LENGTH];
+	unsigned int major_version;
+	unsigned int minor_version;
+	unsigned int patch_version;
+	unsigned int build_number;
+	unsigned char reserved[52];
+} QzSoftwareVersionInfo_T;
+
+typedef int (*qzInit_fn)(QzSession_T *sess, unsigned char sw_backup);
+typedef int (*qzSetupSessionDeflate_fn)(QzSession_T *sess, QzSessionParamsDeflate_T *params);
+typedef int (*qzGetDefaultsDeflate_fn)(QzSessionParamsDeflate_T *defaults);
+typedef int (*qzCompress_fn)(QzSession_T *sess, const unsigned char *src, unsigned int *src_len,
+			     unsigned char *dest, unsigned int *dest_len, unsigned int last);
+typedef int (*qzDecompress_fn)(QzSession_T *sess, const unsigned char *src, unsigned int *src_len,
+			       unsigned char *dest, unsigned int *dest_len);
+typedef int (*qzTeardownSession_fn)(QzSession_T *sess);
+typedef int (*qzClose_fn)(QzSession_T *sess);
+typedef int (*qzGetSoftwareComponentCount_fn)(unsigned int *num_elem);
+typedef int (*qzGetSoftwareComponentVersionList_fn)(QzSoftwareVersionInfo_T *api_info,
+						    unsigned int *num_elem);
+/* Exported by tests/qat_standin only: a real QATzip has no such symbol. */
+typedef const char *(*standin_version_fn)(void);
+
+/* ---- end of the QATzip subset ---- */
+
+#define QAT_DEFAULT_LIB "libqatzip.so.3"
+#define MAX_LEVELS 16
+#define QAT_LVL_MIN 1
+#define QAT_LVL_MAX 9
+
+struct accel_qat {
+	void *dl;
+	char path[256];
+	qzInit_fn init;
+	qzSetupSessionDeflate_fn setup_deflate;
+	qzGetDefaultsDeflate_fn get_defaults_deflate;
+	qzCompress_fn compress;
+	qzDecompress_fn decompress;
+	qzTeardownSession_fn teardown;
+	qzClose_fn close;
+	qzGetSoftwareComponentCount_fn component_count;		/* optional */
+	qzGetSoftwareComponentVersionList_fn component_versions; /* optional */
+	standin_version_fn standin_version;			/* test double only */
+	/* The library's defaults, checked at load; each session starts from them. */
+	QzSessionParamsDeflate_T defaults;
+	int lvl_min, lvl_max, lvl_def; /* vmig's deflate levels */
+};
+
+struct qat_worker {
+	unsigned idx;
+	QzSession_T sess[MAX_LEVELS];
+	bool inited[MAX_LEVELS]; /* qzInit done: qzClose owed */
+	bool ready[MAX_LEVELS];	 /* session set up */
+};
+
+bool accel_qat_supports(enum codec_id codec)
+{
+	return codec == CODEC_DEFLATE;
+}
+
+static const char *qz_rc_name(int rc)
+{
+	switch (rc) {
+	case QZ_OK: return "QZ_OK";
+	case QZ_DUPLICATE: return "QZ_DUPLICATE";
+	case QZ_FORCE_SW: return "QZ_FORCE_SW";
+	case QZ_PARAMS: return "QZ_PARAMS";
+	case QZ_FAIL: return "QZ_FAIL";
+	case QZ_BUF_ERROR: return "QZ_BUF_ERROR";
+	case QZ_DATA_ERROR: return "QZ_DATA_ERROR";
+	case QZ_TIMEOUT: return "QZ_TIMEOUT";
+	case QZ_INTEG: return "QZ_INTEG";
+	case QZ_NO_HW: return "QZ_NO_HW";
+	case QZ_NO_MDRV: return "QZ_NO_MDRV";
+	case QZ_NO_INST_ATTACH: return "QZ_NO_INST_ATTACH";
+	case QZ_LOW_MEM: return "QZ_LOW_MEM";
+	case QZ_LOW_DEST_MEM: return "QZ_LOW_DEST_MEM";
+	case QZ_UNSUPPORTED_FMT: return "QZ_UNSUPPORTED_FMT";
+	case QZ_NONE: return "QZ_NONE";
+	case QZ_NOSW_NO_HW: return "QZ_NOSW_NO_HW";
+	case QZ_NOSW_NO_MDRV: return "QZ_NOSW_NO_MDRV";
+	case QZ_NOSW_NO_INST_ATTACH: return "QZ_NOSW_NO_INST_ATTACH";
+	case QZ_NOSW_LOW_MEM: return "QZ_NOSW_LOW_MEM";
+	case QZ_NO_SW_AVAIL: return "QZ_NO_SW_AVAIL";
+	case QZ_NOSW_UNSUPPORTED_FMT: return "QZ_NOSW_UNSUPPORTED_FMT";
+	case QZ_NOT_SUPPORTED: return "QZ_NOT_SUPPORTED";
+	default: return "unknown QATzip status";
+	}
+}
+
+/* Why qzInit failed, in words. */
+static const char *qz_init_why(int rc)
+{
+	switch (rc) {
+	case QZ_NOSW_NO_HW:
+	case QZ_NO_HW: return "no QAT device found";
+	case QZ_NOSW_NO_MDRV:
+	case QZ_NO_MDRV: return "no QAT memory driver (usdm_drv / qat_mem)";
+	case QZ_NOSW_NO_INST_ATTACH:
+	case QZ_NO_INST_ATTACH: return "no free QAT instance (check the [SHIM] section of the QAT config)";
+	case QZ_NOSW_LOW_MEM:
+	case QZ_LOW_MEM: return "not enough pinned memory for QAT";
+	case QZ_NOSW_UNSUPPORTED_FMT:
+	case QZ_UNSUPPORTED_FMT: return "the QAT device does not do this format";
+	default: return "QAT initialisation failed";
+	}
+}
+
+static void *sym(struct accel_qat *q, const char *name)
+{
+	return dlsym(q->dl, name);
+}
+
+/* A function pointer from dlsym without the object-to-function cast. */
+#define LOOKUP(q, field, name)                          \
+	do {                                            \
+		void *p_ = sym((q), (name));            \
+		memcpy(&(q)->field, &p_, sizeof(p_));   \
+	} while (0)
+
+void accel_qat_unload(struct accel_qat *q)
+{
+	if (!q)
+		return;
+	if (q->dl)
+		dlclose(q->dl);
+	free(q);
+}
+
+int accel_qat_load(const char *path, struct accel_qat **out, char *err, size_t errlen)
+{
+	struct accel_qat *q = calloc(1, sizeof(*q));
+	if (!q) {
+		snprintf(err, errlen, "QAT: out of memory");
+		return -ENOMEM;
+	}
+	snprintf(q->path, sizeof(q->path), "%s", path && path[0] ? path : QAT_DEFAULT_LIB);
+	q->dl = dlopen(q->path, RTLD_NOW | RTLD_LOCAL);
+	if (!q->dl) {
+		const char *why = dlerror();
+		snprintf(err, errlen,
+			 "QAT: cannot load %s: %s (QATzip is not in Debian; install it from Intel)",
+			 q->path, why ? why : "unknown error");
+		free(q);
+		return -ENOENT;
+	}
+
+	static const char *const required[] = {
+		"qzInit",	      "qzSetupSessionDeflate", "qzGetDefaultsDeflate", "qzCompress",
+		"qzDecompress",	      "qzTeardownSession",     "qzClose",
+	};
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		if (!sym(q, required[i])) {
+			snprintf(err, errlen,
+				 "QAT: %s has no %s (QATzip 1.1 or later is needed for raw deflate "
+				 "sessions)",
+				 q->path, required[i]);
+			accel_qat_unload(q);
+			return -ENOSYS;
+		}
+	}
+	LOOKUP(q, init, "qzInit");
+	LOOKUP(q, setup_deflate, "qzSetupSessionDeflate");
+	LOOKUP(q, get_defaults_deflate, "qzGetDefaultsDeflate");
+	LOOKUP(q, compress, "qzCompress");
+	LOOKUP(q, decompress, "qzDecompress");
+	LOOKUP(q, teardown, "qzTeardownSession");
+	LOOKUP(q, close, "qzClose");
+	LOOKUP(q, component_count, "qzGetSoftwareComponentCount");
+	LOOKUP(q, component_versions, "qzGetSoftwareComponentVersionList");
+	LOOKUP(q, standin_version, "vmig_qat_standin_version");
+
+	/*
+	 * The struct layout check: the library writes its defaults into a
+	 * buffer larger than our struct (a newer, longer struct cannot
+	 * overrun it), and they must read back sensibly through our layout.
+	 */
+	union {
+		QzSessionParamsDeflate_T p;
+		unsigned char room[1024];
+	} d;
+	memset(&d, 0, sizeof(d));
+	int rc = q->get_defaults_deflate(&d.p);
+	if (rc != QZ_OK) {
+		snprintf(err, errlen, "QAT: %s: qzGetDefaultsDeflate: %s (%d)", q->path,
+			 qz_rc_name(rc), rc);
+		accel_qat_unload(q);
+		return -EIO;
+	}
+	if (d.p.common_params.comp_algorithm != QZ_DEFLATE ||
+	    (unsigned)d.p.common_params.direction > QZ_DIR_BOTH ||
+	    (unsigned)d.p.huffman_hdr > QZ_STATIC_HDR || (unsigned)d.p.data_fmt >= QZ_FMT_NUM) {
+		snprintf(err, errlen,
+			 "QAT: %s: session parameters do not have the layout of QATzip API 2.3 "
+			 "(defaults read back as algorithm %u, direction %u, huffman_hdr %u, "
+			 "data_fmt %u); not using it",
+			 q->path, d.p.common_params.comp_algorithm,
+			 (unsigned)d.p.common_params.direction, (unsigned)d.p.huffman_hdr,
+			 (unsigned)d.p.data_fmt);
+		accel_qat_unload(q);
+		return -EPROTO;
+	}
+	q->defaults = d.p;
+	codec_levels(CODEC_DEFLATE, &q->lvl_min, &q->lvl_max, &q->lvl_def);
+	if (q->lvl_max < q->lvl_min || q->lvl_max - q->lvl_min >= MAX_LEVELS) {
+		snprintf(err, errlen, "QAT: deflate levels %d..%d: more than %d", q->lvl_min,
+			 q->lvl_max, MAX_LEVELS);
+		accel_qat_unload(q);
+		return -EINVAL;
+	}
+	*out = q;
+	return 0;
+}
+
+void accel_qat_version(struct accel_qat *q, char *buf, size_t len)
+{
+	if (q->standin_version) {
+		snprintf(buf, len, "%s", q->standin_version());
+		return;
+	}
+	if (q->component_count && q->component_versions) {
+		QzSoftwareVersionInfo_T info[8];
+		unsigned n = 0;
+		if (q->component_count(&n) == QZ_OK && n > 0 && n <= 8) {
+			memset(info, 0, sizeof(info));
+			if (q->component_versions(info, &n) == QZ_OK) {
+				for (unsigned i = 0; i < n && i < 8; i++) {
+					if (info[i].component_type != QZ_COMPONENT_QATZIP_API)
+						continue;
+					snprintf(buf, len, "QATzip %u.%u.%u", info[i].major_version,
+						 info[i].minor_version, info[i].patch_version);
+					return;
+				}
+			}
+		}
+	}
+	snprintf(buf, len, "QATzip");
+}
+
+static int qat_level(const struct accel_qat *q, int level)
+{
+	int span = q->lvl_max - q->lvl_min;
+	if (span == 0)
+		return QAT_LVL_MIN;
+	return QAT_LVL_MIN + (level - q->lvl_min) * (QAT_LVL_MAX - QAT_LVL_MIN) / span;
+}
+
+/* qzInit and session setup for vmig level `level`. 0, or -errno and err. */
+static int session_open(struct accel_qat *q, struct qat_worker *w, int level, char *err,
+			size_t errlen)
+{
+	unsigned i = (unsigned)(level - q->lvl_min);
+	QzSession_T *s = &w->sess[i];
+
+	memset(s, 0, sizeof(*s));
+	int rc = q->init(s, 0 /* sw_backup off: hardware only */);
+	if (rc != QZ_OK && rc != QZ_DUPLICATE) {
+		if (rc > 0) /* a "using SW" status: no good without the fallback */
+			snprintf(err, errlen,
+				 "QAT: qzInit: %s (%d): %s (QATzip would fall back to software; "
+				 "vmig does not use that)",
+				 qz_rc_name(rc), rc, qz_init_why(rc));
+		else
+			snprintf(err, errlen, "QAT: qzInit: %s (%d): %s", qz_rc_name(rc), rc,
+				 qz_init_why(rc));
+		return -ENODEV;
+	}
+	w->inited[i] = true;
+
+	union {
+		QzSessionParamsDeflate_T p;
+		unsigned char room[1024];
+	} params;
+	memset(&params, 0, sizeof(params));
+	params.p = q->defaults;
+	params.p.common_params.direction = QZ_DIR_BOTH;
+	params.p.common_params.comp_algorithm = QZ_DEFLATE;
+	params.p.common_params.comp_lvl = (unsigned)qat_level(q, level);
+	params.p.common_params.sw_backup = 0;
+	params.p.huffman_hdr = QZ_DYNAMIC_HDR;
+	params.p.data_fmt = QZ_DEFLATE_RAW;
+	rc = q->setup_deflate(s, &params.p);
+	if (rc != QZ_OK) {
+		snprintf(err, errlen,
+			 "QAT: qzSetupSessionDeflate (raw deflate, QAT level %u, hardware only): %s "
+			 "(%d): %s",
+			 params.p.common_params.comp_lvl, qz_rc_name(rc), rc,
+			 rc == QZ_PARAMS ? "parameters refused" : qz_init_why(rc));
+		return rc == QZ_PARAMS ? -EINVAL : -ENODEV;
+	}
+	w->ready[i] = true;
+	return 0;
+}
+
+static void qat_worker_fini(void *backend, void *wstate)
+{
+	struct accel_qat *q = backend;
+	struct qat_worker *w = wstate;
+	if (!w)
+		return;
+	for (unsigned i = 0; i < MAX_LEVELS; i++) {
+		if (w->ready[i])
+			q->teardown(&w->sess[i]);
+		if (w->inited[i])
+			q->close(&w->sess[i]);
+	}
+	free(w);
+}
+
+static int qat_worker_init(void *backend, unsigned idx, void **wstate, char *err, size_t errlen)
+{
+	struct accel_qat *q = backend;
+	struct qat_worker *w = calloc(1, sizeof(*w));
+	if (!w) {
+		snprintf(err, errlen, "QAT: worker %u: out of memory", idx);
+		return -ENOMEM;
+	}
+	w->idx = idx;
+	int rc = session_open(q, w, q->lvl_def, err, errlen);
+	if (rc != 0) {
+		qat_worker_fini(backend, w);
+		return rc;
+	}
+	*wstate = w;
+	return 0;
+}
+
+/* Stored blocks, for data QAT's output would not fit (it does not compress). */
+#define STORED_MAX 65535u
+static size_t stored_len(size_t n)
+{
+	size_t blocks = n ? (n + STORED_MAX - 1) / STORED_MAX : 1;
+	return n + blocks * 5;
+}
+
+static void write_stored(const uint8_t *src, size_t n, uint8_t *dst)
+{
+	do {
+		size_t chunk = n < STORED_MAX ? n : STORED_MAX;
+		dst[0] = chunk == n ? 1 : 0; /* BFINAL, BTYPE 00 */
+		dst[1] = (uint8_t)chunk;
+		dst[2] = (uint8_t)(chunk >> 8);
+		dst[3] = (uint8_t)~chunk;
+		dst[4] = (uint8_t)(~chunk >> 8);
+		if (chunk)
+			memcpy(dst + 5, src, chunk);
+		dst += 5 + chunk;
+		src += chunk;
+		n -= chunk;
+	} while (n);
+}
+
+static QzSession_T *session_for(struct accel_qat *q, struct qat_worker *w, int level, int *rc)
+{
+	unsigned i = (unsigned)(level - q->lvl_min);
+	if (!w->ready[i]) {
+		char err[256];
+		if (w->inited[i]) { /* a failed try: do not leak its qzInit */
+			q->close(&w->sess[i]);
+			w->inited[i] = false;
+		}
+		*rc = session_open(q, w, level, err, sizeof(err));
+		if (*rc != 0)
+			return NULL;
+	}
+	return &w->sess[i];
+}
+
+static int qat_compress(struct accel_qat *q, struct qat_worker *w, struct accel_job *job)
+{
+	if (job->level < q->lvl_min || job->level > q->lvl_max)
+		return -EINVAL;
+	if ((!job->src && job->src_len) || (!job->dst && job->dst_cap) || job->src_len > UINT_MAX)
+		return -EINVAL;
+	if (job->src_len == 0) { /* an empty final fixed-Huffman block */
+		if (job->dst_cap < 2)
+			return -ENOSPC;
+		((uint8_t *)job->dst)[0] = 0x03;
+		((uint8_t *)job->dst)[1] = 0x00;
+		job->dst_len = 2;
+		return 0;
+	}
+	int rc = 0;
+	QzSession_T *s = session_for(q, w, job->level, &rc);
+	if (!s)
+		return rc == -EINVAL ? -EINVAL : -EIO;
+
+	unsigned src_len = (unsigned)job->src_len;
+	unsigned dst_len = job->dst_cap > UINT_MAX ? UINT_MAX : (unsigned)job->dst_cap;
+	int qrc = q->compress(s, job->src, &src_len, job->dst, &dst_len, 1);
+	if (qrc == QZ_OK && src_len == job->src_len && dst_len <= job->dst_cap) {
+		job->dst_len = dst_len;
+		return 0;
+	}
+	if (qrc == QZ_OK || qrc == QZ_BUF_ERROR) { /* did not fit, or not all of it */
+		if (stored_len(job->src_len) > job->dst_cap)
+			return -ENOSPC;
+		write_stored(job->src, job->src_len, job->dst);
+		job->dst_len = stored_len(job->src_len);
+		return 0;
+	}
+	return qrc == QZ_PARAMS ? -EINVAL : -EIO;
+}
+
+static int qat_decompress(struct accel_qat *q, struct qat_worker *w, struct accel_job *job)
+{
+	if ((!job->src && job->src_len) || (!job->dst && job->dst_cap) ||
+	    job->expected_len > job->dst_cap || job->src_len > UINT_MAX ||
+	    job->expected_len > UINT_MAX)
+		return -EINVAL;
+	if (job->src_len == 0)
+		return -EBADMSG; /* not a deflate stream */
+	int rc = 0;
+	QzSession_T *s = session_for(q, w, q->lvl_def, &rc);
+	if (!s)
+		return -EIO;
+
+	unsigned src_len = (unsigned)job->src_len;
+	unsigned dst_len = (unsigned)job->expected_len;
+	int qrc = q->decompress(s, job->src, &src_len, job->dst, &dst_len);
+	switch (qrc) {
+	case QZ_OK:
+		/* All of the input, and exactly the size the sender announced. */
+		if (src_len != job->src_len || dst_len != job->expected_len)
+			return -EBADMSG;
+		job->dst_len = dst_len;
+		return 0;
+	case QZ_DATA_ERROR:
+	case QZ_BUF_ERROR: /* it would decode to more than expected_len */
+	case QZ_FAIL:	   /* what a device says of a stream it cannot decode */
+		return -EBADMSG;
+	case QZ_PARAMS: return -EINVAL;
+	default: return -EIO;
+	}
+}
+
+static int qat_run(void *backend, void *wstate, struct accel_job *job)
+{
+	struct accel_qat *q = backend;
+	struct qat_worker *w = wstate;
+
+	job->dst_len = 0;
+	if (job->codec != CODEC_DEFLATE)
+		return -ENOTSUP; /* accel.c does not route these here */
+	if (job->op == ACCEL_COMPRESS)
+		return qat_compress(q, w, job);
+	return qat_decompress(q, w, job);
+}
+
+const struct accel_backend_ops accel_qat_ops = {
+	.tag = "qat",
+	.worker_init = qat_worker_init,
+	.worker_fini = qat_worker_fini,
+	.run = qat_run,
+};

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/* Source-side state shared by sender.c (orchestration) and pagesend.c
+ * (the per-channel page pipeline). */
+#ifndef VMIG_MIGRATION_SENDER_INTERNAL_H
+#define VMIG_MIGRATION_SENDER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "migration/channel.h"
+#include "migration/ram.h"
+#include "vmig/migration.h"
+
+#define BATCH_PAGES 256
+#define CLEAR_CHUNK_PAGES 4096 /* 16 MiB re-armed per KVM_CLEAR_DIRTY_LOG */
+#define MAX_DATA_CHANNELS 16
+
+struct vmig_migration;
+
+/* One page stream: a data channel with its thread, or the main channel
+ * when the migration has no data channels. */
+struct src_chan {
+	struct vmig_migration *m;
+	unsigned idx;
+	struct channel *ch;       /* &own (data channel) or &m->ch (main) */
+	struct channel own;
+	pthread_t thread;
+	bool thread_on;
+
+	uint64_t entries[BATCH_PAGES];
+	uint64_t hashes[BATCH_PAGES]; /* of the normal pages, in order */
+	uint8_t *data;                /* BATCH_PAGES pages */
+	unsigned nr_entries, nr_data;
+	uint64_t zero, normal;        /* pages not yet folded into m->st */
+	uint64_t pages_done;          /* pages walked this pass, not yet folded */
+	uint64_t acked_pass;          /* last SYNC_ACK seen on this stream */
+
+	int result;                   /* of the last pass */
+	char err[512];
+};
+
+struct vmig_migration {
+	struct vmig_guest g;
+	struct vmig_migrate_params p;
+	char uri[256];
+	uint8_t *vmm_config;
+	pthread_t thread;
+	int cancel_fd;
+	bool cancelled;                 /* atomic */
+
+	pthread_mutex_t lock;
+	struct vmig_migrate_stats st;   /* under lock */
+
+	struct ram_map ram;
+	uint64_t *bits[VMIG_MAX_RAM_REGIONS];
+	struct channel ch;              /* main channel */
+	bool connected, dirty_on, paused, go_sent;
+	uint64_t session;
+
+	/* page streams: nr_streams = max(1, data channels) */
+	unsigned nr_channels;
+	unsigned nr_streams;
+	struct src_chan *streams;
+
+	/* work hand-off to stream threads, under work_lock */
+	pthread_mutex_t work_lock;
+	pthread_cond_t work_cond;
+	uint64_t work_gen;              /* bumped per pass */
+	bool work_check_stop;
+	bool work_exit;
+	unsigned work_done;
+
+	uint64_t pass;
+	unsigned extra_passes;          /* passes made only to shrink the pause */
+	uint64_t t0_ns;
+};
+
+/* pagesend.c */
+int stream_init(struct src_chan *s, struct vmig_migration *m, unsigned idx);
+void stream_free(struct src_chan *s);
+/* Sends this stream's share of the dirty pages (chunks c with c % nr_streams
+ * == idx), then SYNC. */
+int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errlen);
+void *stream_thread(void *arg);
+/* Folds a stream's counters into m->st (takes m->lock). */
+void stream_fold_counters(struct src_chan *s);
+
+/* sender.c */
+bool migration_should_stop(struct vmig_migration *m, char *err, size_t errlen);
+void migration_update_counters(struct vmig_migration *m);
+/* Wakes every stream out of blocking I/O (a stream failed). */
+void migration_abort(struct vmig_migration *m);
+
+#endif
