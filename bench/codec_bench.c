@@ -51,32 +51,50 @@ static const char *const kind_name[K_COUNT] = {"zero", "text", "binary", "random
 
 /* Roughly by frequency; the generator favours low indices (Zipf-like). */
 static const char *const vocab[] = {
-	"the", "of", "and", "to", "a", "in", "is", "it", "you", "that", "he", "was", "for", "on",
-	"are", "with", "as", "his", "they", "be", "at", "one", "have", "this", "from", "or", "had",
-	"by", "word", "but", "what", "some", "we", "can", "out", "other", "were", "all", "there",
-	"when", "up", "use", "your", "how", "said", "an", "each", "she", "which", "do", "their",
-	"time", "if", "will", "way", "about", "many", "then", "them", "write", "would", "like",
-	"so", "these", "her", "long", "make", "thing", "see", "him", "two", "has", "look", "more",
-	"day", "could", "go", "come", "did", "number", "sound", "no", "most", "people", "my",
-	"over", "know", "water", "than", "call", "first", "who", "may", "down", "side", "been",
-	"now", "find", "any", "new", "work", "part", "take", "get", "place", "made", "live",
-	"where", "after", "back", "little", "only", "round", "man", "year", "came", "show",
-	"every", "good", "me", "give", "our", "under", "name", "very", "through", "just", "form",
-	"sentence", "great", "think", "say", "help", "low", "line", "differ", "turn", "cause",
-	"much", "mean", "before", "move", "right", "boy", "old", "too", "same", "tell", "does",
-	"set", "three", "want", "air", "well", "also", "play", "small", "end", "put", "home",
-	"read", "hand", "port", "large", "spell", "add", "even", "land", "here", "must", "big",
-	"high", "such", "follow", "act", "why", "ask", "men", "change", "went", "light", "kind",
-	"off", "need", "house", "picture", "try", "us", "again", "animal", "point", "mother",
-	"world", "near", "build", "self", "earth", "father", "head", "stand", "own", "page",
-	"should", "country", "found", "answer", "school", "grow", "study", "still", "learn",
-	"plant", "cover", "food", "sun", "four", "between", "state", "keep", "eye", "never",
-	"last", "let", "thought", "city", "tree", "cross", "farm", "hard", "start", "might",
-	"story", "saw", "far", "sea", "draw", "left", "late", "run", "while", "press", "close",
-	"night", "real", "life", "few", "north", "memory", "government", "information",
-	"development", "understanding", "migration", "experience", "particular", "important",
-	"everything", "nevertheless", "machine", "together", "children", "question", "something",
-	"beautiful",
+    "the",	 "of",	       "and",	     "to",	    "a",	   "in",
+    "is",	 "it",	       "you",	     "that",	    "he",	   "was",
+    "for",	 "on",	       "are",	     "with",	    "as",	   "his",
+    "they",	 "be",	       "at",	     "one",	    "have",	   "this",
+    "from",	 "or",	       "had",	     "by",	    "word",	   "but",
+    "what",	 "some",       "we",	     "can",	    "out",	   "other",
+    "were",	 "all",	       "there",	     "when",	    "up",	   "use",
+    "your",	 "how",	       "said",	     "an",	    "each",	   "she",
+    "which",	 "do",	       "their",	     "time",	    "if",	   "will",
+    "way",	 "about",      "many",	     "then",	    "them",	   "write",
+    "would",	 "like",       "so",	     "these",	    "her",	   "long",
+    "make",	 "thing",      "see",	     "him",	    "two",	   "has",
+    "look",	 "more",       "day",	     "could",	    "go",	   "come",
+    "did",	 "number",     "sound",	     "no",	    "most",	   "people",
+    "my",	 "over",       "know",	     "water",	    "than",	   "call",
+    "first",	 "who",	       "may",	     "down",	    "side",	   "been",
+    "now",	 "find",       "any",	     "new",	    "work",	   "part",
+    "take",	 "get",	       "place",	     "made",	    "live",	   "where",
+    "after",	 "back",       "little",     "only",	    "round",	   "man",
+    "year",	 "came",       "show",	     "every",	    "good",	   "me",
+    "give",	 "our",	       "under",	     "name",	    "very",	   "through",
+    "just",	 "form",       "sentence",   "great",	    "think",	   "say",
+    "help",	 "low",	       "line",	     "differ",	    "turn",	   "cause",
+    "much",	 "mean",       "before",     "move",	    "right",	   "boy",
+    "old",	 "too",	       "same",	     "tell",	    "does",	   "set",
+    "three",	 "want",       "air",	     "well",	    "also",	   "play",
+    "small",	 "end",	       "put",	     "home",	    "read",	   "hand",
+    "port",	 "large",      "spell",	     "add",	    "even",	   "land",
+    "here",	 "must",       "big",	     "high",	    "such",	   "follow",
+    "act",	 "why",	       "ask",	     "men",	    "change",	   "went",
+    "light",	 "kind",       "off",	     "need",	    "house",	   "picture",
+    "try",	 "us",	       "again",	     "animal",	    "point",	   "mother",
+    "world",	 "near",       "build",	     "self",	    "earth",	   "father",
+    "head",	 "stand",      "own",	     "page",	    "should",	   "country",
+    "found",	 "answer",     "school",     "grow",	    "study",	   "still",
+    "learn",	 "plant",      "cover",	     "food",	    "sun",	   "four",
+    "between",	 "state",      "keep",	     "eye",	    "never",	   "last",
+    "let",	 "thought",    "city",	     "tree",	    "cross",	   "farm",
+    "hard",	 "start",      "might",	     "story",	    "saw",	   "far",
+    "sea",	 "draw",       "left",	     "late",	    "run",	   "while",
+    "press",	 "close",      "night",	     "real",	    "life",	   "few",
+    "north",	 "memory",     "government", "information", "development", "understanding",
+    "migration", "experience", "particular", "important",   "everything",  "nevertheless",
+    "machine",	 "together",   "children",   "question",    "something",   "beautiful",
 };
 #define NVOCAB (sizeof(vocab) / sizeof(vocab[0]))
 
@@ -107,22 +125,22 @@ static const struct {
 	uint64_t bytes, rand;
 	unsigned len;
 } shapes[16] = {
-	{0x0000000000c08948ull, 0x00000000003f0000ull, 3}, /* mov %r64,%r64 */
-	{0x0000000000458b48ull, 0x00000000f8380000ull, 4}, /* mov -x(%rbp),%r64 */
-	{0x000000ffff0000e8ull, 0x0000000000ffff00ull, 5}, /* call rel32 */
-	{0x0000000000441f0full, 0, 5},			   /* nopl */
-	{0x0000000000000050ull, 0x0000000000000007ull, 1}, /* push */
-	{0x0000000000ec8348ull, 0x0000000078000000ull, 4}, /* sub $x,%rsp */
-	{0x000000000074c085ull, 0x000000003f000000ull, 4}, /* test; je */
-	{0x00000000003d8d48ull, 0x00000fffff000000ull, 7}, /* lea rel32(%rip) */
-	{0x00000000ccccccc3ull, 0, 4},			   /* ret; int3 */
-	{0x0000000000c0c748ull, 0x00000000ff070000ull, 7}, /* mov $imm,%r64 */
-	{0xffffffff81000000ull, 0x00000000003ffff8ull, 8}, /* kernel text pointer */
-	{0xffff888000000000ull, 0x00000000fffff000ull, 8}, /* direct-map pointer */
-	{0x0000000000000000ull, 0x00000000000000ffull, 4}, /* small int32 */
-	{0x0000000000000000ull, 0x00000000000003ffull, 8}, /* small int64 */
-	{0, 0, 8},					   /* zero */
-	{0x0000000000000001ull, 0, 4},			   /* flag */
+    {0x0000000000c08948ull, 0x00000000003f0000ull, 3}, /* mov %r64,%r64 */
+    {0x0000000000458b48ull, 0x00000000f8380000ull, 4}, /* mov -x(%rbp),%r64 */
+    {0x000000ffff0000e8ull, 0x0000000000ffff00ull, 5}, /* call rel32 */
+    {0x0000000000441f0full, 0, 5},		       /* nopl */
+    {0x0000000000000050ull, 0x0000000000000007ull, 1}, /* push */
+    {0x0000000000ec8348ull, 0x0000000078000000ull, 4}, /* sub $x,%rsp */
+    {0x000000000074c085ull, 0x000000003f000000ull, 4}, /* test; je */
+    {0x00000000003d8d48ull, 0x00000fffff000000ull, 7}, /* lea rel32(%rip) */
+    {0x00000000ccccccc3ull, 0, 4},		       /* ret; int3 */
+    {0x0000000000c0c748ull, 0x00000000ff070000ull, 7}, /* mov $imm,%r64 */
+    {0xffffffff81000000ull, 0x00000000003ffff8ull, 8}, /* kernel text pointer */
+    {0xffff888000000000ull, 0x00000000fffff000ull, 8}, /* direct-map pointer */
+    {0x0000000000000000ull, 0x00000000000000ffull, 4}, /* small int32 */
+    {0x0000000000000000ull, 0x00000000000003ffull, 8}, /* small int64 */
+    {0, 0, 8},					       /* zero */
+    {0x0000000000000001ull, 0, 4},		       /* flag */
 };
 
 static void gen_binary(uint8_t *p, size_t n, uint64_t *s)
@@ -153,8 +171,11 @@ static void gen_page(enum kind k, uint8_t *p, uint64_t seed)
 	default: {
 		/* 30% zero, 35% text, 25% binary, 10% random, like guestload. */
 		unsigned h = (unsigned)(rnd(&s) % 100);
-		gen_page(h < 30 ? K_ZERO : h < 65 ? K_TEXT : h < 90 ? K_BINARY : K_RANDOM, p,
-			 seed ^ 0xabcdef);
+		gen_page(h < 30	  ? K_ZERO
+			 : h < 65 ? K_TEXT
+			 : h < 90 ? K_BINARY
+				  : K_RANDOM,
+			 p, seed ^ 0xabcdef);
 		break;
 	}
 	}
@@ -243,7 +264,7 @@ static void zero_scan(size_t bytes, double min_s)
 			found += page_is_zero(buf + p * PAGE);
 		scanned += (double)bytes;
 	} while ((t = cpu_now() - t0) < min_s);
-	printf("  zero pages, %6zu KiB working set:     %7.2f GB/s\n", bytes >> 10,
+	printf("  %-15s %7zu KiB working set: %7.2f GB/s\n", "zero pages,", bytes >> 10,
 	       scanned / t / 1e9);
 
 	/* Non-zero in the last byte: the worst non-zero case. */
@@ -256,7 +277,7 @@ static void zero_scan(size_t bytes, double min_s)
 			found += page_is_zero(buf + p * PAGE);
 		scanned += (double)bytes;
 	} while ((t = cpu_now() - t0) < min_s);
-	printf("  last byte set,  %6zu KiB working set: %7.2f GB/s\n", bytes >> 10,
+	printf("  %-15s %7zu KiB working set: %7.2f GB/s\n", "last byte set,", bytes >> 10,
 	       scanned / t / 1e9);
 
 	/* Non-zero in the first word: the early out. */
@@ -269,7 +290,7 @@ static void zero_scan(size_t bytes, double min_s)
 			found += page_is_zero(buf + p * PAGE);
 		scanned += (double)pages;
 	} while ((t = cpu_now() - t0) < min_s);
-	printf("  first byte set, %6zu KiB working set: %7.1f Mpages/s (early out)\n",
+	printf("  %-15s %7zu KiB working set: %7.1f Mpages/s (early out)\n", "first byte set,",
 	       bytes >> 10, scanned / t / 1e6);
 	if (found == (size_t)-1)
 		printf("impossible\n"); /* keeps the calls from being optimised out */
@@ -329,10 +350,10 @@ int main(int argc, char **argv)
 	const size_t pool_len = (quick ? 2 : 4) * (size_t)BATCH * PAGE;
 	/* Levels shown: all of them, or a few in --quick. */
 	static const int quick_levels[CODEC_COUNT][5] = {
-		[CODEC_NONE] = {0, -1},
-		[CODEC_LZ4] = {1, 3, 9, -1},
-		[CODEC_ZSTD] = {1, 3, 9, -1},
-		[CODEC_DEFLATE] = {0, 1, 2, 3, -1},
+	    [CODEC_NONE] = {0, -1},
+	    [CODEC_LZ4] = {1, 3, 9, -1},
+	    [CODEC_ZSTD] = {1, 3, 9, -1},
+	    [CODEC_DEFLATE] = {0, 1, 2, 3, -1},
 	};
 
 	struct codec_ctx *ctx = codec_ctx_new();
@@ -341,7 +362,8 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < CODEC_COUNT; i++)
 		if (codec_bound((enum codec_id)i, BATCH * PAGE) > max_cap)
 			max_cap = codec_bound((enum codec_id)i, BATCH * PAGE);
-	uint8_t *cbuf = malloc(pool_len / PAGE * (codec_bound(CODEC_ZSTD, PAGE) + 64) + 4 * max_cap);
+	uint8_t *cbuf =
+	    malloc(pool_len / PAGE * (codec_bound(CODEC_ZSTD, PAGE) + 64) + 4 * max_cap);
 	size_t *clens = malloc(pool_len / PAGE * sizeof(size_t));
 	uint8_t *out = malloc(max_cap);
 	if (!ctx || !cbuf || !clens || !out) {
@@ -365,9 +387,11 @@ int main(int argc, char **argv)
 	printf("one thread; MB/s = 10^6 uncompressed bytes per CPU-second; ratio = in/out;\n"
 	       "pool %zu KiB per data kind, at least %.0f ms per figure%s\n\n",
 	       pool_len >> 10, min_s * 1000, quick ? " (--quick: some levels only)" : "");
-	printf("%-8s %3s %-7s|  4 KiB pages: comp   decomp  ratio |  64-page batch: comp   decomp  ratio\n",
+	printf("%-8s %3s %-7s|  4 KiB pages: comp   decomp  ratio |  64-page batch: comp   decomp  "
+	       "ratio\n",
 	       "codec", "lvl", "data");
-	printf("--------------------+-----------------------------------+--------------------------------------\n");
+	printf("--------------------+-----------------------------------+--------------------------"
+	       "------------\n");
 
 	int failures = 0;
 	for (unsigned i = 0; i < CODEC_COUNT; i++) {
@@ -385,13 +409,13 @@ int main(int argc, char **argv)
 					continue;
 			}
 			for (unsigned k = 0; k < K_COUNT; k++) {
-				struct result a = run(ctx, id, lv, pool[k], pool_len, PAGE, min_s, cbuf,
-						      clens, out);
+				struct result a = run(ctx, id, lv, pool[k], pool_len, PAGE, min_s,
+						      cbuf, clens, out);
 				struct result b = run(ctx, id, lv, pool[k], pool_len, BATCH * PAGE,
 						      min_s, cbuf, clens, out);
 				if (!a.ok || !b.ok) {
-					printf("%-8s %3d %-7s| FAILED (round trip)\n", codec_name(id), lv,
-					       kind_name[k]);
+					printf("%-8s %3d %-7s| FAILED (round trip)\n",
+					       codec_name(id), lv, kind_name[k]);
 					failures++;
 					continue;
 				}

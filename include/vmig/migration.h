@@ -43,7 +43,15 @@ struct vmig_migrate_stats {
 	uint64_t iterations;        /* pre-copy passes, the final one included */
 	uint64_t ram_bytes;         /* guest RAM size */
 	uint64_t wire_bytes;        /* bytes on the wire, all channels, both ways */
-	uint64_t pages_normal, pages_zero;
+	uint64_t pages_normal, pages_zero;   /* normal: sent whole (raw or compressed) */
+	uint64_t pages_xbzrle;               /* sent as XBZRLE deltas */
+	uint64_t pages_compressed;           /* normal pages that went compressed */
+	uint64_t bytes_before_compression, bytes_after_compression;
+	uint64_t xbzrle_hits, xbzrle_misses, xbzrle_overflows, xbzrle_bytes_saved;
+	double compress_cpu_s;               /* offload engine CPU time, this side */
+	double dest_decompress_cpu_s;        /* reported by the destination */
+	char accel[160];                     /* accelerator in use, or "" */
+	char codec[16];
 	uint64_t pages_this_pass, pages_sent_this_pass;
 	uint64_t remaining_bytes;   /* dirty RAM still to send (last harvest) */
 	double throughput_mibs;     /* average payload rate */
@@ -60,6 +68,12 @@ struct vmig_migrate_params {
 	uint64_t timeout_ms;        /* 0 = none; then the migration is cancelled */
 	int io_timeout_ms;          /* no progress for this long fails it; default 5000 */
 	unsigned channels;          /* data connections besides the main one, 0..16 */
+	const char *codec;          /* NULL/"none", "lz4", "zstd", "deflate", "qat" (deflate on QAT) */
+	int level;                  /* codec level; 0: the codec's default */
+	const char *accel;          /* "cpu" (default), "qat", "auto" */
+	unsigned compress_threads;  /* CPU backend workers, 0: one per CPU */
+	uint64_t xbzrle_cache_bytes;/* 0: XBZRLE off */
+	const char *qatzip_path;    /* tests: the QATzip test double */
 	const uint8_t *vmm_config;  /* sent in HELLO for the destination VMM */
 	size_t vmm_config_len;
 	/* Called once on the migration thread when it ends (any status). */
@@ -88,7 +102,8 @@ struct vmig_incoming_config {
 };
 
 struct vmig_incoming_stats {
-	uint64_t pages_normal, pages_zero, passes, wire_bytes;
+	uint64_t pages_normal, pages_zero, pages_xbzrle, passes, wire_bytes;
+	uint64_t decompress_ns;
 	uint64_t total_ms;
 	bool verified;
 };

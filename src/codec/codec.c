@@ -20,10 +20,10 @@ struct codec_info {
 /* Indexed by enum codec_id. Default levels favour throughput: a migration
  * link is rarely slower than one core of lz4-1 or zstd-1. */
 static const struct codec_info codecs[CODEC_COUNT] = {
-	[CODEC_NONE] = {"none", 0, 0, 0},
-	[CODEC_LZ4] = {"lz4", 1, 12, 1},
-	[CODEC_ZSTD] = {"zstd", 1, 19, 1},
-	[CODEC_DEFLATE] = {"deflate", 0, 3, 1},
+    [CODEC_NONE] = {"none", 0, 0, 0},
+    [CODEC_LZ4] = {"lz4", 1, 12, 1},
+    [CODEC_ZSTD] = {"zstd", 1, 19, 1},
+    [CODEC_DEFLATE] = {"deflate", 0, 3, 1},
 };
 
 static int valid_id(enum codec_id id)

@@ -44,8 +44,8 @@ struct codec_ctx {
 	struct inflate_state *isal_d;
 };
 
-int codec_lz4_compress(struct codec_ctx *ctx, int level, const void *src, size_t src_len,
-		       void *dst, size_t dst_cap, size_t *dst_len);
+int codec_lz4_compress(struct codec_ctx *ctx, int level, const void *src, size_t src_len, void *dst,
+		       size_t dst_cap, size_t *dst_len);
 int codec_lz4_decompress(struct codec_ctx *ctx, const void *src, size_t src_len, void *dst,
 			 size_t expected_len);
 size_t codec_lz4_bound(size_t src_len);

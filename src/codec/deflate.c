@@ -17,8 +17,8 @@
 
 #include "codec/codec_internal.h"
 
-#define STORED_HDR 5u	     /* BFINAL/BTYPE byte, LEN, NLEN */
-#define STORED_MAX 65535u    /* most bytes in one stored block */
+#define STORED_HDR 5u	  /* BFINAL/BTYPE byte, LEN, NLEN */
+#define STORED_MAX 65535u /* most bytes in one stored block */
 
 static size_t stored_len(size_t src_len)
 {

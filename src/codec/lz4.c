@@ -28,8 +28,8 @@ void codec_lz4_release(struct codec_ctx *ctx)
 	ctx->lz4hc_state = NULL;
 }
 
-int codec_lz4_compress(struct codec_ctx *ctx, int level, const void *src, size_t src_len,
-		       void *dst, size_t dst_cap, size_t *dst_len)
+int codec_lz4_compress(struct codec_ctx *ctx, int level, const void *src, size_t src_len, void *dst,
+		       size_t dst_cap, size_t *dst_len)
 {
 	int cap = dst_cap > INT_MAX ? INT_MAX : (int)dst_cap;
 	int n;

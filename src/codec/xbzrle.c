@@ -115,7 +115,7 @@ int xbzrle_encode(const uint8_t *old_page, const uint8_t *new_page, size_t len, 
 		if (z_end == len) {
 			if (i == 0)
 				return 0; /* identical pages */
-			break;	  /* a trailing unchanged run is implied */
+			break;		  /* a trailing unchanged run is implied */
 		}
 		if (zrun > XBZRLE_MAX_RUN) {
 			/* Too long for 14 bits: cut it, and carry the (unchanged)

@@ -4,10 +4,13 @@
  *
  * A pass: walk this stream's chunks of the dirty bitmap; for a chunk with
  * dirty pages, re-arm tracking for it (dirty_clear) and only then read its
- * pages, so a guest write after that point lands in the next harvest. Each
- * page is copied once (checking for zero on the way) and hashed from the
- * copy; batches of up to 256 go out as PAGES records; a SYNC closes the
- * pass. A page always belongs to the same chunk and so to the same
+ * pages, so a guest write after that point lands in the next harvest.
+ * Each page is copied once (checking for zero on the way) and hashed from
+ * the copy; a page the XBZRLE cache knows goes as a delta against it.
+ * Batches of up to 256 pages are sealed into slots; with a codec, a sealed
+ * slot's page data is compressed by the offload engine while the next
+ * slot fills, and slots go out in order as PAGES records. A SYNC closes
+ * the pass. A page always belongs to the same chunk and so to the same
  * stream, which keeps its versions in order on the wire.
  */
 #include <errno.h>
@@ -17,8 +20,18 @@
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
+#include "codec/xbzrle.h"
 #include "migration/sender_internal.h"
 #include "migration/wire.h"
+
+#define XBZRLE_MAX_DELTA 3072 /* a bigger delta is not worth it: send the page */
+
+static void slot_reset(struct batch_slot *b)
+{
+	b->nr_entries = b->nr_data = b->nr_hashes = 0;
+	b->xbz_len = 0;
+	b->state = SLOT_FREE;
+}
 
 int stream_init(struct src_chan *s, struct vmig_migration *m, unsigned idx)
 {
@@ -26,8 +39,30 @@ int stream_init(struct src_chan *s, struct vmig_migration *m, unsigned idx)
 	s->m = m;
 	s->idx = idx;
 	s->own.fd = -1;
-	s->data = malloc((size_t)BATCH_PAGES * VMIG_PAGE_SIZE);
-	return s->data ? 0 : -ENOMEM;
+	unsigned nslots = m->codec != CODEC_NONE ? NR_SLOTS : 1;
+	for (unsigned i = 0; i < nslots; i++) {
+		struct batch_slot *b = &s->slots[i];
+		b->data = malloc((size_t)BATCH_PAGES * VMIG_PAGE_SIZE);
+		b->xbz = malloc((size_t)BATCH_PAGES * (XBZRLE_MAX_DELTA + 2));
+		if (!b->data || !b->xbz)
+			return -ENOMEM;
+		if (m->codec != CODEC_NONE) {
+			b->comp_cap = codec_bound(m->codec, (size_t)BATCH_PAGES * VMIG_PAGE_SIZE);
+			b->comp = malloc(b->comp_cap);
+			if (!b->comp)
+				return -ENOMEM;
+		}
+		slot_reset(b);
+	}
+	s->nr_slots = nslots;
+	if (m->accel && accel_queue_new(m->accel, &s->q))
+		return -ENOMEM;
+	if (m->p.xbzrle_cache_bytes) {
+		s->xbz = xbzrle_cache_new(m->p.xbzrle_cache_bytes / m->nr_streams);
+		if (!s->xbz)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 void stream_free(struct src_chan *s)
@@ -36,8 +71,18 @@ void stream_free(struct src_chan *s)
 		return; /* never initialised */
 	if (s->own.fd >= 0)
 		chan_close(&s->own);
-	free(s->data);
-	s->data = NULL;
+	/* first: waits for jobs still compressing out of these buffers */
+	if (s->q)
+		accel_queue_free(s->q);
+	s->q = NULL;
+	for (unsigned i = 0; i < NR_SLOTS; i++) {
+		free(s->slots[i].data);
+		free(s->slots[i].xbz);
+		free(s->slots[i].comp);
+	}
+	if (s->xbz)
+		xbzrle_cache_free(s->xbz);
+	s->m = NULL;
 }
 
 void stream_fold_counters(struct src_chan *s)
@@ -46,35 +91,57 @@ void stream_fold_counters(struct src_chan *s)
 	pthread_mutex_lock(&m->lock);
 	m->st.pages_zero += s->zero;
 	m->st.pages_normal += s->normal;
+	m->st.pages_xbzrle += s->xbzrle;
+	m->st.pages_compressed += s->compressed;
+	m->st.bytes_before_compression += s->raw_bytes;
+	m->st.bytes_after_compression += s->comp_bytes;
 	m->st.pages_sent_this_pass += s->pages_done;
+	if (s->xbz)
+		xbzrle_cache_stats(s->xbz, &s->xbz_stats);
 	pthread_mutex_unlock(&m->lock);
-	s->zero = s->normal = s->pages_done = 0;
+	s->zero = s->normal = s->xbzrle = s->compressed = s->pages_done = 0;
+	s->raw_bytes = s->comp_bytes = 0;
 }
 
 /*
- * REC_PAGES: {u64 pass, u32 count, u32 codec} + count entries + one hash
- * per normal page + the normal pages' data. The record check covers all
- * but the data; each data page is covered by its own hash, which the
- * destination computes anyway for the RAM digest.
+ * REC_PAGES (docs/protocol.md): {u64 pass, u32 count, u32 codec}, count
+ * entries (index << 2 | kind), a hash per non-zero page, u32 + XBZRLE
+ * deltas, then the normal pages' data, raw or as u32 length + compressed
+ * bytes. The record check covers fixed part, entries and hashes; every
+ * page is covered by its own hash, which the destination checks.
  */
-static int flush_batch(struct src_chan *s, char *err, size_t errlen)
+static int send_slot(struct src_chan *s, struct batch_slot *b, char *err, size_t errlen)
 {
-	if (!s->nr_entries)
-		return 0;
+	uint32_t codec = CODEC_NONE;
+	uint32_t comp_len = 0;
+	size_t data_len = (size_t)b->nr_data * VMIG_PAGE_SIZE;
+	const void *data = b->data;
+
+	if (b->state == SLOT_COMPRESSING) {
+		/* its job came back (send_oldest waited for it) */
+		if (b->job.status == 0 && b->job.dst_len + 4 < data_len) {
+			codec = (uint32_t)s->m->codec;
+			comp_len = (uint32_t)b->job.dst_len;
+			data = b->comp;
+			s->compressed += b->nr_data;
+		}
+		/* an incompressible batch (or a failed job) goes raw */
+	}
 	uint8_t fixed[16];
-	uint32_t count = s->nr_entries, codec = 0;
-	memcpy(fixed, &s->m->pass, 8);
+	uint32_t count = b->nr_entries;
+	memcpy(fixed, &b->pass, 8);
 	memcpy(fixed + 8, &count, 4);
 	memcpy(fixed + 12, &codec, 4);
-	size_t ent_len = (size_t)count * 8, hash_len = (size_t)s->nr_data * 8;
-	size_t data_len = (size_t)s->nr_data * VMIG_PAGE_SIZE;
-	size_t len = sizeof(fixed) + ent_len + hash_len + data_len;
+	size_t ent_len = (size_t)count * 8, hash_len = (size_t)b->nr_hashes * 8;
+	uint32_t xbz_len = (uint32_t)b->xbz_len;
+	size_t body = codec ? 4 + (size_t)comp_len : data_len;
+	size_t len = sizeof(fixed) + ent_len + hash_len + 4 + xbz_len + body;
 
 	XXH3_state_t st;
 	XXH3_64bits_reset(&st);
 	XXH3_64bits_update(&st, fixed, sizeof(fixed));
-	XXH3_64bits_update(&st, s->entries, ent_len);
-	XXH3_64bits_update(&st, s->hashes, hash_len);
+	XXH3_64bits_update(&st, b->entries, ent_len);
+	XXH3_64bits_update(&st, b->hashes, hash_len);
 	uint8_t hdr[WIRE_HDR_SIZE];
 	uint32_t type = REC_PAGES, l = (uint32_t)len;
 	uint64_t check = XXH3_64bits_digest(&st);
@@ -82,37 +149,131 @@ static int flush_batch(struct src_chan *s, char *err, size_t errlen)
 	memcpy(hdr + 4, &l, 4);
 	memcpy(hdr + 8, &check, 8);
 
-	struct iovec iov[5] = {
-		{hdr, sizeof(hdr)}, {fixed, sizeof(fixed)}, {s->entries, ent_len},
-		{s->hashes, hash_len}, {s->data, data_len},
+	struct iovec iov[9] = {
+		{hdr, sizeof(hdr)}, {fixed, sizeof(fixed)}, {b->entries, ent_len},
+		{b->hashes, hash_len}, {&xbz_len, 4}, {b->xbz, xbz_len},
 	};
-	int r = chan_sendv(s->ch, iov, 5, err, errlen);
-	s->nr_entries = s->nr_data = 0;
+	int n = 6;
+	if (codec) {
+		iov[n++] = (struct iovec){&comp_len, 4};
+		iov[n++] = (struct iovec){(void *)data, comp_len};
+	} else {
+		iov[n++] = (struct iovec){(void *)data, data_len};
+	}
+	int r = chan_sendv(s->ch, iov, n, err, errlen);
+	s->raw_bytes += data_len;
+	s->comp_bytes += codec ? comp_len : data_len;
+	slot_reset(b);
 	stream_fold_counters(s);
 	migration_update_counters(s->m);
+	return r;
+}
+
+/* Waits for the oldest sealed slot's compression (if any) and sends it. */
+static int send_oldest(struct src_chan *s, char *err, size_t errlen)
+{
+	struct batch_slot *b = &s->slots[s->head];
+	while (b->state == SLOT_COMPRESSING && !b->job_done) {
+		struct accel_job *done[NR_SLOTS];
+		int n = accel_poll_queue(s->q, done, NR_SLOTS, -1);
+		if (n < 0) {
+			snprintf(err, errlen, "offload engine: %s", strerror(-n));
+			return n;
+		}
+		for (int i = 0; i < n; i++)
+			((struct batch_slot *)done[i]->user)->job_done = true;
+	}
+	int r = send_slot(s, b, err, errlen);
+	s->head = (s->head + 1) % s->nr_slots;
+	s->nr_sealed--;
+	return r;
+}
+
+/* Closes the current slot: hands its page data to the offload engine (with
+ * a codec) and moves on, sending the oldest slot when all are in use. */
+static int seal(struct src_chan *s, char *err, size_t errlen)
+{
+	struct vmig_migration *m = s->m;
+	struct batch_slot *b = &s->slots[s->cur];
+	if (!b->nr_entries)
+		return 0;
+	b->pass = m->pass;
+	b->state = SLOT_SEALED;
+	b->job_done = false;
+	if (m->codec != CODEC_NONE && b->nr_data) {
+		b->job = (struct accel_job){
+			.op = ACCEL_COMPRESS,
+			.codec = m->codec,
+			.level = m->p.level,
+			.src = b->data,
+			.src_len = (size_t)b->nr_data * VMIG_PAGE_SIZE,
+			.dst = b->comp,
+			.dst_cap = b->comp_cap,
+			.user = b,
+		};
+		int r = accel_submit_to(m->accel, s->q, &b->job);
+		if (r == 0)
+			b->state = SLOT_COMPRESSING;
+		/* -EAGAIN (engine full): this batch simply goes raw */
+	}
+	s->nr_sealed++;
+	s->cur = (s->cur + 1) % s->nr_slots;
+	if (s->nr_sealed == s->nr_slots)
+		return send_oldest(s, err, errlen);
+	return 0;
+}
+
+static int drain(struct src_chan *s, char *err, size_t errlen)
+{
+	int r = seal(s, err, errlen);
+	while (!r && s->nr_sealed)
+		r = send_oldest(s, err, errlen);
 	return r;
 }
 
 static int add_page(struct src_chan *s, uint64_t index, char *err, size_t errlen)
 {
 	struct ram_map *ram = &s->m->ram;
+	struct batch_slot *b = &s->slots[s->cur];
 	const uint8_t *src = ram_page(ram, index);
 	/* Copy first, then hash the copy: the guest may be writing the page
 	 * right now, and what we hash must be what we send. */
-	uint8_t *dst = s->data + (size_t)s->nr_data * VMIG_PAGE_SIZE;
+	uint8_t *dst = b->data + (size_t)b->nr_data * VMIG_PAGE_SIZE;
 	if (page_copy_is_zero(dst, src)) {
-		s->entries[s->nr_entries++] = index << 1 | WIRE_PAGE_ZERO;
+		b->entries[b->nr_entries++] = index << 2 | WIRE_KIND_ZERO;
 		ram->hash[index] = ram->zero_hash;
 		s->zero++;
+		/* keep the cache equal to what the destination holds */
+		if (s->xbz && xbzrle_cache_lookup(s->xbz, index))
+			xbzrle_cache_insert(s->xbz, index, dst);
 	} else {
 		uint64_t h = page_hash(dst);
 		ram->hash[index] = h;
-		s->hashes[s->nr_data] = h;
-		s->entries[s->nr_entries++] = index << 1;
-		s->nr_data++;
-		s->normal++;
+		const uint8_t *old = s->xbz && s->m->pass > 1 ? xbzrle_cache_lookup(s->xbz, index) : NULL;
+		int n = -1;
+		if (old) {
+			uint8_t *out = b->xbz + b->xbz_len + 2;
+			n = xbzrle_encode(old, dst, VMIG_PAGE_SIZE, out, XBZRLE_MAX_DELTA);
+			if (n < 0)
+				xbzrle_cache_note_overflow(s->xbz);
+		}
+		if (n >= 0) {
+			uint16_t l16 = (uint16_t)n;
+			memcpy(b->xbz + b->xbz_len, &l16, 2);
+			b->xbz_len += 2 + (size_t)n;
+			b->entries[b->nr_entries++] = index << 2 | WIRE_KIND_XBZRLE;
+			xbzrle_cache_note_saved(s->xbz, VMIG_PAGE_SIZE - (uint64_t)n);
+			s->xbzrle++;
+		} else {
+			b->entries[b->nr_entries++] = index << 2 | WIRE_KIND_NORMAL;
+			b->nr_data++;
+			s->normal++;
+		}
+		b->hashes[b->nr_hashes++] = h;
+		if (s->xbz)
+			xbzrle_cache_insert(s->xbz, index, dst);
 	}
-	return s->nr_entries == BATCH_PAGES ? flush_batch(s, err, errlen) : 0;
+	return b->nr_entries == BATCH_PAGES ? seal(s, err, errlen) : 0;
 }
 
 int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errlen)
@@ -121,6 +282,8 @@ int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errl
 	uint64_t chunk = 0;
 	int r;
 
+	if (s->xbz)
+		xbzrle_cache_next_generation(s->xbz);
 	for (unsigned i = 0; i < m->ram.nr; i++) {
 		uint64_t pages = m->ram.pages[i];
 		for (uint64_t first = 0; first < pages; first += CLEAR_CHUNK_PAGES, chunk++) {
@@ -141,9 +304,9 @@ int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errl
 				uint64_t word = w[k];
 				w[k] = 0;
 				while (word) {
-					unsigned b = (unsigned)__builtin_ctzll(word);
+					unsigned bit = (unsigned)__builtin_ctzll(word);
 					word &= word - 1;
-					r = add_page(s, m->ram.first_page[i] + first + k * 64 + b, err, errlen);
+					r = add_page(s, m->ram.first_page[i] + first + k * 64 + bit, err, errlen);
 					if (r)
 						return r;
 				}
@@ -151,7 +314,7 @@ int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errl
 			s->pages_done += n;
 		}
 	}
-	if ((r = flush_batch(s, err, errlen)))
+	if ((r = drain(s, err, errlen)))
 		return r;
 	stream_fold_counters(s);
 	uint8_t sync[16];
@@ -186,8 +349,7 @@ void *stream_thread(void *arg)
 		s->err[0] = 0;
 		s->result = stream_send_pass(s, check_stop, s->err, sizeof(s->err));
 		if (s->result)
-			/* wake the other streams out of blocking sends */
-			migration_abort(m);
+			migration_abort(m); /* wake the other streams out of blocking sends */
 
 		pthread_mutex_lock(&m->work_lock);
 		m->work_done++;

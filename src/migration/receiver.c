@@ -19,6 +19,8 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "codec/codec.h"
+#include "codec/xbzrle.h"
 #include "migration/channel.h"
 #include "migration/hostinfo.h"
 #include "migration/ram.h"
@@ -29,6 +31,15 @@
 #define ALIVE_WAIT_MS 2000
 
 struct vmig_incoming;
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#define XBZ_SECTION_MAX ((size_t)WIRE_MAX_PAGES_PER_BATCH * (2 + VMIG_PAGE_SIZE))
 
 /* A page stream being received: the main channel, or a data channel with
  * its own thread. */
@@ -45,7 +56,13 @@ struct dst_chan {
 	uint64_t entries[WIRE_MAX_PAGES_PER_BATCH];
 	uint64_t hashes[WIRE_MAX_PAGES_PER_BATCH];
 	struct iovec iov[WIRE_MAX_PAGES_PER_BATCH];
-	uint64_t pages_normal, pages_zero, passes;
+	uint64_t pages_normal, pages_zero, pages_xbzrle, passes;
+	uint64_t decompress_ns;   /* this thread's CPU time in decoders */
+	struct codec_ctx *codec_ctx;
+	uint8_t *scratch;         /* decompressed batch */
+	uint8_t *comp;            /* compressed batch as received */
+	size_t comp_cap;
+	uint8_t *xbz;             /* XBZRLE section as received */
 	uint64_t synced_pass;     /* under in->lock */
 	bool ended;               /* under in->lock: CHANNEL_END or failure */
 };
@@ -183,9 +200,12 @@ void vmig_incoming_refuse(struct vmig_incoming *in, const char *why)
 }
 
 /*
- * Receives one PAGES record (its header already read). Everything but the
- * page data is read and checked first; the data then goes straight into
- * the guest pages it names, and each page is checked against its hash.
+ * Receives one PAGES record (its header already read; layout in
+ * docs/protocol.md). Everything but the page contents is read and checked
+ * first; raw page data then goes straight into the guest pages it names,
+ * compressed data is decoded on this thread into a scratch buffer and
+ * scattered, XBZRLE deltas are applied to the pages in place; finally
+ * every page is checked against its hash.
  */
 static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wire_hdr *h,
 		      char *err, size_t errlen)
@@ -194,7 +214,7 @@ static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wir
 	uint64_t *ent = in->entries, *hashes = in->hashes;
 	int r;
 
-	if (h->len < sizeof(fixed)) {
+	if (h->len < sizeof(fixed) + 4) {
 		snprintf(err, errlen, "bad PAGES record: %u bytes", h->len);
 		return -EPROTO;
 	}
@@ -207,74 +227,154 @@ static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wir
 		snprintf(err, errlen, "bad PAGES record: %u pages", count);
 		return -EPROTO;
 	}
-	if (codec != 0) {
+	if (codec >= CODEC_COUNT) {
 		snprintf(err, errlen, "bad PAGES record: unknown codec %u", codec);
 		return -EPROTO;
 	}
-	size_t meta = sizeof(fixed) + (size_t)count * 8;
-	if (h->len < meta) {
+	uint64_t left = h->len - sizeof(fixed);
+	if (left < (uint64_t)count * 8) {
 		snprintf(err, errlen, "bad PAGES record: truncated page list");
 		return -EPROTO;
 	}
 	if ((r = chan_recv(in->ch, ent, (size_t)count * 8, err, errlen)))
 		return r;
-	uint32_t normal = 0;
+	left -= (uint64_t)count * 8;
+	uint32_t normal = 0, xbz = 0;
 	for (uint32_t i = 0; i < count; i++) {
-		if ((ent[i] >> 1) >= ram->total_pages) {
-			snprintf(err, errlen, "bad PAGES record: page %llu is beyond guest RAM (%llu pages)",
-				 (unsigned long long)(ent[i] >> 1), (unsigned long long)ram->total_pages);
+		uint64_t kind = ent[i] & WIRE_KIND_MASK;
+		if ((ent[i] >> 2) >= ram->total_pages || kind > WIRE_KIND_XBZRLE) {
+			snprintf(err, errlen, "bad PAGES record: page %llu (kind %llu) is beyond guest RAM "
+				 "(%llu pages)", (unsigned long long)(ent[i] >> 2), (unsigned long long)kind,
+				 (unsigned long long)ram->total_pages);
 			return -EPROTO;
 		}
-		if (!(ent[i] & WIRE_PAGE_ZERO))
-			normal++;
+		normal += kind == WIRE_KIND_NORMAL;
+		xbz += kind == WIRE_KIND_XBZRLE;
 	}
-	if ((uint64_t)h->len != meta + (uint64_t)normal * (8 + VMIG_PAGE_SIZE)) {
-		snprintf(err, errlen, "bad PAGES record: %u bytes for %u pages (%u with data)", h->len,
-			 count, normal);
+	uint32_t nh = normal + xbz;
+	if (left < (uint64_t)nh * 8 + 4) {
+		snprintf(err, errlen, "bad PAGES record: truncated hashes");
 		return -EPROTO;
 	}
-	if ((r = chan_recv(in->ch, hashes, (size_t)normal * 8, err, errlen)))
+	if ((r = chan_recv(in->ch, hashes, (size_t)nh * 8, err, errlen)))
 		return r;
+	left -= (uint64_t)nh * 8;
 	XXH3_state_t xs;
 	XXH3_64bits_reset(&xs);
 	XXH3_64bits_update(&xs, fixed, sizeof(fixed));
 	XXH3_64bits_update(&xs, ent, (size_t)count * 8);
-	XXH3_64bits_update(&xs, hashes, (size_t)normal * 8);
+	XXH3_64bits_update(&xs, hashes, (size_t)nh * 8);
 	if (XXH3_64bits_digest(&xs) != h->check) {
 		snprintf(err, errlen, "bad PAGES record: checksum mismatch");
 		return -EBADMSG;
 	}
-	/* Validated: the data lands directly in guest RAM. */
-	struct iovec *iov = in->iov;
-	unsigned n = 0;
-	for (uint32_t i = 0; i < count; i++) {
-		uint64_t idx = ent[i] >> 1;
-		if (ent[i] & WIRE_PAGE_ZERO) {
-			/* Fresh RAM is zero: touch it only if it held data. */
-			if (ram->hash[idx] != ram->zero_hash)
-				memset(ram_page(ram, idx), 0, VMIG_PAGE_SIZE);
-			ram->hash[idx] = ram->zero_hash;
-			in->pages_zero++;
-		} else {
-			iov[n++] = (struct iovec){ram_page(ram, idx), VMIG_PAGE_SIZE};
-		}
-	}
-	if (n && (r = chan_recvv(in->ch, iov, (int)n, err, errlen)))
+	uint32_t xbz_len;
+	if ((r = chan_recv(in->ch, &xbz_len, 4, err, errlen)))
 		return r;
+	left -= 4;
+	if (xbz_len > left || xbz_len > (uint64_t)xbz * (2 + VMIG_PAGE_SIZE) || xbz_len > XBZ_SECTION_MAX ||
+	    (xbz && xbz_len < 2ull * xbz) || (!xbz && xbz_len)) {
+		snprintf(err, errlen, "bad PAGES record: XBZRLE section of %u bytes for %u pages", xbz_len,
+			 xbz);
+		return -EPROTO;
+	}
+	if (xbz_len && (r = chan_recv(in->ch, in->xbz, xbz_len, err, errlen)))
+		return r;
+	left -= xbz_len;
+
+	/* Zero pages: fresh RAM is zero, touch a page only if it held data. */
+	for (uint32_t i = 0; i < count; i++) {
+		if ((ent[i] & WIRE_KIND_MASK) != WIRE_KIND_ZERO)
+			continue;
+		uint64_t idx = ent[i] >> 2;
+		if (ram->hash[idx] != ram->zero_hash)
+			memset(ram_page(ram, idx), 0, VMIG_PAGE_SIZE);
+		ram->hash[idx] = ram->zero_hash;
+		in->pages_zero++;
+	}
+	/* Normal pages. */
+	if (codec == CODEC_NONE) {
+		if (left != (uint64_t)normal * VMIG_PAGE_SIZE) {
+			snprintf(err, errlen, "bad PAGES record: %llu data bytes for %u pages",
+				 (unsigned long long)left, normal);
+			return -EPROTO;
+		}
+		unsigned n = 0;
+		for (uint32_t i = 0; i < count; i++)
+			if ((ent[i] & WIRE_KIND_MASK) == WIRE_KIND_NORMAL)
+				in->iov[n++] = (struct iovec){ram_page(ram, ent[i] >> 2), VMIG_PAGE_SIZE};
+		if (n && (r = chan_recvv(in->ch, in->iov, (int)n, err, errlen)))
+			return r;
+	} else {
+		uint32_t comp_len;
+		if (!normal || left < 4 || (r = chan_recv(in->ch, &comp_len, 4, err, errlen)) ||
+		    comp_len != left - 4 || comp_len > in->comp_cap) {
+			if (!r) {
+				snprintf(err, errlen, "bad PAGES record: compressed data does not fit the record");
+				r = -EPROTO;
+			}
+			return r;
+		}
+		if ((r = chan_recv(in->ch, in->comp, comp_len, err, errlen)))
+			return r;
+		uint64_t t0 = thread_cpu_ns();
+		r = codec_decompress(in->codec_ctx, (enum codec_id)codec, in->comp, comp_len, in->scratch,
+				     (size_t)WIRE_MAX_PAGES_PER_BATCH * VMIG_PAGE_SIZE,
+				     (size_t)normal * VMIG_PAGE_SIZE);
+		in->decompress_ns += thread_cpu_ns() - t0;
+		if (r) {
+			snprintf(err, errlen, "bad PAGES record: %s data does not decompress to %u pages",
+				 codec_name((enum codec_id)codec), normal);
+			return -EBADMSG;
+		}
+		const uint8_t *src = in->scratch;
+		for (uint32_t i = 0; i < count; i++)
+			if ((ent[i] & WIRE_KIND_MASK) == WIRE_KIND_NORMAL) {
+				memcpy(ram_page(ram, ent[i] >> 2), src, VMIG_PAGE_SIZE);
+				src += VMIG_PAGE_SIZE;
+			}
+	}
+	/* XBZRLE pages: deltas against what this side holds. */
+	const uint8_t *d = in->xbz, *dend = in->xbz + xbz_len;
+	for (uint32_t i = 0; i < count; i++) {
+		if ((ent[i] & WIRE_KIND_MASK) != WIRE_KIND_XBZRLE)
+			continue;
+		uint16_t n;
+		if (dend - d < 2) {
+			snprintf(err, errlen, "bad PAGES record: XBZRLE section truncated");
+			return -EBADMSG;
+		}
+		memcpy(&n, d, 2);
+		d += 2;
+		if (dend - d < n || xbzrle_decode(d, n, ram_page(ram, ent[i] >> 2), VMIG_PAGE_SIZE)) {
+			snprintf(err, errlen, "bad PAGES record: malformed XBZRLE delta for page %llu",
+				 (unsigned long long)(ent[i] >> 2));
+			return -EBADMSG;
+		}
+		d += n;
+		in->pages_xbzrle++;
+	}
+	if (d != dend) {
+		snprintf(err, errlen, "bad PAGES record: trailing bytes in the XBZRLE section");
+		return -EBADMSG;
+	}
+	/* Every non-zero page against its hash. */
 	unsigned k = 0;
 	for (uint32_t i = 0; i < count; i++) {
-		if (ent[i] & WIRE_PAGE_ZERO)
+		uint64_t kind = ent[i] & WIRE_KIND_MASK;
+		if (kind == WIRE_KIND_ZERO)
 			continue;
-		uint64_t idx = ent[i] >> 1;
+		uint64_t idx = ent[i] >> 2;
 		uint64_t got = page_hash(ram_page(ram, idx));
 		if (got != hashes[k]) {
-			snprintf(err, errlen, "bad PAGES record: page %llu does not match its hash",
-				 (unsigned long long)idx);
+			snprintf(err, errlen, "bad PAGES record: page %llu does not match its hash%s",
+				 (unsigned long long)idx, kind == WIRE_KIND_XBZRLE ? " after its XBZRLE delta" : "");
 			return -EBADMSG;
 		}
 		ram->hash[idx] = got;
 		k++;
-		in->pages_normal++;
+		if (kind == WIRE_KIND_NORMAL)
+			in->pages_normal++;
 	}
 	return 0;
 }
@@ -380,6 +480,20 @@ static int accept_channels(struct vmig_incoming *in, struct ram_map *ram, char *
 		in->chans[i].own.fd = -1;
 		in->chans[i].ch = n ? &in->chans[i].own : &in->ch;
 		vbuf_init(&in->chans[i].payload);
+		struct dst_chan *c = &in->chans[i];
+		size_t batch = (size_t)WIRE_MAX_PAGES_PER_BATCH * VMIG_PAGE_SIZE;
+		c->comp_cap = 0;
+		for (int k = 1; k < CODEC_COUNT; k++)
+			if (codec_bound((enum codec_id)k, batch) > c->comp_cap)
+				c->comp_cap = codec_bound((enum codec_id)k, batch);
+		c->scratch = malloc(batch);
+		c->comp = malloc(c->comp_cap);
+		c->xbz = malloc(XBZ_SECTION_MAX);
+		c->codec_ctx = codec_ctx_new();
+		if (!c->scratch || !c->comp || !c->xbz || !c->codec_ctx) {
+			snprintf(err, errlen, "out of memory for channel buffers");
+			return -ENOMEM;
+		}
 	}
 	bool seen[WIRE_MAX_CHANNELS] = {false};
 	for (unsigned k = 0; k < n; k++) {
@@ -591,7 +705,10 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 				struct timespec ts = {0, 1000000};
 				nanosleep(&ts, NULL);
 			}
-			chan_send_record(&in->ch, REC_ALIVE, &first, 8, ign, sizeof(ign));
+			uint64_t alive[2] = {first, 0};
+			for (unsigned i = 0; i < in->nr_chans; i++)
+				alive[1] += __atomic_load_n(&in->chans[i].decompress_ns, __ATOMIC_RELAXED);
+			chan_send_record(&in->ch, REC_ALIVE, alive, sizeof(alive), ign, sizeof(ign));
 			break;
 		} else if (h.type == REC_ERROR) {
 			char msg[WIRE_MAX_STRING];
@@ -624,6 +741,8 @@ out:
 		c->thread_on = false;
 		st->pages_normal += c->pages_normal;
 		st->pages_zero += c->pages_zero;
+		st->pages_xbzrle += c->pages_xbzrle;
+		st->decompress_ns += c->decompress_ns;
 		st->passes = c->passes > st->passes ? c->passes : st->passes;
 		st->wire_bytes += c->own.bytes_received + c->own.bytes_sent;
 	}
@@ -645,6 +764,11 @@ void vmig_incoming_free(struct vmig_incoming *in)
 		}
 		chan_close(&in->chans[i].own);
 		vbuf_free(&in->chans[i].payload);
+		free(in->chans[i].scratch);
+		free(in->chans[i].comp);
+		free(in->chans[i].xbz);
+		if (in->chans[i].codec_ctx)
+			codec_ctx_free(in->chans[i].codec_ctx);
 	}
 	free(in->chans);
 	if (in->lfd >= 0)

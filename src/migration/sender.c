@@ -431,12 +431,15 @@ static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 		m->st.downtime_ms = (t_resumed - t_pause) / 1000000;
 		pthread_mutex_unlock(&m->lock);
 		if (expect_record(m, REC_ALIVE, &b, ALIVE_TIMEOUT_MS, e2, sizeof(e2)) == 0 &&
-		    b.len >= 8 && alive_before) {
-			uint64_t first;
+		    b.len >= 16) {
+			uint64_t first, dec_ns;
 			memcpy(&first, b.data, 8);
+			memcpy(&dec_ns, b.data + 8, 8);
 			pthread_mutex_lock(&m->lock);
-			m->st.guest_downtime_ms =
-				first > alive_before ? (int64_t)((first - alive_before) / 1000000) : 0;
+			if (alive_before && first)
+				m->st.guest_downtime_ms =
+					first > alive_before ? (int64_t)((first - alive_before) / 1000000) : 0;
+			m->st.dest_decompress_cpu_s = (double)dec_ns / 1e9;
 			pthread_mutex_unlock(&m->lock);
 		}
 	} else {
@@ -520,6 +523,44 @@ static void *migration_thread(void *arg)
 	return NULL;
 }
 
+/* Codec, level and offload engine from the parameters. "qat" is deflate
+ * on the QAT backend: the wire carries plain deflate either way. */
+static int setup_codec(struct vmig_migration *m, const struct vmig_migrate_params *p, char *err,
+		       size_t errlen)
+{
+	const char *name = p->codec && *p->codec ? p->codec : "none";
+	struct accel_config ac = {.kind = ACCEL_CPU, .threads = p->compress_threads,
+				  .qatzip_path = p->qatzip_path};
+	if (p->accel && accel_kind_parse(p->accel, &ac.kind)) {
+		snprintf(err, errlen, "unknown accelerator '%s' (want cpu, qat or auto)", p->accel);
+		return -EINVAL;
+	}
+	if (!strcmp(name, "qat")) {
+		m->codec = CODEC_DEFLATE;
+		if (!p->accel)
+			ac.kind = ACCEL_QAT;
+	} else if (codec_parse(name, &m->codec)) {
+		snprintf(err, errlen, "unknown codec '%s' (want none, lz4, zstd, deflate or qat)", name);
+		return -EINVAL;
+	}
+	snprintf(m->st.codec, sizeof(m->st.codec), "%s", name);
+	int lo, hi, def;
+	codec_levels(m->codec, &lo, &hi, &def);
+	if (!p->level)
+		m->p.level = def;
+	else if (p->level < lo || p->level > hi) {
+		snprintf(err, errlen, "%s levels are %d..%d", codec_name(m->codec), lo, hi);
+		return -EINVAL;
+	}
+	if (m->codec == CODEC_NONE)
+		return 0;
+	int r = accel_open(&ac, &m->accel, err, errlen);
+	if (r)
+		return r;
+	snprintf(m->st.accel, sizeof(m->st.accel), "%s", accel_describe(m->accel));
+	return 0;
+}
+
 int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migrate_params *p,
 			 struct vmig_migration **out, char *err, size_t errlen)
 {
@@ -556,21 +597,20 @@ int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migra
 	}
 	m->nr_channels = p->channels;
 	m->nr_streams = p->channels ? p->channels : 1;
+	m->session = now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)m;
+	if ((r = setup_codec(m, p, err, errlen)))
+		goto fail;
 	m->streams = calloc(m->nr_streams, sizeof(*m->streams));
-	for (unsigned i = 0; m->streams && i < m->nr_streams; i++) {
-		if (stream_init(&m->streams[i], m, i))
-			break;
+	bool streams_ok = m->streams != NULL;
+	for (unsigned i = 0; streams_ok && i < m->nr_streams; i++) {
+		streams_ok = stream_init(&m->streams[i], m, i) == 0;
 		m->streams[i].ch = m->nr_channels ? &m->streams[i].own : &m->ch;
 	}
-	m->session = now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)m;
 	if (p->vmm_config_len) {
 		m->vmm_config = malloc(p->vmm_config_len);
 		if (m->vmm_config)
 			memcpy(m->vmm_config, p->vmm_config, p->vmm_config_len);
 	}
-	bool streams_ok = m->streams != NULL;
-	for (unsigned i = 0; streams_ok && i < m->nr_streams; i++)
-		streams_ok = m->streams[i].data != NULL;
 	if (m->cancel_fd < 0 || !streams_ok || (p->vmm_config_len && !m->vmm_config)) {
 		snprintf(err, errlen, "out of memory");
 		r = -ENOMEM;
@@ -614,6 +654,18 @@ void vmig_migration_query(struct vmig_migration *m, struct vmig_migrate_stats *s
 {
 	pthread_mutex_lock(&m->lock);
 	*s = m->st;
+	for (unsigned i = 0; i < m->nr_streams; i++) {
+		const struct xbzrle_stats *x = &m->streams[i].xbz_stats;
+		s->xbzrle_hits += x->hits;
+		s->xbzrle_misses += x->misses;
+		s->xbzrle_overflows += x->overflows;
+		s->xbzrle_bytes_saved += x->bytes_saved;
+	}
+	if (m->accel) {
+		struct accel_stats as;
+		accel_get_stats(m->accel, &as);
+		s->compress_cpu_s = (double)as.compress_ns / 1e9;
+	}
 	if (s->status != VMIG_MIG_COMPLETED && s->status != VMIG_MIG_FAILED &&
 	    s->status != VMIG_MIG_CANCELLED)
 		s->total_ms = (now_ns() - m->t0_ns) / 1000000;
@@ -632,6 +684,8 @@ void vmig_migration_free(struct vmig_migration *m)
 	for (unsigned i = 0; m->streams && i < m->nr_streams; i++)
 		stream_free(&m->streams[i]);
 	free(m->streams);
+	if (m->accel)
+		accel_close(m->accel);
 	free(m->vmm_config);
 	pthread_mutex_destroy(&m->work_lock);
 	pthread_cond_destroy(&m->work_cond);

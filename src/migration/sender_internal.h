@@ -8,6 +8,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "accel/accel.h"
+#include "codec/codec.h"
+#include "codec/xbzrle.h"
 #include "migration/channel.h"
 #include "migration/ram.h"
 #include "vmig/migration.h"
@@ -15,6 +18,25 @@
 #define BATCH_PAGES 256
 #define CLEAR_CHUNK_PAGES 4096 /* 16 MiB re-armed per KVM_CLEAR_DIRTY_LOG */
 #define MAX_DATA_CHANNELS 16
+#define NR_SLOTS 4 /* batches per stream: one filling, the rest compressing or sending */
+
+enum slot_state { SLOT_FREE, SLOT_SEALED, SLOT_COMPRESSING };
+
+/* One batch of pages on its way out. */
+struct batch_slot {
+	uint64_t entries[BATCH_PAGES];
+	uint64_t hashes[BATCH_PAGES];   /* of the non-zero pages, in entry order */
+	unsigned nr_entries, nr_data, nr_hashes;
+	uint8_t *data;                  /* normal pages' copies */
+	uint8_t *xbz;                   /* u16 length + delta, per XBZRLE page */
+	size_t xbz_len;
+	uint8_t *comp;                  /* compressed data */
+	size_t comp_cap;
+	uint64_t pass;
+	enum slot_state state;
+	bool job_done;
+	struct accel_job job;
+};
 
 struct vmig_migration;
 
@@ -28,11 +50,13 @@ struct src_chan {
 	pthread_t thread;
 	bool thread_on;
 
-	uint64_t entries[BATCH_PAGES];
-	uint64_t hashes[BATCH_PAGES]; /* of the normal pages, in order */
-	uint8_t *data;                /* BATCH_PAGES pages */
-	unsigned nr_entries, nr_data;
-	uint64_t zero, normal;        /* pages not yet folded into m->st */
+	struct batch_slot slots[NR_SLOTS];
+	unsigned nr_slots, cur, head, nr_sealed;
+	struct accel_queue *q;        /* this stream's completions */
+	struct xbzrle_cache *xbz;     /* what the destination holds of this stream's pages */
+	struct xbzrle_stats xbz_stats; /* snapshot, under m->lock */
+	/* counters not yet folded into m->st */
+	uint64_t zero, normal, xbzrle, compressed, raw_bytes, comp_bytes;
 	uint64_t pages_done;          /* pages walked this pass, not yet folded */
 	uint64_t acked_pass;          /* last SYNC_ACK seen on this stream */
 
@@ -71,6 +95,8 @@ struct vmig_migration {
 	bool work_exit;
 	unsigned work_done;
 
+	enum codec_id codec;            /* CODEC_NONE: no compression */
+	struct accel *accel;            /* offload engine when compressing */
 	uint64_t pass;
 	unsigned extra_passes;          /* passes made only to shrink the pause */
 	uint64_t t0_ns;

@@ -42,8 +42,11 @@ enum wire_type {
 	REC_ERROR = 0x3f,     /* either way: abort, with a reason */
 };
 
-/* Page entry in REC_PAGES: page number (global, over all regions) << 1 | zero. */
-#define WIRE_PAGE_ZERO 1u
+/* Page entry in REC_PAGES: page number (global, over all regions) << 2 | kind. */
+#define WIRE_KIND_NORMAL 0u
+#define WIRE_KIND_ZERO 1u
+#define WIRE_KIND_XBZRLE 2u
+#define WIRE_KIND_MASK 3u
 
 struct wire_hdr {
 	uint32_t type;

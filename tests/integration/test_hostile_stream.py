@@ -14,6 +14,8 @@ CASES = {
     "page-range": "beyond guest RAM",
     "bad-checksum": "checksum mismatch",
     "bad-page": "does not match its hash",
+    "bad-xbzrle": "malformed XBZRLE delta",
+    "bad-compressed": "does not decompress",
     "huge-length": "exceeds",
     "bad-count": "bad PAGES record",
     "wrong-order": "COMPLETE before state and digest",

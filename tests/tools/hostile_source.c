@@ -54,12 +54,13 @@ static void pages(struct vbuf *out, uint64_t first_page, uint32_t count, bool ze
 	vbuf_put_u32(&p, count);
 	vbuf_put_u32(&p, 0);
 	for (uint32_t i = 0; i < count; i++)
-		vbuf_put_u64(&p, (first_page + i) << 1 | (zero ? 1 : 0));
+		vbuf_put_u64(&p, (first_page + i) << 2 | (zero ? 1 : 0));
 	for (uint32_t i = 0; !zero && i < count; i++) {
 		memset(page, (int)(i + 1), sizeof(page));
 		vbuf_put_u64(&p, XXH3_64bits(page, sizeof(page)));
 	}
 	size_t meta = p.len;
+	vbuf_put_u32(&p, 0); /* no XBZRLE section */
 	for (uint32_t i = 0; !zero && i < count; i++) {
 		memset(page, (int)(i + 1), sizeof(page));
 		vbuf_put(&p, page, sizeof(page));
@@ -105,6 +106,50 @@ int main(int argc, char **argv)
 		size_t at = s.len;
 		pages(&s, 0, 2, false);
 		s.data[at + WIRE_HDR_SIZE + 36] ^= 1; /* inside the page hashes */
+	} else if (!strcmp(c, "bad-xbzrle")) {
+		/* an XBZRLE page whose delta runs past the page */
+		hello(&s, WIRE_VERSION, WIRE_MAGIC);
+		struct vbuf p;
+		vbuf_init(&p);
+		vbuf_put_u64(&p, 1);
+		vbuf_put_u32(&p, 1);
+		vbuf_put_u32(&p, 0);
+		vbuf_put_u64(&p, 5ull << 2 | 2);
+		vbuf_put_u64(&p, 0x1234); /* its hash */
+		size_t meta = p.len;
+		uint8_t delta[] = {0xff, 0x7f, 0x10, 1, 2, 3}; /* zero run of 16383, then 16 bytes */
+		vbuf_put_u32(&p, 2 + sizeof(delta));
+		vbuf_put_u16(&p, sizeof(delta));
+		vbuf_put(&p, delta, sizeof(delta));
+		uint8_t *rec = vbuf_grow(&s, WIRE_HDR_SIZE + p.len);
+		memcpy(rec + WIRE_HDR_SIZE, p.data, p.len);
+		wire_finish_record(rec, REC_PAGES, p.len);
+		uint64_t check = XXH3_64bits(p.data, meta);
+		memcpy(rec + 8, &check, 8);
+		vbuf_free(&p);
+	} else if (!strcmp(c, "bad-compressed")) {
+		/* zstd-compressed data that is garbage */
+		hello(&s, WIRE_VERSION, WIRE_MAGIC);
+		struct vbuf p;
+		vbuf_init(&p);
+		vbuf_put_u64(&p, 1);
+		vbuf_put_u32(&p, 2);
+		vbuf_put_u32(&p, 2); /* zstd */
+		vbuf_put_u64(&p, 0ull << 2);
+		vbuf_put_u64(&p, 1ull << 2);
+		vbuf_put_u64(&p, 1);
+		vbuf_put_u64(&p, 2);
+		size_t meta = p.len;
+		vbuf_put_u32(&p, 0);
+		vbuf_put_u32(&p, 64);
+		for (int i = 0; i < 64; i++)
+			vbuf_put_u8(&p, (uint8_t)(i * 37));
+		uint8_t *rec = vbuf_grow(&s, WIRE_HDR_SIZE + p.len);
+		memcpy(rec + WIRE_HDR_SIZE, p.data, p.len);
+		wire_finish_record(rec, REC_PAGES, p.len);
+		uint64_t check = XXH3_64bits(p.data, meta);
+		memcpy(rec + 8, &check, 8);
+		vbuf_free(&p);
 	} else if (!strcmp(c, "bad-page")) {
 		hello(&s, WIRE_VERSION, WIRE_MAGIC);
 		size_t at = s.len;
@@ -126,6 +171,7 @@ int main(int argc, char **argv)
 		vbuf_put_u32(&p, 1000); /* claims 1000 pages, carries one entry */
 		vbuf_put_u32(&p, 0);
 		vbuf_put_u64(&p, 0);
+		vbuf_put_u32(&p, 0);
 		wire_put_record(&s, REC_PAGES, p.data, p.len);
 		vbuf_free(&p);
 	} else if (!strcmp(c, "wrong-order")) {

@@ -16,7 +16,7 @@
 
 #define PAGE 4096u
 #define BATCH 64u
-#define GUARD 64u      /* canary bytes after every output buffer */
+#define GUARD 64u /* canary bytes after every output buffer */
 #define CANARY 0xa5
 
 /* ---- deterministic test data ---- */
@@ -38,9 +38,10 @@ enum kind { K_ZERO, K_TEXT, K_BINARY, K_RANDOM, K_MIXED, K_COUNT };
 static const char *const kind_name[K_COUNT] = {"zero", "text", "binary", "random", "mixed"};
 
 static const char *const words[] = {
-	"the", "of", "and", "to", "a", "in", "is", "it", "that", "was", "for", "on",
-	"with", "as", "be", "at", "one", "have", "this", "from", "page", "memory",
-	"migration", "kernel", "guest", "dirty", "bitmap", "channel", "compress", "vmig",
+    "the",   "of",    "and",	"to",	   "a",	       "in",	 "is",	      "it",
+    "that",  "was",   "for",	"on",	   "with",     "as",	 "be",	      "at",
+    "one",   "have",  "this",	"from",	   "page",     "memory", "migration", "kernel",
+    "guest", "dirty", "bitmap", "channel", "compress", "vmig",
 };
 
 static void fill_text(uint8_t *p, size_t n, uint64_t *s)
@@ -62,12 +63,12 @@ static void fill_binary(uint8_t *p, size_t n, uint64_t *s)
 	/* x86-ish: opcodes with a few random bits, pointers with shared high
 	 * bytes, small integers and zeros. */
 	static const uint64_t shape[8] = {
-		0x0000000000c08948ull, 0x00000000f8458b48ull, 0x000000ffff0000e8ull,
-		0xffffffff81000000ull, 0xffff888000000000ull, 0, 0x0000000000000001ull,
-		0x0000000000441f0full,
+	    0x0000000000c08948ull, 0x00000000f8458b48ull, 0x000000ffff0000e8ull,
+	    0xffffffff81000000ull, 0xffff888000000000ull, 0,
+	    0x0000000000000001ull, 0x0000000000441f0full,
 	};
-	static const uint64_t noise[8] = {0x3f0000, 0xf8380000, 0xffff00, 0x3ffff8, 0xfffff000,
-					  0x3ff, 0, 0};
+	static const uint64_t noise[8] = {0x3f0000,   0xf8380000, 0xffff00, 0x3ffff8,
+					  0xfffff000, 0x3ff,	  0,	    0};
 	static const unsigned len[8] = {3, 4, 5, 8, 8, 8, 4, 5};
 	size_t i = 0;
 	while (i < n) {
@@ -133,7 +134,7 @@ TEST(names_and_parse)
 	CHECK_STR(codec_name(CODEC_ZSTD), "zstd");
 	CHECK_STR(codec_name(CODEC_DEFLATE), "deflate");
 	CHECK_STR(codec_name(CODEC_COUNT), "unknown");
-	CHECK_STR(codec_name((enum codec_id)-1), "unknown");
+	CHECK_STR(codec_name((enum codec_id) - 1), "unknown");
 	for (unsigned i = 0; i < NIDS; i++) {
 		CHECK_EQ_INT(codec_parse(codec_name(all_ids[i]), &id), 0);
 		CHECK_EQ_INT(id, all_ids[i]);
@@ -164,7 +165,7 @@ TEST(levels)
 	codec_levels(CODEC_DEFLATE, &mn, &mx, &def);
 	CHECK(mn == 0 && mx == 3 && def >= mn && def <= mx);
 	codec_levels(CODEC_COUNT, &mn, &mx, &def);
-	CHECK(mn > mx); /* nothing is valid */
+	CHECK(mn > mx);				   /* nothing is valid */
 	codec_levels(CODEC_LZ4, NULL, NULL, NULL); /* NULLs are allowed */
 }
 
@@ -196,10 +197,11 @@ TEST(bad_arguments)
 	CHECK_EQ_INT(codec_compress(ctx, CODEC_ZSTD, 20, src, PAGE, dst, sizeof(dst), &n), -EINVAL);
 	CHECK_EQ_INT(codec_compress(ctx, CODEC_DEFLATE, -1, src, PAGE, dst, sizeof(dst), &n),
 		     -EINVAL);
-	CHECK_EQ_INT(codec_compress(ctx, CODEC_DEFLATE, 4, src, PAGE, dst, sizeof(dst), &n), -EINVAL);
+	CHECK_EQ_INT(codec_compress(ctx, CODEC_DEFLATE, 4, src, PAGE, dst, sizeof(dst), &n),
+		     -EINVAL);
 	/* Unknown codecs. */
 	CHECK_EQ_INT(codec_compress(ctx, CODEC_COUNT, 0, src, PAGE, dst, sizeof(dst), &n), -EINVAL);
-	CHECK_EQ_INT(codec_compress(ctx, (enum codec_id)-1, 0, src, PAGE, dst, sizeof(dst), &n),
+	CHECK_EQ_INT(codec_compress(ctx, (enum codec_id) - 1, 0, src, PAGE, dst, sizeof(dst), &n),
 		     -EINVAL);
 	CHECK_EQ_INT(codec_decompress(ctx, CODEC_COUNT, src, 10, dst, sizeof(dst), PAGE), -EINVAL);
 	/* Missing pointers. */
@@ -256,17 +258,21 @@ TEST(round_trip_every_level_kind_and_batch)
 				int mn, mx;
 				codec_levels(all_ids[i], &mn, &mx, NULL);
 				for (int lv = mn; lv <= mx; lv++) {
-					size_t clen = round_trip(ctx, dctx, all_ids[i], lv, data, len);
+					size_t clen =
+					    round_trip(ctx, dctx, all_ids[i], lv, data, len);
 					if (!clen)
 						snprintf(ut_->msg, sizeof(ut_->msg),
 							 "%s level %d on %u %s pages failed",
-							 codec_name(all_ids[i]), lv, pages, kind_name[k]);
+							 codec_name(all_ids[i]), lv, pages,
+							 kind_name[k]);
 					if (!clen) {
 						ut_->failed_here = 1;
 						goto out;
 					}
-					/* Zero pages and text must actually shrink (lz4-1: ~1.9x on text). */
-					if (all_ids[i] != CODEC_NONE && (k == K_ZERO || k == K_TEXT))
+					/* Zero pages and text must actually shrink (lz4-1: ~1.9x on
+					 * text). */
+					if (all_ids[i] != CODEC_NONE &&
+					    (k == K_ZERO || k == K_TEXT))
 						CHECK(clen < len * 3 / 5);
 					if (all_ids[i] != CODEC_NONE && k == K_ZERO)
 						CHECK(clen < 64 + len / 256);
@@ -295,11 +301,13 @@ TEST(round_trip_odd_sizes)
 				int mn, mx;
 				codec_levels(all_ids[i], &mn, &mx, NULL);
 				/* Every level for small sizes, ends of the range for big. */
-				for (int lv = mn; lv <= mx; lv += sizes[s] > 5000 ? (mx - mn > 0 ? mx - mn : 1) : 1) {
+				for (int lv = mn; lv <= mx;
+				     lv += sizes[s] > 5000 ? (mx - mn > 0 ? mx - mn : 1) : 1) {
 					if (!round_trip(ctx, ctx, all_ids[i], lv, data, sizes[s])) {
 						snprintf(ut_->msg, sizeof(ut_->msg),
 							 "%s level %d, %zu %s bytes",
-							 codec_name(all_ids[i]), lv, sizes[s], kind_name[k]);
+							 codec_name(all_ids[i]), lv, sizes[s],
+							 kind_name[k]);
 						ut_->failed_here = 1;
 						goto out;
 					}
@@ -328,19 +336,22 @@ TEST(compress_enospc)
 			size_t clen = 0, n = 0;
 			uint8_t *c = guarded(cap);
 			CHECK(c);
-			CHECK_EQ_INT(codec_compress(ctx, all_ids[i], lv, data, len, c, cap, &clen), 0);
+			CHECK_EQ_INT(codec_compress(ctx, all_ids[i], lv, data, len, c, cap, &clen),
+				     0);
 			/* One byte short, and much too short: -ENOSPC, nothing past cap. */
 			const size_t smalls[] = {clen - 1, clen / 2, 7, 0};
 			for (unsigned j = 0; j < 4; j++) {
 				size_t small = smalls[j];
 				uint8_t *d = guarded(small);
 				CHECK(d);
-				int rc = codec_compress(ctx, all_ids[i], lv, data, len, d, small, &n);
+				int rc =
+				    codec_compress(ctx, all_ids[i], lv, data, len, d, small, &n);
 				bool ok = rc == -ENOSPC && untouched(d, small, small + GUARD);
 				free(d);
 				if (!ok) {
 					free(c);
-					snprintf(ut_->msg, sizeof(ut_->msg), "%s level %d cap %zu: rc %d",
+					snprintf(ut_->msg, sizeof(ut_->msg),
+						 "%s level %d cap %zu: rc %d",
 						 codec_name(all_ids[i]), lv, small, rc);
 					ut_->failed_here = 1;
 					goto out;
@@ -406,25 +417,30 @@ TEST(hostile_truncation)
 			for (unsigned pages = 1; pages <= BATCH; pages += BATCH - 1) {
 				struct sample s;
 				fill(pages == 1 ? K_TEXT : K_MIXED, data, pages * PAGE, pages + lv);
-				CHECK_EQ_INT(make_sample(ctx, all_ids[i], lv, data, pages * PAGE, &s), 0);
+				CHECK_EQ_INT(
+				    make_sample(ctx, all_ids[i], lv, data, pages * PAGE, &s), 0);
 				size_t step = s.clen > 2000 ? s.clen / 293 + 1 : 1;
 				for (size_t cut = 0; cut < s.clen; cut += step) {
 					int rc = hostile(ctx, all_ids[i], s.c, cut, s.len, s.len);
 					if (rc != -EBADMSG) {
 						snprintf(ut_->msg, sizeof(ut_->msg),
 							 "%s level %d: cut at %zu of %zu gave %d",
-							 codec_name(all_ids[i]), lv, cut, s.clen, rc);
+							 codec_name(all_ids[i]), lv, cut, s.clen,
+							 rc);
 						ut_->failed_here = 1;
 						free(s.c);
 						goto out;
 					}
 				}
 				/* The last few cuts one by one. */
-				for (size_t cut = s.clen > 16 ? s.clen - 16 : 0; cut < s.clen; cut++)
-					CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, cut, s.len, s.len),
-						     -EBADMSG);
+				for (size_t cut = s.clen > 16 ? s.clen - 16 : 0; cut < s.clen;
+				     cut++)
+					CHECK_EQ_INT(
+					    hostile(ctx, all_ids[i], s.c, cut, s.len, s.len),
+					    -EBADMSG);
 				/* The whole thing still decodes. */
-				CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, s.len, s.len), 0);
+				CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, s.len, s.len),
+					     0);
 				free(s.c);
 			}
 		}
@@ -449,7 +465,8 @@ TEST(hostile_sizes_and_trailing_bytes)
 		/* Wrong expected length, either way. */
 		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len + 100, len + 1), -EBADMSG);
 		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len + 100, len - 1), -EBADMSG);
-		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len + 100, len - PAGE), -EBADMSG);
+		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len + 100, len - PAGE),
+			     -EBADMSG);
 		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len, 0), -EBADMSG);
 		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len, 1), -EBADMSG);
 		/* Output space too small for what the sender claims. */
@@ -468,8 +485,9 @@ TEST(hostile_sizes_and_trailing_bytes)
 			memset(ext + s.clen, extra * 37, 16);
 			int rc = hostile(ctx, all_ids[i], ext, s.clen + extra, len + 64, len);
 			if (rc != -EBADMSG) {
-				snprintf(ut_->msg, sizeof(ut_->msg), "%s: %u trailing bytes gave %d",
-					 codec_name(all_ids[i]), extra, rc);
+				snprintf(ut_->msg, sizeof(ut_->msg),
+					 "%s: %u trailing bytes gave %d", codec_name(all_ids[i]),
+					 extra, rc);
 				ut_->failed_here = 1;
 				break;
 			}
@@ -481,7 +499,8 @@ TEST(hostile_sizes_and_trailing_bytes)
 		memcpy(ext, s.c, s.clen);
 		memcpy(ext + s.clen, s.c, s.clen);
 		if (all_ids[i] != CODEC_NONE)
-			CHECK_EQ_INT(hostile(ctx, all_ids[i], ext, 2 * s.clen, 2 * len, len), -EBADMSG);
+			CHECK_EQ_INT(hostile(ctx, all_ids[i], ext, 2 * s.clen, 2 * len, len),
+				     -EBADMSG);
 		free(ext);
 		free(s.c);
 		if (ut_->failed_here)
@@ -505,7 +524,8 @@ TEST(hostile_bit_flips)
 				struct sample s;
 				unsigned errors = 0, tries = pages == 1 ? 3000 : 300;
 				fill(K_MIXED, data, pages * PAGE, lv * 3 + pages);
-				CHECK_EQ_INT(make_sample(ctx, all_ids[i], lv, data, pages * PAGE, &s), 0);
+				CHECK_EQ_INT(
+				    make_sample(ctx, all_ids[i], lv, data, pages * PAGE, &s), 0);
 				bad = malloc(s.clen);
 				CHECK(bad);
 				for (unsigned t = 0; t < tries; t++) {
@@ -514,11 +534,13 @@ TEST(hostile_bit_flips)
 					unsigned flips = 1 + (unsigned)(rnd(&seed) % 4);
 					for (unsigned f = 0; f < flips; f++) {
 						uint64_t r = rnd(&seed);
-						size_t at = (r & 1) ? (r >> 8) % (s.clen < 32 ? s.clen : 32)
-								    : (r >> 8) % s.clen;
+						size_t at =
+						    (r & 1) ? (r >> 8) % (s.clen < 32 ? s.clen : 32)
+							    : (r >> 8) % s.clen;
 						bad[at] ^= (uint8_t)(1u << ((r >> 4) & 7));
 					}
-					int rc = hostile(ctx, all_ids[i], bad, s.clen, s.len, s.len);
+					int rc =
+					    hostile(ctx, all_ids[i], bad, s.clen, s.len, s.len);
 					CHECK(rc == 0 || rc == -EBADMSG);
 					errors += rc != 0;
 				}
@@ -546,13 +568,16 @@ TEST(hostile_garbage_and_wrong_codec)
 			for (unsigned rep = 0; rep < 4; rep++) {
 				fill_random(junk, len, &seed);
 				if (rep == 1 && len >= 4) { /* a real zstd magic in front */
-					junk[0] = 0x28, junk[1] = 0xb5, junk[2] = 0x2f, junk[3] = 0xfd;
+					junk[0] = 0x28, junk[1] = 0xb5, junk[2] = 0x2f,
+					junk[3] = 0xfd;
 				}
 				if (rep == 2)
-					junk[0] = (uint8_t)((junk[0] & ~7u) | 1u); /* deflate final stored/fixed */
+					junk[0] = (uint8_t)((junk[0] & ~7u) |
+							    1u); /* deflate final stored/fixed */
 				int rc = hostile(ctx, all_ids[i], junk, len, PAGE, PAGE);
 				CHECK_EQ_INT(rc, -EBADMSG);
-				rc = hostile(ctx, all_ids[i], junk, len, PAGE * BATCH, PAGE * BATCH);
+				rc =
+				    hostile(ctx, all_ids[i], junk, len, PAGE * BATCH, PAGE * BATCH);
 				CHECK_EQ_INT(rc, -EBADMSG);
 			}
 		}
@@ -595,9 +620,10 @@ TEST(deflate_is_raw_rfc1951)
 	/* Made by zlib (deflateInit2 with windowBits -15), not ISA-L: what any
 	 * other raw-deflate engine, QAT included, may send. */
 	static const uint8_t zlib_dyn[] = {
-		0x2b, 0xcb, 0xcd, 0x4c, 0x57, 0x00, 0xe2, 0xa2, 0xc4, 0x92, 0xd4, 0x62, 0x85, 0x82, 0xc4,
-		0xf4, 0xd4, 0x62, 0x6b, 0x85, 0x32, 0x4c, 0x41, 0x85, 0xc4, 0xf4, 0xc4, 0xcc, 0x3c, 0x85,
-		0xc4, 0xbc, 0x14, 0x08, 0x4b, 0x0f, 0x9b, 0xa2, 0x51, 0x9d, 0x03, 0xae, 0x13, 0x00,
+	    0x2b, 0xcb, 0xcd, 0x4c, 0x57, 0x00, 0xe2, 0xa2, 0xc4, 0x92, 0xd4,
+	    0x62, 0x85, 0x82, 0xc4, 0xf4, 0xd4, 0x62, 0x6b, 0x85, 0x32, 0x4c,
+	    0x41, 0x85, 0xc4, 0xf4, 0xc4, 0xcc, 0x3c, 0x85, 0xc4, 0xbc, 0x14,
+	    0x08, 0x4b, 0x0f, 0x9b, 0xa2, 0x51, 0x9d, 0x03, 0xae, 0x13, 0x00,
 	};
 	static const uint8_t zlib_stored[] = {0x01, 0x03, 0x00, 0xfc, 0xff, 'a', 'b', 'c'};
 	static const char line[] = "vmig migrates pages; vmig migrates pages again and again. ";
@@ -619,19 +645,19 @@ TEST(deflate_is_raw_rfc1951)
 	/* The same data behind a zlib header is not raw deflate. */
 	uint8_t wrapped[2 + sizeof(zlib_stored)] = {0x78, 0x01};
 	memcpy(wrapped + 2, zlib_stored, sizeof(zlib_stored));
-	CHECK_EQ_INT(codec_decompress(ctx, CODEC_DEFLATE, wrapped, sizeof(wrapped), out,
-				      sizeof(out), 3),
-		     -EBADMSG);
+	CHECK_EQ_INT(
+	    codec_decompress(ctx, CODEC_DEFLATE, wrapped, sizeof(wrapped), out, sizeof(out), 3),
+	    -EBADMSG);
 	/* ISA-L's output has no wrapper either: not gzip (1f 8b), not zlib
 	 * (78 xx), and it decodes from its first byte. */
 	for (int lv = 0; lv <= 3; lv++) {
-		CHECK_EQ_INT(codec_compress(ctx, CODEC_DEFLATE, lv, want, sizeof(want), c, sizeof(c),
-					    &clen),
-			     0);
+		CHECK_EQ_INT(
+		    codec_compress(ctx, CODEC_DEFLATE, lv, want, sizeof(want), c, sizeof(c), &clen),
+		    0);
 		CHECK(!(c[0] == 0x1f && c[1] == 0x8b) && c[0] != 0x78);
-		CHECK_EQ_INT(codec_decompress(ctx, CODEC_DEFLATE, c, clen, out, sizeof(out),
-					      sizeof(want)),
-			     0);
+		CHECK_EQ_INT(
+		    codec_decompress(ctx, CODEC_DEFLATE, c, clen, out, sizeof(out), sizeof(want)),
+		    0);
 		CHECK(memcmp(out, want, sizeof(want)) == 0);
 	}
 	/* An input that cannot shrink still fits codec_bound as stored blocks,
@@ -643,10 +669,12 @@ TEST(deflate_is_raw_rfc1951)
 		CHECK(rnd_data && cc && back);
 		fill_random(rnd_data, len, &seed);
 		for (int lv = 0; lv <= 3; lv++) {
-			CHECK_EQ_INT(codec_compress(ctx, CODEC_DEFLATE, lv, rnd_data, len, cc, cap, &clen),
-				     0);
+			CHECK_EQ_INT(
+			    codec_compress(ctx, CODEC_DEFLATE, lv, rnd_data, len, cc, cap, &clen),
+			    0);
 			CHECK(clen <= cap && untouched(cc, cap, cap + GUARD));
-			CHECK_EQ_INT(codec_decompress(ctx, CODEC_DEFLATE, cc, clen, back, len, len), 0);
+			CHECK_EQ_INT(codec_decompress(ctx, CODEC_DEFLATE, cc, clen, back, len, len),
+				     0);
 			CHECK(memcmp(back, rnd_data, len) == 0);
 		}
 		free(rnd_data);

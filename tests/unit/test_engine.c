@@ -231,19 +231,34 @@ static void wait_final(struct vmig_migration *m, struct vmig_migrate_stats *st)
 	}
 }
 
-static void busy_guest(struct ut_state *ut_, unsigned channels);
+static void busy_guest(struct ut_state *ut_, unsigned channels, const char *codec,
+		       uint64_t xbzrle);
 
 TEST(migrates_busy_guest_exactly)
 {
-	busy_guest(ut_, 0);
+	busy_guest(ut_, 0, NULL, 0);
 }
 
 TEST(migrates_busy_guest_over_three_channels)
 {
-	busy_guest(ut_, 3);
+	busy_guest(ut_, 3, NULL, 0);
 }
 
-static void busy_guest(struct ut_state *ut_, unsigned channels)
+TEST(migrates_with_each_codec)
+{
+	busy_guest(ut_, 0, "lz4", 0);
+	busy_guest(ut_, 2, "zstd", 0);
+	busy_guest(ut_, 2, "deflate", 0);
+}
+
+TEST(migrates_with_xbzrle_and_compression)
+{
+	busy_guest(ut_, 0, NULL, 4 << 20);
+	busy_guest(ut_, 3, "lz4", 8 << 20);
+}
+
+static void busy_guest(struct ut_state *ut_, unsigned channels, const char *codec,
+		       uint64_t xbzrle)
 {
 	struct fake_guest src, dst;
 	struct dest_run d = {0};
@@ -257,7 +272,8 @@ static void busy_guest(struct ut_state *ut_, unsigned channels)
 	pthread_create(&src.writer, NULL, writer_thread, &src);
 
 	struct vmig_guest g = {&fg_ops, &src};
-	struct vmig_migrate_params p = {.uri = uri, .downtime_limit_ms = 50, .channels = channels};
+	struct vmig_migrate_params p = {.uri = uri, .downtime_limit_ms = 50, .channels = channels,
+					.codec = codec, .xbzrle_cache_bytes = xbzrle, .compress_threads = 2};
 	struct vmig_migration *m;
 	CHECK_EQ_INT(vmig_migration_start(&g, &p, &m, err, sizeof(err)), 0);
 	struct vmig_migrate_stats st;
@@ -276,6 +292,10 @@ static void busy_guest(struct ut_state *ut_, unsigned channels)
 	CHECK(memcmp(src.mem, dst.mem, (size_t)PAGES * 4096) == 0);
 	CHECK_STR(dst.state, "cpu state of the test double");
 	CHECK(st.pages_zero > 0 && st.pages_normal > 0);
+	if (codec)
+		CHECK(st.pages_compressed > 0 && st.bytes_after_compression < st.bytes_before_compression);
+	if (xbzrle)
+		CHECK(st.pages_xbzrle > 0 && st.xbzrle_hits > 0);
 	fg_free(&src);
 	fg_free(&dst);
 }
@@ -389,6 +409,7 @@ TEST(cancel_and_timeout)
 	fg_free(&src);
 }
 
-RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over_three_channels), UT(layout_mismatch_is_refused),
+RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over_three_channels),
+	  UT(migrates_with_each_codec), UT(migrates_with_xbzrle_and_compression), UT(layout_mismatch_is_refused),
 	  UT(refused_destination_leaves_source_running),
 	  UT(destination_vanishing_mid_stream_resumes_source), UT(cancel_and_timeout))

@@ -236,7 +236,8 @@ TEST(qemu_layouts)
 	memset(test, 0, PAGE);
 	qemu_pattern(buffer, 3, 0, 103, 105);
 	qemu_pattern(test, 3, 4, 107, 109);
-	static const uint8_t want3[] = {0xe9, 0x07, 0x03, 1, 2, 3, 0x02, 0x01, 103, 0x01, 0x01, 105};
+	static const uint8_t want3[] = {0xe9, 0x07, 0x03, 1,	2,    3,
+					0x02, 0x01, 103,  0x01, 0x01, 105};
 	CHECK_EQ_INT(xbzrle_encode(test, buffer, PAGE, out, sizeof(out)), sizeof(want3));
 	CHECK(memcmp(out, want3, sizeof(want3)) == 0);
 	/* A change in byte 0: the first zrun is 0 (the only place it may be). */
@@ -326,7 +327,8 @@ TEST(enospc_is_exact)
 			uint8_t *d = guarded((size_t)cap);
 			CHECK(d);
 			int m = xbzrle_encode(old, cur, PAGE, d, (size_t)cap);
-			bool ok = cap >= n ? (m == n && memcmp(d, full, (size_t)n) == 0) : m == -ENOSPC;
+			bool ok =
+			    cap >= n ? (m == n && memcmp(d, full, (size_t)n) == 0) : m == -ENOSPC;
 			ok = ok && untouched(d, (size_t)cap, (size_t)cap + GUARD);
 			free(d);
 			CHECK(ok);
@@ -351,7 +353,8 @@ TEST(long_runs_beyond_14_bits)
 	/* Larger than 16 KiB: long unchanged runs are cut with a one-byte
 	 * changed run; a changed run over 0x3fff cannot be expressed. */
 	size_t len = 40000;
-	uint8_t *old = calloc(1, len), *cur = calloc(1, len), *enc = malloc(len), *back = malloc(len);
+	uint8_t *old = calloc(1, len), *cur = calloc(1, len), *enc = malloc(len),
+		*back = malloc(len);
 	CHECK(old && cur && enc && back);
 	cur[len - 1] = 7;
 	int n = xbzrle_encode(old, cur, len, enc, len);
@@ -416,32 +419,32 @@ TEST(malformed_deltas)
 		size_t n;
 		int rc;
 	} cases[] = {
-		{"empty delta", {0}, 0, 0},
-		{"zrun 0 at the start", {0x00, 0x01, 0xaa}, 3, 0},
-		{"minimal pair", {0x05, 0x02, 1, 2}, 4, 0},
-		{"zrun alone", {0x05}, 1, -EBADMSG},
-		{"ULEB cut after its first byte", {0x80}, 1, -EBADMSG},
-		{"nzrun ULEB cut", {0x05, 0x81}, 2, -EBADMSG},
-		{"ULEB longer than 14 bits", {0x80, 0x80, 0x01, 0x01, 0xaa}, 5, -EBADMSG},
-		{"nzrun longer than 14 bits", {0x01, 0x81, 0x80, 0x01, 0xaa}, 5, -EBADMSG},
-		{"nzrun 0", {0x05, 0x00}, 2, -EBADMSG},
-		{"nzrun 0 with a byte", {0x05, 0x00, 0xaa}, 3, -EBADMSG},
-		{"data past the input", {0x00, 0x05, 1, 2, 3}, 5, -EBADMSG},
-		{"zrun past the page", {0x81, 0x20, 0x01, 0xaa}, 4, -EBADMSG},		/* 4097 */
-		{"zrun to the page end then data", {0x80, 0x20, 0x01, 0xaa}, 4, -EBADMSG}, /* 4096 */
-		{"data past the page", {0xff, 0x1f, 0x02, 1, 2}, 5, -EBADMSG},	/* 4095 + 2 */
-		{"data to the page end", {0xff, 0x1f, 0x01, 1}, 4, 0},
-		{"max zrun on a 4 KiB page", {0xff, 0x7f, 0x01, 1}, 4, -EBADMSG},
-		{"zero zrun after the first pair", {0x00, 0x01, 0xaa, 0x00, 0x01, 0xbb}, 6, -EBADMSG},
-		{"trailing byte", {0x05, 0x01, 0xaa, 0x07}, 4, -EBADMSG},
-		{"trailing zrun+nzrun header", {0x05, 0x01, 0xaa, 0x07, 0x01}, 5, -EBADMSG},
-		{"non-minimal ULEB (QEMU accepts it)", {0x85, 0x00, 0x01, 0xaa}, 4, 0},
+	    {"empty delta", {0}, 0, 0},
+	    {"zrun 0 at the start", {0x00, 0x01, 0xaa}, 3, 0},
+	    {"minimal pair", {0x05, 0x02, 1, 2}, 4, 0},
+	    {"zrun alone", {0x05}, 1, -EBADMSG},
+	    {"ULEB cut after its first byte", {0x80}, 1, -EBADMSG},
+	    {"nzrun ULEB cut", {0x05, 0x81}, 2, -EBADMSG},
+	    {"ULEB longer than 14 bits", {0x80, 0x80, 0x01, 0x01, 0xaa}, 5, -EBADMSG},
+	    {"nzrun longer than 14 bits", {0x01, 0x81, 0x80, 0x01, 0xaa}, 5, -EBADMSG},
+	    {"nzrun 0", {0x05, 0x00}, 2, -EBADMSG},
+	    {"nzrun 0 with a byte", {0x05, 0x00, 0xaa}, 3, -EBADMSG},
+	    {"data past the input", {0x00, 0x05, 1, 2, 3}, 5, -EBADMSG},
+	    {"zrun past the page", {0x81, 0x20, 0x01, 0xaa}, 4, -EBADMSG},	       /* 4097 */
+	    {"zrun to the page end then data", {0x80, 0x20, 0x01, 0xaa}, 4, -EBADMSG}, /* 4096 */
+	    {"data past the page", {0xff, 0x1f, 0x02, 1, 2}, 5, -EBADMSG}, /* 4095 + 2 */
+	    {"data to the page end", {0xff, 0x1f, 0x01, 1}, 4, 0},
+	    {"max zrun on a 4 KiB page", {0xff, 0x7f, 0x01, 1}, 4, -EBADMSG},
+	    {"zero zrun after the first pair", {0x00, 0x01, 0xaa, 0x00, 0x01, 0xbb}, 6, -EBADMSG},
+	    {"trailing byte", {0x05, 0x01, 0xaa, 0x07}, 4, -EBADMSG},
+	    {"trailing zrun+nzrun header", {0x05, 0x01, 0xaa, 0x07, 0x01}, 5, -EBADMSG},
+	    {"non-minimal ULEB (QEMU accepts it)", {0x85, 0x00, 0x01, 0xaa}, 4, 0},
 	};
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int rc = try_decode(cases[i].b, cases[i].n, PAGE);
 		if (rc != cases[i].rc) {
-			snprintf(ut_->msg, sizeof(ut_->msg), "%s: got %d, want %d", cases[i].what, rc,
-				 cases[i].rc);
+			snprintf(ut_->msg, sizeof(ut_->msg), "%s: got %d, want %d", cases[i].what,
+				 rc, cases[i].rc);
 			ut_->failed_here = 1;
 			return;
 		}
@@ -590,7 +593,8 @@ TEST(cache_sender_receiver_flow)
 		for (uint64_t pg = 0; pg < PAGES; pg++) {
 			uint8_t *gp = guest + pg * PAGE, *dp = dest + pg * PAGE;
 			if (pass > 0)
-				mutate(gp, PAGE, (unsigned)(rnd(&s) % 6), pass == 5 ? 2000 : 16, &s);
+				mutate(gp, PAGE, (unsigned)(rnd(&s) % 6), pass == 5 ? 2000 : 16,
+				       &s);
 			const uint8_t *cached = xbzrle_cache_lookup(c, pg);
 			int n = cached ? xbzrle_encode(cached, gp, PAGE, delta, PAGE / 2) : -1;
 			if (n == -ENOSPC)
