@@ -32,6 +32,14 @@ static void usage(FILE *f)
 		"  -t, --timeout S           give up (the guest keeps running here) after S s\n"
 		"  -n, --channels N          data connections besides the main one, each with\n"
 		"                            its own thread on both sides (0..16, default 0)\n"
+		"  -z, --codec NAME          compress page batches: none (default), lz4, zstd,\n"
+		"                            deflate (ISA-L), qat (deflate on Intel QAT)\n"
+		"  -l, --level N             codec level (lz4 1-12, zstd 1-19, deflate 0-3)\n"
+		"  -a, --accel KIND          offload engine: cpu (worker threads), qat, auto\n"
+		"                            (QAT when present, else CPU)\n"
+		"      --compress-threads N  CPU backend workers (default: one per CPU)\n"
+		"  -x, --xbzrle on|off       send re-dirtied pages as XBZRLE deltas\n"
+		"      --xbzrle-cache SIZE   XBZRLE cache (default 64M when on), split per channel\n"
 		"  -j, --json                print one JSON object with the final figures\n"
 		"  -h, --help                this text\n");
 }
@@ -76,8 +84,21 @@ static void print_summary(const struct json_value *r, const char *status)
 	printf("  RAM               %8.1f MiB\n", num(r, "ram_bytes") / 1048576.0);
 	printf("  on the wire       %8.1f MiB\n", num(r, "wire_bytes") / 1048576.0);
 	if (pages)
-		printf("  pages             %8.0f normal, %.0f zero\n", num(pages, "normal"),
-		       num(pages, "zero"));
+		printf("  pages             %8.0f normal (%.0f compressed), %.0f zero, %.0f XBZRLE\n",
+		       num(pages, "normal"), num(pages, "compressed"), num(pages, "zero"),
+		       num(pages, "xbzrle"));
+	const char *codec = "none", *accel = "";
+	json_get_string(r, "codec", &codec);
+	json_get_string(r, "accelerator", &accel);
+	if (strcmp(codec, "none"))
+		printf("  compression       %8.2fx %s on %s; %.2f CPU s here, %.2f there\n",
+		       num(r, "compression_ratio"), codec, accel, num(r, "compress_cpu_s"),
+		       num(r, "dest_decompress_cpu_s"));
+	const struct json_value *x = json_get(r, "xbzrle");
+	if (x && num(x, "cache_hits") + num(x, "cache_misses") > 0)
+		printf("  XBZRLE            %8.0f hits, %.0f misses, %.0f overflows, %.1f MiB saved\n",
+		       num(x, "cache_hits"), num(x, "cache_misses"), num(x, "overflows"),
+		       num(x, "bytes_saved") / 1048576.0);
 	printf("  throughput        %8.1f MiB/s\n", num(r, "throughput_mibs"));
 	printf("  RAM digest        %s\n", verified ? "verified by the destination" : "not verified");
 }
@@ -91,18 +112,28 @@ int cmd_migrate(int argc, char **argv)
 		{"timeout", required_argument, NULL, 't'},
 		{"json", no_argument, NULL, 'j'},
 		{"channels", required_argument, NULL, 'n'},
+		{"codec", required_argument, NULL, 'z'},
+		{"level", required_argument, NULL, 'l'},
+		{"accel", required_argument, NULL, 'a'},
+		{"compress-threads", required_argument, NULL, 'T'},
+		{"xbzrle", required_argument, NULL, 'x'},
+		{"xbzrle-cache", required_argument, NULL, 'X'},
+		{"qatzip-path", required_argument, NULL, 'Q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *control = NULL, *uri = NULL;
-	uint64_t downtime = 0, bw = 0, timeout = 0, channels = 0;
+	uint64_t downtime = 0, bw = 0, timeout = 0, channels = 0, threads = 0, xcache = 0;
+	const char *codec = NULL, *accel = NULL, *qatzip = NULL;
+	long level = 0;
+	bool xbzrle = false, have_level = false;
 	bool json = false;
 	char err[512];
 	int c, fd, r;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":C:d:b:t:n:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":C:d:b:t:n:z:l:a:T:x:X:Q:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'C': control = optarg; break;
 		case 'd':
@@ -125,6 +156,41 @@ int cmd_migrate(int argc, char **argv)
 			}
 			break;
 		case 'j': json = true; break;
+		case 'z': codec = optarg; break;
+		case 'a': accel = optarg; break;
+		case 'Q': qatzip = optarg; break;
+		case 'l': {
+			char *end;
+			level = strtol(optarg, &end, 10);
+			if (*end || end == optarg || level < -100 || level > 100) {
+				fprintf(stderr, "vmig migrate: invalid --level '%s'\n", optarg);
+				return CLI_EXIT_USAGE;
+			}
+			have_level = true;
+			break;
+		}
+		case 'T':
+			if (parse_u64(optarg, 1, 64, &threads)) {
+				fprintf(stderr, "vmig migrate: invalid --compress-threads '%s': want 1..64\n", optarg);
+				return CLI_EXIT_USAGE;
+			}
+			break;
+		case 'x':
+			if (!strcmp(optarg, "on"))
+				xbzrle = true;
+			else if (!strcmp(optarg, "off"))
+				xbzrle = false;
+			else {
+				fprintf(stderr, "vmig migrate: --xbzrle wants on or off\n");
+				return CLI_EXIT_USAGE;
+			}
+			break;
+		case 'X':
+			if (parse_size(optarg, 1 << 20, &xcache) || xcache < 4096) {
+				fprintf(stderr, "vmig migrate: invalid --xbzrle-cache '%s'\n", optarg);
+				return CLI_EXIT_USAGE;
+			}
+			break;
 		case 'n':
 			if (parse_u64(optarg, 0, 16, &channels)) {
 				fprintf(stderr, "vmig migrate: invalid --channels '%s': want 0..16\n", optarg);
@@ -176,6 +242,30 @@ int cmd_migrate(int argc, char **argv)
 	if (channels) {
 		jw_key(&w, "channels");
 		jw_uint(&w, channels);
+	}
+	if (codec) {
+		jw_key(&w, "codec");
+		jw_string(&w, codec);
+	}
+	if (have_level) {
+		jw_key(&w, "level");
+		jw_int(&w, level);
+	}
+	if (accel) {
+		jw_key(&w, "accel");
+		jw_string(&w, accel);
+	}
+	if (qatzip) {
+		jw_key(&w, "qatzip_path");
+		jw_string(&w, qatzip);
+	}
+	if (threads) {
+		jw_key(&w, "compress_threads");
+		jw_uint(&w, threads);
+	}
+	if (xbzrle) {
+		jw_key(&w, "xbzrle_cache");
+		jw_uint(&w, xcache ? xcache : 64ull << 20);
 	}
 	jw_object_end(&w);
 	size_t len;

@@ -244,7 +244,7 @@ static int add_page(struct src_chan *s, uint64_t index, char *err, size_t errlen
 		ram->hash[index] = ram->zero_hash;
 		s->zero++;
 		/* keep the cache equal to what the destination holds */
-		if (s->xbz && xbzrle_cache_lookup(s->xbz, index))
+		if (s->xbz && s->m->pass > 1 && xbzrle_cache_lookup(s->xbz, index))
 			xbzrle_cache_insert(s->xbz, index, dst);
 	} else {
 		uint64_t h = page_hash(dst);

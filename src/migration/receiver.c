@@ -611,7 +611,10 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 	struct dst_chan *mainstream = in->hello.nr_channels ? NULL : &in->chans[0];
 
 	for (;;) {
-		r = chan_recv_hdr(&in->ch, &h, in->ch.io_timeout_ms, err, errlen);
+		/* With data channels the main channel is quiet while pages flow;
+		 * the channel threads watch for stalls and shut it down if the
+		 * link dies (incoming_fail). */
+		r = chan_recv_hdr(&in->ch, &h, mainstream ? in->ch.io_timeout_ms : -1, err, errlen);
 		if (r)
 			break;
 		if (h.type == REC_PAGES && mainstream) {

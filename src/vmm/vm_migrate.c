@@ -330,6 +330,25 @@ static int cmd_migrate(void *ctx, const struct json_value *args, struct json_wri
 		p.timeout_ms = v;
 	if (!json_get_uint(args, "io_timeout_ms", &v) && v > 0 && v < 3600000)
 		p.io_timeout_ms = (int)v;
+	const char *str;
+	if (!json_get_string(args, "codec", &str))
+		p.codec = str;
+	if (!json_get_string(args, "accel", &str))
+		p.accel = str;
+	int64_t lvl;
+	if (!json_get_int(args, "level", &lvl)) {
+		if (lvl < -100 || lvl > 100) {
+			snprintf(err, errlen, "level out of range");
+			return -EINVAL;
+		}
+		p.level = (int)lvl;
+	}
+	if (!json_get_uint(args, "compress_threads", &v))
+		p.compress_threads = v > 64 ? 64 : (unsigned)v;
+	if (!json_get_uint(args, "xbzrle_cache", &v))
+		p.xbzrle_cache_bytes = v;
+	if (!json_get_string(args, "qatzip_path", &str))
+		p.qatzip_path = str;
 	if (!json_get_uint(args, "channels", &v)) {
 		if (v > 16) {
 			snprintf(err, errlen, "channels must be 0..16");
@@ -424,6 +443,37 @@ static int cmd_query_migrate(void *ctx, const struct json_value *args, struct js
 	jw_uint(w, st.pages_normal);
 	jw_key(w, "zero");
 	jw_uint(w, st.pages_zero);
+	jw_key(w, "compressed");
+	jw_uint(w, st.pages_compressed);
+	jw_key(w, "xbzrle");
+	jw_uint(w, st.pages_xbzrle);
+	jw_object_end(w);
+	jw_key(w, "pages_xbzrle");
+	jw_uint(w, st.pages_xbzrle);
+	jw_key(w, "pages_compressed");
+	jw_uint(w, st.pages_compressed);
+	jw_key(w, "codec");
+	jw_string(w, st.codec[0] ? st.codec : "none");
+	jw_key(w, "accelerator");
+	jw_string(w, st.accel);
+	jw_key(w, "compression_ratio");
+	jw_double(w, st.bytes_after_compression
+			     ? (double)st.bytes_before_compression / (double)st.bytes_after_compression
+			     : 1.0);
+	jw_key(w, "compress_cpu_s");
+	jw_double(w, st.compress_cpu_s);
+	jw_key(w, "dest_decompress_cpu_s");
+	jw_double(w, st.dest_decompress_cpu_s);
+	jw_key(w, "xbzrle");
+	jw_object_begin(w);
+	jw_key(w, "cache_hits");
+	jw_uint(w, st.xbzrle_hits);
+	jw_key(w, "cache_misses");
+	jw_uint(w, st.xbzrle_misses);
+	jw_key(w, "overflows");
+	jw_uint(w, st.xbzrle_overflows);
+	jw_key(w, "bytes_saved");
+	jw_uint(w, st.xbzrle_bytes_saved);
 	jw_object_end(w);
 	jw_key(w, "pass_pages");
 	jw_uint(w, st.pages_this_pass);
@@ -461,7 +511,8 @@ static int cmd_migrate_cancel(void *ctx, const struct json_value *args, struct j
 static const struct control_command migrate_commands[] = {
 	{"migrate", cmd_migrate,
 	 "start a live migration {\"uri\": \"tcp:HOST:PORT\", \"downtime_ms\", \"max_bandwidth\" "
-	 "(bytes/s), \"timeout_ms\", \"channels\"}"},
+	 "(bytes/s), \"timeout_ms\", \"channels\", \"codec\", \"level\", \"accel\", "
+	 "\"compress_threads\", \"xbzrle_cache\" (bytes)}"},
 	{"query-migrate", cmd_query_migrate, "progress and figures of the current migration"},
 	{"migrate-cancel", cmd_migrate_cancel, "cancel the migration; the guest keeps running here"},
 };
