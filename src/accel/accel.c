@@ -563,8 +563,8 @@ int accel_open(const struct accel_config *cfg, struct accel **out, char *err, si
 	a->depth = cfg->queue_depth ? cfg->queue_depth : DEFAULT_QUEUE_DEPTH;
 	a->slots = calloc(a->depth, sizeof(*a->slots));
 	if (!a->slots || queue_create(a, &a->default_q) != 0) {
+		snprintf(err, errlen, "offload engine: out of memory for %u job slots", a->depth);
 		accel_close(a);
-		snprintf(err, errlen, "offload engine: out of memory for %u job slots", cfg->queue_depth);
 		return -ENOMEM;
 	}
 	for (unsigned i = 0; i < a->depth; i++)

@@ -98,9 +98,11 @@ struct accel_queue;
 /* A completion queue owned by one caller (e.g. a channel thread). */
 int accel_queue_new(struct accel *a, struct accel_queue **out);
 /*
- * Waits for the queue's jobs still being worked on (they may point into
- * buffers the caller is about to free), drops those not yet polled, and
- * frees it. accel_close frees queues still open; free yours before it.
+ * Takes back the queue's jobs no worker has started (their status becomes
+ * -ECANCELED), waits for those being worked on (they may point into
+ * buffers the caller is about to free), drops the done ones not yet
+ * polled, and frees it. accel_close frees queues still open; free yours
+ * before it.
  */
 void accel_queue_free(struct accel_queue *q);
 /* Like accel_submit; the job comes back on q (NULL: the default queue). */

@@ -253,7 +253,13 @@ int accel_qat_load(const char *path, struct accel_qat **out, char *err, size_t e
 		return -ENOMEM;
 	}
 	snprintf(q->path, sizeof(q->path), "%s", path && path[0] ? path : QAT_DEFAULT_LIB);
-	q->dl = dlopen(q->path, RTLD_NOW | RTLD_LOCAL);
+	/*
+	 * RTLD_NODELETE: QATzip and the QAT user-space driver under it keep
+	 * process-wide state and threads (instance polling, heartbeat) that
+	 * are meant to go at process exit, so the code stays mapped after
+	 * dlclose; a later accel_open finds it loaded.
+	 */
+	q->dl = dlopen(q->path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!q->dl) {
 		const char *why = dlerror();
 		snprintf(err, errlen,
