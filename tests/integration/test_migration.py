@@ -227,3 +227,55 @@ def test_channels_destination_killed():
     g = src.wait_guest(lambda x: x["t_s"] >= t0 + 2, what="source progress after the kill")
     assert g["errors"] == 0, g
     src.quit()
+
+
+def _migrate_ok(src_args, *opts, mem="256M"):
+    src = VM(mem=mem, guest_args=src_args)
+    src.wait_progress(min_t=1)
+    port = free_port()
+    dst = VM(incoming=_uri(port))
+    rc, j, err = src.migrate(_uri(port), *opts)
+    assert rc == 0, (rc, j, err, src.stderr_text(), dst.stderr_text())
+    _check_moved(src, dst, j)
+    dst.quit()
+    return j
+
+
+def test_each_codec_with_xbzrle_and_channels():
+    for codec, level in (("lz4", "1"), ("zstd", "3"), ("deflate", "1")):
+        j = _migrate_ok("ws=32M rate=50 fill=mixed", "--codec", codec, "--level", level,
+                        "--channels", "2", "--xbzrle", "on", "--xbzrle-cache", "64M")
+        assert j["codec"] == codec, j
+        assert j["pages"]["compressed"] > 0 and j["compression_ratio"] > 1.2, j
+        assert j["compress_cpu_s"] > 0, j
+        assert j["xbzrle"]["cache_hits"] + j["xbzrle"]["cache_misses"] > 0, j
+        vmlib.cleanup_all()
+
+
+def _standin():
+    return os.path.join(vmlib.BUILD, "tests", "qat_standin", "libqatzip.so.3")
+
+
+def test_qat_backend_through_test_double_to_cpu_destination():
+    """QAT compresses (here: the QATzip TEST DOUBLE) and a CPU-only
+    destination inflates with ISA-L: the wire is plain deflate."""
+    j = _migrate_ok("ws=16M rate=20 fill=text", "--codec", "qat", "--qatzip-path", _standin(),
+                    "--channels", "2")
+    assert "qat" in j["accelerator"] and "TEST DOUBLE" in j["accelerator"], j
+    assert j["codec"] == "qat" and j["pages"]["compressed"] > 0, j
+
+
+def test_qat_missing_fails_clearly_unless_auto():
+    src = VM(mem="128M", guest_args="ws=8M rate=10")
+    src.wait_progress(min_t=1)
+    port = free_port()
+    rc, j, err = src.migrate(_uri(port), "--codec", "qat", "--qatzip-path", "/nonexistent/libqatzip.so.3")
+    assert rc == 1 and "QAT" in (j or {}).get("error", err), (rc, j, err)
+    assert src.call("query-status")["status"] == "running"
+    dst = VM(incoming=_uri(port))
+    rc, j, err = src.migrate(_uri(port), "--codec", "qat", "--accel", "auto",
+                             "--qatzip-path", "/nonexistent/libqatzip.so.3")
+    assert rc == 0, (rc, j, err, dst.stderr_text())
+    assert j["accelerator"].startswith("cpu") and "QAT" in j["accelerator"], j
+    _check_moved(src, dst, j)
+    dst.quit()
