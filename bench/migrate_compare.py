@@ -2,6 +2,11 @@
 """Side-by-side live migration: vmig against QEMU (Debian's 7.2) on the same
 guest (guestload.elf, same arguments), same machine, same run.
 
+With --netns-rate RATE (e.g. 1gbit) source and destination run on two
+network-namespace hosts joined by a veth with a tc tbf rate limit;
+otherwise on loopback. --vmig-settings lists vmig option sets to try,
+separated by ';' (e.g. "--codec none;--codec zstd --channels 2").
+
 Usage: bench/migrate_compare.py [--build build] [--mem 1G]
          [--guest-args "fill=mixed ws=256M rate=0 write=word"] [--runs 1]
          [--qemu-caps none,xbzrle,auto-converge,xbzrle+auto-converge]
@@ -89,27 +94,31 @@ class QMP:
             return r["return"]
 
 
-def run_vmig(a, tmp):
+def run_vmig(a, tmp, opts_str=""):
     vmig = os.path.join(a.build, "vmig")
+    pa, pb, host = a.prefix_a, a.prefix_b, a.dst_host
     guest = os.path.join(a.build, "guestload.elf")
     src_sock, dst_sock = os.path.join(tmp, "src.sock"), os.path.join(tmp, "dst.sock")
     port = free_port()
-    src = subprocess.Popen([vmig, "run", "--mem", a.mem, "--guest", guest, "--guest-args", a.guest_args,
+    src = subprocess.Popen([*pa, vmig, "run", "--mem", a.mem, "--guest", guest, "--guest-args", a.guest_args,
                             "--serial", os.path.join(tmp, "vmig-src.log"), "--control", src_sock],
                            stderr=subprocess.DEVNULL)
-    dst = subprocess.Popen([vmig, "run", "--incoming", f"tcp:127.0.0.1:{port}",
+    dst = subprocess.Popen([*pb, vmig, "run", "--incoming", f"tcp:{host}:{port}",
                             "--serial", os.path.join(tmp, "vmig-dst.log"), "--control", dst_sock],
                            stderr=subprocess.DEVNULL)
     try:
         wait_for(src_sock)
         wait_progress(os.path.join(tmp, "vmig-src.log"), a.warmup)
         opts = ["--max-bandwidth", str(a.max_bandwidth)] if a.max_bandwidth else []
-        p = subprocess.run([vmig, "migrate", "--control", src_sock, f"tcp:127.0.0.1:{port}", "--json",
+        opts += opts_str.split()
+        time.sleep(0.3)  # destination listening
+        p = subprocess.run([vmig, "migrate", "--control", src_sock, f"tcp:{host}:{port}", "--json",
                             "--timeout", str(a.timeout), *opts], capture_output=True, text=True,
                            timeout=a.timeout + 30)
         j = json.loads(p.stdout)
         errs = errors_after(os.path.join(tmp, "vmig-dst.log")) if j["status"] == "completed" else -1
-        return {"who": "vmig", "setting": "default", "status": j["status"], "errors": errs,
+        return {"who": "vmig", "setting": opts_str or "default", "status": j["status"], "errors": errs,
+                "ram_bytes": j.get("ram_bytes", 0),
                 "total_ms": j["total_ms"], "downtime_ms": j["downtime_ms"],
                 "guest_downtime_ms": j["guest_downtime_ms"], "wire_bytes": j["wire_bytes"],
                 "passes": j["iterations"]}
@@ -121,14 +130,15 @@ def run_vmig(a, tmp):
 
 def run_qemu(a, tmp, caps):
     guest = os.path.join(a.build, "guestload.elf")
+    pa, pb, host = a.prefix_a, a.prefix_b, a.dst_host
     port = free_port()
     qsrc, qdst = os.path.join(tmp, "qsrc.sock"), os.path.join(tmp, "qdst.sock")
     base = ["qemu-system-x86_64", "-enable-kvm", "-m", a.mem.replace("G", "G").replace("M", "M"),
             "-smp", "1", "-display", "none", "-no-reboot", "-kernel", guest, "-append", a.guest_args]
-    src = subprocess.Popen(base + ["-serial", f"file:{tmp}/qemu-src.log", "-qmp", f"unix:{qsrc},server=on,wait=off"],
+    src = subprocess.Popen(pa + base + ["-serial", f"file:{tmp}/qemu-src.log", "-qmp", f"unix:{qsrc},server=on,wait=off"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    dst = subprocess.Popen(base + ["-serial", f"file:{tmp}/qemu-dst.log", "-qmp", f"unix:{qdst},server=on,wait=off",
-                                   "-incoming", f"tcp:127.0.0.1:{port}"],
+    dst = subprocess.Popen(pb + base + ["-serial", f"file:{tmp}/qemu-dst.log", "-qmp", f"unix:{qdst},server=on,wait=off",
+                                   "-incoming", f"tcp:{host}:{port}"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         s, d = QMP(qsrc), QMP(qdst)
@@ -142,7 +152,7 @@ def run_qemu(a, tmp, caps):
         s.cmd("migrate-set-parameters", **{"max-bandwidth": bw, "downtime-limit": 300})
         if "xbzrle" in capl:
             s.cmd("migrate-set-parameters", **{"xbzrle-cache-size": 256 << 20})
-        s.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
+        s.cmd("migrate", uri=f"tcp:{host}:{port}")
         t0 = time.monotonic()
         while True:
             st = s.cmd("query-migrate")
@@ -196,18 +206,38 @@ def main():
     ap.add_argument("--qemu-caps", default="none,auto-converge,xbzrle+auto-converge")
     ap.add_argument("--no-qemu", action="store_true")
     ap.add_argument("--prewarm-gib", type=int, default=6, help="touch this much host memory first (0: skip)")
+    ap.add_argument("--netns-rate", default=None, help="run on two netns hosts over a veth shaped to this rate (tc tbf)")
+    ap.add_argument("--vmig-settings", default="", help="vmig option sets separated by ';'")
     a = ap.parse_args()
+    a.prefix_a = a.prefix_b = []
+    a.dst_host = "127.0.0.1"
+    hosts = None
+    if a.netns_rate:
+        sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+        import netns
+        hosts = netns.HostPair(rate=a.netns_rate)
+        a.prefix_a, a.prefix_b, a.dst_host = hosts.exec_prefix("a"), hosts.exec_prefix("b"), hosts.ip_b
+    try:
+        return run_all(a)
+    finally:
+        if hosts:
+            hosts.destroy()
+
+
+def run_all(a):
     prewarm_host_memory(a.prewarm_gib)
     have_qemu = not a.no_qemu and subprocess.run(["which", "qemu-system-x86_64"], capture_output=True).returncode == 0
-    print(f"guest: {a.mem} RAM, 1 vCPU, guestload '{a.guest_args}', loopback, "
+    where = f"netns hosts over a {a.netns_rate} veth" if a.netns_rate else "loopback"
+    print(f"guest: {a.mem} RAM, 1 vCPU, guestload '{a.guest_args}', {where}, "
           f"max-bandwidth {'unlimited' if not a.max_bandwidth else a.max_bandwidth}")
-    print(f"{'who':6} {'setting':22} {'status':10} {'total ms':>9} {'downtime':>9} {'guest dt':>9} "
+    print(f"{'who':6} {'setting':44} {'status':10} {'total ms':>9} {'downtime':>9} {'guest dt':>9} "
           f"{'wire MiB':>9} {'passes':>6} {'guest errors after':>18}")
     rows = []
     for _ in range(a.runs):
         with tempfile.TemporaryDirectory(prefix="vmig-bench-") as tmp:
-            rows.append(run_vmig(a, tmp))
-            print_row(rows[-1])
+            for opts in (a.vmig_settings.split(";") if a.vmig_settings else [""]):
+                rows.append(run_vmig(a, tmp, opts.strip()))
+                print_row(rows[-1])
             if have_qemu:
                 for caps in a.qemu_caps.split(","):
                     rows.append(run_qemu(a, tmp, caps))
@@ -221,12 +251,12 @@ def main():
             if not sel:
                 continue
             med = lambda k: sorted(x[k] for x in sel)[len(sel) // 2]
-            print(f"{key[0]:6} {key[1]:22} total {med('total_ms'):>6} ms  downtime {med('downtime_ms'):>4} ms  "
+            print(f"{key[0]:6} {key[1]:44} total {med('total_ms'):>6} ms  downtime {med('downtime_ms'):>4} ms  "
                   f"wire {med('wire_bytes') / 1048576:.0f} MiB  ({len(sel)} runs)")
 
 
 def print_row(r):
-    print(f"{r['who']:6} {r['setting']:22} {r['status']:10} {r['total_ms']:>9} {r['downtime_ms']:>9} "
+    print(f"{r['who']:6} {r['setting']:44} {r['status']:10} {r['total_ms']:>9} {r['downtime_ms']:>9} "
           f"{r['guest_downtime_ms']:>9} {r['wire_bytes'] / 1048576:>9.1f} {r['passes']:>6} {r['errors']:>18}", flush=True)
 
 

@@ -270,7 +270,9 @@ static int add_page(struct src_chan *s, uint64_t index, char *err, size_t errlen
 			s->normal++;
 		}
 		b->hashes[b->nr_hashes++] = h;
-		if (s->xbz)
+		/* Like QEMU, cache only from pass 2 on: the bulk pass would fill
+		 * the cache with pages that never come back. */
+		if (s->xbz && s->m->pass > 1)
 			xbzrle_cache_insert(s->xbz, index, dst);
 	}
 	return b->nr_entries == BATCH_PAGES ? seal(s, err, errlen) : 0;

@@ -256,6 +256,45 @@ static uint64_t wire_sent(struct vmig_migration *m)
 	return n;
 }
 
+/*
+ * Pages the guest is writing right now would only be sent again in pass 2:
+ * re-arm tracking for all of RAM, watch for a moment, and leave the pages
+ * written meanwhile out of pass 1 (their dirty bits stay set in the log,
+ * so the next harvest brings them back).
+ */
+#define HOT_PROBE_MS 200
+
+static int skip_hot_pages(struct vmig_migration *m, char *err, size_t errlen)
+{
+	uint64_t *hot[VMIG_MAX_RAM_REGIONS] = {0};
+	uint64_t skipped = 0;
+	int r = 0;
+
+	for (unsigned i = 0; i < m->ram.nr && !r; i++)
+		r = m->g.ops->dirty_clear(m->g.opaque, i, 0, m->ram.pages[i], m->bits[i], err, errlen);
+	if (r)
+		return r;
+	struct timespec ts = {0, HOT_PROBE_MS * 1000000L};
+	nanosleep(&ts, NULL);
+	for (unsigned i = 0; i < m->ram.nr; i++) {
+		uint64_t words = (m->ram.pages[i] + 63) / 64;
+		hot[i] = calloc(words, 8);
+		if (!hot[i] || (r = m->g.ops->dirty_harvest(m->g.opaque, i, hot[i], err, errlen)))
+			break;
+		for (uint64_t w = 0; w < words; w++) {
+			skipped += (uint64_t)__builtin_popcountll(m->bits[i][w] & hot[i][w]);
+			m->bits[i][w] &= ~hot[i][w];
+		}
+	}
+	for (unsigned i = 0; i < m->ram.nr; i++)
+		free(hot[i]);
+	if (!r && !hot[0])
+		r = -ENOMEM;
+	log_debug("pass 1 leaves out %llu pages the guest wrote in %d ms",
+		  (unsigned long long)skipped, HOT_PROBE_MS);
+	return r;
+}
+
 static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 {
 	int r;
@@ -270,6 +309,8 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 		if (m->ram.pages[i] % 64)
 			m->bits[i][m->ram.pages[i] / 64] = (1ull << (m->ram.pages[i] % 64)) - 1;
 	}
+	if ((r = skip_hot_pages(m, err, errlen)))
+		return r;
 	set_status(m, VMIG_MIG_ACTIVE);
 	uint64_t prev_dirty = UINT64_MAX;
 	for (;;) {

@@ -32,6 +32,7 @@ struct fake_guest {
 	pthread_t writer;
 	bool stop;
 	unsigned seed;
+	uint64_t hot;          /* writer touches only pages [0, hot) if set */
 };
 
 static unsigned fg_regions(void *o, struct vmig_ram_region *out, unsigned max)
@@ -144,8 +145,8 @@ static void *writer_thread(void *arg)
 	while (!__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE)) {
 		pthread_mutex_lock(&g->lock);
 		if (!g->paused) {
-			for (int k = 0; k < 64; k++) {
-				uint64_t p = (uint64_t)rand_r(&g->seed) % g->pages;
+			for (int k = 0; k < 8; k++) {
+				uint64_t p = (uint64_t)rand_r(&g->seed) % (g->hot ? g->hot : g->pages);
 				uint64_t off = p * 4096 + ((uint64_t)rand_r(&g->seed) % 512) * 8;
 				uint64_t v = ((uint64_t)rand_r(&g->seed) << 32) | (uint64_t)rand_r(&g->seed);
 				memcpy(g->mem + off, &v, 8);
@@ -155,7 +156,7 @@ static void *writer_thread(void *arg)
 			}
 		}
 		pthread_mutex_unlock(&g->lock);
-		struct timespec ts = {0, 200000};
+		struct timespec ts = {0, 1000000};
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
@@ -265,6 +266,8 @@ static void busy_guest(struct ut_state *ut_, unsigned channels, const char *code
 	char uri[64], err[512];
 	fg_init(&src, true);
 	fg_init(&dst, false);
+	if (xbzrle)
+		src.hot = 2048; /* the same pages come back every pass: deltas */
 	CHECK_EQ_INT(listen_any(&d.lfd, uri, sizeof(uri)), 0);
 	d.g = &dst;
 	pthread_t dt;
@@ -272,7 +275,7 @@ static void busy_guest(struct ut_state *ut_, unsigned channels, const char *code
 	pthread_create(&src.writer, NULL, writer_thread, &src);
 
 	struct vmig_guest g = {&fg_ops, &src};
-	struct vmig_migrate_params p = {.uri = uri, .downtime_limit_ms = 50, .channels = channels,
+	struct vmig_migrate_params p = {.uri = uri, .downtime_limit_ms = xbzrle ? 5 : 50, .channels = channels,
 					.codec = codec, .xbzrle_cache_bytes = xbzrle, .compress_threads = 2};
 	struct vmig_migration *m;
 	CHECK_EQ_INT(vmig_migration_start(&g, &p, &m, err, sizeof(err)), 0);
@@ -294,6 +297,11 @@ static void busy_guest(struct ut_state *ut_, unsigned channels, const char *code
 	CHECK(st.pages_zero > 0 && st.pages_normal > 0);
 	if (codec)
 		CHECK(st.pages_compressed > 0 && st.bytes_after_compression < st.bytes_before_compression);
+	if (xbzrle && !(st.pages_xbzrle > 0 && st.xbzrle_hits > 0))
+		fprintf(stderr, "xbzrle: pages %llu hits %llu misses %llu iterations %llu normal %llu\n",
+			(unsigned long long)st.pages_xbzrle, (unsigned long long)st.xbzrle_hits,
+			(unsigned long long)st.xbzrle_misses, (unsigned long long)st.iterations,
+			(unsigned long long)st.pages_normal);
 	if (xbzrle)
 		CHECK(st.pages_xbzrle > 0 && st.xbzrle_hits > 0);
 	fg_free(&src);
