@@ -231,7 +231,10 @@ static int drain(struct src_chan *s, char *err, size_t errlen)
 	return r;
 }
 
-static int add_page(struct src_chan *s, uint64_t index, char *err, size_t errlen)
+/* index: the page's global number (on the wire); key: its number among
+ * this stream's pages, dense, so the XBZRLE cache's slots (key modulo the
+ * slot count) do not collide on the stream's striped chunks. */
+static int add_page(struct src_chan *s, uint64_t index, uint64_t key, char *err, size_t errlen)
 {
 	struct ram_map *ram = &s->m->ram;
 	struct batch_slot *b = &s->slots[s->cur];
@@ -244,12 +247,12 @@ static int add_page(struct src_chan *s, uint64_t index, char *err, size_t errlen
 		ram->hash[index] = ram->zero_hash;
 		s->zero++;
 		/* keep the cache equal to what the destination holds */
-		if (s->xbz && s->m->pass > 1 && xbzrle_cache_lookup(s->xbz, index))
-			xbzrle_cache_insert(s->xbz, index, dst);
+		if (s->xbz && s->m->pass > 1 && xbzrle_cache_lookup(s->xbz, key))
+			xbzrle_cache_insert(s->xbz, key, dst);
 	} else {
 		uint64_t h = page_hash(dst);
 		ram->hash[index] = h;
-		const uint8_t *old = s->xbz && s->m->pass > 1 ? xbzrle_cache_lookup(s->xbz, index) : NULL;
+		const uint8_t *old = s->xbz && s->m->pass > 1 ? xbzrle_cache_lookup(s->xbz, key) : NULL;
 		int n = -1;
 		if (old) {
 			uint8_t *out = b->xbz + b->xbz_len + 2;
@@ -273,7 +276,7 @@ static int add_page(struct src_chan *s, uint64_t index, char *err, size_t errlen
 		/* Like QEMU, cache only from pass 2 on: the bulk pass would fill
 		 * the cache with pages that never come back. */
 		if (s->xbz && s->m->pass > 1)
-			xbzrle_cache_insert(s->xbz, index, dst);
+			xbzrle_cache_insert(s->xbz, key, dst);
 	}
 	return b->nr_entries == BATCH_PAGES ? seal(s, err, errlen) : 0;
 }
@@ -281,7 +284,7 @@ static int add_page(struct src_chan *s, uint64_t index, char *err, size_t errlen
 int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errlen)
 {
 	struct vmig_migration *m = s->m;
-	uint64_t chunk = 0;
+	uint64_t chunk = 0, mine = 0; /* chunks seen, and this stream's among them */
 	int r;
 
 	if (s->xbz)
@@ -291,6 +294,7 @@ int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errl
 		for (uint64_t first = 0; first < pages; first += CLEAR_CHUNK_PAGES, chunk++) {
 			if (chunk % m->nr_streams != s->idx)
 				continue;
+			uint64_t key0 = mine++ * CLEAR_CHUNK_PAGES;
 			uint64_t n = pages - first < CLEAR_CHUNK_PAGES ? pages - first : CLEAR_CHUNK_PAGES;
 			uint64_t *w = m->bits[i] + first / 64, words = (n + 63) / 64;
 			bool any = false;
@@ -308,7 +312,8 @@ int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errl
 				while (word) {
 					unsigned bit = (unsigned)__builtin_ctzll(word);
 					word &= word - 1;
-					r = add_page(s, m->ram.first_page[i] + first + k * 64 + bit, err, errlen);
+					r = add_page(s, m->ram.first_page[i] + first + k * 64 + bit,
+						     key0 + k * 64 + bit, err, errlen);
 					if (r)
 						return r;
 				}
