@@ -228,7 +228,7 @@ static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
  * Switch over once the expected pause fits the limit, but while each pass
  * still shrinks the dirty set well (to under 60 % of the one before), one
  * more pass costs little and cuts the pause by that ratio: keep going until
- * the pause is expected under an eighth of the limit.
+ * the pause is expected under 1/32 of the limit (about 10 ms by default).
  */
 #define SHRINK_PERCENT 60
 #define MAX_EXTRA_PASSES 8
@@ -238,7 +238,7 @@ static bool switchover_now(struct vmig_migration *m, uint64_t expect_ms, uint64_
 {
 	if (expect_ms > m->p.downtime_limit_ms)
 		return false;
-	if (expect_ms <= m->p.downtime_limit_ms / 8)
+	if (expect_ms <= m->p.downtime_limit_ms / 32)
 		return true;
 	bool shrinking = prev_dirty != UINT64_MAX && dirty * 100 < prev_dirty * SHRINK_PERCENT;
 	if (m->pass == 1)
