@@ -51,6 +51,8 @@ struct vmig_migrate_stats {
 	double compress_cpu_s;               /* offload engine CPU time, this side */
 	double dest_decompress_cpu_s;        /* reported by the destination */
 	char accel[160];                     /* accelerator in use, or "" */
+	unsigned nr_channels;                /* data channels (0: pages on the main one) */
+	uint64_t channel_bytes[16];          /* bytes sent on each data channel */
 	char codec[16];
 	uint64_t pages_this_pass, pages_sent_this_pass;
 	uint64_t remaining_bytes;   /* dirty RAM still to send (last harvest) */

@@ -100,6 +100,12 @@ static void print_summary(const struct json_value *r, const char *status)
 		       num(x, "cache_hits"), num(x, "cache_misses"), num(x, "overflows"),
 		       num(x, "bytes_saved") / 1048576.0);
 	printf("  throughput        %8.1f MiB/s\n", num(r, "throughput_mibs"));
+	const struct json_value *ch = json_get(r, "channels");
+	for (size_t i = 0; ch && i < json_array_len(ch); i++) {
+		const struct json_value *c = json_array_at(ch, i);
+		printf("    channel %-2zu       %8.1f MiB/s (%.1f MiB)\n", i, num(c, "throughput_mibs"),
+		       num(c, "bytes") / 1048576.0);
+	}
 	printf("  RAM digest        %s\n", verified ? "verified by the destination" : "not verified");
 }
 

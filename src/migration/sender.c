@@ -59,6 +59,9 @@ void migration_update_counters(struct vmig_migration *m)
 		bytes += __atomic_load_n(&m->streams[i].own.bytes_sent, __ATOMIC_RELAXED) +
 			 __atomic_load_n(&m->streams[i].own.bytes_received, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&m->lock);
+	m->st.nr_channels = m->nr_channels;
+	for (unsigned i = 0; i < m->nr_channels && i < 16; i++)
+		m->st.channel_bytes[i] = __atomic_load_n(&m->streams[i].own.bytes_sent, __ATOMIC_RELAXED);
 	m->st.wire_bytes = bytes;
 	m->st.total_ms = (now_ns() - m->t0_ns) / 1000000;
 	double secs = (double)(now_ns() - m->t0_ns) / 1e9;

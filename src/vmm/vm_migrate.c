@@ -464,6 +464,19 @@ static int cmd_query_migrate(void *ctx, const struct json_value *args, struct js
 	jw_double(w, st.compress_cpu_s);
 	jw_key(w, "dest_decompress_cpu_s");
 	jw_double(w, st.dest_decompress_cpu_s);
+	jw_key(w, "channels");
+	jw_array_begin(w);
+	for (unsigned i = 0; i < st.nr_channels && i < 16; i++) {
+		jw_object_begin(w);
+		jw_key(w, "index");
+		jw_uint(w, i);
+		jw_key(w, "bytes");
+		jw_uint(w, st.channel_bytes[i]);
+		jw_key(w, "throughput_mibs");
+		jw_double(w, st.total_ms ? (double)st.channel_bytes[i] / 1048576.0 / ((double)st.total_ms / 1000.0) : 0);
+		jw_object_end(w);
+	}
+	jw_array_end(w);
 	jw_key(w, "xbzrle");
 	jw_object_begin(w);
 	jw_key(w, "cache_hits");
