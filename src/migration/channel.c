@@ -249,33 +249,8 @@ static void rate_limit(struct channel *c, size_t len)
 
 int chan_send(struct channel *c, const void *buf, size_t len, char *err, size_t errlen)
 {
-	const uint8_t *p = buf;
-	rate_limit(c, len);
-	while (len) {
-		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			c->bytes_sent += (uint64_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno != EAGAIN) {
-			int e = errno;
-			snprintf(err, errlen, "connection lost while sending: %s", strerror(e));
-			return -e;
-		}
-		int r = wait_fd(c->fd, POLLOUT, c->cancel_fd, c->io_timeout_ms);
-		if (r) {
-			snprintf(err, errlen, "%s",
-				 r == -ECANCELED ? "cancelled"
-				 : r == -ETIMEDOUT ? "connection stalled: no progress sending"
-						   : strerror(-r));
-			return r;
-		}
-	}
-	return 0;
+	struct iovec iov = {(void *)buf, len};
+	return chan_sendv(c, &iov, 1, err, errlen);
 }
 
 /* Drops n transferred bytes from the front of an iovec array. */
@@ -332,7 +307,8 @@ int chan_sendv(struct channel *c, struct iovec *iov, int iovcnt, char *err, size
 	return 0;
 }
 
-int chan_recvv(struct channel *c, struct iovec *iov, int iovcnt, char *err, size_t errlen)
+static int recvv_timeout(struct channel *c, struct iovec *iov, int iovcnt, int timeout_ms,
+			 char *err, size_t errlen)
 {
 	iov_advance(&iov, &iovcnt, 0);
 	while (iovcnt) {
@@ -340,41 +316,6 @@ int chan_recvv(struct channel *c, struct iovec *iov, int iovcnt, char *err, size
 		if (n > 0) {
 			c->bytes_received += (uint64_t)n;
 			iov_advance(&iov, &iovcnt, (size_t)n);
-			continue;
-		}
-		if (n == 0) {
-			snprintf(err, errlen, "connection closed by the peer");
-			return -ECONNRESET;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN) {
-			int e = errno;
-			snprintf(err, errlen, "connection lost while receiving: %s", strerror(e));
-			return -e;
-		}
-		int r = wait_fd(c->fd, POLLIN, c->cancel_fd, c->io_timeout_ms);
-		if (r) {
-			snprintf(err, errlen, "%s",
-				 r == -ECANCELED ? "cancelled"
-				 : r == -ETIMEDOUT ? "connection stalled: nothing received"
-						   : strerror(-r));
-			return r;
-		}
-	}
-	return 0;
-}
-
-static int recv_timeout(struct channel *c, void *buf, size_t len, int timeout_ms, char *err,
-			size_t errlen)
-{
-	uint8_t *p = buf;
-	while (len) {
-		ssize_t n = recv(c->fd, p, len, 0);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			c->bytes_received += (uint64_t)n;
 			continue;
 		}
 		if (n == 0) {
@@ -398,6 +339,18 @@ static int recv_timeout(struct channel *c, void *buf, size_t len, int timeout_ms
 		}
 	}
 	return 0;
+}
+
+int chan_recvv(struct channel *c, struct iovec *iov, int iovcnt, char *err, size_t errlen)
+{
+	return recvv_timeout(c, iov, iovcnt, c->io_timeout_ms, err, errlen);
+}
+
+static int recv_timeout(struct channel *c, void *buf, size_t len, int timeout_ms, char *err,
+			size_t errlen)
+{
+	struct iovec iov = {buf, len};
+	return recvv_timeout(c, &iov, 1, timeout_ms, err, errlen);
 }
 
 int chan_recv(struct channel *c, void *buf, size_t len, char *err, size_t errlen)

@@ -37,75 +37,9 @@
 
 /* ---- QATzip's declarations (include/qatzip.h, API 2.3), the subset served ---- */
 
-typedef enum QzHuffmanHdr_E { QZ_DYNAMIC_HDR = 0, QZ_STATIC_HDR } QzHuffmanHdr_T;
-typedef enum QzDirection_E { QZ_DIR_COMPRESS = 0, QZ_DIR_DECOMPRESS, QZ_DIR_BOTH } QzDirection_T;
-typedef enum QzDataFormat_E {
-	QZ_DEFLATE_4B = 0,
-	QZ_DEFLATE_GZIP,
-	QZ_DEFLATE_GZIP_EXT,
-	QZ_DEFLATE_RAW,
-	QZ_FMT_NUM
-} QzDataFormat_T;
-typedef enum QzPollingMode_E { QZ_PERIODICAL_POLLING = 0, QZ_BUSY_POLLING } QzPollingMode_T;
-typedef enum QzSoftwareComponentType_E {
-	QZ_COMPONENT_FIRMWARE = 0,
-	QZ_COMPONENT_KERNEL_DRIVER,
-	QZ_COMPONENT_USER_DRIVER,
-	QZ_COMPONENT_QATZIP_API,
-	QZ_COMPONENT_SOFTWARE_PROVIDER
-} QzSoftwareComponentType_T;
+#include "accel/qatzip_abi.h"
 
-#define QZ_OK 0
-#define QZ_DUPLICATE 1
-#define QZ_PARAMS (-1)
-#define QZ_FAIL (-2)
-#define QZ_BUF_ERROR (-3)
-#define QZ_DATA_ERROR (-4)
-#define QZ_NO_HW 11
-#define QZ_NOSW_NO_HW (-101)
-
-#define QZ_DEFLATE ((unsigned char)8)
-#define QZ_MAX_STRING_LENGTH 64
 #define QZ_HW_BUFF_SZ (64 * 1024)
-
-typedef struct QzSessionParamsCommon_S {
-	QzDirection_T direction;
-	unsigned int comp_lvl;
-	unsigned char comp_algorithm;
-	unsigned int max_forks;
-	unsigned char sw_backup;
-	unsigned int hw_buff_sz;
-	unsigned int strm_buff_sz;
-	unsigned int input_sz_thrshold;
-	unsigned int req_cnt_thrshold;
-	unsigned int wait_cnt_thrshold;
-	QzPollingMode_T polling_mode;
-	unsigned int is_sensitive_mode;
-} QzSessionParamsCommon_T;
-
-typedef struct QzSessionParamsDeflate_S {
-	QzSessionParamsCommon_T common_params;
-	QzHuffmanHdr_T huffman_hdr;
-	QzDataFormat_T data_fmt;
-} QzSessionParamsDeflate_T;
-
-typedef struct QzSession_S {
-	signed long int hw_session_stat;
-	int thd_sess_stat;
-	void *internal;
-	unsigned long total_in;
-	unsigned long total_out;
-} QzSession_T;
-
-typedef struct QzSoftwareVersionInfo_S {
-	QzSoftwareComponentType_T component_type;
-	unsigned char component_name[QZ_MAX_STRING_LENGTH];
-	unsigned int major_version;
-	unsigned int minor_version;
-	unsigned int patch_version;
-	unsigned int build_number;
-	unsigned char reserved[52];
-} QzSoftwareVersionInfo_T;
 
 int qzInit(QzSession_T *sess, unsigned char sw_backup);
 int qzSetupSessionDeflate(QzSession_T *sess, QzSessionParamsDeflate_T *params);
