@@ -58,10 +58,10 @@ static void print_progress(const struct json_value *r, const char *status)
 	const struct json_value *pages = json_get(r, "pages");
 	double sent = pages ? (num(pages, "normal") + num(pages, "zero")) * 4096.0 : 0;
 	fprintf(stderr,
-		"\r%-9s pass %-3.0f %5.1f%% of pass, %6.0f%% of RAM sent, %8.1f MiB/s, dirty %7.1f MiB/s, "
+		"\r%-9s pass %-3.0f %5.1f%% of pass, sent %4.0f%% of RAM, %8.1f MiB/s, dirty %7.1f MiB/s, "
 		"expected downtime %5.0f ms   ",
 		status, num(r, "iterations"), total > 0 ? 100.0 * done / total : 0.0,
-		ram > 0 ? 100.0 * sent / ram : 0.0, num(r, "bandwidth_mibs"), num(r, "dirty_rate_mibs"),
+		ram > 0 ? 100.0 * sent / ram : 0.0, num(r, "throughput_mibs"), num(r, "dirty_rate_mibs"),
 		num(r, "expected_downtime_ms"));
 }
 

@@ -309,6 +309,7 @@ int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errl
 			for (uint64_t k = 0; k < words; k++) {
 				uint64_t word = w[k];
 				w[k] = 0;
+				s->pages_done += (uint64_t)__builtin_popcountll(word);
 				while (word) {
 					unsigned bit = (unsigned)__builtin_ctzll(word);
 					word &= word - 1;
@@ -318,7 +319,6 @@ int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errl
 						return r;
 				}
 			}
-			s->pages_done += n;
 		}
 	}
 	if ((r = drain(s, err, errlen)))

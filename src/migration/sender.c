@@ -408,10 +408,13 @@ static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 		alive_before = m->g.ops->last_alive_ns(m->g.opaque);
 
 	m->pass++;
+	if ((r = harvest(m, err, errlen)))
+		return r;
 	pthread_mutex_lock(&m->lock);
 	m->st.iterations = m->pass;
+	m->st.pages_this_pass = count_dirty(m);
 	pthread_mutex_unlock(&m->lock);
-	if ((r = harvest(m, err, errlen)) || (r = run_pass(m, false, err, errlen)))
+	if ((r = run_pass(m, false, err, errlen)))
 		return r;
 	for (unsigned i = 0; i < m->nr_channels; i++)
 		if ((r = chan_send_record(&m->streams[i].own, REC_CHANNEL_END, NULL, 0, err, errlen)))
