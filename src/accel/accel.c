@@ -84,14 +84,6 @@ struct accel {
 	char desc[512];
 };
 
-unsigned long long accel_thread_cpu_ns(void)
-{
-	struct timespec ts;
-	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-		return 0;
-	return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
-}
-
 const char *accel_kind_name(enum accel_kind kind)
 {
 	switch (kind) {
@@ -197,9 +189,9 @@ static void *worker_main(void *arg)
 			p->tail = NULL;
 		pthread_mutex_unlock(&a->lock);
 
-		unsigned long long t0 = accel_thread_cpu_ns();
+		unsigned long long t0 = thread_cpu_ns();
 		int status = p->ops->run(p->backend, ws, s->job);
-		unsigned long long t1 = accel_thread_cpu_ns();
+		unsigned long long t1 = thread_cpu_ns();
 
 		pthread_mutex_lock(&a->lock);
 		complete_locked(a, s, status, t1 > t0 ? t1 - t0 : 0);

@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "accel/accel.h"
+#include "common/clock.h"
 
 struct accel_backend_ops {
 	const char *tag; /* in thread names: "accel-<tag><n>" */
@@ -45,7 +46,5 @@ void accel_qat_version(struct accel_qat *q, char *buf, size_t len);
 /* What QAT does: deflate, both ways. */
 bool accel_qat_supports(enum codec_id codec);
 
-/* Thread CPU time of the caller in ns (CLOCK_THREAD_CPUTIME_ID). */
-unsigned long long accel_thread_cpu_ns(void);
 
 #endif

@@ -161,7 +161,7 @@ static void check_migrated(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->mig_lock);
 	bool moved = vm->migrated_ns != 0;
-	bool done = moved && (vm->final_stats_read || monotonic_ns() - vm->migrated_ns > 3000000000ull);
+	bool done = moved && (vm->final_stats_read || now_ns() - vm->migrated_ns > 3000000000ull);
 	pthread_mutex_unlock(&vm->mig_lock);
 	if (done)
 		vm_end(vm, VM_EXIT_OK, "the guest migrated away");

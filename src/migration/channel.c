@@ -13,20 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 int chan_parse_uri(const char *uri, char *host, size_t hostlen, char *port, size_t portlen,
 		   char *err, size_t errlen)
 {

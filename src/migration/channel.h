@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "migration/wire.h"
 
 struct channel {
@@ -55,7 +56,5 @@ int chan_recv_hdr(struct channel *c, struct wire_hdr *h, int timeout_ms, char *e
 int chan_recv_record(struct channel *c, struct wire_hdr *h, struct vbuf *payload,
 		     int timeout_ms, char *err, size_t errlen);
 
-uint64_t now_ns(void);
-uint64_t realtime_ns(void);
 
 #endif

@@ -32,13 +32,6 @@
 
 struct vmig_incoming;
 
-static uint64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 #define XBZ_SECTION_MAX ((size_t)WIRE_MAX_PAGES_PER_BATCH * (2 + VMIG_PAGE_SIZE))
 
 /* A page stream being received: the main channel, or a data channel with

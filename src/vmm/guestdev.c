@@ -6,21 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "vmig/guest_abi.h"
-
-uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t wallclock_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void guestdev_init(struct guestdev *g, guest_exit_fn on_exit, void *opaque)
 {
@@ -44,12 +31,12 @@ void guestdev_io(void *opaque, uint16_t port, bool is_write, unsigned size, uint
 		return;
 	}
 	if (port == VMIG_PORT_HEARTBEAT) {
-		uint64_t now = monotonic_ns();
+		uint64_t now = now_ns();
 		pthread_mutex_lock(&g->lock);
 		if (g->hb.last_ns && now - g->hb.last_ns > g->hb.max_gap_ns)
 			g->hb.max_gap_ns = now - g->hb.last_ns;
 		g->hb.last_ns = now;
-		g->hb.last_real_ns = wallclock_ns();
+		g->hb.last_real_ns = realtime_ns();
 		g->hb.count++;
 		g->hb.last_value = *val;
 		pthread_mutex_unlock(&g->lock);

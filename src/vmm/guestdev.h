@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/clock.h"
 #include "vmm/serial.h"
 
 struct guest_progress {
@@ -59,7 +60,5 @@ void guestdev_snapshot(struct guestdev *g, struct guest_progress *p, struct gues
 /* Forget the largest gap (e.g. after a deliberate stop/cont). */
 void guestdev_reset_gap(struct guestdev *g);
 
-uint64_t monotonic_ns(void);
-uint64_t wallclock_ns(void);
 
 #endif

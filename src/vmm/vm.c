@@ -164,7 +164,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 
 int vm_start(struct vm *vm, char *err, size_t errlen)
 {
-	vm->start_ns = monotonic_ns();
+	vm->start_ns = now_ns();
 	pthread_mutex_lock(&vm->lock);
 	vm->state = VM_RUNNING;
 	pthread_mutex_unlock(&vm->lock);

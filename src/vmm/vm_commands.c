@@ -28,7 +28,7 @@ static int cmd_query_status(void *ctx, const struct json_value *args, struct jso
 	jw_key(w, "status");
 	jw_string(w, state_name(vm_get_state(vm)));
 	jw_key(w, "uptime_ms");
-	jw_uint(w, (monotonic_ns() - vm->start_ns) / 1000000);
+	jw_uint(w, (now_ns() - vm->start_ns) / 1000000);
 	jw_key(w, "vcpus");
 	jw_uint(w, vm->nr_vcpus);
 	jw_key(w, "mem_bytes");
@@ -82,7 +82,7 @@ static int cmd_query_guest(void *ctx, const struct json_value *args, struct json
 	struct vm *vm = ctx;
 	struct guest_progress p;
 	struct guest_heartbeat hb;
-	uint64_t now = monotonic_ns();
+	uint64_t now = now_ns();
 
 	guestdev_snapshot(&vm->gdev, &p, &hb);
 	jw_object_begin(w);

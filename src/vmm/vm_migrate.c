@@ -298,7 +298,7 @@ static void migration_done(void *opaque, const struct vmig_migrate_stats *st)
 		vm->migrated = true;
 		pthread_mutex_unlock(&vm->lock);
 		pthread_mutex_lock(&vm->mig_lock);
-		vm->migrated_ns = monotonic_ns();
+		vm->migrated_ns = now_ns();
 		pthread_mutex_unlock(&vm->mig_lock);
 		log_info("migration completed in %llu ms (downtime %llu ms); this VM has moved",
 			 (unsigned long long)st->total_ms, (unsigned long long)st->downtime_ms);
