@@ -239,6 +239,19 @@ int chan_send(struct channel *c, const void *buf, size_t len, char *err, size_t 
 	return chan_sendv(c, &iov, 1, err, errlen);
 }
 
+/* Waits until the channel can make progress; names the reason if not. */
+static int wait_io(struct channel *c, short events, int timeout_ms, char *err, size_t errlen)
+{
+	int r = wait_fd(c->fd, events, c->cancel_fd, timeout_ms);
+	if (r)
+		snprintf(err, errlen, "%s",
+			 r == -ECANCELED ? "cancelled"
+			 : r != -ETIMEDOUT ? strerror(-r)
+			 : events == POLLOUT ? "connection stalled: no progress sending"
+					     : "connection stalled: nothing received");
+	return r;
+}
+
 /* Drops n transferred bytes from the front of an iovec array. */
 static void iov_advance(struct iovec **iov, int *cnt, size_t n)
 {
@@ -281,14 +294,9 @@ int chan_sendv(struct channel *c, struct iovec *iov, int iovcnt, char *err, size
 			snprintf(err, errlen, "connection lost while sending: %s", strerror(e));
 			return -e;
 		}
-		int r = wait_fd(c->fd, POLLOUT, c->cancel_fd, c->io_timeout_ms);
-		if (r) {
-			snprintf(err, errlen, "%s",
-				 r == -ECANCELED ? "cancelled"
-				 : r == -ETIMEDOUT ? "connection stalled: no progress sending"
-						   : strerror(-r));
+		int r = wait_io(c, POLLOUT, c->io_timeout_ms, err, errlen);
+		if (r)
 			return r;
-		}
 	}
 	return 0;
 }
@@ -315,14 +323,9 @@ static int recvv_timeout(struct channel *c, struct iovec *iov, int iovcnt, int t
 			snprintf(err, errlen, "connection lost while receiving: %s", strerror(e));
 			return -e;
 		}
-		int r = wait_fd(c->fd, POLLIN, c->cancel_fd, timeout_ms);
-		if (r) {
-			snprintf(err, errlen, "%s",
-				 r == -ECANCELED ? "cancelled"
-				 : r == -ETIMEDOUT ? "connection stalled: nothing received"
-						   : strerror(-r));
+		int r = wait_io(c, POLLIN, timeout_ms, err, errlen);
+		if (r)
 			return r;
-		}
 	}
 	return 0;
 }
@@ -348,15 +351,9 @@ int chan_send_record(struct channel *c, uint32_t type, const void *payload, size
 		     char *err, size_t errlen)
 {
 	uint8_t hdr[WIRE_HDR_SIZE];
-	uint32_t l = (uint32_t)len;
-	uint64_t check = wire_checksum(payload, len);
-	memcpy(hdr, &type, 4);
-	memcpy(hdr + 4, &l, 4);
-	memcpy(hdr + 8, &check, 8);
-	int r = chan_send(c, hdr, sizeof(hdr), err, errlen);
-	if (!r && len)
-		r = chan_send(c, payload, len, err, errlen);
-	return r;
+	wire_encode_hdr(hdr, type, len, wire_checksum(payload, len));
+	struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)payload, len}};
+	return chan_sendv(c, iov, 2, err, errlen);
 }
 
 int chan_recv_hdr(struct channel *c, struct wire_hdr *h, int timeout_ms, char *err, size_t errlen)
@@ -372,15 +369,29 @@ int chan_recv_record(struct channel *c, struct wire_hdr *h, struct vbuf *payload
 		     int timeout_ms, char *err, size_t errlen)
 {
 	int r = chan_recv_hdr(c, h, timeout_ms, err, errlen);
-	if (r)
-		return r;
+	return r ? r : chan_recv_payload(c, h, payload, err, errlen);
+}
+
+int chan_recv_payload(struct channel *c, const struct wire_hdr *h, struct vbuf *payload, char *err,
+		      size_t errlen)
+{
 	vbuf_reset(payload);
 	uint8_t *p = vbuf_grow(payload, h->len);
 	if (!p && h->len) {
 		snprintf(err, errlen, "out of memory for a %u-byte record", h->len);
 		return -ENOMEM;
 	}
-	if ((r = recv_timeout(c, p, h->len, c->io_timeout_ms, err, errlen)))
-		return r;
-	return wire_check_payload(h, payload->data, err, errlen);
+	int r = chan_recv(c, p, h->len, err, errlen);
+	return r ? r : wire_check_payload(h, payload->data, err, errlen);
+}
+
+void chan_send_error(struct channel *c, int code, const char *msg)
+{
+	struct vbuf b;
+	char ign[64];
+	vbuf_init(&b);
+	wire_encode_error(&b, code, msg);
+	c->io_timeout_ms = 1000; /* best effort: the peer may be gone */
+	chan_send_record(c, REC_ERROR, b.data, b.len, ign, sizeof(ign));
+	vbuf_free(&b);
 }

@@ -52,6 +52,11 @@ int chan_send_record(struct channel *c, uint32_t type, const void *payload, size
 		     char *err, size_t errlen);
 /* Receives a record header only (type and length checked). */
 int chan_recv_hdr(struct channel *c, struct wire_hdr *h, int timeout_ms, char *err, size_t errlen);
+/* Receives the payload of a record whose header was read, checked. */
+int chan_recv_payload(struct channel *c, const struct wire_hdr *h, struct vbuf *payload, char *err,
+		      size_t errlen);
+/* Best-effort REC_ERROR to the peer before giving up on the connection. */
+void chan_send_error(struct channel *c, int code, const char *msg);
 /* Receives one whole record into payload (resized), checked. */
 int chan_recv_record(struct channel *c, struct wire_hdr *h, struct vbuf *payload,
 		     int timeout_ms, char *err, size_t errlen);

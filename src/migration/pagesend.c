@@ -43,9 +43,13 @@ int stream_init(struct src_chan *s, struct vmig_migration *m, unsigned idx)
 	for (unsigned i = 0; i < nslots; i++) {
 		struct batch_slot *b = &s->slots[i];
 		b->data = malloc((size_t)BATCH_PAGES * VMIG_PAGE_SIZE);
-		b->xbz = malloc((size_t)BATCH_PAGES * (XBZRLE_MAX_DELTA + 2));
-		if (!b->data || !b->xbz)
+		if (!b->data)
 			return -ENOMEM;
+		if (m->p.xbzrle_cache_bytes) {
+			b->xbz = malloc((size_t)BATCH_PAGES * (XBZRLE_MAX_DELTA + 2));
+			if (!b->xbz)
+				return -ENOMEM;
+		}
 		if (m->codec != CODEC_NONE) {
 			b->comp_cap = codec_bound(m->codec, (size_t)BATCH_PAGES * VMIG_PAGE_SIZE);
 			b->comp = malloc(b->comp_cap);
@@ -143,11 +147,7 @@ static int send_slot(struct src_chan *s, struct batch_slot *b, char *err, size_t
 	XXH3_64bits_update(&st, b->entries, ent_len);
 	XXH3_64bits_update(&st, b->hashes, hash_len);
 	uint8_t hdr[WIRE_HDR_SIZE];
-	uint32_t type = REC_PAGES, l = (uint32_t)len;
-	uint64_t check = XXH3_64bits_digest(&st);
-	memcpy(hdr, &type, 4);
-	memcpy(hdr + 4, &l, 4);
-	memcpy(hdr + 8, &check, 8);
+	wire_encode_hdr(hdr, REC_PAGES, len, XXH3_64bits_digest(&st));
 
 	struct iovec iov[9] = {
 		{hdr, sizeof(hdr)}, {fixed, sizeof(fixed)}, {b->entries, ent_len},

@@ -94,17 +94,6 @@ static void incoming_fail(struct vmig_incoming *in, const char *msg)
 			shutdown(in->chans[i].own.fd, SHUT_RDWR);
 }
 
-static void send_error(struct vmig_incoming *in, int code, const char *msg)
-{
-	struct vbuf b;
-	char ign[64];
-	vbuf_init(&b);
-	wire_encode_error(&b, code, msg);
-	in->ch.io_timeout_ms = 1000;
-	chan_send_record(&in->ch, REC_ERROR, b.data, b.len, ign, sizeof(ign));
-	vbuf_free(&b);
-}
-
 int vmig_incoming_listen(const char *uri, int *listen_fd, char *err, size_t errlen)
 {
 	return chan_listen(uri, listen_fd, err, errlen);
@@ -156,7 +145,7 @@ int vmig_incoming_accept(int lfd, int accept_timeout_ms, int io_timeout_ms,
 		char what[600];
 		snprintf(what, sizeof(what), "%s", err);
 		if (r != -ECONNRESET && r != -ETIMEDOUT)
-			send_error(in, r, what);
+			chan_send_error(&in->ch, r, what);
 		vmig_incoming_free(in);
 		return r;
 	}
@@ -372,19 +361,6 @@ static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wir
 	return 0;
 }
 
-static int recv_payload(struct channel *ch, struct vbuf *payload, const struct wire_hdr *h,
-			char *err, size_t errlen)
-{
-	vbuf_reset(payload);
-	uint8_t *p = vbuf_grow(payload, h->len);
-	if (!p && h->len) {
-		snprintf(err, errlen, "out of memory for a %u-byte record", h->len);
-		return -ENOMEM;
-	}
-	int r = chan_recv(ch, p, h->len, err, errlen);
-	return r ? r : wire_check_payload(h, payload->data, err, errlen);
-}
-
 /* SYNC on a page stream: acknowledge it and let the main thread know. */
 static int stream_synced(struct dst_chan *c, const struct vbuf *payload, char *err, size_t errlen)
 {
@@ -423,7 +399,7 @@ static void *dst_chan_thread(void *arg)
 				break;
 			continue;
 		}
-		if ((r = recv_payload(c->ch, &c->payload, &h, err, sizeof(err))))
+		if ((r = chan_recv_payload(c->ch, &h, &c->payload, err, sizeof(err))))
 			break;
 		if (h.type == REC_SYNC) {
 			if ((r = stream_synced(c, &c->payload, err, sizeof(err))))
@@ -597,7 +573,7 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 	}
 	send_ack(in, 0, "ok");
 	if ((r = accept_channels(in, &ram, err, errlen))) {
-		send_error(in, r, err);
+		chan_send_error(&in->ch, r, err);
 		goto out;
 	}
 	/* Without data channels the pages come on the main channel. */
@@ -615,7 +591,7 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 				break;
 			continue;
 		}
-		if ((r = recv_payload(&in->ch, &in->payload, &h, err, errlen)))
+		if ((r = chan_recv_payload(&in->ch, &h, &in->payload, err, errlen)))
 			break;
 		const uint8_t *p = in->payload.data;
 		size_t n = in->payload.len;
@@ -725,7 +701,7 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 			snprintf(err, errlen, "%s", in->err);
 		pthread_mutex_unlock(&in->lock);
 		if (r != -ECONNRESET && r != -ECONNABORTED)
-			send_error(in, r, err);
+			chan_send_error(&in->ch, r, err);
 	}
 out:
 	if (r && !resumed)

@@ -111,14 +111,24 @@ static int harvest(struct vmig_migration *m, char *err, size_t errlen)
 	return 0;
 }
 
+/* Starts pass m->pass + 1 over the pages in the bitmap; returns their count. */
+static uint64_t begin_pass(struct vmig_migration *m)
+{
+	uint64_t pages = count_dirty(m);
+	m->pass++;
+	pthread_mutex_lock(&m->lock);
+	m->st.iterations = m->pass;
+	m->st.pages_this_pass = pages;
+	m->st.pages_sent_this_pass = 0;
+	pthread_mutex_unlock(&m->lock);
+	return pages;
+}
+
 /* One pass over all streams: inline on the main channel, or handed to the
  * data channels' threads. Returns the first real error (not the
  * "cancelled" the other streams see once one failed). */
 static int run_pass(struct vmig_migration *m, bool check_stop, char *err, size_t errlen)
 {
-	pthread_mutex_lock(&m->lock);
-	m->st.pages_sent_this_pass = 0;
-	pthread_mutex_unlock(&m->lock);
 	if (!m->nr_channels)
 		return stream_send_pass(&m->streams[0], check_stop, err, errlen);
 
@@ -136,7 +146,7 @@ static int run_pass(struct vmig_migration *m, bool check_stop, char *err, size_t
 		struct src_chan *c = &m->streams[i];
 		if (c->result && (!r || (r == -ECANCELED && c->result != -ECANCELED))) {
 			r = c->result;
-			snprintf(err, errlen, "%s%s", m->nr_channels > 1 ? "" : "", c->err);
+			snprintf(err, errlen, "%s", c->err);
 		}
 	}
 	if (r == -ECANCELED && !__atomic_load_n(&m->cancelled, __ATOMIC_ACQUIRE) && !err[0])
@@ -317,15 +327,9 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 	set_status(m, VMIG_MIG_ACTIVE);
 	uint64_t prev_dirty = UINT64_MAX;
 	for (;;) {
-		m->pass++;
-		uint64_t pages = count_dirty(m);
+		uint64_t pages = begin_pass(m);
 		migration_update_counters(m);
 		uint64_t t = now_ns(), wire0 = wire_sent(m);
-		pthread_mutex_lock(&m->lock);
-		m->st.iterations = m->pass;
-		m->st.pages_this_pass = pages;
-		m->st.pages_sent_this_pass = 0;
-		pthread_mutex_unlock(&m->lock);
 		if ((r = run_pass(m, true, err, errlen)))
 			return r;
 		double secs = (double)(now_ns() - t) / 1e9;
@@ -407,13 +411,9 @@ static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 	if (m->g.ops->last_alive_ns)
 		alive_before = m->g.ops->last_alive_ns(m->g.opaque);
 
-	m->pass++;
 	if ((r = harvest(m, err, errlen)))
 		return r;
-	pthread_mutex_lock(&m->lock);
-	m->st.iterations = m->pass;
-	m->st.pages_this_pass = count_dirty(m);
-	pthread_mutex_unlock(&m->lock);
+	begin_pass(m);
 	if ((r = run_pass(m, false, err, errlen)))
 		return r;
 	for (unsigned i = 0; i < m->nr_channels; i++)
@@ -532,15 +532,8 @@ static void *migration_thread(void *arg)
 
 	if (r && !m->go_sent) {
 		/* Nothing is lost: the guest keeps running here. */
-		if (m->connected) {
-			struct vbuf b;
-			char ign[64];
-			vbuf_init(&b);
-			wire_encode_error(&b, r, err);
-			m->ch.io_timeout_ms = 1000;
-			chan_send_record(&m->ch, REC_ERROR, b.data, b.len, ign, sizeof(ign));
-			vbuf_free(&b);
-		}
+		if (m->connected)
+			chan_send_error(&m->ch, r, err);
 		if (m->dirty_on)
 			m->g.ops->dirty_stop(m->g.opaque);
 		if (m->paused)

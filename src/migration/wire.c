@@ -33,13 +33,17 @@ uint64_t wire_checksum(const void *p, size_t n)
 	return XXH3_64bits(p, n);
 }
 
-void wire_finish_record(uint8_t *buf, uint32_t type, size_t payload_len)
+void wire_encode_hdr(uint8_t hdr[WIRE_HDR_SIZE], uint32_t type, size_t payload_len, uint64_t check)
 {
 	uint32_t len = (uint32_t)payload_len;
-	uint64_t check = wire_checksum(buf + WIRE_HDR_SIZE, payload_len);
-	memcpy(buf, &type, 4);
-	memcpy(buf + 4, &len, 4);
-	memcpy(buf + 8, &check, 8);
+	memcpy(hdr, &type, 4);
+	memcpy(hdr + 4, &len, 4);
+	memcpy(hdr + 8, &check, 8);
+}
+
+void wire_finish_record(uint8_t *buf, uint32_t type, size_t payload_len)
+{
+	wire_encode_hdr(buf, type, payload_len, wire_checksum(buf + WIRE_HDR_SIZE, payload_len));
 }
 
 void wire_put_record(struct vbuf *out, uint32_t type, const void *payload, size_t len)

@@ -91,6 +91,9 @@ struct wire_hello_ack {
 const char *wire_type_name(uint32_t type);
 uint64_t wire_checksum(const void *p, size_t n);
 
+/* Writes a record header. */
+void wire_encode_hdr(uint8_t hdr[WIRE_HDR_SIZE], uint32_t type, size_t payload_len, uint64_t check);
+
 /* Appends a whole record (header + payload) to out. */
 void wire_put_record(struct vbuf *out, uint32_t type, const void *payload, size_t len);
 
