@@ -44,6 +44,17 @@ static void hello(struct vbuf *out, uint32_t version, uint64_t magic)
 	vbuf_free(&cfg);
 }
 
+/* Appends payload p (freed here) as a PAGES record: its check covers the
+ * first meta bytes (fixed part, entries, hashes), not the page data. */
+static void put_pages_record(struct vbuf *out, struct vbuf *p, size_t meta)
+{
+	uint8_t hdr[WIRE_HDR_SIZE];
+	wire_encode_hdr(hdr, REC_PAGES, p->len, XXH3_64bits(p->data, meta));
+	vbuf_put(out, hdr, sizeof(hdr));
+	vbuf_put(out, p->data, p->len);
+	vbuf_free(p);
+}
+
 /* A PAGES record in the v1 layout: fixed, entries, hashes, data. */
 static void pages(struct vbuf *out, uint64_t first_page, uint32_t count, bool zero)
 {
@@ -65,13 +76,7 @@ static void pages(struct vbuf *out, uint64_t first_page, uint32_t count, bool ze
 		memset(page, (int)(i + 1), sizeof(page));
 		vbuf_put(&p, page, sizeof(page));
 	}
-	uint8_t *rec = vbuf_grow(out, WIRE_HDR_SIZE + p.len);
-	memcpy(rec + WIRE_HDR_SIZE, p.data, p.len);
-	wire_finish_record(rec, REC_PAGES, p.len);
-	/* the PAGES check covers everything but the data */
-	uint64_t check = XXH3_64bits(p.data, meta);
-	memcpy(rec + 8, &check, 8);
-	vbuf_free(&p);
+	put_pages_record(out, &p, meta);
 }
 
 int main(int argc, char **argv)
@@ -121,12 +126,7 @@ int main(int argc, char **argv)
 		vbuf_put_u32(&p, 2 + sizeof(delta));
 		vbuf_put_u16(&p, sizeof(delta));
 		vbuf_put(&p, delta, sizeof(delta));
-		uint8_t *rec = vbuf_grow(&s, WIRE_HDR_SIZE + p.len);
-		memcpy(rec + WIRE_HDR_SIZE, p.data, p.len);
-		wire_finish_record(rec, REC_PAGES, p.len);
-		uint64_t check = XXH3_64bits(p.data, meta);
-		memcpy(rec + 8, &check, 8);
-		vbuf_free(&p);
+		put_pages_record(&s, &p, meta);
 	} else if (!strcmp(c, "bad-compressed")) {
 		/* zstd-compressed data that is garbage */
 		hello(&s, WIRE_VERSION, WIRE_MAGIC);
@@ -144,12 +144,7 @@ int main(int argc, char **argv)
 		vbuf_put_u32(&p, 64);
 		for (int i = 0; i < 64; i++)
 			vbuf_put_u8(&p, (uint8_t)(i * 37));
-		uint8_t *rec = vbuf_grow(&s, WIRE_HDR_SIZE + p.len);
-		memcpy(rec + WIRE_HDR_SIZE, p.data, p.len);
-		wire_finish_record(rec, REC_PAGES, p.len);
-		uint64_t check = XXH3_64bits(p.data, meta);
-		memcpy(rec + 8, &check, 8);
-		vbuf_free(&p);
+		put_pages_record(&s, &p, meta);
 	} else if (!strcmp(c, "bad-page")) {
 		hello(&s, WIRE_VERSION, WIRE_MAGIC);
 		size_t at = s.len;

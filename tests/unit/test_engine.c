@@ -389,7 +389,7 @@ TEST(destination_vanishing_mid_stream_resumes_source)
 	fg_free(&dst);
 }
 
-TEST(cancel_and_timeout)
+TEST(cancel_ends_a_stuck_setup_promptly)
 {
 	struct fake_guest src;
 	char uri[64], err[512];
@@ -420,4 +420,4 @@ TEST(cancel_and_timeout)
 RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over_three_channels),
 	  UT(migrates_with_each_codec), UT(migrates_with_xbzrle_and_compression), UT(layout_mismatch_is_refused),
 	  UT(refused_destination_leaves_source_running),
-	  UT(destination_vanishing_mid_stream_resumes_source), UT(cancel_and_timeout))
+	  UT(destination_vanishing_mid_stream_resumes_source), UT(cancel_ends_a_stuck_setup_promptly))
