@@ -18,8 +18,20 @@
  * block for long and must lock whatever VMM state they share with other
  * threads. A request line longer than CONTROL_MAX_LINE bytes gets an
  * InvalidRequest reply and the connection is closed; malformed JSON gets an
- * InvalidRequest reply and the connection stays open. A client that does
- * not read its replies for CONTROL_SEND_TIMEOUT_MS is dropped.
+ * InvalidRequest reply and the connection stays open.
+ *
+ * No client can hold up the others or take every slot for good:
+ *  - Replies are queued per client and sent without waiting, as the socket
+ *    takes them. While more than 256 KiB of replies wait for a client, its
+ *    further requests are not read (backpressure: they are answered, in
+ *    order, once it reads). A client whose replies make no progress for
+ *    CONTROL_SEND_TIMEOUT_MS is dropped.
+ *  - A client that has sent nothing and has no reply pending for the idle
+ *    timeout (CONTROL_IDLE_TIMEOUT_MS unless set otherwise) is closed.
+ *  - When every slot is taken, a new client takes the slot of the client
+ *    idle longest if that one has been idle at least CONTROL_EVICT_IDLE_MS
+ *    (or a quarter of the idle timeout, if shorter), which is closed;
+ *    otherwise the newcomer gets a "too many clients" error and is closed.
  *
  * The built-in command "query-commands" returns
  * [{"name": ..., "help": ...}, ...] for the table plus itself.
@@ -34,6 +46,8 @@
 #define CONTROL_MAX_CLIENTS 16
 #define CONTROL_MAX_LINE (64 * 1024) /* bytes per request line, newline excluded */
 #define CONTROL_SEND_TIMEOUT_MS 5000
+#define CONTROL_IDLE_TIMEOUT_MS 60000 /* the default; see control_server_set_idle_timeout */
+#define CONTROL_EVICT_IDLE_MS 5000
 
 /*
  * A handler's return value beyond 0 / negative errno: success, and after the
@@ -79,5 +93,12 @@ int control_server_start(struct control_server **out, const char *path,
  * is still ours) and free. NULL is fine. Must not be called from a handler.
  */
 void control_server_stop(struct control_server *srv);
+
+/*
+ * Close clients idle for ms milliseconds instead of CONTROL_IDLE_TIMEOUT_MS
+ * (0: never; eviction by a newcomer when full still applies). Takes effect
+ * at once, from any thread. Returns 0, or -EINVAL for a NULL srv or ms < 0.
+ */
+int control_server_set_idle_timeout(struct control_server *srv, int ms);
 
 #endif

@@ -274,6 +274,85 @@ static int reply_is(const char *line, const char *cls)
 	return ok;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+/* A buffered line reader, for reading many replies without a syscall per byte. */
+struct lreader {
+	int fd;
+	char buf[16384];
+	size_t off, len;
+};
+
+static struct lreader *lr_new(int fd)
+{
+	struct lreader *r = calloc(1, sizeof(*r));
+	if (r)
+		r->fd = fd;
+	return r;
+}
+
+/* Like raw_line, through r. */
+static long lr_line(struct lreader *r, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (;;) {
+		if (r->off == r->len) {
+			struct pollfd p = {.fd = r->fd, .events = POLLIN};
+			if (poll(&p, 1, 5000) <= 0)
+				return -1;
+			ssize_t k = recv(r->fd, r->buf, sizeof(r->buf), 0);
+			if (k <= 0)
+				return -1;
+			r->off = 0;
+			r->len = (size_t)k;
+		}
+		char c = r->buf[r->off++];
+		if (c == '\n') {
+			out[n] = 0;
+			return (long)n;
+		}
+		if (n + 1 >= cap)
+			return -1;
+		out[n++] = c;
+	}
+}
+
+/*
+ * Read a "big" reply with id 1, then a reply to line2_want exactly: 1 if
+ * both came. They queue behind each other in the server's output.
+ */
+static int big_then(int fd, const char *line2_want)
+{
+	struct lreader *r = lr_new(fd);
+	size_t cap = 4 << 20;
+	char *line = malloc(cap);
+	int ok = r && line && lr_line(r, line, cap) > 0 && reply_is(line, NULL) &&
+		 strstr(line, "],\"id\":1}") != NULL;
+	ok = ok && lr_line(r, line, cap) > 0 && strcmp(line, line2_want) == 0;
+	free(line);
+	free(r);
+	return ok;
+}
+
+/* Send a request without an id and check that a "return" reply comes back. */
+static int served(int fd)
+{
+	char line[4096];
+	return raw_sends(fd, "{\"execute\":\"nothing\"}\n") == 0 &&
+	       raw_line(fd, line, sizeof(line)) > 0 && reply_is(line, NULL);
+}
+
 static struct control_server *start(struct tdir *d, struct tctx *t)
 {
 	struct control_server *srv = NULL;
@@ -446,8 +525,19 @@ TEST(raw_protocol)
 	}
 	CHECK(raw_line(fd, line, sizeof(line)) > 0);
 	CHECK_STR(line, "{\"return\":{\"args\":{\"k\":\"v\"}},\"id\":3}");
-
 	close(fd);
+
+	/* A client that half-closes after its requests still gets every reply,
+	 * even one still queued in the server when it sees the EOF. */
+	fd = raw_connect(d.path);
+	CHECK(fd >= 0);
+	CHECK(raw_sends(fd, "{\"execute\":\"big\",\"id\":1}\n{\"execute\":\"nothing\",\"id\":2}\n") == 0);
+	CHECK(shutdown(fd, SHUT_WR) == 0);
+	sleep_ms(50);
+	CHECK(big_then(fd, "{\"return\":{},\"id\":2}"));
+	CHECK(raw_eof(fd));
+	close(fd);
+
 	control_server_stop(srv);
 	tdir_clean(&d);
 }
@@ -642,6 +732,205 @@ TEST(client_limit_and_disconnects)
 	tdir_clean(&d);
 }
 
+TEST(idle_clients_time_out)
+{
+	struct tdir d;
+	struct tctx t = {0};
+	int fds[CONTROL_MAX_CLIENTS];
+
+	CHECK(tdir_make(&d) == 0);
+	struct control_server *srv = start(&d, &t);
+	CHECK(srv);
+	CHECK_EQ_INT(control_server_set_idle_timeout(srv, -1), -EINVAL);
+	CHECK_EQ_INT(control_server_set_idle_timeout(srv, 300), 0);
+
+	/* Every slot taken: some clients were served, some never spoke, one is mid-request. */
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		fds[i] = raw_connect(d.path);
+		CHECK(fds[i] >= 0);
+		if (i % 2)
+			CHECK(served(fds[i]));
+	}
+	CHECK(raw_sends(fds[0], "{\"execute\":") == 0);
+
+	/* A client that keeps talking, more often than the timeout, is not idle. */
+	int busy = fds[CONTROL_MAX_CLIENTS - 1];
+	for (int k = 0; k < 9; k++) {
+		sleep_ms(100);
+		CHECK(served(busy));
+	}
+	/* The others have been idle for 900 ms: closed. */
+	for (int i = 0; i < CONTROL_MAX_CLIENTS - 1; i++) {
+		CHECK(raw_eof(fds[i]));
+		close(fds[i]);
+	}
+	/* Their slots are free: a newcomer is served, and so is the busy client still. */
+	int fd = raw_connect(d.path);
+	CHECK(fd >= 0);
+	CHECK(served(fd));
+	CHECK(served(busy));
+	close(fd);
+	close(busy);
+	control_server_stop(srv);
+	tdir_clean(&d);
+}
+
+TEST(full_server_evicts_longest_idle)
+{
+	struct tdir d;
+	struct tctx t = {0};
+	char line[4096];
+	int fds[CONTROL_MAX_CLIENTS];
+
+	CHECK(tdir_make(&d) == 0);
+	struct control_server *srv = start(&d, &t);
+	CHECK(srv);
+	/* Idle timeout 4 s, so eviction needs 1 s of idleness (a quarter) and none times out. */
+	CHECK_EQ_INT(control_server_set_idle_timeout(srv, 4000), 0);
+
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		fds[i] = raw_connect(d.path);
+		CHECK(fds[i] >= 0);
+		CHECK(served(fds[i]));
+	}
+	/* fds[1] ends up idle longest (1.4 s), fds[0] idle 1.1 s, the rest busy. */
+	sleep_ms(300);
+	CHECK(served(fds[0]));
+	sleep_ms(1100);
+	for (int i = 2; i < CONTROL_MAX_CLIENTS; i++)
+		CHECK(served(fds[i]));
+
+	/* A newcomer is served in the slot of fds[1], which is closed. */
+	int a = raw_connect(d.path);
+	CHECK(a >= 0);
+	CHECK(served(a));
+	CHECK(raw_eof(fds[1]));
+	close(fds[1]);
+	CHECK(served(fds[0])); /* idle, but not the longest */
+
+	/* Nobody idle long enough: the next newcomer is refused as before. */
+	int b = raw_connect(d.path);
+	CHECK(b >= 0);
+	CHECK(raw_line(b, line, sizeof(line)) > 0);
+	CHECK(reply_is(line, "GenericError"));
+	CHECK(strstr(line, "too many clients") != NULL);
+	CHECK(raw_eof(b));
+	close(b);
+	CHECK(served(a));
+
+	close(a);
+	close(fds[0]);
+	for (int i = 2; i < CONTROL_MAX_CLIENTS; i++)
+		close(fds[i]);
+	control_server_stop(srv);
+	tdir_clean(&d);
+}
+
+#define FLOOD_REQUESTS 20000
+
+struct flood {
+	int fd;
+	int rc;
+	atomic_int done;
+};
+
+/* Send every request in one go, never reading: the server must not wait on us. */
+static void *flood_main(void *arg)
+{
+	struct flood *f = arg;
+	size_t cap = (size_t)FLOOD_REQUESTS * 48, len = 0;
+	char *buf = malloc(cap);
+
+	f->rc = -1;
+	if (buf) {
+		for (int i = 0; i < FLOOD_REQUESTS; i++)
+			len += (size_t)snprintf(buf + len, cap - len,
+						"{\"execute\":\"query-commands\",\"id\":%d}\n", i);
+		f->rc = raw_send(f->fd, buf, len);
+	}
+	free(buf);
+	atomic_store(&f->done, 1);
+	return NULL;
+}
+
+/* Read n query-commands replies in order; the count that checks out. */
+static int flood_replies(int fd, int n)
+{
+	struct lreader *r = lr_new(fd);
+	char line[4096], want[32];
+	int good = 0;
+
+	for (int i = 0; r && i < n; i++) {
+		long len = lr_line(r, line, sizeof(line));
+		int wl = snprintf(want, sizeof(want), ",\"id\":%d}", i);
+		if (len < wl || strncmp(line, "{\"return\":[", 11) != 0 ||
+		    strcmp(line + len - wl, want) != 0)
+			break;
+		if (i < 500) { /* the first ones in full */
+			struct json_value *v;
+			int ok = json_parse(line, (size_t)len, &v, NULL, 0) == 0 &&
+				 json_array_len(json_get(v, "return")) == NCMDS + 1;
+			if (ok)
+				json_free(v);
+			if (!ok)
+				break;
+		}
+		good++;
+	}
+	free(r);
+	return good;
+}
+
+TEST(flooding_client_does_not_block_others)
+{
+	struct tdir d;
+	struct tctx t = {0};
+	struct flood f = {0};
+	pthread_t th;
+	char line[4096];
+
+	CHECK(tdir_make(&d) == 0);
+	struct control_server *srv = start(&d, &t);
+	CHECK(srv);
+	f.fd = raw_connect(d.path);
+	CHECK(f.fd >= 0);
+	/* A small send buffer, so that the check on backpressure below does not
+	 * depend on the host's default socket buffer sizes. */
+	int sndbuf = 64 * 1024;
+	CHECK(setsockopt(f.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) == 0);
+	CHECK(pthread_create(&th, NULL, flood_main, &f) == 0);
+	sleep_ms(300); /* the server has long filled the flooder's socket by now */
+
+	/* Another client is answered promptly. */
+	int other = raw_connect(d.path);
+	int64_t t0 = mono_ms();
+	int asked = other >= 0 && raw_sends(other, "{\"execute\":\"nothing\",\"id\":\"other\"}\n") == 0;
+	long got = asked ? raw_line(other, line, sizeof(line)) : -1;
+	int64_t other_ms = mono_ms() - t0;
+	/* Backpressure: the server stopped reading the flood (about 700 KB of
+	 * requests, far more than its 64 KiB line buffer and our socket hold). */
+	int writer_blocked = !atomic_load(&f.done);
+
+	/* The flooder reads at last: every reply, in order. */
+	int good = flood_replies(f.fd, FLOOD_REQUESTS);
+	shutdown(f.fd, SHUT_RDWR); /* unblocks the writer if something went wrong */
+	pthread_join(th, NULL);
+	close(f.fd);
+
+	CHECK(got > 0);
+	CHECK_STR(line, "{\"return\":{},\"id\":\"other\"}");
+	if (other_ms >= 500)
+		fprintf(stderr, "the other client waited %lld ms\n", (long long)other_ms);
+	CHECK(other_ms < 500);
+	CHECK(writer_blocked);
+	CHECK_EQ_INT(good, FLOOD_REQUESTS);
+	CHECK_EQ_INT(f.rc, 0);
+	CHECK(served(other)); /* still served */
+	close(other);
+	control_server_stop(srv);
+	tdir_clean(&d);
+}
+
 TEST(socket_path_rules)
 {
 	struct tdir d;
@@ -752,6 +1041,18 @@ TEST(reply_and_close)
 	CHECK(access(d.path, F_OK) < 0);
 	CHECK_EQ_INT(control_connect(d.path, &fd, err, sizeof(err)), -ENOENT);
 	(void)line;
+	control_server_stop(srv);
+
+	/* A "quit" queued behind a 1 MiB reply: both replies arrive, then EOF. */
+	srv = start(&d, &t);
+	CHECK(srv);
+	fd = raw_connect(d.path);
+	CHECK(fd >= 0);
+	CHECK(raw_sends(fd, "{\"execute\":\"big\",\"id\":1}\n{\"execute\":\"quit\",\"id\":2}\n") == 0);
+	sleep_ms(50); /* the server waits for us to read */
+	CHECK(big_then(fd, "{\"return\":{},\"id\":2}"));
+	CHECK(raw_eof(fd));
+	close(fd);
 	control_server_stop(srv);
 	tdir_clean(&d);
 }
@@ -909,5 +1210,6 @@ TEST(status_command)
 }
 
 RUN_TESTS("test_control", UT(call_commands), UT(raw_protocol), UT(long_lines),
-	  UT(concurrent_clients), UT(client_limit_and_disconnects), UT(socket_path_rules),
-	  UT(reply_and_close), UT(status_command))
+	  UT(concurrent_clients), UT(client_limit_and_disconnects), UT(idle_clients_time_out),
+	  UT(full_server_evicts_longest_idle), UT(flooding_client_does_not_block_others),
+	  UT(socket_path_rules), UT(reply_and_close), UT(status_command))
