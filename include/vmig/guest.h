@@ -32,7 +32,10 @@ struct vmig_guest_ops {
 	/*
 	 * OR into bitmap (one bit per page of region, bit i of word w is page
 	 * w*64+i) the pages written since they were last cleared, including
-	 * pages the VMM itself wrote. Does not clear anything.
+	 * pages the VMM itself wrote. It should not clear anything, but the
+	 * engine is correct either way: it keeps every page it harvested until
+	 * it has sent it (a log that clears on read, like KVM's without manual
+	 * protection, is fine).
 	 */
 	int (*dirty_harvest)(void *guest, unsigned region, uint64_t *bitmap, char *err,
 			     size_t errlen);

@@ -29,6 +29,13 @@ enum vmig_mig_status {
 	VMIG_MIG_COMPLETED,
 	VMIG_MIG_FAILED,
 	VMIG_MIG_CANCELLED,
+	/*
+	 * GO went out but the destination never confirmed that the guest runs
+	 * there (the link broke at handover). The guest stays paused here and
+	 * the engine lets go of it: the caller must keep it until an operator
+	 * knows which side runs it (resume it here, or end it here).
+	 */
+	VMIG_MIG_UNCONFIRMED,
 };
 
 const char *vmig_mig_status_name(enum vmig_mig_status s);
@@ -92,7 +99,21 @@ void vmig_migration_query(struct vmig_migration *m, struct vmig_migrate_stats *s
 /* Joins the migration thread and frees it. */
 void vmig_migration_free(struct vmig_migration *m);
 
-/* Destination. */
+/*
+ * Destination.
+ *
+ *   vmig_incoming_create()  takes a listening socket (vmig_incoming_listen)
+ *   vmig_incoming_accept()  waits for a source: connections whose first
+ *                           record is not a valid HELLO within the limits
+ *                           are refused one by one and the wait goes on
+ *   [vmig_incoming_refuse() the caller cannot host the VM it describes]
+ *   vmig_incoming_run()     receives, verifies, resumes after GO
+ *   vmig_incoming_free()
+ *
+ * vmig_incoming_cancel() may be called from any thread (or a signal
+ * handler) at any point: the wait or migration in progress then fails with
+ * -ECANCELED and the guest is never resumed here.
+ */
 struct vmig_incoming;
 
 struct vmig_incoming_config {
@@ -101,6 +122,21 @@ struct vmig_incoming_config {
 	const uint8_t *vmm_config;  /* valid until vmig_incoming_free */
 	size_t vmm_config_len;
 	char peer[128];
+};
+
+struct vmig_incoming_params {
+	int listen_fd;              /* listening socket; owned (closed) by the incoming object */
+	int accept_timeout_ms;      /* no valid source within this: -ETIMEDOUT; < 0: no limit */
+	int io_timeout_ms;          /* no progress on a connection for this long fails it; default 5000 */
+	uint64_t max_ram_bytes;     /* a source asking for more guest RAM is refused; 0: no limit */
+	/*
+	 * Optional: vets the VMM configuration carried in a HELLO before the
+	 * source is accepted (nothing is allocated for it before then). Returns
+	 * 0 to accept, or a negative errno with a reason in why: that source
+	 * is refused with the reason and the wait goes on.
+	 */
+	int (*check_config)(void *opaque, const uint8_t *cfg, size_t len, char *why, size_t whylen);
+	void *opaque;
 };
 
 struct vmig_incoming_stats {
@@ -112,11 +148,13 @@ struct vmig_incoming_stats {
 
 /* Listens on uri (tcp:HOST:PORT); *listen_fd is then ready for accept. */
 int vmig_incoming_listen(const char *uri, int *listen_fd, char *err, size_t errlen);
-/* Accepts one source on listen_fd (closed here) and reads its HELLO. */
-int vmig_incoming_accept(int listen_fd, int accept_timeout_ms, int io_timeout_ms,
-			 struct vmig_incoming **out, struct vmig_incoming_config *cfg, char *err,
+/* Takes ownership of p->listen_fd, even on failure. */
+int vmig_incoming_create(const struct vmig_incoming_params *p, struct vmig_incoming **out,
+			 char *err, size_t errlen);
+/* Waits for one source and its HELLO (which describes the VM to create). */
+int vmig_incoming_accept(struct vmig_incoming *in, struct vmig_incoming_config *cfg, char *err,
 			 size_t errlen);
-/* Refuses the source with a reason (e.g. the VM could not be created). */
+/* Refuses the accepted source with a reason (e.g. the VM could not be created). */
 void vmig_incoming_refuse(struct vmig_incoming *in, const char *why);
 /*
  * Receives into guest, which must have the regions of cfg. Returns 0 once
@@ -125,6 +163,8 @@ void vmig_incoming_refuse(struct vmig_incoming *in, const char *why);
  */
 int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *guest,
 		      struct vmig_incoming_stats *stats, char *err, size_t errlen);
+/* Async-signal-safe; any thread. */
+void vmig_incoming_cancel(struct vmig_incoming *in);
 void vmig_incoming_free(struct vmig_incoming *in);
 
 #endif

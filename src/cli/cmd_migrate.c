@@ -41,7 +41,13 @@ static void usage(FILE *f)
 		"  -x, --xbzrle on|off       send re-dirtied pages as XBZRLE deltas\n"
 		"      --xbzrle-cache SIZE   XBZRLE cache (default 64M when on), split per channel\n"
 		"  -j, --json                print one JSON object with the final figures\n"
-		"  -h, --help                this text\n");
+		"  -h, --help                this text\n"
+		"\n"
+		"Exit status: 0 migrated (the guest runs on the destination, this VM ends),\n"
+		"1 failed or cancelled (the guest runs here), 2 bad usage, 3 handover\n"
+		"unconfirmed: GO went out but the destination never confirmed that the guest\n"
+		"runs there; the guest stays paused here until you check the destination,\n"
+		"then 'cont' here (it does not run there) or 'quit' here (it does).\n");
 }
 
 static double num(const struct json_value *o, const char *key)
@@ -301,7 +307,7 @@ int cmd_migrate(int argc, char **argv)
 		const char *st = "?";
 		json_get_string(rep, "status", &st);
 		bool final = !strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "cancelled") ||
-			     !strcmp(st, "none");
+			     !strcmp(st, "unconfirmed") || !strcmp(st, "none");
 		if (tty && !final)
 			print_progress(rep, st);
 		if (final) {
@@ -317,7 +323,7 @@ int cmd_migrate(int argc, char **argv)
 			} else {
 				print_summary(rep, st);
 			}
-			status = !strcmp(st, "completed") ? 0 : 1;
+			status = !strcmp(st, "completed") ? 0 : !strcmp(st, "unconfirmed") ? 3 : 1;
 			json_free(rep);
 			break;
 		}

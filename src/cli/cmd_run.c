@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -18,6 +20,19 @@
 
 #define MEM_MIN (16ull << 20)
 #define MEM_MAX (128ull << 30)
+
+/* The defaults of --max-mem and --max-vcpus: what this host has. */
+static uint64_t host_mem_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : MEM_MAX;
+}
+
+static unsigned host_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
 
 static void usage(FILE *f)
 {
@@ -41,6 +56,10 @@ static void usage(FILE *f)
 		"                         (RAM size, vCPUs, state) comes from the source\n"
 		"      --incoming-timeout S  give up if no source connects within S seconds\n"
 		"                         (default: wait forever)\n"
+		"      --max-mem SIZE     refuse an incoming VM with more RAM than this\n"
+		"                         (default: this host's memory)\n"
+		"      --max-vcpus N      refuse an incoming VM with more vCPUs than this\n"
+		"                         (default: this host's CPUs)\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Exit status: the guest's exit code when it exits through the exit port,\n"
@@ -53,6 +72,8 @@ struct run_opts {
 	struct vm_config cfg;
 	const char *incoming;
 	int incoming_timeout_ms;
+	uint64_t max_mem;        /* incoming VMs: limits checked before anything is allocated */
+	unsigned max_vcpus;
 };
 
 static int parse_args(int argc, char **argv, struct run_opts *o)
@@ -68,6 +89,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{"control", required_argument, NULL, 'C'},
 		{"incoming", required_argument, NULL, 'i'},
 		{"incoming-timeout", required_argument, NULL, 'T'},
+		{"max-mem", required_argument, NULL, 'M'},
+		{"max-vcpus", required_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -76,12 +99,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->incoming_timeout_ms = -1;
+	o->max_mem = host_mem_bytes();
+	o->max_vcpus = host_cpus();
 	cfg->mem_bytes = 256ull << 20;
 	cfg->nr_vcpus = 1;
 	cfg->boot = BOOT_AUTO;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:c:g:a:b:s:C:i:T:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":m:c:g:a:b:s:C:i:T:M:V:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (parse_size(optarg, 1ull << 20, &v) || v < MEM_MIN || v > MEM_MAX ||
@@ -125,6 +150,21 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 				return -EINVAL;
 			}
 			o->incoming_timeout_ms = (int)(v * 1000);
+			break;
+		case 'M':
+			if (parse_size(optarg, 1ull << 20, &v) || v < MEM_MIN) {
+				fprintf(stderr, "vmig run: invalid --max-mem '%s': want a size of 16M or more\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->max_mem = v;
+			break;
+		case 'V':
+			if (parse_u64(optarg, 1, 64, &v)) {
+				fprintf(stderr, "vmig run: invalid --max-vcpus '%s': want 1..64\n", optarg);
+				return -EINVAL;
+			}
+			o->max_vcpus = (unsigned)v;
 			break;
 		case 'h': usage(stdout); return 1;
 		case ':':
@@ -188,44 +228,141 @@ static void wait_for_end(struct vm *vm, int sfd)
 	}
 }
 
-/* Destination side: accept a source, build the VM it describes, receive. */
-static int run_incoming(struct run_opts *o, struct vm **out, char *err, size_t errlen)
+/* Vets a would-be source's VM before it is accepted (nothing allocated yet). */
+static int check_incoming_config(void *opaque, const uint8_t *p, size_t len, char *why,
+				 size_t whylen)
 {
-	struct vmig_incoming *in = NULL;
+	const struct run_opts *o = opaque;
+	struct vm_config cfg;
+	int r = vm_config_decode(p, len, &cfg, why, whylen);
+	if (r)
+		return r;
+	if (cfg.nr_vcpus > o->max_vcpus) {
+		snprintf(why, whylen, "the source's VM has %u vCPUs; this host takes at most %u "
+				      "(--max-vcpus)", cfg.nr_vcpus, o->max_vcpus);
+		return -E2BIG;
+	}
+	if (cfg.mem_bytes > o->max_mem) {
+		snprintf(why, whylen, "the source's VM has %llu MiB of RAM; this host takes at most "
+				      "%llu MiB (--max-mem)", (unsigned long long)(cfg.mem_bytes >> 20),
+			 (unsigned long long)(o->max_mem >> 20));
+		return -E2BIG;
+	}
+	return 0;
+}
+
+/*
+ * SIGINT/SIGTERM while the destination waits or receives: the main thread
+ * is inside libvmig, so a watcher thread reads the signalfd and cancels
+ * the incoming migration (which then ends cleanly, the guest never run).
+ */
+struct signal_watch {
+	int sfd, stop_fd;
+	struct vmig_incoming *in;
+	pthread_t thread;
+	bool on;
+	int signo;               /* atomic: the signal that cancelled, 0 none */
+};
+
+static void *signal_watch_thread(void *arg)
+{
+	struct signal_watch *w = arg;
+	struct pollfd pfd[2] = {{.fd = w->sfd, .events = POLLIN}, {.fd = w->stop_fd, .events = POLLIN}};
+	pthread_setname_np(pthread_self(), "sigwatch");
+	while (poll(pfd, 2, -1) >= 0 || errno == EINTR) {
+		if (pfd[1].revents)
+			break;
+		struct signalfd_siginfo si;
+		if ((pfd[0].revents & POLLIN) && read(w->sfd, &si, sizeof(si)) == sizeof(si) &&
+		    si.ssi_signo != SIGPIPE) {
+			__atomic_store_n(&w->signo, (int)si.ssi_signo, __ATOMIC_RELEASE);
+			vmig_incoming_cancel(w->in);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void signal_watch_start(struct signal_watch *w, int sfd, struct vmig_incoming *in)
+{
+	memset(w, 0, sizeof(*w));
+	w->sfd = sfd;
+	w->in = in;
+	w->stop_fd = eventfd(0, EFD_CLOEXEC);
+	w->on = sfd >= 0 && w->stop_fd >= 0 &&
+		pthread_create(&w->thread, NULL, signal_watch_thread, w) == 0;
+}
+
+/* Returns the signal that arrived meanwhile, 0 if none. */
+static int signal_watch_stop(struct signal_watch *w)
+{
+	uint64_t one = 1;
+	if (w->on && write(w->stop_fd, &one, sizeof(one)) == sizeof(one))
+		pthread_join(w->thread, NULL);
+	if (w->stop_fd >= 0)
+		close(w->stop_fd);
+	return __atomic_load_n(&w->signo, __ATOMIC_ACQUIRE);
+}
+
+/* Builds the VM the accepted source describes and receives it. */
+static int receive_vm(struct run_opts *o, struct vmig_incoming *in, struct vm **out, char *err,
+		      size_t errlen)
+{
 	struct vmig_incoming_config icfg;
 	struct vmig_incoming_stats st;
 	struct vm_config cfg = o->cfg;
 	int r;
 
-	int lfd;
-	if ((r = vmig_incoming_listen(o->incoming, &lfd, err, errlen)))
-		return r;
-	log_info("waiting for an incoming migration on %s", o->incoming);
-	if ((r = vmig_incoming_accept(lfd, o->incoming_timeout_ms, 5000, &in, &icfg, err, errlen)))
+	if ((r = vmig_incoming_accept(in, &icfg, err, errlen)))
 		return r;
 	log_info("incoming migration from %s", icfg.peer);
-	if ((r = vm_config_decode(icfg.vmm_config, icfg.vmm_config_len, &cfg, err, errlen))) {
+	if ((r = vm_config_decode(icfg.vmm_config, icfg.vmm_config_len, &cfg, err, errlen)) ||
+	    (cfg.control_path = NULL, r = vm_create(&cfg, out, err, errlen))) {
 		vmig_incoming_refuse(in, err);
-		vmig_incoming_free(in);
-		return r;
-	}
-	cfg.control_path = NULL; /* served once the guest runs here */
-	if ((r = vm_create(&cfg, out, err, errlen))) {
-		vmig_incoming_refuse(in, err);
-		vmig_incoming_free(in);
 		return r;
 	}
 	struct vmig_guest g;
 	vm_guest_iface(*out, &g);
-	r = vmig_incoming_run(in, &g, &st, err, errlen);
-	vmig_incoming_free(in);
-	if (r)
+	if ((r = vmig_incoming_run(in, &g, &st, err, errlen)))
 		return r;
 	log_info("incoming migration complete: %llu normal + %llu zero pages in %llu passes, "
 		 "%llu ms, RAM digest %s",
 		 (unsigned long long)st.pages_normal, (unsigned long long)st.pages_zero,
 		 (unsigned long long)st.passes, (unsigned long long)st.total_ms,
 		 st.verified ? "verified" : "NOT verified");
+	return 0;
+}
+
+/* Destination side: wait for a source, build the VM it describes, receive.
+ * Returns 0 with the VM running, 1 if a signal ended the wait, < 0 on error. */
+static int run_incoming(struct run_opts *o, int sfd, struct vm **out, char *err, size_t errlen)
+{
+	struct vmig_incoming_params ip = {.accept_timeout_ms = o->incoming_timeout_ms,
+					  .io_timeout_ms = 5000,
+					  .max_ram_bytes = o->max_mem,
+					  .check_config = check_incoming_config,
+					  .opaque = o};
+	struct vmig_incoming *in = NULL;
+	struct signal_watch sw;
+	int r;
+
+	if ((r = vmig_incoming_listen(o->incoming, &ip.listen_fd, err, errlen)) ||
+	    (r = vmig_incoming_create(&ip, &in, err, errlen)))
+		return r;
+	log_info("waiting for an incoming migration on %s", o->incoming);
+	signal_watch_start(&sw, sfd, in);
+	r = receive_vm(o, in, out, err, errlen);
+	int signo = signal_watch_stop(&sw);
+	vmig_incoming_free(in);
+	if (signo) {
+		if (!r)
+			vm_end(*out, VM_EXIT_OK, "stopped by signal %d", signo);
+		else
+			snprintf(err, errlen, "stopped by signal %d", signo);
+		return r ? 1 : 0;
+	}
+	if (r)
+		return r;
 	if (o->cfg.control_path && (r = vm_control_start(*out, o->cfg.control_path, err, errlen)))
 		log_warn("control socket: %s", err);
 	return 0;
@@ -258,12 +395,15 @@ int cmd_run(int argc, char **argv)
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
 
 	if (opts.incoming) {
-		if ((r = run_incoming(&opts, &vm, err, sizeof(err)))) {
-			log_err("incoming migration failed: %s", err);
+		if ((r = run_incoming(&opts, sfd, &vm, err, sizeof(err)))) {
+			if (r > 0)
+				log_info("incoming migration: %s; no VM ran here", err);
+			else
+				log_err("incoming migration failed: %s", err);
 			vm_destroy(vm);
 			if (sfd >= 0)
 				close(sfd);
-			return VM_EXIT_ERROR;
+			return r > 0 ? VM_EXIT_OK : VM_EXIT_ERROR;
 		}
 		cfg = vm->cfg;
 	} else if ((r = vm_create(&cfg, &vm, err, sizeof(err))) ||

@@ -158,7 +158,9 @@ int chan_listen(const char *uri, int *fd_out, char *err, size_t errlen)
 		return r;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 8) < 0) {
+	/* A deep backlog: strangers connecting in a burst must not crowd the
+	 * real source's connections out (the acceptor sorts them out). */
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
 		r = -errno;
 		freeaddrinfo(res);
 		close(fd);
@@ -215,10 +217,16 @@ void chan_close(struct channel *c)
 	c->fd = -1;
 }
 
-static void rate_limit(struct channel *c, size_t len)
+/*
+ * Holds a send back to the channel's bandwidth cap. The wait is a poll on
+ * the cancel eventfd, not a sleep: at a cap of a few bytes a second one
+ * batch can be due hours ahead, and cancel or quit must still take effect
+ * at once.
+ */
+static int rate_limit(struct channel *c, size_t len, char *err, size_t errlen)
 {
 	if (!c->max_bandwidth)
-		return;
+		return 0;
 	uint64_t now = now_ns();
 	if (!c->rate_start_ns || now - c->rate_start_ns > 1000000000ull) {
 		c->rate_start_ns = now; /* restart the window every second */
@@ -226,11 +234,17 @@ static void rate_limit(struct channel *c, size_t len)
 	}
 	c->rate_bytes += len;
 	uint64_t due_ns = c->rate_start_ns + c->rate_bytes * 1000000000ull / c->max_bandwidth;
-	if (due_ns > now) {
-		struct timespec ts = {.tv_sec = (time_t)((due_ns - now) / 1000000000ull),
-				      .tv_nsec = (long)((due_ns - now) % 1000000000ull)};
-		nanosleep(&ts, NULL);
+	while (due_ns > now) {
+		uint64_t ms = (due_ns - now + 999999) / 1000000;
+		struct pollfd p = {.fd = c->cancel_fd, .events = POLLIN};
+		int n = poll(&p, c->cancel_fd >= 0 ? 1 : 0, ms > 1000 ? 1000 : (int)ms);
+		if (n > 0) {
+			snprintf(err, errlen, "cancelled");
+			return -ECANCELED;
+		}
+		now = now_ns();
 	}
+	return 0;
 }
 
 int chan_send(struct channel *c, const void *buf, size_t len, char *err, size_t errlen)
@@ -277,7 +291,9 @@ int chan_sendv(struct channel *c, struct iovec *iov, int iovcnt, char *err, size
 	size_t total = 0;
 	for (int i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
-	rate_limit(c, total);
+	int r = rate_limit(c, total, err, errlen);
+	if (r)
+		return r;
 	iov_advance(&iov, &iovcnt, 0);
 	while (iovcnt) {
 		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)(iovcnt > 1024 ? 1024 : iovcnt)};
@@ -294,8 +310,7 @@ int chan_sendv(struct channel *c, struct iovec *iov, int iovcnt, char *err, size
 			snprintf(err, errlen, "connection lost while sending: %s", strerror(e));
 			return -e;
 		}
-		int r = wait_io(c, POLLOUT, c->io_timeout_ms, err, errlen);
-		if (r)
+		if ((r = wait_io(c, POLLOUT, c->io_timeout_ms, err, errlen)))
 			return r;
 	}
 	return 0;
@@ -391,7 +406,11 @@ void chan_send_error(struct channel *c, int code, const char *msg)
 	char ign[64];
 	vbuf_init(&b);
 	wire_encode_error(&b, code, msg);
-	c->io_timeout_ms = 1000; /* best effort: the peer may be gone */
+	/* Best effort and prompt: the peer may be gone, and a failure or a
+	 * cancel must not wait on the bandwidth cap or the cancel itself. */
+	c->io_timeout_ms = 200;
+	c->max_bandwidth = 0;
+	c->cancel_fd = -1;
 	chan_send_record(c, REC_ERROR, b.data, b.len, ign, sizeof(ign));
 	vbuf_free(&b);
 }

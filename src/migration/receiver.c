@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 #include <pthread.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
@@ -21,14 +23,15 @@
 #include "common/log.h"
 #include "codec/codec.h"
 #include "codec/xbzrle.h"
+#include "migration/acceptor.h"
 #include "migration/channel.h"
 #include "migration/hostinfo.h"
 #include "migration/ram.h"
 #include "migration/wire.h"
 #include "vmig/migration.h"
 
-#define GO_TIMEOUT_MS 60000
 #define ALIVE_WAIT_MS 2000
+#define MAIN_POLL_SLICE_MS 200
 
 struct vmig_incoming;
 
@@ -61,8 +64,11 @@ struct dst_chan {
 };
 
 struct vmig_incoming {
+	struct vmig_incoming_params p;
 	struct channel ch;
 	int lfd;                  /* kept open until the data channels connected */
+	int cancel_fd;            /* eventfd: vmig_incoming_cancel */
+	struct acceptor *acc;     /* strangers on lfd, until the data channels connected */
 	struct wire_hello hello;
 	uint8_t *vmm_config;
 	struct vbuf payload;
@@ -94,72 +100,118 @@ static void incoming_fail(struct vmig_incoming *in, const char *msg)
 			shutdown(in->chans[i].own.fd, SHUT_RDWR);
 }
 
+/* One source per incoming VM: once it is here, nobody else is heard. */
+static void close_listener(struct vmig_incoming *in, const char *why)
+{
+	acceptor_free(in->acc, why);
+	in->acc = NULL;
+	if (in->lfd >= 0)
+		close(in->lfd);
+	in->lfd = -1;
+}
+
 int vmig_incoming_listen(const char *uri, int *listen_fd, char *err, size_t errlen)
 {
 	return chan_listen(uri, listen_fd, err, errlen);
 }
 
-int vmig_incoming_accept(int lfd, int accept_timeout_ms, int io_timeout_ms,
-			 struct vmig_incoming **out, struct vmig_incoming_config *cfg, char *err,
-			 size_t errlen)
+int vmig_incoming_create(const struct vmig_incoming_params *p, struct vmig_incoming **out,
+			 char *err, size_t errlen)
 {
-	int fd, r;
 	struct vmig_incoming *in = calloc(1, sizeof(*in));
 	if (!in) {
-		close(lfd);
+		close(p->listen_fd);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	memset(cfg, 0, sizeof(*cfg));
+	in->p = *p;
+	if (in->p.io_timeout_ms <= 0)
+		in->p.io_timeout_ms = 5000;
 	in->ch.fd = -1;
-	in->lfd = -1;
+	in->lfd = p->listen_fd;
 	vbuf_init(&in->payload);
-	in->lfd = lfd;
 	pthread_mutex_init(&in->lock, NULL);
 	pthread_cond_init(&in->cond, NULL);
-	r = chan_accept(lfd, accept_timeout_ms, -1, &fd, cfg->peer, sizeof(cfg->peer), err, errlen);
-	if (r) {
+	in->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (in->cancel_fd < 0 ||
+	    acceptor_new(in->lfd, in->cancel_fd, in->p.io_timeout_ms, &in->acc)) {
+		snprintf(err, errlen, "out of resources for an incoming migration");
 		vmig_incoming_free(in);
-		return r;
+		return -ENOMEM;
 	}
-	in->t0_ns = now_ns();
-	chan_init(&in->ch, fd, -1, io_timeout_ms > 0 ? io_timeout_ms : 5000);
+	*out = in;
+	return 0;
+}
 
-	struct wire_hdr h;
-	r = chan_recv_record(&in->ch, &h, &in->payload, in->ch.io_timeout_ms, err, errlen);
-	if (!r && h.type != REC_HELLO) {
-		snprintf(err, errlen, "protocol error: expected HELLO, got %s", wire_type_name(h.type));
-		r = -EPROTO;
+void vmig_incoming_cancel(struct vmig_incoming *in)
+{
+	uint64_t one = 1;
+	if (write(in->cancel_fd, &one, sizeof(one)) < 0) {
+		/* the counter is already non-zero: cancelled */
 	}
-	if (!r)
-		r = wire_decode_hello(in->payload.data, in->payload.len, &in->hello, err, errlen);
-	if (!r && in->hello.vmm_config_len) {
-		in->vmm_config = malloc(in->hello.vmm_config_len);
-		if (!in->vmm_config)
-			r = -ENOMEM;
-		else
-			memcpy(in->vmm_config, in->hello.vmm_config, in->hello.vmm_config_len);
-		in->hello.vmm_config = in->vmm_config;
+}
+
+/* The first record of a would-be source: a HELLO within our limits. */
+static int check_hello(void *opaque, const struct wire_hdr *h, const uint8_t *payload, char *why,
+		       size_t whylen)
+{
+	struct vmig_incoming *in = opaque;
+	if (h->type != REC_HELLO) {
+		snprintf(why, whylen, "protocol error: expected HELLO, got %s", wire_type_name(h->type));
+		return -EPROTO;
 	}
-	if (r) {
-		char what[600];
-		snprintf(what, sizeof(what), "%s", err);
-		if (r != -ECONNRESET && r != -ETIMEDOUT)
-			chan_send_error(&in->ch, r, what);
-		vmig_incoming_free(in);
+	int r = wire_decode_hello(payload, h->len, &in->hello, why, whylen);
+	if (r)
 		return r;
+	uint64_t ram = 0;
+	for (unsigned i = 0; i < in->hello.nr_regions; i++)
+		if (__builtin_add_overflow(ram, in->hello.regions[i].size, &ram))
+			ram = UINT64_MAX;
+	if (in->p.max_ram_bytes && ram > in->p.max_ram_bytes) {
+		snprintf(why, whylen, "the source's VM has %llu MiB of RAM; this host takes at most %llu MiB",
+			 (unsigned long long)(ram >> 20), (unsigned long long)(in->p.max_ram_bytes >> 20));
+		return -E2BIG;
 	}
-	if (!in->hello.nr_channels) {
-		close(in->lfd); /* one source per incoming VM */
-		in->lfd = -1;
+	if (in->p.check_config)
+		return in->p.check_config(in->p.opaque, in->hello.vmm_config, in->hello.vmm_config_len,
+					  why, whylen);
+	return 0;
+}
+
+int vmig_incoming_accept(struct vmig_incoming *in, struct vmig_incoming_config *cfg, char *err,
+			 size_t errlen)
+{
+	struct wire_hdr h;
+	int fd, r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	r = acceptor_wait(in->acc, check_hello, in, in->p.accept_timeout_ms, &fd, &h, &in->payload,
+			  cfg->peer, sizeof(cfg->peer), err, errlen);
+	if (r)
+		return r;
+	in->t0_ns = now_ns();
+	chan_init(&in->ch, fd, in->cancel_fd, in->p.io_timeout_ms);
+	/* decoded again from our copy: the checked one pointed into the acceptor's buffer */
+	if ((r = wire_decode_hello(in->payload.data, in->payload.len, &in->hello, err, errlen)))
+		return r;
+	if (in->hello.vmm_config_len) {
+		in->vmm_config = malloc(in->hello.vmm_config_len);
+		if (!in->vmm_config) {
+			snprintf(err, errlen, "out of memory");
+			chan_send_error(&in->ch, -ENOMEM, err);
+			return -ENOMEM;
+		}
+		memcpy(in->vmm_config, in->hello.vmm_config, in->hello.vmm_config_len);
 	}
+	in->hello.vmm_config = in->vmm_config;
+	if (!in->hello.nr_channels)
+		close_listener(in, "another migration is already incoming");
 	cfg->nr_regions = in->hello.nr_regions;
 	for (unsigned i = 0; i < in->hello.nr_regions; i++)
 		cfg->regions[i] = (struct vmig_ram_region){in->hello.regions[i].gpa,
 							   in->hello.regions[i].size, NULL};
 	cfg->vmm_config = in->vmm_config;
 	cfg->vmm_config_len = in->hello.vmm_config_len;
-	*out = in;
 	return 0;
 }
 
@@ -203,8 +255,15 @@ static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wir
 	if ((r = chan_recv(in->ch, fixed, sizeof(fixed), err, errlen)))
 		return r;
 	uint32_t count, codec;
+	uint64_t pass;
+	memcpy(&pass, fixed, 8);
 	memcpy(&count, fixed + 8, 4);
 	memcpy(&codec, fixed + 12, 4);
+	if (pass != in->synced_pass + 1) {
+		snprintf(err, errlen, "bad PAGES record: pass %llu while pass %llu is open",
+			 (unsigned long long)pass, (unsigned long long)in->synced_pass + 1);
+		return -EPROTO;
+	}
 	if (count == 0 || count > WIRE_MAX_PAGES_PER_BATCH) {
 		snprintf(err, errlen, "bad PAGES record: %u pages", count);
 		return -EPROTO;
@@ -370,6 +429,13 @@ static int stream_synced(struct dst_chan *c, const struct vbuf *payload, char *e
 		return -EPROTO;
 	}
 	memcpy(&pass, payload->data, 8);
+	/* Passes close in order, one SYNC each: a repeated or skipped one
+	 * would let the final check run while pages are still on the way. */
+	if (pass != c->synced_pass + 1) {
+		snprintf(err, errlen, "protocol error: SYNC of pass %llu after pass %llu",
+			 (unsigned long long)pass, (unsigned long long)c->synced_pass);
+		return -EPROTO;
+	}
 	c->passes++;
 	/* Lets the source pause the guest only once nothing of the earlier
 	 * passes is still queued here. */
@@ -431,8 +497,63 @@ static void *dst_chan_thread(void *arg)
 	return NULL;
 }
 
-/* Accepts the data channels announced in HELLO; each opens with
- * CHANNEL_HELLO quoting the session. */
+/* Buffers for one page stream. */
+static int dst_chan_init(struct vmig_incoming *in, struct dst_chan *c, unsigned idx,
+			 struct ram_map *ram)
+{
+	size_t batch = (size_t)WIRE_MAX_PAGES_PER_BATCH * VMIG_PAGE_SIZE;
+	c->in = in;
+	c->idx = idx;
+	c->ram = ram;
+	c->own.fd = -1;
+	c->ch = in->hello.nr_channels ? &c->own : &in->ch;
+	vbuf_init(&c->payload);
+	c->comp_cap = 0;
+	for (int k = 1; k < CODEC_COUNT; k++)
+		if (codec_bound((enum codec_id)k, batch) > c->comp_cap)
+			c->comp_cap = codec_bound((enum codec_id)k, batch);
+	c->scratch = malloc(batch);
+	c->comp = malloc(c->comp_cap);
+	c->xbz = malloc(XBZ_SECTION_MAX);
+	c->codec_ctx = codec_ctx_new();
+	return c->scratch && c->comp && c->xbz && c->codec_ctx ? 0 : -ENOMEM;
+}
+
+/* What a data channel's first record must be: CHANNEL_HELLO quoting this
+ * session and an index not yet taken. */
+struct chan_want {
+	struct vmig_incoming *in;
+	bool seen[WIRE_MAX_CHANNELS];
+	uint32_t idx;             /* of the one accepted */
+};
+
+static int check_channel_hello(void *opaque, const struct wire_hdr *h, const uint8_t *payload,
+			       char *why, size_t whylen)
+{
+	struct chan_want *w = opaque;
+	uint64_t session;
+	uint32_t idx;
+	if (h->type == REC_HELLO) {
+		snprintf(why, whylen, "another migration is already incoming here");
+		return -EBUSY;
+	}
+	if (h->type != REC_CHANNEL_HELLO || h->len != 12) {
+		snprintf(why, whylen, "not a data channel of the migration in progress (first record %s)",
+			 wire_type_name(h->type));
+		return -EPROTO;
+	}
+	memcpy(&session, payload, 8);
+	memcpy(&idx, payload + 8, 4);
+	if (session != w->in->hello.session || idx >= w->in->hello.nr_channels || w->seen[idx]) {
+		snprintf(why, whylen, "a data channel connection that does not belong to this migration");
+		return -EPROTO;
+	}
+	w->idx = idx;
+	return 0;
+}
+
+/* Accepts the data channels announced in HELLO; strangers that connect
+ * meanwhile are refused one by one, the migration goes on. */
 static int accept_channels(struct vmig_incoming *in, struct ram_map *ram, char *err, size_t errlen)
 {
 	unsigned n = in->hello.nr_channels;
@@ -442,57 +563,25 @@ static int accept_channels(struct vmig_incoming *in, struct ram_map *ram, char *
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	for (unsigned i = 0; i < in->nr_chans; i++) {
-		in->chans[i].in = in;
-		in->chans[i].idx = i;
-		in->chans[i].ram = ram;
-		in->chans[i].own.fd = -1;
-		in->chans[i].ch = n ? &in->chans[i].own : &in->ch;
-		vbuf_init(&in->chans[i].payload);
-		struct dst_chan *c = &in->chans[i];
-		size_t batch = (size_t)WIRE_MAX_PAGES_PER_BATCH * VMIG_PAGE_SIZE;
-		c->comp_cap = 0;
-		for (int k = 1; k < CODEC_COUNT; k++)
-			if (codec_bound((enum codec_id)k, batch) > c->comp_cap)
-				c->comp_cap = codec_bound((enum codec_id)k, batch);
-		c->scratch = malloc(batch);
-		c->comp = malloc(c->comp_cap);
-		c->xbz = malloc(XBZ_SECTION_MAX);
-		c->codec_ctx = codec_ctx_new();
-		if (!c->scratch || !c->comp || !c->xbz || !c->codec_ctx) {
+	for (unsigned i = 0; i < in->nr_chans; i++)
+		if (dst_chan_init(in, &in->chans[i], i, ram)) {
 			snprintf(err, errlen, "out of memory for channel buffers");
 			return -ENOMEM;
 		}
-	}
-	bool seen[WIRE_MAX_CHANNELS] = {false};
+	struct chan_want want = {.in = in};
 	for (unsigned k = 0; k < n; k++) {
 		int fd, r;
 		struct wire_hdr h;
-		struct channel tmp;
-		if ((r = chan_accept(in->lfd, in->ch.io_timeout_ms, -1, &fd, NULL, 0, err, errlen)))
+		r = acceptor_wait(in->acc, check_channel_hello, &want, in->p.io_timeout_ms, &fd, &h,
+				  &in->payload, NULL, 0, err, errlen);
+		if (r == -ETIMEDOUT)
+			snprintf(err, errlen, "data channel %u of %u did not connect in time", k + 1, n);
+		if (r)
 			return r;
-		chan_init(&tmp, fd, -1, in->ch.io_timeout_ms);
-		r = chan_recv_record(&tmp, &h, &in->payload, in->ch.io_timeout_ms, err, errlen);
-		uint64_t session = 0;
-		uint32_t idx = UINT32_MAX;
-		if (!r && h.type == REC_CHANNEL_HELLO && in->payload.len == 12) {
-			memcpy(&session, in->payload.data, 8);
-			memcpy(&idx, in->payload.data + 8, 4);
-		}
-		if (!r && (session != in->hello.session || idx >= n || seen[idx])) {
-			snprintf(err, errlen, "a data channel connection did not belong to this migration");
-			r = -EPROTO;
-		}
-		if (r) {
-			chan_close(&tmp);
-			return r;
-		}
-		seen[idx] = true;
-		in->chans[idx].own = tmp;
+		want.seen[want.idx] = true;
+		chan_init(&in->chans[want.idx].own, fd, in->cancel_fd, in->p.io_timeout_ms);
 	}
-	if (in->lfd >= 0)
-		close(in->lfd);
-	in->lfd = -1;
+	close_listener(in, "another migration is already incoming");
 	for (unsigned i = 0; i < n; i++) {
 		int r = pthread_create(&in->chans[i].thread, NULL, dst_chan_thread, &in->chans[i]);
 		if (r) {
@@ -516,25 +605,58 @@ static int wait_channels(struct vmig_incoming *in, uint64_t pass, char *err, siz
 			pthread_mutex_unlock(&in->lock);
 			return -EIO;
 		}
-		bool all = true;
-		for (unsigned i = 0; i < in->nr_chans; i++)
-			if (in->chans[i].synced_pass < pass)
-				all = false;
-		if (all)
-			break;
-		bool stuck = false;
-		for (unsigned i = 0; i < in->nr_chans; i++)
-			if (in->chans[i].ended && in->chans[i].synced_pass < pass)
-				stuck = true;
-		if (stuck) {
-			snprintf(err, errlen, "a data channel ended before the final pass");
+		/* Every channel must have closed the final pass and then ended:
+		 * only then can nothing more be written into guest RAM, and the
+		 * digest mean anything. */
+		bool all = true, wrong = false;
+		for (unsigned i = 0; i < in->nr_chans; i++) {
+			all &= in->chans[i].ended;
+			wrong |= in->chans[i].ended && in->chans[i].synced_pass != pass;
+		}
+		if (wrong) {
+			snprintf(err, errlen, "a data channel ended on another pass than the final one (%llu)",
+				 (unsigned long long)pass);
 			pthread_mutex_unlock(&in->lock);
 			return -EPROTO;
 		}
+		if (all)
+			break;
 		pthread_cond_wait(&in->cond, &in->lock);
 	}
 	pthread_mutex_unlock(&in->lock);
 	return 0;
+}
+
+/*
+ * With data channels the main channel is quiet while pages flow, for as
+ * long as pre-copy takes; the channel threads watch the link meanwhile
+ * (a stalled one fails and shuts the main channel down). Once every data
+ * channel has ended, the main channel gets the usual deadline: a source
+ * that goes silent then cannot keep this side waiting.
+ */
+static int wait_main_channel(struct vmig_incoming *in, char *err, size_t errlen)
+{
+	uint64_t all_ended_ns = 0;
+	for (;;) {
+		struct pollfd p = {.fd = in->ch.fd, .events = POLLIN};
+		int n = poll(&p, 1, MAIN_POLL_SLICE_MS);
+		if (n > 0 || (n < 0 && errno != EINTR))
+			return 0; /* readable, or an error the read will name */
+		bool all_ended = true;
+		pthread_mutex_lock(&in->lock);
+		for (unsigned i = 0; i < in->nr_chans; i++)
+			all_ended &= in->chans[i].ended;
+		pthread_mutex_unlock(&in->lock);
+		uint64_t now = now_ns();
+		if (!all_ended)
+			continue;
+		if (!all_ended_ns)
+			all_ended_ns = now;
+		if (now - all_ended_ns >= (uint64_t)in->ch.io_timeout_ms * 1000000ull) {
+			snprintf(err, errlen, "the source went silent after its data channels ended");
+			return -ETIMEDOUT;
+		}
+	}
 }
 
 static int regions_match(const struct ram_map *ram, const struct wire_hello *h, char *err,
@@ -580,12 +702,16 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 	struct dst_chan *mainstream = in->hello.nr_channels ? NULL : &in->chans[0];
 
 	for (;;) {
-		/* With data channels the main channel is quiet while pages flow;
-		 * the channel threads watch for stalls and shut it down if the
-		 * link dies (incoming_fail). */
-		r = chan_recv_hdr(&in->ch, &h, mainstream ? in->ch.io_timeout_ms : -1, err, errlen);
-		if (r)
+		if (!mainstream && (r = wait_main_channel(in, err, errlen)))
 			break;
+		if ((r = chan_recv_hdr(&in->ch, &h, in->ch.io_timeout_ms, err, errlen)))
+			break;
+		if ((h.type == REC_PAGES || h.type == REC_SYNC) && have_digest) {
+			/* RAM is checked: nothing may change it any more */
+			snprintf(err, errlen, "protocol error: %s after DIGEST", wire_type_name(h.type));
+			r = -EPROTO;
+			break;
+		}
 		if (h.type == REC_PAGES && mainstream) {
 			if ((r = recv_pages(mainstream, &ram, &h, err, errlen)))
 				break;
@@ -618,6 +744,13 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 			memcpy(&digest, p, 8);
 			memcpy(&total, p + 8, 8);
 			memcpy(&final_pass, p + 16, 8);
+			if (mainstream && final_pass != mainstream->synced_pass) {
+				snprintf(err, errlen, "protocol error: DIGEST for pass %llu, pass %llu is the last "
+						      "one closed", (unsigned long long)final_pass,
+					 (unsigned long long)mainstream->synced_pass);
+				r = -EPROTO;
+				break;
+			}
 			if ((r = wait_channels(in, final_pass, err, errlen)))
 				break;
 			uint64_t mine = ram_digest(&ram);
@@ -643,7 +776,7 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 			log_debug("incoming: state loaded in %.1f ms", (now_ns() - t_load) / 1e6);
 			if ((r = chan_send_record(&in->ch, REC_READY, NULL, 0, err, errlen)))
 				break;
-			r = chan_recv_record(&in->ch, &h, &in->payload, GO_TIMEOUT_MS, err, errlen);
+			r = chan_recv_record(&in->ch, &h, &in->payload, in->ch.io_timeout_ms, err, errlen);
 			if (r)
 				break;
 			if (h.type != REC_GO) {
@@ -743,8 +876,9 @@ void vmig_incoming_free(struct vmig_incoming *in)
 			codec_ctx_free(in->chans[i].codec_ctx);
 	}
 	free(in->chans);
-	if (in->lfd >= 0)
-		close(in->lfd);
+	close_listener(in, "the incoming migration has ended");
+	if (in->cancel_fd >= 0)
+		close(in->cancel_fd);
 	chan_close(&in->ch);
 	vbuf_free(&in->payload);
 	free(in->vmm_config);

@@ -28,7 +28,6 @@
 
 #define CONNECT_TIMEOUT_MS 10000
 #define READY_TIMEOUT_MS 60000
-#define RESUMED_TIMEOUT_MS 10000
 #define ALIVE_TIMEOUT_MS 3000
 
 const char *vmig_mig_status_name(enum vmig_mig_status s)
@@ -41,6 +40,7 @@ const char *vmig_mig_status_name(enum vmig_mig_status s)
 	case VMIG_MIG_COMPLETED: return "completed";
 	case VMIG_MIG_FAILED: return "failed";
 	case VMIG_MIG_CANCELLED: return "cancelled";
+	case VMIG_MIG_UNCONFIRMED: return "unconfirmed";
 	}
 	return "unknown";
 }
@@ -107,6 +107,12 @@ static int harvest(struct vmig_migration *m, char *err, size_t errlen)
 		int r = m->g.ops->dirty_harvest(m->g.opaque, i, m->bits[i], err, errlen);
 		if (r)
 			return r;
+		if (!m->carry[i])
+			continue;
+		for (uint64_t w = 0; w < (m->ram.pages[i] + 63) / 64; w++)
+			m->bits[i][w] |= m->carry[i][w];
+		free(m->carry[i]);
+		m->carry[i] = NULL;
 	}
 	return 0;
 }
@@ -272,14 +278,14 @@ static uint64_t wire_sent(struct vmig_migration *m)
 /*
  * Pages the guest is writing right now would only be sent again in pass 2:
  * re-arm tracking for all of RAM, watch for a moment, and leave the pages
- * written meanwhile out of pass 1 (their dirty bits stay set in the log,
- * so the next harvest brings them back).
+ * written meanwhile out of pass 1. They go into m->carry, which the next
+ * harvest adds back: whether the guest's log still holds them after a
+ * harvest (KVM's non-manual mode clears on read) must not matter.
  */
 #define HOT_PROBE_MS 200
 
 static int skip_hot_pages(struct vmig_migration *m, char *err, size_t errlen)
 {
-	uint64_t *hot[VMIG_MAX_RAM_REGIONS] = {0};
 	uint64_t skipped = 0;
 	int r = 0;
 
@@ -291,21 +297,21 @@ static int skip_hot_pages(struct vmig_migration *m, char *err, size_t errlen)
 	nanosleep(&ts, NULL);
 	for (unsigned i = 0; i < m->ram.nr; i++) {
 		uint64_t words = (m->ram.pages[i] + 63) / 64;
-		hot[i] = calloc(words, 8);
-		if (!hot[i] || (r = m->g.ops->dirty_harvest(m->g.opaque, i, hot[i], err, errlen)))
-			break;
+		uint64_t *hot = m->carry[i] = calloc(words, 8);
+		if (!hot) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		if ((r = m->g.ops->dirty_harvest(m->g.opaque, i, hot, err, errlen)))
+			return r;
 		for (uint64_t w = 0; w < words; w++) {
-			skipped += (uint64_t)__builtin_popcountll(m->bits[i][w] & hot[i][w]);
-			m->bits[i][w] &= ~hot[i][w];
+			skipped += (uint64_t)__builtin_popcountll(m->bits[i][w] & hot[w]);
+			m->bits[i][w] &= ~hot[w];
 		}
 	}
-	for (unsigned i = 0; i < m->ram.nr; i++)
-		free(hot[i]);
-	if (!r && !hot[0])
-		r = -ENOMEM;
 	log_debug("pass 1 leaves out %llu pages the guest wrote in %d ms",
 		  (unsigned long long)skipped, HOT_PROBE_MS);
-	return r;
+	return 0;
 }
 
 static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
@@ -393,6 +399,51 @@ static int wait_synced(struct vmig_migration *m, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * After GO the guest belongs to the destination, but this side only lets
+ * go of it once the destination confirms it runs there (RESUMED). If the
+ * destination says it failed (an ERROR record: it never resumed), the
+ * guest is still ours: -EREMOTEIO, and it resumes here. If the answer is
+ * lost (link cut, timeout), nobody here can know whether it runs there:
+ * the guest stays paused and the status says so; the operator decides.
+ */
+static int confirm_handover(struct vmig_migration *m, struct vbuf *b, uint64_t t_pause,
+			    uint64_t alive_before, char *err, size_t errlen)
+{
+	char e2[256] = "";
+	int r = expect_record(m, REC_RESUMED, b, m->p.io_timeout_ms, e2, sizeof(e2));
+	if (r == -EREMOTEIO) {
+		snprintf(err, errlen, "%s", e2);
+		return r;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->st.downtime_ms = (now_ns() - t_pause) / 1000000;
+	if (r) {
+		m->unconfirmed = true;
+		snprintf(m->st.error, sizeof(m->st.error),
+			 "handed over, but the destination did not confirm that the guest runs there (%s): "
+			 "the guest stays paused here; 'cont' resumes it here if it does not run there, "
+			 "'quit' ends it here if it does", e2);
+	} else {
+		m->st.verified = true;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (r)
+		return 0;
+	if (expect_record(m, REC_ALIVE, b, ALIVE_TIMEOUT_MS, e2, sizeof(e2)) == 0 && b->len >= 16) {
+		uint64_t first, dec_ns;
+		memcpy(&first, b->data, 8);
+		memcpy(&dec_ns, b->data + 8, 8);
+		pthread_mutex_lock(&m->lock);
+		if (alive_before && first)
+			m->st.guest_downtime_ms =
+				first > alive_before ? (int64_t)((first - alive_before) / 1000000) : 0;
+		m->st.dest_decompress_cpu_s = (double)dec_ns / 1e9;
+		pthread_mutex_unlock(&m->lock);
+	}
+	return 0;
+}
+
 static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 {
 	struct vbuf b;
@@ -462,42 +513,12 @@ static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 		return r;
 	}
 	m->go_sent = true;
-	pthread_mutex_lock(&m->lock);
-	m->st.verified = true;
-	pthread_mutex_unlock(&m->lock);
-
-	/* Confirmation is for the report only: the handover has happened. */
-	char e2[256] = "";
-	if (expect_record(m, REC_RESUMED, &b, RESUMED_TIMEOUT_MS, e2, sizeof(e2)) == 0) {
-		uint64_t t_resumed = now_ns();
-		log_debug("switchover: final pages %.1f ms, state+digest %.1f ms, READY after %.1f ms, "
-			  "RESUMED after %.1f ms",
-			  (t_sent - t_pause) / 1e6, (t_state - t_sent) / 1e6, (t_ready - t_state) / 1e6,
-			  (t_resumed - t_ready) / 1e6);
-		pthread_mutex_lock(&m->lock);
-		m->st.downtime_ms = (t_resumed - t_pause) / 1000000;
-		pthread_mutex_unlock(&m->lock);
-		if (expect_record(m, REC_ALIVE, &b, ALIVE_TIMEOUT_MS, e2, sizeof(e2)) == 0 &&
-		    b.len >= 16) {
-			uint64_t first, dec_ns;
-			memcpy(&first, b.data, 8);
-			memcpy(&dec_ns, b.data + 8, 8);
-			pthread_mutex_lock(&m->lock);
-			if (alive_before && first)
-				m->st.guest_downtime_ms =
-					first > alive_before ? (int64_t)((first - alive_before) / 1000000) : 0;
-			m->st.dest_decompress_cpu_s = (double)dec_ns / 1e9;
-			pthread_mutex_unlock(&m->lock);
-		}
-	} else {
-		pthread_mutex_lock(&m->lock);
-		m->st.downtime_ms = (now_ns() - t_pause) / 1000000;
-		snprintf(m->st.error, sizeof(m->st.error),
-			 "handed over, but the destination did not confirm its resume: %s", e2);
-		pthread_mutex_unlock(&m->lock);
-	}
+	r = confirm_handover(m, &b, t_pause, alive_before, err, errlen);
+	if (!r)
+		log_debug("switchover: final pages %.1f ms, state+digest %.1f ms, READY after %.1f ms",
+			  (t_sent - t_pause) / 1e6, (t_state - t_sent) / 1e6, (t_ready - t_state) / 1e6);
 	vbuf_free(&b);
-	return 0;
+	return r;
 }
 
 static void stop_streams(struct vmig_migration *m)
@@ -530,7 +551,10 @@ static void *migration_thread(void *arg)
 	if (!r)
 		r = do_switchover(m, err, sizeof(err));
 
-	if (r && !m->go_sent) {
+	/* After GO, only the destination's own word that it failed gives the
+	 * guest back to this side. */
+	bool ours = !m->go_sent || r == -EREMOTEIO;
+	if (r && ours) {
 		/* Nothing is lost: the guest keeps running here. */
 		if (m->connected)
 			chan_send_error(&m->ch, r, err);
@@ -549,12 +573,12 @@ static void *migration_thread(void *arg)
 	for (unsigned i = 0; i < m->nr_channels; i++)
 		chan_close(&m->streams[i].own);
 	pthread_mutex_lock(&m->lock);
-	if (r && !m->go_sent) {
+	if (r && ours) {
 		bool cancelled = __atomic_load_n(&m->cancelled, __ATOMIC_ACQUIRE);
 		m->st.status = r == -ECANCELED && cancelled ? VMIG_MIG_CANCELLED : VMIG_MIG_FAILED;
 		snprintf(m->st.error, sizeof(m->st.error), "%s", err);
 	} else {
-		m->st.status = VMIG_MIG_COMPLETED;
+		m->st.status = m->unconfirmed ? VMIG_MIG_UNCONFIRMED : VMIG_MIG_COMPLETED;
 	}
 	struct vmig_migrate_stats final = m->st;
 	pthread_mutex_unlock(&m->lock);
@@ -707,7 +731,7 @@ void vmig_migration_query(struct vmig_migration *m, struct vmig_migrate_stats *s
 		s->compress_cpu_s = (double)as.compress_ns / 1e9;
 	}
 	if (s->status != VMIG_MIG_COMPLETED && s->status != VMIG_MIG_FAILED &&
-	    s->status != VMIG_MIG_CANCELLED)
+	    s->status != VMIG_MIG_CANCELLED && s->status != VMIG_MIG_UNCONFIRMED)
 		s->total_ms = (now_ns() - m->t0_ns) / 1000000;
 	pthread_mutex_unlock(&m->lock);
 }
@@ -718,8 +742,10 @@ void vmig_migration_free(struct vmig_migration *m)
 		return;
 	if (m->thread)
 		pthread_join(m->thread, NULL);
-	for (unsigned i = 0; i < VMIG_MAX_RAM_REGIONS; i++)
+	for (unsigned i = 0; i < VMIG_MAX_RAM_REGIONS; i++) {
 		free(m->bits[i]);
+		free(m->carry[i]);
+	}
 	ram_map_free(&m->ram);
 	for (unsigned i = 0; m->streams && i < m->nr_streams; i++)
 		stream_free(&m->streams[i]);

@@ -78,8 +78,12 @@ struct vmig_migration {
 
 	struct ram_map ram;
 	uint64_t *bits[VMIG_MAX_RAM_REGIONS];
+	/* Pages pass 1 left out (skip_hot_pages): the engine carries them into
+	 * the next harvest itself rather than trust the guest's log to keep them. */
+	uint64_t *carry[VMIG_MAX_RAM_REGIONS];
 	struct channel ch;              /* main channel */
 	bool connected, dirty_on, paused, go_sent;
+	bool unconfirmed;               /* GO sent, RESUMED never came: guest kept paused */
 	uint64_t session;
 
 	/* page streams: nr_streams = max(1, data channels) */

@@ -29,7 +29,8 @@ int dirty_log_init(struct dirty_log *d, struct kvm_handles *k, const struct gues
 	for (unsigned i = 0; i < mem->nr_regions; i++) {
 		uint64_t words = (region_pages(mem, i) + 63) / 64;
 		d->vmm_bits[i] = calloc(words, sizeof(uint64_t));
-		if (!d->vmm_bits[i]) {
+		d->kvm_bits[i] = d->manual ? NULL : calloc(words, sizeof(uint64_t));
+		if (!d->vmm_bits[i] || (!d->manual && !d->kvm_bits[i])) {
 			snprintf(err, errlen, "out of memory for dirty bitmaps");
 			return -ENOMEM;
 		}
@@ -39,8 +40,10 @@ int dirty_log_init(struct dirty_log *d, struct kvm_handles *k, const struct gues
 
 void dirty_log_destroy(struct dirty_log *d)
 {
-	for (unsigned i = 0; i < GUEST_MAX_REGIONS; i++)
+	for (unsigned i = 0; i < GUEST_MAX_REGIONS; i++) {
 		free(d->vmm_bits[i]);
+		free(d->kvm_bits[i]);
+	}
 	memset(d, 0, sizeof(*d));
 }
 
@@ -69,6 +72,9 @@ int dirty_log_start(struct dirty_log *d, struct kvm_handles *k, const struct gue
 		snprintf(err, errlen, "cannot enable dirty logging: %s", strerror(-r));
 		return r;
 	}
+	for (unsigned i = 0; i < mem->nr_regions; i++)
+		if (d->kvm_bits[i])
+			memset(d->kvm_bits[i], 0, (region_pages(mem, i) + 63) / 64 * sizeof(uint64_t));
 	d->active = true;
 	return 0;
 }
@@ -94,19 +100,37 @@ int dirty_log_harvest(struct dirty_log *d, struct kvm_handles *k, const struct g
 		snprintf(err, errlen, "KVM_GET_DIRTY_LOG: %s", strerror(e));
 		return -e;
 	}
-	uint64_t *vmm = d->vmm_bits[region];
-	for (uint64_t w = 0; w < words; w++)
-		bitmap[w] |= tmp[w] | __atomic_exchange_n(&vmm[w], 0, __ATOMIC_ACQ_REL);
+	/* Nothing is cleared here: the VMM's bits and (without manual
+	 * protection) what KVM reported stay set until dirty_log_clear. */
+	uint64_t *vmm = d->vmm_bits[region], *kept = d->kvm_bits[region];
+	for (uint64_t w = 0; w < words; w++) {
+		if (kept)
+			tmp[w] = kept[w] |= tmp[w];
+		bitmap[w] |= tmp[w] | __atomic_load_n(&vmm[w], __ATOMIC_ACQUIRE);
+	}
 	free(tmp);
 	return 0;
+}
+
+/* Clears the software-kept bits of pages first..first+n that are set in bits. */
+static void clear_kept(struct dirty_log *d, unsigned region, uint64_t first, uint64_t n,
+		       const uint64_t *bits)
+{
+	for (uint64_t w = 0; w < (n + 63) / 64; w++) {
+		uint64_t m = bits[w];
+		if (n - w * 64 < 64)
+			m &= (1ull << (n - w * 64)) - 1;
+		__atomic_fetch_and(&d->vmm_bits[region][first / 64 + w], ~m, __ATOMIC_ACQ_REL);
+		if (d->kvm_bits[region])
+			d->kvm_bits[region][first / 64 + w] &= ~m;
+	}
 }
 
 int dirty_log_clear(struct dirty_log *d, struct kvm_handles *k, const struct guest_memory *mem,
 		    unsigned region, uint64_t first_page, uint64_t npages, const uint64_t *bits,
 		    char *err, size_t errlen)
 {
-	/* Without manual protection KVM_GET_DIRTY_LOG already re-protected. */
-	if (!d->manual || !npages)
+	if (!npages)
 		return 0;
 	uint64_t pages = region_pages(mem, region);
 	if (first_page % 64 || first_page >= pages || npages > pages - first_page ||
@@ -115,6 +139,10 @@ int dirty_log_clear(struct dirty_log *d, struct kvm_handles *k, const struct gue
 			 (unsigned long long)first_page, (unsigned long long)npages);
 		return -EINVAL;
 	}
+	clear_kept(d, region, first_page, npages, bits);
+	/* Without manual protection KVM_GET_DIRTY_LOG already re-protected. */
+	if (!d->manual)
+		return 0;
 	struct kvm_clear_dirty_log c = {
 		.slot = mem->regions[region].slot,
 		.num_pages = (uint32_t)npages,

@@ -21,6 +21,10 @@ struct dirty_log {
 	bool manual;        /* MANUAL_DIRTY_LOG_PROTECT2 enabled on the VM */
 	bool active;
 	uint64_t *vmm_bits[GUEST_MAX_REGIONS]; /* VMM writes, atomically ORed */
+	/* Without manual protection KVM_GET_DIRTY_LOG clears KVM's log as it
+	 * reads it: what it returned is kept here until dirty_log_clear, so a
+	 * harvest never clears anything (include/vmig/guest.h's contract). */
+	uint64_t *kvm_bits[GUEST_MAX_REGIONS];
 };
 
 /* At VM creation, before memory slots exist. */

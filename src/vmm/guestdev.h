@@ -9,8 +9,10 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "common/clock.h"
 #include "vmm/serial.h"
 
@@ -56,6 +58,23 @@ void guestdev_on_serial_line(void *opaque, const char *line);
 bool guest_progress_parse(struct guest_progress *p, const char *line);
 
 void guestdev_snapshot(struct guestdev *g, struct guest_progress *p, struct guest_heartbeat *hb);
+/* Replaces the progress (a migration's destination takes the source's). */
+void guestdev_restore(struct guestdev *g, const struct guest_progress *p);
+
+/*
+ * Migration encoding of struct guest_progress, little-endian, no padding:
+ *   u8 seen, u64 t_s, u64 passes, u64 errors, u64 dirty_mibs (IEEE-754
+ *   bits), u8 layout_seen, u64 ws_base, u64 ws_pages, u64 owned_base,
+ *   u64 owned_pages, u8 done, char last_line[SERIAL_LINE_MAX] (NUL-terminated,
+ *   zero-padded)
+ */
+#define GUEST_PROGRESS_WIRE_SIZE (3 + 8 * 8 + SERIAL_LINE_MAX)
+void guest_progress_encode(const struct guest_progress *p, struct vbuf *out);
+/* Decodes exactly `len` bytes: booleans 0 or 1, dirty rate finite and not
+ * negative, last_line NUL-terminated within its field; 0, or -EINVAL with
+ * the reason in err. */
+int guest_progress_decode(const uint8_t *data, size_t len, struct guest_progress *out, char *err,
+			  size_t errlen);
 
 /* Forget the largest gap (e.g. after a deliberate stop/cont). */
 void guestdev_reset_gap(struct guestdev *g);

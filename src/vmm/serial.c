@@ -2,6 +2,7 @@
 #include "vmm/serial.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -75,11 +76,11 @@ void serial_io(void *opaque, uint16_t port, bool is_write, unsigned size, uint32
 			if (dlab)
 				s->regs.dlm = v;
 			else
-				s->regs.ier = v & 0x0f;
+				s->regs.ier = v & SERIAL_IER_MASK;
 			break;
 		case 2: s->regs.fcr = v; break;
 		case 3: s->regs.lcr = v; break;
-		case 4: s->regs.mcr = v & 0x1f; break;
+		case 4: s->regs.mcr = v & SERIAL_MCR_MASK; break;
 		case 7: s->regs.scr = v; break;
 		default: break; /* LSR/MSR are read-only */
 		}
@@ -113,4 +114,32 @@ void serial_load(struct serial *s, const struct serial_state *in)
 	pthread_mutex_lock(&s->lock);
 	s->regs = *in;
 	pthread_mutex_unlock(&s->lock);
+}
+
+void serial_state_encode(const struct serial_state *st, struct vbuf *out)
+{
+	const uint8_t b[7] = {st->ier, st->lcr, st->mcr, st->scr, st->dll, st->dlm, st->fcr};
+	vbuf_put(out, b, sizeof(b));
+}
+
+int serial_state_decode(const uint8_t *p, size_t len, struct serial_state *out, char *err,
+			size_t errlen)
+{
+	if (len != 7) {
+		snprintf(err, errlen, "%zu bytes, expected 7", len);
+		return -EINVAL;
+	}
+	struct serial_state st = {p[0], p[1], p[2], p[3], p[4], p[5], p[6]};
+	/* A guest cannot set the IER/MCR bits serial_io masks off, so a state
+	 * with them set did not come from a running UART. */
+	if (st.ier & ~SERIAL_IER_MASK) {
+		snprintf(err, errlen, "IER 0x%02x has bits outside 0x%02x", st.ier, SERIAL_IER_MASK);
+		return -EINVAL;
+	}
+	if (st.mcr & ~SERIAL_MCR_MASK) {
+		snprintf(err, errlen, "MCR 0x%02x has bits outside 0x%02x", st.mcr, SERIAL_MCR_MASK);
+		return -EINVAL;
+	}
+	*out = st;
+	return 0;
 }

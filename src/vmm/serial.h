@@ -10,7 +10,10 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "common/buf.h"
 
 #define SERIAL_LINE_MAX 512
 
@@ -20,6 +23,10 @@ typedef void (*serial_line_fn)(void *opaque, const char *line);
 struct serial_state {
 	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
 };
+
+/* Bits the guest can set in IER and MCR (serial_io masks writes so). */
+#define SERIAL_IER_MASK 0x0f
+#define SERIAL_MCR_MASK 0x1f
 
 struct serial {
 	pthread_mutex_t lock;
@@ -37,5 +44,12 @@ void serial_io(void *opaque, uint16_t port, bool is_write, unsigned size, uint32
 
 void serial_save(struct serial *s, struct serial_state *out);
 void serial_load(struct serial *s, const struct serial_state *in);
+
+/* Migration encoding: one byte per register (IER LCR MCR SCR DLL DLM FCR). */
+void serial_state_encode(const struct serial_state *st, struct vbuf *out);
+/* Decodes exactly `len` bytes and checks every register is one the guest
+ * could have written; 0, or -EINVAL with the reason in err. */
+int serial_state_decode(const uint8_t *p, size_t len, struct serial_state *out, char *err,
+			size_t errlen);
 
 #endif

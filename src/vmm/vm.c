@@ -216,6 +216,11 @@ int vm_resume(struct vm *vm)
 		pthread_mutex_unlock(&vm->lock);
 		return -EBUSY;
 	}
+	if (vm->handover_unconfirmed) {
+		/* The operator's word: the destination never started the guest. */
+		vm->handover_unconfirmed = false;
+		log_warn("resuming the guest here after an unconfirmed handover");
+	}
 	vm->pause_requested = false;
 	vm->state = VM_RUNNING;
 	pthread_cond_broadcast(&vm->cond);
@@ -254,6 +259,14 @@ enum vm_state vm_get_state(struct vm *vm)
 	enum vm_state s = vm->state;
 	pthread_mutex_unlock(&vm->lock);
 	return s;
+}
+
+bool vm_handover_unconfirmed(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	bool u = vm->handover_unconfirmed;
+	pthread_mutex_unlock(&vm->lock);
+	return u;
 }
 
 void vm_destroy(struct vm *vm)

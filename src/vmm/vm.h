@@ -84,6 +84,7 @@ struct vm {
 	struct vmig_migration *mig;
 	bool migrated;         /* under lock: handed over, this copy must never run again */
 	bool mig_paused;       /* under lock: the migration engine holds the pause */
+	bool handover_unconfirmed; /* under lock: GO sent, no confirmation; paused until the operator decides */
 	bool final_stats_read; /* a client saw the final migration status */
 	uint64_t migrated_ns;
 };
@@ -101,6 +102,7 @@ void vm_end(struct vm *vm, int exit_status, const char *fmt, ...)
 void vm_destroy(struct vm *vm);
 
 enum vm_state vm_get_state(struct vm *vm);
+bool vm_handover_unconfirmed(struct vm *vm);
 
 /* vCPU thread body (vcpu.c). */
 void *vcpu_thread(void *arg);

@@ -35,6 +35,10 @@ static int cmd_query_status(void *ctx, const struct json_value *args, struct jso
 	jw_uint(w, vm->mem.size);
 	jw_key(w, "boot");
 	jw_string(w, vm->plan.mode == BOOT_DIRECT ? "direct" : "multiboot");
+	if (vm_handover_unconfirmed(vm)) {
+		jw_key(w, "handover");
+		jw_string(w, "unconfirmed");
+	}
 	jw_object_end(w);
 	return 0;
 }

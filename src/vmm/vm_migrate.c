@@ -15,17 +15,10 @@
 #include "vmig/migration.h"
 #include "vmm/control.h"
 #include "vmm/vm.h"
-#include "vmm/x86_state.h"
+#include "vmm/vm_state.h"
 
 #define VMM_CONFIG_VERSION 1
-#define VMM_STATE_VERSION 1
-
-enum state_section {
-	SEC_VM_X86 = 1,
-	SEC_VCPU = 2,   /* u32 index, then the vCPU blob */
-	SEC_SERIAL = 3,
-	SEC_GUESTDEV = 4,
-};
+/* The state blob's format and version: vm_state.h. */
 
 /* ---- guest interface ---- */
 
@@ -101,128 +94,15 @@ static uint64_t g_last_alive(void *opaque)
 	return hb.last_real_ns;
 }
 
-static void put_section(struct vbuf *b, uint32_t id, const void *p, size_t n)
-{
-	vbuf_put_u32(b, id);
-	vbuf_put_u32(b, (uint32_t)n);
-	vbuf_put(b, p, n);
-}
-
+/* The blob's format, its checks and the two-phase load live in vm_state.c. */
 static int g_save_state(void *opaque, uint8_t **blob, size_t *len, char *err, size_t errlen)
 {
-	struct vm *vm = opaque;
-	struct vbuf b, tmp;
-	int r;
-
-	vbuf_init(&b);
-	vbuf_init(&tmp);
-	vbuf_put_u32(&b, VMM_STATE_VERSION);
-	if ((r = x86_vm_state_save(&vm->kvm, &tmp, err, errlen)))
-		goto out;
-	put_section(&b, SEC_VM_X86, tmp.data, tmp.len);
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		vbuf_reset(&tmp);
-		vbuf_put_u32(&tmp, i);
-		if ((r = x86_vcpu_state_save(&vm->kvm, vm->vcpus[i].fd, &tmp, err, errlen)))
-			goto out;
-		put_section(&b, SEC_VCPU, tmp.data, tmp.len);
-	}
-	struct serial_state ss;
-	serial_save(&vm->serial, &ss);
-	put_section(&b, SEC_SERIAL, &ss, sizeof(ss));
-	/* What the VMM learnt about the guest (layout, last progress) so the
-	 * destination's query-guest answers at once. */
-	struct guest_progress gp;
-	guestdev_snapshot(&vm->gdev, &gp, NULL);
-	put_section(&b, SEC_GUESTDEV, &gp, sizeof(gp));
-	if (b.oom || tmp.oom) {
-		snprintf(err, errlen, "out of memory saving VM state");
-		r = -ENOMEM;
-		goto out;
-	}
-	*blob = b.data;
-	*len = b.len;
-	b.data = NULL;
-out:
-	vbuf_free(&b);
-	vbuf_free(&tmp);
-	return r;
+	return vm_state_save(opaque, blob, len, err, errlen);
 }
 
 static int g_load_state(void *opaque, const uint8_t *blob, size_t len, char *err, size_t errlen)
 {
-	struct vm *vm = opaque;
-	struct vreader rd;
-	bool seen_vm = false, seen_serial = false;
-	uint64_t vcpus_seen = 0;
-	int r;
-
-	vreader_init(&rd, blob, len);
-	uint32_t version = vr_u32(&rd);
-	if (rd.bad || version != VMM_STATE_VERSION) {
-		snprintf(err, errlen, "VM state version %u is not supported (want %u)", version,
-			 VMM_STATE_VERSION);
-		return -EPROTONOSUPPORT;
-	}
-	/* Sections in stream order: VM-wide state before the vCPUs. */
-	while (rd.left) {
-		uint32_t id = vr_u32(&rd), n = vr_u32(&rd);
-		const uint8_t *p = vr_take(&rd, n);
-		if (rd.bad) {
-			snprintf(err, errlen, "VM state is truncated");
-			return -EINVAL;
-		}
-		switch (id) {
-		case SEC_VM_X86:
-			if ((r = x86_vm_state_load(&vm->kvm, p, n, err, errlen)))
-				return r;
-			seen_vm = true;
-			break;
-		case SEC_VCPU: {
-			uint32_t idx;
-			if (n < 4)
-				goto bad;
-			memcpy(&idx, p, 4);
-			if (idx >= vm->nr_vcpus || idx >= 64 || (vcpus_seen & (1ull << idx)))
-				goto bad;
-			if ((r = x86_vcpu_state_load(&vm->kvm, vm->vcpus[idx].fd, p + 4, n - 4, err, errlen)))
-				return r;
-			vcpus_seen |= 1ull << idx;
-			break;
-		}
-		case SEC_SERIAL: {
-			struct serial_state ss;
-			if (n != sizeof(ss))
-				goto bad;
-			memcpy(&ss, p, sizeof(ss));
-			serial_load(&vm->serial, &ss);
-			seen_serial = true;
-			break;
-		}
-		case SEC_GUESTDEV: {
-			struct guest_progress gp;
-			if (n != sizeof(gp))
-				goto bad;
-			memcpy(&gp, p, sizeof(gp));
-			gp.last_line[sizeof(gp.last_line) - 1] = 0;
-			pthread_mutex_lock(&vm->gdev.lock);
-			vm->gdev.progress = gp;
-			pthread_mutex_unlock(&vm->gdev.lock);
-			break;
-		}
-		default:
-			goto bad;
-		}
-	}
-	uint64_t all = vm->nr_vcpus == 64 ? ~0ull : (1ull << vm->nr_vcpus) - 1;
-	if (!seen_vm || !seen_serial || vcpus_seen != all) {
-		snprintf(err, errlen, "VM state is incomplete");
-		return -EINVAL;
-	}
-	return 0;
-bad:
-	snprintf(err, errlen, "VM state has a malformed section");
-	return -EINVAL;
+	return vm_state_load(opaque, blob, len, err, errlen);
 }
 
 static const struct vmig_guest_ops vm_guest_ops = {
@@ -302,6 +182,13 @@ static void migration_done(void *opaque, const struct vmig_migrate_stats *st)
 		pthread_mutex_unlock(&vm->mig_lock);
 		log_info("migration completed in %llu ms (downtime %llu ms); this VM has moved",
 			 (unsigned long long)st->total_ms, (unsigned long long)st->downtime_ms);
+	} else if (st->status == VMIG_MIG_UNCONFIRMED) {
+		/* The engine lets go of its pause; the operator now holds it. */
+		pthread_mutex_lock(&vm->lock);
+		vm->mig_paused = false;
+		vm->handover_unconfirmed = true;
+		pthread_mutex_unlock(&vm->lock);
+		log_err("migration: %s", st->error);
 	} else {
 		log_warn("migration %s: %s; the guest keeps running here",
 			 vmig_mig_status_name(st->status), st->error);
@@ -360,11 +247,17 @@ static int cmd_migrate(void *ctx, const struct json_value *args, struct json_wri
 		snprintf(err, errlen, "the VM is not running");
 		return -ESHUTDOWN;
 	}
+	if (vm_handover_unconfirmed(vm)) {
+		snprintf(err, errlen, "the last migration's handover is unconfirmed: find out whether the "
+				      "guest runs on the destination, then 'cont' (it does not) or 'quit' (it does)");
+		return -EBUSY;
+	}
 	pthread_mutex_lock(&vm->mig_lock);
 	if (vm->mig) {
 		struct vmig_migrate_stats st;
 		vmig_migration_query(vm->mig, &st);
-		if (st.status != VMIG_MIG_FAILED && st.status != VMIG_MIG_CANCELLED) {
+		if (st.status != VMIG_MIG_FAILED && st.status != VMIG_MIG_CANCELLED &&
+		    st.status != VMIG_MIG_UNCONFIRMED) {
 			pthread_mutex_unlock(&vm->mig_lock);
 			snprintf(err, errlen, "a migration is already %s", vmig_mig_status_name(st.status));
 			return -EBUSY;

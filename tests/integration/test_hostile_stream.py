@@ -6,11 +6,10 @@ import subprocess
 import vmlib
 from vmlib import VM, free_port
 
+# Streams that open with a valid HELLO: the destination accepts the source,
+# then refuses the stream and ends. (Streams that are bad before a valid
+# HELLO leave the listener waiting: test_incoming_guard.py.)
 CASES = {
-    "garbage": "bad record",
-    "truncated": "connection",
-    "version": "unsupported migration protocol version 99",
-    "magic": "bad magic",
     "page-range": "beyond guest RAM",
     "bad-checksum": "checksum mismatch",
     "bad-page": "does not match its hash",
@@ -39,10 +38,10 @@ def _one(case, expect):
     assert "AddressSanitizer" not in err and "runtime error" not in err, err
 
 
-def test_hostile_streams():
-    for case, expect in CASES.items():
-        _one(case, expect)
-        vmlib.cleanup_all()
+# One test per case, so that one failure does not hide the next.
+for _case, _expect in CASES.items():
+    globals()["test_stream_" + _case.replace("-", "_")] = (
+        lambda case=_case, expect=_expect: _one(case, expect))
 
 
 def test_incoming_bad_usage():

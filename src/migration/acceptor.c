@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: MIT */
+#include "migration/acceptor.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+/* A connection that has not yet shown its first record. */
+struct pending {
+	int fd;                   /* -1: free slot */
+	uint64_t accepted_ns;
+	uint64_t deadline_ns;
+	uint64_t seq;             /* arrival order: the oldest is evicted first */
+	uint8_t raw[WIRE_HDR_SIZE];
+	size_t got;               /* bytes of header + payload read so far */
+	struct wire_hdr h;        /* valid once got >= WIRE_HDR_SIZE */
+	uint8_t *payload;         /* h.len bytes, allocated once the header is valid */
+	char peer[64];
+};
+
+struct acceptor {
+	int lfd, cancel_fd, timeout_ms;
+	uint64_t seq;
+	struct pending p[ACCEPTOR_MAX_PENDING];
+};
+
+int acceptor_new(int lfd, int cancel_fd, int first_record_timeout_ms, struct acceptor **out)
+{
+	struct acceptor *a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->lfd = lfd;
+	a->cancel_fd = cancel_fd;
+	a->timeout_ms = first_record_timeout_ms > 0 ? first_record_timeout_ms : 5000;
+	for (unsigned i = 0; i < ACCEPTOR_MAX_PENDING; i++)
+		a->p[i].fd = -1;
+	*out = a;
+	return 0;
+}
+
+static void pending_reset(struct pending *p)
+{
+	free(p->payload);
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+}
+
+/* Tells a refused connection why (best effort, never blocks), closes it. */
+static void refuse(struct pending *p, const char *why)
+{
+	struct vbuf pl, rec;
+	vbuf_init(&pl);
+	vbuf_init(&rec);
+	wire_encode_error(&pl, -EPROTO, why);
+	wire_put_record(&rec, REC_ERROR, pl.data, pl.len);
+	if (!rec.oom && send(p->fd, rec.data, rec.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* the stranger may be gone already: nothing more to do */
+	}
+	vbuf_free(&pl);
+	vbuf_free(&rec);
+	log_warn("incoming: refused a connection from %s: %s", p->peer, why);
+	close(p->fd);
+	pending_reset(p);
+}
+
+void acceptor_free(struct acceptor *a, const char *why)
+{
+	if (!a)
+		return;
+	for (unsigned i = 0; i < ACCEPTOR_MAX_PENDING; i++)
+		if (a->p[i].fd >= 0)
+			refuse(&a->p[i], why);
+	free(a);
+}
+
+static void peer_name(int fd, char *peer, size_t peerlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char h[NI_MAXHOST], s[NI_MAXSERV];
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+	    getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), s, sizeof(s),
+			NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		snprintf(peer, peerlen, "%s:%s", h, s);
+	else
+		snprintf(peer, peerlen, "?");
+}
+
+/*
+ * A free slot, or the oldest stranger's, refused to make room, if it has
+ * had EVICT_AFTER_MS to show its first record (a real source sends it at
+ * once: under a burst of strangers it must not be evicted before it could
+ * be read). NULL if every slot is younger: the newcomer waits in the
+ * kernel's backlog, and *retry_ms says when a slot can be freed.
+ */
+#define EVICT_AFTER_MS 100
+
+static struct pending *free_slot(struct acceptor *a, uint64_t now, int *retry_ms)
+{
+	struct pending *oldest = NULL;
+	for (unsigned i = 0; i < ACCEPTOR_MAX_PENDING; i++) {
+		if (a->p[i].fd < 0)
+			return &a->p[i];
+		if (!oldest || a->p[i].seq < oldest->seq)
+			oldest = &a->p[i];
+	}
+	uint64_t ready = oldest->accepted_ns + EVICT_AFTER_MS * 1000000ull;
+	if (ready > now) {
+		*retry_ms = (int)((ready - now) / 1000000 + 1);
+		return NULL;
+	}
+	refuse(oldest, "too many connections waiting: the oldest goes");
+	return oldest;
+}
+
+/*
+ * Takes the connections waiting on the listening socket while there is
+ * room. Returns 0, or a negative errno if the listening socket failed;
+ * *retry_ms >= 0 when the slots are full of young strangers (the rest
+ * wait in the backlog until then).
+ */
+static int accept_all(struct acceptor *a, int *retry_ms, char *err, size_t errlen)
+{
+	*retry_ms = -1;
+	for (;;) {
+		uint64_t now = now_ns();
+		struct pending *p = free_slot(a, now, retry_ms);
+		if (!p)
+			return 0;
+		int fd = accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return 0;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				log_warn("incoming: cannot accept a connection: %s", strerror(errno));
+				*retry_ms = 100;
+				return 0;
+			}
+			int e = errno;
+			snprintf(err, errlen, "accept: %s", strerror(e));
+			return -e;
+		}
+		p->fd = fd;
+		p->seq = ++a->seq;
+		p->accepted_ns = now;
+		p->deadline_ns = now + (uint64_t)a->timeout_ms * 1000000ull;
+		peer_name(fd, p->peer, sizeof(p->peer));
+		log_debug("incoming: connection from %s", p->peer);
+	}
+}
+
+/*
+ * Reads what has arrived of p's first record, never past its end (what
+ * follows belongs to whoever takes the connection). Returns 1 once the
+ * record is whole and checked, 0 while it is incomplete, or a negative
+ * errno with why filled.
+ */
+static int read_first_record(struct pending *p, char *why, size_t whylen)
+{
+	for (;;) {
+		uint8_t *dst;
+		size_t want;
+		if (p->got < WIRE_HDR_SIZE) {
+			dst = p->raw + p->got;
+			want = WIRE_HDR_SIZE - p->got;
+		} else {
+			if (p->got == WIRE_HDR_SIZE + p->h.len)
+				return 1;
+			dst = p->payload + (p->got - WIRE_HDR_SIZE);
+			want = WIRE_HDR_SIZE + p->h.len - p->got;
+		}
+		ssize_t n = recv(p->fd, dst, want, 0);
+		if (n == 0) {
+			snprintf(why, whylen, "closed before its first record was complete");
+			return -ECONNRESET;
+		}
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return 0;
+			snprintf(why, whylen, "%s", strerror(errno));
+			return -errno;
+		}
+		p->got += (size_t)n;
+		if (p->got != WIRE_HDR_SIZE)
+			continue;
+		int r = wire_parse_hdr(p->raw, &p->h, why, whylen);
+		if (r)
+			return r;
+		if (p->h.len > ACCEPTOR_MAX_FIRST_RECORD) {
+			snprintf(why, whylen, "first record (%s) of %u bytes is too large",
+				 wire_type_name(p->h.type), p->h.len);
+			return -EPROTO;
+		}
+		p->payload = malloc(p->h.len ? p->h.len : 1);
+		if (!p->payload) {
+			snprintf(why, whylen, "out of memory");
+			return -ENOMEM;
+		}
+	}
+}
+
+/* Reads from p; hands it over through the out arguments if its first
+ * record passes check, refuses it if the record is bad. Returns 1 when
+ * handed over. */
+static int serve_pending(struct pending *p, acceptor_check_fn check, void *opaque, int *fd_out,
+			 struct wire_hdr *h, struct vbuf *payload, char *peer, size_t peerlen)
+{
+	char why[512];
+	int r = read_first_record(p, why, sizeof(why));
+	if (r == 0)
+		return 0;
+	if (r > 0 && (r = wire_check_payload(&p->h, p->payload, why, sizeof(why))) == 0)
+		r = check(opaque, &p->h, p->payload, why, sizeof(why));
+	if (r) {
+		refuse(p, why);
+		return 0;
+	}
+	vbuf_reset(payload);
+	vbuf_put(payload, p->payload, p->h.len);
+	*h = p->h;
+	*fd_out = p->fd;
+	if (peer && peerlen)
+		snprintf(peer, peerlen, "%s", p->peer);
+	pending_reset(p);
+	return 1;
+}
+
+/* Refuses strangers past their deadline; returns the ms until the next one's. */
+static int expire(struct acceptor *a, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+	for (unsigned i = 0; i < ACCEPTOR_MAX_PENDING; i++) {
+		struct pending *p = &a->p[i];
+		if (p->fd < 0)
+			continue;
+		if (p->deadline_ns <= now) {
+			refuse(p, p->got ? "first record incomplete: timed out"
+					 : "sent nothing: timed out");
+			continue;
+		}
+		if (p->deadline_ns < next)
+			next = p->deadline_ns;
+	}
+	return next == UINT64_MAX ? -1 : (int)((next - now) / 1000000 + 1);
+}
+
+static int min_timeout(int a, int b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+int acceptor_wait(struct acceptor *a, acceptor_check_fn check, void *opaque, int timeout_ms,
+		  int *fd_out, struct wire_hdr *h, struct vbuf *payload, char *peer, size_t peerlen,
+		  char *err, size_t errlen)
+{
+	uint64_t end = timeout_ms < 0 ? UINT64_MAX : now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t listen_again = 0; /* slots full of young strangers: the backlog waits till then */
+	struct pollfd pfd[2 + ACCEPTOR_MAX_PENDING];
+	unsigned slot[ACCEPTOR_MAX_PENDING];
+
+	for (;;) {
+		uint64_t now = now_ns();
+		if (now >= end) {
+			snprintf(err, errlen, "waiting for the migration source: timed out");
+			return -ETIMEDOUT;
+		}
+		int wait_ms = min_timeout(expire(a, now), end == UINT64_MAX ? -1
+							: (int)((end - now) / 1000000 + 1));
+		bool listening = now >= listen_again;
+		if (!listening)
+			wait_ms = min_timeout(wait_ms, (int)((listen_again - now) / 1000000 + 1));
+		unsigned n = 0, np = 0;
+		pfd[n++] = (struct pollfd){.fd = a->cancel_fd, .events = POLLIN};
+		pfd[n++] = (struct pollfd){.fd = listening ? a->lfd : -1, .events = POLLIN};
+		for (unsigned i = 0; i < ACCEPTOR_MAX_PENDING; i++)
+			if (a->p[i].fd >= 0) {
+				pfd[n++] = (struct pollfd){.fd = a->p[i].fd, .events = POLLIN};
+				slot[np++] = i;
+			}
+		if (poll(pfd, n, wait_ms) < 0 && errno != EINTR) {
+			int e = errno;
+			snprintf(err, errlen, "poll: %s", strerror(e));
+			return -e;
+		}
+		if (pfd[0].revents & POLLIN) {
+			snprintf(err, errlen, "cancelled while waiting for the migration source");
+			return -ECANCELED;
+		}
+		for (unsigned k = 0; k < np; k++)
+			if (pfd[2 + k].revents &&
+			    serve_pending(&a->p[slot[k]], check, opaque, fd_out, h, payload, peer, peerlen))
+				return 0;
+		int r, retry_ms;
+		if ((pfd[1].revents & POLLIN) && (r = accept_all(a, &retry_ms, err, errlen)))
+			return r;
+		if ((pfd[1].revents & POLLIN) && retry_ms >= 0)
+			listen_again = now_ns() + (uint64_t)retry_ms * 1000000ull;
+	}
+}

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/* TEST DOUBLE of the guest interface: see fake_guest.h. */
+#include "fake_guest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+
+static unsigned fg_regions(void *o, struct vmig_ram_region *out, unsigned max)
+{
+	struct fake_guest *g = o;
+	uint64_t half = g->pages / 2 * 4096;
+	out[0] = (struct vmig_ram_region){0, half, g->mem};
+	out[1] = (struct vmig_ram_region){1ull << 32, half, g->mem + half};
+	return 2;
+}
+
+static int fg_dirty_start(void *o, char *err, size_t errlen)
+{
+	struct fake_guest *g = o;
+	pthread_mutex_lock(&g->lock);
+	g->tracking = true;
+	g->tracking_since_ms = mono_ms();
+	memset(g->dirty, 0xff, g->pages / 8);
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+static void fg_dirty_stop(void *o)
+{
+	struct fake_guest *g = o;
+	pthread_mutex_lock(&g->lock);
+	g->tracking = false;
+	pthread_mutex_unlock(&g->lock);
+}
+
+static int fg_harvest(void *o, unsigned region, uint64_t *bitmap, char *err, size_t errlen)
+{
+	struct fake_guest *g = o;
+	uint64_t first = region * g->pages / 2;
+	pthread_mutex_lock(&g->lock);
+	for (uint64_t w = 0; w < g->pages / 2 / 64; w++) {
+		bitmap[w] |= g->dirty[first / 64 + w];
+		if (g->clear_on_harvest)
+			g->dirty[first / 64 + w] = 0;
+	}
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+static int fg_clear(void *o, unsigned region, uint64_t first, uint64_t n, const uint64_t *bits,
+		    char *err, size_t errlen)
+{
+	struct fake_guest *g = o;
+	uint64_t base = region * g->pages / 2 + first;
+	pthread_mutex_lock(&g->lock);
+	for (uint64_t i = 0; i < n; i++)
+		if (bits[i / 64] & (1ull << (i % 64)))
+			g->dirty[(base + i) / 64] &= ~(1ull << ((base + i) % 64));
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+static int fg_pause(void *o)
+{
+	struct fake_guest *g = o;
+	pthread_mutex_lock(&g->lock);
+	g->paused = true;
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+static int fg_resume(void *o)
+{
+	struct fake_guest *g = o;
+	if (g->fail_resume)
+		return -EIO;
+	pthread_mutex_lock(&g->lock);
+	g->paused = false;
+	g->resumed = true;
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+static int fg_save(void *o, uint8_t **blob, size_t *len, char *err, size_t errlen)
+{
+	struct fake_guest *g = o;
+	*blob = malloc(sizeof(g->state));
+	memcpy(*blob, g->state, sizeof(g->state));
+	*len = sizeof(g->state);
+	return 0;
+}
+
+static int fg_load(void *o, const uint8_t *blob, size_t len, char *err, size_t errlen)
+{
+	struct fake_guest *g = o;
+	if (len != sizeof(g->state)) {
+		snprintf(err, errlen, "bad state");
+		return -EINVAL;
+	}
+	memcpy(g->state, blob, len);
+	return 0;
+}
+
+const struct vmig_guest_ops fg_ops = {
+	.ram_regions = fg_regions,
+	.dirty_start = fg_dirty_start,
+	.dirty_stop = fg_dirty_stop,
+	.dirty_harvest = fg_harvest,
+	.dirty_clear = fg_clear,
+	.pause = fg_pause,
+	.resume = fg_resume,
+	.save_state = fg_save,
+	.load_state = fg_load,
+};
+
+/* Writes random words into random pages while not paused, marking them
+ * dirty under the lock as KVM would. */
+static void *writer_thread(void *arg)
+{
+	struct fake_guest *g = arg;
+	while (!__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&g->lock);
+		bool quiet = g->write_ms && g->tracking && mono_ms() - g->tracking_since_ms > g->write_ms;
+		if (!g->paused && !quiet) {
+			for (int k = 0; k < 8; k++) {
+				uint64_t p = (uint64_t)rand_r(&g->seed) % (g->hot ? g->hot : g->pages);
+				uint64_t off = p * 4096 + ((uint64_t)rand_r(&g->seed) % 512) * 8;
+				uint64_t v = ((uint64_t)rand_r(&g->seed) << 32) | (uint64_t)rand_r(&g->seed);
+				memcpy(g->mem + off, &v, 8);
+				if (g->tracking)
+					g->dirty[p / 64] |= 1ull << (p % 64);
+				g->writes++;
+			}
+		}
+		pthread_mutex_unlock(&g->lock);
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+void fg_init(struct fake_guest *g, bool fill)
+{
+	memset(g, 0, sizeof(*g));
+	g->pages = PAGES;
+	g->mem = calloc(PAGES, 4096);
+	g->dirty = calloc(PAGES / 64, 8);
+	pthread_mutex_init(&g->lock, NULL);
+	g->seed = 12345;
+	if (fill) {
+		for (uint64_t p = 0; p < PAGES; p++)
+			if (p % 3) /* every third page stays zero */
+				for (unsigned i = 0; i < 4096; i += 8) {
+					uint64_t v = p * 1000003u + i;
+					memcpy(g->mem + p * 4096 + i, &v, 8);
+				}
+		snprintf(g->state, sizeof(g->state), "cpu state of the test double");
+	}
+}
+
+void fg_free(struct fake_guest *g)
+{
+	free(g->mem);
+	free(g->dirty);
+	pthread_mutex_destroy(&g->lock);
+}
+
+void fg_start_writer(struct fake_guest *g)
+{
+	pthread_create(&g->writer, NULL, writer_thread, g);
+}
+
+void fg_stop_writer(struct fake_guest *g)
+{
+	__atomic_store_n(&g->stop, true, __ATOMIC_RELEASE);
+	pthread_join(g->writer, NULL);
+}
+
+bool fg_is_paused(struct fake_guest *g)
+{
+	pthread_mutex_lock(&g->lock);
+	bool p = g->paused;
+	pthread_mutex_unlock(&g->lock);
+	return p;
+}
+
+bool fg_was_resumed(struct fake_guest *g)
+{
+	pthread_mutex_lock(&g->lock);
+	bool r = g->resumed;
+	pthread_mutex_unlock(&g->lock);
+	return r;
+}
+
+static void *dest_thread(void *arg)
+{
+	struct dest_run *d = arg;
+	struct vmig_incoming *in;
+	struct vmig_incoming_config cfg;
+	struct vmig_incoming_params p = {.listen_fd = d->lfd, .accept_timeout_ms = 10000,
+					 .io_timeout_ms = d->io_timeout_ms ? d->io_timeout_ms : 3000,
+					 .max_ram_bytes = d->max_ram_bytes};
+	d->result = vmig_incoming_create(&p, &in, d->err, sizeof(d->err));
+	if (d->result)
+		return NULL;
+	__atomic_store_n(&d->in, in, __ATOMIC_RELEASE);
+	d->result = vmig_incoming_accept(in, &cfg, d->err, sizeof(d->err));
+	if (!d->result) {
+		d->accepted = true;
+		struct vmig_guest g = {&fg_ops, d->g};
+		d->result = vmig_incoming_run(in, &g, &d->st, d->err, sizeof(d->err));
+	}
+	__atomic_store_n(&d->in, NULL, __ATOMIC_RELEASE);
+	vmig_incoming_free(in);
+	return NULL;
+}
+
+void dest_start(struct dest_run *d)
+{
+	pthread_create(&d->thread, NULL, dest_thread, d);
+}
+
+int dest_join(struct dest_run *d)
+{
+	pthread_join(d->thread, NULL);
+	return d->result;
+}
+
+int listen_any(int *lfd, char *uri, size_t urilen)
+{
+	static int next;
+	char err[256];
+	if (!next)
+		next = 23000 + (int)(getpid() % 1000) * 7;
+	for (int tries = 0; tries < 2000; tries++) {
+		int port = 20000 + (next++ - 20000) % 40000;
+		snprintf(uri, urilen, "tcp:127.0.0.1:%d", port);
+		if (vmig_incoming_listen(uri, lfd, err, sizeof(err)) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+bool final_status(enum vmig_mig_status s)
+{
+	return s == VMIG_MIG_COMPLETED || s == VMIG_MIG_FAILED || s == VMIG_MIG_CANCELLED ||
+	       s == VMIG_MIG_UNCONFIRMED;
+}
+
+void wait_final(struct vmig_migration *m, struct vmig_migrate_stats *st)
+{
+	for (int i = 0; i < 3000; i++) {
+		vmig_migration_query(m, st);
+		if (final_status(st->status))
+			return;
+		usleep(10000);
+	}
+}
+
+uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}

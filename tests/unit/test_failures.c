@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The failure paths a hostile or flaky network reaches, engine alone (no
+ * KVM): the guest is the TEST DOUBLE of fake_guest.h, the network a real
+ * loopback TCP link, cut or stalled at exact records by the TEST DOUBLE
+ * proxy of cut_proxy.h. Each case checks the promise: the guest never runs
+ * in two places, a failure before handover leaves the source running, a
+ * lost confirmation leaves it paused and alive, strangers on the port do
+ * not disturb the real source, and no wait outlives its deadline.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "cut_proxy.h"
+#include "fake_guest.h"
+#include "migration/channel.h"
+#include "migration/wire.h"
+#include "unittest.h"
+
+#define IO_TIMEOUT_MS 1000
+
+/* A source and a destination of fake guests; the source goes through
+ * uri (the destination's own, or a proxy's). */
+struct pair {
+	struct fake_guest src, dst;
+	struct dest_run d;
+	char dest_uri[64];
+	struct vmig_migration *m;
+	struct vmig_migrate_stats st;
+};
+
+static int pair_begin(struct pair *pr)
+{
+	memset(pr, 0, sizeof(*pr));
+	fg_init(&pr->src, true);
+	fg_init(&pr->dst, false);
+	pr->d.g = &pr->dst;
+	pr->d.io_timeout_ms = IO_TIMEOUT_MS;
+	if (listen_any(&pr->d.lfd, pr->dest_uri, sizeof(pr->dest_uri)))
+		return -1;
+	dest_start(&pr->d);
+	return 0;
+}
+
+static int pair_migrate(struct pair *pr, const char *uri, unsigned channels, uint64_t bw)
+{
+	char err[512];
+	struct vmig_guest g = {&fg_ops, &pr->src};
+	struct vmig_migrate_params p = {.uri = uri, .channels = channels, .max_bandwidth = bw,
+					.io_timeout_ms = IO_TIMEOUT_MS};
+	return vmig_migration_start(&g, &p, &pr->m, err, sizeof(err));
+}
+
+static void pair_end(struct pair *pr)
+{
+	if (pr->m)
+		vmig_migration_free(pr->m);
+	fg_free(&pr->src);
+	fg_free(&pr->dst);
+}
+
+/* A migration through a proxy that acts on one record; returns the
+ * source's final status in pr->st and joins the destination. */
+static void through_proxy(struct ut_state *ut_, struct pair *pr, const struct cut_rule *rule)
+{
+	struct cut_proxy *px;
+	char puri[64];
+	CHECK_EQ_INT(pair_begin(pr), 0);
+	CHECK_EQ_INT(cut_proxy_start(uri_port(pr->dest_uri), rule, puri, sizeof(puri), &px), 0);
+	CHECK_EQ_INT(pair_migrate(pr, puri, 0, 0), 0);
+	wait_final(pr->m, &pr->st);
+	dest_join(&pr->d);
+	CHECK(cut_proxy_fired(px));
+	cut_proxy_stop(px);
+}
+
+TEST(lost_go_keeps_source_paused_and_unconfirmed)
+{
+	struct pair pr;
+	struct cut_rule rule = {REC_GO, TO_DEST, 1, CUT_CLOSE};
+	through_proxy(ut_, &pr, &rule);
+	CHECK_EQ_INT(pr.st.status, VMIG_MIG_UNCONFIRMED);
+	CHECK(strstr(pr.st.error, "did not confirm") != NULL);
+	CHECK(fg_is_paused(&pr.src));     /* alive, paused: the operator decides */
+	CHECK(!fg_was_resumed(&pr.src));
+	CHECK(pr.d.result != 0);          /* no GO: the destination discards */
+	CHECK(!fg_was_resumed(&pr.dst));
+	pair_end(&pr);
+}
+
+TEST(lost_resumed_keeps_source_paused_while_destination_runs)
+{
+	struct pair pr;
+	struct cut_rule rule = {REC_RESUMED, TO_SOURCE, 1, CUT_CLOSE};
+	through_proxy(ut_, &pr, &rule);
+	CHECK_EQ_INT(pr.st.status, VMIG_MIG_UNCONFIRMED);
+	CHECK(fg_is_paused(&pr.src));
+	CHECK(!fg_was_resumed(&pr.src));
+	CHECK_EQ_INT(pr.d.result, 0);
+	CHECK(fg_was_resumed(&pr.dst));
+	CHECK(memcmp(pr.src.mem, pr.dst.mem, (size_t)PAGES * 4096) == 0);
+	pair_end(&pr);
+}
+
+TEST(stalled_go_ends_destination_within_its_deadline)
+{
+	struct pair pr;
+	struct cut_rule rule = {REC_GO, TO_DEST, 1, CUT_STALL};
+	uint64_t t0 = mono_ms();
+	through_proxy(ut_, &pr, &rule);
+	uint64_t took = mono_ms() - t0;
+	CHECK(pr.d.result != 0);
+	CHECK(!fg_was_resumed(&pr.dst));
+	/* Whichever deadline ends first: the destination's word that it gave
+	 * up reaches the source (the guest comes back here), or the source's
+	 * wait for RESUMED ends (paused, unconfirmed). Never both running. */
+	if (pr.st.status == VMIG_MIG_FAILED)
+		CHECK(fg_was_resumed(&pr.src) && !fg_is_paused(&pr.src));
+	else
+		CHECK(pr.st.status == VMIG_MIG_UNCONFIRMED && fg_is_paused(&pr.src));
+	CHECK(took < 10000); /* not the 60 s it once waited */
+	pair_end(&pr);
+}
+
+TEST(destination_failing_after_go_gives_the_guest_back)
+{
+	/* The destination cannot start the guest and says so: the source
+	 * knows for sure that it does not run there, and resumes it. */
+	struct pair pr;
+	CHECK_EQ_INT(pair_begin(&pr), 0);
+	pr.dst.fail_resume = true;
+	CHECK_EQ_INT(pair_migrate(&pr, pr.dest_uri, 0, 0), 0);
+	wait_final(pr.m, &pr.st);
+	dest_join(&pr.d);
+	CHECK_EQ_INT(pr.st.status, VMIG_MIG_FAILED);
+	CHECK(strstr(pr.st.error, "cannot resume") != NULL);
+	CHECK(!fg_is_paused(&pr.src));
+	CHECK(fg_was_resumed(&pr.src));
+	pair_end(&pr);
+}
+
+/* A connection to uri that sends n bytes of garbage (0: nothing) and
+ * stays open until closed by the caller. */
+static int stranger(const char *uri, size_t n)
+{
+	char err[256];
+	int fd;
+	if (chan_connect(uri, 2000, -1, &fd, err, sizeof(err)))
+		return -1;
+	uint8_t junk[256];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(i * 131 + 7);
+	if (n && send(fd, junk, n < sizeof(junk) ? n : sizeof(junk), MSG_NOSIGNAL) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void migrate_after_strangers(struct ut_state *ut_, size_t garbage, unsigned channels)
+{
+	struct pair pr;
+	CHECK_EQ_INT(pair_begin(&pr), 0);
+	int fds[4];
+	for (int i = 0; i < 4; i++)
+		CHECK((fds[i] = stranger(pr.dest_uri, garbage)) >= 0);
+	usleep(100000);
+	CHECK_EQ_INT(pair_migrate(&pr, pr.dest_uri, channels, 0), 0);
+	wait_final(pr.m, &pr.st);
+	dest_join(&pr.d);
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	CHECK_EQ_INT(pr.st.status, VMIG_MIG_COMPLETED);
+	CHECK_EQ_INT(pr.d.result, 0);
+	CHECK(memcmp(pr.src.mem, pr.dst.mem, (size_t)PAGES * 4096) == 0);
+	pair_end(&pr);
+}
+
+TEST(garbage_connections_do_not_end_the_listener)
+{
+	migrate_after_strangers(ut_, 200, 0);
+}
+
+TEST(idle_connections_do_not_delay_the_source)
+{
+	/* four silent strangers hold connections open while the source comes */
+	uint64_t t0 = mono_ms();
+	migrate_after_strangers(ut_, 0, 0);
+	CHECK(mono_ms() - t0 < 8000);
+}
+
+TEST(strangers_do_not_disturb_data_channels)
+{
+	migrate_after_strangers(ut_, 0, 3);
+}
+
+/* Keeps opening garbage connections until told to stop. */
+struct pest {
+	const char *uri;
+	bool stop;
+	unsigned sent;
+};
+
+static void *pest_thread(void *arg)
+{
+	struct pest *p = arg;
+	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+		int fd = stranger(p->uri, 16);
+		if (fd >= 0) {
+			p->sent++;
+			close(fd);
+		}
+		usleep(5000);
+	}
+	return NULL;
+}
+
+TEST(strangers_during_the_channel_window_are_refused_one_by_one)
+{
+	struct pair pr;
+	struct pest pest = {0};
+	pthread_t t;
+	CHECK_EQ_INT(pair_begin(&pr), 0);
+	pest.uri = pr.dest_uri;
+	pthread_create(&t, NULL, pest_thread, &pest);
+	CHECK_EQ_INT(pair_migrate(&pr, pr.dest_uri, 4, 0), 0);
+	wait_final(pr.m, &pr.st);
+	__atomic_store_n(&pest.stop, true, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	dest_join(&pr.d);
+	if (pr.st.status != VMIG_MIG_COMPLETED)
+		fprintf(stderr, "source: %s\ndestination: %s\n", pr.st.error, pr.d.err);
+	CHECK_EQ_INT(pr.st.status, VMIG_MIG_COMPLETED);
+	CHECK_EQ_INT(pr.d.result, 0);
+	CHECK(pest.sent > 0);
+	pair_end(&pr);
+}
+
+TEST(second_source_is_refused_first_completes)
+{
+	struct pair a;
+	struct fake_guest b_guest;
+	char err[512];
+	CHECK_EQ_INT(pair_begin(&a), 0);
+	fg_init(&b_guest, true);
+	struct vmig_guest gb = {&fg_ops, &b_guest};
+	struct vmig_migrate_params pb = {.uri = a.dest_uri, .channels = 2, .io_timeout_ms = IO_TIMEOUT_MS};
+	struct vmig_migration *mb;
+	CHECK_EQ_INT(pair_migrate(&a, a.dest_uri, 2, 0), 0);
+	CHECK_EQ_INT(vmig_migration_start(&gb, &pb, &mb, err, sizeof(err)), 0);
+	struct vmig_migrate_stats sb;
+	wait_final(a.m, &a.st);
+	wait_final(mb, &sb);
+	dest_join(&a.d);
+	vmig_migration_free(mb);
+	/* exactly one got through; the other was told, and runs on */
+	CHECK_EQ_INT(a.d.result, 0);
+	CHECK((a.st.status == VMIG_MIG_COMPLETED) != (sb.status == VMIG_MIG_COMPLETED));
+	struct fake_guest *loser = a.st.status == VMIG_MIG_COMPLETED ? &b_guest : &a.src;
+	CHECK(!fg_is_paused(loser));
+	CHECK(strstr(a.st.status == VMIG_MIG_COMPLETED ? sb.error : a.st.error, "another migration") ||
+	      strstr(a.st.status == VMIG_MIG_COMPLETED ? sb.error : a.st.error, "cannot connect"));
+	fg_free(&b_guest);
+	pair_end(&a);
+}
+
+/* A hand-made source: HELLO for the fake guest's layout with n data
+ * channels; returns the main connection (HELLO_ACK read). */
+static int handmade_source(const char *uri, uint32_t nch, uint64_t session, uint64_t ram_bytes)
+{
+	char err[256];
+	int fd;
+	struct wire_hello h = {.magic = WIRE_MAGIC, .version = WIRE_VERSION, .page_size = 4096,
+			       .nr_regions = 2, .nr_channels = nch, .session = session};
+	h.regions[0] = (struct wire_region){0, ram_bytes / 2};
+	h.regions[1] = (struct wire_region){1ull << 32, ram_bytes / 2};
+	struct vbuf p;
+	vbuf_init(&p);
+	wire_encode_hello(&p, &h);
+	struct channel ch;
+	if (chan_connect(uri, 2000, -1, &fd, err, sizeof(err)))
+		return -1;
+	chan_init(&ch, fd, -1, 5000);
+	int r = chan_send_record(&ch, REC_HELLO, p.data, p.len, err, sizeof(err));
+	vbuf_free(&p);
+	struct wire_hdr hdr;
+	vbuf_init(&p);
+	if (!r)
+		r = chan_recv_record(&ch, &hdr, &p, 5000, err, sizeof(err));
+	vbuf_free(&p);
+	if (r || hdr.type != REC_HELLO_ACK) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+TEST(silence_after_channel_end_ends_the_destination)
+{
+	struct pair pr;
+	char err[256];
+	CHECK_EQ_INT(pair_begin(&pr), 0);
+	uint64_t session = 0x5e55;
+	int mfd = handmade_source(pr.dest_uri, 1, session, (uint64_t)PAGES * 4096);
+	CHECK(mfd >= 0);
+	int dfd;
+	struct channel dc;
+	CHECK_EQ_INT(chan_connect(pr.dest_uri, 2000, -1, &dfd, err, sizeof(err)), 0);
+	chan_init(&dc, dfd, -1, 5000);
+	uint8_t chello[12];
+	uint32_t idx = 0;
+	memcpy(chello, &session, 8);
+	memcpy(chello + 8, &idx, 4);
+	CHECK_EQ_INT(chan_send_record(&dc, REC_CHANNEL_HELLO, chello, sizeof(chello), err, sizeof(err)), 0);
+	CHECK_EQ_INT(chan_send_record(&dc, REC_CHANNEL_END, NULL, 0, err, sizeof(err)), 0);
+	uint64_t t0 = mono_ms();
+	dest_join(&pr.d); /* then silence on the main channel */
+	uint64_t took = mono_ms() - t0;
+	close(mfd);
+	chan_close(&dc);
+	CHECK(pr.d.result != 0);
+	CHECK(strstr(pr.d.err, "went silent") != NULL);
+	CHECK(took < 4 * IO_TIMEOUT_MS);
+	CHECK(!fg_was_resumed(&pr.dst));
+	pair_end(&pr);
+}
+
+TEST(source_over_the_ram_limit_is_refused_and_the_wait_goes_on)
+{
+	struct pair pr;
+	memset(&pr, 0, sizeof(pr));
+	fg_init(&pr.src, true);
+	fg_init(&pr.dst, false);
+	pr.d.g = &pr.dst;
+	pr.d.io_timeout_ms = IO_TIMEOUT_MS;
+	pr.d.max_ram_bytes = 8 << 20; /* the fake guest has 16 MiB */
+	CHECK_EQ_INT(listen_any(&pr.d.lfd, pr.dest_uri, sizeof(pr.dest_uri)), 0);
+	dest_start(&pr.d);
+	CHECK_EQ_INT(pair_migrate(&pr, pr.dest_uri, 0, 0), 0);
+	wait_final(pr.m, &pr.st);
+	CHECK_EQ_INT(pr.st.status, VMIG_MIG_FAILED);
+	CHECK(strstr(pr.st.error, "at most 8 MiB") != NULL);
+	CHECK(!fg_is_paused(&pr.src));
+	usleep(200000);
+	struct vmig_incoming *in = __atomic_load_n(&pr.d.in, __ATOMIC_ACQUIRE);
+	CHECK(in != NULL); /* still waiting for a source within the limits */
+	CHECK(!pr.d.accepted);
+	vmig_incoming_cancel(in);
+	CHECK_EQ_INT(dest_join(&pr.d), -ECANCELED);
+	pair_end(&pr);
+}
+
+TEST(cancel_ends_an_incoming_wait_at_once)
+{
+	struct pair pr;
+	CHECK_EQ_INT(pair_begin(&pr), 0);
+	struct vmig_incoming *in = NULL;
+	for (int i = 0; i < 200 && !in; i++) {
+		usleep(5000);
+		in = __atomic_load_n(&pr.d.in, __ATOMIC_ACQUIRE);
+	}
+	CHECK(in != NULL);
+	uint64_t t0 = mono_ms();
+	vmig_incoming_cancel(in);
+	CHECK_EQ_INT(dest_join(&pr.d), -ECANCELED);
+	CHECK(mono_ms() - t0 < 100);
+	pair_end(&pr);
+}
+
+TEST(cancel_under_a_tiny_bandwidth_takes_effect_at_once)
+{
+	struct pair pr;
+	CHECK_EQ_INT(pair_begin(&pr), 0);
+	CHECK_EQ_INT(pair_migrate(&pr, pr.dest_uri, 0, 1000), 0); /* 1000 bytes/s */
+	usleep(500000);
+	uint64_t t0 = mono_ms();
+	vmig_migration_cancel(pr.m);
+	struct vmig_migrate_stats st;
+	for (;;) {
+		vmig_migration_query(pr.m, &st);
+		if (final_status(st.status) || mono_ms() - t0 > 5000)
+			break;
+		usleep(1000);
+	}
+	uint64_t took = mono_ms() - t0;
+	dest_join(&pr.d);
+	CHECK_EQ_INT(st.status, VMIG_MIG_CANCELLED);
+	CHECK(took < 100);
+	CHECK(!fg_is_paused(&pr.src));
+	pair_end(&pr);
+}
+
+TEST(cancel_under_a_tiny_bandwidth_with_channels)
+{
+	struct pair pr;
+	CHECK_EQ_INT(pair_begin(&pr), 0);
+	CHECK_EQ_INT(pair_migrate(&pr, pr.dest_uri, 2, 1000), 0);
+	usleep(500000);
+	uint64_t t0 = mono_ms();
+	vmig_migration_cancel(pr.m);
+	vmig_migration_free(pr.m); /* joins: what quit does */
+	pr.m = NULL;
+	uint64_t took = mono_ms() - t0;
+	dest_join(&pr.d);
+	CHECK(took < 100);
+	CHECK(!fg_is_paused(&pr.src));
+	pair_end(&pr);
+}
+
+RUN_TESTS("failures", UT(lost_go_keeps_source_paused_and_unconfirmed),
+	  UT(lost_resumed_keeps_source_paused_while_destination_runs),
+	  UT(stalled_go_ends_destination_within_its_deadline),
+	  UT(destination_failing_after_go_gives_the_guest_back),
+	  UT(garbage_connections_do_not_end_the_listener), UT(idle_connections_do_not_delay_the_source),
+	  UT(strangers_do_not_disturb_data_channels),
+	  UT(strangers_during_the_channel_window_are_refused_one_by_one),
+	  UT(second_source_is_refused_first_completes),
+	  UT(silence_after_channel_end_ends_the_destination),
+	  UT(source_over_the_ram_limit_is_refused_and_the_wait_goes_on),
+	  UT(cancel_ends_an_incoming_wait_at_once),
+	  UT(cancel_under_a_tiny_bandwidth_takes_effect_at_once),
+	  UT(cancel_under_a_tiny_bandwidth_with_channels))
