@@ -12,7 +12,7 @@
 #include "config.h"
 #include "layout.h"
 #include "page.h"
-#include "vmig/guest_abi.h"
+#include "guest_abi.h"
 
 /* Exit codes passed to the halt gate (and so to the VMM). */
 #define EXIT_OK 0

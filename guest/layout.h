@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "vmig/guest_abi.h"
+#include "guest_abi.h"
 
 struct owned_range {
 	uint64_t base;  /* gpa, page aligned */

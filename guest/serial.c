@@ -7,7 +7,7 @@
 #include "serial.h"
 
 #include "io.h"
-#include "vmig/guest_abi.h"
+#include "guest_abi.h"
 
 static int serial_lock;
 

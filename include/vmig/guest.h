@@ -11,9 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmig/vmig.h"
+
 #define VMIG_PAGE_SIZE 4096u
 #define VMIG_PAGE_SHIFT 12
-#define VMIG_MAX_RAM_REGIONS 4
 
 /* A contiguous piece of guest RAM, mapped in this process. */
 struct vmig_ram_region {

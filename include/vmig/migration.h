@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libvmig: live migration of a guest (include/vmig/guest.h) over TCP.
+ * libvmig: live migration of a guest (include/vmig/guest.h) over TCP, or
+ * over connections the caller brings (any connected stream sockets: its
+ * own TLS tunnel, vsock, UNIX sockets).
  *
  * Source: vmig_migration_start() runs pre-copy passes on its own thread,
  * switches over when the expected downtime fits the limit, and hands over
@@ -38,11 +40,18 @@ enum vmig_mig_status {
 	VMIG_MIG_UNCONFIRMED,
 };
 
-const char *vmig_mig_status_name(enum vmig_mig_status s);
+VMIG_API const char *vmig_mig_status_name(enum vmig_mig_status s);
 
+/*
+ * Versioned structs: the caller sets .size = sizeof(the struct) (the
+ * VMIG_*_INIT macros do), and the library reads or fills only that many
+ * bytes, so a program built against an older, shorter struct keeps
+ * working; new fields only ever go at the end.
+ */
 struct vmig_migrate_stats {
+	uint32_t size;              /* sizeof(struct vmig_migrate_stats), set by the caller */
 	enum vmig_mig_status status;
-	char error[512];
+	char error[VMIG_MAX_ERROR];
 	uint64_t total_ms;          /* start to handover (or failure) */
 	uint64_t setup_ms;          /* connect + HELLO exchange */
 	uint64_t downtime_ms;       /* guest paused here -> resumed there */
@@ -59,7 +68,7 @@ struct vmig_migrate_stats {
 	double dest_decompress_cpu_s;        /* reported by the destination */
 	char accel[160];                     /* accelerator in use, or "" */
 	unsigned nr_channels;                /* data channels (0: pages on the main one) */
-	uint64_t channel_bytes[16];          /* bytes sent on each data channel */
+	uint64_t channel_bytes[VMIG_MAX_DATA_CHANNELS]; /* bytes sent on each data channel */
 	char codec[16];
 	uint64_t pages_this_pass, pages_sent_this_pass;
 	uint64_t remaining_bytes;   /* dirty RAM still to send (last harvest) */
@@ -69,35 +78,60 @@ struct vmig_migrate_stats {
 	uint64_t expected_downtime_ms;
 	bool verified;              /* destination checked the RAM digest */
 };
+#define VMIG_MIGRATE_STATS_INIT {.size = sizeof(struct vmig_migrate_stats)}
 
 struct vmig_migrate_params {
-	const char *uri;            /* tcp:HOST:PORT */
+	uint32_t size;              /* sizeof(struct vmig_migrate_params), set by the caller */
+	const char *uri;            /* tcp:HOST:PORT; or NULL with fds */
+	/*
+	 * Connections the caller opened instead of uri: fds[0] the main one,
+	 * fds[1..nr_fds-1] the data channels (nr_fds - 1 of them; .channels
+	 * must then be 0 or equal). Connected stream sockets; the library
+	 * makes them non-blocking and closes them when the migration ends.
+	 */
+	const int *fds;
+	unsigned nr_fds;
 	uint64_t downtime_limit_ms; /* default 300 */
 	uint64_t max_bandwidth;     /* bytes/s, 0 = unlimited */
 	uint64_t timeout_ms;        /* 0 = none; then the migration is cancelled */
 	int io_timeout_ms;          /* no progress for this long fails it; default 5000 */
-	unsigned channels;          /* data connections besides the main one, 0..16 */
+	unsigned channels;          /* data connections besides the main one, 0..VMIG_MAX_DATA_CHANNELS */
 	const char *codec;          /* NULL/"none", "lz4", "zstd", "deflate", "qat" (deflate on QAT) */
 	int level;                  /* codec level; 0: the codec's default */
 	const char *accel;          /* "cpu" (default), "qat", "auto" */
 	unsigned compress_threads;  /* CPU backend workers, 0: one per CPU */
 	uint64_t xbzrle_cache_bytes;/* 0: XBZRLE off */
-	const char *qatzip_path;    /* tests: the QATzip test double */
+	const char *qatzip_library; /* libqatzip.so.3 to load; NULL: the system's */
 	const uint8_t *vmm_config;  /* sent in HELLO for the destination VMM */
 	size_t vmm_config_len;
-	/* Called once on the migration thread when it ends (any status). */
+	/*
+	 * Called once, on the migration thread, when the migration ends (any
+	 * status), with its final figures. It may call vmig_migration_query
+	 * and vmig_migration_cancel, not vmig_migration_free (which joins that
+	 * very thread). Optional.
+	 */
 	void (*done)(void *opaque, const struct vmig_migrate_stats *final);
 	void *opaque;
 };
+#define VMIG_MIGRATE_PARAMS_INIT {.size = sizeof(struct vmig_migrate_params)}
 
 struct vmig_migration;
 
-int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migrate_params *p,
-			 struct vmig_migration **out, char *err, size_t errlen);
-void vmig_migration_cancel(struct vmig_migration *m);
-void vmig_migration_query(struct vmig_migration *m, struct vmig_migrate_stats *s);
-/* Joins the migration thread and frees it. */
-void vmig_migration_free(struct vmig_migration *m);
+/*
+ * Starts migrating guest on a thread of its own; returns at once. The
+ * guest ops are called from the library's threads (the migration thread
+ * and one per data channel), never two of pause/resume/save/load at once.
+ * On failure *out is untouched and err says why.
+ */
+VMIG_API int vmig_migration_start(const struct vmig_guest *guest,
+				  const struct vmig_migrate_params *p, struct vmig_migration **out,
+				  char *err, size_t errlen);
+/* Any thread, any time; takes effect within milliseconds. */
+VMIG_API void vmig_migration_cancel(struct vmig_migration *m);
+/* Any thread; s->size must be set (VMIG_MIGRATE_STATS_INIT). */
+VMIG_API void vmig_migration_query(struct vmig_migration *m, struct vmig_migrate_stats *s);
+/* Joins the migration thread and frees it. Not from the done callback. */
+VMIG_API void vmig_migration_free(struct vmig_migration *m);
 
 /*
  * Destination.
@@ -125,7 +159,17 @@ struct vmig_incoming_config {
 };
 
 struct vmig_incoming_params {
-	int listen_fd;              /* listening socket; owned (closed) by the incoming object */
+	uint32_t size;              /* sizeof(struct vmig_incoming_params), set by the caller */
+	int listen_fd;              /* listening socket, owned (closed) from here on; -1: none */
+	/*
+	 * Or connections the caller accepted itself (any connected stream
+	 * sockets), owned from here on: each is heard like one that came to
+	 * listen_fd (its first record must be the HELLO or a data channel's
+	 * CHANNEL_HELLO). With no listen_fd, all the source's connections
+	 * must be here.
+	 */
+	const int *fds;
+	unsigned nr_fds;
 	int accept_timeout_ms;      /* no valid source within this: -ETIMEDOUT; < 0: no limit */
 	int io_timeout_ms;          /* no progress on a connection for this long fails it; default 5000 */
 	uint64_t max_ram_bytes;     /* a source asking for more guest RAM is refused; 0: no limit */
@@ -138,6 +182,7 @@ struct vmig_incoming_params {
 	int (*check_config)(void *opaque, const uint8_t *cfg, size_t len, char *why, size_t whylen);
 	void *opaque;
 };
+#define VMIG_INCOMING_PARAMS_INIT {.size = sizeof(struct vmig_incoming_params), .listen_fd = -1}
 
 struct vmig_incoming_stats {
 	uint64_t pages_normal, pages_zero, pages_xbzrle, passes, wire_bytes;
@@ -147,24 +192,24 @@ struct vmig_incoming_stats {
 };
 
 /* Listens on uri (tcp:HOST:PORT); *listen_fd is then ready for accept. */
-int vmig_incoming_listen(const char *uri, int *listen_fd, char *err, size_t errlen);
+VMIG_API int vmig_incoming_listen(const char *uri, int *listen_fd, char *err, size_t errlen);
 /* Takes ownership of p->listen_fd, even on failure. */
-int vmig_incoming_create(const struct vmig_incoming_params *p, struct vmig_incoming **out,
+VMIG_API int vmig_incoming_create(const struct vmig_incoming_params *p, struct vmig_incoming **out,
 			 char *err, size_t errlen);
 /* Waits for one source and its HELLO (which describes the VM to create). */
-int vmig_incoming_accept(struct vmig_incoming *in, struct vmig_incoming_config *cfg, char *err,
+VMIG_API int vmig_incoming_accept(struct vmig_incoming *in, struct vmig_incoming_config *cfg, char *err,
 			 size_t errlen);
 /* Refuses the accepted source with a reason (e.g. the VM could not be created). */
-void vmig_incoming_refuse(struct vmig_incoming *in, const char *why);
+VMIG_API void vmig_incoming_refuse(struct vmig_incoming *in, const char *why);
 /*
  * Receives into guest, which must have the regions of cfg. Returns 0 once
  * the guest runs here (after GO); on failure the guest has not run and the
  * caller discards it.
  */
-int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *guest,
+VMIG_API int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *guest,
 		      struct vmig_incoming_stats *stats, char *err, size_t errlen);
 /* Async-signal-safe; any thread. */
-void vmig_incoming_cancel(struct vmig_incoming *in);
-void vmig_incoming_free(struct vmig_incoming *in);
+VMIG_API void vmig_incoming_cancel(struct vmig_incoming *in);
+VMIG_API void vmig_incoming_free(struct vmig_incoming *in);
 
 #endif

@@ -337,7 +337,7 @@ static int receive_vm(struct run_opts *o, struct vmig_incoming *in, struct vm **
  * Returns 0 with the VM running, 1 if a signal ended the wait, < 0 on error. */
 static int run_incoming(struct run_opts *o, int sfd, struct vm **out, char *err, size_t errlen)
 {
-	struct vmig_incoming_params ip = {.accept_timeout_ms = o->incoming_timeout_ms,
+	struct vmig_incoming_params ip = {.size = sizeof(struct vmig_incoming_params), .accept_timeout_ms = o->incoming_timeout_ms,
 					  .io_timeout_ms = 5000,
 					  .max_ram_bytes = o->max_mem,
 					  .check_config = check_incoming_config,

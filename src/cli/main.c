@@ -7,10 +7,6 @@
 #include "cli/cli.h"
 #include "common/log.h"
 
-#ifndef VMIG_VERSION
-#define VMIG_VERSION "0.1.0"
-#endif
-
 static const struct {
 	const char *name;
 	int (*fn)(int, char **);
@@ -36,15 +32,15 @@ int main(int argc, char **argv)
 	const char *env = getenv("VMIG_LOG");
 
 	if (env && !strcmp(env, "debug"))
-		log_set_level(LOG_DEBUG);
+		log_set_level(VMIG_LOG_DEBUG);
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
-			log_set_level(LOG_DEBUG);
+			log_set_level(VMIG_LOG_DEBUG);
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--version")) {
-			printf("vmig %s\n", VMIG_VERSION);
+			printf("vmig %s\n", vmig_version());
 			return 0;
 		} else {
 			fprintf(stderr, "vmig: unknown option '%s'\n", argv[i]);

@@ -53,11 +53,32 @@ void vbuf_put(struct vbuf *b, const void *p, size_t n)
 		memcpy(d, p, n);
 }
 
-/* The wire format is little-endian, as is every host vmig runs on (x86). */
-void vbuf_put_u8(struct vbuf *b, uint8_t v) { vbuf_put(b, &v, 1); }
-void vbuf_put_u16(struct vbuf *b, uint16_t v) { vbuf_put(b, &v, 2); }
-void vbuf_put_u32(struct vbuf *b, uint32_t v) { vbuf_put(b, &v, 4); }
-void vbuf_put_u64(struct vbuf *b, uint64_t v) { vbuf_put(b, &v, 8); }
+/* Little-endian on the wire and in blobs, whatever the host's byte order. */
+void vbuf_put_u8(struct vbuf *b, uint8_t v)
+{
+	vbuf_put(b, &v, 1);
+}
+
+void vbuf_put_u16(struct vbuf *b, uint16_t v)
+{
+	uint8_t *d = vbuf_grow(b, 2);
+	if (d)
+		vle16_put(d, v);
+}
+
+void vbuf_put_u32(struct vbuf *b, uint32_t v)
+{
+	uint8_t *d = vbuf_grow(b, 4);
+	if (d)
+		vle32_put(d, v);
+}
+
+void vbuf_put_u64(struct vbuf *b, uint64_t v)
+{
+	uint8_t *d = vbuf_grow(b, 8);
+	if (d)
+		vle64_put(d, v);
+}
 
 void vreader_init(struct vreader *r, const void *p, size_t n)
 {
@@ -89,7 +110,27 @@ bool vr_get(struct vreader *r, void *out, size_t n)
 	return true;
 }
 
-uint8_t vr_u8(struct vreader *r) { uint8_t v; vr_get(r, &v, 1); return v; }
-uint16_t vr_u16(struct vreader *r) { uint16_t v; vr_get(r, &v, 2); return v; }
-uint32_t vr_u32(struct vreader *r) { uint32_t v; vr_get(r, &v, 4); return v; }
-uint64_t vr_u64(struct vreader *r) { uint64_t v; vr_get(r, &v, 8); return v; }
+/* Little-endian; 0 after a short read. */
+uint8_t vr_u8(struct vreader *r)
+{
+	const uint8_t *p = vr_take(r, 1);
+	return p ? p[0] : 0;
+}
+
+uint16_t vr_u16(struct vreader *r)
+{
+	const uint8_t *p = vr_take(r, 2);
+	return p ? vle16_get(p) : 0;
+}
+
+uint32_t vr_u32(struct vreader *r)
+{
+	const uint8_t *p = vr_take(r, 4);
+	return p ? vle32_get(p) : 0;
+}
+
+uint64_t vr_u64(struct vreader *r)
+{
+	const uint8_t *p = vr_take(r, 8);
+	return p ? vle64_get(p) : 0;
+}

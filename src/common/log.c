@@ -5,39 +5,52 @@
 #include <string.h>
 #include <time.h>
 
-/* The only process-wide setting: written once at start-up, read after. */
-static enum log_level current_level = LOG_INFO;
+/* The process-wide settings: written at start-up (vmig_set_log_handler,
+ * log_set_level), read after; vmig.h says so to embedders. */
+static enum vmig_log_level current_level = VMIG_LOG_INFO;
+static vmig_log_fn handler;
+static void *handler_opaque;
 
-void log_set_level(enum log_level level)
+void log_set_level(enum vmig_log_level level)
 {
 	current_level = level;
 }
 
-enum log_level log_get_level(void)
+enum vmig_log_level log_get_level(void)
 {
 	return current_level;
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+VMIG_API void vmig_set_log_handler(vmig_log_fn fn, void *opaque, enum vmig_log_level max_level)
 {
-	static const char *const names[] = {"error", "warning", "info", "debug"};
+	handler = fn;
+	handler_opaque = opaque;
+	current_level = max_level;
+}
+
+VMIG_API const char *vmig_version(void)
+{
+#define VMIG_STR2(x) #x
+#define VMIG_STR(x) VMIG_STR2(x)
+	return VMIG_STR(VMIG_VERSION_MAJOR) "." VMIG_STR(VMIG_VERSION_MINOR) "." VMIG_STR(
+		VMIG_VERSION_PATCH);
+}
+
+void log_msg(enum vmig_log_level level, const char *fmt, ...)
+{
+	static const char *const names[] = {"error: ", "warning: ", "", "debug: "};
 	char line[1024];
 	va_list ap;
-	int n;
 
 	if (level > current_level)
 		return;
-	n = snprintf(line, sizeof(line), "vmig: %s: ", level == LOG_INFO ? "" : names[level]);
-	if (level == LOG_INFO)
-		n = snprintf(line, sizeof(line), "vmig: ");
 	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	/* One write per line so lines from several threads do not interleave. */
-	size_t len = strlen(line);
-	if (len + 1 < sizeof(line)) {
-		line[len] = '\n';
-		line[len + 1] = 0;
+	if (handler) {
+		handler(handler_opaque, level, line);
+		return;
 	}
-	fputs(line, stderr);
+	/* One write per line so lines from several threads do not interleave. */
+	fprintf(stderr, "vmig: %s%s\n", names[level], line);
 }

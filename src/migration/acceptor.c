@@ -2,6 +2,7 @@
 #include "migration/acceptor.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -30,6 +31,7 @@ struct pending {
 struct acceptor {
 	int lfd, cancel_fd, timeout_ms;
 	uint64_t seq;
+	char last_refusal[256];   /* why the last stranger was refused */
 	struct pending p[ACCEPTOR_MAX_PENDING];
 };
 
@@ -40,46 +42,19 @@ int acceptor_new(int lfd, int cancel_fd, int first_record_timeout_ms, struct acc
 		return -ENOMEM;
 	a->lfd = lfd;
 	a->cancel_fd = cancel_fd;
+	/* accept_all takes connections until EAGAIN: the socket must not block
+	 * (a caller's own listening socket may) */
+	int fl = lfd >= 0 ? fcntl(lfd, F_GETFL) : 0;
+	if (fl < 0 || (lfd >= 0 && fcntl(lfd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+		int e = errno;
+		free(a);
+		return -e;
+	}
 	a->timeout_ms = first_record_timeout_ms > 0 ? first_record_timeout_ms : 5000;
 	for (unsigned i = 0; i < ACCEPTOR_MAX_PENDING; i++)
 		a->p[i].fd = -1;
 	*out = a;
 	return 0;
-}
-
-static void pending_reset(struct pending *p)
-{
-	free(p->payload);
-	memset(p, 0, sizeof(*p));
-	p->fd = -1;
-}
-
-/* Tells a refused connection why (best effort, never blocks), closes it. */
-static void refuse(struct pending *p, const char *why)
-{
-	struct vbuf pl, rec;
-	vbuf_init(&pl);
-	vbuf_init(&rec);
-	wire_encode_error(&pl, -EPROTO, why);
-	wire_put_record(&rec, REC_ERROR, pl.data, pl.len);
-	if (!rec.oom && send(p->fd, rec.data, rec.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-		/* the stranger may be gone already: nothing more to do */
-	}
-	vbuf_free(&pl);
-	vbuf_free(&rec);
-	log_warn("incoming: refused a connection from %s: %s", p->peer, why);
-	close(p->fd);
-	pending_reset(p);
-}
-
-void acceptor_free(struct acceptor *a, const char *why)
-{
-	if (!a)
-		return;
-	for (unsigned i = 0; i < ACCEPTOR_MAX_PENDING; i++)
-		if (a->p[i].fd >= 0)
-			refuse(&a->p[i], why);
-	free(a);
 }
 
 static void peer_name(int fd, char *peer, size_t peerlen)
@@ -94,6 +69,54 @@ static void peer_name(int fd, char *peer, size_t peerlen)
 	else
 		snprintf(peer, peerlen, "?");
 }
+
+static void pending_reset(struct pending *p)
+{
+	free(p->payload);
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+}
+
+/* Tells a refused connection why (best effort, never blocks), closes it. */
+static void refuse(struct acceptor *a, struct pending *p, const char *why)
+{
+	struct vbuf pl, rec;
+	vbuf_init(&pl);
+	vbuf_init(&rec);
+	wire_encode_error(&pl, -EPROTO, why);
+	wire_put_record(&rec, REC_ERROR, pl.data, pl.len);
+	if (!rec.oom && send(p->fd, rec.data, rec.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* the stranger may be gone already: nothing more to do */
+	}
+	vbuf_free(&pl);
+	vbuf_free(&rec);
+	snprintf(a->last_refusal, sizeof(a->last_refusal), "%s", why);
+	log_warn("incoming: refused a connection from %s: %s", p->peer, why);
+	close(p->fd);
+	pending_reset(p);
+}
+
+/* Starts hearing fd, accepted at `now`. */
+static void pending_start(struct acceptor *a, struct pending *p, int fd, uint64_t now)
+{
+	p->fd = fd;
+	p->seq = ++a->seq;
+	p->accepted_ns = now;
+	p->deadline_ns = now + (uint64_t)a->timeout_ms * 1000000ull;
+	peer_name(fd, p->peer, sizeof(p->peer));
+	log_debug("incoming: connection from %s", p->peer);
+}
+
+void acceptor_free(struct acceptor *a, const char *why)
+{
+	if (!a)
+		return;
+	for (unsigned i = 0; i < ACCEPTOR_MAX_PENDING; i++)
+		if (a->p[i].fd >= 0)
+			refuse(a, &a->p[i], why);
+	free(a);
+}
+
 
 /*
  * A free slot, or the oldest stranger's, refused to make room, if it has
@@ -118,7 +141,7 @@ static struct pending *free_slot(struct acceptor *a, uint64_t now, int *retry_ms
 		*retry_ms = (int)((ready - now) / 1000000 + 1);
 		return NULL;
 	}
-	refuse(oldest, "too many connections waiting: the oldest goes");
+	refuse(a, oldest, "too many connections waiting: the oldest goes");
 	return oldest;
 }
 
@@ -150,13 +173,25 @@ static int accept_all(struct acceptor *a, int *retry_ms, char *err, size_t errle
 			snprintf(err, errlen, "accept: %s", strerror(e));
 			return -e;
 		}
-		p->fd = fd;
-		p->seq = ++a->seq;
-		p->accepted_ns = now;
-		p->deadline_ns = now + (uint64_t)a->timeout_ms * 1000000ull;
-		peer_name(fd, p->peer, sizeof(p->peer));
-		log_debug("incoming: connection from %s", p->peer);
+		pending_start(a, p, fd, now);
 	}
+}
+
+int acceptor_adopt(struct acceptor *a, int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	for (unsigned i = 0; i < ACCEPTOR_MAX_PENDING; i++)
+		if (a->p[i].fd < 0) {
+			pending_start(a, &a->p[i], fd, now_ns());
+			return 0;
+		}
+	close(fd);
+	return -EMFILE;
 }
 
 /*
@@ -212,7 +247,7 @@ static int read_first_record(struct pending *p, char *why, size_t whylen)
 /* Reads from p; hands it over through the out arguments if its first
  * record passes check, refuses it if the record is bad. Returns 1 when
  * handed over. */
-static int serve_pending(struct pending *p, acceptor_check_fn check, void *opaque, int *fd_out,
+static int serve_pending(struct acceptor *a, struct pending *p, acceptor_check_fn check, void *opaque, int *fd_out,
 			 struct wire_hdr *h, struct vbuf *payload, char *peer, size_t peerlen)
 {
 	char why[512];
@@ -222,7 +257,7 @@ static int serve_pending(struct pending *p, acceptor_check_fn check, void *opaqu
 	if (r > 0 && (r = wire_check_payload(&p->h, p->payload, why, sizeof(why))) == 0)
 		r = check(opaque, &p->h, p->payload, why, sizeof(why));
 	if (r) {
-		refuse(p, why);
+		refuse(a, p, why);
 		return 0;
 	}
 	vbuf_reset(payload);
@@ -244,7 +279,7 @@ static int expire(struct acceptor *a, uint64_t now)
 		if (p->fd < 0)
 			continue;
 		if (p->deadline_ns <= now) {
-			refuse(p, p->got ? "first record incomplete: timed out"
+			refuse(a, p, p->got ? "first record incomplete: timed out"
 					 : "sent nothing: timed out");
 			continue;
 		}
@@ -252,6 +287,14 @@ static int expire(struct acceptor *a, uint64_t now)
 			next = p->deadline_ns;
 	}
 	return next == UINT64_MAX ? -1 : (int)((next - now) / 1000000 + 1);
+}
+
+static unsigned pending_count(const struct acceptor *a)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < ACCEPTOR_MAX_PENDING; i++)
+		n += a->p[i].fd >= 0;
+	return n;
 }
 
 static int min_timeout(int a, int b)
@@ -283,6 +326,11 @@ int acceptor_wait(struct acceptor *a, acceptor_check_fn check, void *opaque, int
 		bool listening = now >= listen_again;
 		if (!listening)
 			wait_ms = min_timeout(wait_ms, (int)((listen_again - now) / 1000000 + 1));
+		if (a->lfd < 0 && !pending_count(a)) {
+			snprintf(err, errlen, "no connection left to hear (the last one: %s)",
+				 a->last_refusal[0] ? a->last_refusal : "none given");
+			return -ENOTCONN;
+		}
 		unsigned n = 0, np = 0;
 		pfd[n++] = (struct pollfd){.fd = a->cancel_fd, .events = POLLIN};
 		pfd[n++] = (struct pollfd){.fd = listening ? a->lfd : -1, .events = POLLIN};
@@ -302,7 +350,7 @@ int acceptor_wait(struct acceptor *a, acceptor_check_fn check, void *opaque, int
 		}
 		for (unsigned k = 0; k < np; k++)
 			if (pfd[2 + k].revents &&
-			    serve_pending(&a->p[slot[k]], check, opaque, fd_out, h, payload, peer, peerlen))
+			    serve_pending(a, &a->p[slot[k]], check, opaque, fd_out, h, payload, peer, peerlen))
 				return 0;
 		int r, retry_ms;
 		if ((pfd[1].revents & POLLIN) && (r = accept_all(a, &retry_ms, err, errlen)))

@@ -32,8 +32,11 @@ typedef int (*acceptor_check_fn)(void *opaque, const struct wire_hdr *h, const u
 
 struct acceptor;
 
-/* Watches lfd (not closed by the acceptor); cancel_fd readable ends any wait. */
+/* Watches lfd (not closed by the acceptor; -1: none); cancel_fd readable
+ * ends any wait. */
 int acceptor_new(int lfd, int cancel_fd, int first_record_timeout_ms, struct acceptor **out);
+/* Hears fd (a connection accepted elsewhere) like one from lfd; owns it. */
+int acceptor_adopt(struct acceptor *a, int fd);
 /* Closes every connection still pending, telling each why. */
 void acceptor_free(struct acceptor *a, const char *why);
 

@@ -299,7 +299,7 @@ int chan_sendv(struct channel *c, struct iovec *iov, int iovcnt, char *err, size
 		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)(iovcnt > 1024 ? 1024 : iovcnt)};
 		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 		if (n > 0) {
-			c->bytes_sent += (uint64_t)n;
+			__atomic_fetch_add(&c->bytes_sent, (uint64_t)n, __ATOMIC_RELAXED);
 			iov_advance(&iov, &iovcnt, (size_t)n);
 			continue;
 		}
@@ -323,7 +323,7 @@ static int recvv_timeout(struct channel *c, struct iovec *iov, int iovcnt, int t
 	while (iovcnt) {
 		ssize_t n = readv(c->fd, iov, iovcnt > 1024 ? 1024 : iovcnt);
 		if (n > 0) {
-			c->bytes_received += (uint64_t)n;
+			__atomic_fetch_add(&c->bytes_received, (uint64_t)n, __ATOMIC_RELAXED);
 			iov_advance(&iov, &iovcnt, (size_t)n);
 			continue;
 		}

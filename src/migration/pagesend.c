@@ -46,7 +46,8 @@ int stream_init(struct src_chan *s, struct vmig_migration *m, unsigned idx)
 		if (!b->data)
 			return -ENOMEM;
 		if (m->p.xbzrle_cache_bytes) {
-			b->xbz = malloc((size_t)BATCH_PAGES * (XBZRLE_MAX_DELTA + 2));
+			b->xbz = malloc((size_t)BATCH_PAGES *
+					(XBZRLE_MAX_DELTA + WIRE_XBZ_DELTA_HDR_SIZE));
 			if (!b->xbz)
 				return -ENOMEM;
 		}
@@ -123,7 +124,7 @@ static int send_slot(struct src_chan *s, struct batch_slot *b, char *err, size_t
 
 	if (b->state == SLOT_COMPRESSING) {
 		/* its job came back (send_oldest waited for it) */
-		if (b->job.status == 0 && b->job.dst_len + 4 < data_len) {
+		if (b->job.status == 0 && b->job.dst_len + WIRE_PAGES_LEN_SIZE < data_len) {
 			codec = (uint32_t)s->m->codec;
 			comp_len = (uint32_t)b->job.dst_len;
 			data = b->comp;
@@ -131,15 +132,21 @@ static int send_slot(struct src_chan *s, struct batch_slot *b, char *err, size_t
 		}
 		/* an incompressible batch (or a failed job) goes raw */
 	}
-	uint8_t fixed[16];
+	uint8_t fixed[WIRE_PAGES_FIXED_SIZE];
+	uint8_t xbz_raw[WIRE_PAGES_LEN_SIZE], comp_raw[WIRE_PAGES_LEN_SIZE];
 	uint32_t count = b->nr_entries;
-	memcpy(fixed, &b->pass, 8);
-	memcpy(fixed + 8, &count, 4);
-	memcpy(fixed + 12, &codec, 4);
-	size_t ent_len = (size_t)count * 8, hash_len = (size_t)b->nr_hashes * 8;
+	wire_encode_pages_fixed(fixed, &(struct wire_pages_fixed){b->pass, count, codec});
+	/* entries and hashes go out of the slot itself, turned to wire order
+	 * in place: the slot is reset once sent */
+	wire_encode_pages_entries(b->entries, b->entries, count);
+	wire_encode_pages_hashes(b->hashes, b->hashes, b->nr_hashes);
+	size_t ent_len = (size_t)count * WIRE_PAGES_ITEM_SIZE;
+	size_t hash_len = (size_t)b->nr_hashes * WIRE_PAGES_ITEM_SIZE;
 	uint32_t xbz_len = (uint32_t)b->xbz_len;
-	size_t body = codec ? 4 + (size_t)comp_len : data_len;
-	size_t len = sizeof(fixed) + ent_len + hash_len + 4 + xbz_len + body;
+	wire_encode_pages_len(xbz_raw, xbz_len);
+	wire_encode_pages_len(comp_raw, comp_len);
+	size_t body = codec ? WIRE_PAGES_LEN_SIZE + (size_t)comp_len : data_len;
+	size_t len = sizeof(fixed) + ent_len + hash_len + WIRE_PAGES_LEN_SIZE + xbz_len + body;
 
 	XXH3_state_t st;
 	XXH3_64bits_reset(&st);
@@ -151,11 +158,11 @@ static int send_slot(struct src_chan *s, struct batch_slot *b, char *err, size_t
 
 	struct iovec iov[9] = {
 		{hdr, sizeof(hdr)}, {fixed, sizeof(fixed)}, {b->entries, ent_len},
-		{b->hashes, hash_len}, {&xbz_len, 4}, {b->xbz, xbz_len},
+		{b->hashes, hash_len}, {xbz_raw, sizeof(xbz_raw)}, {b->xbz, xbz_len},
 	};
 	int n = 6;
 	if (codec) {
-		iov[n++] = (struct iovec){&comp_len, 4};
+		iov[n++] = (struct iovec){comp_raw, sizeof(comp_raw)};
 		iov[n++] = (struct iovec){(void *)data, comp_len};
 	} else {
 		iov[n++] = (struct iovec){(void *)data, data_len};
@@ -243,7 +250,7 @@ static int add_page(struct src_chan *s, uint64_t index, uint64_t key, char *err,
 	 * right now, and what we hash must be what we send. */
 	uint8_t *dst = b->data + (size_t)b->nr_data * VMIG_PAGE_SIZE;
 	if (page_copy_is_zero(dst, src)) {
-		b->entries[b->nr_entries++] = index << 2 | WIRE_KIND_ZERO;
+		b->entries[b->nr_entries++] = wire_page_entry(index, WIRE_KIND_ZERO);
 		ram->hash[index] = ram->zero_hash;
 		s->zero++;
 		/* keep the cache equal to what the destination holds */
@@ -255,20 +262,19 @@ static int add_page(struct src_chan *s, uint64_t index, uint64_t key, char *err,
 		const uint8_t *old = s->xbz && s->m->pass > 1 ? xbzrle_cache_lookup(s->xbz, key) : NULL;
 		int n = -1;
 		if (old) {
-			uint8_t *out = b->xbz + b->xbz_len + 2;
+			uint8_t *out = b->xbz + b->xbz_len + WIRE_XBZ_DELTA_HDR_SIZE;
 			n = xbzrle_encode(old, dst, VMIG_PAGE_SIZE, out, XBZRLE_MAX_DELTA);
 			if (n < 0)
 				xbzrle_cache_note_overflow(s->xbz);
 		}
 		if (n >= 0) {
-			uint16_t l16 = (uint16_t)n;
-			memcpy(b->xbz + b->xbz_len, &l16, 2);
-			b->xbz_len += 2 + (size_t)n;
-			b->entries[b->nr_entries++] = index << 2 | WIRE_KIND_XBZRLE;
+			wire_encode_xbz_delta_len(b->xbz + b->xbz_len, (uint16_t)n);
+			b->xbz_len += WIRE_XBZ_DELTA_HDR_SIZE + (size_t)n;
+			b->entries[b->nr_entries++] = wire_page_entry(index, WIRE_KIND_XBZRLE);
 			xbzrle_cache_note_saved(s->xbz, VMIG_PAGE_SIZE - (uint64_t)n);
 			s->xbzrle++;
 		} else {
-			b->entries[b->nr_entries++] = index << 2 | WIRE_KIND_NORMAL;
+			b->entries[b->nr_entries++] = wire_page_entry(index, WIRE_KIND_NORMAL);
 			b->nr_data++;
 			s->normal++;
 		}
@@ -324,10 +330,8 @@ int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errl
 	if ((r = drain(s, err, errlen)))
 		return r;
 	stream_fold_counters(s);
-	uint8_t sync[16];
-	uint64_t zero = 0;
-	memcpy(sync, &m->pass, 8);
-	memcpy(sync + 8, &zero, 8);
+	uint8_t sync[WIRE_SYNC_SIZE];
+	wire_encode_sync(sync, &(struct wire_sync){.pass = m->pass});
 	return chan_send_record(s->ch, REC_SYNC, sync, sizeof(sync), err, errlen);
 }
 

@@ -39,9 +39,17 @@ bool page_is_zero(const void *page);
  */
 bool page_copy_is_zero(void *dst, const void *src);
 
+/* The portable versions (any host); the ones above use SIMD where the
+ * CPU has it and fall back to these elsewhere. Exposed for the tests,
+ * which check that both agree on every host. */
+bool page_is_zero_generic(const void *page);
+bool page_copy_is_zero_generic(void *dst, const void *src);
+
 uint64_t page_hash(const void *page);
 
 /* Digest over every page's hash (what the destination must match). */
 uint64_t ram_digest(const struct ram_map *m);
+/* The digest of a page-hash table (what DIGEST carries; docs/protocol.md). */
+uint64_t ram_digest_of(const uint64_t *hash, uint64_t n);
 
 #endif

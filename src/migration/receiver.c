@@ -35,7 +35,6 @@
 
 struct vmig_incoming;
 
-#define XBZ_SECTION_MAX ((size_t)WIRE_MAX_PAGES_PER_BATCH * (2 + VMIG_PAGE_SIZE))
 
 /* A page stream being received: the main channel, or a data channel with
  * its own thread. */
@@ -119,12 +118,26 @@ int vmig_incoming_create(const struct vmig_incoming_params *p, struct vmig_incom
 			 char *err, size_t errlen)
 {
 	struct vmig_incoming *in = calloc(1, sizeof(*in));
-	if (!in) {
-		close(p->listen_fd);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+	if (!in || p->size != sizeof(*p) || p->nr_fds > WIRE_MAX_CHANNELS + 1 ||
+	    (p->nr_fds && !p->fds) || (p->listen_fd < 0 && !p->nr_fds)) {
+		int r = !in ? -ENOMEM : -EINVAL;
+		if (!in)
+			snprintf(err, errlen, "out of memory");
+		else if (p->size != sizeof(*p))
+			snprintf(err, errlen, "vmig_incoming_params.size is %u, this libvmig wants %zu "
+					      "(VMIG_INCOMING_PARAMS_INIT)", p->size, sizeof(*p));
+		else
+			snprintf(err, errlen, "an incoming migration needs a listening socket or 1..%d "
+					      "connections", WIRE_MAX_CHANNELS + 1);
+		if (p->listen_fd >= 0)
+			close(p->listen_fd);
+		for (unsigned i = 0; p->fds && i < p->nr_fds && i <= WIRE_MAX_CHANNELS; i++)
+			close(p->fds[i]);
+		free(in);
+		return r;
 	}
 	in->p = *p;
+	in->p.fds = NULL;
 	if (in->p.io_timeout_ms <= 0)
 		in->p.io_timeout_ms = 5000;
 	in->ch.fd = -1;
@@ -133,11 +146,19 @@ int vmig_incoming_create(const struct vmig_incoming_params *p, struct vmig_incom
 	pthread_mutex_init(&in->lock, NULL);
 	pthread_cond_init(&in->cond, NULL);
 	in->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int r = 0;
 	if (in->cancel_fd < 0 ||
-	    acceptor_new(in->lfd, in->cancel_fd, in->p.io_timeout_ms, &in->acc)) {
-		snprintf(err, errlen, "out of resources for an incoming migration");
+	    acceptor_new(in->lfd, in->cancel_fd, in->p.io_timeout_ms, &in->acc))
+		r = -ENOMEM;
+	for (unsigned i = 0; i < p->nr_fds; i++)
+		if (r)
+			close(p->fds[i]);
+		else
+			r = acceptor_adopt(in->acc, p->fds[i]);
+	if (r) {
+		snprintf(err, errlen, "out of resources for an incoming migration: %s", strerror(-r));
 		vmig_incoming_free(in);
-		return -ENOMEM;
+		return r;
 	}
 	*out = in;
 	return 0;
@@ -244,21 +265,20 @@ void vmig_incoming_refuse(struct vmig_incoming *in, const char *why)
 static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wire_hdr *h,
 		      char *err, size_t errlen)
 {
-	uint8_t fixed[16];
+	uint8_t fixed[WIRE_PAGES_FIXED_SIZE], len_raw[WIRE_PAGES_LEN_SIZE];
 	uint64_t *ent = in->entries, *hashes = in->hashes;
+	struct wire_pages_fixed f;
 	int r;
 
-	if (h->len < sizeof(fixed) + 4) {
+	if (h->len < WIRE_PAGES_MIN_SIZE) {
 		snprintf(err, errlen, "bad PAGES record: %u bytes", h->len);
 		return -EPROTO;
 	}
-	if ((r = chan_recv(in->ch, fixed, sizeof(fixed), err, errlen)))
+	if ((r = chan_recv(in->ch, fixed, sizeof(fixed), err, errlen)) ||
+	    (r = wire_decode_pages_fixed(fixed, sizeof(fixed), &f, err, errlen)))
 		return r;
-	uint32_t count, codec;
-	uint64_t pass;
-	memcpy(&pass, fixed, 8);
-	memcpy(&count, fixed + 8, 4);
-	memcpy(&codec, fixed + 12, 4);
+	uint32_t count = f.count, codec = f.codec;
+	uint64_t pass = f.pass;
 	if (pass != in->synced_pass + 1) {
 		snprintf(err, errlen, "bad PAGES record: pass %llu while pass %llu is open",
 			 (unsigned long long)pass, (unsigned long long)in->synced_pass + 1);
@@ -272,20 +292,29 @@ static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wir
 		snprintf(err, errlen, "bad PAGES record: unknown codec %u", codec);
 		return -EPROTO;
 	}
+	/* The record check covers the metadata as it came on the wire; each
+	 * piece is added before it is decoded (in place) to host order. */
+	XXH3_state_t xs;
+	XXH3_64bits_reset(&xs);
+	XXH3_64bits_update(&xs, fixed, sizeof(fixed));
 	uint64_t left = h->len - sizeof(fixed);
-	if (left < (uint64_t)count * 8) {
+	size_t ent_len = (size_t)count * WIRE_PAGES_ITEM_SIZE;
+	if (left < ent_len) {
 		snprintf(err, errlen, "bad PAGES record: truncated page list");
 		return -EPROTO;
 	}
-	if ((r = chan_recv(in->ch, ent, (size_t)count * 8, err, errlen)))
+	if ((r = chan_recv(in->ch, ent, ent_len, err, errlen)))
 		return r;
-	left -= (uint64_t)count * 8;
+	XXH3_64bits_update(&xs, ent, ent_len);
+	if ((r = wire_decode_pages_entries(ent, ent_len, ent, count, err, errlen)))
+		return r;
+	left -= ent_len;
 	uint32_t normal = 0, xbz = 0;
 	for (uint32_t i = 0; i < count; i++) {
-		uint64_t kind = ent[i] & WIRE_KIND_MASK;
-		if ((ent[i] >> 2) >= ram->total_pages || kind > WIRE_KIND_XBZRLE) {
-			snprintf(err, errlen, "bad PAGES record: page %llu (kind %llu) is beyond guest RAM "
-				 "(%llu pages)", (unsigned long long)(ent[i] >> 2), (unsigned long long)kind,
+		unsigned kind = wire_entry_kind(ent[i]);
+		if (wire_entry_index(ent[i]) >= ram->total_pages || kind > WIRE_KIND_XBZRLE) {
+			snprintf(err, errlen, "bad PAGES record: page %llu (kind %u) is beyond guest RAM "
+				 "(%llu pages)", (unsigned long long)wire_entry_index(ent[i]), kind,
 				 (unsigned long long)ram->total_pages);
 			return -EPROTO;
 		}
@@ -293,28 +322,30 @@ static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wir
 		xbz += kind == WIRE_KIND_XBZRLE;
 	}
 	uint32_t nh = normal + xbz;
-	if (left < (uint64_t)nh * 8 + 4) {
+	size_t hash_len = (size_t)nh * WIRE_PAGES_ITEM_SIZE;
+	if (left < (uint64_t)hash_len + WIRE_PAGES_LEN_SIZE) {
 		snprintf(err, errlen, "bad PAGES record: truncated hashes");
 		return -EPROTO;
 	}
-	if ((r = chan_recv(in->ch, hashes, (size_t)nh * 8, err, errlen)))
+	if ((r = chan_recv(in->ch, hashes, hash_len, err, errlen)))
 		return r;
-	left -= (uint64_t)nh * 8;
-	XXH3_state_t xs;
-	XXH3_64bits_reset(&xs);
-	XXH3_64bits_update(&xs, fixed, sizeof(fixed));
-	XXH3_64bits_update(&xs, ent, (size_t)count * 8);
-	XXH3_64bits_update(&xs, hashes, (size_t)nh * 8);
+	left -= hash_len;
+	XXH3_64bits_update(&xs, hashes, hash_len);
 	if (XXH3_64bits_digest(&xs) != h->check) {
 		snprintf(err, errlen, "bad PAGES record: checksum mismatch");
 		return -EBADMSG;
 	}
-	uint32_t xbz_len;
-	if ((r = chan_recv(in->ch, &xbz_len, 4, err, errlen)))
+	if ((r = wire_decode_pages_hashes(hashes, hash_len, hashes, nh, err, errlen)))
 		return r;
-	left -= 4;
-	if (xbz_len > left || xbz_len > (uint64_t)xbz * (2 + VMIG_PAGE_SIZE) || xbz_len > XBZ_SECTION_MAX ||
-	    (xbz && xbz_len < 2ull * xbz) || (!xbz && xbz_len)) {
+	uint32_t xbz_len;
+	if ((r = chan_recv(in->ch, len_raw, sizeof(len_raw), err, errlen)) ||
+	    (r = wire_decode_pages_len(len_raw, sizeof(len_raw), &xbz_len, err, errlen)))
+		return r;
+	left -= WIRE_PAGES_LEN_SIZE;
+	uint64_t xbz_max = (uint64_t)xbz * (WIRE_XBZ_DELTA_HDR_SIZE + VMIG_PAGE_SIZE);
+	uint64_t xbz_min = (uint64_t)xbz * WIRE_XBZ_DELTA_HDR_SIZE;
+	if (xbz_len > left || xbz_len > xbz_max || xbz_len > WIRE_MAX_XBZ_SECTION ||
+	    (xbz && xbz_len < xbz_min) || (!xbz && xbz_len)) {
 		snprintf(err, errlen, "bad PAGES record: XBZRLE section of %u bytes for %u pages", xbz_len,
 			 xbz);
 		return -EPROTO;
@@ -325,9 +356,9 @@ static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wir
 
 	/* Zero pages: fresh RAM is zero, touch a page only if it held data. */
 	for (uint32_t i = 0; i < count; i++) {
-		if ((ent[i] & WIRE_KIND_MASK) != WIRE_KIND_ZERO)
+		if (wire_entry_kind(ent[i]) != WIRE_KIND_ZERO)
 			continue;
-		uint64_t idx = ent[i] >> 2;
+		uint64_t idx = wire_entry_index(ent[i]);
 		if (ram->hash[idx] != ram->zero_hash)
 			memset(ram_page(ram, idx), 0, VMIG_PAGE_SIZE);
 		ram->hash[idx] = ram->zero_hash;
@@ -342,14 +373,17 @@ static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wir
 		}
 		unsigned n = 0;
 		for (uint32_t i = 0; i < count; i++)
-			if ((ent[i] & WIRE_KIND_MASK) == WIRE_KIND_NORMAL)
-				in->iov[n++] = (struct iovec){ram_page(ram, ent[i] >> 2), VMIG_PAGE_SIZE};
+			if (wire_entry_kind(ent[i]) == WIRE_KIND_NORMAL)
+				in->iov[n++] = (struct iovec){ram_page(ram, wire_entry_index(ent[i])),
+							      VMIG_PAGE_SIZE};
 		if (n && (r = chan_recvv(in->ch, in->iov, (int)n, err, errlen)))
 			return r;
 	} else {
-		uint32_t comp_len;
-		if (!normal || left < 4 || (r = chan_recv(in->ch, &comp_len, 4, err, errlen)) ||
-		    comp_len != left - 4 || comp_len > in->comp_cap) {
+		uint32_t comp_len = 0;
+		if (!normal || left < WIRE_PAGES_LEN_SIZE ||
+		    (r = chan_recv(in->ch, len_raw, sizeof(len_raw), err, errlen)) ||
+		    (r = wire_decode_pages_len(len_raw, sizeof(len_raw), &comp_len, err, errlen)) ||
+		    comp_len != left - WIRE_PAGES_LEN_SIZE || comp_len > in->comp_cap) {
 			if (!r) {
 				snprintf(err, errlen, "bad PAGES record: compressed data does not fit the record");
 				r = -EPROTO;
@@ -370,26 +404,28 @@ static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wir
 		}
 		const uint8_t *src = in->scratch;
 		for (uint32_t i = 0; i < count; i++)
-			if ((ent[i] & WIRE_KIND_MASK) == WIRE_KIND_NORMAL) {
-				memcpy(ram_page(ram, ent[i] >> 2), src, VMIG_PAGE_SIZE);
+			if (wire_entry_kind(ent[i]) == WIRE_KIND_NORMAL) {
+				uint8_t *page = ram_page(ram, wire_entry_index(ent[i]));
+				memcpy(page, src, VMIG_PAGE_SIZE);
 				src += VMIG_PAGE_SIZE;
 			}
 	}
 	/* XBZRLE pages: deltas against what this side holds. */
 	const uint8_t *d = in->xbz, *dend = in->xbz + xbz_len;
 	for (uint32_t i = 0; i < count; i++) {
-		if ((ent[i] & WIRE_KIND_MASK) != WIRE_KIND_XBZRLE)
+		if (wire_entry_kind(ent[i]) != WIRE_KIND_XBZRLE)
 			continue;
 		uint16_t n;
-		if (dend - d < 2) {
+		if (dend - d < WIRE_XBZ_DELTA_HDR_SIZE ||
+		    wire_decode_xbz_delta_len(d, WIRE_XBZ_DELTA_HDR_SIZE, &n, err, errlen)) {
 			snprintf(err, errlen, "bad PAGES record: XBZRLE section truncated");
 			return -EBADMSG;
 		}
-		memcpy(&n, d, 2);
-		d += 2;
-		if (dend - d < n || xbzrle_decode(d, n, ram_page(ram, ent[i] >> 2), VMIG_PAGE_SIZE)) {
+		d += WIRE_XBZ_DELTA_HDR_SIZE;
+		uint8_t *page = ram_page(ram, wire_entry_index(ent[i]));
+		if (dend - d < n || xbzrle_decode(d, n, page, VMIG_PAGE_SIZE)) {
 			snprintf(err, errlen, "bad PAGES record: malformed XBZRLE delta for page %llu",
-				 (unsigned long long)(ent[i] >> 2));
+				 (unsigned long long)wire_entry_index(ent[i]));
 			return -EBADMSG;
 		}
 		d += n;
@@ -402,10 +438,10 @@ static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wir
 	/* Every non-zero page against its hash. */
 	unsigned k = 0;
 	for (uint32_t i = 0; i < count; i++) {
-		uint64_t kind = ent[i] & WIRE_KIND_MASK;
+		unsigned kind = wire_entry_kind(ent[i]);
 		if (kind == WIRE_KIND_ZERO)
 			continue;
-		uint64_t idx = ent[i] >> 2;
+		uint64_t idx = wire_entry_index(ent[i]);
 		uint64_t got = page_hash(ram_page(ram, idx));
 		if (got != hashes[k]) {
 			snprintf(err, errlen, "bad PAGES record: page %llu does not match its hash%s",
@@ -423,12 +459,11 @@ static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wir
 /* SYNC on a page stream: acknowledge it and let the main thread know. */
 static int stream_synced(struct dst_chan *c, const struct vbuf *payload, char *err, size_t errlen)
 {
-	uint64_t pass;
-	if (payload->len != 16) {
-		snprintf(err, errlen, "bad SYNC record (%zu bytes)", payload->len);
-		return -EPROTO;
-	}
-	memcpy(&pass, payload->data, 8);
+	struct wire_sync s;
+	int r = wire_decode_sync(payload->data, payload->len, &s, err, errlen);
+	if (r)
+		return r;
+	uint64_t pass = s.pass;
 	/* Passes close in order, one SYNC each: a repeated or skipped one
 	 * would let the final check run while pages are still on the way. */
 	if (pass != c->synced_pass + 1) {
@@ -439,7 +474,9 @@ static int stream_synced(struct dst_chan *c, const struct vbuf *payload, char *e
 	c->passes++;
 	/* Lets the source pause the guest only once nothing of the earlier
 	 * passes is still queued here. */
-	int r = chan_send_record(c->ch, REC_SYNC_ACK, &pass, 8, err, errlen);
+	uint8_t ack[WIRE_SYNC_ACK_SIZE];
+	wire_encode_sync_ack(ack, &(struct wire_sync_ack){pass});
+	r = chan_send_record(c->ch, REC_SYNC_ACK, ack, sizeof(ack), err, errlen);
 	pthread_mutex_lock(&c->in->lock);
 	c->synced_pass = pass;
 	pthread_cond_broadcast(&c->in->cond);
@@ -474,7 +511,7 @@ static void *dst_chan_thread(void *arg)
 			break;
 		} else if (h.type == REC_ERROR) {
 			char msg[WIRE_MAX_STRING];
-			wire_decode_error(c->payload.data, c->payload.len, msg, sizeof(msg));
+			wire_decode_error(c->payload.data, c->payload.len, NULL, msg, sizeof(msg));
 			snprintf(err, sizeof(err), "source aborted the migration: %s", msg);
 			r = -ECONNABORTED;
 			break;
@@ -514,7 +551,7 @@ static int dst_chan_init(struct vmig_incoming *in, struct dst_chan *c, unsigned 
 			c->comp_cap = codec_bound((enum codec_id)k, batch);
 	c->scratch = malloc(batch);
 	c->comp = malloc(c->comp_cap);
-	c->xbz = malloc(XBZ_SECTION_MAX);
+	c->xbz = malloc(WIRE_MAX_XBZ_SECTION);
 	c->codec_ctx = codec_ctx_new();
 	return c->scratch && c->comp && c->xbz && c->codec_ctx ? 0 : -ENOMEM;
 }
@@ -531,20 +568,20 @@ static int check_channel_hello(void *opaque, const struct wire_hdr *h, const uin
 			       char *why, size_t whylen)
 {
 	struct chan_want *w = opaque;
-	uint64_t session;
-	uint32_t idx;
+	struct wire_channel_hello c;
+	char ign[64];
 	if (h->type == REC_HELLO) {
 		snprintf(why, whylen, "another migration is already incoming here");
 		return -EBUSY;
 	}
-	if (h->type != REC_CHANNEL_HELLO || h->len != 12) {
+	if (h->type != REC_CHANNEL_HELLO ||
+	    wire_decode_channel_hello(payload, h->len, &c, ign, sizeof(ign))) {
 		snprintf(why, whylen, "not a data channel of the migration in progress (first record %s)",
 			 wire_type_name(h->type));
 		return -EPROTO;
 	}
-	memcpy(&session, payload, 8);
-	memcpy(&idx, payload + 8, 4);
-	if (session != w->in->hello.session || idx >= w->in->hello.nr_channels || w->seen[idx]) {
+	uint32_t idx = c.index;
+	if (c.session != w->in->hello.session || idx >= w->in->hello.nr_channels || w->seen[idx]) {
 		snprintf(why, whylen, "a data channel connection that does not belong to this migration");
 		return -EPROTO;
 	}
@@ -725,6 +762,8 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 			if ((r = stream_synced(mainstream, &in->payload, err, errlen)))
 				break;
 		} else if (h.type == REC_STATE) {
+			if ((r = wire_check_state_len(n, err, errlen)))
+				break;
 			free(state);
 			state = malloc(n ? n : 1);
 			if (!state) {
@@ -735,15 +774,10 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 			memcpy(state, p, n);
 			state_len = n;
 		} else if (h.type == REC_DIGEST) {
-			uint64_t digest, total, final_pass;
-			if (n != 24) {
-				snprintf(err, errlen, "bad DIGEST record (%zu bytes)", n);
-				r = -EPROTO;
+			struct wire_digest dg;
+			if ((r = wire_decode_digest(p, n, &dg, err, errlen)))
 				break;
-			}
-			memcpy(&digest, p, 8);
-			memcpy(&total, p + 8, 8);
-			memcpy(&final_pass, p + 16, 8);
+			uint64_t digest = dg.digest, total = dg.total_pages, final_pass = dg.final_pass;
 			if (mainstream && final_pass != mainstream->synced_pass) {
 				snprintf(err, errlen, "protocol error: DIGEST for pass %llu, pass %llu is the last "
 						      "one closed", (unsigned long long)final_pass,
@@ -782,7 +816,8 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 			if (h.type != REC_GO) {
 				if (h.type == REC_ERROR) {
 					char msg[WIRE_MAX_STRING];
-					wire_decode_error(in->payload.data, in->payload.len, msg, sizeof(msg));
+					wire_decode_error(in->payload.data, in->payload.len, NULL, msg,
+							  sizeof(msg));
 					snprintf(err, errlen, "source aborted before handover: %s", msg);
 				} else {
 					snprintf(err, errlen, "protocol error: expected GO, got %s",
@@ -810,14 +845,17 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 				struct timespec ts = {0, 1000000};
 				nanosleep(&ts, NULL);
 			}
-			uint64_t alive[2] = {first, 0};
+			struct wire_alive al = {.first_alive_ns = first};
 			for (unsigned i = 0; i < in->nr_chans; i++)
-				alive[1] += __atomic_load_n(&in->chans[i].decompress_ns, __ATOMIC_RELAXED);
+				al.decompress_ns +=
+					__atomic_load_n(&in->chans[i].decompress_ns, __ATOMIC_RELAXED);
+			uint8_t alive[WIRE_ALIVE_SIZE];
+			wire_encode_alive(alive, &al);
 			chan_send_record(&in->ch, REC_ALIVE, alive, sizeof(alive), ign, sizeof(ign));
 			break;
 		} else if (h.type == REC_ERROR) {
 			char msg[WIRE_MAX_STRING];
-			wire_decode_error(p, n, msg, sizeof(msg));
+			wire_decode_error(p, n, NULL, msg, sizeof(msg));
 			snprintf(err, errlen, "source aborted the migration: %s", msg);
 			r = -ECONNABORTED;
 			break;

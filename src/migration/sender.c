@@ -8,6 +8,7 @@
  * switch over.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,8 @@ static void set_status(struct vmig_migration *m, enum vmig_mig_status s)
 
 void migration_update_counters(struct vmig_migration *m)
 {
-	uint64_t bytes = m->ch.bytes_sent + m->ch.bytes_received;
+	uint64_t bytes = __atomic_load_n(&m->ch.bytes_sent, __ATOMIC_RELAXED) +
+			 __atomic_load_n(&m->ch.bytes_received, __ATOMIC_RELAXED);
 	for (unsigned i = 0; m->nr_channels && i < m->nr_streams; i++)
 		bytes += __atomic_load_n(&m->streams[i].own.bytes_sent, __ATOMIC_RELAXED) +
 			 __atomic_load_n(&m->streams[i].own.bytes_received, __ATOMIC_RELAXED);
@@ -169,12 +171,15 @@ static int expect_record(struct vmig_migration *m, uint32_t want, struct vbuf *p
 		return r;
 	if (h.type == REC_ERROR) {
 		char msg[WIRE_MAX_STRING];
-		wire_decode_error(payload->data, payload->len, msg, sizeof(msg));
+		wire_decode_error(payload->data, payload->len, NULL, msg, sizeof(msg));
 		snprintf(err, errlen, "destination failed: %s", msg);
 		return -EREMOTEIO;
 	}
-	if (h.type == REC_SYNC_ACK && want != REC_SYNC_ACK && payload->len == 8 && !m->nr_channels) {
-		memcpy(&m->streams[0].acked_pass, payload->data, 8);
+	if (h.type == REC_SYNC_ACK && want != REC_SYNC_ACK && !m->nr_channels) {
+		struct wire_sync_ack a;
+		if ((r = wire_decode_sync_ack(payload->data, payload->len, &a, err, errlen)))
+			return r;
+		m->streams[0].acked_pass = a.pass;
 		return expect_record(m, want, payload, timeout_ms, err, errlen);
 	}
 	if (h.type != want) {
@@ -185,10 +190,28 @@ static int expect_record(struct vmig_migration *m, uint32_t want, struct vbuf *p
 	return 0;
 }
 
+/* Connection idx (0: main): one the caller brought, or a new one to the URI. */
+static int open_connection(struct vmig_migration *m, unsigned idx, int *fd, char *err,
+			   size_t errlen)
+{
+	if (!m->nr_byo_fds)
+		return chan_connect(m->uri, CONNECT_TIMEOUT_MS, m->cancel_fd, fd, err, errlen);
+	*fd = m->byo_fds[idx];
+	m->byo_fds[idx] = -1; /* the channel owns it now */
+	int fl = fcntl(*fd, F_GETFL);
+	if (fl < 0 || fcntl(*fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		int e = errno;
+		close(*fd);
+		snprintf(err, errlen, "connection %u given by the caller: %s", idx, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
 static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
 {
 	int fd, r;
-	if ((r = chan_connect(m->uri, CONNECT_TIMEOUT_MS, m->cancel_fd, &fd, err, errlen)))
+	if ((r = open_connection(m, 0, &fd, err, errlen)))
 		return r;
 	chan_init(&m->ch, fd, m->cancel_fd, m->p.io_timeout_ms);
 	m->ch.max_bandwidth = m->p.max_bandwidth;
@@ -223,15 +246,13 @@ static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
 	/* Data channels: each opens with CHANNEL_HELLO and gets a thread. */
 	for (unsigned i = 0; i < m->nr_channels; i++) {
 		struct src_chan *c = &m->streams[i];
-		if ((r = chan_connect(m->uri, CONNECT_TIMEOUT_MS, m->cancel_fd, &fd, err, errlen)))
+		if ((r = open_connection(m, i + 1, &fd, err, errlen)))
 			return r;
 		chan_init(&c->own, fd, m->cancel_fd, m->p.io_timeout_ms);
 		/* the bandwidth cap is shared out evenly */
 		c->own.max_bandwidth = m->p.max_bandwidth / m->nr_channels;
-		uint8_t ch[12];
-		uint32_t idx = i;
-		memcpy(ch, &m->session, 8);
-		memcpy(ch + 8, &idx, 4);
+		uint8_t ch[WIRE_CHANNEL_HELLO_SIZE];
+		wire_encode_channel_hello(ch, &(struct wire_channel_hello){m->session, i});
 		if ((r = chan_send_record(&c->own, REC_CHANNEL_HELLO, ch, sizeof(ch), err, errlen)))
 			return r;
 		if ((r = pthread_create(&c->thread, NULL, stream_thread, c))) {
@@ -381,18 +402,21 @@ static int wait_synced(struct vmig_migration *m, char *err, size_t errlen)
 				break;
 			if (h.type == REC_ERROR) {
 				char msg[WIRE_MAX_STRING];
-				wire_decode_error(b.data, b.len, msg, sizeof(msg));
+				wire_decode_error(b.data, b.len, NULL, msg, sizeof(msg));
 				snprintf(err, errlen, "destination failed: %s", msg);
 				r = -EREMOTEIO;
 				break;
 			}
-			if (h.type != REC_SYNC_ACK || b.len != 8) {
+			if (h.type != REC_SYNC_ACK) {
 				snprintf(err, errlen, "protocol error: expected SYNC_ACK, got %s",
 					 wire_type_name(h.type));
 				r = -EPROTO;
 				break;
 			}
-			memcpy(&c->acked_pass, b.data, 8);
+			struct wire_sync_ack a;
+			if ((r = wire_decode_sync_ack(b.data, b.len, &a, err, errlen)))
+				break;
+			c->acked_pass = a.pass;
 		}
 	}
 	vbuf_free(&b);
@@ -430,10 +454,10 @@ static int confirm_handover(struct vmig_migration *m, struct vbuf *b, uint64_t t
 	pthread_mutex_unlock(&m->lock);
 	if (r)
 		return 0;
-	if (expect_record(m, REC_ALIVE, b, ALIVE_TIMEOUT_MS, e2, sizeof(e2)) == 0 && b->len >= 16) {
-		uint64_t first, dec_ns;
-		memcpy(&first, b->data, 8);
-		memcpy(&dec_ns, b->data + 8, 8);
+	struct wire_alive al;
+	if (expect_record(m, REC_ALIVE, b, ALIVE_TIMEOUT_MS, e2, sizeof(e2)) == 0 &&
+	    wire_decode_alive(b->data, b->len, &al, e2, sizeof(e2)) == 0) {
+		uint64_t first = al.first_alive_ns, dec_ns = al.decompress_ns;
 		pthread_mutex_lock(&m->lock);
 		if (alive_before && first)
 			m->st.guest_downtime_ms =
@@ -476,20 +500,19 @@ static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 	size_t state_len = 0;
 	if ((r = m->g.ops->save_state(m->g.opaque, &state, &state_len, err, errlen)))
 		return r;
-	if (state_len > WIRE_MAX_PAYLOAD) {
+	if ((r = wire_check_state_len(state_len, err, errlen))) {
 		free(state);
-		snprintf(err, errlen, "device state too large (%zu bytes)", state_len);
-		return -E2BIG;
+		return r;
 	}
 	r = chan_send_record(&m->ch, REC_STATE, state, state_len, err, errlen);
 	free(state);
 	if (r)
 		return r;
-	uint8_t dig[24];
-	uint64_t digest = ram_digest(&m->ram), total = m->ram.total_pages;
-	memcpy(dig, &digest, 8);
-	memcpy(dig + 8, &total, 8);
-	memcpy(dig + 16, &m->pass, 8); /* the destination waits for every stream's SYNC of it */
+	uint8_t dig[WIRE_DIGEST_SIZE];
+	/* final_pass: the destination waits for every stream's SYNC of it */
+	wire_encode_digest(dig, &(struct wire_digest){.digest = ram_digest(&m->ram),
+						      .total_pages = m->ram.total_pages,
+						      .final_pass = m->pass});
 	if ((r = chan_send_record(&m->ch, REC_DIGEST, dig, sizeof(dig), err, errlen)) ||
 	    (r = chan_send_record(&m->ch, REC_COMPLETE, NULL, 0, err, errlen)))
 		return r;
@@ -594,7 +617,7 @@ static int setup_codec(struct vmig_migration *m, const struct vmig_migrate_param
 {
 	const char *name = p->codec && *p->codec ? p->codec : "none";
 	struct accel_config ac = {.kind = ACCEL_CPU, .threads = p->compress_threads,
-				  .qatzip_path = p->qatzip_path};
+				  .qatzip_path = p->qatzip_library};
 	if (p->accel && accel_kind_parse(p->accel, &ac.kind)) {
 		snprintf(err, errlen, "unknown accelerator '%s' (want cpu, qat or auto)", p->accel);
 		return -EINVAL;
@@ -625,6 +648,61 @@ static int setup_codec(struct vmig_migration *m, const struct vmig_migrate_param
 	return 0;
 }
 
+/* Closes the connections the caller brought that no channel took. */
+static void close_byo_fds(struct vmig_migration *m)
+{
+	for (unsigned i = 0; i < m->nr_byo_fds; i++)
+		if (m->byo_fds[i] >= 0)
+			close(m->byo_fds[i]);
+	m->nr_byo_fds = 0;
+}
+
+/*
+ * Copies the caller's parameters (as many bytes as its struct has) and
+ * checks where the migration goes: a URI, or the caller's connections
+ * (owned from here on, closed even if this fails).
+ */
+static int take_params(struct vmig_migration *m, const struct vmig_migrate_params *p, char *err,
+		       size_t errlen)
+{
+	char host[256], port[16];
+	int r = 0;
+	if (p->size != sizeof(*p)) {
+		snprintf(err, errlen, "vmig_migrate_params.size is %u, this libvmig wants %zu "
+				      "(VMIG_MIGRATE_PARAMS_INIT)", p->size, sizeof(*p));
+		return -EINVAL;
+	}
+	memcpy(&m->p, p, sizeof(*p));
+	if (p->nr_fds > MAX_DATA_CHANNELS + 1 || (p->nr_fds && !p->fds)) {
+		snprintf(err, errlen, "at most %d connections (the main one and %d data channels)",
+			 MAX_DATA_CHANNELS + 1, MAX_DATA_CHANNELS);
+		return -EINVAL;
+	}
+	m->nr_byo_fds = p->nr_fds;
+	for (unsigned i = 0; i < p->nr_fds; i++)
+		m->byo_fds[i] = p->fds[i];
+	m->p.fds = NULL;
+	if (p->nr_fds && p->channels && p->channels != p->nr_fds - 1) {
+		snprintf(err, errlen, "%u data channels asked for, %u connections given", p->channels,
+			 p->nr_fds - 1);
+		r = -EINVAL;
+	} else if (p->channels > MAX_DATA_CHANNELS) {
+		snprintf(err, errlen, "at most %d data channels", MAX_DATA_CHANNELS);
+		r = -EINVAL;
+	} else if (!p->nr_fds) {
+		r = chan_parse_uri(p->uri, host, sizeof(host), port, sizeof(port), err, errlen);
+	}
+	if (r) {
+		close_byo_fds(m);
+		return r;
+	}
+	if (p->nr_fds)
+		m->p.channels = p->nr_fds - 1;
+	snprintf(m->uri, sizeof(m->uri), "%s", p->uri ? p->uri : "caller's connections");
+	m->p.uri = m->uri;
+	return 0;
+}
+
 int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migrate_params *p,
 			 struct vmig_migration **out, char *err, size_t errlen)
 {
@@ -634,15 +712,13 @@ int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migra
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	char host[256], port[16];
-	if ((r = chan_parse_uri(p->uri, host, sizeof(host), port, sizeof(port), err, errlen))) {
+	for (unsigned i = 0; i <= MAX_DATA_CHANNELS; i++)
+		m->byo_fds[i] = -1;
+	if ((r = take_params(m, p, err, errlen))) {
 		free(m);
 		return r;
 	}
 	m->g = *guest;
-	m->p = *p;
-	snprintf(m->uri, sizeof(m->uri), "%s", p->uri);
-	m->p.uri = m->uri;
 	if (!m->p.downtime_limit_ms)
 		m->p.downtime_limit_ms = 300;
 	if (m->p.io_timeout_ms <= 0)
@@ -650,19 +726,15 @@ int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migra
 	m->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	m->ch.fd = -1;
 	pthread_mutex_init(&m->lock, NULL);
+	m->st.size = sizeof(m->st);
 	m->st.status = VMIG_MIG_SETUP;
 	m->st.guest_downtime_ms = -1;
 	pthread_mutex_init(&m->work_lock, NULL);
 	pthread_cond_init(&m->work_cond, NULL);
-	if (p->channels > MAX_DATA_CHANNELS) {
-		snprintf(err, errlen, "at most %d data channels", MAX_DATA_CHANNELS);
-		r = -EINVAL;
-		goto fail;
-	}
-	m->nr_channels = p->channels;
-	m->nr_streams = p->channels ? p->channels : 1;
+	m->nr_channels = m->p.channels;
+	m->nr_streams = m->p.channels ? m->p.channels : 1;
 	m->session = now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)m;
-	if ((r = setup_codec(m, p, err, errlen)))
+	if ((r = setup_codec(m, &m->p, err, errlen)))
 		goto fail;
 	m->streams = calloc(m->nr_streams, sizeof(*m->streams));
 	bool streams_ok = m->streams != NULL;
@@ -714,10 +786,14 @@ void vmig_migration_cancel(struct vmig_migration *m)
 	}
 }
 
-void vmig_migration_query(struct vmig_migration *m, struct vmig_migrate_stats *s)
+/* Fills as much of *s as the caller's struct has (s->size). */
+void vmig_migration_query(struct vmig_migration *m, struct vmig_migrate_stats *caller)
 {
+	struct vmig_migrate_stats full, *s = &full;
+	uint32_t size = caller->size < sizeof(full) ? caller->size : (uint32_t)sizeof(full);
 	pthread_mutex_lock(&m->lock);
 	*s = m->st;
+	s->size = size;
 	for (unsigned i = 0; i < m->nr_streams; i++) {
 		const struct xbzrle_stats *x = &m->streams[i].xbz_stats;
 		s->xbzrle_hits += x->hits;
@@ -734,6 +810,7 @@ void vmig_migration_query(struct vmig_migration *m, struct vmig_migrate_stats *s
 	    s->status != VMIG_MIG_CANCELLED && s->status != VMIG_MIG_UNCONFIRMED)
 		s->total_ms = (now_ns() - m->t0_ns) / 1000000;
 	pthread_mutex_unlock(&m->lock);
+	memcpy(caller, &full, size);
 }
 
 void vmig_migration_free(struct vmig_migration *m)
@@ -742,6 +819,7 @@ void vmig_migration_free(struct vmig_migration *m)
 		return;
 	if (m->thread)
 		pthread_join(m->thread, NULL);
+	close_byo_fds(m);
 	for (unsigned i = 0; i < VMIG_MAX_RAM_REGIONS; i++) {
 		free(m->bits[i]);
 		free(m->carry[i]);

@@ -6,6 +6,30 @@
 #include <string.h>
 #include <xxhash.h>
 
+bool wire_type_known(uint32_t type)
+{
+	switch (type) {
+	case REC_HELLO:
+	case REC_HELLO_ACK:
+	case REC_CHANNEL_HELLO:
+	case REC_CHANNEL_END:
+	case REC_PAGES:
+	case REC_SYNC:
+	case REC_SYNC_ACK:
+	case REC_STATE:
+	case REC_DIGEST:
+	case REC_COMPLETE:
+	case REC_READY:
+	case REC_GO:
+	case REC_RESUMED:
+	case REC_ALIVE:
+	case REC_ERROR:
+		return true;
+	default:
+		return false;
+	}
+}
+
 const char *wire_type_name(uint32_t type)
 {
 	switch (type) {
@@ -35,10 +59,16 @@ uint64_t wire_checksum(const void *p, size_t n)
 
 void wire_encode_hdr(uint8_t hdr[WIRE_HDR_SIZE], uint32_t type, size_t payload_len, uint64_t check)
 {
-	uint32_t len = (uint32_t)payload_len;
-	memcpy(hdr, &type, 4);
-	memcpy(hdr + 4, &len, 4);
-	memcpy(hdr + 8, &check, 8);
+	vle32_put(hdr, type);
+	vle32_put(hdr + 4, (uint32_t)payload_len);
+	vle64_put(hdr + 8, check);
+}
+
+void wire_decode_hdr(const uint8_t raw[WIRE_HDR_SIZE], struct wire_hdr *h)
+{
+	h->type = vle32_get(raw);
+	h->len = vle32_get(raw + 4);
+	h->check = vle64_get(raw + 8);
 }
 
 void wire_finish_record(uint8_t *buf, uint32_t type, size_t payload_len)
@@ -58,10 +88,8 @@ void wire_put_record(struct vbuf *out, uint32_t type, const void *payload, size_
 
 int wire_parse_hdr(const uint8_t raw[WIRE_HDR_SIZE], struct wire_hdr *h, char *err, size_t errlen)
 {
-	memcpy(&h->type, raw, 4);
-	memcpy(&h->len, raw + 4, 4);
-	memcpy(&h->check, raw + 8, 8);
-	if (!strcmp(wire_type_name(h->type), "unknown")) {
+	wire_decode_hdr(raw, h);
+	if (!wire_type_known(h->type)) {
 		snprintf(err, errlen, "bad record: unknown type 0x%x", h->type);
 		return -EPROTO;
 	}
@@ -145,7 +173,8 @@ int wire_decode_hello(const uint8_t *p, size_t n, struct wire_hello *h, char *er
 	}
 	h->page_size = vr_u32(&r);
 	h->nr_regions = vr_u32(&r);
-	if (r.bad || h->page_size != 4096 || h->nr_regions == 0 || h->nr_regions > WIRE_MAX_REGIONS) {
+	if (r.bad || h->page_size != WIRE_PAGE_SIZE || h->nr_regions == 0 ||
+	    h->nr_regions > WIRE_MAX_REGIONS) {
 		snprintf(err, errlen, "bad HELLO: page size %u, %u RAM regions", h->page_size,
 			 h->nr_regions);
 		return -EPROTO;
@@ -153,7 +182,8 @@ int wire_decode_hello(const uint8_t *p, size_t n, struct wire_hello *h, char *er
 	for (unsigned i = 0; i < h->nr_regions; i++) {
 		h->regions[i].gpa = vr_u64(&r);
 		h->regions[i].size = vr_u64(&r);
-		if (h->regions[i].size == 0 || h->regions[i].size % 4096 || h->regions[i].gpa % 4096 ||
+		if (h->regions[i].size == 0 || h->regions[i].size % WIRE_PAGE_SIZE ||
+		    h->regions[i].gpa % WIRE_PAGE_SIZE ||
 		    h->regions[i].gpa + h->regions[i].size < h->regions[i].gpa) {
 			snprintf(err, errlen, "bad HELLO: RAM region %u is malformed", i);
 			return -EPROTO;
@@ -208,19 +238,235 @@ void wire_encode_error(struct vbuf *b, int code, const char *msg)
 	vbuf_put(b, msg, n);
 }
 
-void wire_decode_error(const uint8_t *p, size_t n, char *msg, size_t msglen)
+int wire_decode_error(const uint8_t *p, size_t n, int *code, char *msg, size_t msglen)
 {
 	struct vreader r;
 	vreader_init(&r, p, n);
-	vr_u32(&r);
+	uint32_t c = vr_u32(&r);
 	uint32_t len = vr_u32(&r);
 	const uint8_t *s = vr_take(&r, len);
-	if (!s || !msglen) {
+	if (code)
+		*code = r.bad ? 0 : (int)(int32_t)c;
+	if (r.bad || r.left || len >= WIRE_MAX_STRING) {
 		snprintf(msg, msglen, "(malformed error record)");
-		return;
+		return -EPROTO;
 	}
+	if (!msglen)
+		return 0;
 	size_t k = len < msglen - 1 ? len : msglen - 1;
 	for (size_t i = 0; i < k; i++)
 		msg[i] = (s[i] >= 32 && s[i] < 127) ? (char)s[i] : '?';
 	msg[k] = 0;
+	return 0;
+}
+
+/* The length a fixed-size payload must have. */
+static int want_len(uint32_t type, size_t n, size_t want, char *err, size_t errlen)
+{
+	if (n == want)
+		return 0;
+	snprintf(err, errlen, "bad %s record (%zu bytes)", wire_type_name(type), n);
+	return -EPROTO;
+}
+
+void wire_encode_channel_hello(uint8_t out[WIRE_CHANNEL_HELLO_SIZE],
+			       const struct wire_channel_hello *c)
+{
+	vle64_put(out, c->session);
+	vle32_put(out + 8, c->index);
+}
+
+int wire_decode_channel_hello(const uint8_t *p, size_t n, struct wire_channel_hello *c, char *err,
+			      size_t errlen)
+{
+	int r = want_len(REC_CHANNEL_HELLO, n, WIRE_CHANNEL_HELLO_SIZE, err, errlen);
+	if (r)
+		return r;
+	c->session = vle64_get(p);
+	c->index = vle32_get(p + 8);
+	return 0;
+}
+
+void wire_encode_sync(uint8_t out[WIRE_SYNC_SIZE], const struct wire_sync *s)
+{
+	vle64_put(out, s->pass);
+	vle64_put(out + 8, s->reserved);
+}
+
+int wire_decode_sync(const uint8_t *p, size_t n, struct wire_sync *s, char *err, size_t errlen)
+{
+	int r = want_len(REC_SYNC, n, WIRE_SYNC_SIZE, err, errlen);
+	if (r)
+		return r;
+	s->pass = vle64_get(p);
+	s->reserved = vle64_get(p + 8);
+	return 0;
+}
+
+void wire_encode_sync_ack(uint8_t out[WIRE_SYNC_ACK_SIZE], const struct wire_sync_ack *a)
+{
+	vle64_put(out, a->pass);
+}
+
+int wire_decode_sync_ack(const uint8_t *p, size_t n, struct wire_sync_ack *a, char *err,
+			 size_t errlen)
+{
+	int r = want_len(REC_SYNC_ACK, n, WIRE_SYNC_ACK_SIZE, err, errlen);
+	if (r)
+		return r;
+	a->pass = vle64_get(p);
+	return 0;
+}
+
+void wire_encode_digest(uint8_t out[WIRE_DIGEST_SIZE], const struct wire_digest *d)
+{
+	vle64_put(out, d->digest);
+	vle64_put(out + 8, d->total_pages);
+	vle64_put(out + 16, d->final_pass);
+}
+
+int wire_decode_digest(const uint8_t *p, size_t n, struct wire_digest *d, char *err, size_t errlen)
+{
+	int r = want_len(REC_DIGEST, n, WIRE_DIGEST_SIZE, err, errlen);
+	if (r)
+		return r;
+	d->digest = vle64_get(p);
+	d->total_pages = vle64_get(p + 8);
+	d->final_pass = vle64_get(p + 16);
+	return 0;
+}
+
+void wire_encode_alive(uint8_t out[WIRE_ALIVE_SIZE], const struct wire_alive *a)
+{
+	vle64_put(out, a->first_alive_ns);
+	vle64_put(out + 8, a->decompress_ns);
+}
+
+int wire_decode_alive(const uint8_t *p, size_t n, struct wire_alive *a, char *err, size_t errlen)
+{
+	int r = want_len(REC_ALIVE, n, WIRE_ALIVE_SIZE, err, errlen);
+	if (r)
+		return r;
+	a->first_alive_ns = vle64_get(p);
+	a->decompress_ns = vle64_get(p + 8);
+	return 0;
+}
+
+int wire_check_state_len(size_t len, char *err, size_t errlen)
+{
+	if (len <= WIRE_MAX_PAYLOAD)
+		return 0;
+	snprintf(err, errlen, "device state too large (%zu bytes)", len);
+	return -E2BIG;
+}
+
+void wire_encode_pages_fixed(uint8_t out[WIRE_PAGES_FIXED_SIZE], const struct wire_pages_fixed *f)
+{
+	vle64_put(out, f->pass);
+	vle32_put(out + 8, f->count);
+	vle32_put(out + 12, f->codec);
+}
+
+int wire_decode_pages_fixed(const uint8_t *p, size_t n, struct wire_pages_fixed *f, char *err,
+			    size_t errlen)
+{
+	if (n != WIRE_PAGES_FIXED_SIZE) {
+		snprintf(err, errlen, "bad PAGES record: fixed part of %zu bytes", n);
+		return -EPROTO;
+	}
+	f->pass = vle64_get(p);
+	f->count = vle32_get(p + 8);
+	f->codec = vle32_get(p + 12);
+	return 0;
+}
+
+/* count u64 between host values and wire bytes; the two may be the same
+ * memory (each item is read whole before it is written). */
+static void u64s_to_wire(void *out, const uint64_t *v, size_t count)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (out != (const void *)v && count)
+		memmove(out, v, count * WIRE_PAGES_ITEM_SIZE);
+#else
+	uint8_t *o = out;
+	for (size_t i = 0; i < count; i++) {
+		uint64_t x = v[i];
+		vle64_put(o + i * WIRE_PAGES_ITEM_SIZE, x);
+	}
+#endif
+}
+
+static void u64s_from_wire(uint64_t *v, const void *p, size_t count)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (p != (const void *)v && count)
+		memmove(v, p, count * WIRE_PAGES_ITEM_SIZE);
+#else
+	const uint8_t *b = p;
+	for (size_t i = 0; i < count; i++)
+		v[i] = vle64_get(b + i * WIRE_PAGES_ITEM_SIZE);
+#endif
+}
+
+static int pages_u64s(const char *what, const void *p, size_t n, uint64_t *v, size_t count,
+		      char *err, size_t errlen)
+{
+	if (count > WIRE_MAX_PAGES_PER_BATCH || n != count * WIRE_PAGES_ITEM_SIZE) {
+		snprintf(err, errlen, "bad PAGES record: %zu bytes of %s for %zu", n, what, count);
+		return -EPROTO;
+	}
+	u64s_from_wire(v, p, count);
+	return 0;
+}
+
+void wire_encode_pages_entries(void *out, const uint64_t *v, size_t count)
+{
+	u64s_to_wire(out, v, count);
+}
+
+int wire_decode_pages_entries(const void *p, size_t n, uint64_t *v, size_t count, char *err,
+			      size_t errlen)
+{
+	return pages_u64s("entries", p, n, v, count, err, errlen);
+}
+
+void wire_encode_pages_hashes(void *out, const uint64_t *v, size_t count)
+{
+	u64s_to_wire(out, v, count);
+}
+
+int wire_decode_pages_hashes(const void *p, size_t n, uint64_t *v, size_t count, char *err,
+			     size_t errlen)
+{
+	return pages_u64s("hashes", p, n, v, count, err, errlen);
+}
+
+void wire_encode_pages_len(uint8_t out[WIRE_PAGES_LEN_SIZE], uint32_t len)
+{
+	vle32_put(out, len);
+}
+
+int wire_decode_pages_len(const uint8_t *p, size_t n, uint32_t *len, char *err, size_t errlen)
+{
+	if (n != WIRE_PAGES_LEN_SIZE) {
+		snprintf(err, errlen, "bad PAGES record: a length of %zu bytes", n);
+		return -EPROTO;
+	}
+	*len = vle32_get(p);
+	return 0;
+}
+
+void wire_encode_xbz_delta_len(uint8_t out[WIRE_XBZ_DELTA_HDR_SIZE], uint16_t len)
+{
+	vle16_put(out, len);
+}
+
+int wire_decode_xbz_delta_len(const uint8_t *p, size_t n, uint16_t *len, char *err, size_t errlen)
+{
+	if (n != WIRE_XBZ_DELTA_HDR_SIZE) {
+		snprintf(err, errlen, "bad PAGES record: XBZRLE section truncated");
+		return -EPROTO;
+	}
+	*len = vle16_get(p);
+	return 0;
 }

@@ -4,25 +4,56 @@
  *
  * A stream is a sequence of records: a 16-byte header {u32 type, u32 len,
  * u64 check} then len payload bytes; check is XXH3-64 of the payload.
- * Everything is little-endian. Readers trust nothing: every length, count
- * and page number is checked before use.
+ * Everything is little-endian, whatever the host's byte order. Readers
+ * trust nothing: every length, count and page number is checked before use.
+ *
+ * Every payload is built and parsed here, one encode/decode pair per
+ * record type; nothing else in the engine lays out record bytes. Decoders
+ * refuse a payload that is not exactly as long as its contents (short or
+ * with trailing bytes). PAGES is streamed straight into guest RAM, so its
+ * pairs work on its pieces (fixed part, entries, hashes, lengths), each
+ * read into the receiver's own buffers.
  */
 #ifndef VMIG_MIGRATION_WIRE_H
 #define VMIG_MIGRATION_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "vmig/vmig.h"
 
 #define WIRE_MAGIC 0x3147494d47494d56ull /* "VMIGMIG1" */
 #define WIRE_VERSION 1
-#define WIRE_HDR_SIZE 16
-#define WIRE_MAX_PAYLOAD (16u << 20)
-#define WIRE_MAX_PAGES_PER_BATCH 1024
-#define WIRE_MAX_STRING 1024
-#define WIRE_MAX_REGIONS 4
-#define WIRE_MAX_CHANNELS 16
+#define WIRE_HDR_SIZE 16               /* u32 type, u32 len, u64 check */
+#define WIRE_PAGE_SIZE 4096            /* the only page size HELLO may name */
+
+/* Limits: the one place they are defined. */
+#define WIRE_MAX_PAYLOAD (16u << 20)   /* any record's len */
+#define WIRE_MAX_PAGES_PER_BATCH 1024  /* PAGES count */
+#define WIRE_MAX_STRING 1024           /* HELLO_ACK and ERROR text, with its NUL */
+#define WIRE_MAX_REGIONS 4             /* HELLO nr_regions */
+#define WIRE_MAX_CHANNELS VMIG_MAX_DATA_CHANNELS /* HELLO nr_channels */
+
+/* Payload sizes of the fixed-size records (their decoders want exactly these). */
+#define WIRE_CHANNEL_HELLO_SIZE 12     /* u64 session, u32 index */
+#define WIRE_SYNC_SIZE 16              /* u64 pass, u64 reserved */
+#define WIRE_SYNC_ACK_SIZE 8           /* u64 pass */
+#define WIRE_DIGEST_SIZE 24            /* u64 digest, u64 total pages, u64 final pass */
+#define WIRE_ALIVE_SIZE 16             /* u64 first heartbeat ns, u64 decompress CPU ns */
+#define WIRE_ERROR_FIXED_SIZE 8        /* u32 code, u32 n; then n bytes */
+
+/* Pieces of a PAGES payload. */
+#define WIRE_PAGES_FIXED_SIZE 16       /* u64 pass, u32 count, u32 codec */
+#define WIRE_PAGES_ITEM_SIZE 8         /* one entry or one hash: u64 */
+#define WIRE_PAGES_LEN_SIZE 4          /* xbz_len, comp_len: u32 */
+#define WIRE_XBZ_DELTA_HDR_SIZE 2      /* u16 n before each XBZRLE delta */
+/* The smallest PAGES payload: fixed part and xbz_len. */
+#define WIRE_PAGES_MIN_SIZE (WIRE_PAGES_FIXED_SIZE + WIRE_PAGES_LEN_SIZE)
+/* The largest XBZRLE section: a whole-page delta for every page. */
+#define WIRE_MAX_XBZ_SECTION \
+	((size_t)WIRE_MAX_PAGES_PER_BATCH * (WIRE_XBZ_DELTA_HDR_SIZE + WIRE_PAGE_SIZE))
 
 enum wire_type {
 	REC_HELLO = 0x01,     /* S->D: versions, features, host info, VM config */
@@ -47,6 +78,21 @@ enum wire_type {
 #define WIRE_KIND_ZERO 1u
 #define WIRE_KIND_XBZRLE 2u
 #define WIRE_KIND_MASK 3u
+
+static inline uint64_t wire_page_entry(uint64_t index, unsigned kind)
+{
+	return index << 2 | kind;
+}
+
+static inline uint64_t wire_entry_index(uint64_t entry)
+{
+	return entry >> 2;
+}
+
+static inline unsigned wire_entry_kind(uint64_t entry)
+{
+	return (unsigned)(entry & WIRE_KIND_MASK);
+}
 
 struct wire_hdr {
 	uint32_t type;
@@ -88,11 +134,48 @@ struct wire_hello_ack {
 	char message[WIRE_MAX_STRING];
 };
 
+struct wire_channel_hello {
+	uint64_t session; /* HELLO's */
+	uint32_t index;   /* 0..nr_channels-1 */
+};
+
+struct wire_sync {
+	uint64_t pass;
+	uint64_t reserved; /* sent as 0, ignored */
+};
+
+struct wire_sync_ack {
+	uint64_t pass;
+};
+
+struct wire_digest {
+	uint64_t digest;      /* XXH3-64 of the per-page hash table */
+	uint64_t total_pages;
+	uint64_t final_pass;  /* the destination waits until every stream has applied it */
+};
+
+struct wire_alive {
+	uint64_t first_alive_ns; /* CLOCK_REALTIME of the first heartbeat after resume; 0: none */
+	uint64_t decompress_ns;  /* CPU time the destination spent decompressing */
+};
+
+/* PAGES fixed part. */
+struct wire_pages_fixed {
+	uint64_t pass;
+	uint32_t count; /* entries */
+	uint32_t codec; /* enum codec_id */
+};
+
 const char *wire_type_name(uint32_t type);
+/* A record type this version knows. */
+bool wire_type_known(uint32_t type);
 uint64_t wire_checksum(const void *p, size_t n);
 
 /* Writes a record header. */
 void wire_encode_hdr(uint8_t hdr[WIRE_HDR_SIZE], uint32_t type, size_t payload_len, uint64_t check);
+/* Reads a header's fields, checking nothing (tools that walk streams);
+ * receivers use wire_parse_hdr. */
+void wire_decode_hdr(const uint8_t raw[WIRE_HDR_SIZE], struct wire_hdr *h);
 
 /* Appends a whole record (header + payload) to out. */
 void wire_put_record(struct vbuf *out, uint32_t type, const void *payload, size_t len);
@@ -100,6 +183,7 @@ void wire_put_record(struct vbuf *out, uint32_t type, const void *payload, size_
 /* Header of a record whose payload is already in buf[WIRE_HDR_SIZE..]. */
 void wire_finish_record(uint8_t *buf, uint32_t type, size_t payload_len);
 
+/* Reads a header and checks the type is known and len <= WIRE_MAX_PAYLOAD. */
 int wire_parse_hdr(const uint8_t raw[WIRE_HDR_SIZE], struct wire_hdr *h, char *err, size_t errlen);
 int wire_check_payload(const struct wire_hdr *h, const uint8_t *payload, char *err, size_t errlen);
 
@@ -108,8 +192,57 @@ int wire_decode_hello(const uint8_t *p, size_t n, struct wire_hello *h, char *er
 void wire_encode_hello_ack(struct vbuf *payload, const struct wire_hello_ack *a);
 int wire_decode_hello_ack(const uint8_t *p, size_t n, struct wire_hello_ack *a, char *err,
 			  size_t errlen);
-/* REC_ERROR payload: u32 code, u32 len, text. */
+/* REC_ERROR payload: u32 code, u32 len, text (at most WIRE_MAX_STRING - 1 bytes). */
 void wire_encode_error(struct vbuf *payload, int code, const char *msg);
-void wire_decode_error(const uint8_t *p, size_t n, char *msg, size_t msglen);
+/* Always leaves a printable message in msg (non-printable bytes become '?',
+ * a malformed record "(malformed error record)", then -EPROTO); the code
+ * in *code unless code is NULL. */
+int wire_decode_error(const uint8_t *p, size_t n, int *code, char *msg, size_t msglen);
+
+/* Fixed-size records. Decoders refuse any other length, with a message. */
+void wire_encode_channel_hello(uint8_t out[WIRE_CHANNEL_HELLO_SIZE],
+			       const struct wire_channel_hello *c);
+int wire_decode_channel_hello(const uint8_t *p, size_t n, struct wire_channel_hello *c, char *err,
+			      size_t errlen);
+void wire_encode_sync(uint8_t out[WIRE_SYNC_SIZE], const struct wire_sync *s);
+int wire_decode_sync(const uint8_t *p, size_t n, struct wire_sync *s, char *err, size_t errlen);
+void wire_encode_sync_ack(uint8_t out[WIRE_SYNC_ACK_SIZE], const struct wire_sync_ack *a);
+int wire_decode_sync_ack(const uint8_t *p, size_t n, struct wire_sync_ack *a, char *err,
+			 size_t errlen);
+void wire_encode_digest(uint8_t out[WIRE_DIGEST_SIZE], const struct wire_digest *d);
+int wire_decode_digest(const uint8_t *p, size_t n, struct wire_digest *d, char *err, size_t errlen);
+void wire_encode_alive(uint8_t out[WIRE_ALIVE_SIZE], const struct wire_alive *a);
+int wire_decode_alive(const uint8_t *p, size_t n, struct wire_alive *a, char *err, size_t errlen);
+
+/* REC_STATE is the VMM's opaque blob, sent as it is: only its length is
+ * the protocol's (at most WIRE_MAX_PAYLOAD). For both sides. */
+int wire_check_state_len(size_t len, char *err, size_t errlen);
+
+/*
+ * REC_PAGES, piece by piece (layout in docs/protocol.md):
+ *   fixed part | count entries | a hash per non-zero page | xbz_len, XBZRLE
+ *   section (u16 n + delta, per XBZRLE entry) | page data, raw or comp_len +
+ *   compressed bytes.
+ * Entries and hashes are arrays of u64 converted in place: encode turns
+ * count host values into wire bytes (out may be v itself), decode turns n
+ * wire bytes into count host values (p may be v itself) and refuses n !=
+ * count * 8. The record check (XXH3-64 over fixed part, entries and hashes
+ * as sent) is taken over the wire bytes.
+ */
+void wire_encode_pages_fixed(uint8_t out[WIRE_PAGES_FIXED_SIZE], const struct wire_pages_fixed *f);
+int wire_decode_pages_fixed(const uint8_t *p, size_t n, struct wire_pages_fixed *f, char *err,
+			    size_t errlen);
+void wire_encode_pages_entries(void *out, const uint64_t *v, size_t count);
+int wire_decode_pages_entries(const void *p, size_t n, uint64_t *v, size_t count, char *err,
+			      size_t errlen);
+void wire_encode_pages_hashes(void *out, const uint64_t *v, size_t count);
+int wire_decode_pages_hashes(const void *p, size_t n, uint64_t *v, size_t count, char *err,
+			     size_t errlen);
+/* xbz_len and comp_len. */
+void wire_encode_pages_len(uint8_t out[WIRE_PAGES_LEN_SIZE], uint32_t len);
+int wire_decode_pages_len(const uint8_t *p, size_t n, uint32_t *len, char *err, size_t errlen);
+/* The u16 length before each XBZRLE delta. */
+void wire_encode_xbz_delta_len(uint8_t out[WIRE_XBZ_DELTA_HDR_SIZE], uint16_t len);
+int wire_decode_xbz_delta_len(const uint8_t *p, size_t n, uint16_t *len, char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Guest entry. Two paths (see include/vmig/guest_abi.h):
+ * Guest entry. Two paths (see guest/abi/guest_abi.h):
  *  - direct: the VMM lays out page tables, GDT, IDT and per-vCPU TSS and
  *    starts every vCPU in 64-bit ring 3; no emulated boot code runs at all.
  *  - multiboot v1: the VMM loads the ELF and multiboot info and starts the
@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmig/guest_abi.h"
+#include "guest_abi.h"
 #include "vmm/elf.h"
 #include "vmm/memory.h"
 

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "common/clock.h"
-#include "vmig/guest_abi.h"
+#include "guest_abi.h"
 
 void guestdev_init(struct guestdev *g, guest_exit_fn on_exit, void *opaque)
 {

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "vmig/guest_abi.h"
+#include "guest_abi.h"
 #include "vmm/control.h"
 #include "vmm/x86_state.h"
 

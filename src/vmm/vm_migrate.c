@@ -199,7 +199,7 @@ static int cmd_migrate(void *ctx, const struct json_value *args, struct json_wri
 		       size_t errlen)
 {
 	struct vm *vm = ctx;
-	struct vmig_migrate_params p = {0};
+	struct vmig_migrate_params p = VMIG_MIGRATE_PARAMS_INIT;
 	const char *uri;
 	uint64_t v;
 	int r;
@@ -235,7 +235,7 @@ static int cmd_migrate(void *ctx, const struct json_value *args, struct json_wri
 	if (!json_get_uint(args, "xbzrle_cache", &v))
 		p.xbzrle_cache_bytes = v;
 	if (!json_get_string(args, "qatzip_path", &str))
-		p.qatzip_path = str;
+		p.qatzip_library = str;
 	if (!json_get_uint(args, "channels", &v)) {
 		if (v > 16) {
 			snprintf(err, errlen, "channels must be 0..16");
@@ -254,7 +254,7 @@ static int cmd_migrate(void *ctx, const struct json_value *args, struct json_wri
 	}
 	pthread_mutex_lock(&vm->mig_lock);
 	if (vm->mig) {
-		struct vmig_migrate_stats st;
+		struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
 		vmig_migration_query(vm->mig, &st);
 		if (st.status != VMIG_MIG_FAILED && st.status != VMIG_MIG_CANCELLED &&
 		    st.status != VMIG_MIG_UNCONFIRMED) {
@@ -293,7 +293,7 @@ static int cmd_query_migrate(void *ctx, const struct json_value *args, struct js
 			     char *err, size_t errlen)
 {
 	struct vm *vm = ctx;
-	struct vmig_migrate_stats st;
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
 
 	pthread_mutex_lock(&vm->mig_lock);
 	if (!vm->mig) {

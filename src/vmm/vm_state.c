@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "vmig/guest_abi.h"
+#include "guest_abi.h"
 #include "vmm/vm.h"
 
 /* Architectural bits the checks use (SDM vol. 3, chapter 2). */

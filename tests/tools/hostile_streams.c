@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Test tool: bad migration streams and their driver; see hostile_streams.h. */
 #include "hostile_streams.h"
+#include "migration/ram.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -48,9 +49,8 @@ static void put_hello(struct hb *b, struct vbuf *out, uint32_t version, uint64_t
 
 static void put_chan_hello(struct vbuf *out, uint64_t session, uint32_t idx)
 {
-	uint8_t p[12];
-	memcpy(p, &session, 8);
-	memcpy(p + 8, &idx, 4);
+	uint8_t p[WIRE_CHANNEL_HELLO_SIZE];
+	wire_encode_channel_hello(p, &(struct wire_channel_hello){session, idx});
 	wire_put_record(out, REC_CHANNEL_HELLO, p, sizeof(p));
 }
 
@@ -61,20 +61,22 @@ static void put_empty(struct vbuf *out, uint32_t type)
 
 static void put_sync(struct vbuf *out, uint64_t pass)
 {
-	uint64_t p[2] = {pass, 0};
+	uint8_t p[WIRE_SYNC_SIZE];
+	wire_encode_sync(p, &(struct wire_sync){.pass = pass});
 	wire_put_record(out, REC_SYNC, p, sizeof(p));
 }
 
 static void put_digest_raw(struct vbuf *out, uint64_t digest, uint64_t total, uint64_t final_pass)
 {
-	uint64_t p[3] = {digest, total, final_pass};
+	uint8_t p[WIRE_DIGEST_SIZE];
+	wire_encode_digest(p, &(struct wire_digest){digest, total, final_pass});
 	wire_put_record(out, REC_DIGEST, p, sizeof(p));
 }
 
 /* DIGEST of every page the stream has claimed so far. */
 static void put_digest(struct hb *b, struct vbuf *out, uint64_t final_pass)
 {
-	put_digest_raw(out, XXH3_64bits(b->hash, b->total * 8), b->total, final_pass);
+	put_digest_raw(out, ram_digest_of(b->hash, b->total), b->total, final_pass);
 }
 
 static void put_state(struct hb *b, struct vbuf *out)
@@ -104,23 +106,28 @@ static void put_pages(struct hb *b, struct vbuf *out, uint64_t pass, uint64_t fi
 		      bool zero)
 {
 	struct vbuf p;
-	uint8_t page[PAGE];
+	uint8_t page[PAGE], piece[WIRE_PAGES_FIXED_SIZE];
 	vbuf_init(&p);
-	vbuf_put_u64(&p, pass);
-	vbuf_put_u32(&p, count);
-	vbuf_put_u32(&p, 0);
-	for (uint32_t i = 0; i < count; i++)
-		vbuf_put_u64(&p, (first + i) << 2 | (zero ? WIRE_KIND_ZERO : WIRE_KIND_NORMAL));
+	wire_encode_pages_fixed(piece, &(struct wire_pages_fixed){pass, count, 0});
+	vbuf_put(&p, piece, WIRE_PAGES_FIXED_SIZE);
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t e = wire_page_entry(first + i, zero ? WIRE_KIND_ZERO : WIRE_KIND_NORMAL);
+		wire_encode_pages_entries(piece, &e, 1);
+		vbuf_put(&p, piece, WIRE_PAGES_ITEM_SIZE);
+	}
 	for (uint32_t i = 0; i < count; i++) {
 		memset(page, zero ? 0 : (int)(i + 1), sizeof(page));
 		uint64_t h = XXH3_64bits(page, sizeof(page));
-		if (!zero)
-			vbuf_put_u64(&p, h);
+		if (!zero) {
+			wire_encode_pages_hashes(piece, &h, 1);
+			vbuf_put(&p, piece, WIRE_PAGES_ITEM_SIZE);
+		}
 		if (first + i < b->total)
 			b->hash[first + i] = h;
 	}
 	size_t meta = p.len;
-	vbuf_put_u32(&p, 0); /* no XBZRLE section */
+	wire_encode_pages_len(piece, 0); /* no XBZRLE section */
+	vbuf_put(&p, piece, WIRE_PAGES_LEN_SIZE);
 	for (uint32_t i = 0; !zero && i < count; i++) {
 		memset(page, (int)(i + 1), sizeof(page));
 		vbuf_put(&p, page, sizeof(page));
@@ -216,15 +223,14 @@ static int split_records(const struct vbuf *out, struct rec *r, unsigned max)
 	size_t off = 0;
 	int n = -1; /* the first record stays first */
 	while (off + WIRE_HDR_SIZE <= out->len) {
-		uint32_t type, len;
-		memcpy(&type, out->data + off, 4);
-		memcpy(&len, out->data + off + 4, 4);
-		if (n >= (int)max || off + WIRE_HDR_SIZE + len > out->len)
+		struct wire_hdr h;
+		wire_decode_hdr(out->data + off, &h);
+		if (n >= (int)max || off + WIRE_HDR_SIZE + h.len > out->len)
 			return -1;
 		if (n >= 0)
-			r[n] = (struct rec){off, WIRE_HDR_SIZE + len, type};
+			r[n] = (struct rec){off, WIRE_HDR_SIZE + h.len, h.type};
 		n++;
-		off += WIRE_HDR_SIZE + len;
+		off += WIRE_HDR_SIZE + h.len;
 	}
 	return off == out->len ? n : -1;
 }
@@ -422,11 +428,9 @@ static int c_bad_page(struct hb *b)
 static int c_huge_length(struct hb *b)
 {
 	struct vbuf *s = hello_only(b);
-	uint32_t type = REC_PAGES, len = 0xfffffff0u;
-	uint64_t check = 0;
-	vbuf_put(s, &type, 4);
-	vbuf_put(s, &len, 4);
-	vbuf_put(s, &check, 8);
+	uint8_t hdr[WIRE_HDR_SIZE];
+	wire_encode_hdr(hdr, REC_PAGES, 0xfffffff0u, 0); /* a length far over the limit */
+	vbuf_put(s, hdr, sizeof(hdr));
 	return 0;
 }
 
@@ -910,7 +914,7 @@ static uint32_t recv_one(struct channel *c, int timeout_ms, uint32_t *status, ch
 	if (rc == 0) {
 		type = h.type;
 		if (type == REC_ERROR) {
-			wire_decode_error(p.data, p.len, msg, msglen);
+			wire_decode_error(p.data, p.len, NULL, msg, msglen);
 		} else if (type == REC_HELLO_ACK) {
 			struct wire_hello_ack a;
 			if (wire_decode_hello_ack(p.data, p.len, &a, ign, sizeof(ign)) == 0) {

@@ -2,6 +2,8 @@
 /* TEST DOUBLE of a network: see cut_proxy.h. */
 #include "cut_proxy.h"
 
+#include "migration/wire.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -92,13 +94,13 @@ static bool rule_hits(struct cut_proxy *p, enum cut_dir dir, uint32_t type)
 static void *pump_thread(void *arg)
 {
 	struct pump *u = arg;
-	uint8_t hdr[16];
+	uint8_t hdr[WIRE_HDR_SIZE];
 	uint8_t *buf = malloc(1 << 20);
 	while (buf && read_full(u->from, hdr, sizeof(hdr)) == 0) {
-		uint32_t type, len;
-		memcpy(&type, hdr, 4);
-		memcpy(&len, hdr + 4, 4);
-		if (rule_hits(u->p, u->dir, type)) {
+		struct wire_hdr h;
+		wire_decode_hdr(hdr, &h);
+		uint32_t len = h.len;
+		if (rule_hits(u->p, u->dir, h.type)) {
 			/* stalled: swallow nothing more, keep the sockets open */
 			while (u->p->rule.action == CUT_STALL &&
 			       !__atomic_load_n(&u->p->stopping, __ATOMIC_ACQUIRE))

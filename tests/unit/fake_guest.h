@@ -51,7 +51,8 @@ struct dest_run {
 	int lfd;
 	int io_timeout_ms;        /* 0: 3000 */
 	uint64_t max_ram_bytes;
-	struct vmig_incoming *in; /* set once created, for cancel */
+	struct vmig_incoming *in; /* set once created, cleared before freed */
+	pthread_mutex_t lock;     /* guards `in` against dest_cancel() */
 	int result;
 	char err[512];
 	struct vmig_incoming_stats st;
@@ -60,6 +61,8 @@ struct dest_run {
 };
 void dest_start(struct dest_run *d);
 int dest_join(struct dest_run *d);
+/* Cancels the receiver if it still exists; returns whether it did. */
+bool dest_cancel(struct dest_run *d);
 
 /* Listens on a free loopback port; uri gets its address. */
 int listen_any(int *lfd, char *uri, size_t urilen);

@@ -79,9 +79,9 @@ static void busy_guest(struct ut_state *ut_, unsigned channels, const char *code
 	fg_init(&dst, false);
 	if (xbzrle)
 		src.hot = 2048; /* the same pages come back every pass: deltas */
-	struct vmig_migrate_params p = {.downtime_limit_ms = xbzrle ? 5 : 50, .channels = channels,
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params), .downtime_limit_ms = xbzrle ? 5 : 50, .channels = channels,
 					.codec = codec, .xbzrle_cache_bytes = xbzrle, .compress_threads = 2};
-	struct vmig_migrate_stats st;
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
 	CHECK_EQ_INT(migrate_busy(&src, &dst, &p, &st, &d), 0);
 
 	CHECK_EQ_INT(st.status, VMIG_MIG_COMPLETED);
@@ -120,10 +120,10 @@ TEST(layout_mismatch_is_refused)
 	d.g = &dst;
 	dest_start(&d);
 	struct vmig_guest g = {&fg_ops, &src};
-	struct vmig_migrate_params p = {.uri = uri};
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params), .uri = uri};
 	struct vmig_migration *m;
 	CHECK_EQ_INT(vmig_migration_start(&g, &p, &m, err, sizeof(err)), 0);
-	struct vmig_migrate_stats st;
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
 	wait_final(m, &st);
 	dest_join(&d);
 	vmig_migration_free(m);
@@ -145,10 +145,10 @@ TEST(refused_destination_leaves_source_running)
 	CHECK_EQ_INT(listen_any(&lfd, uri, sizeof(uri)), 0);
 	close(lfd); /* nobody listens there now */
 	struct vmig_guest g = {&fg_ops, &src};
-	struct vmig_migrate_params p = {.uri = uri};
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params), .uri = uri};
 	struct vmig_migration *m;
 	CHECK_EQ_INT(vmig_migration_start(&g, &p, &m, err, sizeof(err)), 0);
-	struct vmig_migrate_stats st;
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
 	wait_final(m, &st);
 	vmig_migration_free(m);
 	CHECK_EQ_INT(st.status, VMIG_MIG_FAILED);
@@ -168,18 +168,18 @@ TEST(destination_vanishing_mid_stream_resumes_source)
 	CHECK_EQ_INT(listen_any(&d.lfd, uri, sizeof(uri)), 0);
 	struct vmig_guest g = {&fg_ops, &src};
 	/* slow link so the destination can be cut mid-way */
-	struct vmig_migrate_params p = {.uri = uri, .max_bandwidth = 4 << 20, .io_timeout_ms = 2000};
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params), .uri = uri, .max_bandwidth = 4 << 20, .io_timeout_ms = 2000};
 	struct vmig_migration *m;
 	CHECK_EQ_INT(vmig_migration_start(&g, &p, &m, err, sizeof(err)), 0);
 	struct vmig_incoming *in;
 	struct vmig_incoming_config cfg;
-	struct vmig_incoming_params ip = {.listen_fd = d.lfd, .accept_timeout_ms = 5000,
+	struct vmig_incoming_params ip = {.size = sizeof(struct vmig_incoming_params), .listen_fd = d.lfd, .accept_timeout_ms = 5000,
 					  .io_timeout_ms = 3000};
 	CHECK_EQ_INT(vmig_incoming_create(&ip, &in, err, sizeof(err)), 0);
 	CHECK_EQ_INT(vmig_incoming_accept(in, &cfg, err, sizeof(err)), 0);
 	usleep(300000);
 	vmig_incoming_free(in); /* hang up without a word */
-	struct vmig_migrate_stats st;
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
 	wait_final(m, &st);
 	vmig_migration_free(m);
 	CHECK_EQ_INT(st.status, VMIG_MIG_FAILED);
@@ -199,14 +199,14 @@ TEST(cancel_ends_a_stuck_setup_promptly)
 	/* a listener that never accepts: the connect succeeds (backlog), the
 	 * HELLO_ACK never comes; cancel must end it promptly */
 	struct vmig_guest g = {&fg_ops, &src};
-	struct vmig_migrate_params p = {.uri = uri, .io_timeout_ms = 20000};
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params), .uri = uri, .io_timeout_ms = 20000};
 	struct vmig_migration *m;
 	CHECK_EQ_INT(vmig_migration_start(&g, &p, &m, err, sizeof(err)), 0);
 	usleep(200000);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	vmig_migration_cancel(m);
-	struct vmig_migrate_stats st;
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
 	wait_final(m, &st);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	vmig_migration_free(m);
@@ -232,8 +232,8 @@ TEST(pages_left_out_of_pass_one_arrive_with_a_clearing_log)
 	src.clear_on_harvest = true;
 	src.write_ms = 150; /* writes only inside the 200 ms probe */
 	src.hot = 512;
-	struct vmig_migrate_params p = {.downtime_limit_ms = 50};
-	struct vmig_migrate_stats st;
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params), .downtime_limit_ms = 50};
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
 	CHECK_EQ_INT(migrate_busy(&src, &dst, &p, &st, &d), 0);
 	CHECK_EQ_INT(st.status, VMIG_MIG_COMPLETED);
 	CHECK(src.writes > 0);

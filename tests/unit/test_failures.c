@@ -37,6 +37,7 @@ struct pair {
 static int pair_begin(struct pair *pr)
 {
 	memset(pr, 0, sizeof(*pr));
+	pr->st.size = sizeof(pr->st);
 	fg_init(&pr->src, true);
 	fg_init(&pr->dst, false);
 	pr->d.g = &pr->dst;
@@ -51,7 +52,7 @@ static int pair_migrate(struct pair *pr, const char *uri, unsigned channels, uin
 {
 	char err[512];
 	struct vmig_guest g = {&fg_ops, &pr->src};
-	struct vmig_migrate_params p = {.uri = uri, .channels = channels, .max_bandwidth = bw,
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params), .uri = uri, .channels = channels, .max_bandwidth = bw,
 					.io_timeout_ms = IO_TIMEOUT_MS};
 	return vmig_migration_start(&g, &p, &pr->m, err, sizeof(err));
 }
@@ -249,11 +250,11 @@ TEST(second_source_is_refused_first_completes)
 	CHECK_EQ_INT(pair_begin(&a), 0);
 	fg_init(&b_guest, true);
 	struct vmig_guest gb = {&fg_ops, &b_guest};
-	struct vmig_migrate_params pb = {.uri = a.dest_uri, .channels = 2, .io_timeout_ms = IO_TIMEOUT_MS};
+	struct vmig_migrate_params pb = {.size = sizeof(struct vmig_migrate_params), .uri = a.dest_uri, .channels = 2, .io_timeout_ms = IO_TIMEOUT_MS};
 	struct vmig_migration *mb;
 	CHECK_EQ_INT(pair_migrate(&a, a.dest_uri, 2, 0), 0);
 	CHECK_EQ_INT(vmig_migration_start(&gb, &pb, &mb, err, sizeof(err)), 0);
-	struct vmig_migrate_stats sb;
+	struct vmig_migrate_stats sb = VMIG_MIGRATE_STATS_INIT;
 	wait_final(a.m, &a.st);
 	wait_final(mb, &sb);
 	dest_join(&a.d);
@@ -312,10 +313,8 @@ TEST(silence_after_channel_end_ends_the_destination)
 	struct channel dc;
 	CHECK_EQ_INT(chan_connect(pr.dest_uri, 2000, -1, &dfd, err, sizeof(err)), 0);
 	chan_init(&dc, dfd, -1, 5000);
-	uint8_t chello[12];
-	uint32_t idx = 0;
-	memcpy(chello, &session, 8);
-	memcpy(chello + 8, &idx, 4);
+	uint8_t chello[WIRE_CHANNEL_HELLO_SIZE];
+	wire_encode_channel_hello(chello, &(struct wire_channel_hello){.session = session, .index = 0});
 	CHECK_EQ_INT(chan_send_record(&dc, REC_CHANNEL_HELLO, chello, sizeof(chello), err, sizeof(err)), 0);
 	CHECK_EQ_INT(chan_send_record(&dc, REC_CHANNEL_END, NULL, 0, err, sizeof(err)), 0);
 	uint64_t t0 = mono_ms();
@@ -334,6 +333,7 @@ TEST(source_over_the_ram_limit_is_refused_and_the_wait_goes_on)
 {
 	struct pair pr;
 	memset(&pr, 0, sizeof(pr));
+	pr.st.size = sizeof(pr.st);
 	fg_init(&pr.src, true);
 	fg_init(&pr.dst, false);
 	pr.d.g = &pr.dst;
@@ -350,7 +350,7 @@ TEST(source_over_the_ram_limit_is_refused_and_the_wait_goes_on)
 	struct vmig_incoming *in = __atomic_load_n(&pr.d.in, __ATOMIC_ACQUIRE);
 	CHECK(in != NULL); /* still waiting for a source within the limits */
 	CHECK(!pr.d.accepted);
-	vmig_incoming_cancel(in);
+	CHECK(dest_cancel(&pr.d));
 	CHECK_EQ_INT(dest_join(&pr.d), -ECANCELED);
 	pair_end(&pr);
 }
@@ -366,7 +366,7 @@ TEST(cancel_ends_an_incoming_wait_at_once)
 	}
 	CHECK(in != NULL);
 	uint64_t t0 = mono_ms();
-	vmig_incoming_cancel(in);
+	CHECK(dest_cancel(&pr.d));
 	CHECK_EQ_INT(dest_join(&pr.d), -ECANCELED);
 	CHECK(mono_ms() - t0 < 100);
 	pair_end(&pr);
@@ -380,7 +380,7 @@ TEST(cancel_under_a_tiny_bandwidth_takes_effect_at_once)
 	usleep(500000);
 	uint64_t t0 = mono_ms();
 	vmig_migration_cancel(pr.m);
-	struct vmig_migrate_stats st;
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
 	for (;;) {
 		vmig_migration_query(pr.m, &st);
 		if (final_status(st.status) || mono_ms() - t0 > 5000)

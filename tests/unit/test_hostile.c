@@ -126,9 +126,7 @@ static bool join_by(struct dest_run *d, uint64_t deadline_ms, bool *stuck)
 {
 	while (pthread_tryjoin_np(d->thread, NULL) != 0) {
 		if (mono_ms() >= deadline_ms) {
-			struct vmig_incoming *in = __atomic_load_n(&d->in, __ATOMIC_ACQUIRE);
-			if (in)
-				vmig_incoming_cancel(in);
+			dest_cancel(d);
 			uint64_t end = mono_ms() + 5000;
 			while (pthread_tryjoin_np(d->thread, NULL) != 0) {
 				if (mono_ms() >= end) {
@@ -194,7 +192,7 @@ static void run_before_hello(const char *name, struct outcome *o)
 	o->waiting = in && !__atomic_load_n(&x->d.accepted, __ATOMIC_ACQUIRE) &&
 		     pthread_tryjoin_np(x->d.thread, NULL) == EBUSY;
 	if (o->waiting)
-		vmig_incoming_cancel(in);
+		dest_cancel(&x->d);
 	hx_end(x, o, mono_ms() + 2000);
 }
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "unittest.h"
-#include "vmig/guest_abi.h"
+#include "guest_abi.h"
 #include "vmm/boot.h"
 #include "vmm/x86_defs.h"
 

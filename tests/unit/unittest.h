@@ -3,11 +3,18 @@
  * A tiny unit-test harness. Each test binary defines test functions with
  * TEST(name), lists them in RUN_TESTS(...), and prints one line per test:
  *   PASS <binary>.<test>    or    FAIL <binary>.<test>: <file>:<line>: <expr>
- * tests/run.py counts those lines. Exit status is non-zero if any failed.
+ * Exit status is non-zero if any failed. Arguments:
+ *   (none)         run every case, in order
+ *   --list         print the case names, one a line, and run nothing
+ *   NAME...        run only these cases (exit 2 if one does not exist)
+ * tests/test_unit.py lists each binary's cases and runs each case in a
+ * process of its own, so one crash or sanitizer report fails that case
+ * alone; `meson test` runs each binary whole.
  */
 #ifndef VMIG_UNITTEST_H
 #define VMIG_UNITTEST_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -76,11 +83,41 @@ static inline int ut_run(const char *suite, const struct ut_case *cases, size_t 
 	return failed ? 1 : 0;
 }
 
+static inline int ut_main(const char *suite, const struct ut_case *cases, size_t n, int argc,
+			  char **argv)
+{
+	if (argc < 2)
+		return ut_run(suite, cases, n);
+	if (strcmp(argv[1], "--list") == 0) {
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", cases[i].name);
+		return 0;
+	}
+	if (argv[1][0] == '-') {
+		bool help = strcmp(argv[1], "--help") == 0;
+		fprintf(help ? stdout : stderr, "usage: %s [--list | CASE...]\n", argv[0]);
+		return help ? 0 : 2;
+	}
+	int failed = 0;
+	for (int a = 1; a < argc; a++) {
+		size_t i = 0;
+		while (i < n && strcmp(cases[i].name, argv[a]) != 0)
+			i++;
+		if (i == n) {
+			fprintf(stderr, "%s: no case named '%s' (--list shows them)\n", suite, argv[a]);
+			return 2;
+		}
+		failed |= ut_run(suite, &cases[i], 1);
+	}
+	return failed;
+}
+
 #define RUN_TESTS(suite, ...)                                                              \
-	int main(void)                                                                     \
+	int main(int argc, char **argv)                                                    \
 	{                                                                                  \
 		static const struct ut_case cases_[] = {__VA_ARGS__};                      \
-		return ut_run(suite, cases_, sizeof(cases_) / sizeof(cases_[0]));          \
+		return ut_main(suite, cases_, sizeof(cases_) / sizeof(cases_[0]), argc,    \
+			       argv);                                                      \
 	}
 
 #endif
