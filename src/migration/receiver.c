@@ -254,6 +254,243 @@ void vmig_incoming_refuse(struct vmig_incoming *in, const char *why)
 	send_ack(in, 1, why);
 }
 
+/* One PAGES record's metadata, as checked. */
+struct pages_rec {
+	uint32_t count, codec;
+	uint32_t normal, xbz;     /* pages of each kind with data */
+	uint32_t xbz_len;
+	uint64_t left;            /* bytes of the record not read yet */
+};
+
+/* The fixed part: pass, count, codec. */
+static int recv_pages_fixed(struct dst_chan *in, const struct wire_hdr *h, struct pages_rec *pr,
+			    XXH3_state_t *xs, char *err, size_t errlen)
+{
+	uint8_t fixed[WIRE_PAGES_FIXED_SIZE];
+	struct wire_pages_fixed f;
+	int r;
+	if (h->len < WIRE_PAGES_MIN_SIZE) {
+		snprintf(err, errlen, "bad PAGES record: %u bytes", h->len);
+		return -EPROTO;
+	}
+	if ((r = chan_recv(in->ch, fixed, sizeof(fixed), err, errlen)) ||
+	    (r = wire_decode_pages_fixed(fixed, sizeof(fixed), &f, err, errlen)))
+		return r;
+	if (f.pass != in->synced_pass + 1) {
+		snprintf(err, errlen, "bad PAGES record: pass %llu while pass %llu is open",
+			 (unsigned long long)f.pass, (unsigned long long)in->synced_pass + 1);
+		return -EPROTO;
+	}
+	if (f.count == 0 || f.count > WIRE_MAX_PAGES_PER_BATCH) {
+		snprintf(err, errlen, "bad PAGES record: %u pages", f.count);
+		return -EPROTO;
+	}
+	if (f.codec >= CODEC_COUNT) {
+		snprintf(err, errlen, "bad PAGES record: unknown codec %u", f.codec);
+		return -EPROTO;
+	}
+	/* The record check covers the metadata as it came on the wire; each
+	 * piece is added before it is decoded (in place) to host order. */
+	XXH3_64bits_reset(xs);
+	XXH3_64bits_update(xs, fixed, sizeof(fixed));
+	*pr = (struct pages_rec){.count = f.count, .codec = f.codec, .left = h->len - sizeof(fixed)};
+	return 0;
+}
+
+/* The entries: every page number inside guest RAM, every kind known. */
+static int recv_pages_entries(struct dst_chan *in, const struct ram_map *ram, struct pages_rec *pr,
+			      XXH3_state_t *xs, char *err, size_t errlen)
+{
+	uint64_t *ent = in->entries;
+	size_t ent_len = (size_t)pr->count * WIRE_PAGES_ITEM_SIZE;
+	int r;
+	if (pr->left < ent_len) {
+		snprintf(err, errlen, "bad PAGES record: truncated page list");
+		return -EPROTO;
+	}
+	if ((r = chan_recv(in->ch, ent, ent_len, err, errlen)))
+		return r;
+	XXH3_64bits_update(xs, ent, ent_len);
+	if ((r = wire_decode_pages_entries(ent, ent_len, ent, pr->count, err, errlen)))
+		return r;
+	pr->left -= ent_len;
+	for (uint32_t i = 0; i < pr->count; i++) {
+		unsigned kind = wire_entry_kind(ent[i]);
+		if (wire_entry_index(ent[i]) >= ram->total_pages || kind > WIRE_KIND_XBZRLE) {
+			snprintf(err, errlen, "bad PAGES record: page %llu (kind %u) is beyond guest RAM "
+				 "(%llu pages)", (unsigned long long)wire_entry_index(ent[i]), kind,
+				 (unsigned long long)ram->total_pages);
+			return -EPROTO;
+		}
+		pr->normal += kind == WIRE_KIND_NORMAL;
+		pr->xbz += kind == WIRE_KIND_XBZRLE;
+	}
+	return 0;
+}
+
+/* The hashes, which close the record check, then the XBZRLE section. */
+static int recv_pages_hashes(struct dst_chan *in, struct pages_rec *pr, XXH3_state_t *xs,
+			     const struct wire_hdr *h, char *err, size_t errlen)
+{
+	uint8_t len_raw[WIRE_PAGES_LEN_SIZE];
+	uint32_t nh = pr->normal + pr->xbz;
+	size_t hash_len = (size_t)nh * WIRE_PAGES_ITEM_SIZE;
+	int r;
+	if (pr->left < (uint64_t)hash_len + WIRE_PAGES_LEN_SIZE) {
+		snprintf(err, errlen, "bad PAGES record: truncated hashes");
+		return -EPROTO;
+	}
+	if ((r = chan_recv(in->ch, in->hashes, hash_len, err, errlen)))
+		return r;
+	pr->left -= hash_len;
+	XXH3_64bits_update(xs, in->hashes, hash_len);
+	if (XXH3_64bits_digest(xs) != h->check) {
+		snprintf(err, errlen, "bad PAGES record: checksum mismatch");
+		return -EBADMSG;
+	}
+	if ((r = wire_decode_pages_hashes(in->hashes, hash_len, in->hashes, nh, err, errlen)) ||
+	    (r = chan_recv(in->ch, len_raw, sizeof(len_raw), err, errlen)) ||
+	    (r = wire_decode_pages_len(len_raw, sizeof(len_raw), &pr->xbz_len, err, errlen)))
+		return r;
+	pr->left -= WIRE_PAGES_LEN_SIZE;
+	uint64_t xbz_max = (uint64_t)pr->xbz * (WIRE_XBZ_DELTA_HDR_SIZE + VMIG_PAGE_SIZE);
+	uint64_t xbz_min = (uint64_t)pr->xbz * WIRE_XBZ_DELTA_HDR_SIZE;
+	if (pr->xbz_len > pr->left || pr->xbz_len > xbz_max || pr->xbz_len > WIRE_MAX_XBZ_SECTION ||
+	    (pr->xbz && pr->xbz_len < xbz_min) || (!pr->xbz && pr->xbz_len)) {
+		snprintf(err, errlen, "bad PAGES record: XBZRLE section of %u bytes for %u pages",
+			 pr->xbz_len, pr->xbz);
+		return -EPROTO;
+	}
+	if (pr->xbz_len && (r = chan_recv(in->ch, in->xbz, pr->xbz_len, err, errlen)))
+		return r;
+	pr->left -= pr->xbz_len;
+	return 0;
+}
+
+/* Zero pages: fresh RAM is zero, touch a page only if it held data. */
+static void apply_zero_pages(struct dst_chan *in, struct ram_map *ram, const struct pages_rec *pr)
+{
+	for (uint32_t i = 0; i < pr->count; i++) {
+		if (wire_entry_kind(in->entries[i]) != WIRE_KIND_ZERO)
+			continue;
+		uint64_t idx = wire_entry_index(in->entries[i]);
+		if (ram->hash[idx] != ram->zero_hash)
+			memset(ram_page(ram, idx), 0, VMIG_PAGE_SIZE);
+		ram->hash[idx] = ram->zero_hash;
+		in->pages_zero++;
+	}
+}
+
+/* Raw normal pages: straight from the socket into the guest pages. */
+static int recv_raw_pages(struct dst_chan *in, struct ram_map *ram, const struct pages_rec *pr,
+			  char *err, size_t errlen)
+{
+	if (pr->left != (uint64_t)pr->normal * VMIG_PAGE_SIZE) {
+		snprintf(err, errlen, "bad PAGES record: %llu data bytes for %u pages",
+			 (unsigned long long)pr->left, pr->normal);
+		return -EPROTO;
+	}
+	unsigned n = 0;
+	for (uint32_t i = 0; i < pr->count; i++)
+		if (wire_entry_kind(in->entries[i]) == WIRE_KIND_NORMAL)
+			in->iov[n++] = (struct iovec){ram_page(ram, wire_entry_index(in->entries[i])),
+						      VMIG_PAGE_SIZE};
+	return n ? chan_recvv(in->ch, in->iov, (int)n, err, errlen) : 0;
+}
+
+/* Compressed normal pages: decoded on this thread, then scattered. */
+static int recv_compressed_pages(struct dst_chan *in, struct ram_map *ram,
+				 const struct pages_rec *pr, char *err, size_t errlen)
+{
+	uint8_t len_raw[WIRE_PAGES_LEN_SIZE];
+	uint32_t comp_len = 0;
+	int r = 0;
+	if (!pr->normal || pr->left < WIRE_PAGES_LEN_SIZE ||
+	    (r = chan_recv(in->ch, len_raw, sizeof(len_raw), err, errlen)) ||
+	    (r = wire_decode_pages_len(len_raw, sizeof(len_raw), &comp_len, err, errlen)) ||
+	    comp_len != pr->left - WIRE_PAGES_LEN_SIZE || comp_len > in->comp_cap) {
+		if (!r) {
+			snprintf(err, errlen, "bad PAGES record: compressed data does not fit the record");
+			r = -EPROTO;
+		}
+		return r;
+	}
+	if ((r = chan_recv(in->ch, in->comp, comp_len, err, errlen)))
+		return r;
+	uint64_t t0 = thread_cpu_ns();
+	r = codec_decompress(in->codec_ctx, (enum codec_id)pr->codec, in->comp, comp_len, in->scratch,
+			     (size_t)WIRE_MAX_PAGES_PER_BATCH * VMIG_PAGE_SIZE,
+			     (size_t)pr->normal * VMIG_PAGE_SIZE);
+	__atomic_fetch_add(&in->decompress_ns, thread_cpu_ns() - t0, __ATOMIC_RELAXED);
+	if (r) {
+		snprintf(err, errlen, "bad PAGES record: %s data does not decompress to %u pages",
+			 codec_name((enum codec_id)pr->codec), pr->normal);
+		return -EBADMSG;
+	}
+	const uint8_t *src = in->scratch;
+	for (uint32_t i = 0; i < pr->count; i++)
+		if (wire_entry_kind(in->entries[i]) == WIRE_KIND_NORMAL) {
+			memcpy(ram_page(ram, wire_entry_index(in->entries[i])), src, VMIG_PAGE_SIZE);
+			src += VMIG_PAGE_SIZE;
+		}
+	return 0;
+}
+
+/* XBZRLE pages: deltas against what this side holds. */
+static int apply_xbzrle_pages(struct dst_chan *in, struct ram_map *ram, const struct pages_rec *pr,
+			      char *err, size_t errlen)
+{
+	const uint8_t *d = in->xbz, *dend = in->xbz + pr->xbz_len;
+	for (uint32_t i = 0; i < pr->count; i++) {
+		if (wire_entry_kind(in->entries[i]) != WIRE_KIND_XBZRLE)
+			continue;
+		uint16_t n;
+		if (dend - d < WIRE_XBZ_DELTA_HDR_SIZE ||
+		    wire_decode_xbz_delta_len(d, WIRE_XBZ_DELTA_HDR_SIZE, &n, err, errlen)) {
+			snprintf(err, errlen, "bad PAGES record: XBZRLE section truncated");
+			return -EBADMSG;
+		}
+		d += WIRE_XBZ_DELTA_HDR_SIZE;
+		uint64_t idx = wire_entry_index(in->entries[i]);
+		if (dend - d < n || xbzrle_decode(d, n, ram_page(ram, idx), VMIG_PAGE_SIZE)) {
+			snprintf(err, errlen, "bad PAGES record: malformed XBZRLE delta for page %llu",
+				 (unsigned long long)idx);
+			return -EBADMSG;
+		}
+		d += n;
+		in->pages_xbzrle++;
+	}
+	if (d != dend) {
+		snprintf(err, errlen, "bad PAGES record: trailing bytes in the XBZRLE section");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* Every non-zero page against its hash; the RAM table learns the new ones. */
+static int check_page_hashes(struct dst_chan *in, struct ram_map *ram, const struct pages_rec *pr,
+			     char *err, size_t errlen)
+{
+	unsigned k = 0;
+	for (uint32_t i = 0; i < pr->count; i++) {
+		unsigned kind = wire_entry_kind(in->entries[i]);
+		if (kind == WIRE_KIND_ZERO)
+			continue;
+		uint64_t idx = wire_entry_index(in->entries[i]);
+		uint64_t got = page_hash(ram_page(ram, idx));
+		if (got != in->hashes[k]) {
+			snprintf(err, errlen, "bad PAGES record: page %llu does not match its hash%s",
+				 (unsigned long long)idx, kind == WIRE_KIND_XBZRLE ? " after its XBZRLE delta" : "");
+			return -EBADMSG;
+		}
+		ram->hash[idx] = got;
+		k++;
+		if (kind == WIRE_KIND_NORMAL)
+			in->pages_normal++;
+	}
+	return 0;
+}
+
 /*
  * Receives one PAGES record (its header already read; layout in
  * docs/protocol.md). Everything but the page contents is read and checked
@@ -265,195 +502,21 @@ void vmig_incoming_refuse(struct vmig_incoming *in, const char *why)
 static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wire_hdr *h,
 		      char *err, size_t errlen)
 {
-	uint8_t fixed[WIRE_PAGES_FIXED_SIZE], len_raw[WIRE_PAGES_LEN_SIZE];
-	uint64_t *ent = in->entries, *hashes = in->hashes;
-	struct wire_pages_fixed f;
-	int r;
-
-	if (h->len < WIRE_PAGES_MIN_SIZE) {
-		snprintf(err, errlen, "bad PAGES record: %u bytes", h->len);
-		return -EPROTO;
-	}
-	if ((r = chan_recv(in->ch, fixed, sizeof(fixed), err, errlen)) ||
-	    (r = wire_decode_pages_fixed(fixed, sizeof(fixed), &f, err, errlen)))
-		return r;
-	uint32_t count = f.count, codec = f.codec;
-	uint64_t pass = f.pass;
-	if (pass != in->synced_pass + 1) {
-		snprintf(err, errlen, "bad PAGES record: pass %llu while pass %llu is open",
-			 (unsigned long long)pass, (unsigned long long)in->synced_pass + 1);
-		return -EPROTO;
-	}
-	if (count == 0 || count > WIRE_MAX_PAGES_PER_BATCH) {
-		snprintf(err, errlen, "bad PAGES record: %u pages", count);
-		return -EPROTO;
-	}
-	if (codec >= CODEC_COUNT) {
-		snprintf(err, errlen, "bad PAGES record: unknown codec %u", codec);
-		return -EPROTO;
-	}
-	/* The record check covers the metadata as it came on the wire; each
-	 * piece is added before it is decoded (in place) to host order. */
+	struct pages_rec pr;
 	XXH3_state_t xs;
-	XXH3_64bits_reset(&xs);
-	XXH3_64bits_update(&xs, fixed, sizeof(fixed));
-	uint64_t left = h->len - sizeof(fixed);
-	size_t ent_len = (size_t)count * WIRE_PAGES_ITEM_SIZE;
-	if (left < ent_len) {
-		snprintf(err, errlen, "bad PAGES record: truncated page list");
-		return -EPROTO;
-	}
-	if ((r = chan_recv(in->ch, ent, ent_len, err, errlen)))
+	int r;
+	if ((r = recv_pages_fixed(in, h, &pr, &xs, err, errlen)) ||
+	    (r = recv_pages_entries(in, ram, &pr, &xs, err, errlen)) ||
+	    (r = recv_pages_hashes(in, &pr, &xs, h, err, errlen)))
 		return r;
-	XXH3_64bits_update(&xs, ent, ent_len);
-	if ((r = wire_decode_pages_entries(ent, ent_len, ent, count, err, errlen)))
+	apply_zero_pages(in, ram, &pr);
+	if (pr.codec == CODEC_NONE)
+		r = recv_raw_pages(in, ram, &pr, err, errlen);
+	else
+		r = recv_compressed_pages(in, ram, &pr, err, errlen);
+	if (r || (r = apply_xbzrle_pages(in, ram, &pr, err, errlen)))
 		return r;
-	left -= ent_len;
-	uint32_t normal = 0, xbz = 0;
-	for (uint32_t i = 0; i < count; i++) {
-		unsigned kind = wire_entry_kind(ent[i]);
-		if (wire_entry_index(ent[i]) >= ram->total_pages || kind > WIRE_KIND_XBZRLE) {
-			snprintf(err, errlen, "bad PAGES record: page %llu (kind %u) is beyond guest RAM "
-				 "(%llu pages)", (unsigned long long)wire_entry_index(ent[i]), kind,
-				 (unsigned long long)ram->total_pages);
-			return -EPROTO;
-		}
-		normal += kind == WIRE_KIND_NORMAL;
-		xbz += kind == WIRE_KIND_XBZRLE;
-	}
-	uint32_t nh = normal + xbz;
-	size_t hash_len = (size_t)nh * WIRE_PAGES_ITEM_SIZE;
-	if (left < (uint64_t)hash_len + WIRE_PAGES_LEN_SIZE) {
-		snprintf(err, errlen, "bad PAGES record: truncated hashes");
-		return -EPROTO;
-	}
-	if ((r = chan_recv(in->ch, hashes, hash_len, err, errlen)))
-		return r;
-	left -= hash_len;
-	XXH3_64bits_update(&xs, hashes, hash_len);
-	if (XXH3_64bits_digest(&xs) != h->check) {
-		snprintf(err, errlen, "bad PAGES record: checksum mismatch");
-		return -EBADMSG;
-	}
-	if ((r = wire_decode_pages_hashes(hashes, hash_len, hashes, nh, err, errlen)))
-		return r;
-	uint32_t xbz_len;
-	if ((r = chan_recv(in->ch, len_raw, sizeof(len_raw), err, errlen)) ||
-	    (r = wire_decode_pages_len(len_raw, sizeof(len_raw), &xbz_len, err, errlen)))
-		return r;
-	left -= WIRE_PAGES_LEN_SIZE;
-	uint64_t xbz_max = (uint64_t)xbz * (WIRE_XBZ_DELTA_HDR_SIZE + VMIG_PAGE_SIZE);
-	uint64_t xbz_min = (uint64_t)xbz * WIRE_XBZ_DELTA_HDR_SIZE;
-	if (xbz_len > left || xbz_len > xbz_max || xbz_len > WIRE_MAX_XBZ_SECTION ||
-	    (xbz && xbz_len < xbz_min) || (!xbz && xbz_len)) {
-		snprintf(err, errlen, "bad PAGES record: XBZRLE section of %u bytes for %u pages", xbz_len,
-			 xbz);
-		return -EPROTO;
-	}
-	if (xbz_len && (r = chan_recv(in->ch, in->xbz, xbz_len, err, errlen)))
-		return r;
-	left -= xbz_len;
-
-	/* Zero pages: fresh RAM is zero, touch a page only if it held data. */
-	for (uint32_t i = 0; i < count; i++) {
-		if (wire_entry_kind(ent[i]) != WIRE_KIND_ZERO)
-			continue;
-		uint64_t idx = wire_entry_index(ent[i]);
-		if (ram->hash[idx] != ram->zero_hash)
-			memset(ram_page(ram, idx), 0, VMIG_PAGE_SIZE);
-		ram->hash[idx] = ram->zero_hash;
-		in->pages_zero++;
-	}
-	/* Normal pages. */
-	if (codec == CODEC_NONE) {
-		if (left != (uint64_t)normal * VMIG_PAGE_SIZE) {
-			snprintf(err, errlen, "bad PAGES record: %llu data bytes for %u pages",
-				 (unsigned long long)left, normal);
-			return -EPROTO;
-		}
-		unsigned n = 0;
-		for (uint32_t i = 0; i < count; i++)
-			if (wire_entry_kind(ent[i]) == WIRE_KIND_NORMAL)
-				in->iov[n++] = (struct iovec){ram_page(ram, wire_entry_index(ent[i])),
-							      VMIG_PAGE_SIZE};
-		if (n && (r = chan_recvv(in->ch, in->iov, (int)n, err, errlen)))
-			return r;
-	} else {
-		uint32_t comp_len = 0;
-		if (!normal || left < WIRE_PAGES_LEN_SIZE ||
-		    (r = chan_recv(in->ch, len_raw, sizeof(len_raw), err, errlen)) ||
-		    (r = wire_decode_pages_len(len_raw, sizeof(len_raw), &comp_len, err, errlen)) ||
-		    comp_len != left - WIRE_PAGES_LEN_SIZE || comp_len > in->comp_cap) {
-			if (!r) {
-				snprintf(err, errlen, "bad PAGES record: compressed data does not fit the record");
-				r = -EPROTO;
-			}
-			return r;
-		}
-		if ((r = chan_recv(in->ch, in->comp, comp_len, err, errlen)))
-			return r;
-		uint64_t t0 = thread_cpu_ns();
-		r = codec_decompress(in->codec_ctx, (enum codec_id)codec, in->comp, comp_len, in->scratch,
-				     (size_t)WIRE_MAX_PAGES_PER_BATCH * VMIG_PAGE_SIZE,
-				     (size_t)normal * VMIG_PAGE_SIZE);
-		in->decompress_ns += thread_cpu_ns() - t0;
-		if (r) {
-			snprintf(err, errlen, "bad PAGES record: %s data does not decompress to %u pages",
-				 codec_name((enum codec_id)codec), normal);
-			return -EBADMSG;
-		}
-		const uint8_t *src = in->scratch;
-		for (uint32_t i = 0; i < count; i++)
-			if (wire_entry_kind(ent[i]) == WIRE_KIND_NORMAL) {
-				uint8_t *page = ram_page(ram, wire_entry_index(ent[i]));
-				memcpy(page, src, VMIG_PAGE_SIZE);
-				src += VMIG_PAGE_SIZE;
-			}
-	}
-	/* XBZRLE pages: deltas against what this side holds. */
-	const uint8_t *d = in->xbz, *dend = in->xbz + xbz_len;
-	for (uint32_t i = 0; i < count; i++) {
-		if (wire_entry_kind(ent[i]) != WIRE_KIND_XBZRLE)
-			continue;
-		uint16_t n;
-		if (dend - d < WIRE_XBZ_DELTA_HDR_SIZE ||
-		    wire_decode_xbz_delta_len(d, WIRE_XBZ_DELTA_HDR_SIZE, &n, err, errlen)) {
-			snprintf(err, errlen, "bad PAGES record: XBZRLE section truncated");
-			return -EBADMSG;
-		}
-		d += WIRE_XBZ_DELTA_HDR_SIZE;
-		uint8_t *page = ram_page(ram, wire_entry_index(ent[i]));
-		if (dend - d < n || xbzrle_decode(d, n, page, VMIG_PAGE_SIZE)) {
-			snprintf(err, errlen, "bad PAGES record: malformed XBZRLE delta for page %llu",
-				 (unsigned long long)wire_entry_index(ent[i]));
-			return -EBADMSG;
-		}
-		d += n;
-		in->pages_xbzrle++;
-	}
-	if (d != dend) {
-		snprintf(err, errlen, "bad PAGES record: trailing bytes in the XBZRLE section");
-		return -EBADMSG;
-	}
-	/* Every non-zero page against its hash. */
-	unsigned k = 0;
-	for (uint32_t i = 0; i < count; i++) {
-		unsigned kind = wire_entry_kind(ent[i]);
-		if (kind == WIRE_KIND_ZERO)
-			continue;
-		uint64_t idx = wire_entry_index(ent[i]);
-		uint64_t got = page_hash(ram_page(ram, idx));
-		if (got != hashes[k]) {
-			snprintf(err, errlen, "bad PAGES record: page %llu does not match its hash%s",
-				 (unsigned long long)idx, kind == WIRE_KIND_XBZRLE ? " after its XBZRLE delta" : "");
-			return -EBADMSG;
-		}
-		ram->hash[idx] = got;
-		k++;
-		if (kind == WIRE_KIND_NORMAL)
-			in->pages_normal++;
-	}
-	return 0;
+	return check_page_hashes(in, ram, &pr, err, errlen);
 }
 
 /* SYNC on a page stream: acknowledge it and let the main thread know. */
@@ -710,173 +773,190 @@ bad:
 	return -EINVAL;
 }
 
-int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
-		      struct vmig_incoming_stats *st, char *err, size_t errlen)
+/* What the main channel's records build up, one record at a time. */
+struct run_ctx {
+	struct vmig_incoming *in;
+	const struct vmig_guest *g;
+	struct ram_map *ram;
+	struct dst_chan *mainstream; /* pages on the main channel (no data channels) */
+	uint8_t *state;
+	size_t state_len;
+	bool have_digest, resumed, done;
+	struct vmig_incoming_stats *st;
+};
+
+typedef int (*record_fn)(struct run_ctx *c, const uint8_t *p, size_t n, char *err, size_t errlen);
+
+static int on_sync(struct run_ctx *c, const uint8_t *p, size_t n, char *err, size_t errlen)
 {
-	struct ram_map ram;
+	if (!c->mainstream) {
+		snprintf(err, errlen, "protocol error: unexpected SYNC record");
+		return -EPROTO;
+	}
+	return stream_synced(c->mainstream, &c->in->payload, err, errlen);
+}
+
+static int on_state(struct run_ctx *c, const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+	int r = wire_check_state_len(n, err, errlen);
+	if (r)
+		return r;
+	free(c->state);
+	c->state = malloc(n ? n : 1);
+	if (!c->state) {
+		snprintf(err, errlen, "out of memory for device state");
+		return -ENOMEM;
+	}
+	memcpy(c->state, p, n);
+	c->state_len = n;
+	return 0;
+}
+
+/* The RAM digest, once every stream has applied the final pass. */
+static int on_digest(struct run_ctx *c, const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+	struct wire_digest dg;
+	int r = wire_decode_digest(p, n, &dg, err, errlen);
+	if (r)
+		return r;
+	if (c->mainstream && dg.final_pass != c->mainstream->synced_pass) {
+		snprintf(err, errlen, "protocol error: DIGEST for pass %llu, pass %llu is the last "
+				      "one closed", (unsigned long long)dg.final_pass,
+			 (unsigned long long)c->mainstream->synced_pass);
+		return -EPROTO;
+	}
+	if ((r = wait_channels(c->in, dg.final_pass, err, errlen)))
+		return r;
+	uint64_t mine = ram_digest(c->ram);
+	if (dg.total_pages != c->ram->total_pages || dg.digest != mine) {
+		snprintf(err, errlen,
+			 "guest RAM digest mismatch (source %016llx, destination %016llx): "
+			 "refusing to resume",
+			 (unsigned long long)dg.digest, (unsigned long long)mine);
+		return -EBADMSG;
+	}
+	c->have_digest = true;
+	c->st->verified = true;
+	return 0;
+}
+
+/* READY out, then nothing but GO within the deadline. */
+static int await_go(struct run_ctx *c, char *err, size_t errlen)
+{
+	struct vmig_incoming *in = c->in;
 	struct wire_hdr h;
-	uint8_t *state = NULL;
-	size_t state_len = 0;
-	bool have_digest = false, resumed = false;
+	int r = chan_send_record(&in->ch, REC_READY, NULL, 0, err, errlen);
+	if (!r)
+		r = chan_recv_record(&in->ch, &h, &in->payload, in->ch.io_timeout_ms, err, errlen);
+	if (r || h.type == REC_GO)
+		return r;
+	if (h.type == REC_ERROR) {
+		char msg[WIRE_MAX_STRING];
+		wire_decode_error(in->payload.data, in->payload.len, NULL, msg, sizeof(msg));
+		snprintf(err, errlen, "source aborted before handover: %s", msg);
+	} else {
+		snprintf(err, errlen, "protocol error: expected GO, got %s", wire_type_name(h.type));
+	}
+	return -EPROTO;
+}
+
+/* After the resume: RESUMED, then when the guest showed life (ALIVE). */
+static void report_resumed(struct run_ctx *c, uint64_t t_resume)
+{
+	struct vmig_incoming *in = c->in;
+	const struct vmig_guest *g = c->g;
+	char ign[64];
+	chan_send_record(&in->ch, REC_RESUMED, NULL, 0, ign, sizeof(ign));
+	uint64_t first = 0;
+	for (int i = 0; g->ops->last_alive_ns && i < ALIVE_WAIT_MS && !first; i++) {
+		uint64_t a = g->ops->last_alive_ns(g->opaque);
+		if (a > t_resume)
+			first = a;
+		else
+			nanosleep(&(struct timespec){0, 1000000}, NULL);
+	}
+	struct wire_alive al = {.first_alive_ns = first};
+	for (unsigned i = 0; i < in->nr_chans; i++)
+		al.decompress_ns += __atomic_load_n(&in->chans[i].decompress_ns, __ATOMIC_RELAXED);
+	uint8_t alive[WIRE_ALIVE_SIZE];
+	wire_encode_alive(alive, &al);
+	chan_send_record(&in->ch, REC_ALIVE, alive, sizeof(alive), ign, sizeof(ign));
+}
+
+/* COMPLETE: load the state, READY, wait for GO, resume: the handover. */
+static int on_complete(struct run_ctx *c, const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+	const struct vmig_guest *g = c->g;
 	int r;
-
-	memset(st, 0, sizeof(*st));
-	if ((r = ram_map_init(&ram, g, err, errlen))) {
-		send_ack(in, 1, err);
+	if (!c->state || !c->have_digest) {
+		snprintf(err, errlen, "protocol error: COMPLETE before state and digest");
+		return -EPROTO;
+	}
+	uint64_t t_load = now_ns();
+	if ((r = g->ops->load_state(g->opaque, c->state, c->state_len, err, errlen)))
+		return r;
+	log_debug("incoming: state loaded in %.1f ms", (now_ns() - t_load) / 1e6);
+	if ((r = await_go(c, err, errlen)))
+		return r;
+	uint64_t t_resume = realtime_ns();
+	if ((r = g->ops->resume(g->opaque))) {
+		snprintf(err, errlen, "cannot resume the guest: %s", strerror(-r));
 		return r;
 	}
-	if ((r = regions_match(&ram, &in->hello, err, errlen))) {
-		send_ack(in, 1, err);
-		ram_map_free(&ram);
-		return r;
-	}
-	send_ack(in, 0, "ok");
-	if ((r = accept_channels(in, &ram, err, errlen))) {
-		chan_send_error(&in->ch, r, err);
-		goto out;
-	}
-	/* Without data channels the pages come on the main channel. */
-	struct dst_chan *mainstream = in->hello.nr_channels ? NULL : &in->chans[0];
+	c->resumed = c->done = true;
+	report_resumed(c, t_resume);
+	return 0;
+}
 
-	for (;;) {
-		if (!mainstream && (r = wait_main_channel(in, err, errlen)))
-			break;
-		if ((r = chan_recv_hdr(&in->ch, &h, in->ch.io_timeout_ms, err, errlen)))
-			break;
-		if ((h.type == REC_PAGES || h.type == REC_SYNC) && have_digest) {
-			/* RAM is checked: nothing may change it any more */
-			snprintf(err, errlen, "protocol error: %s after DIGEST", wire_type_name(h.type));
-			r = -EPROTO;
-			break;
-		}
-		if (h.type == REC_PAGES && mainstream) {
-			if ((r = recv_pages(mainstream, &ram, &h, err, errlen)))
-				break;
-			continue;
-		}
-		if ((r = chan_recv_payload(&in->ch, &h, &in->payload, err, errlen)))
-			break;
-		const uint8_t *p = in->payload.data;
-		size_t n = in->payload.len;
-		if (h.type == REC_SYNC && mainstream) {
-			if ((r = stream_synced(mainstream, &in->payload, err, errlen)))
-				break;
-		} else if (h.type == REC_STATE) {
-			if ((r = wire_check_state_len(n, err, errlen)))
-				break;
-			free(state);
-			state = malloc(n ? n : 1);
-			if (!state) {
-				r = -ENOMEM;
-				snprintf(err, errlen, "out of memory for device state");
-				break;
-			}
-			memcpy(state, p, n);
-			state_len = n;
-		} else if (h.type == REC_DIGEST) {
-			struct wire_digest dg;
-			if ((r = wire_decode_digest(p, n, &dg, err, errlen)))
-				break;
-			uint64_t digest = dg.digest, total = dg.total_pages, final_pass = dg.final_pass;
-			if (mainstream && final_pass != mainstream->synced_pass) {
-				snprintf(err, errlen, "protocol error: DIGEST for pass %llu, pass %llu is the last "
-						      "one closed", (unsigned long long)final_pass,
-					 (unsigned long long)mainstream->synced_pass);
-				r = -EPROTO;
-				break;
-			}
-			if ((r = wait_channels(in, final_pass, err, errlen)))
-				break;
-			uint64_t mine = ram_digest(&ram);
-			if (total != ram.total_pages || digest != mine) {
-				snprintf(err, errlen,
-					 "guest RAM digest mismatch (source %016llx, destination %016llx): "
-					 "refusing to resume",
-					 (unsigned long long)digest, (unsigned long long)mine);
-				r = -EBADMSG;
-				break;
-			}
-			have_digest = true;
-			st->verified = true;
-		} else if (h.type == REC_COMPLETE) {
-			if (!state || !have_digest) {
-				snprintf(err, errlen, "protocol error: COMPLETE before state and digest");
-				r = -EPROTO;
-				break;
-			}
-			uint64_t t_load = now_ns();
-			if ((r = g->ops->load_state(g->opaque, state, state_len, err, errlen)))
-				break;
-			log_debug("incoming: state loaded in %.1f ms", (now_ns() - t_load) / 1e6);
-			if ((r = chan_send_record(&in->ch, REC_READY, NULL, 0, err, errlen)))
-				break;
-			r = chan_recv_record(&in->ch, &h, &in->payload, in->ch.io_timeout_ms, err, errlen);
-			if (r)
-				break;
-			if (h.type != REC_GO) {
-				if (h.type == REC_ERROR) {
-					char msg[WIRE_MAX_STRING];
-					wire_decode_error(in->payload.data, in->payload.len, NULL, msg,
-							  sizeof(msg));
-					snprintf(err, errlen, "source aborted before handover: %s", msg);
-				} else {
-					snprintf(err, errlen, "protocol error: expected GO, got %s",
-						 wire_type_name(h.type));
-				}
-				r = -EPROTO;
-				break;
-			}
-			uint64_t t_resume = realtime_ns();
-			if ((r = g->ops->resume(g->opaque))) {
-				snprintf(err, errlen, "cannot resume the guest: %s", strerror(-r));
-				break;
-			}
-			resumed = true;
-			char ign[64];
-			chan_send_record(&in->ch, REC_RESUMED, NULL, 0, ign, sizeof(ign));
-			/* Report when the guest shows life again (guest-observed downtime). */
-			uint64_t first = 0;
-			for (int i = 0; g->ops->last_alive_ns && i < ALIVE_WAIT_MS; i++) {
-				uint64_t a = g->ops->last_alive_ns(g->opaque);
-				if (a > t_resume) {
-					first = a;
-					break;
-				}
-				struct timespec ts = {0, 1000000};
-				nanosleep(&ts, NULL);
-			}
-			struct wire_alive al = {.first_alive_ns = first};
-			for (unsigned i = 0; i < in->nr_chans; i++)
-				al.decompress_ns +=
-					__atomic_load_n(&in->chans[i].decompress_ns, __ATOMIC_RELAXED);
-			uint8_t alive[WIRE_ALIVE_SIZE];
-			wire_encode_alive(alive, &al);
-			chan_send_record(&in->ch, REC_ALIVE, alive, sizeof(alive), ign, sizeof(ign));
-			break;
-		} else if (h.type == REC_ERROR) {
-			char msg[WIRE_MAX_STRING];
-			wire_decode_error(p, n, NULL, msg, sizeof(msg));
-			snprintf(err, errlen, "source aborted the migration: %s", msg);
-			r = -ECONNABORTED;
-			break;
-		} else {
-			snprintf(err, errlen, "protocol error: unexpected %s record", wire_type_name(h.type));
-			r = -EPROTO;
-			break;
-		}
+static int on_error(struct run_ctx *c, const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+	char msg[WIRE_MAX_STRING];
+	wire_decode_error(p, n, NULL, msg, sizeof(msg));
+	snprintf(err, errlen, "source aborted the migration: %s", msg);
+	return -ECONNABORTED;
+}
+
+/* The records the main channel takes (PAGES is streamed: see run_main). */
+static const struct {
+	uint32_t type;
+	record_fn fn;
+} main_records[] = {
+	{REC_SYNC, on_sync},
+	{REC_STATE, on_state},
+	{REC_DIGEST, on_digest},
+	{REC_COMPLETE, on_complete},
+	{REC_ERROR, on_error},
+};
+
+/* One record from the main channel, whatever it is. */
+static int main_record(struct run_ctx *c, char *err, size_t errlen)
+{
+	struct vmig_incoming *in = c->in;
+	struct wire_hdr h;
+	int r;
+	if (!c->mainstream && (r = wait_main_channel(in, err, errlen)))
+		return r;
+	if ((r = chan_recv_hdr(&in->ch, &h, in->ch.io_timeout_ms, err, errlen)))
+		return r;
+	if ((h.type == REC_PAGES || h.type == REC_SYNC) && c->have_digest) {
+		/* RAM is checked: nothing may change it any more */
+		snprintf(err, errlen, "protocol error: %s after DIGEST", wire_type_name(h.type));
+		return -EPROTO;
 	}
-	if (r && !resumed) {
-		/* A data channel's failure explains the main channel's. */
-		pthread_mutex_lock(&in->lock);
-		if (in->failed)
-			snprintf(err, errlen, "%s", in->err);
-		pthread_mutex_unlock(&in->lock);
-		if (r != -ECONNRESET && r != -ECONNABORTED)
-			chan_send_error(&in->ch, r, err);
-	}
-out:
-	if (r && !resumed)
-		incoming_fail(in, err); /* unblocks channel threads */
+	if (h.type == REC_PAGES && c->mainstream)
+		return recv_pages(c->mainstream, c->ram, &h, err, errlen);
+	if ((r = chan_recv_payload(&in->ch, &h, &in->payload, err, errlen)))
+		return r;
+	for (size_t i = 0; i < sizeof(main_records) / sizeof(main_records[0]); i++)
+		if (main_records[i].type == h.type)
+			return main_records[i].fn(c, in->payload.data, in->payload.len, err, errlen);
+	snprintf(err, errlen, "protocol error: unexpected %s record", wire_type_name(h.type));
+	return -EPROTO;
+}
+
+/* Joins the channel threads and sums up what every stream did. */
+static void collect_stats(struct vmig_incoming *in, struct vmig_incoming_stats *st)
+{
 	for (unsigned i = 0; in->chans && i < in->nr_chans; i++) {
 		struct dst_chan *c = &in->chans[i];
 		if (c->thread_on)
@@ -891,9 +971,51 @@ out:
 	}
 	st->wire_bytes += in->ch.bytes_received + in->ch.bytes_sent;
 	st->total_ms = (now_ns() - in->t0_ns) / 1000000;
-	free(state);
+}
+
+/* Ends a failed run: the source is told why (unless it left), the channel
+ * threads are woken; a data channel's failure explains the main one's. */
+static void fail_run(struct vmig_incoming *in, int r, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&in->lock);
+	if (in->failed)
+		snprintf(err, errlen, "%s", in->err);
+	pthread_mutex_unlock(&in->lock);
+	if (r != -ECONNRESET && r != -ECONNABORTED)
+		chan_send_error(&in->ch, r, err);
+	incoming_fail(in, err);
+}
+
+int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
+		      struct vmig_incoming_stats *st, char *err, size_t errlen)
+{
+	struct ram_map ram;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if ((r = ram_map_init(&ram, g, err, errlen))) {
+		send_ack(in, 1, err);
+		return r;
+	}
+	if ((r = regions_match(&ram, &in->hello, err, errlen))) {
+		send_ack(in, 1, err);
+		ram_map_free(&ram);
+		return r;
+	}
+	send_ack(in, 0, "ok");
+	struct run_ctx c = {.in = in, .g = g, .ram = &ram, .st = st};
+	r = accept_channels(in, &ram, err, errlen);
+	/* Without data channels the pages come on the main channel. */
+	if (!r && !in->hello.nr_channels)
+		c.mainstream = &in->chans[0];
+	while (!r && !c.done)
+		r = main_record(&c, err, errlen);
+	if (r && !c.resumed)
+		fail_run(in, r, err, errlen);
+	collect_stats(in, st);
+	free(c.state);
 	ram_map_free(&ram);
-	return resumed ? 0 : (r ? r : -EPROTO);
+	return c.resumed ? 0 : (r ? r : -EPROTO);
 }
 
 void vmig_incoming_free(struct vmig_incoming *in)
