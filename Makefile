@@ -1,10 +1,15 @@
 # vmig top-level entry points. On a fresh Debian 12 machine, as root:
 #   make demo    install what is missing, build, run the live demo
-#   make test    install what is missing, build with ASan/UBSan, run all tests
+#   make test    install what is missing, build with ASan/UBSan and with TSan,
+#                run all tests (pytest; PYTEST_ARGS="-k NAME" picks some)
 BUILD       ?= build
 DEBUG_BUILD ?= build-debug
+TSAN_BUILD  ?= build-tsan
+# Debian's python3-pytest serves /usr/bin/python3, not a python3 earlier on PATH.
+PYTEST      ?= /usr/bin/python3 -m pytest
+PYTEST_ARGS ?=
 
-.PHONY: all deps build debug demo test unit bench clean format
+.PHONY: all deps build debug tsan demo test unit bench clean format
 
 all: build
 
@@ -20,17 +25,25 @@ $(DEBUG_BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
+$(TSAN_BUILD)/build.ninja:
+	meson setup $(TSAN_BUILD) --buildtype=debug -Dtsan=true
+
 debug: deps $(DEBUG_BUILD)/build.ninja
 	ninja -C $(DEBUG_BUILD)
+
+tsan: deps $(TSAN_BUILD)/build.ninja
+	ninja -C $(TSAN_BUILD)
 
 demo: build
 	scripts/demo.sh $(BUILD)
 
-test: debug
-	python3 tests/run.py --build $(DEBUG_BUILD)
+# Unit tests (one pytest test per C case, ASan/UBSan build, then the threaded
+# ones again under TSan), then integration tests; ends "N passed, N failed, N skipped".
+test: debug tsan
+	$(PYTEST) -v --durations=10 --build=$(DEBUG_BUILD) --tsan-build=$(TSAN_BUILD) $(PYTEST_ARGS)
 
-unit: debug
-	python3 tests/run.py --build $(DEBUG_BUILD) --unit-only
+unit: debug tsan
+	$(PYTEST) -v --build=$(DEBUG_BUILD) --tsan-build=$(TSAN_BUILD) $(PYTEST_ARGS) tests/test_unit.py
 
 bench: build
 	bench/dirty-rate.sh $(BUILD)
@@ -39,4 +52,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(DEBUG_BUILD)
+	rm -rf $(BUILD) $(DEBUG_BUILD) $(TSAN_BUILD)

@@ -62,6 +62,15 @@ struct vmig_guest_ops {
 	/* Device and CPU state as one opaque blob (the VMM's own format). */
 	int (*save_state)(void *guest, uint8_t **blob, size_t *len, char *err, size_t errlen);
 	int (*load_state)(void *guest, const uint8_t *blob, size_t len, char *err, size_t errlen);
+
+	/*
+	 * Slow the guest down: each vCPU should spend `percent` (0..99) of its
+	 * time not running guest code (QEMU sleeps that share of every 10 ms
+	 * slice); 0 lifts it. Optional (NULL: no auto-converge for this
+	 * guest). Called from the migration thread; the engine lifts it
+	 * before the migration ends, whatever the outcome.
+	 */
+	int (*throttle)(void *guest, unsigned percent);
 };
 
 struct vmig_guest {

@@ -77,6 +77,8 @@ struct vmig_migrate_stats {
 	double dirty_rate_mibs;     /* last pass */
 	uint64_t expected_downtime_ms;
 	bool verified;              /* destination checked the RAM digest */
+	unsigned throttle_pct;      /* auto-converge: vCPU throttle in force now (0: none) */
+	unsigned throttle_steps;    /* auto-converge: times it was raised */
 };
 #define VMIG_MIGRATE_STATS_INIT {.size = sizeof(struct vmig_migrate_stats)}
 
@@ -112,6 +114,20 @@ struct vmig_migrate_params {
 	 */
 	void (*done)(void *opaque, const struct vmig_migrate_stats *final);
 	void *opaque;
+	/*
+	 * Auto-converge, QEMU's meaning and defaults: after a pass in which
+	 * the guest dirtied more than throttle_trigger_pct of what was sent
+	 * (the second time since the last step), throttle its vCPUs to
+	 * throttle_initial_pct, then throttle_increment_pct more each time
+	 * (tail-slow: only what the measured excess needs), up to
+	 * throttle_max_pct. Needs the guest's throttle op. 0: the default.
+	 */
+	bool auto_converge;
+	unsigned throttle_trigger_pct;   /* default 50 */
+	unsigned throttle_initial_pct;   /* default 20 */
+	unsigned throttle_increment_pct; /* default 10 */
+	unsigned throttle_max_pct;       /* default 99 */
+	bool throttle_tailslow;
 };
 #define VMIG_MIGRATE_PARAMS_INIT {.size = sizeof(struct vmig_migrate_params)}
 

@@ -2,7 +2,8 @@
 /* vmig migrate: start a live migration on a running VM and follow it. */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,13 @@ static void usage(FILE *f)
 		"      --compress-threads N  CPU backend workers (default: one per CPU)\n"
 		"  -x, --xbzrle on|off       send re-dirtied pages as XBZRLE deltas\n"
 		"      --xbzrle-cache SIZE   XBZRLE cache (default 64M when on), split per channel\n"
+		"      --auto-converge       throttle the vCPUs while the guest dirties memory\n"
+		"                            faster than the link carries it (QEMU's meaning)\n"
+		"      --throttle-trigger P  a pass dirtying over P %% of what it sent counts (50)\n"
+		"      --throttle-initial P  first vCPU throttle step, %% (20)\n"
+		"      --throttle-increment P  each later step (10)\n"
+		"      --throttle-max P      at most (99)\n"
+		"      --throttle-tailslow   later steps only as large as the excess needs\n"
 		"  -j, --json                print one JSON object with the final figures\n"
 		"  -h, --help                this text\n"
 		"\n"
@@ -50,34 +58,35 @@ static void usage(FILE *f)
 		"then 'cont' here (it does not run there) or 'quit' here (it does).\n");
 }
 
-static double num(const struct json_value *o, const char *key)
+/* A number member (integer or real); 0 if absent. */
+static double num(const json_t *o, const char *key)
 {
-	double d = 0;
-	json_get_double(o, key, &d);
-	return d;
+	return json_number_value(json_object_get(o, key));
 }
 
-static void print_progress(const struct json_value *r, const char *status)
+static const char *str(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static void print_progress(const json_t *r, const char *status)
 {
 	double total = num(r, "pass_pages"), done = num(r, "pass_pages_done");
 	double ram = num(r, "ram_bytes");
-	const struct json_value *pages = json_get(r, "pages");
-	double sent = pages ? (num(pages, "normal") + num(pages, "zero")) * 4096.0 : 0;
+	const json_t *pages = json_object_get(r, "pages");
+	double sent = (num(pages, "normal") + num(pages, "zero")) * 4096.0;
 	fprintf(stderr,
 		"\r%-9s pass %-3.0f %5.1f%% of pass, sent %4.0f%% of RAM, %8.1f MiB/s, dirty %7.1f MiB/s, "
-		"expected downtime %5.0f ms   ",
+		"expected downtime %5.0f ms, throttle %2.0f%%   ",
 		status, num(r, "iterations"), total > 0 ? 100.0 * done / total : 0.0,
 		ram > 0 ? 100.0 * sent / ram : 0.0, num(r, "throughput_mibs"), num(r, "dirty_rate_mibs"),
-		num(r, "expected_downtime_ms"));
+		num(r, "expected_downtime_ms"), num(r, "throttle_pct"));
 }
 
-static void print_summary(const struct json_value *r, const char *status)
+static void print_summary(const json_t *r, const char *status)
 {
-	const struct json_value *pages = json_get(r, "pages");
-	const char *error = NULL;
-	bool verified = false;
-	json_get_string(r, "error", &error);
-	json_get_bool(r, "verified", &verified);
+	const json_t *pages = json_object_get(r, "pages");
+	const char *error = str(r, "error");
 	printf("migration %s\n", status);
 	if (error)
 		printf("  %s\n", error);
@@ -93,29 +102,120 @@ static void print_summary(const struct json_value *r, const char *status)
 		printf("  pages             %8.0f normal (%.0f compressed), %.0f zero, %.0f XBZRLE\n",
 		       num(pages, "normal"), num(pages, "compressed"), num(pages, "zero"),
 		       num(pages, "xbzrle"));
-	const char *codec = "none", *accel = "";
-	json_get_string(r, "codec", &codec);
-	json_get_string(r, "accelerator", &accel);
-	if (strcmp(codec, "none"))
+	const char *codec = str(r, "codec"), *accel = str(r, "accelerator");
+	if (codec && strcmp(codec, "none"))
 		printf("  compression       %8.2fx %s on %s; %.2f CPU s here, %.2f there\n",
-		       num(r, "compression_ratio"), codec, accel, num(r, "compress_cpu_s"),
+		       num(r, "compression_ratio"), codec, accel ? accel : "", num(r, "compress_cpu_s"),
 		       num(r, "dest_decompress_cpu_s"));
-	const struct json_value *x = json_get(r, "xbzrle");
-	if (x && num(x, "cache_hits") + num(x, "cache_misses") > 0)
+	const json_t *x = json_object_get(r, "xbzrle");
+	if (num(x, "cache_hits") + num(x, "cache_misses") > 0)
 		printf("  XBZRLE            %8.0f hits, %.0f misses, %.0f overflows, %.1f MiB saved\n",
 		       num(x, "cache_hits"), num(x, "cache_misses"), num(x, "overflows"),
 		       num(x, "bytes_saved") / 1048576.0);
+	if (num(r, "throttle_steps") > 0)
+		printf("  auto-converge     %8.0f steps (vCPU throttle lifted)\n", num(r, "throttle_steps"));
 	printf("  throughput        %8.1f MiB/s\n", num(r, "throughput_mibs"));
-	const struct json_value *ch = json_get(r, "channels");
-	for (size_t i = 0; ch && i < json_array_len(ch); i++) {
-		const struct json_value *c = json_array_at(ch, i);
+	const json_t *ch = json_object_get(r, "channels");
+	for (size_t i = 0; i < json_array_size(ch); i++) {
+		const json_t *c = json_array_get(ch, i);
 		printf("    channel %-2zu       %8.1f MiB/s (%.1f MiB)\n", i, num(c, "throughput_mibs"),
 		       num(c, "bytes") / 1048576.0);
 	}
-	printf("  RAM digest        %s\n", verified ? "verified by the destination" : "not verified");
+	printf("  RAM digest        %s\n",
+	       json_is_true(json_object_get(r, "verified")) ? "verified by the destination"
+							    : "not verified");
 }
 
-int cmd_migrate(int argc, char **argv)
+/* What the command line asks; 0 in a number means the VMM's default (the key is not sent). */
+struct migrate_opts {
+	const char *control, *uri, *codec, *accel, *qatzip;
+	uint64_t downtime, bw, timeout, channels, threads, xcache;
+	long level;
+	bool have_level, xbzrle, json, help;
+	bool auto_converge, tailslow;
+	uint64_t throttle[4]; /* trigger, initial, increment, max (THR_* below) */
+};
+
+/* Long-only options of auto-converge, and the migrate arguments they set. */
+enum { OPT_AUTO_CONVERGE = 1000, OPT_TAILSLOW, OPT_THR_TRIGGER, OPT_THR_INITIAL,
+       OPT_THR_INCREMENT, OPT_THR_MAX };
+static const char *const throttle_keys[4] = {"throttle_trigger", "throttle_initial",
+					     "throttle_increment", "throttle_max"};
+static const char *const throttle_flags[4] = {"--throttle-trigger", "--throttle-initial",
+					      "--throttle-increment", "--throttle-max"};
+
+/* One option's value into o: 0, or -1 after saying what is wrong with it. */
+static int parse_value(int c, const char *arg, struct migrate_opts *o)
+{
+	char *end;
+
+	switch (c) {
+	case 'C': o->control = arg; return 0;
+	case 'z': o->codec = arg; return 0;
+	case 'a': o->accel = arg; return 0;
+	case 'Q': o->qatzip = arg; return 0;
+	case 'd':
+		if (!parse_u64(arg, 1, 3600000, &o->downtime))
+			return 0;
+		fprintf(stderr, "vmig migrate: invalid --downtime-ms '%s'\n", arg);
+		return -1;
+	case 'b':
+		if (!parse_size(arg, 1, &o->bw) && o->bw >= 4096)
+			return 0;
+		fprintf(stderr, "vmig migrate: invalid --max-bandwidth '%s' (bytes/s, >= 4K)\n", arg);
+		return -1;
+	case 't':
+		if (!parse_u64(arg, 1, 86400, &o->timeout))
+			return 0;
+		fprintf(stderr, "vmig migrate: invalid --timeout '%s': want 1..86400 s\n", arg);
+		return -1;
+	case 'l':
+		o->level = strtol(arg, &end, 10);
+		o->have_level = true;
+		if (!*end && end != arg && o->level >= -100 && o->level <= 100)
+			return 0;
+		fprintf(stderr, "vmig migrate: invalid --level '%s'\n", arg);
+		return -1;
+	case 'T':
+		if (!parse_u64(arg, 1, 64, &o->threads))
+			return 0;
+		fprintf(stderr, "vmig migrate: invalid --compress-threads '%s': want 1..64\n", arg);
+		return -1;
+	case 'x':
+		o->xbzrle = !strcmp(arg, "on");
+		if (o->xbzrle || !strcmp(arg, "off"))
+			return 0;
+		fprintf(stderr, "vmig migrate: --xbzrle wants on or off\n");
+		return -1;
+	case 'X':
+		if (!parse_size(arg, 1 << 20, &o->xcache) && o->xcache >= 4096)
+			return 0;
+		fprintf(stderr, "vmig migrate: invalid --xbzrle-cache '%s'\n", arg);
+		return -1;
+	case 'n':
+		if (!parse_u64(arg, 0, 16, &o->channels))
+			return 0;
+		fprintf(stderr, "vmig migrate: invalid --channels '%s': want 0..16\n", arg);
+		return -1;
+	case OPT_AUTO_CONVERGE: o->auto_converge = true; return 0;
+	case OPT_TAILSLOW: o->tailslow = true; return 0;
+	case OPT_THR_TRIGGER:
+	case OPT_THR_INITIAL:
+	case OPT_THR_INCREMENT:
+	case OPT_THR_MAX: {
+		unsigned k = (unsigned)(c - OPT_THR_TRIGGER);
+		if (!parse_u64(arg, 1, c == OPT_THR_TRIGGER ? 100 : 99, &o->throttle[k]))
+			return 0;
+		fprintf(stderr, "vmig migrate: invalid %s '%s': want a percentage (1..%d)\n",
+			throttle_flags[k], arg, c == OPT_THR_TRIGGER ? 100 : 99);
+		return -1;
+	}
+	}
+	return -1;
+}
+
+/* The command line into o: 0, or CLI_EXIT_USAGE after saying why. */
+static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 {
 	static const struct option opts[] = {
 		{"control", required_argument, NULL, 'C'},
@@ -131,204 +231,170 @@ int cmd_migrate(int argc, char **argv)
 		{"xbzrle", required_argument, NULL, 'x'},
 		{"xbzrle-cache", required_argument, NULL, 'X'},
 		{"qatzip-path", required_argument, NULL, 'Q'},
+		{"auto-converge", no_argument, NULL, OPT_AUTO_CONVERGE},
+		{"throttle-tailslow", no_argument, NULL, OPT_TAILSLOW},
+		{"throttle-trigger", required_argument, NULL, OPT_THR_TRIGGER},
+		{"throttle-initial", required_argument, NULL, OPT_THR_INITIAL},
+		{"throttle-increment", required_argument, NULL, OPT_THR_INCREMENT},
+		{"throttle-max", required_argument, NULL, OPT_THR_MAX},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *control = NULL, *uri = NULL;
-	uint64_t downtime = 0, bw = 0, timeout = 0, channels = 0, threads = 0, xcache = 0;
-	const char *codec = NULL, *accel = NULL, *qatzip = NULL;
-	long level = 0;
-	bool xbzrle = false, have_level = false;
-	bool json = false;
-	char err[512];
-	int c, fd, r;
+	int c;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":C:d:b:t:n:z:l:a:T:x:X:Q:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'C': control = optarg; break;
-		case 'd':
-			if (parse_u64(optarg, 1, 3600000, &downtime)) {
-				fprintf(stderr, "vmig migrate: invalid --downtime-ms '%s'\n", optarg);
-				return CLI_EXIT_USAGE;
-			}
-			break;
-		case 'b':
-			if (parse_size(optarg, 1, &bw) || bw < 4096) {
-				fprintf(stderr, "vmig migrate: invalid --max-bandwidth '%s' (bytes/s, >= 4K)\n",
-					optarg);
-				return CLI_EXIT_USAGE;
-			}
-			break;
-		case 't':
-			if (parse_u64(optarg, 1, 86400, &timeout)) {
-				fprintf(stderr, "vmig migrate: invalid --timeout '%s': want 1..86400 s\n", optarg);
-				return CLI_EXIT_USAGE;
-			}
-			break;
-		case 'j': json = true; break;
-		case 'z': codec = optarg; break;
-		case 'a': accel = optarg; break;
-		case 'Q': qatzip = optarg; break;
-		case 'l': {
-			char *end;
-			level = strtol(optarg, &end, 10);
-			if (*end || end == optarg || level < -100 || level > 100) {
-				fprintf(stderr, "vmig migrate: invalid --level '%s'\n", optarg);
-				return CLI_EXIT_USAGE;
-			}
-			have_level = true;
-			break;
-		}
-		case 'T':
-			if (parse_u64(optarg, 1, 64, &threads)) {
-				fprintf(stderr, "vmig migrate: invalid --compress-threads '%s': want 1..64\n", optarg);
-				return CLI_EXIT_USAGE;
-			}
-			break;
-		case 'x':
-			if (!strcmp(optarg, "on"))
-				xbzrle = true;
-			else if (!strcmp(optarg, "off"))
-				xbzrle = false;
-			else {
-				fprintf(stderr, "vmig migrate: --xbzrle wants on or off\n");
-				return CLI_EXIT_USAGE;
-			}
-			break;
-		case 'X':
-			if (parse_size(optarg, 1 << 20, &xcache) || xcache < 4096) {
-				fprintf(stderr, "vmig migrate: invalid --xbzrle-cache '%s'\n", optarg);
-				return CLI_EXIT_USAGE;
-			}
-			break;
-		case 'n':
-			if (parse_u64(optarg, 0, 16, &channels)) {
-				fprintf(stderr, "vmig migrate: invalid --channels '%s': want 0..16\n", optarg);
-				return CLI_EXIT_USAGE;
-			}
-			break;
-		case 'h': usage(stdout); return 0;
-		case ':':
+		if (c == 'j') {
+			o->json = true;
+		} else if (c == 'h') {
+			o->help = true;
+			return 0;
+		} else if (c == ':') {
 			fprintf(stderr, "vmig migrate: option '%s' needs a value\n", argv[optind - 1]);
 			return CLI_EXIT_USAGE;
-		default:
+		} else if (c == '?') {
 			fprintf(stderr, "vmig migrate: unknown option '%s'\n", argv[optind - 1]);
 			usage(stderr);
+			return CLI_EXIT_USAGE;
+		} else if (parse_value(c, optarg, o) < 0) {
 			return CLI_EXIT_USAGE;
 		}
 	}
 	if (optind < argc)
-		uri = argv[optind++];
-	if (!control || !uri || optind < argc) {
+		o->uri = argv[optind++];
+	if (!o->control || !o->uri || optind < argc) {
 		fprintf(stderr, "vmig migrate: need --control PATH and one destination tcp:HOST:PORT\n");
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
-	if (strncmp(uri, "tcp:", 4) != 0) {
-		fprintf(stderr, "vmig migrate: destination '%s' must be tcp:HOST:PORT\n", uri);
+	if (strncmp(o->uri, "tcp:", 4) != 0) {
+		fprintf(stderr, "vmig migrate: destination '%s' must be tcp:HOST:PORT\n", o->uri);
 		return CLI_EXIT_USAGE;
 	}
-	if ((r = control_connect(control, &fd, err, sizeof(err)))) {
-		fprintf(stderr, "vmig migrate: %s\n", err);
-		return 1;
+	return 0;
+}
+
+/* The migrate command's arguments (docs/control.md), or NULL (not UTF-8, or no memory). */
+static json_t *migrate_args(const struct migrate_opts *o)
+{
+	json_t *a = json_pack("{s:s, s:s*, s:s*, s:s*}", "uri", o->uri, "codec", o->codec, "accel",
+			      o->accel, "qatzip_path", o->qatzip);
+	int bad = 0;
+
+	if (a && o->downtime)
+		bad |= json_object_set_new(a, "downtime_ms", json_integer(json_u64(o->downtime)));
+	if (a && o->bw)
+		bad |= json_object_set_new(a, "max_bandwidth", json_integer(json_u64(o->bw)));
+	if (a && o->timeout)
+		bad |= json_object_set_new(a, "timeout_ms", json_integer(json_u64(o->timeout * 1000)));
+	if (a && o->channels)
+		bad |= json_object_set_new(a, "channels", json_integer(json_u64(o->channels)));
+	if (a && o->have_level)
+		bad |= json_object_set_new(a, "level", json_integer(o->level));
+	if (a && o->threads)
+		bad |= json_object_set_new(a, "compress_threads", json_integer(json_u64(o->threads)));
+	if (a && o->xbzrle)
+		bad |= json_object_set_new(a, "xbzrle_cache",
+					   json_integer(json_u64(o->xcache ? o->xcache : 64ull << 20)));
+	if (a && o->auto_converge)
+		bad |= json_object_set_new(a, "auto_converge", json_true());
+	if (a && o->tailslow)
+		bad |= json_object_set_new(a, "throttle_tailslow", json_true());
+	for (unsigned k = 0; a && k < 4; k++)
+		if (o->throttle[k])
+			bad |= json_object_set_new(a, throttle_keys[k],
+						   json_integer(json_u64(o->throttle[k])));
+	if (bad) {
+		json_decref(a);
+		return NULL;
 	}
-	struct json_writer w;
-	jw_init(&w);
-	jw_object_begin(&w);
-	jw_key(&w, "uri");
-	jw_string(&w, uri);
-	if (downtime) {
-		jw_key(&w, "downtime_ms");
-		jw_uint(&w, downtime);
+	return a;
+}
+
+/* Send migrate: 0, or -1 after saying why. */
+static int request(int fd, const struct migrate_opts *o)
+{
+	json_t *args = migrate_args(o);
+	char err[512];
+	int r;
+
+	if (!args) {
+		fprintf(stderr, "vmig migrate: cannot encode the request (are the names UTF-8?)\n");
+		return -1;
 	}
-	if (bw) {
-		jw_key(&w, "max_bandwidth");
-		jw_uint(&w, bw);
-	}
-	if (timeout) {
-		jw_key(&w, "timeout_ms");
-		jw_uint(&w, timeout * 1000);
-	}
-	if (channels) {
-		jw_key(&w, "channels");
-		jw_uint(&w, channels);
-	}
-	if (codec) {
-		jw_key(&w, "codec");
-		jw_string(&w, codec);
-	}
-	if (have_level) {
-		jw_key(&w, "level");
-		jw_int(&w, level);
-	}
-	if (accel) {
-		jw_key(&w, "accel");
-		jw_string(&w, accel);
-	}
-	if (qatzip) {
-		jw_key(&w, "qatzip_path");
-		jw_string(&w, qatzip);
-	}
-	if (threads) {
-		jw_key(&w, "compress_threads");
-		jw_uint(&w, threads);
-	}
-	if (xbzrle) {
-		jw_key(&w, "xbzrle_cache");
-		jw_uint(&w, xcache ? xcache : 64ull << 20);
-	}
-	jw_object_end(&w);
-	size_t len;
-	const char *args = jw_result(&w, &len);
-	struct json_value *rep = NULL;
-	r = control_call(fd, "migrate", args, &rep, err, sizeof(err));
-	jw_free(&w);
-	json_free(rep);
+	r = control_call(fd, "migrate", args, NULL, err, sizeof(err));
+	json_decref(args);
 	if (r) {
 		fprintf(stderr, "vmig migrate: %s\n", err);
-		close(fd);
-		return 1;
+		return -1;
 	}
+	return 0;
+}
 
-	bool tty = isatty(STDERR_FILENO) && !json;
-	int status = 1;
+static bool is_final(const char *st)
+{
+	static const char *const final[] = {"completed", "failed", "cancelled", "unconfirmed", "none"};
+	for (size_t i = 0; i < sizeof(final) / sizeof(final[0]); i++)
+		if (!strcmp(st, final[i]))
+			return true;
+	return false;
+}
+
+/* Poll query-migrate until the migration ends, showing progress; the exit status. */
+static int follow(int fd, const struct migrate_opts *o)
+{
+	bool tty = isatty(STDERR_FILENO) && !o->json;
+	char err[512];
+
 	for (;;) {
 		struct timespec ts = {0, 100 * 1000 * 1000};
+		json_t *rep = NULL;
 		nanosleep(&ts, NULL);
-		rep = NULL;
-		if ((r = control_call(fd, "query-migrate", NULL, &rep, err, sizeof(err)))) {
-			if (tty)
-				fprintf(stderr, "\n");
-			fprintf(stderr, "vmig migrate: lost the source VM: %s\n", err);
-			break;
+		if (control_call(fd, "query-migrate", NULL, &rep, err, sizeof(err))) {
+			fprintf(stderr, "%svmig migrate: lost the source VM: %s\n", tty ? "\n" : "", err);
+			return 1;
 		}
-		const char *st = "?";
-		json_get_string(rep, "status", &st);
-		bool final = !strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "cancelled") ||
-			     !strcmp(st, "unconfirmed") || !strcmp(st, "none");
-		if (tty && !final)
-			print_progress(rep, st);
-		if (final) {
+		const char *st = str(rep, "status");
+		if (!st)
+			st = "?";
+		if (!is_final(st)) {
 			if (tty)
-				fprintf(stderr, "\n");
-			if (json) {
-				struct json_writer o;
-				jw_init(&o);
-				jw_value(&o, rep);
-				const char *s = jw_result(&o, &len);
-				printf("%s\n", s ? s : "{}");
-				jw_free(&o);
-			} else {
-				print_summary(rep, st);
-			}
-			status = !strcmp(st, "completed") ? 0 : !strcmp(st, "unconfirmed") ? 3 : 1;
-			json_free(rep);
-			break;
+				print_progress(rep, st);
+			json_decref(rep);
+			continue;
 		}
-		json_free(rep);
+		if (tty)
+			fprintf(stderr, "\n");
+		char *text = o->json ? json_dumps(rep, VMIG_JSON_DUMP) : NULL;
+		if (o->json)
+			printf("%s\n", text ? text : "{}");
+		else
+			print_summary(rep, st);
+		free(text);
+		int status = !strcmp(st, "completed") ? 0 : !strcmp(st, "unconfirmed") ? 3 : 1;
+		json_decref(rep);
+		return status;
 	}
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+	struct migrate_opts o = {0};
+	char err[512];
+	int fd, status;
+
+	status = parse_opts(argc, argv, &o);
+	if (status || o.help) {
+		if (o.help)
+			usage(stdout);
+		return status;
+	}
+	if (control_connect(o.control, &fd, err, sizeof(err))) {
+		fprintf(stderr, "vmig migrate: %s\n", err);
+		return 1;
+	}
+	status = request(fd, &o) < 0 ? 1 : follow(fd, &o);
 	close(fd);
 	return status;
 }

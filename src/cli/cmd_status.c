@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -40,42 +41,51 @@ static const char *printable(const char *s, char *buf, size_t cap)
 	return buf;
 }
 
-static void print_u64(const struct json_value *obj, const char *key)
+/* A member that is an integer >= 0: 0, or -1 if absent or of another kind. */
+static int get_u64(const json_t *obj, const char *key, uint64_t *v)
+{
+	json_t *j = json_object_get(obj, key);
+	if (!json_is_integer(j) || json_integer_value(j) < 0)
+		return -1;
+	*v = (uint64_t)json_integer_value(j);
+	return 0;
+}
+
+static void print_u64(const json_t *obj, const char *key)
 {
 	uint64_t v;
-	if (json_get_uint(obj, key, &v) == 0)
+	if (get_u64(obj, key, &v) == 0)
 		printf("%" PRIu64, v);
 	else
 		fputs("?", stdout);
 }
 
-static void print_f(const struct json_value *obj, const char *key, const char *fmt)
+static void print_f(const json_t *obj, const char *key, const char *fmt)
 {
-	double v;
-	if (json_get_double(obj, key, &v) == 0)
-		printf(fmt, v);
+	json_t *j = json_object_get(obj, key);
+	if (json_is_number(j))
+		printf(fmt, json_number_value(j));
 	else
 		fputs("?", stdout);
 }
 
-static void print_human(const struct json_value *st, const struct json_value *g)
+static void print_human(const json_t *st, const json_t *g)
 {
-	const char *s = NULL;
+	const char *s;
 	char buf[208];
 	uint64_t u;
-	bool seen = false;
 
 	/* VM: running  uptime 12.3 s  vcpus 2  mem 1024 MiB */
-	json_get_string(st, "status", &s);
+	s = json_string_value(json_object_get(st, "status"));
 	printf("VM: %s  uptime ", printable(s, buf, sizeof(buf)));
-	if (json_get_uint(st, "uptime_ms", &u) == 0)
+	if (get_u64(st, "uptime_ms", &u) == 0)
 		printf("%.1f s", (double)u / 1000.0);
 	else
 		fputs("?", stdout);
 	fputs("  vcpus ", stdout);
 	print_u64(st, "vcpus");
 	fputs("  mem ", stdout);
-	if (json_get_uint(st, "mem_bytes", &u) == 0) {
+	if (get_u64(st, "mem_bytes", &u) == 0) {
 		if (u % (1u << 20) == 0)
 			printf("%" PRIu64 " MiB", u >> 20);
 		else
@@ -86,8 +96,7 @@ static void print_human(const struct json_value *st, const struct json_value *g)
 	putchar('\n');
 
 	/* guest: t=12s passes=340 dirty=812.3 MiB/s errors=0 */
-	json_get_bool(g, "progress_seen", &seen);
-	if (seen) {
+	if (json_is_true(json_object_get(g, "progress_seen"))) {
 		fputs("guest: t=", stdout);
 		print_u64(g, "t_s");
 		fputs("s passes=", stdout);
@@ -98,8 +107,8 @@ static void print_human(const struct json_value *st, const struct json_value *g)
 		print_u64(g, "errors");
 		putchar('\n');
 	} else {
-		s = NULL;
-		if (json_get_string(g, "last_line", &s) == 0 && s[0])
+		s = json_string_value(json_object_get(g, "last_line"));
+		if (s && s[0])
 			printf("guest: no progress report yet (last line: \"%s\")\n",
 			       printable(s, buf, sizeof(buf)));
 		else
@@ -107,7 +116,7 @@ static void print_human(const struct json_value *st, const struct json_value *g)
 	}
 
 	/* heartbeat: 11873 beats, last 0.4 ms ago, largest gap 3.1 ms */
-	if (json_get_uint(g, "heartbeats", &u) == 0 && u == 0) {
+	if (get_u64(g, "heartbeats", &u) == 0 && u == 0) {
 		printf("heartbeat: none yet\n");
 	} else {
 		fputs("heartbeat: ", stdout);
@@ -120,28 +129,18 @@ static void print_human(const struct json_value *st, const struct json_value *g)
 	}
 }
 
-static int print_json(const struct json_value *st, const struct json_value *g)
+static int print_json(json_t *st, json_t *g)
 {
-	struct json_writer w;
-	const char *text;
-	size_t len;
+	json_t *both = json_pack("{s:O, s:O}", "status", st, "guest", g);
+	char *text = both ? json_dumps(both, VMIG_JSON_DUMP) : NULL;
 
-	jw_init(&w);
-	jw_object_begin(&w);
-	jw_key(&w, "status");
-	jw_value(&w, st);
-	jw_key(&w, "guest");
-	jw_value(&w, g);
-	jw_object_end(&w);
-	text = jw_result(&w, &len);
+	json_decref(both);
 	if (!text) {
-		log_err("cannot encode the status: %s", strerror(-jw_error(&w)));
-		jw_free(&w);
+		log_err("cannot encode the status: out of memory");
 		return -1;
 	}
-	fwrite(text, 1, len, stdout);
-	putchar('\n');
-	jw_free(&w);
+	puts(text);
+	free(text);
 	return 0;
 }
 
@@ -155,7 +154,7 @@ int cmd_status(int argc, char **argv)
 	};
 	const char *path = NULL;
 	bool json = false;
-	struct json_value *st = NULL, *g = NULL;
+	json_t *st = NULL, *g = NULL;
 	char err[512];
 	int fd, c, rc, ret = 1;
 
@@ -223,8 +222,8 @@ int cmd_status(int argc, char **argv)
 	}
 	ret = 0;
 out:
-	json_free(st);
-	json_free(g);
+	json_decref(st);
+	json_decref(g);
 	close(fd);
 	return ret;
 }

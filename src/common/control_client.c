@@ -200,6 +200,81 @@ fail:
 	return rc;
 }
 
+/* Send the request line for command; *id is what its reply must carry. */
+static int send_request(int fd, const char *command, json_t *args, int64_t deadline, uint64_t *id,
+			char *err, size_t errlen)
+{
+	struct timespec ts;
+	json_t *req;
+	char *text;
+	int rc;
+
+	if (args && !json_is_object(args)) {
+		set_err(err, errlen, "arguments for %s must be a JSON object", command);
+		return -EINVAL;
+	}
+	/* Monotonic nanoseconds: unique per connection, and within json_int_t for centuries. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	*id = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	req = json_pack("{s:s, s:O*, s:I}", "execute", command, "arguments", args, "id",
+			(json_int_t)*id);
+	text = req ? json_dumps(req, VMIG_JSON_DUMP) : NULL;
+	json_decref(req);
+	if (!text) {
+		set_err(err, errlen, "cannot encode the %s request (out of memory, or not UTF-8)",
+			command);
+		return -EINVAL;
+	}
+	rc = send_all(fd, text, strlen(text), deadline);
+	if (rc == 0)
+		rc = send_all(fd, "\n", 1, deadline);
+	free(text);
+	if (rc == -EPIPE || rc == -ECONNRESET)
+		set_err(err, errlen, "the control socket closed the connection (the VM may have exited)");
+	else if (rc < 0)
+		set_err(err, errlen, "cannot send the %s request: %s", command, strerror(-rc));
+	return rc;
+}
+
+/* Read reply lines until one that is not an asynchronous event: *reply. */
+static int read_reply(int fd, const char *command, int64_t deadline, int timeout_ms,
+		      json_t **reply, char *err, size_t errlen)
+{
+	json_error_t e;
+	char *line;
+	size_t len;
+	int rc;
+
+	for (;;) {
+		rc = read_line(fd, deadline, &line, &len);
+		if (rc == -ETIMEDOUT)
+			set_err(err, errlen, "no reply to %s within %d ms", command, timeout_ms);
+		else if (rc == -ECONNRESET)
+			set_err(err, errlen,
+				"the control socket closed the connection before replying to %s "
+				"(the VM may have exited)",
+				command);
+		else if (rc == -EMSGSIZE)
+			set_err(err, errlen, "the reply to %s is longer than %u bytes", command,
+				CONTROL_MAX_REPLY);
+		else if (rc < 0)
+			set_err(err, errlen, "cannot read the reply to %s: %s", command,
+				strerror(-rc));
+		if (rc < 0)
+			return rc == -EMSGSIZE ? -EPROTO : rc;
+		*reply = json_loadb(line, len, JSON_REJECT_DUPLICATES, &e);
+		free(line);
+		if (!*reply) {
+			set_err(err, errlen, "invalid reply to %s: %s", command, e.text);
+			return -EPROTO;
+		}
+		if (!json_object_get(*reply, "event") || json_object_get(*reply, "return") ||
+		    json_object_get(*reply, "error"))
+			return 0;
+		json_decref(*reply); /* an asynchronous event: not ours */
+	}
+}
+
 static int class_errno(const char *cls)
 {
 	if (cls && strcmp(cls, "CommandNotFound") == 0)
@@ -209,19 +284,16 @@ static int class_errno(const char *cls)
 	return -EREMOTEIO;
 }
 
-int control_call_timeout(int fd, const char *command, const char *args_json, int timeout_ms,
-			 struct json_value **reply_return, char *err, size_t errlen)
+int control_call_timeout(int fd, const char *command, json_t *args, int timeout_ms,
+			 json_t **reply_return, char *err, size_t errlen)
 {
-	struct json_value *args = NULL, *reply = NULL;
-	struct json_writer w;
-	struct timespec ts;
-	const char *text;
-	char perr[256];
-	size_t len;
-	uint64_t id, rid;
-	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : CONTROL_CALL_TIMEOUT_MS);
+	json_t *reply = NULL, *error, *rid;
+	uint64_t id;
 	int rc;
 
+	if (timeout_ms <= 0)
+		timeout_ms = CONTROL_CALL_TIMEOUT_MS;
+	int64_t deadline = now_ms() + timeout_ms;
 	if (err && errlen)
 		err[0] = 0;
 	if (reply_return)
@@ -230,125 +302,39 @@ int control_call_timeout(int fd, const char *command, const char *args_json, int
 		set_err(err, errlen, "control_call: no connection or no command");
 		return -EINVAL;
 	}
-	if (args_json) {
-		rc = json_parse(args_json, strlen(args_json), &args, perr, sizeof(perr));
-		if (rc < 0) {
-			set_err(err, errlen, "arguments for %s are not valid JSON: %s", command, perr);
-			return -EINVAL;
-		}
-		if (args->type != JSON_OBJECT) {
-			json_free(args);
-			set_err(err, errlen, "arguments for %s must be a JSON object", command);
-			return -EINVAL;
-		}
-	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	id = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-
-	jw_init(&w);
-	jw_object_begin(&w);
-	jw_key(&w, "execute");
-	jw_string(&w, command);
-	if (args) {
-		jw_key(&w, "arguments");
-		jw_value(&w, args);
-	}
-	jw_key(&w, "id");
-	jw_uint(&w, id);
-	jw_object_end(&w);
-	json_free(args);
-	text = jw_result(&w, &len);
-	if (!text) {
-		rc = jw_error(&w);
-		jw_free(&w);
-		set_err(err, errlen, "cannot encode the %s request: %s", command, strerror(-rc));
-		return rc;
-	}
-	rc = send_all(fd, text, len, deadline);
+	rc = send_request(fd, command, args, deadline, &id, err, errlen);
 	if (rc == 0)
-		rc = send_all(fd, "\n", 1, deadline);
-	jw_free(&w);
-	if (rc < 0) {
-		if (rc == -EPIPE || rc == -ECONNRESET)
-			set_err(err, errlen, "the control socket closed the connection (the VM may have exited)");
-		else
-			set_err(err, errlen, "cannot send the %s request: %s", command, strerror(-rc));
+		rc = read_reply(fd, command, deadline, timeout_ms, &reply, err, errlen);
+	if (rc < 0)
 		return rc;
-	}
 
-	for (;;) {
-		char *line = NULL;
-		rc = read_line(fd, deadline, &line, &len);
-		if (rc < 0) {
-			if (rc == -ETIMEDOUT)
-				set_err(err, errlen, "no reply to %s within %d ms", command,
-					timeout_ms > 0 ? timeout_ms : CONTROL_CALL_TIMEOUT_MS);
-			else if (rc == -ECONNRESET)
-				set_err(err, errlen,
-					"the control socket closed the connection before replying to %s "
-					"(the VM may have exited)",
-					command);
-			else if (rc == -EMSGSIZE)
-				set_err(err, errlen, "the reply to %s is longer than %u bytes", command,
-					CONTROL_MAX_REPLY);
-			else
-				set_err(err, errlen, "cannot read the reply to %s: %s", command,
-					strerror(-rc));
-			return rc == -EMSGSIZE ? -EPROTO : rc;
-		}
-		rc = json_parse(line, len, &reply, perr, sizeof(perr));
-		free(line);
-		if (rc < 0) {
-			set_err(err, errlen, "invalid reply to %s: %s", command, perr);
-			return -EPROTO;
-		}
-		if (reply->type == JSON_OBJECT && json_get(reply, "event") &&
-		    !json_get(reply, "return") && !json_get(reply, "error")) {
-			json_free(reply); /* an asynchronous event: not ours */
-			reply = NULL;
-			continue;
-		}
-		break;
-	}
-
-	const struct json_value *error = json_get(reply, "error");
-	if (reply->type != JSON_OBJECT || (!error && !json_get(reply, "return"))) {
+	error = json_object_get(reply, "error");
+	rid = json_object_get(reply, "id");
+	if (!error && !json_object_get(reply, "return")) {
 		set_err(err, errlen, "invalid reply to %s: neither return nor error", command);
 		rc = -EPROTO;
-		goto out;
-	}
-	/* Replies to malformed requests carry no id; ours is always well formed. */
-	if (json_get_uint(reply, "id", &rid) < 0 || rid != id) {
-		if (error) {
-			const char *desc = "?";
-			json_get_string(error, "desc", &desc);
-			set_err(err, errlen, "%s", desc);
-		} else {
+	} else if (!json_is_integer(rid) || (uint64_t)json_integer_value(rid) != id) {
+		/* Replies to malformed requests carry no id; ours is always well formed. */
+		const char *desc = json_string_value(json_object_get(error, "desc"));
+		if (error)
+			set_err(err, errlen, "%s", desc ? desc : "?");
+		else
 			set_err(err, errlen, "the reply to %s answers another request", command);
-		}
 		rc = -EPROTO;
-		goto out;
+	} else if (error) {
+		const char *desc = json_string_value(json_object_get(error, "desc"));
+		set_err(err, errlen, "%s", desc ? desc : "unknown error");
+		rc = class_errno(json_string_value(json_object_get(error, "class")));
+	} else if (reply_return) {
+		*reply_return = json_incref(json_object_get(reply, "return"));
 	}
-	if (error) {
-		const char *cls = NULL, *desc = NULL;
-		json_get_string(error, "class", &cls);
-		if (json_get_string(error, "desc", &desc) < 0)
-			desc = "unknown error";
-		set_err(err, errlen, "%s", desc);
-		rc = class_errno(cls);
-		goto out;
-	}
-	if (reply_return)
-		*reply_return = json_take(reply, "return");
-	rc = 0;
-out:
-	json_free(reply);
+	json_decref(reply);
 	return rc;
 }
 
-int control_call(int fd, const char *command, const char *args_json,
-		 struct json_value **reply_return, char *err, size_t errlen)
+int control_call(int fd, const char *command, json_t *args, json_t **reply_return, char *err,
+		 size_t errlen)
 {
-	return control_call_timeout(fd, command, args_json, CONTROL_CALL_TIMEOUT_MS, reply_return,
-				    err, errlen);
+	return control_call_timeout(fd, command, args, CONTROL_CALL_TIMEOUT_MS, reply_return, err,
+				    errlen);
 }

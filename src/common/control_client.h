@@ -19,24 +19,24 @@
 int control_connect(const char *path, int *fd_out, char *err, size_t errlen);
 
 /*
- * Send {"execute": command, "arguments": args_json, "id": N} as one line and
- * wait up to CONTROL_CALL_TIMEOUT_MS for the reply line. args_json is the
- * text of a JSON object, or NULL for none.
+ * Send {"execute": command, "arguments": args, "id": N} as one line and
+ * wait up to CONTROL_CALL_TIMEOUT_MS for the reply line. args is a JSON
+ * object (borrowed, not taken), or NULL for none.
  *
  * On success returns 0 and, if reply_return is non-NULL, hands over the
- * reply's "return" value (free with json_free). On failure returns a
- * negative errno with a message in err; for an error reply err holds the
- * server's desc and the result is -EOPNOTSUPP (CommandNotFound), -EINVAL
- * (InvalidRequest) or -EREMOTEIO (GenericError and others). -ETIMEDOUT,
- * -EPIPE/-ECONNRESET (server went away) and -EPROTO (a reply that is not
- * valid or answers another id) are possible too; after any of those the
- * connection should be closed.
+ * reply's "return" value (a reference for the caller to json_decref). On
+ * failure returns a negative errno with a message in err; for an error
+ * reply err holds the server's desc and the result is -EOPNOTSUPP
+ * (CommandNotFound), -EINVAL (InvalidRequest) or -EREMOTEIO (GenericError
+ * and others). -ETIMEDOUT, -EPIPE/-ECONNRESET (server went away) and
+ * -EPROTO (a reply that is not valid or answers another id) are possible
+ * too; after any of those the connection should be closed.
  */
-int control_call(int fd, const char *command, const char *args_json,
-		 struct json_value **reply_return, char *err, size_t errlen);
+int control_call(int fd, const char *command, json_t *args, json_t **reply_return, char *err,
+		 size_t errlen);
 
 /* The same with a caller-chosen timeout in milliseconds. */
-int control_call_timeout(int fd, const char *command, const char *args_json, int timeout_ms,
-			 struct json_value **reply_return, char *err, size_t errlen);
+int control_call_timeout(int fd, const char *command, json_t *args, int timeout_ms,
+			 json_t **reply_return, char *err, size_t errlen);
 
 #endif

@@ -13,6 +13,7 @@
 #include "codec/xbzrle.h"
 #include "migration/channel.h"
 #include "migration/ram.h"
+#include "policy/throttle.h"
 #include "vmig/migration.h"
 
 #define BATCH_PAGES 256
@@ -105,6 +106,8 @@ struct vmig_migration {
 	struct accel *accel;            /* offload engine when compressing */
 	uint64_t pass;
 	unsigned extra_passes;          /* passes made only to shrink the pause */
+	struct throttle_cfg thr_cfg;    /* auto-converge, when p.auto_converge */
+	struct throttle_state thr;
 	uint64_t t0_ns;
 };
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -114,14 +115,6 @@ static int out_append(struct ctl_client *c, const char *data, size_t len)
 	return 0;
 }
 
-static int reply_line(struct ctl_client *c, const char *text, size_t len)
-{
-	int rc = out_append(c, text, len);
-	if (rc == 0)
-		rc = out_append(c, "\n", 1);
-	return rc;
-}
-
 /*
  * Send what the socket takes now, never waiting: the control thread serves
  * every client, so one that does not read must not hold up the others.
@@ -162,110 +155,436 @@ static int flush_client(struct ctl_client *c)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Replies */
+/* Replies: compact JSON on one line each, with the request's id verbatim. */
 
-static void write_id(struct json_writer *w, const struct json_value *id)
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
+							  const char *fmt, ...);
+
+/*
+ * Queue obj (its reference is taken) as one line, with ,"id":ID spliced in
+ * before its closing brace if id is not NULL. Returns 0 or -ENOMEM.
+ */
+static int reply_json(struct ctl_client *c, json_t *obj, const char *id)
 {
-	if (id) {
-		jw_key(w, "id");
-		jw_value(w, id);
-	}
+	static const char oom[] =
+		"{\"error\":{\"class\":\"GenericError\",\"desc\":\"out of memory\"}}";
+	/* A handler's string made with json_string_nocheck may be no UTF-8. */
+	static const char bad[] = "{\"error\":{\"class\":\"GenericError\",\"desc\":\"internal "
+				  "error: the reply cannot be encoded as JSON\"}}";
+	char *text = obj ? json_dumps(obj, VMIG_JSON_DUMP) : NULL;
+	const char *line = text ? text : obj ? bad : oom;
+	int rc;
+
+	json_decref(obj);
+	rc = out_append(c, line, strlen(line) - 1); /* an object: all but its '}' */
+	if (rc == 0 && id)
+		rc = out_append(c, ",\"id\":", 6);
+	if (rc == 0 && id)
+		rc = out_append(c, id, strlen(id));
+	if (rc == 0)
+		rc = out_append(c, "}\n", 2);
+	free(text);
+	return rc;
 }
 
 /* Queue {"error": {"class": cls, "desc": desc}, "id": id}. Returns 0 or -ENOMEM. */
-static int reply_error(struct ctl_client *c, const char *cls, const char *desc,
-		       const struct json_value *id)
+static int reply_error(struct ctl_client *c, const char *cls, const char *desc, const char *id)
 {
-	static const char fallback[] =
-		"{\"error\":{\"class\":\"GenericError\",\"desc\":\"out of memory\"}}";
-	struct json_writer w;
-	const char *text;
-	size_t len;
-	int rc;
-
-	jw_init(&w);
-	jw_object_begin(&w);
-	jw_key(&w, "error");
-	jw_object_begin(&w);
-	jw_key(&w, "class");
-	jw_string(&w, cls);
-	jw_key(&w, "desc");
-	jw_string(&w, desc);
-	jw_object_end(&w);
-	write_id(&w, id);
-	jw_object_end(&w);
-	text = jw_result(&w, &len);
-	if (!text) {
-		text = fallback;
-		len = sizeof(fallback) - 1;
-	}
-	rc = reply_line(c, text, len);
-	jw_free(&w);
-	return rc;
+	return reply_json(c,
+			  json_pack("{s:{s:s, s:o}}", "error", "class", cls, "desc",
+				    json_string_lossy(desc)),
+			  id);
 }
 
-/* Queue {"return": the handler's value, "id": id}; an invalid value is an error reply. */
-static int reply_return(struct ctl_client *c, struct json_writer *ret, const char *name,
-			const struct json_value *id)
+/* Queue {"return": ret (taken; NULL: {}), "id": id}. Returns 0 or -ENOMEM. */
+static int reply_return(struct ctl_client *c, json_t *ret, const char *id)
 {
-	struct json_writer w;
-	const char *rtext, *text;
-	size_t rlen, tlen;
-	char msg[600];
-	int rc;
+	return reply_json(c, json_pack("{s:o}", "return", ret ? ret : json_object()), id);
+}
 
-	if (ret->len == 0 && !jw_error(ret)) {
-		rtext = "{}";
-		rlen = 2;
+/* [{"name": ..., "help": ...}, ...] for the table and query-commands itself; NULL: no memory. */
+static json_t *list_commands(const struct control_server *srv)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; list && i <= srv->ncmds; i++) {
+		const char *name = builtin_query_commands, *help = "list the commands and their help";
+		if (i < srv->ncmds) {
+			name = srv->cmds[i].name;
+			help = srv->cmds[i].help ? srv->cmds[i].help : "";
+		}
+		if (json_array_append_new(list, json_pack("{s:s, s:s}", "name", name, "help", help))) {
+			json_decref(list);
+			list = NULL;
+		}
+	}
+	return list;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Arguments, checked against the command's spec (control.h) */
+
+/*
+ * A request that held an integer beyond int64, which Jansson cannot hold,
+ * is parsed again with every integer read as a double (see parse_request),
+ * only to say what is wrong with it. key: the argument whose value is that
+ * integer (NULL if it is elsewhere); negative: below INT64_MIN.
+ */
+struct loose {
+	const char *key;
+	bool negative;
+};
+
+static int wrong_type(const char *cmd, const struct control_arg *a, char *err, size_t errlen)
+{
+	static const char *const want[] = {
+		[CONTROL_ARG_STRING] = "a string",
+		[CONTROL_ARG_UINT] = "an unsigned integer",
+		[CONTROL_ARG_INT] = "an integer",
+		[CONTROL_ARG_BOOL] = "true or false",
+	};
+	set_err(err, errlen, "%s: '%s' must be %s", cmd, a->name, want[a->type]);
+	return -EINVAL;
+}
+
+/* The integer argument ld->key, beyond int64: out of range of any spec. */
+static int beyond_int64(const char *cmd, const struct control_arg *a, const struct loose *ld,
+			char *err, size_t errlen)
+{
+	if (ld->negative && a->type == CONTROL_ARG_UINT)
+		return wrong_type(cmd, a, err, errlen);
+	set_err(err, errlen, "%s: '%s' must be at %s %" PRId64 " (got an integer %s)", cmd, a->name,
+		ld->negative ? "least" : "most", ld->negative ? a->min : a->max,
+		ld->negative ? "below INT64_MIN" : "above INT64_MAX");
+	return -EINVAL;
+}
+
+/* An integer argument into *n. Parsed loosely, integers are doubles. */
+static int arg_integer(const char *cmd, const struct control_arg *a, const json_t *v, bool loose,
+		       int64_t *n, char *err, size_t errlen)
+{
+	if (loose && json_is_real(v)) {
+		double d = json_real_value(v);
+		if (d >= 0x1p63)
+			*n = INT64_MAX;
+		else if (d < -0x1p63)
+			*n = INT64_MIN;
+		else
+			*n = (int64_t)d;
+		if (d > -0x1p63 && d < 0x1p63 && (double)*n != d)
+			return wrong_type(cmd, a, err, errlen);
+	} else if (json_is_integer(v)) {
+		*n = json_integer_value(v);
 	} else {
-		rtext = jw_result(ret, &rlen);
+		return wrong_type(cmd, a, err, errlen);
 	}
-	if (!rtext) {
-		snprintf(msg, sizeof(msg), "internal error: command %.200s produced an invalid reply (%s)",
-			 name, strerror(-jw_error(ret)));
-		return reply_error(c, "GenericError", msg, id);
+	if (a->type == CONTROL_ARG_UINT && *n < 0)
+		return wrong_type(cmd, a, err, errlen);
+	if (*n < a->min || *n > a->max) {
+		set_err(err, errlen, "%s: '%s' must be at %s %" PRId64 " (got %" PRId64 ")", cmd,
+			a->name, *n < a->min ? "least" : "most", *n < a->min ? a->min : a->max, *n);
+		return -EINVAL;
 	}
-	jw_init(&w);
-	jw_object_begin(&w);
-	jw_key(&w, "return");
-	jw_raw(&w, rtext, rlen);
-	write_id(&w, id);
-	jw_object_end(&w);
-	text = jw_result(&w, &tlen);
-	if (text)
-		rc = reply_line(c, text, tlen);
-	else
-		rc = reply_error(c, "GenericError", "out of memory", id);
-	jw_free(&w);
-	return rc;
+	return 0;
 }
 
-static void run_query_commands(const struct control_server *srv, struct json_writer *ret)
+/* Check one argument against its spec entry and store it in dest (if not NULL). */
+static int arg_check(const char *cmd, const struct control_arg *a, const json_t *v, void *dest,
+		     bool loose, char *err, size_t errlen)
 {
-	jw_array_begin(ret);
-	for (size_t i = 0; i < srv->ncmds; i++) {
-		jw_object_begin(ret);
-		jw_key(ret, "name");
-		jw_string(ret, srv->cmds[i].name);
-		jw_key(ret, "help");
-		jw_string(ret, srv->cmds[i].help ? srv->cmds[i].help : "");
-		jw_object_end(ret);
+	char *field = dest ? (char *)dest + a->offset : NULL;
+	int64_t n;
+	int rc;
+
+	switch (a->type) {
+	case CONTROL_ARG_STRING:
+		if (!json_is_string(v))
+			return wrong_type(cmd, a, err, errlen);
+		if (field)
+			*(const char **)field = json_string_value(v);
+		return 0;
+	case CONTROL_ARG_BOOL:
+		if (!json_is_boolean(v))
+			return wrong_type(cmd, a, err, errlen);
+		if (field)
+			*(bool *)field = json_is_true(v);
+		return 0;
+	case CONTROL_ARG_UINT:
+	case CONTROL_ARG_INT:
+		rc = arg_integer(cmd, a, v, loose, &n, err, errlen);
+		if (rc == 0 && field && a->type == CONTROL_ARG_UINT)
+			*(uint64_t *)field = (uint64_t)n;
+		else if (rc == 0 && field)
+			*(int64_t *)field = n;
+		return rc;
 	}
-	jw_object_begin(ret);
-	jw_key(ret, "name");
-	jw_string(ret, builtin_query_commands);
-	jw_key(ret, "help");
-	jw_string(ret, "list the commands and their help");
-	jw_object_end(ret);
-	jw_array_end(ret);
+	return -EINVAL;
+}
+
+/* control_args_unpack, also for a loosely parsed request (ld not NULL; dest NULL). */
+static int args_check(const char *cmd, const json_t *args, const struct control_arg *spec,
+		      void *dest, const struct loose *ld, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	int rc;
+
+	json_object_foreach ((json_t *)args, key, v) {
+		const struct control_arg *a = spec;
+		while (a && a->name && strcmp(a->name, key) != 0)
+			a++;
+		if (!a || !a->name) {
+			set_err(err, errlen, "%s: unknown argument '%.64s'%s", cmd, key,
+				spec && spec->name ? "" : " (it takes none)");
+			return -EINVAL;
+		}
+		if (ld && ld->key && strcmp(key, ld->key) == 0 && json_is_real(v) &&
+		    (a->type == CONTROL_ARG_UINT || a->type == CONTROL_ARG_INT))
+			return beyond_int64(cmd, a, ld, err, errlen);
+		rc = arg_check(cmd, a, v, dest, ld != NULL, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	for (const struct control_arg *a = spec; a && a->name; a++) {
+		if (a->required && !json_object_get(args, a->name)) {
+			set_err(err, errlen, "%s: missing argument '%s'", cmd, a->name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int control_args_unpack(const char *cmd, const json_t *args, const struct control_arg *spec,
+			void *dest, char *err, size_t errlen)
+{
+	return args_check(cmd, args, spec, dest, NULL, err, errlen);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Requests */
+
+/*
+ * Duplicate keys are refused, and so is anything but whitespace after the
+ * value (no JSON_DISABLE_EOF_CHECK). Any JSON value parses, so that "5" is
+ * told it is not a request object. Strings are valid UTF-8 without NUL
+ * (no JSON_ALLOW_NUL): a key or string argument is a C string.
+ */
+#define PARSE_FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_ANY)
+
+struct request {
+	json_t *root;    /* the parsed line */
+	char *id;        /* the id's text (malloc'd), or NULL */
+	bool loose;      /* root has integers as doubles, as one is beyond int64 */
+	json_t *big_key; /* loose: the argument (a JSON string) holding it, or NULL */
+	bool big_negative;
+};
+
+/*
+ * The raw text of a request line, which Jansson has parsed (so it is valid
+ * JSON), is read for the id, echoed verbatim, and for where an integer
+ * beyond int64 lies.
+ */
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 static bool all_space(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+		if (!is_space(s[i]))
 			return false;
 	return true;
+}
+
+static size_t skip_space(const char *s, size_t len, size_t i)
+{
+	while (i < len && is_space(s[i]))
+		i++;
+	return i;
+}
+
+/* Where the JSON value at s[i] ends. */
+static size_t value_end(const char *s, size_t len, size_t i)
+{
+	size_t depth = 0;
+	bool in_str = false;
+
+	for (; i < len; i++) {
+		char c = s[i];
+		if (in_str) {
+			if (c == '\\') {
+				i++;
+			} else if (c == '"') {
+				in_str = false;
+				if (depth == 0)
+					return i + 1;
+			}
+		} else if (c == '"') {
+			in_str = true;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			if (depth == 0) /* a number or literal, last in its container */
+				return i;
+			if (--depth == 0)
+				return i + 1;
+		} else if (depth == 0 && (c == ',' || is_space(c))) {
+			return i;
+		}
+	}
+	return len;
+}
+
+/* A member of an object in the text: where its key (quotes included) and value lie. */
+struct member {
+	size_t key, key_len, val, val_len;
+};
+
+/* Past the opening brace of the object at s[i]; len if there is no object there. */
+static size_t object_body(const char *s, size_t len, size_t i)
+{
+	i = skip_space(s, len, i);
+	return i < len && s[i] == '{' ? i + 1 : len;
+}
+
+/* The next member of the object whose body is being read at *i. */
+static bool next_member(const char *s, size_t len, size_t *i, struct member *m)
+{
+	size_t p = skip_space(s, len, *i);
+
+	if (p < len && s[p] == ',')
+		p = skip_space(s, len, p + 1);
+	if (p >= len || s[p] != '"')
+		return false; /* the closing brace */
+	m->key = p;
+	p = value_end(s, len, p);
+	m->key_len = p - m->key;
+	m->val = skip_space(s, len, skip_space(s, len, p) + 1); /* past the colon */
+	*i = value_end(s, len, m->val);
+	m->val_len = *i - m->val;
+	return true;
+}
+
+/* The member's key as a JSON string, its escapes decoded; NULL: no memory. */
+static json_t *member_key(const char *s, const struct member *m)
+{
+	return json_loadb(s + m->key, m->key_len, JSON_DECODE_ANY, NULL);
+}
+
+static bool member_is(const char *s, const struct member *m, const char *key)
+{
+	size_t n = strlen(key);
+
+	if (!memchr(s + m->key, '\\', m->key_len))
+		return m->key_len == n + 2 && memcmp(s + m->key + 1, key, n) == 0;
+	json_t *k = member_key(s, m);
+	bool is = json_is_string(k) && strcmp(json_string_value(k), key) == 0;
+	json_decref(k);
+	return is;
+}
+
+/* The top-level member key of the request line s, if there is one. */
+static bool find_member(const char *s, size_t len, const char *key, struct member *m)
+{
+	size_t i = object_body(s, len, 0);
+
+	while (next_member(s, len, &i, m))
+		if (member_is(s, m, key))
+			return true;
+	return false;
+}
+
+/* The JSON text s[0, n) without whitespace outside strings (malloc'd), or NULL. */
+static char *minify(const char *s, size_t n)
+{
+	char *out = malloc(n + 1), *o = out;
+	bool in_str = false;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (in_str && c == '\\' && i + 1 < n) {
+			*o++ = c;
+			c = s[++i];
+		} else if (c == '"') {
+			in_str = !in_str;
+		} else if (!in_str && is_space(c)) {
+			continue;
+		}
+		*o++ = c;
+	}
+	*o = 0;
+	return out;
+}
+
+/*
+ * The integer beyond int64 whose last digit is s[at]: its sign, and the
+ * argument it is the value of (rq->big_key), if it is one. 0 or -ENOMEM.
+ */
+static int locate_big(const char *s, size_t len, size_t at, struct request *rq)
+{
+	struct member args, m;
+	size_t i = at;
+
+	while (i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9')
+		i--;
+	rq->big_negative = i > 0 && s[i - 1] == '-';
+	if (!find_member(s, len, "arguments", &args))
+		return 0;
+	i = object_body(s, len, args.val);
+	while (next_member(s, len, &i, &m)) {
+		if (m.val <= at && at < m.val + m.val_len) {
+			rq->big_key = member_key(s, &m);
+			return rq->big_key ? 0 : -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Parse a request line into rq. Jansson cannot hold an integer beyond int64
+ * (json_error_numeric_overflow). In the id that does no harm, as the id is
+ * echoed from the text: the line is parsed again with the id blanked out.
+ * Anywhere else it is refused, naming the argument: the line is then read
+ * with integers as doubles (rq->loose), only to learn what it asks.
+ * Returns 0, -EINVAL with the reason in msg (not JSON), or -ENOMEM.
+ */
+static int parse_request(const char *line, size_t len, struct request *rq, char *msg,
+			 size_t msglen)
+{
+	json_error_t e;
+	struct member id;
+
+	rq->root = json_loadb(line, len, PARSE_FLAGS, &e);
+	if (!rq->root && json_error_code(&e) == json_error_numeric_overflow) {
+		rq->root = json_loadb(line, len, PARSE_FLAGS | JSON_DECODE_INT_AS_REAL, NULL);
+		rq->loose = rq->root != NULL;
+	}
+	if (!rq->root) {
+		snprintf(msg, msglen, "invalid JSON at byte %d: %s", e.position, e.text);
+		return -EINVAL;
+	}
+	if (find_member(line, len, "id", &id) && !(rq->id = minify(line + id.val, id.val_len)))
+		return -ENOMEM;
+	if (rq->loose && rq->id) {
+		char *copy = malloc(len);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, line, len);
+		memset(copy + id.val, ' ', id.val_len);
+		copy[id.val] = '0';
+		json_t *strict = json_loadb(copy, len, PARSE_FLAGS, &e); /* same offsets */
+		free(copy);
+		if (strict) {
+			json_decref(rq->root);
+			rq->root = strict;
+			rq->loose = false;
+		}
+	}
+	/* e.position: just past the (first) integer beyond int64 outside the id. */
+	return rq->loose ? locate_big(line, len, (size_t)e.position - 1, rq) : 0;
 }
 
 static const struct control_command *find_command(const struct control_server *srv,
@@ -278,40 +597,47 @@ static const struct control_command *find_command(const struct control_server *s
 }
 
 /*
- * Check a parsed request's shape. Returns 1 if it names a command (*cmd is
- * NULL for the built-in query-commands), 0 if it was answered with an error
- * reply, or -ENOMEM if even that could not be queued.
+ * Check a parsed request's shape and arguments. Returns 1 if it names a
+ * command (*cmd is NULL for the built-in query-commands), 0 if it was
+ * answered with an error reply, or -ENOMEM if even that could not be queued.
  */
 static int check_request(const struct control_server *srv, struct ctl_client *c,
-			 const struct json_value *req, const struct control_command **cmd,
-			 const char **name, const struct json_value **args)
+			 const struct request *rq, const struct control_command **cmd,
+			 const char **name, json_t **args)
 {
-	const struct json_value *id;
+	struct loose ld = {json_string_value(rq->big_key), rq->big_negative};
+	const char *key;
+	json_t *v;
 	char msg[600];
 
-	if (req->type != JSON_OBJECT)
+	if (!json_is_object(rq->root))
 		return reply_error(c, "InvalidRequest", "the request must be a JSON object", NULL);
-	id = json_get(req, "id");
-	for (size_t i = 0; i < json_object_len(req); i++) {
-		const char *key;
-		json_object_at(req, i, &key);
+	json_object_foreach (rq->root, key, v) {
 		if (strcmp(key, "execute") && strcmp(key, "arguments") && strcmp(key, "id")) {
 			snprintf(msg, sizeof(msg),
 				 "unknown member \"%.64s\" in request (expected execute, arguments, id)",
 				 key);
-			return reply_error(c, "InvalidRequest", msg, id);
+			return reply_error(c, "InvalidRequest", msg, rq->id);
 		}
 	}
-	if (json_get_string(req, "execute", name) < 0)
+	*name = json_string_value(json_object_get(rq->root, "execute"));
+	if (!*name)
 		return reply_error(c, "InvalidRequest",
-				   "the request needs \"execute\": a string naming the command", id);
-	*args = json_get(req, "arguments");
-	if (*args && (*args)->type != JSON_OBJECT)
-		return reply_error(c, "InvalidRequest", "\"arguments\" must be an object", id);
+				   "the request needs \"execute\": a string naming the command", rq->id);
+	*args = json_object_get(rq->root, "arguments");
+	if (*args && !json_is_object(*args))
+		return reply_error(c, "InvalidRequest", "\"arguments\" must be an object", rq->id);
 	*cmd = find_command(srv, *name);
 	if (!*cmd && strcmp(*name, builtin_query_commands) != 0) {
 		snprintf(msg, sizeof(msg), "The command %.200s has not been found", *name);
-		return reply_error(c, "CommandNotFound", msg, id);
+		return reply_error(c, "CommandNotFound", msg, rq->id);
+	}
+	if (args_check(*name, *args, *cmd ? (*cmd)->args : NULL, NULL, rq->loose ? &ld : NULL,
+		       msg, sizeof(msg)) < 0)
+		return reply_error(c, "GenericError", msg, rq->id);
+	if (rq->loose) { /* deeper in an argument of the wrong type: caught above */
+		snprintf(msg, sizeof(msg), "%.200s: an integer is beyond INT64_MIN..INT64_MAX", *name);
+		return reply_error(c, "GenericError", msg, rq->id);
 	}
 	return 1;
 }
@@ -319,31 +645,30 @@ static int check_request(const struct control_server *srv, struct ctl_client *c,
 /* Run a checked request's handler and queue its reply. */
 static enum serve_result run_command(const struct control_server *srv, struct ctl_client *c,
 				     const struct control_command *cmd, const char *name,
-				     const struct json_value *args, const struct json_value *id)
+				     json_t *args, const char *id)
 {
-	struct json_writer ret;
+	json_t *ret = NULL;
 	char herr[512];
 	int hrc, rc;
 
 	log_debug("control: %.64s", name);
-	jw_init(&ret);
 	herr[0] = 0;
 	if (cmd) {
 		hrc = cmd->fn(srv->ctx, args, &ret, herr, sizeof(herr));
 	} else {
-		run_query_commands(srv, &ret);
-		hrc = 0;
+		ret = list_commands(srv);
+		hrc = ret ? 0 : -ENOMEM;
 	}
 	if (hrc < 0) {
+		json_decref(ret);
 		if (!herr[0])
 			snprintf(herr, sizeof(herr), "%s", strerror(-hrc));
 		rc = reply_error(c, "GenericError", herr, id);
 	} else {
 		if (hrc != 0 && hrc != CONTROL_REPLY_AND_CLOSE)
 			log_warn("control: handler for %s returned %d, taken as success", name, hrc);
-		rc = reply_return(c, &ret, name, id);
+		rc = reply_return(c, ret, id);
 	}
-	jw_free(&ret);
 	if (hrc == CONTROL_REPLY_AND_CLOSE)
 		return SERVE_CLOSE_SERVER;
 	return rc < 0 ? SERVE_DROP_CLIENT : SERVE_OK;
@@ -353,29 +678,28 @@ static enum serve_result run_command(const struct control_server *srv, struct ct
 static enum serve_result handle_line(struct control_server *srv, struct ctl_client *c,
 				     const char *line, size_t len)
 {
+	struct request rq = {0};
 	const struct control_command *cmd = NULL;
-	const struct json_value *args = NULL;
 	const char *name = NULL;
-	struct json_value *req = NULL;
-	char msg[600], perr[512];
-	enum serve_result res;
+	json_t *args = NULL;
+	enum serve_result res = SERVE_OK;
+	char msg[600];
 	int rc;
 
 	if (all_space(line, len))
 		return SERVE_OK;
-	if (json_parse(line, len, &req, perr, sizeof(perr)) < 0) {
-		snprintf(msg, sizeof(msg), "invalid JSON: %s", perr);
+	rc = parse_request(line, len, &rq, msg, sizeof(msg));
+	if (rc == -EINVAL)
 		rc = reply_error(c, "InvalidRequest", msg, NULL);
-		return rc < 0 ? SERVE_DROP_CLIENT : SERVE_OK;
-	}
-	rc = check_request(srv, c, req, &cmd, &name, &args);
+	else if (rc < 0)
+		rc = reply_error(c, "GenericError", "out of memory", NULL);
+	else if ((rc = check_request(srv, c, &rq, &cmd, &name, &args)) == 1)
+		res = run_command(srv, c, cmd, name, args, rq.id);
 	if (rc < 0)
 		res = SERVE_DROP_CLIENT;
-	else if (rc == 0)
-		res = SERVE_OK;
-	else
-		res = run_command(srv, c, cmd, name, args, json_get(req, "id"));
-	json_free(req);
+	json_decref(rq.root);
+	json_decref(rq.big_key);
+	free(rq.id);
 	return res;
 }
 

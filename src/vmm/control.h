@@ -7,11 +7,14 @@
  *   <- {"return": VALUE, "id": ANY}
  *   <- {"error": {"class": "GenericError", "desc": "..."}, "id": ANY}
  *
- * "arguments" (an object) and "id" (any JSON value, echoed back verbatim)
- * are optional; other members are refused. Error classes:
+ * "arguments" (an object) and "id" (any JSON value, echoed back verbatim:
+ * its text as sent, less whitespace) are optional; other members are
+ * refused. Replies are compact JSON on one line. Error classes:
  *   InvalidRequest   the line is not JSON, not a request object, too long
  *   CommandNotFound  no such command
- *   GenericError     the handler failed (desc is its message)
+ *   GenericError     the arguments do not match the command's spec (desc
+ *                    names the argument), or the handler failed (desc is
+ *                    its message)
  *
  * One server thread ("control") serves up to CONTROL_MAX_CLIENTS clients
  * with poll(); handlers run on that thread, one at a time, so they must not
@@ -39,7 +42,9 @@
 #ifndef VMIG_VMM_CONTROL_H
 #define VMIG_VMM_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/json.h"
 
@@ -58,19 +63,74 @@
 #define CONTROL_REPLY_AND_CLOSE 1
 
 /*
- * args is the request's "arguments" object, or NULL if there was none.
- * On success write exactly one JSON value into ret (writing nothing replies
- * {}) and return 0 or CONTROL_REPLY_AND_CLOSE. On failure return a negative
- * errno and fill err (if left empty, strerror is used); anything written to
- * ret is discarded.
+ * A command's arguments are checked against its spec before its handler
+ * runs, strictly: an argument the spec does not name, one of the wrong
+ * JSON type, an integer out of [min, max] and a missing required argument
+ * are each refused with a GenericError naming the command and the argument
+ * ("migrate: unknown argument 'downtme_ms'", "migrate: 'downtime_ms' must
+ * be an unsigned integer"). A command with no spec takes no arguments
+ * ("arguments": {} is fine). Integers are JSON integers (300, not 300.0 or
+ * "300") within int64: Jansson cannot hold one above INT64_MAX, so a u64
+ * argument tops out there, and a larger one is refused as out of range.
  */
-typedef int (*control_handler)(void *ctx, const struct json_value *args, struct json_writer *ret,
-			       char *err, size_t errlen);
+enum control_arg_type {
+	CONTROL_ARG_STRING, /* stored as const char * (valid while the handler runs) */
+	CONTROL_ARG_UINT,   /* an integer >= 0, stored as uint64_t */
+	CONTROL_ARG_INT,    /* an integer, stored as int64_t */
+	CONTROL_ARG_BOOL,   /* true or false, stored as bool */
+};
+
+struct control_arg {
+	const char *name; /* NULL ends a spec */
+	enum control_arg_type type;
+	bool required;
+	int64_t min, max; /* integers: the range accepted, inclusive */
+	size_t offset;    /* where control_args_unpack stores it in the handler's struct */
+};
+
+/*
+ * Spec entries named after the field of the handler's argument struct that
+ * receives them, e.g. CONTROL_ARG_U(struct migrate_args, channels, false, 0, 16).
+ * A field of another type than the kind stores fails to compile.
+ */
+/* clang-format off */
+#define CONTROL_ARG_FIELD_(st, f, T)                                                      \
+	(offsetof(st, f) + 0 * sizeof(char[_Generic(((st *)0)->f, T: 1, default: -1)]))
+#define CONTROL_ARG_S(st, f, req)                                                         \
+	{#f, CONTROL_ARG_STRING, req, 0, 0, CONTROL_ARG_FIELD_(st, f, const char *)}
+#define CONTROL_ARG_U(st, f, req, lo, hi)                                                 \
+	{#f, CONTROL_ARG_UINT, req, lo, hi, CONTROL_ARG_FIELD_(st, f, uint64_t)}
+#define CONTROL_ARG_I(st, f, req, lo, hi)                                                 \
+	{#f, CONTROL_ARG_INT, req, lo, hi, CONTROL_ARG_FIELD_(st, f, int64_t)}
+#define CONTROL_ARG_B(st, f, req)                                                         \
+	{#f, CONTROL_ARG_BOOL, req, 0, 0, CONTROL_ARG_FIELD_(st, f, bool)}
+/* clang-format on */
+
+/*
+ * Check args (an object, or NULL for none) against spec (NULL: takes none)
+ * and, if dest is not NULL, store each argument given in its field of dest;
+ * fields of arguments not given are left alone (so a handler sets its
+ * defaults first). Returns 0, or -EINVAL with "CMD: ..." in err. The server
+ * checks before calling a handler, so a handler's unpack with its own spec
+ * cannot fail.
+ */
+int control_args_unpack(const char *cmd, const json_t *args, const struct control_arg *spec,
+			void *dest, char *err, size_t errlen);
+
+/*
+ * args is the request's "arguments" object (checked against the command's
+ * spec), or NULL if there was none. On success set *ret to the reply's
+ * value (a new reference; left NULL it replies {}) and return 0 or
+ * CONTROL_REPLY_AND_CLOSE. On failure return a negative errno and fill err
+ * (if left empty, strerror is used); *ret is then discarded.
+ */
+typedef int (*control_handler)(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen);
 
 struct control_command {
 	const char *name;
 	control_handler fn;
-	const char *help; /* one line, may be NULL */
+	const char *help;               /* one line, may be NULL */
+	const struct control_arg *args; /* ended by {NULL}; NULL: takes no arguments */
 };
 
 struct control_server;

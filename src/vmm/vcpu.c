@@ -152,7 +152,8 @@ void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
-	while (wait_runnable(v)) {
+	/* auto-converge's sleep first (throttle.c): a pause cuts it short */
+	while (vcpu_throttle_wait(v), wait_runnable(v)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;

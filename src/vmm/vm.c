@@ -194,6 +194,7 @@ int vm_pause(struct vm *vm)
 		return 0;
 	}
 	vm->pause_requested = true;
+	pthread_cond_broadcast(&vm->cond); /* wakes vCPUs sleeping off a throttle */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	while (!vm->ended && vm->parked < vm->nr_vcpus)
@@ -277,6 +278,7 @@ void vm_destroy(struct vm *vm)
 		control_server_stop(vm->control);
 	free(vm->ctl_cmds);
 	vm_migration_cleanup(vm);
+	vm_throttle_stop(vm);
 	if (vm->vcpus) {
 		vm_end(vm, VM_EXIT_OK, "VM destroyed");
 		for (unsigned i = 0; i < vm->nr_vcpus; i++) {

@@ -49,6 +49,7 @@ struct vcpu {
 	pthread_t thread;
 	bool thread_started;
 	bool parked;           /* under vm->lock: waiting while paused */
+	uint64_t throttle_sleep_ns; /* atomic: sleep this long before running again */
 };
 
 struct vm {
@@ -85,6 +86,11 @@ struct vm {
 	bool migrated;         /* under lock: handed over, this copy must never run again */
 	bool mig_paused;       /* under lock: the migration engine holds the pause */
 	bool handover_unconfirmed; /* under lock: GO sent, no confirmation; paused until the operator decides */
+
+	/* Auto-converge (throttle.c): vCPUs sleep throttle_pct % of the time. */
+	unsigned throttle_pct;  /* atomic */
+	pthread_t throttle_thread;
+	bool throttle_thread_on; /* under lock */
 	bool final_stats_read; /* a client saw the final migration status */
 	uint64_t migrated_ns;
 };
@@ -120,6 +126,13 @@ struct control_command;
 extern const struct control_command *const vm_migrate_commands;
 extern const unsigned vm_migrate_nr_commands;
 void vm_migration_cleanup(struct vm *vm);
+
+/* vCPU throttling for auto-converge (throttle.c). */
+int vm_throttle_set(struct vm *vm, unsigned pct);
+/* Called by a vCPU thread before it enters the guest. */
+void vcpu_throttle_wait(struct vcpu *v);
+/* Stops the throttle thread (vm_destroy). */
+void vm_throttle_stop(struct vm *vm);
 
 /* Control-socket commands of a running VM (vm_commands.c). */
 int vm_control_start(struct vm *vm, const char *path, char *err, size_t errlen);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The control-socket commands of a VM (QMP-like; see docs/control.md). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,44 +21,31 @@ static const char *state_name(enum vm_state s)
 	return "unknown";
 }
 
-static int cmd_query_status(void *ctx, const struct json_value *args, struct json_writer *w,
-			    char *err, size_t errlen)
+static int cmd_query_status(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	struct vm *vm = ctx;
-	jw_object_begin(w);
-	jw_key(w, "status");
-	jw_string(w, state_name(vm_get_state(vm)));
-	jw_key(w, "uptime_ms");
-	jw_uint(w, (now_ns() - vm->start_ns) / 1000000);
-	jw_key(w, "vcpus");
-	jw_uint(w, vm->nr_vcpus);
-	jw_key(w, "mem_bytes");
-	jw_uint(w, vm->mem.size);
-	jw_key(w, "boot");
-	jw_string(w, vm->plan.mode == BOOT_DIRECT ? "direct" : "multiboot");
-	if (vm_handover_unconfirmed(vm)) {
-		jw_key(w, "handover");
-		jw_string(w, "unconfirmed");
-	}
-	jw_object_end(w);
-	return 0;
+
+	*ret = json_pack("{s:s, s:I, s:I, s:I, s:s}", "status", state_name(vm_get_state(vm)),
+			 "uptime_ms", json_u64((now_ns() - vm->start_ns) / 1000000), "vcpus",
+			 (json_int_t)vm->nr_vcpus, "mem_bytes", json_u64(vm->mem.size), "boot",
+			 vm->plan.mode == BOOT_DIRECT ? "direct" : "multiboot");
+	if (*ret && vm_handover_unconfirmed(vm) &&
+	    json_object_set_new(*ret, "handover", json_string("unconfirmed")) < 0)
+		return -ENOMEM;
+	return *ret ? 0 : -ENOMEM;
 }
 
-static int cmd_stop(void *ctx, const struct json_value *args, struct json_writer *w, char *err,
-		    size_t errlen)
+static int cmd_stop(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	int r = vm_pause(ctx);
 	if (r) {
 		snprintf(err, errlen, "cannot stop: the VM has shut down");
 		return r;
 	}
-	jw_object_begin(w);
-	jw_object_end(w);
 	return 0;
 }
 
-static int cmd_cont(void *ctx, const struct json_value *args, struct json_writer *w, char *err,
-		    size_t errlen)
+static int cmd_cont(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	int r = vm_resume(ctx);
 	if (r) {
@@ -65,23 +53,17 @@ static int cmd_cont(void *ctx, const struct json_value *args, struct json_writer
 			 r == -EBUSY ? "a migration is switching over" : "the VM has shut down or migrated");
 		return r;
 	}
-	jw_object_begin(w);
-	jw_object_end(w);
 	return 0;
 }
 
-static int cmd_quit(void *ctx, const struct json_value *args, struct json_writer *w, char *err,
-		    size_t errlen)
+static int cmd_quit(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	struct vm *vm = ctx;
 	vm_end(vm, VM_EXIT_OK, "quit requested on the control socket");
-	jw_object_begin(w);
-	jw_object_end(w);
 	return CONTROL_REPLY_AND_CLOSE;
 }
 
-static int cmd_query_guest(void *ctx, const struct json_value *args, struct json_writer *w,
-			   char *err, size_t errlen)
+static int cmd_query_guest(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	struct vm *vm = ctx;
 	struct guest_progress p;
@@ -89,62 +71,46 @@ static int cmd_query_guest(void *ctx, const struct json_value *args, struct json
 	uint64_t now = now_ns();
 
 	guestdev_snapshot(&vm->gdev, &p, &hb);
-	jw_object_begin(w);
-	jw_key(w, "progress_seen");
-	jw_bool(w, p.seen);
-	jw_key(w, "t_s");
-	jw_uint(w, p.t_s);
-	jw_key(w, "passes");
-	jw_uint(w, p.passes);
-	jw_key(w, "dirty_mibs");
-	jw_double(w, p.dirty_mibs);
-	jw_key(w, "errors");
-	jw_uint(w, p.errors);
-	jw_key(w, "done");
-	jw_bool(w, p.done);
-	jw_key(w, "last_line");
-	jw_string(w, p.last_line);
-	jw_key(w, "heartbeats");
-	jw_uint(w, hb.count);
-	jw_key(w, "heartbeat_last_ms_ago");
-	jw_double(w, hb.last_ns ? (double)(now - hb.last_ns) / 1e6 : -1.0);
-	jw_key(w, "heartbeat_max_gap_ms");
-	jw_double(w, (double)hb.max_gap_ns / 1e6);
-	jw_key(w, "ws_base");
-	jw_uint(w, p.ws_base);
-	jw_key(w, "ws_pages");
-	jw_uint(w, p.ws_pages);
-	jw_key(w, "owned_base");
-	jw_uint(w, p.owned_base);
-	jw_key(w, "owned_pages");
-	jw_uint(w, p.owned_pages);
-	jw_object_end(w);
-	return 0;
+	/* dirty_mibs and last_line come from the guest: any double, any bytes. */
+	*ret = json_pack("{s:b, s:I, s:I, s:o, s:I, s:b, s:o, s:I, s:o, s:o, s:I, s:I, s:I, s:I}",
+			 "progress_seen", p.seen, "t_s", json_u64(p.t_s), "passes",
+			 json_u64(p.passes), "dirty_mibs", json_finite(p.dirty_mibs), "errors",
+			 json_u64(p.errors), "done", p.done, "last_line",
+			 json_string_lossy(p.last_line), "heartbeats", json_u64(hb.count),
+			 "heartbeat_last_ms_ago",
+			 json_real(hb.last_ns ? (double)(now - hb.last_ns) / 1e6 : -1.0),
+			 "heartbeat_max_gap_ms", json_real((double)hb.max_gap_ns / 1e6), "ws_base",
+			 json_u64(p.ws_base), "ws_pages", json_u64(p.ws_pages), "owned_base",
+			 json_u64(p.owned_base), "owned_pages", json_u64(p.owned_pages));
+	return *ret ? 0 : -ENOMEM;
 }
 
-static int cmd_reset_gap(void *ctx, const struct json_value *args, struct json_writer *w,
-			 char *err, size_t errlen)
+static int cmd_reset_gap(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	struct vm *vm = ctx;
 	guestdev_reset_gap(&vm->gdev);
-	jw_object_begin(w);
-	jw_object_end(w);
 	return 0;
 }
 
+struct corrupt_args {
+	uint64_t gpa;
+};
+
+static const struct control_arg corrupt_spec[] = {
+	CONTROL_ARG_U(struct corrupt_args, gpa, true, 0, INT64_MAX),
+	{NULL},
+};
+
 /* Debug aid for tests: flips bytes in the middle of one guest page so the
  * guest's page check must report it (proves the check can fail). */
-static int cmd_corrupt_page(void *ctx, const struct json_value *args, struct json_writer *w,
-			    char *err, size_t errlen)
+static int cmd_corrupt_page(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	struct vm *vm = ctx;
-	uint64_t gpa;
-
-	if (!args || json_get_uint(args, "gpa", &gpa)) {
-		snprintf(err, errlen, "x-corrupt-guest-page needs an integer argument 'gpa'");
-		return -EINVAL;
-	}
-	gpa &= ~(GUEST_PAGE_SIZE - 1);
+	struct corrupt_args a = {0};
+	int r = control_args_unpack("x-corrupt-guest-page", args, corrupt_spec, &a, err, errlen);
+	if (r)
+		return r;
+	uint64_t gpa = a.gpa & ~(GUEST_PAGE_SIZE - 1);
 	uint8_t *p = guest_memory_ptr(&vm->mem, gpa, GUEST_PAGE_SIZE);
 	if (!p || gpa < VMIG_GUEST_LOAD_ADDR) {
 		snprintf(err, errlen, "gpa 0x%llx is not a guest RAM page the guest owns",
@@ -154,21 +120,20 @@ static int cmd_corrupt_page(void *ctx, const struct json_value *args, struct jso
 	for (unsigned i = 2048; i < 2048 + 8; i++)
 		p[i] ^= 0x5a;
 	dirty_log_mark(&vm->dirty, &vm->mem, gpa + 2048, 8);
-	jw_object_begin(w);
-	jw_key(w, "gpa");
-	jw_uint(w, gpa);
-	jw_object_end(w);
-	return 0;
+	*ret = json_pack("{s:I}", "gpa", json_u64(gpa));
+	return *ret ? 0 : -ENOMEM;
 }
 
 static const struct control_command vm_commands[] = {
-	{"query-status", cmd_query_status, "VM state, uptime, vCPUs, memory"},
-	{"stop", cmd_stop, "pause all vCPUs"},
-	{"cont", cmd_cont, "resume all vCPUs"},
-	{"quit", cmd_quit, "end the VM and exit"},
-	{"query-guest", cmd_query_guest, "guestload progress, errors and heartbeat timing"},
-	{"x-reset-heartbeat-gap", cmd_reset_gap, "forget the largest heartbeat gap seen so far"},
-	{"x-corrupt-guest-page", cmd_corrupt_page, "debug: corrupt guest page {\"gpa\": N}"},
+	{"query-status", cmd_query_status, "VM state, uptime, vCPUs, memory", NULL},
+	{"stop", cmd_stop, "pause all vCPUs", NULL},
+	{"cont", cmd_cont, "resume all vCPUs", NULL},
+	{"quit", cmd_quit, "end the VM and exit", NULL},
+	{"query-guest", cmd_query_guest, "guestload progress, errors and heartbeat timing", NULL},
+	{"x-reset-heartbeat-gap", cmd_reset_gap, "forget the largest heartbeat gap seen so far",
+	 NULL},
+	{"x-corrupt-guest-page", cmd_corrupt_page, "debug: corrupt guest page {\"gpa\": N}",
+	 corrupt_spec},
 };
 
 int vm_control_start(struct vm *vm, const char *path, char *err, size_t errlen)

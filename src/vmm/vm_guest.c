@@ -103,6 +103,11 @@ static int g_load_state(void *opaque, const uint8_t *blob, size_t len, char *err
 	return vm_state_load(opaque, blob, len, err, errlen);
 }
 
+static int g_throttle(void *opaque, unsigned pct)
+{
+	return vm_throttle_set(opaque, pct);
+}
+
 static const struct vmig_guest_ops vm_guest_ops = {
 	.ram_regions = g_ram_regions,
 	.dirty_start = g_dirty_start,
@@ -114,6 +119,7 @@ static const struct vmig_guest_ops vm_guest_ops = {
 	.last_alive_ns = g_last_alive,
 	.save_state = g_save_state,
 	.load_state = g_load_state,
+	.throttle = g_throttle,
 };
 
 void vm_guest_iface(struct vm *vm, struct vmig_guest *g)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The migration control commands: migrate, query-migrate, migrate-cancel. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,78 +39,109 @@ static void migration_done(void *opaque, const struct vmig_migrate_stats *st)
 	}
 }
 
-static int cmd_migrate(void *ctx, const struct json_value *args, struct json_writer *w, char *err,
-		       size_t errlen)
-{
-	struct vm *vm = ctx;
-	struct vmig_migrate_params p = VMIG_MIGRATE_PARAMS_INIT;
-	const char *uri;
-	uint64_t v;
-	int r;
+/* The migrate command's arguments: absent ones stay 0, the engine's default. */
+struct migrate_args {
+	const char *uri, *codec, *accel, *qatzip_path;
+	uint64_t downtime_ms, max_bandwidth, timeout_ms, io_timeout_ms, channels;
+	uint64_t compress_threads, xbzrle_cache;
+	int64_t level;
+	bool auto_converge, throttle_tailslow;
+	uint64_t throttle_trigger, throttle_initial, throttle_increment, throttle_max;
+};
 
-	if (!args || json_get_string(args, "uri", &uri)) {
-		snprintf(err, errlen, "migrate needs a string argument 'uri' (tcp:HOST:PORT)");
-		return -EINVAL;
-	}
-	p.uri = uri;
-	if (!json_get_uint(args, "downtime_ms", &v))
-		p.downtime_limit_ms = v;
-	if (!json_get_uint(args, "max_bandwidth", &v))
-		p.max_bandwidth = v;
-	if (!json_get_uint(args, "timeout_ms", &v))
-		p.timeout_ms = v;
-	if (!json_get_uint(args, "io_timeout_ms", &v) && v > 0 && v < 3600000)
-		p.io_timeout_ms = (int)v;
-	const char *str;
-	if (!json_get_string(args, "codec", &str))
-		p.codec = str;
-	if (!json_get_string(args, "accel", &str))
-		p.accel = str;
-	int64_t lvl;
-	if (!json_get_int(args, "level", &lvl)) {
-		if (lvl < -100 || lvl > 100) {
-			snprintf(err, errlen, "level out of range");
-			return -EINVAL;
-		}
-		p.level = (int)lvl;
-	}
-	if (!json_get_uint(args, "compress_threads", &v))
-		p.compress_threads = v > 64 ? 64 : (unsigned)v;
-	if (!json_get_uint(args, "xbzrle_cache", &v))
-		p.xbzrle_cache_bytes = v;
-	if (!json_get_string(args, "qatzip_path", &str))
-		p.qatzip_library = str;
-	if (!json_get_uint(args, "channels", &v)) {
-		if (v > 16) {
-			snprintf(err, errlen, "channels must be 0..16");
-			return -EINVAL;
-		}
-		p.channels = (unsigned)v;
-	}
+static const struct control_arg migrate_spec[] = {
+	CONTROL_ARG_S(struct migrate_args, uri, true),
+	CONTROL_ARG_U(struct migrate_args, downtime_ms, false, 0, 3600000),
+	/* bytes/s, 0: unlimited */
+	CONTROL_ARG_U(struct migrate_args, max_bandwidth, false, 0, INT64_MAX),
+	CONTROL_ARG_U(struct migrate_args, timeout_ms, false, 0, 86400000),
+	CONTROL_ARG_U(struct migrate_args, io_timeout_ms, false, 0, 3600000),
+	CONTROL_ARG_U(struct migrate_args, channels, false, 0, VMIG_MAX_DATA_CHANNELS),
+	CONTROL_ARG_S(struct migrate_args, codec, false),
+	CONTROL_ARG_I(struct migrate_args, level, false, -100, 100),
+	CONTROL_ARG_S(struct migrate_args, accel, false),
+	CONTROL_ARG_U(struct migrate_args, compress_threads, false, 0, 64),
+	/* bytes, 0: off */
+	CONTROL_ARG_U(struct migrate_args, xbzrle_cache, false, 0, 1ll << 40),
+	CONTROL_ARG_S(struct migrate_args, qatzip_path, false),
+	/* auto-converge, QEMU's meaning; 0: QEMU's defaults (50, 20, 10, 99) */
+	CONTROL_ARG_B(struct migrate_args, auto_converge, false),
+	CONTROL_ARG_U(struct migrate_args, throttle_trigger, false, 0, 100),
+	CONTROL_ARG_U(struct migrate_args, throttle_initial, false, 0, 99),
+	CONTROL_ARG_U(struct migrate_args, throttle_increment, false, 0, 99),
+	CONTROL_ARG_U(struct migrate_args, throttle_max, false, 0, 99),
+	CONTROL_ARG_B(struct migrate_args, throttle_tailslow, false),
+	{NULL},
+};
+
+static void migrate_params(const struct migrate_args *a, struct vmig_migrate_params *p)
+{
+	p->uri = a->uri;
+	p->downtime_limit_ms = a->downtime_ms;
+	p->max_bandwidth = a->max_bandwidth;
+	p->timeout_ms = a->timeout_ms;
+	p->io_timeout_ms = (int)a->io_timeout_ms;
+	p->channels = (unsigned)a->channels;
+	p->codec = a->codec;
+	p->level = (int)a->level;
+	p->accel = a->accel;
+	p->compress_threads = (unsigned)a->compress_threads;
+	p->xbzrle_cache_bytes = a->xbzrle_cache;
+	p->qatzip_library = a->qatzip_path;
+	p->auto_converge = a->auto_converge;
+	p->throttle_trigger_pct = (unsigned)a->throttle_trigger;
+	p->throttle_initial_pct = (unsigned)a->throttle_initial;
+	p->throttle_increment_pct = (unsigned)a->throttle_increment;
+	p->throttle_max_pct = (unsigned)a->throttle_max;
+	p->throttle_tailslow = a->throttle_tailslow;
+}
+
+/* Whether a migration may start now; vm->mig_lock held. Frees a finished one. */
+static int migrate_may_start(struct vm *vm, char *err, size_t errlen)
+{
 	if (vm_get_state(vm) == VM_SHUTDOWN) {
 		snprintf(err, errlen, "the VM is not running");
 		return -ESHUTDOWN;
 	}
 	if (vm_handover_unconfirmed(vm)) {
-		snprintf(err, errlen, "the last migration's handover is unconfirmed: find out whether the "
-				      "guest runs on the destination, then 'cont' (it does not) or 'quit' (it does)");
+		snprintf(err, errlen,
+			 "the last migration's handover is unconfirmed: find out whether the guest "
+			 "runs on the destination, then 'cont' (it does not) or 'quit' (it does)");
 		return -EBUSY;
 	}
-	pthread_mutex_lock(&vm->mig_lock);
 	if (vm->mig) {
 		struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
 		vmig_migration_query(vm->mig, &st);
 		if (st.status != VMIG_MIG_FAILED && st.status != VMIG_MIG_CANCELLED &&
 		    st.status != VMIG_MIG_UNCONFIRMED) {
-			pthread_mutex_unlock(&vm->mig_lock);
-			snprintf(err, errlen, "a migration is already %s", vmig_mig_status_name(st.status));
+			snprintf(err, errlen, "a migration is already %s",
+				 vmig_mig_status_name(st.status));
 			return -EBUSY;
 		}
 		vmig_migration_free(vm->mig);
 		vm->mig = NULL;
 	}
+	return 0;
+}
+
+static int cmd_migrate(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
+{
+	struct vm *vm = ctx;
+	struct vmig_migrate_params p = VMIG_MIGRATE_PARAMS_INIT;
+	struct migrate_args a = {0};
+	struct vmig_guest g;
 	uint8_t *cfg = NULL;
 	size_t cfg_len = 0;
+	int r;
+
+	if ((r = control_args_unpack("migrate", args, migrate_spec, &a, err, errlen)))
+		return r;
+	migrate_params(&a, &p);
+	pthread_mutex_lock(&vm->mig_lock);
+	if ((r = migrate_may_start(vm, err, errlen))) {
+		pthread_mutex_unlock(&vm->mig_lock);
+		return r;
+	}
 	if ((r = vm_config_encode(vm, &cfg, &cfg_len))) {
 		pthread_mutex_unlock(&vm->mig_lock);
 		snprintf(err, errlen, "out of memory");
@@ -119,21 +151,78 @@ static int cmd_migrate(void *ctx, const struct json_value *args, struct json_wri
 	p.vmm_config_len = cfg_len;
 	p.done = migration_done;
 	p.opaque = vm;
-	struct vmig_guest g;
 	vm_guest_iface(vm, &g);
 	vm->final_stats_read = false;
 	r = vmig_migration_start(&g, &p, &vm->mig, err, errlen);
 	free(cfg);
 	pthread_mutex_unlock(&vm->mig_lock);
-	if (r)
-		return r;
-	jw_object_begin(w);
-	jw_object_end(w);
-	return 0;
+	return r;
 }
 
-static int cmd_query_migrate(void *ctx, const struct json_value *args, struct json_writer *w,
-			     char *err, size_t errlen)
+/* pages{...}, channels[...] and xbzrle{...} of query-migrate. */
+static json_t *migrate_detail(const struct vmig_migrate_stats *st)
+{
+	json_t *chans = json_array();
+	double secs = (double)st->total_ms / 1000.0;
+
+	for (unsigned i = 0; chans && i < st->nr_channels && i < VMIG_MAX_DATA_CHANNELS; i++) {
+		double mibs = st->total_ms ? (double)st->channel_bytes[i] / 1048576.0 / secs : 0;
+		if (json_array_append_new(chans, json_pack("{s:I, s:I, s:f}", "index", (json_int_t)i,
+							   "bytes", json_u64(st->channel_bytes[i]),
+							   "throughput_mibs", mibs))) {
+			json_decref(chans);
+			chans = NULL;
+		}
+	}
+	return json_pack("{s:{s:I, s:I, s:I, s:I}, s:o, s:{s:I, s:I, s:I, s:I}}", "pages", "normal",
+			 json_u64(st->pages_normal), "zero", json_u64(st->pages_zero), "compressed",
+			 json_u64(st->pages_compressed), "xbzrle", json_u64(st->pages_xbzrle),
+			 "channels", chans, "xbzrle", "cache_hits", json_u64(st->xbzrle_hits),
+			 "cache_misses", json_u64(st->xbzrle_misses), "overflows",
+			 json_u64(st->xbzrle_overflows), "bytes_saved",
+			 json_u64(st->xbzrle_bytes_saved));
+}
+
+static json_t *migrate_figures(const struct vmig_migrate_stats *st)
+{
+	double ratio = st->bytes_after_compression ? (double)st->bytes_before_compression /
+							     (double)st->bytes_after_compression
+						   : 1.0;
+	json_t *r = json_pack(
+		"{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:f, s:o, s:o, "
+		"s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:b}",
+		"status", vmig_mig_status_name(st->status), "total_ms", json_u64(st->total_ms),
+		"setup_ms", json_u64(st->setup_ms), "downtime_ms", json_u64(st->downtime_ms),
+		"guest_downtime_ms", (json_int_t)st->guest_downtime_ms, "iterations",
+		json_u64(st->iterations), "ram_bytes", json_u64(st->ram_bytes), "wire_bytes",
+		json_u64(st->wire_bytes), "pages_xbzrle", json_u64(st->pages_xbzrle),
+		"pages_compressed", json_u64(st->pages_compressed), "codec",
+		st->codec[0] ? st->codec : "none", "accelerator", json_string_lossy(st->accel),
+		"compression_ratio", ratio, "compress_cpu_s", json_finite(st->compress_cpu_s),
+		"dest_decompress_cpu_s", json_finite(st->dest_decompress_cpu_s), "pass_pages",
+		json_u64(st->pages_this_pass), "pass_pages_done", json_u64(st->pages_sent_this_pass),
+		"remaining_bytes", json_u64(st->remaining_bytes), "throughput_mibs",
+		json_finite(st->throughput_mibs), "bandwidth_mibs", json_finite(st->bandwidth_mibs),
+		"dirty_rate_mibs", json_finite(st->dirty_rate_mibs), "expected_downtime_ms",
+		json_u64(st->expected_downtime_ms), "verified", st->verified);
+	if (r && json_object_update_new(r, migrate_detail(st)) < 0) {
+		json_decref(r);
+		return NULL;
+	}
+	if (r && json_object_update_new(r, json_pack("{s:I, s:I}", "throttle_pct",
+						       (json_int_t)st->throttle_pct, "throttle_steps",
+						       (json_int_t)st->throttle_steps)) < 0) {
+		json_decref(r);
+		return NULL;
+	}
+	if (r && st->error[0] && json_object_set_new(r, "error", json_string_lossy(st->error)) < 0) {
+		json_decref(r);
+		return NULL;
+	}
+	return r;
+}
+
+static int cmd_query_migrate(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	struct vm *vm = ctx;
 	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
@@ -141,129 +230,38 @@ static int cmd_query_migrate(void *ctx, const struct json_value *args, struct js
 	pthread_mutex_lock(&vm->mig_lock);
 	if (!vm->mig) {
 		pthread_mutex_unlock(&vm->mig_lock);
-		jw_object_begin(w);
-		jw_key(w, "status");
-		jw_string(w, "none");
-		jw_object_end(w);
-		return 0;
+		*ret = json_pack("{s:s}", "status", "none");
+		return *ret ? 0 : -ENOMEM;
 	}
 	vmig_migration_query(vm->mig, &st);
 	if (st.status == VMIG_MIG_COMPLETED)
 		vm->final_stats_read = true;
 	pthread_mutex_unlock(&vm->mig_lock);
-
-	jw_object_begin(w);
-	jw_key(w, "status");
-	jw_string(w, vmig_mig_status_name(st.status));
-	if (st.error[0]) {
-		jw_key(w, "error");
-		jw_string(w, st.error);
-	}
-	jw_key(w, "total_ms");
-	jw_uint(w, st.total_ms);
-	jw_key(w, "setup_ms");
-	jw_uint(w, st.setup_ms);
-	jw_key(w, "downtime_ms");
-	jw_uint(w, st.downtime_ms);
-	jw_key(w, "guest_downtime_ms");
-	jw_int(w, st.guest_downtime_ms);
-	jw_key(w, "iterations");
-	jw_uint(w, st.iterations);
-	jw_key(w, "ram_bytes");
-	jw_uint(w, st.ram_bytes);
-	jw_key(w, "wire_bytes");
-	jw_uint(w, st.wire_bytes);
-	jw_key(w, "pages");
-	jw_object_begin(w);
-	jw_key(w, "normal");
-	jw_uint(w, st.pages_normal);
-	jw_key(w, "zero");
-	jw_uint(w, st.pages_zero);
-	jw_key(w, "compressed");
-	jw_uint(w, st.pages_compressed);
-	jw_key(w, "xbzrle");
-	jw_uint(w, st.pages_xbzrle);
-	jw_object_end(w);
-	jw_key(w, "pages_xbzrle");
-	jw_uint(w, st.pages_xbzrle);
-	jw_key(w, "pages_compressed");
-	jw_uint(w, st.pages_compressed);
-	jw_key(w, "codec");
-	jw_string(w, st.codec[0] ? st.codec : "none");
-	jw_key(w, "accelerator");
-	jw_string(w, st.accel);
-	jw_key(w, "compression_ratio");
-	jw_double(w, st.bytes_after_compression
-			     ? (double)st.bytes_before_compression / (double)st.bytes_after_compression
-			     : 1.0);
-	jw_key(w, "compress_cpu_s");
-	jw_double(w, st.compress_cpu_s);
-	jw_key(w, "dest_decompress_cpu_s");
-	jw_double(w, st.dest_decompress_cpu_s);
-	jw_key(w, "channels");
-	jw_array_begin(w);
-	for (unsigned i = 0; i < st.nr_channels && i < 16; i++) {
-		jw_object_begin(w);
-		jw_key(w, "index");
-		jw_uint(w, i);
-		jw_key(w, "bytes");
-		jw_uint(w, st.channel_bytes[i]);
-		jw_key(w, "throughput_mibs");
-		jw_double(w, st.total_ms ? (double)st.channel_bytes[i] / 1048576.0 / ((double)st.total_ms / 1000.0) : 0);
-		jw_object_end(w);
-	}
-	jw_array_end(w);
-	jw_key(w, "xbzrle");
-	jw_object_begin(w);
-	jw_key(w, "cache_hits");
-	jw_uint(w, st.xbzrle_hits);
-	jw_key(w, "cache_misses");
-	jw_uint(w, st.xbzrle_misses);
-	jw_key(w, "overflows");
-	jw_uint(w, st.xbzrle_overflows);
-	jw_key(w, "bytes_saved");
-	jw_uint(w, st.xbzrle_bytes_saved);
-	jw_object_end(w);
-	jw_key(w, "pass_pages");
-	jw_uint(w, st.pages_this_pass);
-	jw_key(w, "pass_pages_done");
-	jw_uint(w, st.pages_sent_this_pass);
-	jw_key(w, "remaining_bytes");
-	jw_uint(w, st.remaining_bytes);
-	jw_key(w, "throughput_mibs");
-	jw_double(w, st.throughput_mibs);
-	jw_key(w, "bandwidth_mibs");
-	jw_double(w, st.bandwidth_mibs);
-	jw_key(w, "dirty_rate_mibs");
-	jw_double(w, st.dirty_rate_mibs);
-	jw_key(w, "expected_downtime_ms");
-	jw_uint(w, st.expected_downtime_ms);
-	jw_key(w, "verified");
-	jw_bool(w, st.verified);
-	jw_object_end(w);
-	return 0;
+	*ret = migrate_figures(&st);
+	return *ret ? 0 : -ENOMEM;
 }
 
-static int cmd_migrate_cancel(void *ctx, const struct json_value *args, struct json_writer *w,
-			      char *err, size_t errlen)
+static int cmd_migrate_cancel(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	struct vm *vm = ctx;
 	pthread_mutex_lock(&vm->mig_lock);
 	if (vm->mig)
 		vmig_migration_cancel(vm->mig);
 	pthread_mutex_unlock(&vm->mig_lock);
-	jw_object_begin(w);
-	jw_object_end(w);
 	return 0;
 }
 
 static const struct control_command migrate_commands[] = {
 	{"migrate", cmd_migrate,
 	 "start a live migration {\"uri\": \"tcp:HOST:PORT\", \"downtime_ms\", \"max_bandwidth\" "
-	 "(bytes/s), \"timeout_ms\", \"channels\", \"codec\", \"level\", \"accel\", "
-	 "\"compress_threads\", \"xbzrle_cache\" (bytes)}"},
-	{"query-migrate", cmd_query_migrate, "progress and figures of the current migration"},
-	{"migrate-cancel", cmd_migrate_cancel, "cancel the migration; the guest keeps running here"},
+	 "(bytes/s), \"timeout_ms\", \"io_timeout_ms\", \"channels\", \"codec\", \"level\", "
+	 "\"accel\", \"compress_threads\", \"xbzrle_cache\" (bytes), \"qatzip_path\", "
+	 "\"auto_converge\", \"throttle_trigger\", \"throttle_initial\", \"throttle_increment\", "
+	 "\"throttle_max\", \"throttle_tailslow\"}",
+	 migrate_spec},
+	{"query-migrate", cmd_query_migrate, "progress and figures of the current migration", NULL},
+	{"migrate-cancel", cmd_migrate_cancel, "cancel the migration; the guest keeps running here",
+	 NULL},
 };
 const struct control_command *const vm_migrate_commands = migrate_commands;
 const unsigned vm_migrate_nr_commands = sizeof(migrate_commands) / sizeof(migrate_commands[0]);

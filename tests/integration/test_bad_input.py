@@ -2,10 +2,12 @@
 import os
 import socket
 
+import pytest
+
 import vmlib
 from vmlib import VM
 
-NEEDS_KVM = False  # most of these fail before KVM is touched
+pytestmark = pytest.mark.no_kvm  # most of these fail before KVM is touched
 
 
 def _run(*args, code=None):

@@ -76,3 +76,19 @@ def test_quit_during_a_capped_migration_ends_the_process():
     t0 = time.monotonic()
     assert src.quit(timeout=5) == 0, src.stderr_text()
     assert time.monotonic() - t0 < 2
+
+
+def test_auto_converge_brings_a_fast_guest_over_a_capped_link():
+    # 1 GiB/s+ of dirtying against a 40 MB/s cap: hopeless without a throttle
+    src = VM(mem="256M", guest_args="ws=64M rate=0 write=word")
+    src.wait_progress(min_t=1)
+    port = free_port()
+    dst = VM(incoming=f"tcp:127.0.0.1:{port}")
+    rc, j, err = src.migrate(f"tcp:127.0.0.1:{port}", "--max-bandwidth", "40M",
+                             "--auto-converge", "--timeout", "240", timeout=300)
+    assert rc == 0 and j["status"] == "completed", (rc, j, err)
+    assert j["throttle_steps"] >= 1 and j["throttle_pct"] == 0, j
+    dst.connect()
+    g = dst.wait_progress(min_t=dst.guest()["t_s"] + 1)
+    assert g["errors"] == 0, g
+    dst.quit()

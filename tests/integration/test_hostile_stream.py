@@ -3,6 +3,8 @@ exit, never a crash (the test build runs under ASan/UBSan)."""
 import os
 import subprocess
 
+import pytest
+
 import vmlib
 from vmlib import VM, free_port
 
@@ -24,7 +26,9 @@ CASES = {
 }
 
 
-def _one(case, expect):
+# One test per case, so that one failure does not hide the next.
+@pytest.mark.parametrize("case,expect", list(CASES.items()), ids=list(CASES))
+def test_stream(case, expect):
     port = free_port()
     dst = VM(incoming=f"tcp:127.0.0.1:{port}")
     tool = os.path.join(vmlib.BUILD, "tests", "hostile_source")
@@ -36,12 +40,6 @@ def _one(case, expect):
     assert rc == 1, (case, rc, err)
     assert expect in err, (case, expect, err)
     assert "AddressSanitizer" not in err and "runtime error" not in err, err
-
-
-# One test per case, so that one failure does not hide the next.
-for _case, _expect in CASES.items():
-    globals()["test_stream_" + _case.replace("-", "_")] = (
-        lambda case=_case, expect=_expect: _one(case, expect))
 
 
 def test_incoming_bad_usage():

@@ -7,10 +7,12 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 import vmlib
 from vmlib import VM, free_port
 
-NEEDS_KVM = False
+pytestmark = pytest.mark.no_kvm
 
 
 def _hostile(port, case, *extra):

@@ -3,6 +3,8 @@ import os
 import subprocess
 import time
 
+import pytest
+
 import netns
 import vmlib
 from vmlib import VM, free_port
@@ -238,15 +240,14 @@ def _migrate_ok(src_args, *opts, mem="256M"):
     return j
 
 
-def test_each_codec_with_xbzrle_and_channels():
-    for codec, level in (("lz4", "1"), ("zstd", "3"), ("deflate", "1")):
-        j = _migrate_ok("ws=32M rate=50 fill=mixed", "--codec", codec, "--level", level,
-                        "--channels", "2", "--xbzrle", "on", "--xbzrle-cache", "64M")
-        assert j["codec"] == codec, j
-        assert j["pages"]["compressed"] > 0 and j["compression_ratio"] > 1.2, j
-        assert j["compress_cpu_s"] > 0, j
-        assert j["xbzrle"]["cache_hits"] + j["xbzrle"]["cache_misses"] > 0, j
-        vmlib.cleanup_all()
+@pytest.mark.parametrize("codec,level", [("lz4", "1"), ("zstd", "3"), ("deflate", "1")])
+def test_each_codec_with_xbzrle_and_channels(codec, level):
+    j = _migrate_ok("ws=32M rate=50 fill=mixed", "--codec", codec, "--level", level,
+                    "--channels", "2", "--xbzrle", "on", "--xbzrle-cache", "64M")
+    assert j["codec"] == codec, j
+    assert j["pages"]["compressed"] > 0 and j["compression_ratio"] > 1.2, j
+    assert j["compress_cpu_s"] > 0, j
+    assert j["xbzrle"]["cache_hits"] + j["xbzrle"]["cache_misses"] > 0, j
 
 
 def _standin():

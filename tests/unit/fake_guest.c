@@ -106,6 +106,16 @@ static int fg_load(void *o, const uint8_t *blob, size_t len, char *err, size_t e
 	return 0;
 }
 
+static int fg_throttle(void *o, unsigned pct)
+{
+	struct fake_guest *g = o;
+	pthread_mutex_lock(&g->lock);
+	g->throttle_pct = pct;
+	g->throttle_calls++;
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
 const struct vmig_guest_ops fg_ops = {
 	.ram_regions = fg_regions,
 	.dirty_start = fg_dirty_start,
@@ -116,6 +126,7 @@ const struct vmig_guest_ops fg_ops = {
 	.resume = fg_resume,
 	.save_state = fg_save,
 	.load_state = fg_load,
+	.throttle = fg_throttle,
 };
 
 /* A real vCPU writes guest RAM behind ThreadSanitizer's back (in KVM)
@@ -147,8 +158,15 @@ static void *writer_thread(void *arg)
 				g->writes++;
 			}
 		}
+		/* 1 ms of "running", stretched as a throttled vCPU would be:
+		 * at p %, it runs only (100 - p) % of the time */
+		unsigned pct = g->throttle_pct;
 		pthread_mutex_unlock(&g->lock);
-		struct timespec ts = {0, 1000000};
+		struct timespec ts = {0, 1000000L * 100 / (100 - (pct > 99 ? 99 : pct))};
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec = ts.tv_nsec / 1000000000L;
+			ts.tv_nsec %= 1000000000L;
+		}
 		nanosleep(&ts, NULL);
 	}
 	return NULL;

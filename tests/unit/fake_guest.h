@@ -26,6 +26,8 @@ struct fake_guest {
 	bool clear_on_harvest; /* harvest clears what it reports (KVM without manual protect) */
 	uint64_t write_ms;     /* writer stops this long after tracking starts (0: never) */
 	uint64_t tracking_since_ms;
+	unsigned throttle_pct; /* under lock: the writer sleeps that share of its time */
+	unsigned throttle_calls;
 	uint64_t writes;
 	char state[64];
 	/* writer stand-in for a vCPU */

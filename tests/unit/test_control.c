@@ -2,6 +2,7 @@
 /* The control socket: server (src/vmm/control.c), client, and vmig status. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,6 +19,7 @@
 #include "common/json.h"
 #include "unittest.h"
 #include "vmm/control.h"
+#include "vmm/vm.h"
 
 int cmd_status(int argc, char **argv);
 
@@ -29,143 +31,126 @@ struct tctx {
 	int sparse; /* query-status / query-guest return few fields */
 };
 
-static int h_echo(void *ctx, const struct json_value *args, struct json_writer *ret, char *err,
-		  size_t errlen)
+/* What the tests below give echo. */
+struct echo_args {
+	int64_t x, i;
+	const char *s, *k, *who;
+};
+
+static const struct control_arg echo_spec[] = {
+	CONTROL_ARG_I(struct echo_args, x, false, INT64_MIN, INT64_MAX),
+	CONTROL_ARG_I(struct echo_args, i, false, INT64_MIN, INT64_MAX),
+	CONTROL_ARG_S(struct echo_args, s, false),
+	CONTROL_ARG_S(struct echo_args, k, false),
+	CONTROL_ARG_S(struct echo_args, who, false),
+	{NULL},
+};
+
+static int h_echo(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	struct tctx *t = ctx;
 	atomic_fetch_add(&t->calls, 1);
-	jw_object_begin(ret);
-	jw_key(ret, "args");
-	jw_value(ret, args);
-	jw_object_end(ret);
-	return 0;
+	*ret = json_pack("{s:O?}", "args", args);
+	return *ret ? 0 : -ENOMEM;
 }
 
-static int h_fail(void *ctx, const struct json_value *args, struct json_writer *ret, char *err,
-		  size_t errlen)
+static int h_fail(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
-	jw_object_begin(ret); /* discarded */
+	*ret = json_object(); /* discarded */
 	snprintf(err, errlen, "boom: %s", "the disk is on fire");
 	return -EIO;
 }
 
-static int h_fail_quiet(void *ctx, const struct json_value *args, struct json_writer *ret,
-			char *err, size_t errlen)
+static int h_fail_quiet(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	return -ENOSPC;
 }
 
-static int h_two_values(void *ctx, const struct json_value *args, struct json_writer *ret,
-			char *err, size_t errlen)
+/* A buggy handler: a string that is not UTF-8, which JSON cannot carry. */
+static int h_bad_reply(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
-	jw_int(ret, 1);
-	jw_int(ret, 2);
+	*ret = json_string_nocheck("\xff\xfe");
 	return 0;
 }
 
-static int h_nothing(void *ctx, const struct json_value *args, struct json_writer *ret, char *err,
-		     size_t errlen)
+static int h_nothing(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	return 0;
 }
 
-static int h_sleep(void *ctx, const struct json_value *args, struct json_writer *ret, char *err,
-		   size_t errlen)
+struct sleep_args {
+	uint64_t ms;
+};
+
+static const struct control_arg sleep_spec[] = {
+	CONTROL_ARG_U(struct sleep_args, ms, true, 0, 10000),
+	{NULL},
+};
+
+static int h_sleep(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
-	uint64_t ms = 0;
-	json_get_uint(args, "ms", &ms);
-	struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+	struct sleep_args a = {0};
+	int rc = control_args_unpack("sleep", args, sleep_spec, &a, err, errlen);
+	if (rc)
+		return rc;
+	struct timespec ts = {.tv_sec = (time_t)(a.ms / 1000), .tv_nsec = (long)(a.ms % 1000) * 1000000};
 	nanosleep(&ts, NULL);
-	jw_bool(ret, true);
+	*ret = json_true();
 	return 0;
 }
 
-static int h_big(void *ctx, const struct json_value *args, struct json_writer *ret, char *err,
-		 size_t errlen)
+static int h_big(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
-	jw_array_begin(ret);
-	for (int i = 0; i < 20000; i++)
-		jw_string(ret, "a fairly long string to make the reply large");
-	jw_array_end(ret);
-	return 0;
+	*ret = json_array();
+	for (int i = 0; *ret && i < 20000; i++)
+		if (json_array_append_new(*ret, json_string("a fairly long string to make the reply large")))
+			return -ENOMEM;
+	return *ret ? 0 : -ENOMEM;
 }
 
-static int h_quit(void *ctx, const struct json_value *args, struct json_writer *ret, char *err,
-		  size_t errlen)
+static int h_quit(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	return CONTROL_REPLY_AND_CLOSE;
 }
 
-static int h_query_status(void *ctx, const struct json_value *args, struct json_writer *ret,
-			  char *err, size_t errlen)
+static int h_query_status(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	struct tctx *t = ctx;
-	jw_object_begin(ret);
-	jw_key(ret, "status");
-	jw_string(ret, "running");
-	if (t->sparse) {
-		jw_object_end(ret);
-		return 0;
-	}
-	jw_key(ret, "uptime_ms");
-	jw_uint(ret, 12345);
-	jw_key(ret, "vcpus");
-	jw_uint(ret, 2);
-	jw_key(ret, "mem_bytes");
-	jw_uint(ret, 1024ull << 20);
-	jw_object_end(ret);
-	return 0;
+	if (t->sparse)
+		*ret = json_pack("{s:s}", "status", "running");
+	else
+		*ret = json_pack("{s:s, s:I, s:I, s:I}", "status", "running", "uptime_ms",
+				 (json_int_t)12345, "vcpus", (json_int_t)2, "mem_bytes",
+				 (json_int_t)(1024ll << 20));
+	return *ret ? 0 : -ENOMEM;
 }
 
-static int h_query_guest(void *ctx, const struct json_value *args, struct json_writer *ret,
-			 char *err, size_t errlen)
+static int h_query_guest(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	struct tctx *t = ctx;
-	if (t->sparse) {
-		jw_object_begin(ret);
-		jw_key(ret, "progress_seen");
-		jw_bool(ret, false);
-		jw_key(ret, "last_line");
-		jw_string(ret, "booting\x1b[2J");
-		jw_key(ret, "heartbeats");
-		jw_uint(ret, 0);
-		jw_object_end(ret);
-		return 0;
-	}
-	jw_object_begin(ret);
-	jw_key(ret, "progress_seen");
-	jw_bool(ret, true);
-	jw_key(ret, "t_s");
-	jw_uint(ret, 12);
-	jw_key(ret, "passes");
-	jw_uint(ret, 340);
-	jw_key(ret, "dirty_mibs");
-	jw_double(ret, 812.3);
-	jw_key(ret, "errors");
-	jw_uint(ret, 0);
-	jw_key(ret, "last_line");
-	jw_string(ret, "PROGRESS t=12\x1b[31m");
-	jw_key(ret, "heartbeats");
-	jw_uint(ret, 11873);
-	jw_key(ret, "heartbeat_last_ms_ago");
-	jw_double(ret, 0.4);
-	jw_key(ret, "heartbeat_max_gap_ms");
-	jw_double(ret, 3.1);
-	jw_object_end(ret);
-	return 0;
+	if (t->sparse)
+		*ret = json_pack("{s:b, s:s, s:I}", "progress_seen", 0, "last_line", "booting\x1b[2J",
+				 "heartbeats", (json_int_t)0);
+	else
+		*ret = json_pack("{s:b, s:I, s:I, s:f, s:I, s:s, s:I, s:f, s:f}", "progress_seen", 1,
+				 "t_s", (json_int_t)12, "passes", (json_int_t)340, "dirty_mibs", 812.3,
+				 "errors", (json_int_t)0, "last_line", "PROGRESS t=12\x1b[31m",
+				 "heartbeats", (json_int_t)11873, "heartbeat_last_ms_ago", 0.4,
+				 "heartbeat_max_gap_ms", 3.1);
+	return *ret ? 0 : -ENOMEM;
 }
 
 static const struct control_command cmds[] = {
-	{"echo", h_echo, "return the arguments"},
-	{"fail", h_fail, "always fails"},
-	{"fail-quiet", h_fail_quiet, NULL},
-	{"two-values", h_two_values, "a buggy handler"},
-	{"nothing", h_nothing, "writes nothing"},
-	{"sleep", h_sleep, "sleep ms"},
-	{"big", h_big, "a large reply"},
-	{"quit", h_quit, "reply, then close"},
-	{"query-status", h_query_status, "VM state"},
-	{"query-guest", h_query_guest, "guest state"},
+	{"echo", h_echo, "return the arguments", echo_spec},
+	{"fail", h_fail, "always fails", NULL},
+	{"fail-quiet", h_fail_quiet, NULL, NULL},
+	{"bad-reply", h_bad_reply, "a buggy handler", NULL},
+	{"nothing", h_nothing, "writes nothing", NULL},
+	{"sleep", h_sleep, "sleep ms", sleep_spec},
+	{"big", h_big, "a large reply", NULL},
+	{"quit", h_quit, "reply, then close", NULL},
+	{"query-status", h_query_status, "VM state", NULL},
+	{"query-guest", h_query_guest, "guest state", NULL},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -261,17 +246,25 @@ static int raw_eof(int fd)
 /* Parse a reply line and check its error class (NULL: a "return" reply). */
 static int reply_is(const char *line, const char *cls)
 {
-	struct json_value *v;
-	const char *c = NULL;
+	json_t *v = json_loads(line, 0, NULL);
+	const char *c = json_string_value(json_object_get(json_object_get(v, "error"), "class"));
 	int ok;
-	if (json_parse(line, strlen(line), &v, NULL, 0) < 0)
-		return 0;
 	if (!cls)
-		ok = json_get(v, "return") != NULL && json_get(v, "error") == NULL;
+		ok = json_object_get(v, "return") != NULL && json_object_get(v, "error") == NULL;
 	else
-		ok = json_get_string(json_get(v, "error"), "class", &c) == 0 && strcmp(c, cls) == 0;
-	json_free(v);
+		ok = c && strcmp(c, cls) == 0;
+	json_decref(v);
 	return ok;
+}
+
+/* The "desc" of an error reply line (into buf), or "" if there is none. */
+static const char *reply_desc(const char *line, char *buf, size_t cap)
+{
+	json_t *v = json_loads(line, 0, NULL);
+	const char *d = json_string_value(json_object_get(json_object_get(v, "error"), "desc"));
+	snprintf(buf, cap, "%s", d ? d : "");
+	json_decref(v);
+	return buf;
 }
 
 static int64_t mono_ms(void)
@@ -370,10 +363,9 @@ TEST(call_commands)
 {
 	struct tdir d;
 	struct tctx t = {0};
-	struct json_value *r = NULL;
+	json_t *r = NULL, *args;
 	char err[256];
 	int fd;
-	int64_t x;
 
 	CHECK(tdir_make(&d) == 0);
 	struct control_server *srv = start(&d, &t);
@@ -384,14 +376,16 @@ TEST(call_commands)
 	CHECK_EQ_INT(st.st_mode & 0777, 0600);
 
 	CHECK_EQ_INT(control_connect(d.path, &fd, err, sizeof(err)), 0);
-	CHECK_EQ_INT(control_call(fd, "echo", "{\"x\": -7, \"s\": \"\\u00e9\"}", &r, err, sizeof(err)), 0);
-	CHECK(r && r->type == JSON_OBJECT);
-	CHECK_EQ_INT(json_get_int(json_get(r, "args"), "x", &x), 0);
-	CHECK_EQ_INT(x, -7);
-	json_free(r);
+	args = json_loads("{\"x\": -7, \"s\": \"\\u00e9\"}", 0, NULL);
+	CHECK(args);
+	CHECK_EQ_INT(control_call(fd, "echo", args, &r, err, sizeof(err)), 0);
+	CHECK(json_is_object(r));
+	CHECK(json_equal(json_object_get(r, "args"), args));
+	CHECK_STR(json_string_value(json_object_get(json_object_get(r, "args"), "s")), "\xc3\xa9");
+	json_decref(r);
 	CHECK_EQ_INT(control_call(fd, "echo", NULL, &r, err, sizeof(err)), 0);
-	CHECK_EQ_INT(json_get(r, "args")->type, JSON_NULL);
-	json_free(r);
+	CHECK(json_is_null(json_object_get(r, "args")));
+	json_decref(r);
 	CHECK_EQ_INT(control_call(fd, "echo", NULL, NULL, err, sizeof(err)), 0);
 	CHECK_EQ_INT(atomic_load(&t.calls), 3);
 
@@ -403,37 +397,40 @@ TEST(call_commands)
 	CHECK_STR(err, "boom: the disk is on fire");
 	CHECK_EQ_INT(control_call(fd, "fail-quiet", NULL, &r, err, sizeof(err)), -EREMOTEIO);
 	CHECK_STR(err, strerror(ENOSPC));
-	CHECK_EQ_INT(control_call(fd, "two-values", NULL, &r, err, sizeof(err)), -EREMOTEIO);
-	CHECK(strstr(err, "invalid reply") != NULL);
-	CHECK_EQ_INT(control_call(fd, "echo", "[1]", &r, err, sizeof(err)), -EINVAL);
-	CHECK_EQ_INT(control_call(fd, "echo", "{bad", &r, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(control_call(fd, "bad-reply", NULL, &r, err, sizeof(err)), -EREMOTEIO);
+	CHECK(strstr(err, "cannot be encoded") != NULL);
+	json_t *array = json_pack("[i]", 1);
+	CHECK_EQ_INT(control_call(fd, "echo", array, &r, err, sizeof(err)), -EINVAL);
+	json_decref(array);
 	CHECK_EQ_INT(control_call(fd, "", NULL, &r, err, sizeof(err)), -EINVAL);
+	/* The arguments are the caller's still. */
+	CHECK_EQ_INT(args->refcount, 1);
+	json_decref(args);
 
 	/* A handler that writes nothing returns {}. */
 	CHECK_EQ_INT(control_call(fd, "nothing", NULL, &r, err, sizeof(err)), 0);
-	CHECK(r && r->type == JSON_OBJECT && json_object_len(r) == 0);
-	json_free(r);
+	CHECK(json_is_object(r) && json_object_size(r) == 0);
+	json_decref(r);
 
 	/* A large reply (about 1 MiB) arrives whole. */
 	CHECK_EQ_INT(control_call(fd, "big", NULL, &r, err, sizeof(err)), 0);
-	CHECK_EQ_INT(json_array_len(r), 20000);
-	json_free(r);
+	CHECK_EQ_INT(json_array_size(r), 20000);
+	json_decref(r);
 
 	/* query-commands lists the table and itself. */
 	CHECK_EQ_INT(control_call(fd, "query-commands", NULL, &r, err, sizeof(err)), 0);
-	CHECK_EQ_INT(json_array_len(r), NCMDS + 1);
-	const char *name, *help;
-	CHECK_EQ_INT(json_get_string(json_array_at(r, 0), "name", &name), 0);
-	CHECK_STR(name, "echo");
-	CHECK_EQ_INT(json_get_string(json_array_at(r, 0), "help", &help), 0);
-	CHECK_STR(help, "return the arguments");
-	CHECK_EQ_INT(json_get_string(json_array_at(r, NCMDS), "name", &name), 0);
-	CHECK_STR(name, "query-commands");
-	json_free(r);
+	CHECK_EQ_INT(json_array_size(r), NCMDS + 1);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(r, 0), "name")), "echo");
+	CHECK_STR(json_string_value(json_object_get(json_array_get(r, 0), "help")),
+		  "return the arguments");
+	CHECK_STR(json_string_value(json_object_get(json_array_get(r, NCMDS), "name")),
+		  "query-commands");
+	json_decref(r);
 
 	/* A timeout. */
-	CHECK_EQ_INT(control_call_timeout(fd, "sleep", "{\"ms\": 400}", 100, &r, err, sizeof(err)),
-		     -ETIMEDOUT);
+	args = json_pack("{s:i}", "ms", 400);
+	CHECK_EQ_INT(control_call_timeout(fd, "sleep", args, 100, &r, err, sizeof(err)), -ETIMEDOUT);
+	json_decref(args);
 	close(fd);
 
 	control_server_stop(srv);
@@ -490,11 +487,14 @@ TEST(raw_protocol)
 	CHECK(reply_is(line, "GenericError"));
 	CHECK(strstr(line, "boom") != NULL);
 
-	/* Ids of every kind come back: numbers as written, strings re-encoded. */
+	/* Ids of every kind come back as written, less whitespace outside strings
+	 * (Jansson would write 1.50 as 1.5, and cannot hold 2^64 at all). */
 	static const char *const ids[][2] = {
 		{"1.50", "1.50"}, {"-0", "-0"}, {"18446744073709551616123", "18446744073709551616123"},
-		{"\"s\\u00e9\\n\"", "\"s\xc3\xa9\\n\""}, {"{\"a\":[1,{\"b\":null}]}", "{\"a\":[1,{\"b\":null}]}"},
+		{"\"s\\u00e9\\n\"", "\"s\\u00e9\\n\""}, {"{\"a\":[1,{\"b\":null}]}", "{\"a\":[1,{\"b\":null}]}"},
 		{"null", "null"}, {"true", "true"}, {"[ ]", "[]"},
+		{"{ \"a\" : [ 1e3 , \"x } \\\" y\" ] }", "{\"a\":[1e3,\"x } \\\" y\"]}"},
+		{"[-1.5E+300,{\"id\":2}]", "[-1.5E+300,{\"id\":2}]"},
 	};
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		char req[256], want[256];
@@ -504,6 +504,25 @@ TEST(raw_protocol)
 		CHECK(raw_line(fd, line, sizeof(line)) > 0);
 		CHECK_STR(line, want);
 	}
+	/* The id is found wherever it is, its key escaped or not. */
+	CHECK(raw_sends(fd, "{ \"\\u0069d\" : \"first\" , \"execute\" : \"echo\", "
+			    "\"arguments\": {\"k\": \"id\"}}\n") == 0);
+	CHECK(raw_line(fd, line, sizeof(line)) > 0);
+	CHECK_STR(line, "{\"return\":{\"args\":{\"k\":\"id\"}},\"id\":\"first\"}");
+
+	/* Duplicate members and trailing garbage are malformed JSON. */
+	CHECK(raw_sends(fd, "{\"execute\":\"nothing\",\"execute\":\"nothing\"}\n") == 0);
+	CHECK(raw_line(fd, line, sizeof(line)) > 0);
+	CHECK(reply_is(line, "InvalidRequest"));
+	CHECK(raw_sends(fd, "{\"execute\":\"nothing\"} x\n") == 0);
+	CHECK(raw_line(fd, line, sizeof(line)) > 0);
+	CHECK(reply_is(line, "InvalidRequest"));
+	/* So is a number beyond a double's range (an integer beyond int64 is not: see below). */
+	CHECK(raw_sends(fd, "{\"execute\":\"nothing\",\"id\":1e400}\n") == 0);
+	CHECK(raw_line(fd, line, sizeof(line)) > 0);
+	CHECK(reply_is(line, "InvalidRequest"));
+	CHECK(strstr(line, "\"id\"") == NULL);
+
 	/* No id, no id in the reply. */
 	CHECK(raw_sends(fd, "{\"execute\":\"nothing\"}\n") == 0);
 	CHECK(raw_line(fd, line, sizeof(line)) > 0);
@@ -620,15 +639,15 @@ static void *worker_main(void *arg)
 	if (control_connect(w->path, &fd, err, sizeof(err)) < 0)
 		return NULL;
 	for (int i = 0; i < 200; i++) {
-		struct json_value *r;
-		char args[64];
-		int64_t v;
-		snprintf(args, sizeof(args), "{\"i\": %d}", i);
-		if (control_call(fd, "echo", args, &r, err, sizeof(err)) < 0)
+		json_t *r, *args = json_pack("{s:i}", "i", i);
+		int rc = control_call(fd, "echo", args, &r, err, sizeof(err));
+		json_decref(args);
+		if (rc < 0)
 			break;
-		if (json_get_int(json_get(r, "args"), "i", &v) == 0 && v == i)
+		json_t *v = json_object_get(json_object_get(r, "args"), "i");
+		if (json_is_integer(v) && json_integer_value(v) == i)
 			w->ok++;
-		json_free(r);
+		json_decref(r);
 	}
 	close(fd);
 	return NULL;
@@ -639,7 +658,7 @@ TEST(concurrent_clients)
 	struct tdir d;
 	struct tctx t = {0};
 	char line[4096], err[256];
-	struct json_value *r;
+	json_t *r;
 
 	CHECK(tdir_make(&d) == 0);
 	struct control_server *srv = start(&d, &t);
@@ -651,7 +670,7 @@ TEST(concurrent_clients)
 	CHECK(raw_sends(a, "{\"execute\":\"echo\",\"argu") == 0);
 	CHECK_EQ_INT(control_connect(d.path, &b, err, sizeof(err)), 0);
 	CHECK_EQ_INT(control_call(b, "nothing", NULL, &r, err, sizeof(err)), 0);
-	json_free(r);
+	json_decref(r);
 	CHECK(raw_sends(a, "ments\":{\"who\":\"a\"},\"id\":\"A\"}\n") == 0);
 	CHECK(raw_line(a, line, sizeof(line)) > 0);
 	CHECK_STR(line, "{\"return\":{\"args\":{\"who\":\"a\"}},\"id\":\"A\"}");
@@ -867,11 +886,9 @@ static int flood_replies(int fd, int n)
 		    strcmp(line + len - wl, want) != 0)
 			break;
 		if (i < 500) { /* the first ones in full */
-			struct json_value *v;
-			int ok = json_parse(line, (size_t)len, &v, NULL, 0) == 0 &&
-				 json_array_len(json_get(v, "return")) == NCMDS + 1;
-			if (ok)
-				json_free(v);
+			json_t *v = json_loadb(line, (size_t)len, 0, NULL);
+			int ok = json_array_size(json_object_get(v, "return")) == NCMDS + 1;
+			json_decref(v);
 			if (!ok)
 				break;
 		}
@@ -994,9 +1011,10 @@ TEST(socket_path_rules)
 	CHECK_EQ_INT(control_connect(longp, &fd, err, sizeof(err)), -ENAMETOOLONG);
 	CHECK(strstr(err, "too long") != NULL);
 	CHECK_EQ_INT(control_server_start(&srv2, "", cmds, NCMDS, &t, err, sizeof(err)), -EINVAL);
-	static const struct control_command dup[] = {{"a", h_nothing, NULL}, {"a", h_nothing, NULL}};
+	static const struct control_command dup[] = {{"a", h_nothing, NULL, NULL},
+						     {"a", h_nothing, NULL, NULL}};
 	CHECK_EQ_INT(control_server_start(&srv2, d.path, dup, 2, &t, err, sizeof(err)), -EINVAL);
-	static const struct control_command nofn[] = {{"a", NULL, NULL}};
+	static const struct control_command nofn[] = {{"a", NULL, NULL, NULL}};
 	CHECK_EQ_INT(control_server_start(&srv2, d.path, nofn, 1, &t, err, sizeof(err)), -EINVAL);
 	CHECK(access(d.path, F_OK) < 0);
 
@@ -1006,11 +1024,11 @@ TEST(socket_path_rules)
 
 	/* No commands at all: query-commands still works. */
 	CHECK_EQ_INT(control_server_start(&srv2, d.path, NULL, 0, &t, err, sizeof(err)), 0);
-	struct json_value *r;
+	json_t *r;
 	CHECK_EQ_INT(control_connect(d.path, &fd, err, sizeof(err)), 0);
 	CHECK_EQ_INT(control_call(fd, "query-commands", NULL, &r, err, sizeof(err)), 0);
-	CHECK_EQ_INT(json_array_len(r), 1);
-	json_free(r);
+	CHECK_EQ_INT(json_array_size(r), 1);
+	json_decref(r);
 	close(fd);
 	control_server_stop(srv2);
 	control_server_stop(NULL);
@@ -1055,6 +1073,232 @@ TEST(reply_and_close)
 	close(fd);
 	control_server_stop(srv);
 	tdir_clean(&d);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Arguments, checked against each command's spec before its handler runs. */
+
+/*
+ * Send req (one line) to a server over table and check the reply: an error
+ * of class cls whose desc is desc, with the id 7 echoed. The requests are
+ * all refused before any handler runs, so the VMM's own migrate commands
+ * serve here with no VM behind them.
+ */
+static int refused(const struct control_command *table, size_t n, const char *req,
+		   const char *cls, const char *desc)
+{
+	struct tdir d;
+	struct control_server *srv = NULL;
+	char err[256], line[4096], buf[1024];
+	int ok = 0;
+
+	if (tdir_make(&d) < 0)
+		return 0;
+	if (control_server_start(&srv, d.path, table, n, NULL, err, sizeof(err)) == 0) {
+		int fd = raw_connect(d.path);
+		ok = fd >= 0 && raw_sends(fd, req) == 0 && raw_sends(fd, "\n") == 0 &&
+		     raw_line(fd, line, sizeof(line)) > 0 && reply_is(line, cls) &&
+		     strcmp(reply_desc(line, buf, sizeof(buf)), desc) == 0 &&
+		     strstr(line, ",\"id\":7}") != NULL;
+		if (!ok)
+			fprintf(stderr, "%s\n  got: %s\n", req, fd >= 0 ? line : "(no connection)");
+		if (fd >= 0)
+			close(fd);
+		control_server_stop(srv);
+	}
+	tdir_clean(&d);
+	return ok;
+}
+
+static int migrate_refused(const char *args, const char *desc)
+{
+	char req[1024];
+	snprintf(req, sizeof(req), "{\"execute\":\"migrate\",\"arguments\":%s,\"id\":7}", args);
+	return refused(vm_migrate_commands, vm_migrate_nr_commands, req, "GenericError", desc);
+}
+
+TEST(arg_misspelt)
+{
+	CHECK(migrate_refused("{\"uri\":\"tcp:127.0.0.1:4444\",\"downtme_ms\":300}",
+			      "migrate: unknown argument 'downtme_ms'"));
+	CHECK(migrate_refused("{\"uri\":\"tcp:127.0.0.1:4444\",\"URI\":\"x\"}",
+			      "migrate: unknown argument 'URI'"));
+}
+
+TEST(arg_mistyped)
+{
+	CHECK(migrate_refused("{\"uri\":\"tcp:127.0.0.1:4444\",\"downtime_ms\":\"300\"}",
+			      "migrate: 'downtime_ms' must be an unsigned integer"));
+	CHECK(migrate_refused("{\"uri\":\"tcp:127.0.0.1:4444\",\"downtime_ms\":300.0}",
+			      "migrate: 'downtime_ms' must be an unsigned integer"));
+	CHECK(migrate_refused("{\"uri\":\"tcp:127.0.0.1:4444\",\"channels\":null}",
+			      "migrate: 'channels' must be an unsigned integer"));
+	CHECK(migrate_refused("{\"uri\":\"tcp:127.0.0.1:4444\",\"level\":true}",
+			      "migrate: 'level' must be an integer"));
+	CHECK(migrate_refused("{\"uri\":4444}", "migrate: 'uri' must be a string"));
+	CHECK(migrate_refused("{\"uri\":\"tcp:127.0.0.1:4444\",\"codec\":[\"lz4\"]}",
+			      "migrate: 'codec' must be a string"));
+}
+
+TEST(arg_out_of_range)
+{
+	CHECK(migrate_refused("{\"uri\":\"tcp:127.0.0.1:4444\",\"channels\":17}",
+			      "migrate: 'channels' must be at most 16 (got 17)"));
+	CHECK(migrate_refused("{\"uri\":\"tcp:127.0.0.1:4444\",\"level\":-101}",
+			      "migrate: 'level' must be at least -100 (got -101)"));
+	CHECK(migrate_refused("{\"uri\":\"tcp:127.0.0.1:4444\",\"compress_threads\":65}",
+			      "migrate: 'compress_threads' must be at most 64 (got 65)"));
+	/* A negative number for an unsigned argument is of the wrong kind. */
+	CHECK(migrate_refused("{\"uri\":\"tcp:127.0.0.1:4444\",\"downtime_ms\":-1}",
+			      "migrate: 'downtime_ms' must be an unsigned integer"));
+}
+
+TEST(arg_missing)
+{
+	CHECK(migrate_refused("{\"channels\":2}", "migrate: missing argument 'uri'"));
+	CHECK(migrate_refused("{}", "migrate: missing argument 'uri'"));
+	CHECK(refused(vm_migrate_commands, vm_migrate_nr_commands,
+		      "{\"execute\":\"migrate\",\"id\":7}", "GenericError",
+		      "migrate: missing argument 'uri'"));
+}
+
+TEST(arg_to_command_without_arguments)
+{
+	CHECK(refused(vm_migrate_commands, vm_migrate_nr_commands,
+		      "{\"execute\":\"query-migrate\",\"arguments\":{\"verbose\":true},\"id\":7}",
+		      "GenericError", "query-migrate: unknown argument 'verbose' (it takes none)"));
+	CHECK(refused(cmds, NCMDS, "{\"execute\":\"query-commands\",\"arguments\":{\"all\":1},\"id\":7}",
+		      "GenericError", "query-commands: unknown argument 'all' (it takes none)"));
+
+	/* An empty object is no arguments. */
+	struct tdir d;
+	struct tctx t = {0};
+	char line[4096];
+	CHECK(tdir_make(&d) == 0);
+	struct control_server *srv = start(&d, &t);
+	CHECK(srv);
+	int fd = raw_connect(d.path);
+	CHECK(fd >= 0);
+	CHECK(raw_sends(fd, "{\"execute\":\"nothing\",\"arguments\":{},\"id\":7}\n") == 0);
+	CHECK(raw_line(fd, line, sizeof(line)) > 0);
+	CHECK_STR(line, "{\"return\":{},\"id\":7}");
+	close(fd);
+	control_server_stop(srv);
+	tdir_clean(&d);
+}
+
+TEST(arg_u64_above_int64_max)
+{
+	/* Jansson holds no integer above INT64_MAX: refused, naming the argument. */
+	CHECK(migrate_refused("{\"uri\":\"tcp:127.0.0.1:4444\",\"max_bandwidth\":18446744073709551615}",
+			      "migrate: 'max_bandwidth' must be at most 9223372036854775807 (got an "
+			      "integer above INT64_MAX)"));
+	CHECK(migrate_refused("{\"uri\":\"tcp:127.0.0.1:4444\",\"max_bandwidth\":9223372036854775808}",
+			      "migrate: 'max_bandwidth' must be at most 9223372036854775807 (got an "
+			      "integer above INT64_MAX)"));
+	CHECK(migrate_refused("{\"uri\":\"tcp:127.0.0.1:4444\",\"channels\":18446744073709551616}",
+			      "migrate: 'channels' must be at most 16 (got an integer above INT64_MAX)"));
+	CHECK(migrate_refused("{\"uri\":\"tcp:127.0.0.1:4444\",\"level\":-9223372036854775809}",
+			      "migrate: 'level' must be at least -100 (got an integer below INT64_MIN)"));
+	CHECK(migrate_refused("{\"uri\":\"tcp:127.0.0.1:4444\",\"downtime_ms\":-9223372036854775809}",
+			      "migrate: 'downtime_ms' must be an unsigned integer"));
+	/* The other checks still come first. */
+	CHECK(migrate_refused("{\"uri\":\"tcp:127.0.0.1:4444\",\"max_bandwidht\":18446744073709551615}",
+			      "migrate: unknown argument 'max_bandwidht'"));
+	CHECK(migrate_refused("{\"uri\":7,\"max_bandwidth\":18446744073709551615}",
+			      "migrate: 'uri' must be a string"));
+	/* Also when the id holds one as well (the id is fine, and echoed). */
+	CHECK(refused(vm_migrate_commands, vm_migrate_nr_commands,
+		      "{\"execute\":\"migrate\",\"id\":7,\"arguments\":{\"uri\":\"tcp:127.0.0.1:4444\","
+		      "\"max_bandwidth\":18446744073709551615}}",
+		      "GenericError",
+		      "migrate: 'max_bandwidth' must be at most 9223372036854775807 (got an integer "
+		      "above INT64_MAX)"));
+	/* Elsewhere in the request: the error it would get anyway. */
+	CHECK(refused(cmds, NCMDS,
+		      "{\"execute\":\"nothing\",\"arguments\":{\"n\":18446744073709551616},\"id\":7}",
+		      "GenericError", "nothing: unknown argument 'n' (it takes none)"));
+	CHECK(refused(cmds, NCMDS, "{\"execute\":\"nothing\",\"x\":18446744073709551616,\"id\":7}",
+		      "InvalidRequest",
+		      "unknown member \"x\" in request (expected execute, arguments, id)"));
+}
+
+/* The spec's unpacking into a struct, as a handler sees it. */
+struct all_args {
+	const char *name;
+	uint64_t size;
+	int64_t delta;
+	bool on;
+};
+
+static const struct control_arg all_spec[] = {
+	CONTROL_ARG_S(struct all_args, name, true),
+	CONTROL_ARG_U(struct all_args, size, false, 0, INT64_MAX),
+	CONTROL_ARG_I(struct all_args, delta, false, -5, 5),
+	CONTROL_ARG_B(struct all_args, on, false),
+	{NULL},
+};
+
+static int unpack(const char *text, struct all_args *a, char *err, size_t errlen)
+{
+	json_t *args = json_loads(text, 0, NULL);
+	int rc = args ? control_args_unpack("t", args, all_spec, a, err, errlen) : -100;
+	json_decref(args);
+	return rc;
+}
+
+TEST(args_unpack)
+{
+	struct all_args a = {.size = 42, .delta = 1};
+	char err[256];
+
+	/* Given arguments are stored; the others keep their defaults. */
+	CHECK_EQ_INT(unpack("{\"name\":\"x\",\"on\":true}", &a, err, sizeof(err)), 0);
+	CHECK_EQ_INT(a.size, 42);
+	CHECK_EQ_INT(a.delta, 1);
+	CHECK(a.on);
+	CHECK_EQ_INT(unpack("{\"name\":\"x\",\"size\":9223372036854775807,\"delta\":-5,\"on\":false}",
+			    &a, err, sizeof(err)),
+		     0);
+	CHECK(a.size == (uint64_t)INT64_MAX);
+	CHECK_EQ_INT(a.delta, -5);
+	CHECK(!a.on);
+	/* A refusal stores nothing it names. */
+	a.delta = 3;
+	CHECK_EQ_INT(unpack("{\"name\":\"x\",\"delta\":6}", &a, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "t: 'delta' must be at most 5 (got 6)");
+	CHECK_EQ_INT(a.delta, 3);
+	CHECK_EQ_INT(unpack("{\"name\":\"x\",\"on\":1}", &a, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "t: 'on' must be true or false");
+	CHECK_EQ_INT(unpack("{\"on\":true}", &a, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "t: missing argument 'name'");
+	/* No arguments at all, and a spec that takes none. */
+	CHECK_EQ_INT(control_args_unpack("t", NULL, all_spec, &a, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "t: missing argument 'name'");
+	CHECK_EQ_INT(control_args_unpack("t", NULL, NULL, NULL, err, sizeof(err)), 0);
+}
+
+/* The helpers over Jansson: replies must stay valid JSON whatever the text. */
+TEST(json_helpers)
+{
+	json_t *s = json_string_lossy("ok \xc3\xa9 \xff bad \xed\xa0\x80 \xf4\x90\x80\x80 \xc3");
+	CHECK(s);
+	CHECK_STR(json_string_value(s), "ok \xc3\xa9 \xef\xbf\xbd bad \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+					"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd");
+	json_decref(s);
+	s = json_string_lossy(NULL);
+	CHECK(json_is_null(s));
+	json_t *o = json_pack("{s:o, s:o, s:o, s:I}", "nan", json_finite(NAN), "inf",
+			      json_finite(INFINITY), "x", json_finite(812.3), "big",
+			      json_u64(UINT64_MAX));
+	char *text = o ? json_dumps(o, VMIG_JSON_DUMP) : NULL;
+	CHECK(text);
+	int ok = strcmp(text, "{\"nan\":null,\"inf\":null,\"x\":812.3,\"big\":9223372036854775807}") == 0;
+	if (!ok)
+		fprintf(stderr, "got %s\n", text);
+	free(text);
+	json_decref(o);
+	CHECK(ok);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1140,17 +1384,17 @@ TEST(status_command)
 	char *a2[] = {"status", "-j", "-c", d.path, NULL};
 	rc = run_status(&cap, &out, 4, a2);
 	CHECK_EQ_INT(rc, 0);
-	struct json_value *v;
-	const char *s;
-	uint64_t u;
-	ok = json_parse(out, strlen(out), &v, NULL, 0) == 0;
+	json_t *v = json_loads(out, 0, NULL);
 	free(out);
-	CHECK(ok);
-	ok = json_get_string(json_get(v, "status"), "status", &s) == 0 && strcmp(s, "running") == 0 &&
-	     json_get_uint(json_get(v, "guest"), "heartbeats", &u) == 0 && u == 11873 &&
-	     json_get_string(json_get(v, "guest"), "last_line", &s) == 0 &&
+	CHECK(v);
+	json_t *guest = json_object_get(v, "guest");
+	const char *s = json_string_value(json_object_get(json_object_get(v, "status"), "status"));
+	ok = s && strcmp(s, "running") == 0 &&
+	     json_integer_value(json_object_get(guest, "heartbeats")) == 11873 &&
+	     json_real_value(json_object_get(guest, "dirty_mibs")) == 812.3 &&
+	     (s = json_string_value(json_object_get(guest, "last_line"))) &&
 	     strcmp(s, "PROGRESS t=12\x1b[31m") == 0;
-	json_free(v);
+	json_decref(v);
 	CHECK(ok);
 
 	/* Missing fields print as '?'; terminal escapes from the guest are defused. */
@@ -1198,7 +1442,7 @@ TEST(status_command)
 	CHECK_EQ_INT(rc, 1);
 
 	/* A VMM without query-guest: 1 as well. */
-	static const struct control_command partial[] = {{"query-status", h_query_status, NULL}};
+	static const struct control_command partial[] = {{"query-status", h_query_status, NULL, NULL}};
 	struct control_server *srv2 = NULL;
 	char err[256];
 	CHECK_EQ_INT(control_server_start(&srv2, d.path, partial, 1, &t, err, sizeof(err)), 0);
@@ -1212,4 +1456,6 @@ TEST(status_command)
 RUN_TESTS("test_control", UT(call_commands), UT(raw_protocol), UT(long_lines),
 	  UT(concurrent_clients), UT(client_limit_and_disconnects), UT(idle_clients_time_out),
 	  UT(full_server_evicts_longest_idle), UT(flooding_client_does_not_block_others),
-	  UT(socket_path_rules), UT(reply_and_close), UT(status_command))
+	  UT(socket_path_rules), UT(reply_and_close), UT(arg_misspelt), UT(arg_mistyped),
+	  UT(arg_out_of_range), UT(arg_missing), UT(arg_to_command_without_arguments),
+	  UT(arg_u64_above_int64_max), UT(args_unpack), UT(json_helpers), UT(status_command))
