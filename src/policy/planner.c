@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+#include "policy/planner.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define UNKNOWN_LINK_MIBS 4096.0  /* no measure yet: assume a fast link, CPU is the limit */
+#define SWITCH_MARGIN 1.15        /* another codec must win by 15 % to replace this one */
+#define MAX_THREADS 8
+#define MAX_CHANNELS 4
+#define MIN_XBZRLE_CACHE (16ull << 20)
+#define XBZRLE_POOR_HITS 0.2      /* under this hit rate the cache costs more than it saves */
+
+static double nonzero_share(const struct plan_inputs *in)
+{
+	double nz = 1.0 - in->zero_share;
+	return nz < 0.01 ? 0.01 : nz; /* an all-zero guest: everything is cheap */
+}
+
+static double link_mibs(const struct plan_inputs *in)
+{
+	return in->link_mibs > 0 ? in->link_mibs : UNKNOWN_LINK_MIBS;
+}
+
+/* CPUs' worth of work n threads can do on a host with this much idle
+ * time: a busy host lends the migration only what it does not use. */
+static double usable(unsigned n, double idle)
+{
+	double cap = idle < 0.1 ? 0.1 : idle;
+	return n < cap ? n : cap;
+}
+
+/* Decompression on the destination: one thread per data channel. */
+static double dst_cpus(const struct plan_inputs *in, unsigned channels)
+{
+	return usable(channels ? channels : 1, in->dst_known ? in->dst.idle_cpus : in->src.idle_cpus);
+}
+
+double plan_rate(const struct plan_inputs *in, enum codec_id c, unsigned threads)
+{
+	double nz = nonzero_share(in), link = link_mibs(in);
+	if (c == CODEC_NONE || in->codec[c].ratio <= 0)
+		return link / nz;
+	const struct plan_codec_sample *s = &in->codec[c];
+	double by_link = link * s->ratio / nz;
+	double by_cpu = usable(threads, in->src.idle_cpus) * s->mibs_per_core / nz;
+	unsigned channels = threads > MAX_CHANNELS ? MAX_CHANNELS : threads;
+	double by_dst = dst_cpus(in, threads > 1 ? channels : 0) * s->dec_mibs_per_core / nz;
+	double r = by_link < by_cpu ? by_link : by_cpu;
+	return r < by_dst ? r : by_dst;
+}
+
+static unsigned src_threads(const struct plan_inputs *in)
+{
+	double idle = in->src.idle_cpus;
+	unsigned t = idle < 1 ? 1 : (unsigned)idle;
+	return t > MAX_THREADS ? MAX_THREADS : t;
+}
+
+/* The best codec for these inputs; cur wins unless beaten by SWITCH_MARGIN. */
+static enum codec_id best_codec(const struct plan_inputs *in, unsigned threads, enum codec_id cur)
+{
+	enum codec_id best = cur;
+	double best_rate = plan_rate(in, cur, threads) * SWITCH_MARGIN;
+	for (int c = 0; c < CODEC_COUNT; c++) {
+		double r = plan_rate(in, (enum codec_id)c, threads);
+		if (c != (int)cur && r > best_rate) {
+			best = (enum codec_id)c;
+			best_rate = r * SWITCH_MARGIN;
+		}
+	}
+	return best;
+}
+
+static uint64_t xbzrle_cache_for(const struct plan_inputs *in)
+{
+	if (!in->hot_bytes || in->dirty_mibs <= 0)
+		return 0;
+	uint64_t want = MIN_XBZRLE_CACHE;
+	while (want < in->hot_bytes * 2 && want < (1ull << 40))
+		want <<= 1;
+	if (want > in->ram_bytes / 2)
+		want = in->ram_bytes / 2;
+	/* the cache must leave most of what the source has to spare */
+	return want >= MIN_XBZRLE_CACHE && in->src.mem_avail >= 4 * want ? want : 0;
+}
+
+void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values, struct plan *out,
+		  char *reason, size_t reasonlen)
+{
+	unsigned p = in->pinned;
+	*out = *pinned_values;
+	if (!(p & PLAN_PIN_THREADS))
+		out->threads = src_threads(in);
+	if (!(p & PLAN_PIN_CODEC))
+		out->codec = best_codec(in, out->threads, CODEC_NONE);
+	if (!(p & PLAN_PIN_LEVEL) && !(p & PLAN_PIN_CODEC))
+		out->level = 0;
+	if (!(p & PLAN_PIN_CHANNELS)) {
+		/* compressed batches are inflated by one thread per channel there */
+		unsigned ch = out->threads > MAX_CHANNELS ? MAX_CHANNELS : out->threads;
+		out->channels = out->codec != CODEC_NONE && ch > 1 ? ch : 0;
+	}
+	if (!(p & PLAN_PIN_XBZRLE))
+		out->xbzrle_bytes = xbzrle_cache_for(in);
+	if (!(p & PLAN_PIN_CONVERGE))
+		out->auto_converge = true;
+	snprintf(reason, reasonlen,
+		 "%s: %.0f MiB/s expected (link %s%.0f MiB/s, %.1f idle CPUs here, %s%.1f there, "
+		 "%.0f%% zero pages)",
+		 codec_name(out->codec), plan_rate(in, out->codec, out->threads),
+		 in->link_mibs > 0 ? "" : "unknown, assumed ", link_mibs(in), in->src.idle_cpus,
+		 in->dst_known ? "" : "assumed ", in->dst_known ? in->dst.idle_cpus : in->src.idle_cpus,
+		 100.0 * in->zero_share);
+}
+
+bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struct plan *next,
+		     char *change, size_t changelen, char *reason, size_t reasonlen)
+{
+	*next = *cur;
+	if (!(in->pinned & PLAN_PIN_CODEC)) {
+		enum codec_id c = best_codec(in, cur->threads, cur->codec);
+		if (c != cur->codec) {
+			next->codec = c;
+			next->level = (in->pinned & PLAN_PIN_LEVEL) ? cur->level : 0;
+			snprintf(change, changelen, "codec %s -> %s", codec_name(cur->codec), codec_name(c));
+			snprintf(reason, reasonlen,
+				 "link %.0f MiB/s: %s would move %.0f MiB/s of RAM, %s %.0f",
+				 link_mibs(in), codec_name(c), plan_rate(in, c, cur->threads),
+				 codec_name(cur->codec), plan_rate(in, cur->codec, cur->threads));
+			return true;
+		}
+	}
+	if (!(in->pinned & PLAN_PIN_XBZRLE) && cur->xbzrle_bytes && in->xbzrle_hit_rate >= 0 &&
+	    in->xbzrle_hit_rate < XBZRLE_POOR_HITS) {
+		next->xbzrle_bytes = 0;
+		snprintf(change, changelen, "XBZRLE off");
+		snprintf(reason, reasonlen, "only %.0f%% of re-sent pages were in the cache",
+			 100.0 * in->xbzrle_hit_rate);
+		return true;
+	}
+	return false;
+}

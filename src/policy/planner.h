@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The migration planner: what both hosts have to spare, what the link and
+ * the guest do, in; codec, level, threads, channels, XBZRLE and throttle,
+ * out, each decision with its reason. Pure: no I/O, no clock, no engine
+ * state, so every rule is tested from a table (tests/unit/test_planner.c).
+ *
+ * The rules, in short. Compression pays when the link, not the CPU, is the
+ * limit: for each codec the planner estimates the rate at which RAM would
+ * move (the link times the codec's ratio, capped by what the compressing
+ * threads and the destination's decompressing threads can do) and takes
+ * the best, with a margin in favour of what is already running so a noisy
+ * pass does not flip it. Threads come from each side's idle CPUs. XBZRLE
+ * pays when the guest keeps rewriting a hot set and the source has memory
+ * to spare for a cache of it. Auto-converge is on unless pinned off: it
+ * only acts once passes stop shrinking (policy/throttle.h).
+ */
+#ifndef VMIG_POLICY_PLANNER_H
+#define VMIG_POLICY_PLANNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec/codec.h"
+
+/* What one host has to spare. */
+struct plan_host {
+	double idle_cpus;        /* CPUs' worth of idle time (within its cgroup) */
+	uint64_t mem_avail;      /* bytes it can still allocate */
+};
+
+/* What sampling a few guest pages with each codec showed (one core). */
+struct plan_codec_sample {
+	double ratio;            /* bytes in / bytes out, non-zero pages */
+	double mibs_per_core;    /* compression speed */
+	double dec_mibs_per_core;/* decompression speed */
+};
+
+/* Knobs the operator set explicitly: the planner leaves them alone. */
+enum plan_pin {
+	PLAN_PIN_CODEC = 1u << 0,
+	PLAN_PIN_LEVEL = 1u << 1,
+	PLAN_PIN_THREADS = 1u << 2,
+	PLAN_PIN_CHANNELS = 1u << 3,
+	PLAN_PIN_XBZRLE = 1u << 4,
+	PLAN_PIN_CONVERGE = 1u << 5,
+};
+
+struct plan_inputs {
+	struct plan_host src, dst;
+	bool dst_known;          /* dst filled from the destination's own report */
+	uint64_t ram_bytes;
+	double zero_share;       /* of sampled pages, 0..1 */
+	struct plan_codec_sample codec[CODEC_COUNT]; /* [CODEC_NONE] unused */
+	double link_mibs;        /* measured (last pass) or the cap; 0: unknown */
+	double dirty_mibs;       /* guest's dirty rate; 0: unknown */
+	uint64_t hot_bytes;      /* pages the guest keeps rewriting (estimate) */
+	double xbzrle_hit_rate;  /* last pass, 0..1; < 0: no data */
+	unsigned pinned;         /* enum plan_pin bits */
+};
+
+struct plan {
+	enum codec_id codec;
+	int level;               /* 0: the codec's default */
+	unsigned threads;        /* compression workers on the source */
+	unsigned channels;       /* data channels (fixed once connected) */
+	uint64_t xbzrle_bytes;   /* 0: off */
+	bool auto_converge;
+};
+
+#define PLAN_REASON_MAX 160
+
+/* The plan to start with; reason says why, in a sentence. */
+void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values, struct plan *out,
+		  char *reason, size_t reasonlen);
+
+/*
+ * After a pass: the plan for the next one (channels and the XBZRLE cache
+ * size cannot change once running; XBZRLE can be switched off). Returns
+ * true if anything changed, with what and why in change and reason.
+ */
+bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struct plan *next,
+		     char *change, size_t changelen, char *reason, size_t reasonlen);
+
+/* RAM bytes per second a codec would move at threads threads (model). */
+double plan_rate(const struct plan_inputs *in, enum codec_id c, unsigned threads);
+
+#endif
