@@ -79,6 +79,14 @@ struct vmig_migrate_stats {
 	bool verified;              /* destination checked the RAM digest */
 	unsigned throttle_pct;      /* auto-converge: vCPU throttle in force now (0: none) */
 	unsigned throttle_steps;    /* auto-converge: times it was raised */
+	/* Policy (VMIG_POLICY_AUTO): what it chose and changed, and why. */
+	char policy[8];             /* "auto" or "fixed" */
+	unsigned nr_decisions;      /* in decisions[], the first VMIG_MAX_DECISIONS */
+	struct vmig_decision {
+		uint64_t t_ms, pass;
+		char change[64];
+		char reason[160];
+	} decisions[VMIG_MAX_DECISIONS];
 };
 #define VMIG_MIGRATE_STATS_INIT {.size = sizeof(struct vmig_migrate_stats)}
 
@@ -128,7 +136,22 @@ struct vmig_migrate_params {
 	unsigned throttle_increment_pct; /* default 10 */
 	unsigned throttle_max_pct;       /* default 99 */
 	bool throttle_tailslow;
+	/*
+	 * VMIG_POLICY_AUTO: the engine picks codec and level, compression
+	 * threads, data channels, XBZRLE and auto-converge from both hosts'
+	 * spare CPU and memory, a sample of the guest's pages and, after each
+	 * pass, the measured link; the knobs in `pinned` (VMIG_PIN_*) keep the
+	 * values given here. VMIG_POLICY_FIXED (0): the parameters as given.
+	 */
+	enum vmig_policy { VMIG_POLICY_FIXED = 0, VMIG_POLICY_AUTO = 1 } policy;
+	unsigned pinned;
 };
+#define VMIG_PIN_CODEC (1u << 0)     /* codec and accel */
+#define VMIG_PIN_LEVEL (1u << 1)
+#define VMIG_PIN_THREADS (1u << 2)   /* compress_threads */
+#define VMIG_PIN_CHANNELS (1u << 3)
+#define VMIG_PIN_XBZRLE (1u << 4)    /* xbzrle_cache_bytes */
+#define VMIG_PIN_CONVERGE (1u << 5)  /* auto_converge and its settings */
 #define VMIG_MIGRATE_PARAMS_INIT {.size = sizeof(struct vmig_migrate_params)}
 
 struct vmig_migration;

@@ -29,6 +29,7 @@
 #define VMIG_MAX_DATA_CHANNELS 16  /* data connections besides the main one */
 #define VMIG_MAX_RAM_REGIONS 4     /* RAM regions of a guest */
 #define VMIG_MAX_ERROR 512         /* bytes of an error message, NUL included */
+#define VMIG_MAX_DECISIONS 16      /* policy decisions kept in the stats */
 
 enum vmig_log_level {
 	VMIG_LOG_ERROR = 0,

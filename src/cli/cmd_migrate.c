@@ -41,6 +41,11 @@ static void usage(FILE *f)
 		"      --compress-threads N  CPU backend workers (default: one per CPU)\n"
 		"  -x, --xbzrle on|off       send re-dirtied pages as XBZRLE deltas\n"
 		"      --xbzrle-cache SIZE   XBZRLE cache (default 64M when on), split per channel\n"
+		"      --policy auto|fixed   auto (default): vmig picks codec, level, threads,\n"
+		"                            channels, XBZRLE and auto-converge from both hosts'\n"
+		"                            spare CPU and memory, the link and the guest, and\n"
+		"                            re-plans each pass; options given here stay as set.\n"
+		"                            fixed: exactly the options given\n"
 		"      --auto-converge       throttle the vCPUs while the guest dirties memory\n"
 		"                            faster than the link carries it (QEMU's meaning)\n"
 		"      --throttle-trigger P  a pass dirtying over P %% of what it sent counts (50)\n"
@@ -112,6 +117,15 @@ static void print_summary(const json_t *r, const char *status)
 		printf("  XBZRLE            %8.0f hits, %.0f misses, %.0f overflows, %.1f MiB saved\n",
 		       num(x, "cache_hits"), num(x, "cache_misses"), num(x, "overflows"),
 		       num(x, "bytes_saved") / 1048576.0);
+	const json_t *pol = json_object_get(r, "policy");
+	const json_t *dec = json_object_get(pol, "decisions");
+	if (json_array_size(dec))
+		printf("  policy            %s\n", str(pol, "strategy"));
+	for (size_t i = 0; i < json_array_size(dec); i++) {
+		const json_t *d = json_array_get(dec, i);
+		printf("    pass %-3.0f %6.0f ms  %s: %s\n", num(d, "pass"), num(d, "t_ms"), str(d, "change"),
+		       str(d, "reason"));
+	}
 	if (num(r, "throttle_steps") > 0)
 		printf("  auto-converge     %8.0f steps (vCPU throttle lifted)\n", num(r, "throttle_steps"));
 	printf("  throughput        %8.1f MiB/s\n", num(r, "throughput_mibs"));
@@ -134,10 +148,11 @@ struct migrate_opts {
 	bool have_level, xbzrle, json, help;
 	bool auto_converge, tailslow;
 	uint64_t throttle[4]; /* trigger, initial, increment, max (THR_* below) */
+	const char *policy;   /* auto (default) or fixed */
 };
 
 /* Long-only options of auto-converge, and the migrate arguments they set. */
-enum { OPT_AUTO_CONVERGE = 1000, OPT_TAILSLOW, OPT_THR_TRIGGER, OPT_THR_INITIAL,
+enum { OPT_AUTO_CONVERGE = 1000, OPT_POLICY, OPT_TAILSLOW, OPT_THR_TRIGGER, OPT_THR_INITIAL,
        OPT_THR_INCREMENT, OPT_THR_MAX };
 static const char *const throttle_keys[4] = {"throttle_trigger", "throttle_initial",
 					     "throttle_increment", "throttle_max"};
@@ -198,6 +213,12 @@ static int parse_value(int c, const char *arg, struct migrate_opts *o)
 		fprintf(stderr, "vmig migrate: invalid --channels '%s': want 0..16\n", arg);
 		return -1;
 	case OPT_AUTO_CONVERGE: o->auto_converge = true; return 0;
+	case OPT_POLICY:
+		o->policy = arg;
+		if (!strcmp(arg, "auto") || !strcmp(arg, "fixed"))
+			return 0;
+		fprintf(stderr, "vmig migrate: --policy wants auto or fixed\n");
+		return -1;
 	case OPT_TAILSLOW: o->tailslow = true; return 0;
 	case OPT_THR_TRIGGER:
 	case OPT_THR_INITIAL:
@@ -232,6 +253,7 @@ static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 		{"xbzrle-cache", required_argument, NULL, 'X'},
 		{"qatzip-path", required_argument, NULL, 'Q'},
 		{"auto-converge", no_argument, NULL, OPT_AUTO_CONVERGE},
+		{"policy", required_argument, NULL, OPT_POLICY},
 		{"throttle-tailslow", no_argument, NULL, OPT_TAILSLOW},
 		{"throttle-trigger", required_argument, NULL, OPT_THR_TRIGGER},
 		{"throttle-initial", required_argument, NULL, OPT_THR_INITIAL},
@@ -299,6 +321,8 @@ static json_t *migrate_args(const struct migrate_opts *o)
 					   json_integer(json_u64(o->xcache ? o->xcache : 64ull << 20)));
 	if (a && o->auto_converge)
 		bad |= json_object_set_new(a, "auto_converge", json_true());
+	if (a)
+		bad |= json_object_set_new(a, "policy", json_string(o->policy ? o->policy : "auto"));
 	if (a && o->tailslow)
 		bad |= json_object_set_new(a, "throttle_tailslow", json_true());
 	for (unsigned k = 0; a && k < 4; k++)

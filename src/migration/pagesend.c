@@ -39,7 +39,8 @@ int stream_init(struct src_chan *s, struct vmig_migration *m, unsigned idx)
 	s->m = m;
 	s->idx = idx;
 	s->own.fd = -1;
-	unsigned nslots = m->codec != CODEC_NONE ? NR_SLOTS : 1;
+	bool compress = m->codec != CODEC_NONE || m->may_compress;
+	unsigned nslots = compress ? NR_SLOTS : 1;
 	for (unsigned i = 0; i < nslots; i++) {
 		struct batch_slot *b = &s->slots[i];
 		b->data = malloc((size_t)BATCH_PAGES * VMIG_PAGE_SIZE);
@@ -51,8 +52,13 @@ int stream_init(struct src_chan *s, struct vmig_migration *m, unsigned idx)
 			if (!b->xbz)
 				return -ENOMEM;
 		}
-		if (m->codec != CODEC_NONE) {
-			b->comp_cap = codec_bound(m->codec, (size_t)BATCH_PAGES * VMIG_PAGE_SIZE);
+		if (compress) {
+			/* room for whichever codec a re-plan may pick */
+			for (int c = 1; c < CODEC_COUNT; c++) {
+				size_t need = codec_bound((enum codec_id)c,
+							  (size_t)BATCH_PAGES * VMIG_PAGE_SIZE);
+				b->comp_cap = need > b->comp_cap ? need : b->comp_cap;
+			}
 			b->comp = malloc(b->comp_cap);
 			if (!b->comp)
 				return -ENOMEM;
@@ -88,6 +94,15 @@ void stream_free(struct src_chan *s)
 	if (s->xbz)
 		xbzrle_cache_free(s->xbz);
 	s->m = NULL;
+}
+
+void stream_drop_xbzrle(struct src_chan *s)
+{
+	if (!s->xbz)
+		return;
+	xbzrle_cache_stats(s->xbz, &s->xbz_stats); /* its figures stay in the stats */
+	xbzrle_cache_free(s->xbz);
+	s->xbz = NULL;
 }
 
 void stream_fold_counters(struct src_chan *s)

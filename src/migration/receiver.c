@@ -25,9 +25,9 @@
 #include "codec/xbzrle.h"
 #include "migration/acceptor.h"
 #include "migration/channel.h"
-#include "migration/hostinfo.h"
 #include "migration/ram.h"
 #include "migration/wire.h"
+#include "policy/probe.h"
 #include "vmig/migration.h"
 
 #define ALIVE_WAIT_MS 2000
@@ -74,6 +74,9 @@ struct vmig_incoming {
 	uint64_t t0_ns;
 	unsigned nr_chans;
 	struct dst_chan *chans;   /* [0] is the main channel when there are no data channels */
+	/* This host's figures for HELLO_ACK and every SYNC_ACK, sampled from
+	 * creation on, so the first answer has an idle share (NULL: unknown). */
+	struct host_probe *probe;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -142,6 +145,9 @@ int vmig_incoming_create(const struct vmig_incoming_params *p, struct vmig_incom
 		in->p.io_timeout_ms = 5000;
 	in->ch.fd = -1;
 	in->lfd = p->listen_fd;
+	char perr[128];
+	if (host_probe_start(NULL, 0, &in->probe, perr, sizeof(perr)))
+		log_warn("host figures unknown: %s", perr);
 	vbuf_init(&in->payload);
 	pthread_mutex_init(&in->lock, NULL);
 	pthread_cond_init(&in->cond, NULL);
@@ -241,7 +247,7 @@ static void send_ack(struct vmig_incoming *in, uint32_t status, const char *msg)
 	struct wire_hello_ack a = {.version = WIRE_VERSION, .status = status};
 	struct vbuf b;
 	char ign[64];
-	hostinfo_read(&a.host);
+	host_probe_get(in->probe, &a.host, NULL); /* sampled in the background: no wait */
 	snprintf(a.message, sizeof(a.message), "%s", msg);
 	vbuf_init(&b);
 	wire_encode_hello_ack(&b, &a);
@@ -538,7 +544,9 @@ static int stream_synced(struct dst_chan *c, const struct vbuf *payload, char *e
 	/* Lets the source pause the guest only once nothing of the earlier
 	 * passes is still queued here. */
 	uint8_t ack[WIRE_SYNC_ACK_SIZE];
-	wire_encode_sync_ack(ack, &(struct wire_sync_ack){pass});
+	struct wire_sync_ack sa = {.pass = pass};
+	host_probe_get(c->in->probe, &sa.host, NULL); /* the planner's per-pass view of us */
+	wire_encode_sync_ack(ack, &sa);
 	r = chan_send_record(c->ch, REC_SYNC_ACK, ack, sizeof(ack), err, errlen);
 	pthread_mutex_lock(&c->in->lock);
 	c->synced_pass = pass;
@@ -1042,6 +1050,7 @@ void vmig_incoming_free(struct vmig_incoming *in)
 	chan_close(&in->ch);
 	vbuf_free(&in->payload);
 	free(in->vmm_config);
+	host_probe_stop(in->probe);
 	pthread_mutex_destroy(&in->lock);
 	pthread_cond_destroy(&in->cond);
 	free(in);

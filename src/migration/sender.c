@@ -20,8 +20,9 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "migration/autopolicy.h"
 #include "migration/channel.h"
-#include "migration/hostinfo.h"
+#include "policy/probe.h"
 #include "migration/ram.h"
 #include "migration/sender_internal.h"
 #include "migration/wire.h"
@@ -162,6 +163,15 @@ static int run_pass(struct vmig_migration *m, bool check_stop, char *err, size_t
 	return r;
 }
 
+/* The destination's figures, for the planner: the latest report wins. */
+static void note_dest_host(struct vmig_migration *m, const struct wire_host_info *hi)
+{
+	pthread_mutex_lock(&m->lock);
+	m->dest_host = *hi;
+	m->dest_host_ns = now_ns();
+	pthread_mutex_unlock(&m->lock);
+}
+
 static int expect_record(struct vmig_migration *m, uint32_t want, struct vbuf *payload,
 			 int timeout_ms, char *err, size_t errlen)
 {
@@ -180,6 +190,7 @@ static int expect_record(struct vmig_migration *m, uint32_t want, struct vbuf *p
 		if ((r = wire_decode_sync_ack(payload->data, payload->len, &a, err, errlen)))
 			return r;
 		m->streams[0].acked_pass = a.pass;
+		note_dest_host(m, &a.host);
 		return expect_record(m, want, payload, timeout_ms, err, errlen);
 	}
 	if (h.type != want) {
@@ -219,7 +230,7 @@ static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
 
 	struct wire_hello h = {.magic = WIRE_MAGIC, .version = WIRE_VERSION, .page_size = VMIG_PAGE_SIZE,
 			       .nr_channels = m->nr_channels, .session = m->session};
-	hostinfo_read(&h.host);
+	host_probe_get(m->probe, &h.host, NULL); /* sampled in the background: no wait */
 	h.nr_regions = m->ram.nr;
 	for (unsigned i = 0; i < m->ram.nr; i++)
 		h.regions[i] = (struct wire_region){m->ram.r[i].gpa, m->ram.r[i].size};
@@ -238,6 +249,8 @@ static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
 			snprintf(err, errlen, "destination refused the migration: %s", a.message);
 			r = -ECONNREFUSED;
 		}
+		if (!r)
+			note_dest_host(m, &a.host);
 	}
 	vbuf_free(&b);
 	if (r)
@@ -420,6 +433,7 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 		if (switchover_now(m, expect_ms, dirty, prev_dirty))
 			return 0;
 		converge_after_pass(m, dirty, wire_sent(m) - wire0);
+		autopolicy_after_pass(m, secs, wire_sent(m) - wire0, dirty);
 		prev_dirty = dirty;
 		if (migration_should_stop(m, err, errlen))
 			return -ECANCELED;
@@ -457,6 +471,7 @@ static int wait_synced(struct vmig_migration *m, char *err, size_t errlen)
 			if ((r = wire_decode_sync_ack(b.data, b.len, &a, err, errlen)))
 				break;
 			c->acked_pass = a.pass;
+			note_dest_host(m, &a.host);
 		}
 	}
 	vbuf_free(&b);
@@ -632,6 +647,8 @@ static void *migration_thread(void *arg)
 		m->g.ops->dirty_stop(m->g.opaque);
 	}
 	stop_streams(m);
+	host_probe_stop(m->probe); /* nothing plans any more */
+	m->probe = NULL;
 	migration_update_counters(m);
 	if (m->connected)
 		chan_close(&m->ch);
@@ -681,7 +698,7 @@ static int setup_codec(struct vmig_migration *m, const struct vmig_migrate_param
 		snprintf(err, errlen, "%s levels are %d..%d", codec_name(m->codec), lo, hi);
 		return -EINVAL;
 	}
-	if (m->codec == CODEC_NONE)
+	if (m->codec == CODEC_NONE && !m->may_compress)
 		return 0;
 	int r = accel_open(&ac, &m->accel, err, errlen);
 	if (r)
@@ -795,6 +812,13 @@ int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migra
 	m->st.guest_downtime_ms = -1;
 	pthread_mutex_init(&m->work_lock, NULL);
 	pthread_cond_init(&m->work_cond, NULL);
+	/* Started first, so its figures are ready by the time anything needs them. */
+	char perr[128];
+	if (host_probe_start(NULL, 0, &m->probe, perr, sizeof(perr)))
+		log_warn("host figures unknown: %s", perr);
+	if ((r = ram_map_init(&m->ram, guest, err, errlen)) ||
+	    (r = autopolicy_start(m, err, errlen)))
+		goto fail;
 	m->nr_channels = m->p.channels;
 	m->nr_streams = m->p.channels ? m->p.channels : 1;
 	m->session = now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)m;
@@ -816,8 +840,6 @@ int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migra
 		r = -ENOMEM;
 		goto fail;
 	}
-	if ((r = ram_map_init(&m->ram, guest, err, errlen)))
-		goto fail;
 	m->st.ram_bytes = m->ram.total_pages * VMIG_PAGE_SIZE;
 	for (unsigned i = 0; i < m->ram.nr; i++) {
 		m->bits[i] = calloc((m->ram.pages[i] + 63) / 64, 8);
@@ -883,6 +905,7 @@ void vmig_migration_free(struct vmig_migration *m)
 		return;
 	if (m->thread)
 		pthread_join(m->thread, NULL);
+	host_probe_stop(m->probe);
 	close_byo_fds(m);
 	for (unsigned i = 0; i < VMIG_MAX_RAM_REGIONS; i++) {
 		free(m->bits[i]);

@@ -13,6 +13,7 @@
 #include "codec/xbzrle.h"
 #include "migration/channel.h"
 #include "migration/ram.h"
+#include "policy/planner.h"
 #include "policy/throttle.h"
 #include "vmig/migration.h"
 
@@ -40,6 +41,7 @@ struct batch_slot {
 };
 
 struct vmig_migration;
+struct host_probe;
 
 /* One page stream: a data channel with its thread, or the main channel
  * when the migration has no data channels. */
@@ -88,6 +90,14 @@ struct vmig_migration {
 	bool connected, dirty_on, paused, go_sent;
 	bool unconfirmed;               /* GO sent, RESUMED never came: guest kept paused */
 	uint64_t session;
+	/* Both hosts' figures, for the planner. This host's: a probe sampling
+	 * on its own thread from vmig_migration_start until the migration
+	 * thread ends (host_probe_get; NULL if it could not start: unknown).
+	 * The destination's: its latest report, from HELLO_ACK, then every
+	 * SYNC_ACK the source reads. */
+	struct host_probe *probe;
+	struct wire_host_info dest_host; /* under lock; all 0 until HELLO_ACK */
+	uint64_t dest_host_ns;           /* under lock: now_ns() when it came; 0: not yet */
 
 	/* page streams: nr_streams = max(1, data channels) */
 	unsigned nr_channels;
@@ -108,12 +118,20 @@ struct vmig_migration {
 	unsigned extra_passes;          /* passes made only to shrink the pause */
 	struct throttle_cfg thr_cfg;    /* auto-converge, when p.auto_converge */
 	struct throttle_state thr;
+
+	/* policy auto (autopolicy.c), on the migration thread */
+	bool may_compress;              /* buffers and engine ready for any codec */
+	struct plan plan;               /* in force */
+	struct plan_inputs plan_in;
+	uint64_t plan_compress_ns, plan_hits, plan_misses; /* at the last re-plan */
 	uint64_t t0_ns;
 };
 
 /* pagesend.c */
 int stream_init(struct src_chan *s, struct vmig_migration *m, unsigned idx);
 void stream_free(struct src_chan *s);
+/* Stops XBZRLE on this stream (between passes only). */
+void stream_drop_xbzrle(struct src_chan *s);
 /* Sends this stream's share of the dirty pages (chunks c with c % nr_streams
  * == idx), then SYNC. */
 int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errlen);

@@ -112,20 +112,78 @@ int wire_check_payload(const struct wire_hdr *h, const uint8_t *payload, char *e
 	return 0;
 }
 
-static void put_host(struct vbuf *b, const struct wire_host_info *hi)
+void wire_encode_host_info(uint8_t out[WIRE_HOST_INFO_SIZE], const struct wire_host_info *hi)
 {
-	vbuf_put_u32(b, hi->ncpus);
-	vbuf_put_u32(b, hi->cpu_idle_permille);
-	vbuf_put_u64(b, hi->mem_free_bytes);
-	vbuf_put_u64(b, hi->mem_total_bytes);
+	vle32_put(out, hi->ncpus);
+	vle32_put(out + 4, hi->usable_cpus_milli);
+	vle32_put(out + 8, hi->cpu_idle_permille);
+	vle32_put(out + 12, hi->flags);
+	vle64_put(out + 16, hi->mem_free_bytes);
+	vle64_put(out + 24, hi->mem_total_bytes);
 }
 
-static void get_host(struct vreader *r, struct wire_host_info *hi)
+/* The planner divides and multiplies by these: a peer's figures must be
+ * ones a probe could have produced (0 = unknown is always allowed). */
+int wire_check_host_info(const struct wire_host_info *hi, char *err, size_t errlen)
 {
-	hi->ncpus = vr_u32(r);
-	hi->cpu_idle_permille = vr_u32(r);
-	hi->mem_free_bytes = vr_u64(r);
-	hi->mem_total_bytes = vr_u64(r);
+	const char *why = NULL;
+	if (hi->ncpus > WIRE_MAX_HOST_CPUS)
+		why = "too many CPUs";
+	else if (hi->usable_cpus_milli > (uint64_t)hi->ncpus * 1000)
+		why = "more usable CPUs than CPUs";
+	else if (hi->cpu_idle_permille > 1000)
+		why = "CPU idle share over 1000 per mille";
+	else if (hi->flags & ~WIRE_HOST_FLAGS)
+		why = "unknown flags";
+	else if (!(hi->flags & WIRE_HOST_IDLE) && hi->cpu_idle_permille)
+		why = "CPU idle share without its flag";
+	else if (hi->mem_total_bytes && hi->mem_free_bytes > hi->mem_total_bytes)
+		why = "more free memory than memory";
+	if (!why)
+		return 0;
+	snprintf(err, errlen, "host info out of range (%s)", why);
+	return -EPROTO;
+}
+
+int wire_decode_host_info(const uint8_t *p, size_t n, struct wire_host_info *hi, char *err,
+			  size_t errlen)
+{
+	memset(hi, 0, sizeof(*hi));
+	if (!p || n != WIRE_HOST_INFO_SIZE) {
+		snprintf(err, errlen, "host info of %zu bytes", p ? n : 0);
+		return -EPROTO;
+	}
+	hi->ncpus = vle32_get(p);
+	hi->usable_cpus_milli = vle32_get(p + 4);
+	hi->cpu_idle_permille = vle32_get(p + 8);
+	hi->flags = vle32_get(p + 12);
+	hi->mem_free_bytes = vle64_get(p + 16);
+	hi->mem_total_bytes = vle64_get(p + 24);
+	return wire_check_host_info(hi, err, errlen);
+}
+
+static void put_host(struct vbuf *b, const struct wire_host_info *hi)
+{
+	uint8_t raw[WIRE_HOST_INFO_SIZE];
+	wire_encode_host_info(raw, hi);
+	vbuf_put(b, raw, sizeof(raw));
+}
+
+/* Host info inside a record read by r: a short record is left for the
+ * caller's length check (r->bad), a bad range is reported as rec's. */
+static int get_host(struct vreader *r, struct wire_host_info *hi, const char *rec, char *err,
+		    size_t errlen)
+{
+	char why[128];
+	const uint8_t *p = vr_take(r, WIRE_HOST_INFO_SIZE);
+	if (!p) {
+		memset(hi, 0, sizeof(*hi));
+		return 0;
+	}
+	if (!wire_decode_host_info(p, WIRE_HOST_INFO_SIZE, hi, why, sizeof(why)))
+		return 0;
+	snprintf(err, errlen, "bad %s: %s", rec, why);
+	return -EPROTO;
 }
 
 void wire_encode_hello(struct vbuf *b, const struct wire_hello *h)
@@ -165,7 +223,8 @@ int wire_decode_hello(const uint8_t *p, size_t n, struct wire_hello *h, char *er
 	h->nr_channels = vr_u32(&r);
 	h->features = vr_u64(&r);
 	h->session = vr_u64(&r);
-	get_host(&r, &h->host);
+	if (get_host(&r, &h->host, "HELLO", err, errlen))
+		return -EPROTO;
 	if (h->nr_channels > WIRE_MAX_CHANNELS) {
 		snprintf(err, errlen, "bad HELLO: %u data channels (at most %u)", h->nr_channels,
 			 WIRE_MAX_CHANNELS);
@@ -218,7 +277,8 @@ int wire_decode_hello_ack(const uint8_t *p, size_t n, struct wire_hello_ack *a, 
 	a->version = vr_u32(&r);
 	a->status = vr_u32(&r);
 	a->features = vr_u64(&r);
-	get_host(&r, &a->host);
+	if (get_host(&r, &a->host, "HELLO_ACK", err, errlen))
+		return -EPROTO;
 	uint32_t len = vr_u32(&r);
 	const uint8_t *msg = vr_take(&r, len);
 	if (r.bad || r.left || len >= WIRE_MAX_STRING) {
@@ -306,15 +366,21 @@ int wire_decode_sync(const uint8_t *p, size_t n, struct wire_sync *s, char *err,
 void wire_encode_sync_ack(uint8_t out[WIRE_SYNC_ACK_SIZE], const struct wire_sync_ack *a)
 {
 	vle64_put(out, a->pass);
+	wire_encode_host_info(out + 8, &a->host);
 }
 
 int wire_decode_sync_ack(const uint8_t *p, size_t n, struct wire_sync_ack *a, char *err,
 			 size_t errlen)
 {
+	char why[128];
 	int r = want_len(REC_SYNC_ACK, n, WIRE_SYNC_ACK_SIZE, err, errlen);
 	if (r)
 		return r;
 	a->pass = vle64_get(p);
+	if (wire_decode_host_info(p + 8, WIRE_HOST_INFO_SIZE, &a->host, why, sizeof(why))) {
+		snprintf(err, errlen, "bad SYNC_ACK: %s", why);
+		return -EPROTO;
+	}
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmig's migration wire format, version 1 (docs/protocol.md).
+ * vmig's migration wire format, version 2 (docs/protocol.md).
  *
  * A stream is a sequence of records: a 16-byte header {u32 type, u32 len,
  * u64 check} then len payload bytes; check is XXH3-64 of the payload.
@@ -25,7 +25,8 @@
 #include "vmig/vmig.h"
 
 #define WIRE_MAGIC 0x3147494d47494d56ull /* "VMIGMIG1" */
-#define WIRE_VERSION 1
+/* 2: host info grew usable CPUs and flags, SYNC_ACK carries it too. */
+#define WIRE_VERSION 2
 #define WIRE_HDR_SIZE 16               /* u32 type, u32 len, u64 check */
 #define WIRE_PAGE_SIZE 4096            /* the only page size HELLO may name */
 
@@ -39,7 +40,8 @@
 /* Payload sizes of the fixed-size records (their decoders want exactly these). */
 #define WIRE_CHANNEL_HELLO_SIZE 12     /* u64 session, u32 index */
 #define WIRE_SYNC_SIZE 16              /* u64 pass, u64 reserved */
-#define WIRE_SYNC_ACK_SIZE 8           /* u64 pass */
+#define WIRE_HOST_INFO_SIZE 32         /* struct wire_host_info */
+#define WIRE_SYNC_ACK_SIZE (8 + WIRE_HOST_INFO_SIZE) /* u64 pass, host info */
 #define WIRE_DIGEST_SIZE 24            /* u64 digest, u64 total pages, u64 final pass */
 #define WIRE_ALIVE_SIZE 16             /* u64 first heartbeat ns, u64 decompress CPU ns */
 #define WIRE_ERROR_FIXED_SIZE 8        /* u32 code, u32 n; then n bytes */
@@ -100,11 +102,25 @@ struct wire_hdr {
 	uint64_t check;
 };
 
+/*
+ * A host's spare CPU and memory, as its own probe measured them for this
+ * process (src/policy/probe.h): policy input, in HELLO, HELLO_ACK and
+ * every SYNC_ACK. 0 means unknown. Spare CPUs = usable_cpus_milli *
+ * cpu_idle_permille / 1e6. Decoders check the ranges noted.
+ */
+#define WIRE_HOST_IDLE (1u << 0)      /* cpu_idle_permille was measured (else it is 0) */
+#define WIRE_HOST_CPU_QUOTA (1u << 1) /* a cgroup CPU quota caps usable_cpus_milli */
+#define WIRE_HOST_MEM_LIMIT (1u << 2) /* a cgroup memory limit caps the memory figures */
+#define WIRE_HOST_FLAGS (WIRE_HOST_IDLE | WIRE_HOST_CPU_QUOTA | WIRE_HOST_MEM_LIMIT)
+#define WIRE_MAX_HOST_CPUS 65536
+
 struct wire_host_info {
-	uint32_t ncpus;
-	uint32_t cpu_idle_permille; /* over the last second, 0..1000 */
-	uint64_t mem_free_bytes;
-	uint64_t mem_total_bytes;
+	uint32_t ncpus;             /* CPUs it may run on (affinity), <= WIRE_MAX_HOST_CPUS */
+	uint32_t usable_cpus_milli; /* ncpus capped by a CPU quota, in thousandths; <= ncpus * 1000 */
+	uint32_t cpu_idle_permille; /* share of the usable CPUs left idle lately; <= 1000 */
+	uint32_t flags;             /* WIRE_HOST_*, no other bit */
+	uint64_t mem_free_bytes;    /* it could still get: MemAvailable capped by cgroup headroom */
+	uint64_t mem_total_bytes;   /* MemTotal capped by a cgroup limit; >= mem_free_bytes if known */
 };
 
 struct wire_region {
@@ -146,6 +162,7 @@ struct wire_sync {
 
 struct wire_sync_ack {
 	uint64_t pass;
+	struct wire_host_info host; /* the destination's latest figures */
 };
 
 struct wire_digest {
@@ -186,6 +203,14 @@ void wire_finish_record(uint8_t *buf, uint32_t type, size_t payload_len);
 /* Reads a header and checks the type is known and len <= WIRE_MAX_PAYLOAD. */
 int wire_parse_hdr(const uint8_t raw[WIRE_HDR_SIZE], struct wire_hdr *h, char *err, size_t errlen);
 int wire_check_payload(const struct wire_hdr *h, const uint8_t *payload, char *err, size_t errlen);
+
+/* Host info: the fixed 32 bytes HELLO, HELLO_ACK and SYNC_ACK carry. The
+ * decoder wants exactly WIRE_HOST_INFO_SIZE bytes and checks the ranges
+ * (wire_check_host_info); its message names the fault, not the record. */
+void wire_encode_host_info(uint8_t out[WIRE_HOST_INFO_SIZE], const struct wire_host_info *hi);
+int wire_decode_host_info(const uint8_t *p, size_t n, struct wire_host_info *hi, char *err,
+			  size_t errlen);
+int wire_check_host_info(const struct wire_host_info *hi, char *err, size_t errlen);
 
 void wire_encode_hello(struct vbuf *payload, const struct wire_hello *h);
 int wire_decode_hello(const uint8_t *p, size_t n, struct wire_hello *h, char *err, size_t errlen);

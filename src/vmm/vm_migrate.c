@@ -47,6 +47,7 @@ struct migrate_args {
 	int64_t level;
 	bool auto_converge, throttle_tailslow;
 	uint64_t throttle_trigger, throttle_initial, throttle_increment, throttle_max;
+	const char *policy;
 };
 
 static const struct control_arg migrate_spec[] = {
@@ -71,6 +72,8 @@ static const struct control_arg migrate_spec[] = {
 	CONTROL_ARG_U(struct migrate_args, throttle_increment, false, 0, 99),
 	CONTROL_ARG_U(struct migrate_args, throttle_max, false, 0, 99),
 	CONTROL_ARG_B(struct migrate_args, throttle_tailslow, false),
+	/* "auto": the engine plans what is not given here; "fixed" (default): as given */
+	CONTROL_ARG_S(struct migrate_args, policy, false),
 	{NULL},
 };
 
@@ -94,6 +97,12 @@ static void migrate_params(const struct migrate_args *a, struct vmig_migrate_par
 	p->throttle_increment_pct = (unsigned)a->throttle_increment;
 	p->throttle_max_pct = (unsigned)a->throttle_max;
 	p->throttle_tailslow = a->throttle_tailslow;
+	/* under auto, every knob given a value is pinned; the rest is planned */
+	p->policy = a->policy && !strcmp(a->policy, "auto") ? VMIG_POLICY_AUTO : VMIG_POLICY_FIXED;
+	p->pinned = (a->codec ? VMIG_PIN_CODEC : 0) | (a->level ? VMIG_PIN_LEVEL : 0) |
+		    (a->compress_threads ? VMIG_PIN_THREADS : 0) |
+		    (a->channels ? VMIG_PIN_CHANNELS : 0) | (a->xbzrle_cache ? VMIG_PIN_XBZRLE : 0) |
+		    (a->auto_converge ? VMIG_PIN_CONVERGE : 0);
 }
 
 /* Whether a migration may start now; vm->mig_lock held. Frees a finished one. */
@@ -183,6 +192,20 @@ static json_t *migrate_detail(const struct vmig_migrate_stats *st)
 			 json_u64(st->xbzrle_bytes_saved));
 }
 
+/* {"strategy": "auto"|"fixed", "decisions": [{t_ms, pass, change, reason}]} */
+static json_t *policy_figures(const struct vmig_migrate_stats *st)
+{
+	json_t *d = json_array();
+	for (unsigned i = 0; d && i < st->nr_decisions && i < VMIG_MAX_DECISIONS; i++)
+		json_array_append_new(
+			d, json_pack("{s:I, s:I, s:o, s:o}", "t_ms", (json_int_t)st->decisions[i].t_ms,
+				     "pass", (json_int_t)st->decisions[i].pass, "change",
+				     json_string_lossy(st->decisions[i].change), "reason",
+				     json_string_lossy(st->decisions[i].reason)));
+	return json_pack("{s:s, s:o*}", "strategy", st->policy[0] ? st->policy : "fixed",
+			 "decisions", d);
+}
+
 static json_t *migrate_figures(const struct vmig_migrate_stats *st)
 {
 	double ratio = st->bytes_after_compression ? (double)st->bytes_before_compression /
@@ -212,6 +235,10 @@ static json_t *migrate_figures(const struct vmig_migrate_stats *st)
 	if (r && json_object_update_new(r, json_pack("{s:I, s:I}", "throttle_pct",
 						       (json_int_t)st->throttle_pct, "throttle_steps",
 						       (json_int_t)st->throttle_steps)) < 0) {
+		json_decref(r);
+		return NULL;
+	}
+	if (r && json_object_set_new(r, "policy", policy_figures(st)) < 0) {
 		json_decref(r);
 		return NULL;
 	}
@@ -257,7 +284,7 @@ static const struct control_command migrate_commands[] = {
 	 "(bytes/s), \"timeout_ms\", \"io_timeout_ms\", \"channels\", \"codec\", \"level\", "
 	 "\"accel\", \"compress_threads\", \"xbzrle_cache\" (bytes), \"qatzip_path\", "
 	 "\"auto_converge\", \"throttle_trigger\", \"throttle_initial\", \"throttle_increment\", "
-	 "\"throttle_max\", \"throttle_tailslow\"}",
+	 "\"throttle_max\", \"throttle_tailslow\", \"policy\" (auto|fixed)}",
 	 migrate_spec},
 	{"query-migrate", cmd_query_migrate, "progress and figures of the current migration", NULL},
 	{"migrate-cancel", cmd_migrate_cancel, "cancel the migration; the guest keeps running here",

@@ -343,6 +343,61 @@ TEST(auto_converge_needs_a_throttle_op)
 	fg_free(&src);
 }
 
+/* A busy guest migrated under --policy auto; the first decision's change. */
+static int migrate_auto(struct fake_guest *src, struct fake_guest *dst, uint64_t bw,
+			const char *pin_codec, struct vmig_migrate_stats *st)
+{
+	struct dest_run d = {0};
+	fg_init(src, true);
+	fg_init(dst, false);
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params),
+					.downtime_limit_ms = 50, .max_bandwidth = bw,
+					.policy = VMIG_POLICY_AUTO, .codec = pin_codec,
+					.pinned = pin_codec ? VMIG_PIN_CODEC : 0};
+	return migrate_busy(src, dst, &p, st, &d) ? -1 : d.result;
+}
+
+TEST(auto_policy_compresses_over_a_slow_link)
+{
+	struct fake_guest src, dst;
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
+	CHECK_EQ_INT(migrate_auto(&src, &dst, 16 << 20, NULL, &st), 0);
+	CHECK_EQ_INT(st.status, VMIG_MIG_COMPLETED);
+	CHECK_STR(st.policy, "auto");
+	CHECK(st.nr_decisions >= 1);
+	CHECK(strncmp(st.decisions[0].change, "start none", 10) != 0);
+	CHECK(st.pages_compressed > 0);
+	CHECK(memcmp(src.mem, dst.mem, (size_t)PAGES * 4096) == 0);
+	fg_free(&src);
+	fg_free(&dst);
+}
+
+TEST(auto_policy_sends_raw_over_a_fast_link)
+{
+	struct fake_guest src, dst;
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
+	CHECK_EQ_INT(migrate_auto(&src, &dst, 0, NULL, &st), 0);
+	CHECK_EQ_INT(st.status, VMIG_MIG_COMPLETED);
+	CHECK(st.nr_decisions >= 1);
+	CHECK(strncmp(st.decisions[0].change, "start none", 10) == 0);
+	CHECK(strstr(st.decisions[0].reason, "link unknown") != NULL);
+	CHECK(memcmp(src.mem, dst.mem, (size_t)PAGES * 4096) == 0);
+	fg_free(&src);
+	fg_free(&dst);
+}
+
+TEST(auto_policy_keeps_a_pinned_codec)
+{
+	struct fake_guest src, dst;
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
+	CHECK_EQ_INT(migrate_auto(&src, &dst, 0, "lz4", &st), 0);
+	CHECK_EQ_INT(st.status, VMIG_MIG_COMPLETED);
+	CHECK_STR(st.codec, "lz4");
+	CHECK(st.pages_compressed > 0);
+	fg_free(&src);
+	fg_free(&dst);
+}
+
 RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over_three_channels),
 	  UT(migrates_with_each_codec), UT(migrates_with_xbzrle_and_compression), UT(layout_mismatch_is_refused),
 	  UT(refused_destination_leaves_source_running),
@@ -350,4 +405,6 @@ RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over
 	  UT(pages_left_out_of_pass_one_arrive_with_a_clearing_log),
 	  UT(auto_converge_brings_a_fast_writer_home),
 	  UT(without_auto_converge_the_fast_writer_never_converges),
-	  UT(throttle_is_lifted_when_the_migration_is_cancelled), UT(auto_converge_needs_a_throttle_op))
+	  UT(throttle_is_lifted_when_the_migration_is_cancelled), UT(auto_converge_needs_a_throttle_op),
+	  UT(auto_policy_compresses_over_a_slow_link), UT(auto_policy_sends_raw_over_a_fast_link),
+	  UT(auto_policy_keeps_a_pinned_codec))

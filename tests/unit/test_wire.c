@@ -181,7 +181,10 @@ static void sample_hello(struct wire_hello *h)
 	h->nr_channels = 3;
 	h->features = 0x0f0e0d0c0b0a0908ull;
 	h->session = 0x5e5510c0ffee0001ull;
-	h->host = (struct wire_host_info){8, 950, 1ull << 33, 1ull << 34};
+	h->host = (struct wire_host_info){.ncpus = 8, .usable_cpus_milli = 7500,
+					  .cpu_idle_permille = 950,
+					  .flags = WIRE_HOST_IDLE | WIRE_HOST_CPU_QUOTA,
+					  .mem_free_bytes = 1ull << 33, .mem_total_bytes = 1ull << 34};
 	h->page_size = WIRE_PAGE_SIZE;
 	h->nr_regions = 2;
 	h->regions[0] = (struct wire_region){0, 1ull << 30};
@@ -205,7 +208,7 @@ TEST(hello_round_trip)
 	vbuf_init(&b);
 	wire_encode_hello(&b, &h);
 	CHECK(!b.oom);
-	CHECK_EQ_INT(b.len, 8 + 4 + 4 + 8 + 8 + 24 + 4 + 4 + 2 * 16 + 4 + sizeof(vmm_cfg));
+	CHECK_EQ_INT(b.len, 8 + 4 + 4 + 8 + 8 + 32 + 4 + 4 + 2 * 16 + 4 + sizeof(vmm_cfg));
 	CHECK_EQ_INT(wire_decode_hello(b.data, b.len, &d, err, sizeof(err)), 0);
 	CHECK(d.magic == h.magic && d.version == h.version && d.nr_channels == h.nr_channels);
 	CHECK(d.features == h.features && d.session == h.session);
@@ -238,7 +241,9 @@ static void sample_ack(struct wire_hello_ack *a)
 	a->version = WIRE_VERSION;
 	a->status = 1;
 	a->features = 0x55aa;
-	a->host = (struct wire_host_info){64, 3, 12345, 67890};
+	a->host = (struct wire_host_info){.ncpus = 64, .usable_cpus_milli = 1500,
+					  .cpu_idle_permille = 3, .flags = WIRE_HOST_FLAGS,
+					  .mem_free_bytes = 12345, .mem_total_bytes = 67890};
 	snprintf(a->message, sizeof(a->message), "too much RAM for this host");
 }
 
@@ -256,7 +261,7 @@ TEST(hello_ack_round_trip)
 	sample_ack(&a);
 	vbuf_init(&b);
 	wire_encode_hello_ack(&b, &a);
-	CHECK_EQ_INT(b.len, 4 + 4 + 8 + 24 + 4 + strlen(a.message));
+	CHECK_EQ_INT(b.len, 4 + 4 + 8 + 32 + 4 + strlen(a.message));
 	CHECK_EQ_INT(wire_decode_hello_ack(b.data, b.len, &d, err, sizeof(err)), 0);
 	CHECK(d.version == a.version && d.status == a.status && d.features == a.features);
 	CHECK(memcmp(&d.host, &a.host, sizeof(a.host)) == 0);
@@ -358,22 +363,130 @@ static int dec_sync_ack(const uint8_t *p, size_t n, char *err, size_t errlen)
 	return wire_decode_sync_ack(p, n, &a, err, errlen);
 }
 
+static const struct wire_host_info sample_host = {
+	.ncpus = 2, .usable_cpus_milli = 1500, .cpu_idle_permille = 400,
+	.flags = WIRE_HOST_IDLE | WIRE_HOST_CPU_QUOTA | WIRE_HOST_MEM_LIMIT,
+	.mem_free_bytes = 100ull << 20, .mem_total_bytes = 300ull << 20};
+
 TEST(sync_ack_round_trip)
 {
 	uint8_t b[WIRE_SYNC_ACK_SIZE];
-	struct wire_sync_ack a = {0xfedcba9876543210ull}, d;
+	struct wire_sync_ack a = {.pass = 0xfedcba9876543210ull, .host = sample_host}, d;
 	char err[256];
+	CHECK_EQ_INT(WIRE_SYNC_ACK_SIZE, 40);
 	wire_encode_sync_ack(b, &a);
 	CHECK_EQ_INT(wire_decode_sync_ack(b, sizeof(b), &d, err, sizeof(err)), 0);
 	CHECK(d.pass == a.pass);
+	CHECK(memcmp(&d.host, &a.host, sizeof(a.host)) == 0);
 	CHECK(b[0] == 0x10 && b[7] == 0xfe);
+	/* the host info follows the pass, as HELLO and HELLO_ACK carry it */
+	uint8_t hi[WIRE_HOST_INFO_SIZE];
+	wire_encode_host_info(hi, &sample_host);
+	CHECK(memcmp(b + 8, hi, sizeof(hi)) == 0);
 }
 
 TEST(sync_ack_truncations_refused)
 {
 	uint8_t b[WIRE_SYNC_ACK_SIZE];
-	wire_encode_sync_ack(b, &(struct wire_sync_ack){2});
+	char err[256];
+	wire_encode_sync_ack(b, &(struct wire_sync_ack){.pass = 2, .host = sample_host});
 	CHECK_EQ_INT(refuses_all_but_whole(dec_sync_ack, b, sizeof(b)), -1);
+	/* version 1's 8-byte SYNC_ACK is refused, by its length */
+	CHECK(dec_sync_ack(b, 8, err, sizeof(err)) != 0);
+	CHECK_STR(err, "bad SYNC_ACK record (8 bytes)");
+}
+
+/* ---- host info (in HELLO, HELLO_ACK and SYNC_ACK) ---- */
+
+static int dec_host(const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+	struct wire_host_info hi;
+	return wire_decode_host_info(p, n, &hi, err, errlen);
+}
+
+TEST(host_info_golden_bytes)
+{
+	uint8_t b[WIRE_HOST_INFO_SIZE];
+	struct wire_host_info d;
+	char err[256];
+	wire_encode_host_info(b, &sample_host);
+	/* clang-format off */
+	static const uint8_t want[WIRE_HOST_INFO_SIZE] = {
+		2,    0,    0,    0,                         /* ncpus */
+		0xdc, 0x05, 0,    0,                         /* usable CPUs: 1500 thousandths */
+		0x90, 0x01, 0,    0,                         /* idle: 400 per mille */
+		7,    0,    0,    0,                         /* flags: idle, CPU quota, memory limit */
+		0,    0,    0x40, 0x06, 0,    0,    0,    0, /* free: 100 MiB */
+		0,    0,    0xc0, 0x12, 0,    0,    0,    0, /* total: 300 MiB */
+	};
+	/* clang-format on */
+	CHECK(memcmp(b, want, sizeof(want)) == 0);
+	CHECK_EQ_INT(wire_decode_host_info(b, sizeof(b), &d, err, sizeof(err)), 0);
+	CHECK(memcmp(&d, &sample_host, sizeof(d)) == 0);
+	CHECK_EQ_INT(refuses_all_but_whole(dec_host, b, sizeof(b)), -1);
+	/* all zeros: everything unknown, which is allowed */
+	memset(b, 0, sizeof(b));
+	CHECK_EQ_INT(wire_decode_host_info(b, sizeof(b), &d, err, sizeof(err)), 0);
+}
+
+/* Each out-of-range figure is refused, alone and inside every record that
+ * carries host info, with a message that says which. */
+TEST(host_info_ranges_refused)
+{
+	struct wire_host_info bad[6];
+	static const char *const why[6] = {
+		"too many CPUs", "more usable CPUs than CPUs", "CPU idle share over 1000 per mille",
+		"unknown flags", "CPU idle share without its flag", "more free memory than memory"};
+	for (int i = 0; i < 6; i++)
+		bad[i] = sample_host;
+	bad[0].ncpus = WIRE_MAX_HOST_CPUS + 1;
+	bad[1].usable_cpus_milli = 2001;
+	bad[2].cpu_idle_permille = 1001;
+	bad[3].flags |= 1u << 3;
+	bad[4].flags &= ~WIRE_HOST_IDLE;
+	bad[5].mem_free_bytes = bad[5].mem_total_bytes + 1;
+	for (int i = 0; i < 6; i++) {
+		uint8_t b[WIRE_HOST_INFO_SIZE], sa[WIRE_SYNC_ACK_SIZE];
+		char err[256], want[160];
+		struct wire_hello h;
+		struct wire_hello_ack a;
+		struct vbuf v;
+		snprintf(want, sizeof(want), "host info out of range (%s)", why[i]);
+		wire_encode_host_info(b, &bad[i]);
+		CHECK_EQ_INT(dec_host(b, sizeof(b), err, sizeof(err)), -EPROTO);
+		CHECK_STR(err, want);
+		wire_encode_sync_ack(sa, &(struct wire_sync_ack){.pass = 1, .host = bad[i]});
+		CHECK_EQ_INT(dec_sync_ack(sa, sizeof(sa), err, sizeof(err)), -EPROTO);
+		CHECK(strstr(err, "bad SYNC_ACK: ") == err && strstr(err, why[i]));
+		sample_hello(&h);
+		h.host = bad[i];
+		vbuf_init(&v);
+		wire_encode_hello(&v, &h);
+		CHECK_EQ_INT(dec_hello(v.data, v.len, err, sizeof(err)), -EPROTO);
+		CHECK(strstr(err, "bad HELLO: ") == err && strstr(err, why[i]));
+		vbuf_reset(&v);
+		sample_ack(&a);
+		a.host = bad[i];
+		wire_encode_hello_ack(&v, &a);
+		CHECK_EQ_INT(dec_ack(v.data, v.len, err, sizeof(err)), -EPROTO);
+		CHECK(strstr(err, "bad HELLO_ACK: ") == err && strstr(err, why[i]));
+		vbuf_free(&v);
+	}
+}
+
+/* A version-1 HELLO is refused by its version, before anything else. */
+TEST(hello_version_1_refused)
+{
+	struct wire_hello h;
+	struct vbuf b;
+	char err[256];
+	sample_hello(&h);
+	h.version = 1;
+	vbuf_init(&b);
+	wire_encode_hello(&b, &h);
+	CHECK_EQ_INT(dec_hello(b.data, b.len, err, sizeof(err)), -EPROTONOSUPPORT);
+	CHECK_STR(err, "unsupported migration protocol version 1 (this vmig speaks 2)");
+	vbuf_free(&b);
 }
 
 /* ---- DIGEST ---- */
@@ -671,6 +784,7 @@ RUN_TESTS("test_wire", UT(buf_is_little_endian), UT(vreader_short_reads), UT(hdr
 	  UT(hello_ack_round_trip), UT(hello_ack_truncations_refused), UT(channel_hello_round_trip),
 	  UT(channel_hello_truncations_refused), UT(sync_round_trip), UT(sync_golden_bytes),
 	  UT(sync_truncations_refused), UT(sync_ack_round_trip), UT(sync_ack_truncations_refused),
+	  UT(host_info_golden_bytes), UT(host_info_ranges_refused), UT(hello_version_1_refused),
 	  UT(digest_round_trip), UT(digest_truncations_refused), UT(alive_round_trip),
 	  UT(alive_truncations_refused), UT(error_round_trip), UT(error_truncations_refused),
 	  UT(state_length_rule), UT(pages_pieces_round_trip), UT(pages_pieces_truncations_refused),

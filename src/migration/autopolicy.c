@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+#include "migration/autopolicy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "policy/probe.h"
+#include "migration/sender_internal.h"
+#include "policy/sample.h"
+
+_Static_assert(VMIG_PIN_CODEC == PLAN_PIN_CODEC && VMIG_PIN_LEVEL == PLAN_PIN_LEVEL &&
+		       VMIG_PIN_THREADS == PLAN_PIN_THREADS && VMIG_PIN_CHANNELS == PLAN_PIN_CHANNELS &&
+		       VMIG_PIN_XBZRLE == PLAN_PIN_XBZRLE && VMIG_PIN_CONVERGE == PLAN_PIN_CONVERGE,
+	       "the public pins and the planner's are the same bits");
+
+void autopolicy_record(struct vmig_migration *m, const char *change, const char *reason)
+{
+	log_info("policy: %s: %s", change, reason);
+	pthread_mutex_lock(&m->lock);
+	unsigned i = m->st.nr_decisions;
+	if (i < VMIG_MAX_DECISIONS) {
+		struct vmig_decision *d = &m->st.decisions[i];
+		d->t_ms = m->t0_ns ? (now_ns() - m->t0_ns) / 1000000 : 0;
+		d->pass = m->pass;
+		snprintf(d->change, sizeof(d->change), "%s", change);
+		snprintf(d->reason, sizeof(d->reason), "%s", reason);
+		m->st.nr_decisions++;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* The caller's values, as the planner's pinned knobs. */
+static void pinned_values(const struct vmig_migrate_params *p, struct plan *v)
+{
+	enum codec_id c = CODEC_NONE;
+	if (p->codec && codec_parse(p->codec, &c))
+		c = CODEC_DEFLATE; /* "qat": deflate on QAT */
+	*v = (struct plan){.codec = c, .level = p->level, .threads = p->compress_threads,
+			   .channels = p->channels, .xbzrle_bytes = p->xbzrle_cache_bytes,
+			   .auto_converge = p->auto_converge};
+}
+
+/* What a host has to spare, from its figures. The CPUs it may use (a
+ * quota counts), times the idle share once measured; before the probe's
+ * first interval, all of them (the next re-plan corrects it). */
+static void spare_of(const struct wire_host_info *hi, struct plan_host *h)
+{
+	double usable = hi->usable_cpus_milli / 1000.0;
+	h->idle_cpus = hi->flags & WIRE_HOST_IDLE ? usable * hi->cpu_idle_permille / 1000.0 : usable;
+	h->mem_avail = hi->mem_free_bytes;
+}
+
+/* Both hosts' latest figures: this one's probe, the destination's report. */
+static void sense_hosts(struct vmig_migration *m, struct plan_inputs *in)
+{
+	struct wire_host_info hi;
+	host_probe_get(m->probe, &hi, NULL);
+	spare_of(&hi, &in->src);
+	pthread_mutex_lock(&m->lock);
+	struct wire_host_info dh = m->dest_host;
+	in->dst_known = m->dest_host_ns != 0;
+	pthread_mutex_unlock(&m->lock);
+	if (in->dst_known)
+		spare_of(&dh, &in->dst);
+}
+
+int autopolicy_start(struct vmig_migration *m, char *err, size_t errlen)
+{
+	snprintf(m->st.policy, sizeof(m->st.policy), "%s",
+		 m->p.policy == VMIG_POLICY_AUTO ? "auto" : "fixed");
+	if (m->p.policy != VMIG_POLICY_AUTO)
+		return 0;
+	struct plan_inputs *in = &m->plan_in;
+	sense_hosts(m, in);
+	in->ram_bytes = m->ram.total_pages * VMIG_PAGE_SIZE;
+	in->link_mibs = m->p.max_bandwidth ? (double)m->p.max_bandwidth / 1048576.0 : 0;
+	in->xbzrle_hit_rate = -1;
+	in->pinned = m->p.pinned;
+	if (sample_guest_memory(&m->ram, in)) {
+		snprintf(err, errlen, "out of memory sampling guest pages");
+		return -ENOMEM;
+	}
+	struct plan pins;
+	char why[PLAN_REASON_MAX], change[96];
+	pinned_values(&m->p, &pins);
+	plan_initial(in, &pins, &m->plan, why, sizeof(why));
+	m->may_compress = true; /* the codec may change between passes */
+	if (!(m->p.pinned & VMIG_PIN_CODEC))
+		m->p.codec = codec_name(m->plan.codec);
+	m->p.level = m->plan.level;
+	m->p.compress_threads = m->plan.threads;
+	m->p.channels = m->plan.channels;
+	m->p.xbzrle_cache_bytes = m->plan.xbzrle_bytes;
+	m->p.auto_converge = m->plan.auto_converge && m->g.ops->throttle;
+	snprintf(change, sizeof(change), "start %s, %u threads, %u channels, XBZRLE %s%s",
+		 m->p.codec ? m->p.codec : "none", m->plan.threads, m->plan.channels,
+		 m->plan.xbzrle_bytes ? "on" : "off", m->p.auto_converge ? ", auto-converge" : "");
+	autopolicy_record(m, change, why);
+	return 0;
+}
+
+/* Whether the compressing threads were the limit in a pass of secs. */
+static bool cpu_bound(struct vmig_migration *m, double secs)
+{
+	if (!m->accel || m->codec == CODEC_NONE)
+		return false;
+	struct accel_stats as;
+	accel_get_stats(m->accel, &as);
+	uint64_t used = as.compress_ns - m->plan_compress_ns;
+	m->plan_compress_ns = as.compress_ns;
+	return secs > 0 && (double)used / 1e9 > 0.8 * secs * m->plan.threads;
+}
+
+/* This pass's XBZRLE hit rate, or -1 without XBZRLE. */
+static double xbzrle_hits(struct vmig_migration *m)
+{
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
+	if (!m->plan.xbzrle_bytes)
+		return -1;
+	vmig_migration_query(m, &st);
+	uint64_t h = st.xbzrle_hits - m->plan_hits, n = h + st.xbzrle_misses - m->plan_misses;
+	m->plan_hits = st.xbzrle_hits;
+	m->plan_misses = st.xbzrle_misses;
+	return n > 1000 ? (double)h / (double)n : -1; /* too few to judge */
+}
+
+/* Puts a new plan into effect; stream threads are idle between passes. */
+static void apply(struct vmig_migration *m, const struct plan *next)
+{
+	int lo, hi, def;
+	codec_levels(next->codec, &lo, &hi, &def);
+	m->codec = next->codec;
+	m->p.level = next->level ? next->level : def;
+	if (!next->xbzrle_bytes && m->plan.xbzrle_bytes)
+		for (unsigned i = 0; i < m->nr_streams; i++)
+			stream_drop_xbzrle(&m->streams[i]);
+	pthread_mutex_lock(&m->lock);
+	snprintf(m->st.codec, sizeof(m->st.codec), "%s", codec_name(next->codec));
+	pthread_mutex_unlock(&m->lock);
+	m->plan = *next;
+}
+
+void autopolicy_after_pass(struct vmig_migration *m, double secs, uint64_t wire, uint64_t dirty)
+{
+	if (m->p.policy != VMIG_POLICY_AUTO || secs <= 0)
+		return;
+	struct plan_inputs *in = &m->plan_in;
+	sense_hosts(m, in);
+	/* A pass the CPU limited says only that the link is at least this fast. */
+	double measured = (double)wire / secs / 1048576.0;
+	in->link_mibs = cpu_bound(m, secs) ? 0 : measured;
+	if (m->p.max_bandwidth && (in->link_mibs == 0 || in->link_mibs > m->p.max_bandwidth / 1048576.0))
+		in->link_mibs = (double)m->p.max_bandwidth / 1048576.0;
+	in->dirty_mibs = (double)dirty * VMIG_PAGE_SIZE / secs / 1048576.0;
+	in->xbzrle_hit_rate = xbzrle_hits(m);
+	struct plan next;
+	char change[64], why[PLAN_REASON_MAX];
+	if (plan_after_pass(in, &m->plan, &next, change, sizeof(change), why, sizeof(why))) {
+		apply(m, &next);
+		autopolicy_record(m, change, why);
+	}
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine's side of --policy auto: gathers what the planner
+ * (src/policy/planner.c) needs, applies its plan to the migration's
+ * parameters before anything is connected, re-plans after each pass,
+ * and keeps every decision with its reason for query-migrate.
+ */
+#ifndef VMIG_MIGRATION_AUTOPOLICY_H
+#define VMIG_MIGRATION_AUTOPOLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vmig_migration;
+
+/* Before setup: samples this host and the guest, fills m->p from the plan
+ * (knobs not pinned). No-op under the fixed policy. m->ram must be mapped. */
+int autopolicy_start(struct vmig_migration *m, char *err, size_t errlen);
+
+/* After pass m->pass, which took secs and sent wire bytes. */
+void autopolicy_after_pass(struct vmig_migration *m, double secs, uint64_t wire, uint64_t dirty);
+
+/* Keeps a decision (any policy may call it); takes m->lock. */
+void autopolicy_record(struct vmig_migration *m, const char *change, const char *reason);
+
+#endif
