@@ -277,30 +277,6 @@ static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
 	return 0;
 }
 
-/*
- * Switch over once the expected pause fits the limit, but while each pass
- * still shrinks the dirty set well (to under 60 % of the one before), one
- * more pass costs little and cuts the pause by that ratio: keep going until
- * the pause is expected under 1/32 of the limit (about 10 ms by default).
- */
-#define SHRINK_PERCENT 60
-#define MAX_EXTRA_PASSES 8
-
-static bool switchover_now(struct vmig_migration *m, uint64_t expect_ms, uint64_t dirty,
-			   uint64_t prev_dirty)
-{
-	if (expect_ms > m->p.downtime_limit_ms)
-		return false;
-	if (expect_ms <= m->p.downtime_limit_ms / 32)
-		return true;
-	bool shrinking = prev_dirty != UINT64_MAX && dirty * 100 < prev_dirty * SHRINK_PERCENT;
-	if (m->pass == 1)
-		shrinking = true; /* pass 1 is all of RAM: no trend yet */
-	if (!shrinking || ++m->extra_passes > MAX_EXTRA_PASSES)
-		return true;
-	return false;
-}
-
 static uint64_t wire_sent(struct vmig_migration *m)
 {
 	uint64_t n = __atomic_load_n(&m->ch.bytes_sent, __ATOMIC_RELAXED);
@@ -404,7 +380,7 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 	if ((r = skip_hot_pages(m, err, errlen)))
 		return r;
 	set_status(m, VMIG_MIG_ACTIVE);
-	uint64_t prev_dirty = UINT64_MAX;
+	uint64_t prev_dirty = SWITCHOVER_NO_PREVIOUS;
 	for (;;) {
 		uint64_t pages = begin_pass(m);
 		migration_update_counters(m);
@@ -430,7 +406,8 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 		m->st.remaining_bytes = dirty * VMIG_PAGE_SIZE;
 		m->st.expected_downtime_ms = expect_ms;
 		pthread_mutex_unlock(&m->lock);
-		if (switchover_now(m, expect_ms, dirty, prev_dirty))
+		if (switchover_now(&m->switchover, m->p.downtime_limit_ms, m->pass, expect_ms, dirty,
+				   prev_dirty))
 			return 0;
 		converge_after_pass(m, dirty, wire_sent(m) - wire0);
 		autopolicy_after_pass(m, secs, wire_sent(m) - wire0, dirty);

@@ -14,6 +14,7 @@
 #include "migration/channel.h"
 #include "migration/ram.h"
 #include "policy/planner.h"
+#include "policy/switchover.h"
 #include "policy/throttle.h"
 #include "vmig/migration.h"
 
@@ -115,7 +116,7 @@ struct vmig_migration {
 	enum codec_id codec;            /* CODEC_NONE: no compression */
 	struct accel *accel;            /* offload engine when compressing */
 	uint64_t pass;
-	unsigned extra_passes;          /* passes made only to shrink the pause */
+	struct switchover_state switchover;
 	struct throttle_cfg thr_cfg;    /* auto-converge, when p.auto_converge */
 	struct throttle_state thr;
 
