@@ -165,6 +165,28 @@ struct vmig_migration;
 VMIG_API int vmig_migration_start(const struct vmig_guest *guest,
 				  const struct vmig_migrate_params *p, struct vmig_migration **out,
 				  char *err, size_t errlen);
+/* What --policy auto would start with, and why (vmig_migration_plan). */
+struct vmig_migrate_plan {
+	uint32_t size;              /* sizeof(struct vmig_migrate_plan), set by the caller */
+	char codec[16];
+	int level;                  /* 0: the codec's default */
+	unsigned threads, channels;
+	uint64_t xbzrle_cache_bytes;
+	bool auto_converge;
+	double ram_mibs;            /* RAM it expects to move per second */
+	uint64_t first_pass_ms;     /* expected time of the first pass (all of RAM) */
+	char reason[VMIG_MAX_ERROR];
+};
+#define VMIG_MIGRATE_PLAN_INIT {.size = sizeof(struct vmig_migrate_plan)}
+
+/*
+ * Samples this host and the guest's memory and plans a migration with p
+ * as vmig_migration_start would under VMIG_POLICY_AUTO, without connecting
+ * anywhere or touching the guest's run state; takes about 100 ms.
+ */
+VMIG_API int vmig_migration_plan(const struct vmig_guest *guest,
+				 const struct vmig_migrate_params *p, struct vmig_migrate_plan *out,
+				 char *err, size_t errlen);
 /* Any thread, any time; takes effect within milliseconds. */
 VMIG_API void vmig_migration_cancel(struct vmig_migration *m);
 /* Any thread; s->size must be set (VMIG_MIGRATE_STATS_INIT). */

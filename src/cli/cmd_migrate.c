@@ -46,6 +46,8 @@ static void usage(FILE *f)
 		"                            spare CPU and memory, the link and the guest, and\n"
 		"                            re-plans each pass; options given here stay as set.\n"
 		"                            fixed: exactly the options given\n"
+		"      --plan                print what --policy auto would start with, its\n"
+		"                            reasons and expected speed; migrate nothing\n"
 		"      --auto-converge       throttle the vCPUs while the guest dirties memory\n"
 		"                            faster than the link carries it (QEMU's meaning)\n"
 		"      --throttle-trigger P  a pass dirtying over P %% of what it sent counts (50)\n"
@@ -149,10 +151,11 @@ struct migrate_opts {
 	bool auto_converge, tailslow;
 	uint64_t throttle[4]; /* trigger, initial, increment, max (THR_* below) */
 	const char *policy;   /* auto (default) or fixed */
+	bool plan;            /* print the plan, migrate nothing */
 };
 
 /* Long-only options of auto-converge, and the migrate arguments they set. */
-enum { OPT_AUTO_CONVERGE = 1000, OPT_POLICY, OPT_TAILSLOW, OPT_THR_TRIGGER, OPT_THR_INITIAL,
+enum { OPT_AUTO_CONVERGE = 1000, OPT_POLICY, OPT_PLAN, OPT_TAILSLOW, OPT_THR_TRIGGER, OPT_THR_INITIAL,
        OPT_THR_INCREMENT, OPT_THR_MAX };
 static const char *const throttle_keys[4] = {"throttle_trigger", "throttle_initial",
 					     "throttle_increment", "throttle_max"};
@@ -213,6 +216,7 @@ static int parse_value(int c, const char *arg, struct migrate_opts *o)
 		fprintf(stderr, "vmig migrate: invalid --channels '%s': want 0..16\n", arg);
 		return -1;
 	case OPT_AUTO_CONVERGE: o->auto_converge = true; return 0;
+	case OPT_PLAN: o->plan = true; return 0;
 	case OPT_POLICY:
 		o->policy = arg;
 		if (!strcmp(arg, "auto") || !strcmp(arg, "fixed"))
@@ -254,6 +258,7 @@ static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 		{"qatzip-path", required_argument, NULL, 'Q'},
 		{"auto-converge", no_argument, NULL, OPT_AUTO_CONVERGE},
 		{"policy", required_argument, NULL, OPT_POLICY},
+		{"plan", no_argument, NULL, OPT_PLAN},
 		{"throttle-tailslow", no_argument, NULL, OPT_TAILSLOW},
 		{"throttle-trigger", required_argument, NULL, OPT_THR_TRIGGER},
 		{"throttle-initial", required_argument, NULL, OPT_THR_INITIAL},
@@ -402,6 +407,38 @@ static int follow(int fd, const struct migrate_opts *o)
 	}
 }
 
+/* --plan: what --policy auto would start with, and why; migrates nothing. */
+static int show_plan(int fd, const struct migrate_opts *o)
+{
+	json_t *args = migrate_args(o), *rep = NULL;
+	char err[512];
+	int r = args ? control_call(fd, "query-migrate-plan", args, &rep, err, sizeof(err)) : -1;
+	json_decref(args);
+	if (r) {
+		fprintf(stderr, "vmig migrate: %s\n", args ? err : "cannot encode the request");
+		return 1;
+	}
+	if (o->json) {
+		char *s = json_dumps(rep, JSON_COMPACT);
+		printf("%s\n", s ? s : "{}");
+		free(s);
+	} else {
+		printf("plan (nothing migrated)\n");
+		printf("  codec             %s%s\n", str(rep, "codec"),
+		       num(rep, "level") ? "" : " (default level)");
+		printf("  threads           %.0f compressing, %.0f data channels\n", num(rep, "threads"),
+		       num(rep, "channels"));
+		printf("  XBZRLE            %s\n", num(rep, "xbzrle_cache") ? "on" : "off");
+		printf("  auto-converge     %s\n",
+		       json_is_true(json_object_get(rep, "auto_converge")) ? "on" : "off");
+		printf("  expected          %.0f MiB/s of RAM, first pass %.1f s\n", num(rep, "ram_mibs"),
+		       num(rep, "first_pass_ms") / 1000.0);
+		printf("  why               %s\n", str(rep, "reason"));
+	}
+	json_decref(rep);
+	return 0;
+}
+
 int cmd_migrate(int argc, char **argv)
 {
 	struct migrate_opts o = {0};
@@ -418,7 +455,10 @@ int cmd_migrate(int argc, char **argv)
 		fprintf(stderr, "vmig migrate: %s\n", err);
 		return 1;
 	}
-	status = request(fd, &o) < 0 ? 1 : follow(fd, &o);
+	if (o.plan)
+		status = show_plan(fd, &o);
+	else
+		status = request(fd, &o) < 0 ? 1 : follow(fd, &o);
 	close(fd);
 	return status;
 }

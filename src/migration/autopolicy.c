@@ -162,3 +162,22 @@ void autopolicy_after_pass(struct vmig_migration *m, double secs, uint64_t wire,
 		autopolicy_record(m, change, why);
 	}
 }
+
+void autopolicy_report(const struct vmig_migration *m, struct vmig_migrate_plan *out)
+{
+	const struct plan *pl = &m->plan;
+	uint32_t size = out->size;
+	memset(out, 0, sizeof(*out));
+	out->size = size;
+	snprintf(out->codec, sizeof(out->codec), "%s", m->p.codec ? m->p.codec : "none");
+	out->level = pl->level;
+	out->threads = pl->threads;
+	out->channels = pl->channels;
+	out->xbzrle_cache_bytes = pl->xbzrle_bytes;
+	out->auto_converge = m->p.auto_converge;
+	out->ram_mibs = plan_rate(&m->plan_in, pl->codec, pl->threads);
+	double ram_mib = (double)m->plan_in.ram_bytes / 1048576.0;
+	out->first_pass_ms = out->ram_mibs > 0 ? (uint64_t)(ram_mib / out->ram_mibs * 1000.0) : 0;
+	if (m->st.nr_decisions)
+		snprintf(out->reason, sizeof(out->reason), "%s", m->st.decisions[0].reason);
+}

@@ -20,6 +20,10 @@ int autopolicy_start(struct vmig_migration *m, char *err, size_t errlen);
 /* After pass m->pass, which took secs and sent wire bytes. */
 void autopolicy_after_pass(struct vmig_migration *m, double secs, uint64_t wire, uint64_t dirty);
 
+/* The plan in force, as vmig_migration_plan reports it. */
+struct vmig_migrate_plan;
+void autopolicy_report(const struct vmig_migration *m, struct vmig_migrate_plan *out);
+
 /* Keeps a decision (any policy may call it); takes m->lock. */
 void autopolicy_record(struct vmig_migration *m, const char *change, const char *reason);
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
@@ -836,6 +837,38 @@ int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migra
 	return 0;
 fail:
 	m->thread = 0;
+	vmig_migration_free(m);
+	return r;
+}
+
+#define PLAN_PROBE_WAIT_MS 60 /* the probe's first idle share comes after 50 ms */
+
+int vmig_migration_plan(const struct vmig_guest *guest, const struct vmig_migrate_params *p,
+			struct vmig_migrate_plan *out, char *err, size_t errlen)
+{
+	struct vmig_migration *m = calloc(1, sizeof(*m));
+	char perr[256];
+	int r;
+	if (!m || out->size != sizeof(*out)) {
+		snprintf(err, errlen, !m ? "out of memory" : "vmig_migrate_plan.size is wrong");
+		free(m);
+		return !m ? -ENOMEM : -EINVAL;
+	}
+	m->cancel_fd = -1;
+	m->ch.fd = -1;
+	for (unsigned i = 0; i <= MAX_DATA_CHANNELS; i++)
+		m->byo_fds[i] = -1;
+	m->g = *guest;
+	pthread_mutex_init(&m->lock, NULL);
+	if (!(r = take_params(m, p, err, errlen)) && !(r = ram_map_init(&m->ram, guest, err, errlen))) {
+		if (host_probe_start(NULL, 0, &m->probe, perr, sizeof(perr)))
+			log_debug("host probe: %s", perr);
+		nanosleep(&(struct timespec){0, PLAN_PROBE_WAIT_MS * 1000000L}, NULL);
+		m->p.policy = VMIG_POLICY_AUTO;
+		r = autopolicy_start(m, err, errlen);
+	}
+	if (!r)
+		autopolicy_report(m, out);
 	vmig_migration_free(m);
 	return r;
 }

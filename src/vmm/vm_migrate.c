@@ -249,6 +249,30 @@ static json_t *migrate_figures(const struct vmig_migrate_stats *st)
 	return r;
 }
 
+/* What --policy auto would start with for these arguments; migrates nothing. */
+static int cmd_query_migrate_plan(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
+{
+	struct vm *vm = ctx;
+	struct migrate_args a = {0};
+	struct vmig_migrate_params p = VMIG_MIGRATE_PARAMS_INIT;
+	struct vmig_migrate_plan plan = VMIG_MIGRATE_PLAN_INIT;
+	struct vmig_guest g;
+	int r = control_args_unpack("query-migrate-plan", args, migrate_spec, &a, err, errlen);
+	if (r)
+		return r;
+	migrate_params(&a, &p);
+	vm_guest_iface(vm, &g);
+	if ((r = vmig_migration_plan(&g, &p, &plan, err, errlen)))
+		return r;
+	*ret = json_pack("{s:s, s:i, s:i, s:i, s:I, s:b, s:f, s:I, s:o}", "codec", plan.codec,
+			 "level", plan.level, "threads", (int)plan.threads, "channels",
+			 (int)plan.channels, "xbzrle_cache", (json_int_t)plan.xbzrle_cache_bytes,
+			 "auto_converge", plan.auto_converge, "ram_mibs", plan.ram_mibs,
+			 "first_pass_ms", (json_int_t)plan.first_pass_ms, "reason",
+			 json_string_lossy(plan.reason));
+	return *ret ? 0 : -ENOMEM;
+}
+
 static int cmd_query_migrate(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	struct vm *vm = ctx;
@@ -287,6 +311,8 @@ static const struct control_command migrate_commands[] = {
 	 "\"throttle_max\", \"throttle_tailslow\", \"policy\" (auto|fixed)}",
 	 migrate_spec},
 	{"query-migrate", cmd_query_migrate, "progress and figures of the current migration", NULL},
+	{"query-migrate-plan", cmd_query_migrate_plan,
+	 "what --policy auto would start with for these migrate arguments, and why", migrate_spec},
 	{"migrate-cancel", cmd_migrate_cancel, "cancel the migration; the guest keeps running here",
 	 NULL},
 };

@@ -398,6 +398,24 @@ TEST(auto_policy_keeps_a_pinned_codec)
 	fg_free(&dst);
 }
 
+TEST(plan_says_what_auto_would_do_without_migrating)
+{
+	struct fake_guest src;
+	char err[256];
+	fg_init(&src, true);
+	struct vmig_guest g = {&fg_ops, &src};
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params),
+					.uri = "tcp:127.0.0.1:1", .max_bandwidth = 16 << 20};
+	struct vmig_migrate_plan plan = VMIG_MIGRATE_PLAN_INIT;
+	CHECK_EQ_INT(vmig_migration_plan(&g, &p, &plan, err, sizeof(err)), 0);
+	CHECK(strcmp(plan.codec, "none") != 0); /* a 16 MiB/s link: compress */
+	CHECK(plan.ram_mibs > 16);
+	CHECK(plan.first_pass_ms > 0);
+	CHECK(strstr(plan.reason, "link 16 MiB/s") != NULL);
+	CHECK(!src.tracking && !src.paused); /* the guest was not touched */
+	fg_free(&src);
+}
+
 RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over_three_channels),
 	  UT(migrates_with_each_codec), UT(migrates_with_xbzrle_and_compression), UT(layout_mismatch_is_refused),
 	  UT(refused_destination_leaves_source_running),
@@ -407,4 +425,4 @@ RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over
 	  UT(without_auto_converge_the_fast_writer_never_converges),
 	  UT(throttle_is_lifted_when_the_migration_is_cancelled), UT(auto_converge_needs_a_throttle_op),
 	  UT(auto_policy_compresses_over_a_slow_link), UT(auto_policy_sends_raw_over_a_fast_link),
-	  UT(auto_policy_keeps_a_pinned_codec))
+	  UT(auto_policy_keeps_a_pinned_codec), UT(plan_says_what_auto_would_do_without_migrating))
