@@ -14,6 +14,7 @@
 #include "common/control_client.h"
 #include "common/json.h"
 #include "common/parse.h"
+#include "vmig/vmig.h"
 
 static void usage(FILE *f)
 {
@@ -211,9 +212,10 @@ static int parse_value(int c, const char *arg, struct migrate_opts *o)
 		fprintf(stderr, "vmig migrate: invalid --xbzrle-cache '%s'\n", arg);
 		return -1;
 	case 'n':
-		if (!parse_u64(arg, 0, 16, &o->channels))
+		if (!parse_u64(arg, 0, VMIG_MAX_DATA_CHANNELS, &o->channels))
 			return 0;
-		fprintf(stderr, "vmig migrate: invalid --channels '%s': want 0..16\n", arg);
+		fprintf(stderr, "vmig migrate: invalid --channels '%s': want 0..%d\n", arg,
+			VMIG_MAX_DATA_CHANNELS);
 		return -1;
 	case OPT_AUTO_CONVERGE: o->auto_converge = true; return 0;
 	case OPT_PLAN: o->plan = true; return 0;

@@ -172,35 +172,6 @@ int chan_listen(const char *uri, int *fd_out, char *err, size_t errlen)
 	return 0;
 }
 
-int chan_accept(int listen_fd, int timeout_ms, int cancel_fd, int *fd_out, char *peer,
-		size_t peerlen, char *err, size_t errlen)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	int r = wait_fd(listen_fd, POLLIN, cancel_fd, timeout_ms);
-	if (r) {
-		snprintf(err, errlen, "waiting for the migration source: %s",
-			 r == -ETIMEDOUT ? "timed out" : strerror(-r));
-		return r;
-	}
-	int fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "accept: %s", strerror(-r));
-		return r;
-	}
-	if (peer && peerlen) {
-		char h[NI_MAXHOST], s[NI_MAXSERV];
-		if (getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), s, sizeof(s),
-				NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-			snprintf(peer, peerlen, "%s:%s", h, s);
-		else
-			snprintf(peer, peerlen, "?");
-	}
-	*fd_out = fd;
-	return 0;
-}
-
 void chan_init(struct channel *c, int fd, int cancel_fd, int io_timeout_ms)
 {
 	memset(c, 0, sizeof(*c));

@@ -34,9 +34,6 @@ int chan_parse_uri(const char *uri, char *host, size_t hostlen, char *port, size
 int chan_connect(const char *uri, int timeout_ms, int cancel_fd, int *fd_out, char *err,
 		 size_t errlen);
 int chan_listen(const char *uri, int *fd_out, char *err, size_t errlen);
-/* timeout_ms < 0: wait forever (or until cancel_fd). */
-int chan_accept(int listen_fd, int timeout_ms, int cancel_fd, int *fd_out, char *peer,
-		size_t peerlen, char *err, size_t errlen);
 
 void chan_init(struct channel *c, int fd, int cancel_fd, int io_timeout_ms);
 void chan_close(struct channel *c);

@@ -730,9 +730,9 @@ static int take_params(struct vmig_migration *m, const struct vmig_migrate_param
 		return -EINVAL;
 	}
 	memcpy(&m->p, p, sizeof(*p));
-	if (p->nr_fds > MAX_DATA_CHANNELS + 1 || (p->nr_fds && !p->fds)) {
+	if (p->nr_fds > VMIG_MAX_DATA_CHANNELS + 1 || (p->nr_fds && !p->fds)) {
 		snprintf(err, errlen, "at most %d connections (the main one and %d data channels)",
-			 MAX_DATA_CHANNELS + 1, MAX_DATA_CHANNELS);
+			 VMIG_MAX_DATA_CHANNELS + 1, VMIG_MAX_DATA_CHANNELS);
 		return -EINVAL;
 	}
 	m->nr_byo_fds = p->nr_fds;
@@ -743,8 +743,8 @@ static int take_params(struct vmig_migration *m, const struct vmig_migrate_param
 		snprintf(err, errlen, "%u data channels asked for, %u connections given", p->channels,
 			 p->nr_fds - 1);
 		r = -EINVAL;
-	} else if (p->channels > MAX_DATA_CHANNELS) {
-		snprintf(err, errlen, "at most %d data channels", MAX_DATA_CHANNELS);
+	} else if (p->channels > VMIG_MAX_DATA_CHANNELS) {
+		snprintf(err, errlen, "at most %d data channels", VMIG_MAX_DATA_CHANNELS);
 		r = -EINVAL;
 	} else if (!p->nr_fds) {
 		r = chan_parse_uri(p->uri, host, sizeof(host), port, sizeof(port), err, errlen);
@@ -771,7 +771,7 @@ int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migra
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	for (unsigned i = 0; i <= MAX_DATA_CHANNELS; i++)
+	for (unsigned i = 0; i <= VMIG_MAX_DATA_CHANNELS; i++)
 		m->byo_fds[i] = -1;
 	m->g = *guest;
 	if ((r = take_params(m, p, err, errlen))) {
@@ -856,7 +856,7 @@ int vmig_migration_plan(const struct vmig_guest *guest, const struct vmig_migrat
 	}
 	m->cancel_fd = -1;
 	m->ch.fd = -1;
-	for (unsigned i = 0; i <= MAX_DATA_CHANNELS; i++)
+	for (unsigned i = 0; i <= VMIG_MAX_DATA_CHANNELS; i++)
 		m->byo_fds[i] = -1;
 	m->g = *guest;
 	pthread_mutex_init(&m->lock, NULL);

@@ -20,7 +20,6 @@
 
 #define BATCH_PAGES 256
 #define CLEAR_CHUNK_PAGES 4096 /* 16 MiB re-armed per KVM_CLEAR_DIRTY_LOG */
-#define MAX_DATA_CHANNELS VMIG_MAX_DATA_CHANNELS
 #define NR_SLOTS 4 /* batches per stream: one filling, the rest compressing or sending */
 
 enum slot_state { SLOT_FREE, SLOT_SEALED, SLOT_COMPRESSING };
@@ -86,7 +85,7 @@ struct vmig_migration {
 	 * the next harvest itself rather than trust the guest's log to keep them. */
 	uint64_t *carry[VMIG_MAX_RAM_REGIONS];
 	struct channel ch;              /* main channel */
-	int byo_fds[MAX_DATA_CHANNELS + 1]; /* connections the caller brought, until taken */
+	int byo_fds[VMIG_MAX_DATA_CHANNELS + 1]; /* connections the caller brought, until taken */
 	unsigned nr_byo_fds;
 	bool connected, dirty_on, paused, go_sent;
 	bool unconfirmed;               /* GO sent, RESUMED never came: guest kept paused */
