@@ -241,8 +241,8 @@ static int read_reply(int fd, const char *command, int64_t deadline, int timeout
 		      json_t **reply, char *err, size_t errlen)
 {
 	json_error_t e;
-	char *line;
-	size_t len;
+	char *line = NULL; /* gcc -O3 cannot see read_line set both on success */
+	size_t len = 0;
 	int rc;
 
 	for (;;) {

@@ -555,7 +555,7 @@ void probe_figures(const struct probe_raw *prev, const struct probe_raw *cur,
 	}
 	hi->ncpus = ncpus;
 	hi->usable_cpus_milli = (uint32_t)usable;
-	double spare;
+	double spare = 0; /* set by spare_milli when it returns true; gcc -O3 cannot tell */
 	if (prev && usable && spare_milli(prev, cur, ncpus, &spare)) {
 		double pm = spare * 1000.0 / (double)usable;
 		hi->cpu_idle_permille = pm >= 1000 ? 1000 : (uint32_t)(pm + 0.5);
