@@ -654,11 +654,15 @@ static int setup_codec(struct vmig_migration *m, const struct vmig_migrate_param
 {
 	const char *name = p->codec && *p->codec ? p->codec : "none";
 	struct accel_config ac = {.kind = ACCEL_CPU, .threads = p->compress_threads,
-				  .qatzip_path = p->qatzip_library};
+				  .qatzip_path = p->qatzip_library,
+				  .qat_fallback = ACCEL_QAT_FALLBACK_CPU};
 	if (p->accel && accel_kind_parse(p->accel, &ac.kind)) {
 		snprintf(err, errlen, "unknown accelerator '%s' (want cpu, qat or auto)", p->accel);
 		return -EINVAL;
 	}
+	int bad = accel_config_set_qat_names(&ac, p->qat_fallback, p->qatzip_log, err, errlen);
+	if (bad)
+		return bad;
 	if (!strcmp(name, "qat")) {
 		m->codec = CODEC_DEFLATE;
 		if (!p->accel)
