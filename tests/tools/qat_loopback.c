@@ -142,7 +142,7 @@ int main(int argc, char **argv)
 	dup2(logfd, 2);
 
 	struct dest_run d = {.g = &dst, .accel = o.dest_accel, .qatzip_library = o.qatzip,
-			     .qat_fallback = o.fallback};
+			     .qat_fallback = o.fallback, .qatzip_log = o.qatzip_log};
 	char uri[64], err[512] = "";
 	struct vmig_migrate_params p = {.size = sizeof(p), .downtime_limit_ms = 50,
 					.channels = o.channels, .codec = o.codec,

@@ -234,7 +234,8 @@ static void *dest_thread(void *arg)
 					 .io_timeout_ms = d->io_timeout_ms ? d->io_timeout_ms : 3000,
 					 .max_ram_bytes = d->max_ram_bytes, .accel = d->accel,
 					 .qatzip_library = d->qatzip_library,
-					 .qat_fallback = d->qat_fallback};
+					 .qat_fallback = d->qat_fallback,
+					 .qatzip_log = d->qatzip_log};
 	d->result = vmig_incoming_create(&p, &in, d->err, sizeof(d->err));
 	if (d->result)
 		return NULL;
