@@ -433,10 +433,12 @@ static int recv_compressed_pages(struct dst_chan *in, struct ram_map *ram,
 	uint64_t t0 = thread_cpu_ns();
 	size_t cap = (size_t)WIRE_MAX_PAGES_PER_BATCH * VMIG_PAGE_SIZE;
 	size_t want = (size_t)pr->normal * VMIG_PAGE_SIZE;
+	r = -ENOTSUP;
 	if (in->q) /* the workers' CPU time is counted by the engine */
 		r = rx_offload_decompress(in->in->accel, in->q, (enum codec_id)pr->codec, in->comp,
 					  comp_len, in->scratch, cap, want);
-	else
+	/* No engine, or one that does not do this codec (QAT: deflate only) or is full. */
+	if (r == -ENOTSUP || r == -EAGAIN)
 		r = codec_decompress(in->codec_ctx, (enum codec_id)pr->codec, in->comp, comp_len,
 				     in->scratch, cap, want);
 	__atomic_fetch_add(&in->decompress_ns, thread_cpu_ns() - t0, __ATOMIC_RELAXED);

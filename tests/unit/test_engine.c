@@ -416,16 +416,9 @@ TEST(plan_says_what_auto_would_do_without_migrating)
 	fg_free(&src);
 }
 
-/*
- * The QATzip a QAT test loads: the real one when `make test` built it
- * (VMIG_TEST_REAL_QATZIP), else the TEST DOUBLE next to this binary.
- */
-static const char *qatzip_for_test(char *buf, size_t len, bool *real)
+/* The QATzip TEST DOUBLE next to this binary (tests/qat_standin). */
+static const char *qatzip_double(char *buf, size_t len)
 {
-	const char *env = getenv("VMIG_TEST_REAL_QATZIP");
-	*real = env && env[0] && access(env, R_OK) == 0;
-	if (*real)
-		return env;
 	char exe[512];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n <= 0)
@@ -439,14 +432,27 @@ static const char *qatzip_for_test(char *buf, size_t len, bool *real)
 	return buf;
 }
 
+/*
+ * The QATzip a QAT test loads: the real one when `make test` built it
+ * (VMIG_TEST_REAL_QATZIP), else the TEST DOUBLE.
+ */
+static const char *qatzip_for_test(char *buf, size_t len, bool *real)
+{
+	const char *env = getenv("VMIG_TEST_REAL_QATZIP");
+	*real = env && env[0] && access(env, R_OK) == 0;
+	return *real ? env : qatzip_double(buf, len);
+}
+
 /* A deflate migration whose destination inflates through its offload engine. */
 static void inflate_on_destination_engine(struct ut_state *ut_, const char *codec,
-					   const char *dest_accel, const char *lib)
+					   const char *dest_accel, const char *lib,
+					   const char *dest_fallback)
 {
 	char want[16]; /* what accel_describe starts with: "qat (", "cpu (" */
 	snprintf(want, sizeof(want), "%s (", dest_accel);
 	struct fake_guest src, dst;
-	struct dest_run d = {.accel = dest_accel, .qatzip_library = lib, .qat_fallback = "qatzip"};
+	struct dest_run d = {.accel = dest_accel, .qatzip_library = lib,
+			     .qat_fallback = dest_fallback};
 	fg_init(&src, true);
 	fg_init(&dst, false);
 	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params),
@@ -480,12 +486,24 @@ TEST(qat_source_inflated_through_qat_on_the_destination)
 	CHECK(lib);
 	fprintf(stderr, "QATzip: %s (%s)\n", lib,
 		real ? "the real library, software mode" : "TEST DOUBLE: the real one is not built");
-	inflate_on_destination_engine(ut_, "qat", "qat", lib);
+	inflate_on_destination_engine(ut_, "qat", "qat", lib, "qatzip");
 }
 
 TEST(deflate_inflated_through_cpu_workers_on_the_destination)
 {
-	inflate_on_destination_engine(ut_, "deflate", "cpu", NULL);
+	inflate_on_destination_engine(ut_, "deflate", "cpu", NULL, NULL);
+}
+
+/*
+ * A destination on QAT alone (no CPU fallback: the double has a "device")
+ * still takes lz4 batches: QAT does only deflate, the channel threads the rest.
+ */
+TEST(codecs_qat_does_not_do_decode_on_the_channel_threads)
+{
+	char buf[600];
+	const char *lib = qatzip_double(buf, sizeof(buf));
+	CHECK(lib);
+	inflate_on_destination_engine(ut_, "lz4", "qat", lib, "none");
 }
 
 RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over_three_channels),
@@ -499,4 +517,5 @@ RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over
 	  UT(auto_policy_compresses_over_a_slow_link), UT(auto_policy_sends_raw_over_a_fast_link),
 	  UT(auto_policy_keeps_a_pinned_codec), UT(plan_says_what_auto_would_do_without_migrating),
 	  UT(qat_source_inflated_through_qat_on_the_destination),
-	  UT(deflate_inflated_through_cpu_workers_on_the_destination))
+	  UT(deflate_inflated_through_cpu_workers_on_the_destination),
+	  UT(codecs_qat_does_not_do_decode_on_the_channel_threads))
