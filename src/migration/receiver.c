@@ -998,7 +998,7 @@ static void collect_stats(struct vmig_incoming *in, struct vmig_incoming_stats *
 	st->total_ms = (now_ns() - in->t0_ns) / 1000000;
 	if (in->accel) {
 		st->decompress_ns += rx_offload_decompress_ns(in->accel);
-		snprintf(st->accel, sizeof(st->accel), "%s", accel_describe(in->accel));
+		rx_offload_describe(in->accel, st->accel, sizeof(st->accel));
 	}
 }
 

@@ -48,6 +48,17 @@ int rx_offload_decompress(struct accel *a, struct accel_queue *q, enum codec_id 
 	return job.dst_len == expected_len ? 0 : -EBADMSG;
 }
 
+void rx_offload_describe(struct accel *a, char *buf, size_t len)
+{
+	struct accel_stats s;
+	accel_get_stats(a, &s);
+	if (s.qat_jobs_on_cpu)
+		snprintf(buf, len, "%s; %llu jobs on the CPU codec", accel_describe(a),
+			 (unsigned long long)s.qat_jobs_on_cpu);
+	else
+		snprintf(buf, len, "%s", accel_describe(a));
+}
+
 uint64_t rx_offload_decompress_ns(struct accel *a)
 {
 	struct accel_stats s;

@@ -27,6 +27,9 @@ int rx_offload_decompress(struct accel *a, struct accel_queue *q, enum codec_id 
 			  const void *src, size_t src_len, void *dst, size_t dst_cap,
 			  size_t expected_len);
 
+/* accel_describe, and how many QAT jobs went to the CPU codec instead, if any. */
+void rx_offload_describe(struct accel *a, char *buf, size_t len);
+
 /* CPU time the engine's workers spent decompressing (0 without one). */
 uint64_t rx_offload_decompress_ns(struct accel *a);
 

@@ -905,6 +905,10 @@ void vmig_migration_query(struct vmig_migration *m, struct vmig_migrate_stats *c
 		struct accel_stats as;
 		accel_get_stats(m->accel, &as);
 		s->compress_cpu_s = (double)as.compress_ns / 1e9;
+		size_t used = strnlen(s->accel, sizeof(s->accel));
+		if (as.qat_jobs_on_cpu && used < sizeof(s->accel)) /* QAT's share went to the CPU */
+			snprintf(s->accel + used, sizeof(s->accel) - used, "; %llu jobs on the CPU codec",
+				 (unsigned long long)as.qat_jobs_on_cpu);
 	}
 	if (s->status != VMIG_MIG_COMPLETED && s->status != VMIG_MIG_FAILED &&
 	    s->status != VMIG_MIG_CANCELLED && s->status != VMIG_MIG_UNCONFIRMED)

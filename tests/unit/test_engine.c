@@ -495,6 +495,35 @@ TEST(deflate_inflated_through_cpu_workers_on_the_destination)
 }
 
 /*
+ * A CPU source's batches (256 pages, 1 MiB) exceed QAT's hardware buffer:
+ * a QAT destination inflates them on its workers' CPU codec and says so.
+ */
+TEST(batches_beyond_hw_buff_inflate_on_the_cpu_at_a_qat_destination)
+{
+	char buf[600];
+	bool real = false;
+	const char *lib = qatzip_for_test(buf, sizeof(buf), &real);
+	CHECK(lib);
+	struct fake_guest src, dst;
+	struct dest_run d = {.accel = "qat", .qatzip_library = lib, .qat_fallback = "qatzip"};
+	fg_init(&src, true);
+	fg_init(&dst, false);
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params),
+					.downtime_limit_ms = 50, .codec = "deflate",
+					.compress_threads = 2};
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
+	CHECK_EQ_INT(migrate_busy(&src, &dst, &p, &st, &d), 0);
+	CHECK_EQ_INT(st.status, VMIG_MIG_COMPLETED);
+	CHECK_EQ_INT(d.result, 0);
+	CHECK(memcmp(src.mem, dst.mem, (size_t)PAGES * 4096) == 0);
+	fprintf(stderr, "destination: %s\n", d.st.accel);
+	CHECK(strncmp(d.st.accel, "qat (", 5) == 0);
+	CHECK(strstr(d.st.accel, " jobs on the CPU codec"));
+	fg_free(&src);
+	fg_free(&dst);
+}
+
+/*
  * A destination on QAT alone (no CPU fallback: the double has a "device")
  * still takes lz4 batches: QAT does only deflate, the channel threads the rest.
  */
@@ -518,4 +547,5 @@ RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over
 	  UT(auto_policy_keeps_a_pinned_codec), UT(plan_says_what_auto_would_do_without_migrating),
 	  UT(qat_source_inflated_through_qat_on_the_destination),
 	  UT(deflate_inflated_through_cpu_workers_on_the_destination),
-	  UT(codecs_qat_does_not_do_decode_on_the_channel_threads))
+	  UT(codecs_qat_does_not_do_decode_on_the_channel_threads),
+	  UT(batches_beyond_hw_buff_inflate_on_the_cpu_at_a_qat_destination))
