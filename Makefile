@@ -8,8 +8,12 @@ TSAN_BUILD  ?= build-tsan
 # Debian's python3-pytest serves /usr/bin/python3, not a python3 earlier on PATH.
 PYTEST      ?= /usr/bin/python3 -m pytest
 PYTEST_ARGS ?=
+# Intel QATzip is not in Debian: its vendored sources, built once into the
+# debug build for the QAT tests (tests/conftest.py finds it there).
+QATZIP_VENDOR ?= ../shared/vendor
+QATZIP_BUILD  ?= $(DEBUG_BUILD)/qatzip
 
-.PHONY: all deps build debug tsan demo test unit bench clean format
+.PHONY: all deps build debug tsan qatzip demo test unit bench clean format
 
 all: build
 
@@ -34,15 +38,19 @@ debug: deps $(DEBUG_BUILD)/build.ninja
 tsan: deps $(TSAN_BUILD)/build.ninja
 	ninja -C $(TSAN_BUILD)
 
+# The real QATzip for the QAT tests; says loudly when it cannot be built.
+qatzip: $(DEBUG_BUILD)/build.ninja
+	@scripts/build-real-qatzip.sh $(QATZIP_VENDOR) $(QATZIP_BUILD)
+
 demo: build
 	scripts/demo.sh $(BUILD)
 
 # Unit tests (one pytest test per C case, ASan/UBSan build, then the threaded
 # ones again under TSan), then integration tests; ends "N passed, N failed, N skipped".
-test: debug tsan
+test: debug tsan qatzip
 	$(PYTEST) -v --durations=10 --build=$(DEBUG_BUILD) --tsan-build=$(TSAN_BUILD) $(PYTEST_ARGS)
 
-unit: debug tsan
+unit: debug tsan qatzip
 	$(PYTEST) -v --build=$(DEBUG_BUILD) --tsan-build=$(TSAN_BUILD) $(PYTEST_ARGS) tests/test_unit.py
 
 bench: build

@@ -5,6 +5,10 @@ Options:
   --tsan-build DIR  the ThreadSanitizer build whose unit tests run too
                     (default build-tsan; '' runs none)
 
+The real Intel QATzip (built by `make qatzip` into BUILD/qatzip/prefix, or
+named in $VMIG_TEST_REAL_QATZIP) is handed to the tests in that variable;
+where it is absent a banner says so and the tests against it skip.
+
 Where /dev/kvm is absent a banner says so at the start and every test that
 needs a KVM guest skips with that reason. The run ends with the plain line
 'N passed, N failed, N skipped' (a test that fails in setup or teardown
@@ -41,9 +45,32 @@ def build_dir(pytestconfig):
     return _dir(pytestconfig, "--build")
 
 
+def _real_qatzip(config):
+    """The real libqatzip.so.3 for the QAT tests, or None; exported to them."""
+    path = os.environ.get("VMIG_TEST_REAL_QATZIP") or os.path.join(
+        _dir(config, "--build") or "", "qatzip", "prefix", "lib", "libqatzip.so.3")
+    if not os.path.exists(path):
+        return None
+    os.environ["VMIG_TEST_REAL_QATZIP"] = os.path.abspath(path)
+    return os.environ["VMIG_TEST_REAL_QATZIP"]
+
+
+def pytest_configure(config):
+    # Before any test starts, so every test process inherits it.
+    config.vmig_real_qatzip = _real_qatzip(config)
+
+
 def pytest_report_header(config):
     lines = [f"vmig: build {_dir(config, '--build')}, "
              f"TSan build {_dir(config, '--tsan-build') or '(none)'}"]
+    qz = config.vmig_real_qatzip
+    if qz:
+        lines += [f"vmig: QAT tests against the real QATzip: {qz} (software mode, no device)"]
+    else:
+        lines += ["*" * 72,
+                  "* WARNING: the real Intel QATzip is not built: the QAT tests against   *",
+                  "* it SKIP. `make qatzip` builds it from ../shared/vendor when present. *",
+                  "*" * 72]
     if not HAVE_KVM:
         lines += ["*" * 72,
                   "* WARNING: /dev/kvm is not available: every test that runs a real KVM *",

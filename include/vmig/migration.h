@@ -145,6 +145,15 @@ struct vmig_migrate_params {
 	 */
 	enum vmig_policy { VMIG_POLICY_FIXED = 0, VMIG_POLICY_AUTO = 1 } policy;
 	unsigned pinned;
+	/*
+	 * QAT on a host where it has no device: "none" fails the migration,
+	 * "qatzip" lets QATzip compress in software (sw_backup=1; slow), "cpu"
+	 * (NULL, the default) uses vmig's own CPU deflate. The stats'
+	 * accelerator says which ran.
+	 */
+	const char *qat_fallback;
+	/* QATzip's own stderr log: "none" (NULL, default), "error", "warning", "info", "debug" */
+	const char *qatzip_log;
 };
 #define VMIG_PIN_CODEC (1u << 0)     /* codec and accel */
 #define VMIG_PIN_LEVEL (1u << 1)
@@ -242,6 +251,16 @@ struct vmig_incoming_params {
 	 */
 	int (*check_config)(void *opaque, const uint8_t *cfg, size_t len, char *why, size_t whylen);
 	void *opaque;
+	/*
+	 * Decompression offload: NULL or "" decodes compressed batches on the
+	 * channel threads; "cpu", "qat" or "auto" through the offload engine
+	 * (a QAT source's deflate then inflates on QAT here too). The other
+	 * three are as in struct vmig_migrate_params.
+	 */
+	const char *accel;
+	const char *qatzip_library;
+	const char *qat_fallback;
+	const char *qatzip_log;
 };
 #define VMIG_INCOMING_PARAMS_INIT {.size = sizeof(struct vmig_incoming_params), .listen_fd = -1}
 
@@ -250,6 +269,7 @@ struct vmig_incoming_stats {
 	uint64_t decompress_ns;
 	uint64_t total_ms;
 	bool verified;
+	char accel[160];            /* the offload engine that decompressed, or "" */
 };
 
 /* Listens on uri (tcp:HOST:PORT); *listen_fd is then ready for accept. */

@@ -94,6 +94,60 @@ const char *accel_kind_name(enum accel_kind kind)
 	return "unknown";
 }
 
+const char *accel_qat_fallback_name(enum accel_qat_fallback f)
+{
+	switch (f) {
+	case ACCEL_QAT_FALLBACK_NONE: return "none";
+	case ACCEL_QAT_FALLBACK_QATZIP: return "qatzip";
+	case ACCEL_QAT_FALLBACK_CPU: return "cpu";
+	}
+	return "unknown";
+}
+
+int accel_qat_fallback_parse(const char *name, enum accel_qat_fallback *out)
+{
+	static const enum accel_qat_fallback all[] = {
+		ACCEL_QAT_FALLBACK_NONE, ACCEL_QAT_FALLBACK_QATZIP, ACCEL_QAT_FALLBACK_CPU};
+	for (size_t i = 0; name && i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcmp(name, accel_qat_fallback_name(all[i])) == 0) {
+			if (out)
+				*out = all[i];
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int accel_qatzip_log_parse(const char *name, enum accel_qatzip_log *out)
+{
+	static const char *const names[] = {"none", "error", "warning", "info", "debug"};
+	for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(name, names[i]) == 0) {
+			if (out)
+				*out = (enum accel_qatzip_log)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int accel_config_set_qat_names(struct accel_config *cfg, const char *fallback, const char *log,
+			       char *err, size_t errlen)
+{
+	if (fallback && accel_qat_fallback_parse(fallback, &cfg->qat_fallback)) {
+		snprintf(err, errlen, "unknown QAT fallback '%s' (want none, qatzip or cpu)",
+			 fallback);
+		return -EINVAL;
+	}
+	if (log && accel_qatzip_log_parse(log, &cfg->qatzip_log)) {
+		snprintf(err, errlen,
+			 "unknown QATzip log level '%s' (want none, error, warning, info or debug)",
+			 log);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int accel_kind_parse(const char *name, enum accel_kind *out)
 {
 	static const enum accel_kind kinds[] = {ACCEL_CPU, ACCEL_QAT, ACCEL_AUTO};
@@ -485,7 +539,7 @@ static const char *plural(unsigned n, const char *one, const char *many)
 static int open_qat(struct accel *a, const struct accel_config *cfg, unsigned sessions, char *err,
 		    size_t errlen)
 {
-	int rc = accel_qat_load(cfg->qatzip_path, &a->qatlib, err, errlen);
+	int rc = accel_qat_load(cfg, &a->qatlib, err, errlen);
 	if (rc != 0)
 		return rc;
 	rc = pool_start(a, &a->qat, &accel_qat_ops, a->qatlib, sessions, err, errlen);
@@ -562,17 +616,30 @@ int accel_open(const struct accel_config *cfg, struct accel **out, char *err, si
 	for (unsigned i = 0; i < a->depth; i++)
 		slot_release(a, &a->slots[a->depth - 1 - i]);
 
+	if ((unsigned)cfg->qat_fallback > ACCEL_QAT_FALLBACK_CPU ||
+	    (unsigned)cfg->qatzip_log > ACCEL_QATZIP_LOG_DEBUG) {
+		snprintf(err, errlen, "offload engine: unknown QAT fallback %d or QATzip log level %d",
+			 (int)cfg->qat_fallback, (int)cfg->qatzip_log);
+		accel_close(a);
+		return -EINVAL;
+	}
+	/* QAT with the CPU fallback is ACCEL_AUTO under another name. */
+	bool strict_qat = cfg->kind == ACCEL_QAT && cfg->qat_fallback != ACCEL_QAT_FALLBACK_CPU;
+	bool want_cpu = cfg->kind != ACCEL_QAT || !strict_qat;
 	if (cfg->kind == ACCEL_QAT || cfg->kind == ACCEL_AUTO) {
 		rc = open_qat(a, cfg, qat_sessions, qat_err, sizeof(qat_err));
-		if (rc != 0 && cfg->kind == ACCEL_QAT) {
+		if (rc != 0 && strict_qat) {
 			snprintf(err, errlen, "%s", qat_err);
 			accel_close(a);
 			return rc;
 		}
-		if (rc != 0)
+		if (rc != 0 && cfg->kind == ACCEL_QAT)
+			log_warn("offload engine: %s; falling back to vmig's CPU codecs "
+				 "(--qat-fallback cpu)", qat_err);
+		else if (rc != 0)
 			log_debug("offload engine: %s; falling back to the CPU", qat_err);
 	}
-	if (cfg->kind == ACCEL_CPU || cfg->kind == ACCEL_AUTO) {
+	if (want_cpu) {
 		rc = pool_start(a, &a->cpu, &accel_cpu_ops, NULL, cpu_threads, err, errlen);
 		if (rc != 0) {
 			accel_close(a);
@@ -582,8 +649,12 @@ int accel_open(const struct accel_config *cfg, struct accel **out, char *err, si
 	}
 
 	if (a->has_qat) {
-		char ver[160];
+		char ver[200];
 		accel_qat_version(a->qatlib, ver, sizeof(ver));
+		unsigned sw = accel_qat_software_sessions(a->qatlib);
+		if (sw) /* QATzip said so: no device under these sessions */
+			snprintf(ver + strlen(ver), sizeof(ver) - strlen(ver),
+				 " in software: no QAT device, sw_backup=1");
 		a->in_use = ACCEL_QAT;
 		if (a->has_cpu)
 			snprintf(a->desc, sizeof(a->desc),
@@ -595,7 +666,7 @@ int accel_open(const struct accel_config *cfg, struct accel **out, char *err, si
 				 plural(qat_sessions, "session", "sessions"));
 	} else {
 		a->in_use = ACCEL_CPU;
-		if (cfg->kind == ACCEL_AUTO)
+		if (cfg->kind != ACCEL_CPU)
 			snprintf(a->desc, sizeof(a->desc), "cpu (%u %s; QAT unavailable: %s)",
 				 cpu_threads, plural(cpu_threads, "thread", "threads"), qat_err);
 		else
@@ -609,6 +680,11 @@ int accel_open(const struct accel_config *cfg, struct accel **out, char *err, si
 const char *accel_describe(const struct accel *a)
 {
 	return a ? a->desc : "none";
+}
+
+size_t accel_max_job_bytes(const struct accel *a)
+{
+	return a && a->has_qat ? ACCEL_QAT_MAX_JOB_BYTES : 0;
 }
 
 enum accel_kind accel_kind_in_use(const struct accel *a)
@@ -626,4 +702,6 @@ void accel_get_stats(struct accel *a, struct accel_stats *s)
 	pthread_mutex_lock(&a->lock);
 	*s = a->stats;
 	pthread_mutex_unlock(&a->lock);
+	if (a->qatlib)
+		s->qat_jobs_on_cpu = accel_qat_cpu_jobs(a->qatlib);
 }

@@ -38,17 +38,48 @@ struct accel_job {
 	int status;           /* 0, or negative errno (-EBADMSG corrupt, -ENOSPC) */
 };
 
+/*
+ * What QAT does on a host where it has no device (or the device refuses a
+ * session). The zero value keeps ACCEL_QAT strict.
+ */
+enum accel_qat_fallback {
+	ACCEL_QAT_FALLBACK_NONE,   /* fail: sessions ask for hardware only (sw_backup=0) */
+	ACCEL_QAT_FALLBACK_QATZIP, /* QATzip's own software path (sw_backup=1) */
+	ACCEL_QAT_FALLBACK_CPU,    /* vmig's CPU workers, as ACCEL_AUTO does */
+};
+
+/* QATzip's own log levels (its QzLogLevel_T), for qzSetLogLevel. */
+enum accel_qatzip_log {
+	ACCEL_QATZIP_LOG_NONE = 0,
+	ACCEL_QATZIP_LOG_ERROR,
+	ACCEL_QATZIP_LOG_WARNING,
+	ACCEL_QATZIP_LOG_INFO,
+	ACCEL_QATZIP_LOG_DEBUG,
+};
+
+/*
+ * The largest job QAT is given (QATzip's QZ_HW_BUFF_MAX_SZ, the session's
+ * hw_buff_sz): a raw-deflate stream that inflates to more than hw_buff_sz
+ * fails on a device, so senders keep compressed batches within it (see
+ * accel_max_job_bytes) and the QAT backend inflates larger ones on the CPU.
+ */
+#define ACCEL_QAT_MAX_JOB_BYTES (512u * 1024u)
+
 struct accel_config {
 	enum accel_kind kind;
 	unsigned threads;     /* CPU backend workers (0: one per online CPU, max 64) */
 	unsigned queue_depth; /* jobs in flight before submit says -EAGAIN (0: 256) */
 	const char *qatzip_path; /* NULL: "libqatzip.so.3" (tests point at the test double) */
+	enum accel_qat_fallback qat_fallback; /* ACCEL_QAT only; ACCEL_AUTO always falls to CPU */
+	/* QATzip writes its log to stderr itself; this is the level it is set to. */
+	enum accel_qatzip_log qatzip_log;     /* 0 (none) is the default */
 };
 
 struct accel_stats {
 	uint64_t jobs, failed;
 	uint64_t bytes_in, bytes_out;
 	uint64_t compress_ns, decompress_ns; /* CPU time spent in codec work (thread CPU clock) */
+	uint64_t qat_jobs_on_cpu; /* QAT jobs its workers did on the CPU codec (qat_backend.c) */
 };
 
 struct accel;
@@ -111,6 +142,21 @@ int accel_submit_to(struct accel *a, struct accel_queue *q, struct accel_job *jo
 int accel_poll_queue(struct accel_queue *q, struct accel_job **done, unsigned max, int timeout_ms);
 /* Jobs submitted to q and not yet polled from it. */
 unsigned accel_queue_in_flight(struct accel_queue *q);
+
+/* Largest job size the backend in use takes whole (0: no limit). */
+size_t accel_max_job_bytes(const struct accel *a);
+
+/* "none", "qatzip", "cpu"; and back. */
+const char *accel_qat_fallback_name(enum accel_qat_fallback f);
+int accel_qat_fallback_parse(const char *name, enum accel_qat_fallback *out);
+/* "none", "error", "warning", "info", "debug"; and back. */
+int accel_qatzip_log_parse(const char *name, enum accel_qatzip_log *out);
+/*
+ * Both of the above into cfg from an API's strings (NULL leaves cfg's
+ * value): 0, or -EINVAL with a message naming the bad one.
+ */
+int accel_config_set_qat_names(struct accel_config *cfg, const char *fallback, const char *log,
+			       char *err, size_t errlen);
 
 /* "cpu", "qat", "auto"; and back (-EINVAL for anything else). */
 const char *accel_kind_name(enum accel_kind kind);

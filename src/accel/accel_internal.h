@@ -35,14 +35,24 @@ extern const struct accel_backend_ops accel_cpu_ops;
 struct accel_qat;
 extern const struct accel_backend_ops accel_qat_ops;
 /*
- * dlopen the library (path NULL: "libqatzip.so.3"), look up the calls and
+ * dlopen the library (cfg->qatzip_path NULL: "libqatzip.so.3"), set its
+ * log level (cfg->qatzip_log), look up the calls and
  * check the session-parameter layout. Touches no device: each worker's
  * worker_init does qzInit and the session setup, and says if there is none.
  */
-int accel_qat_load(const char *path, struct accel_qat **out, char *err, size_t errlen);
+int accel_qat_load(const struct accel_config *cfg, struct accel_qat **out, char *err,
+		   size_t errlen);
 void accel_qat_unload(struct accel_qat *q);
 /* "QATzip 1.2.0", or the stand-in's "TEST DOUBLE ..." line. After init. */
 void accel_qat_version(struct accel_qat *q, char *buf, size_t len);
+/*
+ * After the workers started: how many sessions run in QATzip's software
+ * path (no device, sw_backup=1), and jobs done on vmig's CPU codec instead
+ * of QATzip (see qat_backend.c: over hw_buff_sz, or past the no-device call
+ * budget).
+ */
+unsigned accel_qat_software_sessions(const struct accel_qat *q);
+unsigned long accel_qat_cpu_jobs(const struct accel_qat *q);
 /* What QAT does: deflate, both ways. */
 bool accel_qat_supports(enum codec_id codec);
 

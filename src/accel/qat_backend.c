@@ -8,23 +8,43 @@
  *
  * Sessions make raw deflate (QZ_DEFLATE_RAW: RFC 1951, no gzip header, no
  * checksum), the format ISA-L's inflate reads, so QAT output decodes on a
- * CPU-only destination and QAT decodes what ISA-L made. Hardware only: the
- * software fallback (sw_backup) is off, so a host with no device fails to
- * open QAT instead of silently compressing with QATzip's own zlib.
+ * CPU-only destination and QAT decodes what ISA-L made. The software
+ * fallback (sw_backup) is what the caller chose (accel_config.qat_fallback):
+ * off by default, so a host with no device fails to open QAT.
  *
  * Levels: vmig's deflate levels (ISA-L's 0-3) map onto QAT's 1-9 as
  * 0->1, 1->3, 2->6, 3->9. A worker sets up the session of a level the first
  * time a job asks for it (the default level's at start-up), then keeps it.
  *
- * Compressed output that would not fit dst_cap (QZ_BUF_ERROR: data that
- * does not compress) is written as stored deflate blocks when those fit, so
- * a dst_cap of codec_bound(CODEC_DEFLATE) never fails, as on the CPU.
+ * What the real QATzip (1.3.1, read and measured) does, and the answer:
+ * - output that does not fit: QZ_FAIL (QZ_BUF_ERROR in older notes), and
+ *   its software path then drops its zlib stream without deflateEnd (a
+ *   leak per call). So QATzip always gets an output buffer with room for
+ *   the worst case (the worker's scratch), and what does not fit the
+ *   caller's goes as stored deflate blocks: a dst_cap of
+ *   codec_bound(CODEC_DEFLATE) never fails, as on the CPU;
+ * - a short or bad decompress may return QZ_OK with partial output and
+ *   leave the session mid-stream: sizes are checked exactly, and after any
+ *   failed or short call the session is torn down and set up afresh;
+ * - raw deflate larger than the session's hw_buff_sz fails on a device:
+ *   sessions take ACCEL_QAT_MAX_JOB_BYTES, and larger inflates run on the
+ *   worker's CPU codec;
+ * - without a device every qzCompress/qzDecompress re-runs qzInit's
+ *   hardware probe (its no-device exit, stopQat, resets qat_available), and
+ *   each probe creates a pthread key that is never deleted (qatzip.c,
+ *   qzInit) and logs two warnings. Per-session setup cannot avoid it; the
+ *   log level (qzSetLogLevel) silences the lines. So on such a host the
+ *   backend calls QATzip at most QATZIP_NODEV_CALL_BUDGET times per process
+ *   and does the rest on its CPU codec, keeping vmig's process well short
+ *   of PTHREAD_KEYS_MAX. With a device, qzInit returns at once.
  *
- * Tested here against tests/qat_standin (a test double with the same calls
- * on top of zlib), never on a QAT device.
+ * Tested against the real QATzip 1.3.1 in software mode (sw_backup=1) and
+ * against tests/qat_standin (a test double) for what needs no device at
+ * all or injected faults; never on a QAT device.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +53,7 @@
 
 #include "accel/accel_internal.h"
 #include "codec/codec.h"
+#include "common/log.h"
 
 #include "accel/qatzip_abi.h"
 
@@ -48,6 +69,7 @@ typedef int (*qzClose_fn)(QzSession_T *sess);
 typedef int (*qzGetSoftwareComponentCount_fn)(unsigned int *num_elem);
 typedef int (*qzGetSoftwareComponentVersionList_fn)(QzSoftwareVersionInfo_T *api_info,
 						    unsigned int *num_elem);
+typedef int (*qzSetLogLevel_fn)(int level); /* QzLogLevel_T, an int-sized enum */
 /* Exported by tests/qat_standin only: a real QATzip has no such symbol. */
 typedef const char *(*standin_version_fn)(void);
 
@@ -57,6 +79,16 @@ typedef const char *(*standin_version_fn)(void);
 #define MAX_LEVELS 16
 #define QAT_LVL_MIN 1
 #define QAT_LVL_MAX 9
+/*
+ * QATzip calls a process makes on a host with no device (each leaks a
+ * pthread key: see the top of this file); glibc allows 1024 keys.
+ */
+#define QATZIP_NODEV_CALL_BUDGET 512
+/* Output room beyond codec_bound: QATzip reserves some for headers. */
+#define QATZIP_DEST_SLACK 1024
+
+/* QATzip calls made with no device, all accels of this process together. */
+static atomic_ulong nodev_calls;
 
 struct accel_qat {
 	void *dl;
@@ -70,7 +102,12 @@ struct accel_qat {
 	qzClose_fn close;
 	qzGetSoftwareComponentCount_fn component_count;		/* optional */
 	qzGetSoftwareComponentVersionList_fn component_versions; /* optional */
+	qzSetLogLevel_fn set_log_level;				/* optional: 1.3 and later */
 	standin_version_fn standin_version;			/* test double only */
+	unsigned char sw_backup;				/* 1: QATzip may use software */
+	atomic_uint software_sessions; /* sessions QATzip set up without a device */
+	atomic_ulong cpu_jobs;	       /* jobs done on the worker's CPU codec */
+	atomic_bool budget_said;       /* the no-device budget was logged */
 	/* The library's defaults, checked at load; each session starts from them. */
 	QzSessionParamsDeflate_T defaults;
 	int lvl_min, lvl_max, lvl_def; /* vmig's deflate levels */
@@ -81,6 +118,10 @@ struct qat_worker {
 	QzSession_T sess[MAX_LEVELS];
 	bool inited[MAX_LEVELS]; /* qzInit done: qzClose owed */
 	bool ready[MAX_LEVELS];	 /* session set up */
+	bool software[MAX_LEVELS]; /* ... in QATzip's software path: no device */
+	struct codec_ctx *cpu;	 /* jobs QAT cannot take whole */
+	uint8_t *scratch;	 /* compress output with room to spare: see qat_compress */
+	size_t scratch_cap;
 };
 
 bool accel_qat_supports(enum codec_id codec)
@@ -157,8 +198,10 @@ void accel_qat_unload(struct accel_qat *q)
 	free(q);
 }
 
-int accel_qat_load(const char *path, struct accel_qat **out, char *err, size_t errlen)
+int accel_qat_load(const struct accel_config *cfg, struct accel_qat **out, char *err,
+		   size_t errlen)
 {
+	const char *path = cfg->qatzip_path;
 	struct accel_qat *q = calloc(1, sizeof(*q));
 	if (!q) {
 		snprintf(err, errlen, "QAT: out of memory");
@@ -205,6 +248,11 @@ int accel_qat_load(const char *path, struct accel_qat **out, char *err, size_t e
 	LOOKUP(q, component_count, "qzGetSoftwareComponentCount");
 	LOOKUP(q, component_versions, "qzGetSoftwareComponentVersionList");
 	LOOKUP(q, standin_version, "vmig_qat_standin_version");
+	LOOKUP(q, set_log_level, "qzSetLogLevel");
+	q->sw_backup = cfg->qat_fallback == ACCEL_QAT_FALLBACK_QATZIP;
+	/* Process-wide in QATzip; before any call that could log. */
+	if (q->set_log_level)
+		q->set_log_level((int)cfg->qatzip_log);
 
 	/*
 	 * The struct layout check: the library writes its defaults into a
@@ -289,12 +337,14 @@ static int session_open(struct accel_qat *q, struct qat_worker *w, int level, ch
 	QzSession_T *s = &w->sess[i];
 
 	memset(s, 0, sizeof(*s));
-	int rc = q->init(s, 0 /* sw_backup off: hardware only */);
+	if (q->sw_backup) /* without a device, qzInit leaks a key too */
+		atomic_fetch_add(&nodev_calls, 1);
+	int rc = q->init(s, q->sw_backup);
 	if (rc != QZ_OK && rc != QZ_DUPLICATE) {
 		if (rc > 0) /* a "using SW" status: no good without the fallback */
 			snprintf(err, errlen,
 				 "QAT: qzInit: %s (%d): %s (QATzip would fall back to software; "
-				 "vmig does not use that)",
+				 "--qat-fallback qatzip allows it)",
 				 qz_rc_name(rc), rc, qz_init_why(rc));
 		else
 			snprintf(err, errlen, "QAT: qzInit: %s (%d): %s", qz_rc_name(rc), rc,
@@ -312,20 +362,39 @@ static int session_open(struct accel_qat *q, struct qat_worker *w, int level, ch
 	params.p.common_params.direction = QZ_DIR_BOTH;
 	params.p.common_params.comp_algorithm = QZ_DEFLATE;
 	params.p.common_params.comp_lvl = (unsigned)qat_level(q, level);
-	params.p.common_params.sw_backup = 0;
+	params.p.common_params.sw_backup = q->sw_backup;
+	params.p.common_params.hw_buff_sz = ACCEL_QAT_MAX_JOB_BYTES;
 	params.p.huffman_hdr = QZ_DYNAMIC_HDR;
 	params.p.data_fmt = QZ_DEFLATE_RAW;
 	rc = q->setup_deflate(s, &params.p);
 	if (rc != QZ_OK) {
 		snprintf(err, errlen,
-			 "QAT: qzSetupSessionDeflate (raw deflate, QAT level %u, hardware only): %s "
-			 "(%d): %s",
-			 params.p.common_params.comp_lvl, qz_rc_name(rc), rc,
+			 "QAT: qzSetupSessionDeflate (raw deflate, QAT level %u, %s): %s (%d): %s",
+			 params.p.common_params.comp_lvl,
+			 q->sw_backup ? "software fallback allowed" : "hardware only",
+			 qz_rc_name(rc), rc,
 			 rc == QZ_PARAMS ? "parameters refused" : qz_init_why(rc));
 		return rc == QZ_PARAMS ? -EINVAL : -ENODEV;
 	}
 	w->ready[i] = true;
+	/* QATzip's own word that this session has no device under it. */
+	w->software[i] = s->hw_session_stat == QZ_NO_HW;
+	if (w->software[i])
+		atomic_fetch_add(&q->software_sessions, 1);
 	return 0;
+}
+
+/* Tears a session down and closes it; the next job sets it up afresh. */
+static void session_drop(struct accel_qat *q, struct qat_worker *w, unsigned i)
+{
+	if (w->ready[i]) {
+		q->teardown(&w->sess[i]);
+		if (w->software[i])
+			atomic_fetch_sub(&q->software_sessions, 1);
+	}
+	if (w->inited[i])
+		q->close(&w->sess[i]);
+	w->ready[i] = w->inited[i] = w->software[i] = false;
 }
 
 static void qat_worker_fini(void *backend, void *wstate)
@@ -334,12 +403,10 @@ static void qat_worker_fini(void *backend, void *wstate)
 	struct qat_worker *w = wstate;
 	if (!w)
 		return;
-	for (unsigned i = 0; i < MAX_LEVELS; i++) {
-		if (w->ready[i])
-			q->teardown(&w->sess[i]);
-		if (w->inited[i])
-			q->close(&w->sess[i]);
-	}
+	for (unsigned i = 0; i < MAX_LEVELS; i++)
+		session_drop(q, w, i);
+	codec_ctx_free(w->cpu);
+	free(w->scratch);
 	free(w);
 }
 
@@ -347,7 +414,10 @@ static int qat_worker_init(void *backend, unsigned idx, void **wstate, char *err
 {
 	struct accel_qat *q = backend;
 	struct qat_worker *w = calloc(1, sizeof(*w));
-	if (!w) {
+	if (w)
+		w->cpu = codec_ctx_new();
+	if (!w || !w->cpu) {
+		free(w);
 		snprintf(err, errlen, "QAT: worker %u: out of memory", idx);
 		return -ENOMEM;
 	}
@@ -359,6 +429,16 @@ static int qat_worker_init(void *backend, unsigned idx, void **wstate, char *err
 	}
 	*wstate = w;
 	return 0;
+}
+
+unsigned accel_qat_software_sessions(const struct accel_qat *q)
+{
+	return atomic_load(&((struct accel_qat *)q)->software_sessions);
+}
+
+unsigned long accel_qat_cpu_jobs(const struct accel_qat *q)
+{
+	return atomic_load(&((struct accel_qat *)q)->cpu_jobs);
 }
 
 /* Stored blocks, for data QAT's output would not fit (it does not compress). */
@@ -391,15 +471,38 @@ static QzSession_T *session_for(struct accel_qat *q, struct qat_worker *w, int l
 	unsigned i = (unsigned)(level - q->lvl_min);
 	if (!w->ready[i]) {
 		char err[256];
-		if (w->inited[i]) { /* a failed try: do not leak its qzInit */
-			q->close(&w->sess[i]);
-			w->inited[i] = false;
-		}
+		session_drop(q, w, i); /* a failed try: do not leak its qzInit */
 		*rc = session_open(q, w, level, err, sizeof(err));
-		if (*rc != 0)
+		if (*rc != 0) {
+			log_debug("%s", err);
 			return NULL;
+		}
 	}
 	return &w->sess[i];
+}
+
+/*
+ * Whether this call may go to QATzip: always with a device; without one,
+ * while the process is within its call budget (each call leaks a key).
+ */
+static bool qatzip_call_allowed(struct accel_qat *q, struct qat_worker *w, unsigned i)
+{
+	if (!w->software[i])
+		return true;
+	if (atomic_fetch_add(&nodev_calls, 1) < QATZIP_NODEV_CALL_BUDGET)
+		return true;
+	if (!atomic_exchange(&q->budget_said, true))
+		log_warn("QAT: QATzip has no device and leaks a pthread key per call; after %d "
+			 "calls the rest run on vmig's CPU deflate",
+			 QATZIP_NODEV_CALL_BUDGET);
+	return false;
+}
+
+/* The job on the worker's CPU codec, counted as such. */
+static int run_on_cpu(struct accel_qat *q, struct qat_worker *w, struct accel_job *job)
+{
+	atomic_fetch_add(&q->cpu_jobs, 1);
+	return accel_cpu_ops.run(NULL, w->cpu, job);
 }
 
 static int qat_compress(struct accel_qat *q, struct qat_worker *w, struct accel_job *job)
@@ -420,15 +523,34 @@ static int qat_compress(struct accel_qat *q, struct qat_worker *w, struct accel_
 	QzSession_T *s = session_for(q, w, job->level, &rc);
 	if (!s)
 		return rc == -EINVAL ? -EINVAL : -EIO;
+	unsigned i = (unsigned)(job->level - q->lvl_min);
+	if (!qatzip_call_allowed(q, w, i))
+		return run_on_cpu(q, w, job);
 
+	size_t room = codec_bound(CODEC_DEFLATE, job->src_len) + QATZIP_DEST_SLACK;
+	if (room > UINT_MAX)
+		return -EINVAL;
+	if (room > w->scratch_cap) {
+		uint8_t *p = realloc(w->scratch, room);
+		if (!p)
+			return -ENOMEM;
+		w->scratch = p;
+		w->scratch_cap = room;
+	}
 	unsigned src_len = (unsigned)job->src_len;
-	unsigned dst_len = job->dst_cap > UINT_MAX ? UINT_MAX : (unsigned)job->dst_cap;
-	int qrc = q->compress(s, job->src, &src_len, job->dst, &dst_len, 1);
+	unsigned dst_len = (unsigned)room;
+	int qrc = q->compress(s, job->src, &src_len, w->scratch, &dst_len, 1);
 	if (qrc == QZ_OK && src_len == job->src_len && dst_len <= job->dst_cap) {
+		memcpy(job->dst, w->scratch, dst_len);
 		job->dst_len = dst_len;
 		return 0;
 	}
-	if (qrc == QZ_OK || qrc == QZ_BUF_ERROR) { /* did not fit, or not all of it */
+	if (qrc == QZ_OK && src_len == job->src_len)
+		qrc = QZ_FAIL; /* did not compress: the session is fine, the data goes stored */
+	else
+		session_drop(q, w, i); /* whatever it left half done goes with it */
+	/* Did not fit (QZ_FAIL from QATzip 1.3, QZ_BUF_ERROR from older), or not all of it. */
+	if (qrc == QZ_OK || qrc == QZ_FAIL || qrc == QZ_BUF_ERROR) {
 		if (stored_len(job->src_len) > job->dst_cap)
 			return -ENOSPC;
 		write_stored(job->src, job->src_len, job->dst);
@@ -446,21 +568,29 @@ static int qat_decompress(struct accel_qat *q, struct qat_worker *w, struct acce
 		return -EINVAL;
 	if (job->src_len == 0)
 		return -EBADMSG; /* not a deflate stream */
+	/* A device fails raw deflate larger than hw_buff_sz: inflate it here. */
+	if (job->expected_len > ACCEL_QAT_MAX_JOB_BYTES || job->src_len > ACCEL_QAT_MAX_JOB_BYTES)
+		return run_on_cpu(q, w, job);
 	int rc = 0;
 	QzSession_T *s = session_for(q, w, q->lvl_def, &rc);
 	if (!s)
 		return -EIO;
+	unsigned i = (unsigned)(q->lvl_def - q->lvl_min);
+	if (!qatzip_call_allowed(q, w, i))
+		return run_on_cpu(q, w, job);
 
 	unsigned src_len = (unsigned)job->src_len;
 	unsigned dst_len = (unsigned)job->expected_len;
 	int qrc = q->decompress(s, job->src, &src_len, job->dst, &dst_len);
-	switch (qrc) {
-	case QZ_OK:
-		/* All of the input, and exactly the size the sender announced. */
-		if (src_len != job->src_len || dst_len != job->expected_len)
-			return -EBADMSG;
+	/* All of the input, and exactly the size the sender announced. */
+	if (qrc == QZ_OK && src_len == job->src_len && dst_len == job->expected_len) {
 		job->dst_len = dst_len;
 		return 0;
+	}
+	/* A short call leaves the session mid-stream: the next would misread. */
+	session_drop(q, w, i);
+	switch (qrc) {
+	case QZ_OK:	   /* stopped short of the input or of the size */
 	case QZ_DATA_ERROR:
 	case QZ_BUF_ERROR: /* it would decode to more than expected_len */
 	case QZ_FAIL:	   /* what a device says of a stream it cannot decode */

@@ -39,6 +39,11 @@ static void usage(FILE *f)
 		"  -l, --level N             codec level (lz4 1-12, zstd 1-19, deflate 0-3)\n"
 		"  -a, --accel KIND          offload engine: cpu (worker threads), qat, auto\n"
 		"                            (QAT when present, else CPU)\n"
+		"      --qat-fallback HOW    QAT without a device: cpu (default: vmig's CPU\n"
+		"                            deflate, and the summary says so), qatzip\n"
+		"                            (QATzip's software path, slow), none (fail)\n"
+		"      --qatzip-log LEVEL    QATzip's own stderr lines: none (default), error,\n"
+		"                            warning, info, debug\n"
 		"      --compress-threads N  CPU backend workers (default: one per CPU)\n"
 		"  -x, --xbzrle on|off       send re-dirtied pages as XBZRLE deltas\n"
 		"      --xbzrle-cache SIZE   XBZRLE cache (default 64M when on), split per channel\n"
@@ -152,12 +157,13 @@ struct migrate_opts {
 	bool auto_converge, tailslow;
 	uint64_t throttle[4]; /* trigger, initial, increment, max (THR_* below) */
 	const char *policy;   /* auto (default) or fixed */
+	const char *qat_fallback, *qatzip_log;
 	bool plan;            /* print the plan, migrate nothing */
 };
 
 /* Long-only options of auto-converge, and the migrate arguments they set. */
 enum { OPT_AUTO_CONVERGE = 1000, OPT_POLICY, OPT_PLAN, OPT_TAILSLOW, OPT_THR_TRIGGER, OPT_THR_INITIAL,
-       OPT_THR_INCREMENT, OPT_THR_MAX };
+       OPT_THR_INCREMENT, OPT_THR_MAX, OPT_QAT_FALLBACK, OPT_QATZIP_LOG };
 static const char *const throttle_keys[4] = {"throttle_trigger", "throttle_initial",
 					     "throttle_increment", "throttle_max"};
 static const char *const throttle_flags[4] = {"--throttle-trigger", "--throttle-initial",
@@ -226,6 +232,19 @@ static int parse_value(int c, const char *arg, struct migrate_opts *o)
 		fprintf(stderr, "vmig migrate: --policy wants auto or fixed\n");
 		return -1;
 	case OPT_TAILSLOW: o->tailslow = true; return 0;
+	case OPT_QAT_FALLBACK:
+		o->qat_fallback = arg;
+		if (!strcmp(arg, "none") || !strcmp(arg, "qatzip") || !strcmp(arg, "cpu"))
+			return 0;
+		fprintf(stderr, "vmig migrate: --qat-fallback wants none, qatzip or cpu\n");
+		return -1;
+	case OPT_QATZIP_LOG:
+		o->qatzip_log = arg;
+		if (!strcmp(arg, "none") || !strcmp(arg, "error") || !strcmp(arg, "warning") ||
+		    !strcmp(arg, "info") || !strcmp(arg, "debug"))
+			return 0;
+		fprintf(stderr, "vmig migrate: --qatzip-log wants none, error, warning, info or debug\n");
+		return -1;
 	case OPT_THR_TRIGGER:
 	case OPT_THR_INITIAL:
 	case OPT_THR_INCREMENT:
@@ -266,6 +285,8 @@ static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 		{"throttle-initial", required_argument, NULL, OPT_THR_INITIAL},
 		{"throttle-increment", required_argument, NULL, OPT_THR_INCREMENT},
 		{"throttle-max", required_argument, NULL, OPT_THR_MAX},
+		{"qat-fallback", required_argument, NULL, OPT_QAT_FALLBACK},
+		{"qatzip-log", required_argument, NULL, OPT_QATZIP_LOG},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -307,8 +328,9 @@ static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 /* The migrate command's arguments (docs/control.md), or NULL (not UTF-8, or no memory). */
 static json_t *migrate_args(const struct migrate_opts *o)
 {
-	json_t *a = json_pack("{s:s, s:s*, s:s*, s:s*}", "uri", o->uri, "codec", o->codec, "accel",
-			      o->accel, "qatzip_path", o->qatzip);
+	json_t *a = json_pack("{s:s, s:s*, s:s*, s:s*, s:s*, s:s*}", "uri", o->uri, "codec",
+			      o->codec, "accel", o->accel, "qatzip_path", o->qatzip, "qat_fallback",
+			      o->qat_fallback, "qatzip_log", o->qatzip_log);
 	int bad = 0;
 
 	if (a && o->downtime)
@@ -343,6 +365,16 @@ static json_t *migrate_args(const struct migrate_opts *o)
 	return a;
 }
 
+/* --json when the migration never started: the status and why. */
+static void print_start_failure(const char *why)
+{
+	json_t *o = json_pack("{s:s, s:s}", "status", "failed", "error", why);
+	char *text = o ? json_dumps(o, VMIG_JSON_DUMP) : NULL;
+	printf("%s\n", text ? text : "{\"status\": \"failed\"}");
+	free(text);
+	json_decref(o);
+}
+
 /* Send migrate: 0, or -1 after saying why. */
 static int request(int fd, const struct migrate_opts *o)
 {
@@ -358,6 +390,8 @@ static int request(int fd, const struct migrate_opts *o)
 	json_decref(args);
 	if (r) {
 		fprintf(stderr, "vmig migrate: %s\n", err);
+		if (o->json) /* a script reading --json gets its object either way */
+			print_start_failure(err);
 		return -1;
 	}
 	return 0;

@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "accel/accel.h"
 #include "cli/cli.h"
 #include "common/log.h"
 #include "common/parse.h"
@@ -60,6 +61,14 @@ static void usage(FILE *f)
 		"                         (default: this host's memory)\n"
 		"      --max-vcpus N      refuse an incoming VM with more vCPUs than this\n"
 		"                         (default: this host's CPUs)\n"
+		"      --accel KIND       incoming: decompress through the offload engine, cpu\n"
+		"                         (worker threads), qat or auto (QAT when present);\n"
+		"                         default: on the receiving channel threads\n"
+		"      --qatzip-path LIB  libqatzip.so.3 to load (default: the system's)\n"
+		"      --qat-fallback HOW QAT without a device: cpu (default), qatzip\n"
+		"                         (QATzip's software path), none (fail)\n"
+		"      --qatzip-log LEVEL QATzip's own stderr lines: none (default), error,\n"
+		"                         warning, info, debug\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Exit status: the guest's exit code when it exits through the exit port,\n"
@@ -74,7 +83,32 @@ struct run_opts {
 	int incoming_timeout_ms;
 	uint64_t max_mem;        /* incoming VMs: limits checked before anything is allocated */
 	unsigned max_vcpus;
+	/* incoming: decompression offload (vmig_incoming_params.accel and co.) */
+	const char *accel, *qatzip_path, *qat_fallback, *qatzip_log;
 };
+
+enum { OPT_ACCEL = 1000, OPT_QATZIP_PATH, OPT_QAT_FALLBACK, OPT_QATZIP_LOG };
+
+/* The offload options: 0, or -EINVAL after saying which is bad. */
+static int check_accel_opts(const struct run_opts *o)
+{
+	struct accel_config cfg = {0};
+	char err[160];
+	if (o->accel && accel_kind_parse(o->accel, &cfg.kind)) {
+		fprintf(stderr, "vmig run: invalid --accel '%s': want cpu, qat or auto\n", o->accel);
+		return -EINVAL;
+	}
+	if (accel_config_set_qat_names(&cfg, o->qat_fallback, o->qatzip_log, err, sizeof(err))) {
+		fprintf(stderr, "vmig run: %s\n", err);
+		return -EINVAL;
+	}
+	if (!o->incoming && (o->accel || o->qatzip_path || o->qat_fallback || o->qatzip_log)) {
+		fprintf(stderr, "vmig run: --accel and the QAT options are for --incoming (a source "
+				"takes them from 'vmig migrate')\n");
+		return -EINVAL;
+	}
+	return 0;
+}
 
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
@@ -91,6 +125,10 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{"incoming-timeout", required_argument, NULL, 'T'},
 		{"max-mem", required_argument, NULL, 'M'},
 		{"max-vcpus", required_argument, NULL, 'V'},
+		{"accel", required_argument, NULL, OPT_ACCEL},
+		{"qatzip-path", required_argument, NULL, OPT_QATZIP_PATH},
+		{"qat-fallback", required_argument, NULL, OPT_QAT_FALLBACK},
+		{"qatzip-log", required_argument, NULL, OPT_QATZIP_LOG},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -166,6 +204,10 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			}
 			o->max_vcpus = (unsigned)v;
 			break;
+		case OPT_ACCEL: o->accel = optarg; break;
+		case OPT_QATZIP_PATH: o->qatzip_path = optarg; break;
+		case OPT_QAT_FALLBACK: o->qat_fallback = optarg; break;
+		case OPT_QATZIP_LOG: o->qatzip_log = optarg; break;
 		case 'h': usage(stdout); return 1;
 		case ':':
 			fprintf(stderr, "vmig run: option '%s' needs a value\n", argv[optind - 1]);
@@ -179,6 +221,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		fprintf(stderr, "vmig run: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
+	if (check_accel_opts(o))
+		return -EINVAL;
 	if (o->incoming) {
 		if (cfg->guest_path) {
 			fprintf(stderr, "vmig run: --guest and --incoming exclude each other: the guest "
@@ -326,10 +370,11 @@ static int receive_vm(struct run_opts *o, struct vmig_incoming *in, struct vm **
 	if ((r = vmig_incoming_run(in, &g, &st, err, errlen)))
 		return r;
 	log_info("incoming migration complete: %llu normal + %llu zero pages in %llu passes, "
-		 "%llu ms, RAM digest %s",
+		 "%llu ms, RAM digest %s; %.3f CPU s decompressing (%s)",
 		 (unsigned long long)st.pages_normal, (unsigned long long)st.pages_zero,
 		 (unsigned long long)st.passes, (unsigned long long)st.total_ms,
-		 st.verified ? "verified" : "NOT verified");
+		 st.verified ? "verified" : "NOT verified", (double)st.decompress_ns / 1e9,
+		 st.accel[0] ? st.accel : "channel threads");
 	return 0;
 }
 
@@ -341,7 +386,11 @@ static int run_incoming(struct run_opts *o, int sfd, struct vm **out, char *err,
 					  .io_timeout_ms = 5000,
 					  .max_ram_bytes = o->max_mem,
 					  .check_config = check_incoming_config,
-					  .opaque = o};
+					  .opaque = o,
+					  .accel = o->accel,
+					  .qatzip_library = o->qatzip_path,
+					  .qat_fallback = o->qat_fallback,
+					  .qatzip_log = o->qatzip_log};
 	struct vmig_incoming *in = NULL;
 	struct signal_watch sw;
 	int r;

@@ -68,6 +68,11 @@ int stream_init(struct src_chan *s, struct vmig_migration *m, unsigned idx)
 	s->nr_slots = nslots;
 	if (m->accel && accel_queue_new(m->accel, &s->q))
 		return -ENOMEM;
+	/* QAT fails raw deflate beyond its hardware buffer: smaller batches then. */
+	size_t max_job = m->accel ? accel_max_job_bytes(m->accel) : 0;
+	s->max_data_pages = max_job && max_job / VMIG_PAGE_SIZE < BATCH_PAGES
+				    ? (unsigned)(max_job / VMIG_PAGE_SIZE)
+				    : BATCH_PAGES;
 	if (m->p.xbzrle_cache_bytes) {
 		s->xbz = xbzrle_cache_new(m->p.xbzrle_cache_bytes / m->nr_streams);
 		if (!s->xbz)
@@ -299,7 +304,8 @@ static int add_page(struct src_chan *s, uint64_t index, uint64_t key, char *err,
 		if (s->xbz && s->m->pass > 1)
 			xbzrle_cache_insert(s->xbz, key, dst);
 	}
-	return b->nr_entries == BATCH_PAGES ? seal(s, err, errlen) : 0;
+	bool full = b->nr_entries == BATCH_PAGES || b->nr_data == s->max_data_pages;
+	return full ? seal(s, err, errlen) : 0;
 }
 
 int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errlen)

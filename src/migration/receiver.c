@@ -26,6 +26,7 @@
 #include "migration/acceptor.h"
 #include "migration/channel.h"
 #include "migration/ram.h"
+#include "migration/rx_offload.h"
 #include "migration/wire.h"
 #include "policy/probe.h"
 #include "vmig/migration.h"
@@ -54,6 +55,7 @@ struct dst_chan {
 	uint64_t pages_normal, pages_zero, pages_xbzrle, passes;
 	uint64_t decompress_ns;   /* this thread's CPU time in decoders */
 	struct codec_ctx *codec_ctx;
+	struct accel_queue *q;    /* this thread's jobs on in->accel, if any */
 	uint8_t *scratch;         /* decompressed batch */
 	uint8_t *comp;            /* compressed batch as received */
 	size_t comp_cap;
@@ -77,6 +79,7 @@ struct vmig_incoming {
 	/* This host's figures for HELLO_ACK and every SYNC_ACK, sampled from
 	 * creation on, so the first answer has an idle share (NULL: unknown). */
 	struct host_probe *probe;
+	struct accel *accel;      /* decompression offload (rx_offload.h), or NULL */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -163,6 +166,10 @@ int vmig_incoming_create(const struct vmig_incoming_params *p, struct vmig_incom
 			r = acceptor_adopt(in->acc, p->fds[i]);
 	if (r) {
 		snprintf(err, errlen, "out of resources for an incoming migration: %s", strerror(-r));
+		vmig_incoming_free(in);
+		return r;
+	}
+	if ((r = rx_offload_open(p, &in->accel, err, errlen))) {
 		vmig_incoming_free(in);
 		return r;
 	}
@@ -424,9 +431,16 @@ static int recv_compressed_pages(struct dst_chan *in, struct ram_map *ram,
 	if ((r = chan_recv(in->ch, in->comp, comp_len, err, errlen)))
 		return r;
 	uint64_t t0 = thread_cpu_ns();
-	r = codec_decompress(in->codec_ctx, (enum codec_id)pr->codec, in->comp, comp_len, in->scratch,
-			     (size_t)WIRE_MAX_PAGES_PER_BATCH * VMIG_PAGE_SIZE,
-			     (size_t)pr->normal * VMIG_PAGE_SIZE);
+	size_t cap = (size_t)WIRE_MAX_PAGES_PER_BATCH * VMIG_PAGE_SIZE;
+	size_t want = (size_t)pr->normal * VMIG_PAGE_SIZE;
+	r = -ENOTSUP;
+	if (in->q) /* the workers' CPU time is counted by the engine */
+		r = rx_offload_decompress(in->in->accel, in->q, (enum codec_id)pr->codec, in->comp,
+					  comp_len, in->scratch, cap, want);
+	/* No engine, or one that does not do this codec (QAT: deflate only) or is full. */
+	if (r == -ENOTSUP || r == -EAGAIN)
+		r = codec_decompress(in->codec_ctx, (enum codec_id)pr->codec, in->comp, comp_len,
+				     in->scratch, cap, want);
 	__atomic_fetch_add(&in->decompress_ns, thread_cpu_ns() - t0, __ATOMIC_RELAXED);
 	if (r) {
 		snprintf(err, errlen, "bad PAGES record: %s data does not decompress to %u pages",
@@ -624,6 +638,8 @@ static int dst_chan_init(struct vmig_incoming *in, struct dst_chan *c, unsigned 
 	c->comp = malloc(c->comp_cap);
 	c->xbz = malloc(WIRE_MAX_XBZ_SECTION);
 	c->codec_ctx = codec_ctx_new();
+	if (in->accel && accel_queue_new(in->accel, &c->q))
+		return -ENOMEM;
 	return c->scratch && c->comp && c->xbz && c->codec_ctx ? 0 : -ENOMEM;
 }
 
@@ -886,6 +902,7 @@ static void report_resumed(struct run_ctx *c, uint64_t t_resume)
 	struct wire_alive al = {.first_alive_ns = first};
 	for (unsigned i = 0; i < in->nr_chans; i++)
 		al.decompress_ns += __atomic_load_n(&in->chans[i].decompress_ns, __ATOMIC_RELAXED);
+	al.decompress_ns += in->accel ? rx_offload_decompress_ns(in->accel) : 0;
 	uint8_t alive[WIRE_ALIVE_SIZE];
 	wire_encode_alive(alive, &al);
 	chan_send_record(&in->ch, REC_ALIVE, alive, sizeof(alive), ign, sizeof(ign));
@@ -979,6 +996,10 @@ static void collect_stats(struct vmig_incoming *in, struct vmig_incoming_stats *
 	}
 	st->wire_bytes += in->ch.bytes_received + in->ch.bytes_sent;
 	st->total_ms = (now_ns() - in->t0_ns) / 1000000;
+	if (in->accel) {
+		st->decompress_ns += rx_offload_decompress_ns(in->accel);
+		rx_offload_describe(in->accel, st->accel, sizeof(st->accel));
+	}
 }
 
 /* Ends a failed run: the source is told why (unless it left), the channel
@@ -1042,8 +1063,10 @@ void vmig_incoming_free(struct vmig_incoming *in)
 		free(in->chans[i].xbz);
 		if (in->chans[i].codec_ctx)
 			codec_ctx_free(in->chans[i].codec_ctx);
+		accel_queue_free(in->chans[i].q);
 	}
 	free(in->chans);
+	accel_close(in->accel);
 	close_listener(in, "the incoming migration has ended");
 	if (in->cancel_fd >= 0)
 		close(in->cancel_fd);

@@ -654,11 +654,15 @@ static int setup_codec(struct vmig_migration *m, const struct vmig_migrate_param
 {
 	const char *name = p->codec && *p->codec ? p->codec : "none";
 	struct accel_config ac = {.kind = ACCEL_CPU, .threads = p->compress_threads,
-				  .qatzip_path = p->qatzip_library};
+				  .qatzip_path = p->qatzip_library,
+				  .qat_fallback = ACCEL_QAT_FALLBACK_CPU};
 	if (p->accel && accel_kind_parse(p->accel, &ac.kind)) {
 		snprintf(err, errlen, "unknown accelerator '%s' (want cpu, qat or auto)", p->accel);
 		return -EINVAL;
 	}
+	int bad = accel_config_set_qat_names(&ac, p->qat_fallback, p->qatzip_log, err, errlen);
+	if (bad)
+		return bad;
 	if (!strcmp(name, "qat")) {
 		m->codec = CODEC_DEFLATE;
 		if (!p->accel)
@@ -901,6 +905,10 @@ void vmig_migration_query(struct vmig_migration *m, struct vmig_migrate_stats *c
 		struct accel_stats as;
 		accel_get_stats(m->accel, &as);
 		s->compress_cpu_s = (double)as.compress_ns / 1e9;
+		size_t used = strnlen(s->accel, sizeof(s->accel));
+		if (as.qat_jobs_on_cpu && used < sizeof(s->accel)) /* QAT's share went to the CPU */
+			snprintf(s->accel + used, sizeof(s->accel) - used, "; %llu jobs on the CPU codec",
+				 (unsigned long long)as.qat_jobs_on_cpu);
 	}
 	if (s->status != VMIG_MIG_COMPLETED && s->status != VMIG_MIG_FAILED &&
 	    s->status != VMIG_MIG_CANCELLED && s->status != VMIG_MIG_UNCONFIRMED)

@@ -55,6 +55,7 @@ struct src_chan {
 
 	struct batch_slot slots[NR_SLOTS];
 	unsigned nr_slots, cur, head, nr_sealed;
+	unsigned max_data_pages;      /* page data per batch: within the accel's largest job */
 	struct accel_queue *q;        /* this stream's completions */
 	struct xbzrle_cache *xbz;     /* what the destination holds of this stream's pages */
 	struct xbzrle_stats xbz_stats; /* snapshot, under m->lock */

@@ -48,6 +48,7 @@ struct migrate_args {
 	bool auto_converge, throttle_tailslow;
 	uint64_t throttle_trigger, throttle_initial, throttle_increment, throttle_max;
 	const char *policy;
+	const char *qat_fallback, *qatzip_log;
 };
 
 static const struct control_arg migrate_spec[] = {
@@ -74,6 +75,9 @@ static const struct control_arg migrate_spec[] = {
 	CONTROL_ARG_B(struct migrate_args, throttle_tailslow, false),
 	/* "auto": the engine plans what is not given here; "fixed" (default): as given */
 	CONTROL_ARG_S(struct migrate_args, policy, false),
+	/* QAT without a device: "none", "qatzip" or "cpu" (default); QATzip's log level */
+	CONTROL_ARG_S(struct migrate_args, qat_fallback, false),
+	CONTROL_ARG_S(struct migrate_args, qatzip_log, false),
 	{NULL},
 };
 
@@ -97,6 +101,8 @@ static void migrate_params(const struct migrate_args *a, struct vmig_migrate_par
 	p->throttle_increment_pct = (unsigned)a->throttle_increment;
 	p->throttle_max_pct = (unsigned)a->throttle_max;
 	p->throttle_tailslow = a->throttle_tailslow;
+	p->qat_fallback = a->qat_fallback;
+	p->qatzip_log = a->qatzip_log;
 	/* under auto, every knob given a value is pinned; the rest is planned */
 	p->policy = a->policy && !strcmp(a->policy, "auto") ? VMIG_POLICY_AUTO : VMIG_POLICY_FIXED;
 	p->pinned = (a->codec ? VMIG_PIN_CODEC : 0) | (a->level ? VMIG_PIN_LEVEL : 0) |
@@ -308,7 +314,8 @@ static const struct control_command migrate_commands[] = {
 	 "(bytes/s), \"timeout_ms\", \"io_timeout_ms\", \"channels\", \"codec\", \"level\", "
 	 "\"accel\", \"compress_threads\", \"xbzrle_cache\" (bytes), \"qatzip_path\", "
 	 "\"auto_converge\", \"throttle_trigger\", \"throttle_initial\", \"throttle_increment\", "
-	 "\"throttle_max\", \"throttle_tailslow\", \"policy\" (auto|fixed)}",
+	 "\"throttle_max\", \"throttle_tailslow\", \"policy\" (auto|fixed), "
+	 "\"qat_fallback\" (none|qatzip|cpu), \"qatzip_log\" (none|error|warning|info|debug)}",
 	 migrate_spec},
 	{"query-migrate", cmd_query_migrate, "progress and figures of the current migration", NULL},
 	{"query-migrate-plan", cmd_query_migrate_plan,

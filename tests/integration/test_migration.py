@@ -267,8 +267,10 @@ def test_qat_missing_fails_clearly_unless_auto():
     src = VM(mem="128M", guest_args="ws=8M rate=10")
     src.wait_progress(min_t=1)
     port = free_port()
-    rc, j, err = src.migrate(_uri(port), "--codec", "qat", "--qatzip-path", "/nonexistent/libqatzip.so.3")
+    rc, j, err = src.migrate(_uri(port), "--codec", "qat", "--qat-fallback", "none",
+                             "--qatzip-path", "/nonexistent/libqatzip.so.3")
     assert rc == 1 and "QAT" in (j or {}).get("error", err), (rc, j, err)
+    assert j and j["status"] == "failed", (rc, j, err)  # --json says so even then
     assert src.call("query-status")["status"] == "running"
     dst = VM(incoming=_uri(port))
     rc, j, err = src.migrate(_uri(port), "--codec", "qat", "--accel", "auto",

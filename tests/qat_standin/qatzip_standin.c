@@ -14,8 +14,9 @@
  *   (QZ_DEFLATE_GZIP); the other formats are refused (QZ_PARAMS),
  * - VMIG_QAT_STANDIN_NODEV=1 in the environment, or
  *   vmig_qat_standin_set_nodev(1), makes it a host without a device:
- *   qzInit and qzSetupSessionDeflate return QZ_NOSW_NO_HW (QZ_NO_HW with
- *   sw_backup set, as QATzip does),
+ *   qzInit and qzSetupSessionDeflate return QZ_NOSW_NO_HW; with sw_backup
+ *   set, qzInit returns QZ_OK and the session says hw_session_stat
+ *   QZ_NO_HW, as QATzip 1.3.1 does (measured),
  * - it counts its calls (vmig_qat_standin_get_counts), and with
  *   VMIG_QAT_STANDIN_LOG=1 prints one line per call on stderr,
  * - it is strict where QATzip is lenient: compressing or decompressing on
@@ -146,7 +147,10 @@ int qzInit(QzSession_T *sess, unsigned char sw_backup)
 	if (no_device()) {
 		say("qzInit: simulating a host with no QAT device (sw_backup %u)", sw_backup);
 		sess->hw_session_stat = sw_backup ? QZ_NO_HW : QZ_NOSW_NO_HW;
-		return sw_backup ? QZ_NO_HW : QZ_NOSW_NO_HW;
+		if (!sw_backup)
+			return QZ_NOSW_NO_HW;
+		atomic_fetch_add(&n_init_ok, 1);
+		return QZ_OK; /* QATzip: software from here on */
 	}
 	sess->hw_session_stat = QZ_OK;
 	atomic_fetch_add(&n_init_ok, 1);
@@ -168,7 +172,7 @@ int qzGetDefaultsDeflate(QzSessionParamsDeflate_T *d)
 	d->common_params.hw_buff_sz = QZ_HW_BUFF_SZ;
 	d->common_params.strm_buff_sz = QZ_HW_BUFF_SZ;
 	d->common_params.input_sz_thrshold = 1024;
-	d->common_params.req_cnt_thrshold = 4;
+	d->common_params.req_cnt_thrshold = 32; /* QATzip 1.3.1's default */
 	d->common_params.wait_cnt_thrshold = 8;
 	d->common_params.polling_mode = QZ_PERIODICAL_POLLING;
 	d->common_params.is_sensitive_mode = 0;
@@ -212,6 +216,7 @@ int qzSetupSessionDeflate(QzSession_T *sess, QzSessionParamsDeflate_T *p)
 	s->zlevel = c->comp_lvl > 9 ? 9 : (int)c->comp_lvl;
 	sess->internal = s;
 	sess->total_in = sess->total_out = 0;
+	sess->hw_session_stat = no_device() ? QZ_NO_HW : QZ_OK;
 	atomic_fetch_add(&n_setup, 1);
 	atomic_fetch_add(&n_live, 1);
 	atomic_store(&last_fmt, (int)p->data_fmt);

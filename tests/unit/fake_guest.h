@@ -60,6 +60,8 @@ struct dest_run {
 	struct vmig_incoming_stats st;
 	pthread_t thread;
 	bool accepted;
+	/* decompression offload, as in vmig_incoming_params (NULL: none) */
+	const char *accel, *qatzip_library, *qat_fallback, *qatzip_log;
 };
 void dest_start(struct dest_run *d);
 int dest_join(struct dest_run *d);

@@ -416,6 +416,125 @@ TEST(plan_says_what_auto_would_do_without_migrating)
 	fg_free(&src);
 }
 
+/* The QATzip TEST DOUBLE next to this binary (tests/qat_standin). */
+static const char *qatzip_double(char *buf, size_t len)
+{
+	char exe[512];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = 0;
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = 0;
+	snprintf(buf, len, "%s/qat_standin/libqatzip.so.3", exe);
+	return buf;
+}
+
+/*
+ * The QATzip a QAT test loads: the real one when `make test` built it
+ * (VMIG_TEST_REAL_QATZIP), else the TEST DOUBLE.
+ */
+static const char *qatzip_for_test(char *buf, size_t len, bool *real)
+{
+	const char *env = getenv("VMIG_TEST_REAL_QATZIP");
+	*real = env && env[0] && access(env, R_OK) == 0;
+	return *real ? env : qatzip_double(buf, len);
+}
+
+/* A deflate migration whose destination inflates through its offload engine. */
+static void inflate_on_destination_engine(struct ut_state *ut_, const char *codec,
+					   const char *dest_accel, const char *lib,
+					   const char *dest_fallback)
+{
+	char want[16]; /* what accel_describe starts with: "qat (", "cpu (" */
+	snprintf(want, sizeof(want), "%s (", dest_accel);
+	struct fake_guest src, dst;
+	struct dest_run d = {.accel = dest_accel, .qatzip_library = lib,
+			     .qat_fallback = dest_fallback};
+	fg_init(&src, true);
+	fg_init(&dst, false);
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params),
+					.downtime_limit_ms = 50, .channels = 2, .codec = codec,
+					.compress_threads = 2, .qatzip_library = lib,
+					.qat_fallback = "qatzip"};
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
+	CHECK_EQ_INT(migrate_busy(&src, &dst, &p, &st, &d), 0);
+	if (d.result)
+		fprintf(stderr, "destination: %s\n", d.err);
+	CHECK_EQ_INT(st.status, VMIG_MIG_COMPLETED);
+	CHECK_EQ_INT(d.result, 0);
+	CHECK(st.verified && d.st.verified);
+	CHECK(memcmp(src.mem, dst.mem, (size_t)PAGES * 4096) == 0);
+	CHECK(st.pages_compressed > 0);
+	fprintf(stderr, "source: %s\ndestination: %s, %.3f CPU s decompressing\n", st.accel,
+		d.st.accel, (double)d.st.decompress_ns / 1e9);
+	CHECK(strncmp(d.st.accel, want, strlen(want)) == 0);
+	CHECK(d.st.decompress_ns > 0);
+	CHECK(st.dest_decompress_cpu_s > 0);
+	fg_free(&src);
+	fg_free(&dst);
+}
+
+/* QAT on both sides: the real QATzip in software mode when built, else the double. */
+TEST(qat_source_inflated_through_qat_on_the_destination)
+{
+	char buf[600];
+	bool real = false;
+	const char *lib = qatzip_for_test(buf, sizeof(buf), &real);
+	CHECK(lib);
+	fprintf(stderr, "QATzip: %s (%s)\n", lib,
+		real ? "the real library, software mode" : "TEST DOUBLE: the real one is not built");
+	inflate_on_destination_engine(ut_, "qat", "qat", lib, "qatzip");
+}
+
+TEST(deflate_inflated_through_cpu_workers_on_the_destination)
+{
+	inflate_on_destination_engine(ut_, "deflate", "cpu", NULL, NULL);
+}
+
+/*
+ * A CPU source's batches (256 pages, 1 MiB) exceed QAT's hardware buffer:
+ * a QAT destination inflates them on its workers' CPU codec and says so.
+ */
+TEST(batches_beyond_hw_buff_inflate_on_the_cpu_at_a_qat_destination)
+{
+	char buf[600];
+	bool real = false;
+	const char *lib = qatzip_for_test(buf, sizeof(buf), &real);
+	CHECK(lib);
+	struct fake_guest src, dst;
+	struct dest_run d = {.accel = "qat", .qatzip_library = lib, .qat_fallback = "qatzip"};
+	fg_init(&src, true);
+	fg_init(&dst, false);
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params),
+					.downtime_limit_ms = 50, .codec = "deflate",
+					.compress_threads = 2};
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
+	CHECK_EQ_INT(migrate_busy(&src, &dst, &p, &st, &d), 0);
+	CHECK_EQ_INT(st.status, VMIG_MIG_COMPLETED);
+	CHECK_EQ_INT(d.result, 0);
+	CHECK(memcmp(src.mem, dst.mem, (size_t)PAGES * 4096) == 0);
+	fprintf(stderr, "destination: %s\n", d.st.accel);
+	CHECK(strncmp(d.st.accel, "qat (", 5) == 0);
+	CHECK(strstr(d.st.accel, " jobs on the CPU codec"));
+	fg_free(&src);
+	fg_free(&dst);
+}
+
+/*
+ * A destination on QAT alone (no CPU fallback: the double has a "device")
+ * still takes lz4 batches: QAT does only deflate, the channel threads the rest.
+ */
+TEST(codecs_qat_does_not_do_decode_on_the_channel_threads)
+{
+	char buf[600];
+	const char *lib = qatzip_double(buf, sizeof(buf));
+	CHECK(lib);
+	inflate_on_destination_engine(ut_, "lz4", "qat", lib, "none");
+}
+
 RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over_three_channels),
 	  UT(migrates_with_each_codec), UT(migrates_with_xbzrle_and_compression), UT(layout_mismatch_is_refused),
 	  UT(refused_destination_leaves_source_running),
@@ -425,4 +544,8 @@ RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over
 	  UT(without_auto_converge_the_fast_writer_never_converges),
 	  UT(throttle_is_lifted_when_the_migration_is_cancelled), UT(auto_converge_needs_a_throttle_op),
 	  UT(auto_policy_compresses_over_a_slow_link), UT(auto_policy_sends_raw_over_a_fast_link),
-	  UT(auto_policy_keeps_a_pinned_codec), UT(plan_says_what_auto_would_do_without_migrating))
+	  UT(auto_policy_keeps_a_pinned_codec), UT(plan_says_what_auto_would_do_without_migrating),
+	  UT(qat_source_inflated_through_qat_on_the_destination),
+	  UT(deflate_inflated_through_cpu_workers_on_the_destination),
+	  UT(codecs_qat_does_not_do_decode_on_the_channel_threads),
+	  UT(batches_beyond_hw_buff_inflate_on_the_cpu_at_a_qat_destination))

@@ -3,6 +3,7 @@
  * A tiny unit-test harness. Each test binary defines test functions with
  * TEST(name), lists them in RUN_TESTS(...), and prints one line per test:
  *   PASS <binary>.<test>    or    FAIL <binary>.<test>: <file>:<line>: <expr>
+ *   or SKIP <binary>.<test>: <why> (SKIP_TEST: what it needs is not here)
  * Exit status is non-zero if any failed. Arguments:
  *   (none)         run every case, in order
  *   --list         print the case names, one a line, and run nothing
@@ -20,8 +21,17 @@
 
 struct ut_state {
 	int failed_here;
+	int skipped;
 	char msg[512];
 };
+
+/* Ends the case as skipped, saying why (pytest reports it as skipped). */
+#define SKIP_TEST(...)                                                                     \
+	do {                                                                               \
+		snprintf(ut_->msg, sizeof(ut_->msg), __VA_ARGS__);                         \
+		ut_->skipped = 1;                                                          \
+		return;                                                                    \
+	} while (0)
 
 #define TEST(name) static void name(struct ut_state *ut_)
 
@@ -75,6 +85,8 @@ static inline int ut_run(const char *suite, const struct ut_case *cases, size_t 
 		if (st.failed_here) {
 			printf("FAIL %s.%s: %s\n", suite, cases[i].name, st.msg);
 			failed++;
+		} else if (st.skipped) {
+			printf("SKIP %s.%s: %s\n", suite, cases[i].name, st.msg);
 		} else {
 			printf("PASS %s.%s\n", suite, cases[i].name);
 		}
