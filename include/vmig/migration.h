@@ -242,6 +242,14 @@ struct vmig_incoming_params {
 	 */
 	int (*check_config)(void *opaque, const uint8_t *cfg, size_t len, char *why, size_t whylen);
 	void *opaque;
+	/*
+	 * Where this host's figures (sent to the source's planner with every
+	 * pass acknowledgement) are read: a prefix for /proc and
+	 * /sys/fs/cgroup, for a VMM that sees its host's under another root
+	 * (a container with them mounted elsewhere). NULL: the real ones.
+	 * Read during vmig_incoming_create only.
+	 */
+	const char *host_probe_root;
 };
 #define VMIG_INCOMING_PARAMS_INIT {.size = sizeof(struct vmig_incoming_params), .listen_fd = -1}
 

@@ -146,7 +146,7 @@ int vmig_incoming_create(const struct vmig_incoming_params *p, struct vmig_incom
 	in->ch.fd = -1;
 	in->lfd = p->listen_fd;
 	char perr[128];
-	if (host_probe_start(NULL, 0, &in->probe, perr, sizeof(perr)))
+	if (host_probe_start(p->host_probe_root, 0, &in->probe, perr, sizeof(perr)))
 		log_warn("host figures unknown: %s", perr);
 	vbuf_init(&in->payload);
 	pthread_mutex_init(&in->lock, NULL);

@@ -21,6 +21,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "migration/acks.h"
 #include "migration/autopolicy.h"
 #include "migration/channel.h"
 #include "policy/probe.h"
@@ -165,7 +166,7 @@ static int run_pass(struct vmig_migration *m, bool check_stop, char *err, size_t
 }
 
 /* The destination's figures, for the planner: the latest report wins. */
-static void note_dest_host(struct vmig_migration *m, const struct wire_host_info *hi)
+void migration_note_dest_host(struct vmig_migration *m, const struct wire_host_info *hi)
 {
 	pthread_mutex_lock(&m->lock);
 	m->dest_host = *hi;
@@ -191,7 +192,7 @@ static int expect_record(struct vmig_migration *m, uint32_t want, struct vbuf *p
 		if ((r = wire_decode_sync_ack(payload->data, payload->len, &a, err, errlen)))
 			return r;
 		m->streams[0].acked_pass = a.pass;
-		note_dest_host(m, &a.host);
+		migration_note_dest_host(m, &a.host);
 		return expect_record(m, want, payload, timeout_ms, err, errlen);
 	}
 	if (h.type != want) {
@@ -251,7 +252,7 @@ static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
 			r = -ECONNREFUSED;
 		}
 		if (!r)
-			note_dest_host(m, &a.host);
+			migration_note_dest_host(m, &a.host);
 	}
 	vbuf_free(&b);
 	if (r)
@@ -389,6 +390,9 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 		if ((r = run_pass(m, true, err, errlen)))
 			return r;
 		double secs = (double)(now_ns() - t) / 1e9;
+		/* the destination's figures of late, for this pass's re-plan */
+		if ((r = acks_drain(m, err, errlen)))
+			return r;
 		if ((r = harvest(m, err, errlen)))
 			return r;
 		uint64_t dirty = count_dirty(m);
@@ -416,44 +420,6 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 		if (migration_should_stop(m, err, errlen))
 			return -ECANCELED;
 	}
-}
-
-/* Reads SYNC_ACKs on every stream until each has acknowledged the last
- * pass: the destination has then applied everything, so the pause that
- * follows is not spent draining socket buffers. */
-static int wait_synced(struct vmig_migration *m, char *err, size_t errlen)
-{
-	struct vbuf b;
-	struct wire_hdr h;
-	int r = 0;
-	vbuf_init(&b);
-	for (unsigned i = 0; i < m->nr_streams && !r; i++) {
-		struct src_chan *c = &m->streams[i];
-		while (c->acked_pass < m->pass) {
-			if ((r = chan_recv_record(c->ch, &h, &b, m->p.io_timeout_ms, err, errlen)))
-				break;
-			if (h.type == REC_ERROR) {
-				char msg[WIRE_MAX_STRING];
-				wire_decode_error(b.data, b.len, NULL, msg, sizeof(msg));
-				snprintf(err, errlen, "destination failed: %s", msg);
-				r = -EREMOTEIO;
-				break;
-			}
-			if (h.type != REC_SYNC_ACK) {
-				snprintf(err, errlen, "protocol error: expected SYNC_ACK, got %s",
-					 wire_type_name(h.type));
-				r = -EPROTO;
-				break;
-			}
-			struct wire_sync_ack a;
-			if ((r = wire_decode_sync_ack(b.data, b.len, &a, err, errlen)))
-				break;
-			c->acked_pass = a.pass;
-			note_dest_host(m, &a.host);
-		}
-	}
-	vbuf_free(&b);
-	return r;
 }
 
 /*
@@ -506,7 +472,7 @@ static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 	struct vbuf b;
 	int r;
 
-	if ((r = wait_synced(m, err, errlen)))
+	if ((r = acks_wait_all(m, err, errlen)))
 		return r;
 	set_status(m, VMIG_MIG_DEVICE);
 	uint64_t alive_before = 0;

@@ -144,5 +144,7 @@ bool migration_should_stop(struct vmig_migration *m, char *err, size_t errlen);
 void migration_update_counters(struct vmig_migration *m);
 /* Wakes every stream out of blocking I/O (a stream failed). */
 void migration_abort(struct vmig_migration *m);
+/* The destination's figures, for the planner: the latest report wins. */
+void migration_note_dest_host(struct vmig_migration *m, const struct wire_host_info *hi);
 
 #endif

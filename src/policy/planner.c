@@ -11,6 +11,7 @@
 #define MAX_CHANNELS 4
 #define MIN_XBZRLE_CACHE (16ull << 20)
 #define XBZRLE_POOR_HITS 0.2      /* under this hit rate the cache costs more than it saves */
+#define MIN_DECOMPRESS_CPUS 0.1   /* a destination with less idle is not asked to decompress */
 
 static double nonzero_share(const struct plan_inputs *in)
 {
@@ -31,9 +32,13 @@ static double usable(unsigned n, double idle)
 	return n < cap ? n : cap;
 }
 
-/* Decompression on the destination: one thread per data channel. */
+/* Decompression on the destination: one thread per data channel. A
+ * destination that says it has almost nothing idle gets no decompression
+ * at all: every cycle of it would be taken from the guests running there. */
 static double dst_cpus(const struct plan_inputs *in, unsigned channels)
 {
+	if (in->dst_known && in->dst.idle_cpus < MIN_DECOMPRESS_CPUS)
+		return 0;
 	return usable(channels ? channels : 1, in->dst_known ? in->dst.idle_cpus : in->src.idle_cpus);
 }
 
@@ -126,9 +131,12 @@ bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struc
 			next->level = (in->pinned & PLAN_PIN_LEVEL) ? cur->level : 0;
 			snprintf(change, changelen, "codec %s -> %s", codec_name(cur->codec), codec_name(c));
 			snprintf(reason, reasonlen,
-				 "link %.0f MiB/s: %s would move %.0f MiB/s of RAM, %s %.0f",
-				 link_mibs(in), codec_name(c), plan_rate(in, c, cur->threads),
-				 codec_name(cur->codec), plan_rate(in, cur->codec, cur->threads));
+				 "link %.0f MiB/s, %.1f idle CPUs here, %.1f there: %s would move %.0f "
+				 "MiB/s of RAM, %s %.0f",
+				 link_mibs(in), in->src.idle_cpus,
+				 in->dst_known ? in->dst.idle_cpus : in->src.idle_cpus, codec_name(c),
+				 plan_rate(in, c, cur->threads), codec_name(cur->codec),
+				 plan_rate(in, cur->codec, cur->threads));
 			return true;
 		}
 	}

@@ -116,6 +116,18 @@ TEST(a_fast_measured_link_drops_compression)
 	CHECK_STR(change, "codec zstd -> none");
 }
 
+TEST(a_destination_out_of_idle_cpu_gets_raw_pages)
+{
+	/* its guests took the last idle CPU mid-migration: decompressing
+	 * there would only slow them down, even over a slow link */
+	struct plan_inputs in = typical(110, 2, 0.05);
+	struct plan cur = {.codec = CODEC_ZSTD, .threads = 2, .channels = 2}, next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(plan_after_pass(&in, &cur, &next, change, sizeof(change), why, sizeof(why)));
+	CHECK_EQ_INT(next.codec, CODEC_NONE);
+	CHECK(strstr(why, "0.1 there") != NULL || strstr(why, "0.0 there") != NULL);
+}
+
 TEST(a_slow_measured_link_turns_compression_on)
 {
 	struct plan_inputs in = typical(110, 2, 2);
@@ -148,6 +160,7 @@ TEST(poor_xbzrle_hits_switch_it_off)
 
 RUN_TESTS("planner", UT(fast_link_sends_raw), UT(slow_link_with_idle_cpu_compresses_hard),
 	  UT(busy_source_cpu_compresses_lightly), UT(busy_destination_gets_a_codec_cheap_to_inflate),
+	  UT(a_destination_out_of_idle_cpu_gets_raw_pages),
 	  UT(incompressible_memory_is_sent_raw), UT(hot_guest_with_memory_to_spare_gets_xbzrle),
 	  UT(tight_memory_gets_no_xbzrle), UT(dirty_rate_above_the_link_has_auto_converge),
 	  UT(pinned_knobs_stay_as_set), UT(a_fast_measured_link_drops_compression),

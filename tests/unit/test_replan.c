@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine re-planning from what it hears during a migration: the
+ * destination's host figures come with every pass acknowledgement, and a
+ * destination that gets busy mid-migration changes the plan. The
+ * destination's probe reads a fake /proc and cgroup tree (a TEST DOUBLE
+ * of its host) whose CPU quota the test lowers while pages flow.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fake_guest.h"
+#include "unittest.h"
+
+struct fake_host {
+	char root[64];
+};
+
+/* Writes root/rel whole (a temp file renamed over it), so the probe's
+ * thread never reads half of it. */
+static int put(const struct fake_host *h, const char *rel, const char *text)
+{
+	char path[256], tmp[272];
+	snprintf(path, sizeof(path), "%s/%s", h->root, rel);
+	for (char *s = path + strlen(h->root) + 1; (s = strchr(s, '/')); s++) {
+		*s = 0;
+		if (mkdir(path, 0755) && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fputs(text, f);
+	if (fclose(f))
+		return -errno;
+	return rename(tmp, path) ? -errno : 0;
+}
+
+/* A cgroup v2 host with the destination in /vm, under no CPU quota. No
+ * /proc/stat: the probe takes the quota's CPUs as what is idle. */
+static int fake_host_new(struct fake_host *h)
+{
+	snprintf(h->root, sizeof(h->root), "/tmp/vmig-replan-XXXXXX");
+	if (!mkdtemp(h->root))
+		return -errno;
+	return put(h, "proc/self/cgroup", "0::/vm\n") ||
+	       put(h, "proc/self/mountinfo",
+		   "25 20 0:22 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n") ||
+	       put(h, "sys/fs/cgroup/vm/cpu.max", "max 100000\n");
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void fake_host_free(struct fake_host *h)
+{
+	nftw(h->root, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The first decision whose change contains what, or -1. */
+static int find_decision(const struct vmig_migrate_stats *st, const char *what)
+{
+	for (unsigned i = 0; i < st->nr_decisions && i < VMIG_MAX_DECISIONS; i++)
+		if (strstr(st->decisions[i].change, what))
+			return (int)i;
+	return -1;
+}
+
+/* Polls m until cond holds for its stats or ms pass; returns whether it held. */
+static bool wait_for(struct vmig_migration *m, struct vmig_migrate_stats *st, uint64_t ms,
+		     bool (*cond)(const struct vmig_migrate_stats *))
+{
+	for (uint64_t t0 = mono_ms(); mono_ms() - t0 < ms; usleep(10000)) {
+		vmig_migration_query(m, st);
+		if (cond(st) || final_status(st->status))
+			return cond(st);
+	}
+	return false;
+}
+
+static bool two_passes_done(const struct vmig_migrate_stats *st)
+{
+	return st->iterations >= 3;
+}
+
+static bool sends_raw_now(const struct vmig_migrate_stats *st)
+{
+	return find_decision(st, "-> none") >= 0;
+}
+
+TEST(busier_destination_mid_migration_stops_compression)
+{
+	struct fake_guest src, dst;
+	struct fake_host host;
+	struct dest_run d = {0};
+	char uri[64], err[512];
+	CHECK_EQ_INT(fake_host_new(&host), 0);
+	fg_init(&src, true);
+	fg_init(&dst, false);
+	/* all of RAM rewritten over a 2 MiB/s link: passes go on until the
+	 * test ends them, compressed or not */
+	CHECK_EQ_INT(listen_any(&d.lfd, uri, sizeof(uri)), 0);
+	d.g = &dst;
+	d.probe_root = host.root;
+	dest_start(&d);
+	fg_start_writer(&src);
+	struct vmig_guest g = {&fg_ops, &src};
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params), .uri = uri,
+					.downtime_limit_ms = 1, .max_bandwidth = 2 << 20,
+					.timeout_ms = 30000, .policy = VMIG_POLICY_AUTO,
+					.pinned = VMIG_PIN_CONVERGE};
+	struct vmig_migration *m;
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
+	CHECK_EQ_INT(vmig_migration_start(&g, &p, &m, err, sizeof(err)), 0);
+	bool started = wait_for(m, &st, 20000, two_passes_done);
+	bool compressing = strcmp(st.codec, "none") != 0;
+	bool raw_before = sends_raw_now(&st);
+	/* the destination's guests take all but 2 % of a CPU */
+	CHECK_EQ_INT(put(&host, "sys/fs/cgroup/vm/cpu.max", "2000 100000\n"), 0);
+	bool raw_after = wait_for(m, &st, 20000, sends_raw_now);
+	vmig_migration_cancel(m);
+	wait_final(m, &st);
+	vmig_migration_free(m);
+	fg_stop_writer(&src);
+	dest_join(&d);
+
+	if (!raw_after)
+		fprintf(stderr, "status %s after %llu passes: %s\n", vmig_mig_status_name(st.status),
+			(unsigned long long)st.iterations, st.error);
+	CHECK(started);
+	CHECK(compressing);   /* a 2 MiB/s link and an idle destination: compress */
+	CHECK(!raw_before);
+	CHECK(raw_after);
+	int i = find_decision(&st, "-> none");
+	if (i >= 0) {
+		fprintf(stderr, "decision at pass %llu: %s: %s\n",
+			(unsigned long long)st.decisions[i].pass, st.decisions[i].change,
+			st.decisions[i].reason);
+		CHECK(strstr(st.decisions[i].reason, "0.0 there") != NULL);
+	}
+	CHECK_EQ_INT(st.status, VMIG_MIG_CANCELLED);
+	CHECK(!src.paused);
+	fg_free(&src);
+	fg_free(&dst);
+	fake_host_free(&host);
+}
+
+RUN_TESTS("replan", UT(busier_destination_mid_migration_stops_compression))
