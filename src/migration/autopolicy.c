@@ -39,7 +39,8 @@ static void pinned_values(const struct vmig_migrate_params *p, struct plan *v)
 		c = CODEC_DEFLATE; /* "qat": deflate on QAT */
 	*v = (struct plan){.codec = c, .level = p->level, .threads = p->compress_threads,
 			   .channels = p->channels, .xbzrle_bytes = p->xbzrle_cache_bytes,
-			   .auto_converge = p->auto_converge};
+			   .auto_converge = p->auto_converge,
+			   .dirty_rate = p->throttle_mode == VMIG_THROTTLE_DIRTY_RATE};
 }
 
 /* What a host has to spare, from its figures. The CPUs it may use (a
@@ -94,9 +95,12 @@ int autopolicy_start(struct vmig_migration *m, char *err, size_t errlen)
 	m->p.channels = m->plan.channels;
 	m->p.xbzrle_cache_bytes = m->plan.xbzrle_bytes;
 	m->p.auto_converge = m->plan.auto_converge && m->g.ops->throttle;
+	m->p.throttle_mode = m->plan.dirty_rate ? VMIG_THROTTLE_DIRTY_RATE : VMIG_THROTTLE_STEPS;
 	snprintf(change, sizeof(change), "start %s, %u threads, %u channels, XBZRLE %s%s",
 		 m->p.codec ? m->p.codec : "none", m->plan.threads, m->plan.channels,
-		 m->plan.xbzrle_bytes ? "on" : "off", m->p.auto_converge ? ", auto-converge" : "");
+		 m->plan.xbzrle_bytes ? "on" : "off",
+		 !m->p.auto_converge ? ""
+		 : m->plan.dirty_rate ? ", dirty-rate" : ", auto-converge");
 	autopolicy_record(m, change, why);
 	return 0;
 }

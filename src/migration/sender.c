@@ -24,6 +24,7 @@
 #include "migration/acks.h"
 #include "migration/autopolicy.h"
 #include "migration/channel.h"
+#include "migration/converge.h"
 #include "policy/probe.h"
 #include "migration/ram.h"
 #include "migration/sender_internal.h"
@@ -326,45 +327,6 @@ static int skip_hot_pages(struct vmig_migration *m, char *err, size_t errlen)
 	return 0;
 }
 
-/* Applies a vCPU throttle through the guest and reports it. */
-static void set_throttle(struct vmig_migration *m, unsigned pct)
-{
-	if (!m->g.ops->throttle)
-		return;
-	int r = m->g.ops->throttle(m->g.opaque, pct);
-	if (r)
-		log_warn("auto-converge: the guest refused a %u%% throttle: %s", pct, strerror(-r));
-	pthread_mutex_lock(&m->lock);
-	m->st.throttle_pct = r ? m->st.throttle_pct : pct;
-	m->st.throttle_steps = m->thr.steps;
-	pthread_mutex_unlock(&m->lock);
-}
-
-/* Lifts any throttle: the migration ends, fails, or the guest paused for good. */
-static void lift_throttle(struct vmig_migration *m)
-{
-	if (m->thr.pct) {
-		log_debug("auto-converge: throttle lifted");
-		m->thr.pct = 0;
-		set_throttle(m, 0);
-	}
-}
-
-/* Auto-converge after a pass that sent xfer bytes while dirty_pages came up. */
-static void converge_after_pass(struct vmig_migration *m, uint64_t dirty_pages, uint64_t xfer)
-{
-	if (!m->p.auto_converge)
-		return;
-	unsigned before = m->thr.pct;
-	unsigned now = throttle_after_pass(&m->thr_cfg, &m->thr, dirty_pages * VMIG_PAGE_SIZE, xfer);
-	if (now == before)
-		return;
-	log_info("auto-converge: vCPUs throttled to %u%% after pass %llu (%.1f MiB dirtied, %.1f MiB "
-		 "sent)", now, (unsigned long long)m->pass,
-		 (double)dirty_pages * VMIG_PAGE_SIZE / 1048576.0, (double)xfer / 1048576.0);
-	set_throttle(m, now);
-}
-
 static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 {
 	int r;
@@ -414,7 +376,7 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 		if (switchover_now(&m->switchover, m->p.downtime_limit_ms, m->pass, expect_ms, dirty,
 				   prev_dirty))
 			return 0;
-		converge_after_pass(m, dirty, wire_sent(m) - wire0);
+		converge_after_pass(m, pages, dirty, wire_sent(m) - wire0, secs);
 		autopolicy_after_pass(m, secs, wire_sent(m) - wire0, dirty);
 		prev_dirty = dirty;
 		if (migration_should_stop(m, err, errlen))
@@ -481,7 +443,7 @@ static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 		return r;
 	}
 	m->paused = true;
-	lift_throttle(m); /* paused for good unless the handover fails: no use for it */
+	converge_lift(m); /* paused for good unless the handover fails: no use for it */
 	uint64_t t_pause = now_ns();
 	if (m->g.ops->last_alive_ns)
 		alive_before = m->g.ops->last_alive_ns(m->g.opaque);
@@ -579,7 +541,7 @@ static void *migration_thread(void *arg)
 	bool ours = !m->go_sent || r == -EREMOTEIO;
 	if (r && ours) {
 		/* Nothing is lost: the guest keeps running here, at full speed. */
-		lift_throttle(m);
+		converge_lift(m);
 		if (m->connected)
 			chan_send_error(&m->ch, r, err);
 		if (m->dirty_on)
@@ -660,26 +622,6 @@ static void close_byo_fds(struct vmig_migration *m)
 	m->nr_byo_fds = 0;
 }
 
-/* Auto-converge settings, QEMU's defaults where the caller left 0. */
-static int take_throttle_params(struct vmig_migration *m, char *err, size_t errlen)
-{
-	const struct vmig_migrate_params *p = &m->p;
-	struct throttle_cfg *c = &m->thr_cfg;
-	throttle_cfg_default(c);
-	if (!p->auto_converge)
-		return 0;
-	if (!m->g.ops || !m->g.ops->throttle) {
-		snprintf(err, errlen, "auto-converge needs a guest that can be throttled");
-		return -EOPNOTSUPP;
-	}
-	c->trigger_pct = p->throttle_trigger_pct ? p->throttle_trigger_pct : c->trigger_pct;
-	c->initial_pct = p->throttle_initial_pct ? p->throttle_initial_pct : c->initial_pct;
-	c->increment_pct = p->throttle_increment_pct ? p->throttle_increment_pct : c->increment_pct;
-	c->max_pct = p->throttle_max_pct ? p->throttle_max_pct : c->max_pct;
-	c->tailslow = p->throttle_tailslow;
-	return throttle_cfg_check(c, err, errlen);
-}
-
 /*
  * Copies the caller's parameters (as many bytes as its struct has) and
  * checks where the migration goes: a URI, or the caller's connections
@@ -716,7 +658,7 @@ static int take_params(struct vmig_migration *m, const struct vmig_migrate_param
 		r = chan_parse_uri(p->uri, host, sizeof(host), port, sizeof(port), err, errlen);
 	}
 	if (!r)
-		r = take_throttle_params(m, err, errlen);
+		r = converge_take_params(m, err, errlen);
 	if (r) {
 		close_byo_fds(m);
 		return r;

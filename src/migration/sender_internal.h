@@ -13,6 +13,7 @@
 #include "codec/xbzrle.h"
 #include "migration/channel.h"
 #include "migration/ram.h"
+#include "policy/dirtyrate.h"
 #include "policy/planner.h"
 #include "policy/switchover.h"
 #include "policy/throttle.h"
@@ -116,8 +117,11 @@ struct vmig_migration {
 	struct accel *accel;            /* offload engine when compressing */
 	uint64_t pass;
 	struct switchover_state switchover;
-	struct throttle_cfg thr_cfg;    /* auto-converge, when p.auto_converge */
+	struct throttle_cfg thr_cfg;    /* auto-converge's steps (converge.c) */
 	struct throttle_state thr;
+	struct dirtyrate_cfg dr_cfg;    /* the dirty-rate controller and dirty limit */
+	struct dirtyrate_state dr;
+	unsigned throttle_pct;          /* in force on the guest now, either way */
 
 	/* policy auto (autopolicy.c), on the migration thread */
 	bool may_compress;              /* buffers and engine ready for any codec */

@@ -109,8 +109,10 @@ void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values
 	}
 	if (!(p & PLAN_PIN_XBZRLE))
 		out->xbzrle_bytes = xbzrle_cache_for(in);
-	if (!(p & PLAN_PIN_CONVERGE))
+	if (!(p & PLAN_PIN_CONVERGE)) {
 		out->auto_converge = true;
+		out->dirty_rate = true;
+	}
 	snprintf(reason, reasonlen,
 		 "%s: %.0f MiB/s expected (link %s%.0f MiB/s, %.1f idle CPUs here, %s%.1f there, "
 		 "%.0f%% zero pages)",

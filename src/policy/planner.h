@@ -12,8 +12,10 @@
  * the best, with a margin in favour of what is already running so a noisy
  * pass does not flip it. Threads come from each side's idle CPUs. XBZRLE
  * pays when the guest keeps rewriting a hot set and the source has memory
- * to spare for a cache of it. Auto-converge is on unless pinned off: it
- * only acts once passes stop shrinking (policy/throttle.h).
+ * to spare for a cache of it. Auto-converge is on unless pinned off, by
+ * the dirty-rate controller (policy/dirtyrate.h), which reaches the share
+ * needed in one pass where QEMU's steps take many: it only acts once the
+ * guest dirties more than half of what the link moves.
  */
 #ifndef VMIG_POLICY_PLANNER_H
 #define VMIG_POLICY_PLANNER_H
@@ -67,6 +69,7 @@ struct plan {
 	unsigned channels;       /* data channels (fixed once connected) */
 	uint64_t xbzrle_bytes;   /* 0: off */
 	bool auto_converge;
+	bool dirty_rate;         /* throttle by the dirty-rate controller, not in steps */
 };
 
 #define PLAN_REASON_MAX 160
