@@ -128,6 +128,7 @@ struct vmig_migration {
 	struct plan plan;               /* in force */
 	struct plan_inputs plan_in;
 	uint64_t plan_compress_ns, plan_hits, plan_misses; /* at the last re-plan */
+	uint64_t plan_xbz_judge_from;   /* first pass whose XBZRLE hits say something */
 	uint64_t t0_ns;
 };
 
@@ -136,6 +137,9 @@ int stream_init(struct src_chan *s, struct vmig_migration *m, unsigned idx);
 void stream_free(struct src_chan *s);
 /* Stops XBZRLE on this stream (between passes only). */
 void stream_drop_xbzrle(struct src_chan *s);
+/* Starts XBZRLE on this stream with an empty cache (between passes only):
+ * 0, or -ENOMEM (it stays off). */
+int stream_start_xbzrle(struct src_chan *s, uint64_t cache_bytes);
 /* Sends this stream's share of the dirty pages (chunks c with c % nr_streams
  * == idx), then SYNC. */
 int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errlen);

@@ -12,6 +12,7 @@
 #define MIN_XBZRLE_CACHE (16ull << 20)
 #define XBZRLE_POOR_HITS 0.2      /* under this hit rate the cache costs more than it saves */
 #define MIN_DECOMPRESS_CPUS 0.1   /* a destination with less idle is not asked to decompress */
+#define XBZRLE_WORTH_DIRTY_SHARE 0.25 /* re-sends taking less of the link converge anyway */
 
 static double nonzero_share(const struct plan_inputs *in)
 {
@@ -87,8 +88,10 @@ static uint64_t xbzrle_cache_for(const struct plan_inputs *in)
 		want <<= 1;
 	if (want > in->ram_bytes / 2)
 		want = in->ram_bytes / 2;
-	/* the cache must leave most of what the source has to spare */
-	return want >= MIN_XBZRLE_CACHE && in->src.mem_avail >= 4 * want ? want : 0;
+	/* the hot set must fit (a small guest: half its RAM may be under
+	 * MIN_XBZRLE_CACHE), and the cache must leave most of what the source
+	 * has to spare */
+	return want >= in->hot_bytes && in->src.mem_avail >= 4 * want ? want : 0;
 }
 
 void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values, struct plan *out,
@@ -122,6 +125,17 @@ void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values
 		 100.0 * in->zero_share);
 }
 
+/* XBZRLE on mid-migration: the guest dirtied a set small enough to cache,
+ * with memory to spare here, fast enough that re-sending it takes a real
+ * share of the link. Returns the cache size, or 0. */
+static uint64_t xbzrle_worth_starting(const struct plan_inputs *in, const struct plan *cur)
+{
+	if ((in->pinned & PLAN_PIN_XBZRLE) || cur->xbzrle_bytes || in->xbzrle_dropped ||
+	    in->dirty_mibs < XBZRLE_WORTH_DIRTY_SHARE * link_mibs(in))
+		return 0;
+	return xbzrle_cache_for(in);
+}
+
 bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struct plan *next,
 		     char *change, size_t changelen, char *reason, size_t reasonlen)
 {
@@ -148,6 +162,16 @@ bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struc
 		snprintf(change, changelen, "XBZRLE off");
 		snprintf(reason, reasonlen, "only %.0f%% of re-sent pages were in the cache",
 			 100.0 * in->xbzrle_hit_rate);
+		return true;
+	}
+	uint64_t cache = xbzrle_worth_starting(in, cur);
+	if (cache) {
+		next->xbzrle_bytes = cache;
+		snprintf(change, changelen, "XBZRLE on, %.0f MiB cache", (double)cache / 1048576.0);
+		snprintf(reason, reasonlen,
+			 "%.1f MiB re-dirtied at %.1f MiB/s (link %.0f MiB/s), %.0f MiB free here",
+			 (double)in->hot_bytes / 1048576.0, in->dirty_mibs, link_mibs(in),
+			 (double)in->src.mem_avail / 1048576.0);
 		return true;
 	}
 	return false;

@@ -57,8 +57,10 @@ struct plan_inputs {
 	struct plan_codec_sample codec[CODEC_COUNT]; /* [CODEC_NONE] unused */
 	double link_mibs;        /* measured (last pass) or the cap; 0: unknown */
 	double dirty_mibs;       /* guest's dirty rate; 0: unknown */
-	uint64_t hot_bytes;      /* pages the guest keeps rewriting (estimate) */
+	uint64_t hot_bytes;      /* pages the guest keeps rewriting (estimate; after a
+				  * pass: what it dirtied during it, to be sent again) */
 	double xbzrle_hit_rate;  /* last pass, 0..1; < 0: no data */
+	bool xbzrle_dropped;     /* switched off for poor hits: not to be tried again */
 	unsigned pinned;         /* enum plan_pin bits */
 };
 
@@ -79,9 +81,10 @@ void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values
 		  char *reason, size_t reasonlen);
 
 /*
- * After a pass: the plan for the next one (channels and the XBZRLE cache
- * size cannot change once running; XBZRLE can be switched off). Returns
- * true if anything changed, with what and why in change and reason.
+ * After a pass: the plan for the next one (channels cannot change once
+ * running; XBZRLE can be switched on, with a cache sized then, or off).
+ * Returns true if anything changed, with what and why in change and
+ * reason.
  */
 bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struct plan *next,
 		     char *change, size_t changelen, char *reason, size_t reasonlen);

@@ -154,4 +154,55 @@ TEST(busier_destination_mid_migration_stops_compression)
 	fake_host_free(&host);
 }
 
-RUN_TESTS("replan", UT(busier_destination_mid_migration_stops_compression))
+static bool is_final(const struct vmig_migrate_stats *st)
+{
+	return final_status(st->status);
+}
+
+/* A guest rewriting a 4 MiB hot set over an 8 MiB/s link: after pass 1 the
+ * planner sees it re-sent and switches XBZRLE on; the destination applies
+ * the deltas against its own copies, and its memory ends exact. */
+TEST(xbzrle_switched_on_mid_migration_arrives_exact)
+{
+	struct fake_guest src, dst;
+	struct dest_run d = {0};
+	char uri[64], err[512];
+	fg_init(&src, true);
+	fg_init(&dst, false);
+	src.hot = 1024;
+	CHECK_EQ_INT(listen_any(&d.lfd, uri, sizeof(uri)), 0);
+	d.g = &dst;
+	dest_start(&d);
+	fg_start_writer(&src);
+	struct vmig_guest g = {&fg_ops, &src};
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params), .uri = uri,
+					.downtime_limit_ms = 50, .max_bandwidth = 8 << 20,
+					.timeout_ms = 60000, .policy = VMIG_POLICY_AUTO};
+	struct vmig_migration *m;
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
+	CHECK_EQ_INT(vmig_migration_start(&g, &p, &m, err, sizeof(err)), 0);
+	wait_for(m, &st, 60000, is_final);
+	vmig_migration_free(m);
+	fg_stop_writer(&src);
+	int dr = dest_join(&d);
+	int i = find_decision(&st, "XBZRLE on");
+	for (unsigned k = 0; k < st.nr_decisions && k < VMIG_MAX_DECISIONS; k++)
+		fprintf(stderr, "pass %llu: %s: %s\n", (unsigned long long)st.decisions[k].pass,
+			st.decisions[k].change, st.decisions[k].reason);
+	fprintf(stderr, "%s after %llu passes: %llu XBZRLE pages, %llu hits %llu misses\n",
+		vmig_mig_status_name(st.status), (unsigned long long)st.iterations,
+		(unsigned long long)st.pages_xbzrle, (unsigned long long)st.xbzrle_hits,
+		(unsigned long long)st.xbzrle_misses);
+	CHECK(i >= 0);
+	CHECK(i < 0 || st.decisions[i].pass >= 1);
+	CHECK_EQ_INT(st.status, VMIG_MIG_COMPLETED);
+	CHECK_EQ_INT(dr, 0);
+	CHECK(st.verified);
+	CHECK(st.pages_xbzrle > 0);
+	CHECK(memcmp(src.mem, dst.mem, (size_t)PAGES * 4096) == 0);
+	fg_free(&src);
+	fg_free(&dst);
+}
+
+RUN_TESTS("replan", UT(busier_destination_mid_migration_stops_compression),
+	  UT(xbzrle_switched_on_mid_migration_arrives_exact))
