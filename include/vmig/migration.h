@@ -158,6 +158,10 @@ struct vmig_migrate_params {
 	 * by the dirty-rate controller, whatever the link (needs the guest's
 	 * throttle op). 0: no limit. */
 	uint64_t dirty_limit;
+	/* Where this host's figures for the planner are read: a prefix for
+	 * /proc and /sys/fs/cgroup (as in vmig_incoming_params); NULL: the
+	 * real ones. Read when the migration starts (or plans) only. */
+	const char *host_probe_root;
 };
 #define VMIG_PIN_CODEC (1u << 0)     /* codec and accel */
 #define VMIG_PIN_LEVEL (1u << 1)

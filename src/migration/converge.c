@@ -8,14 +8,17 @@
 #include "common/log.h"
 #include "migration/sender_internal.h"
 
-/* Which controller runs, if any. */
-static const char *mode_name(const struct vmig_migrate_params *p)
+enum converge_mode { CONVERGE_OFF, CONVERGE_STEPS, CONVERGE_DIRTY_RATE, CONVERGE_DIRTY_LIMIT };
+static const char *const mode_names[] = {"", "auto-converge", "dirty-rate", "dirty-limit"};
+
+/* Which controller runs, if any: a dirty limit holds whatever the rest says. */
+static enum converge_mode mode_of(const struct vmig_migrate_params *p)
 {
 	if (p->dirty_limit)
-		return "dirty-limit";
+		return CONVERGE_DIRTY_LIMIT;
 	if (!p->auto_converge)
-		return "";
-	return p->throttle_mode == VMIG_THROTTLE_DIRTY_RATE ? "dirty-rate" : "auto-converge";
+		return CONVERGE_OFF;
+	return p->throttle_mode == VMIG_THROTTLE_DIRTY_RATE ? CONVERGE_DIRTY_RATE : CONVERGE_STEPS;
 }
 
 int converge_take_params(struct vmig_migration *m, char *err, size_t errlen)
@@ -57,7 +60,7 @@ static void set_throttle(struct vmig_migration *m, unsigned pct)
 	pthread_mutex_lock(&m->lock);
 	m->st.throttle_pct = m->throttle_pct;
 	m->st.throttle_steps = m->thr.steps + m->dr.changes;
-	snprintf(m->st.throttle_mode, sizeof(m->st.throttle_mode), "%s", mode_name(&m->p));
+	snprintf(m->st.throttle_mode, sizeof(m->st.throttle_mode), "%s", mode_names[mode_of(&m->p)]);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -74,20 +77,20 @@ void converge_lift(struct vmig_migration *m)
 void converge_after_pass(struct vmig_migration *m, uint64_t pages, uint64_t dirty_pages,
 			 uint64_t xfer, double secs)
 {
-	const char *mode = mode_name(&m->p);
-	if (!*mode || secs <= 0)
+	enum converge_mode mode = mode_of(&m->p);
+	if (mode == CONVERGE_OFF || secs <= 0)
 		return;
 	unsigned before = m->throttle_pct, now;
 	double dirty_bps = (double)dirty_pages * VMIG_PAGE_SIZE / secs;
-	if (strcmp(mode, "auto-converge"))
+	if (mode == CONVERGE_STEPS)
+		now = throttle_after_pass(&m->thr_cfg, &m->thr, dirty_pages * VMIG_PAGE_SIZE, xfer);
+	else
 		now = dirtyrate_after_pass(&m->dr_cfg, &m->dr, dirty_bps,
 					   (double)pages * VMIG_PAGE_SIZE / secs);
-	else
-		now = throttle_after_pass(&m->thr_cfg, &m->thr, dirty_pages * VMIG_PAGE_SIZE, xfer);
 	if (now == before)
 		return;
 	log_info("%s: vCPUs throttled to %u%% after pass %llu (dirtying %.1f MiB/s, %.1f MiB of "
-		 "RAM moved in %.2f s)", mode, now, (unsigned long long)m->pass,
+		 "RAM moved in %.2f s)", mode_names[mode], now, (unsigned long long)m->pass,
 		 dirty_bps / 1048576.0, (double)pages * VMIG_PAGE_SIZE / 1048576.0, secs);
 	set_throttle(m, now);
 }

@@ -122,7 +122,9 @@ void stream_drop_xbzrle(struct src_chan *s)
 {
 	if (!s->xbz)
 		return;
+	pthread_mutex_lock(&s->m->lock); /* vmig_migration_query reads the snapshot */
 	xbzrle_cache_stats(s->xbz, &s->xbz_stats); /* its figures stay in the stats */
+	pthread_mutex_unlock(&s->m->lock);
 	xbzrle_cache_free(s->xbz);
 	s->xbz = NULL;
 }

@@ -700,7 +700,7 @@ int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migra
 	pthread_cond_init(&m->work_cond, NULL);
 	/* Started first, so its figures are ready by the time anything needs them. */
 	char perr[128];
-	if (host_probe_start(NULL, 0, &m->probe, perr, sizeof(perr)))
+	if (host_probe_start(p->host_probe_root, 0, &m->probe, perr, sizeof(perr)))
 		log_warn("host figures unknown: %s", perr);
 	if ((r = ram_map_init(&m->ram, guest, err, errlen)) ||
 	    (r = autopolicy_start(m, err, errlen)))
@@ -769,7 +769,7 @@ int vmig_migration_plan(const struct vmig_guest *guest, const struct vmig_migrat
 	m->g = *guest;
 	pthread_mutex_init(&m->lock, NULL);
 	if (!(r = take_params(m, p, err, errlen)) && !(r = ram_map_init(&m->ram, guest, err, errlen))) {
-		if (host_probe_start(NULL, 0, &m->probe, perr, sizeof(perr)))
+		if (host_probe_start(p->host_probe_root, 0, &m->probe, perr, sizeof(perr)))
 			log_debug("host probe: %s", perr);
 		nanosleep(&(struct timespec){0, PLAN_PROBE_WAIT_MS * 1000000L}, NULL);
 		m->p.policy = VMIG_POLICY_AUTO;

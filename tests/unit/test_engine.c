@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fake_guest.h"
+#include "fake_host.h"
 #include "unittest.h"
 
 static void busy_guest(struct ut_state *ut_, unsigned channels, const char *codec,
@@ -390,18 +391,27 @@ TEST(auto_converge_needs_a_throttle_op)
 	fg_free(&src);
 }
 
-/* A busy guest migrated under --policy auto; the first decision's change. */
+/* A busy guest migrated under --policy auto between two idle hosts (test
+ * doubles: what else runs on this machine must not change the plan). */
 static int migrate_auto(struct fake_guest *src, struct fake_guest *dst, uint64_t bw,
 			const char *pin_codec, struct vmig_migrate_stats *st)
 {
 	struct dest_run d = {0};
+	struct fake_host here, there;
+	if (fake_host_new(&here) || fake_host_new(&there))
+		return -1;
 	fg_init(src, true);
 	fg_init(dst, false);
+	d.probe_root = there.root;
 	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params),
 					.downtime_limit_ms = 50, .max_bandwidth = bw,
 					.policy = VMIG_POLICY_AUTO, .codec = pin_codec,
-					.pinned = pin_codec ? VMIG_PIN_CODEC : 0};
-	return migrate_busy(src, dst, &p, st, &d) ? -1 : d.result;
+					.pinned = pin_codec ? VMIG_PIN_CODEC : 0,
+					.host_probe_root = here.root};
+	int r = migrate_busy(src, dst, &p, st, &d) ? -1 : d.result;
+	fake_host_free(&here);
+	fake_host_free(&there);
+	return r;
 }
 
 TEST(auto_policy_compresses_over_a_slow_link)
@@ -448,13 +458,18 @@ TEST(auto_policy_keeps_a_pinned_codec)
 TEST(plan_says_what_auto_would_do_without_migrating)
 {
 	struct fake_guest src;
+	struct fake_host here;
 	char err[256];
+	CHECK_EQ_INT(fake_host_new(&here), 0);
 	fg_init(&src, true);
 	struct vmig_guest g = {&fg_ops, &src};
 	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params),
-					.uri = "tcp:127.0.0.1:1", .max_bandwidth = 16 << 20};
+					.uri = "tcp:127.0.0.1:1", .max_bandwidth = 16 << 20,
+					.host_probe_root = here.root};
 	struct vmig_migrate_plan plan = VMIG_MIGRATE_PLAN_INIT;
-	CHECK_EQ_INT(vmig_migration_plan(&g, &p, &plan, err, sizeof(err)), 0);
+	int r = vmig_migration_plan(&g, &p, &plan, err, sizeof(err));
+	fake_host_free(&here);
+	CHECK_EQ_INT(r, 0);
 	CHECK(strcmp(plan.codec, "none") != 0); /* a 16 MiB/s link: compress */
 	CHECK(plan.ram_mibs > 16);
 	CHECK(plan.first_pass_ms > 0);

@@ -2,69 +2,20 @@
 /*
  * The engine re-planning from what it hears during a migration: the
  * destination's host figures come with every pass acknowledgement, and a
- * destination that gets busy mid-migration changes the plan. The
- * destination's probe reads a fake /proc and cgroup tree (a TEST DOUBLE
- * of its host) whose CPU quota the test lowers while pages flow.
+ * destination that gets busy mid-migration changes the plan; a hot set
+ * re-sent turns XBZRLE on. Both hosts' probes read fake /proc and cgroup
+ * trees (fake_host.h, TEST DOUBLES), so the machine's own load does not
+ * change the plan; the test lowers the destination's CPU quota while
+ * pages flow.
  */
-#include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fake_guest.h"
+#include "fake_host.h"
 #include "unittest.h"
-
-struct fake_host {
-	char root[64];
-};
-
-/* Writes root/rel whole (a temp file renamed over it), so the probe's
- * thread never reads half of it. */
-static int put(const struct fake_host *h, const char *rel, const char *text)
-{
-	char path[256], tmp[272];
-	snprintf(path, sizeof(path), "%s/%s", h->root, rel);
-	for (char *s = path + strlen(h->root) + 1; (s = strchr(s, '/')); s++) {
-		*s = 0;
-		if (mkdir(path, 0755) && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	fputs(text, f);
-	if (fclose(f))
-		return -errno;
-	return rename(tmp, path) ? -errno : 0;
-}
-
-/* A cgroup v2 host with the destination in /vm, under no CPU quota. No
- * /proc/stat: the probe takes the quota's CPUs as what is idle. */
-static int fake_host_new(struct fake_host *h)
-{
-	snprintf(h->root, sizeof(h->root), "/tmp/vmig-replan-XXXXXX");
-	if (!mkdtemp(h->root))
-		return -errno;
-	return put(h, "proc/self/cgroup", "0::/vm\n") ||
-	       put(h, "proc/self/mountinfo",
-		   "25 20 0:22 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n") ||
-	       put(h, "sys/fs/cgroup/vm/cpu.max", "max 100000\n");
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void fake_host_free(struct fake_host *h)
-{
-	nftw(h->root, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-}
 
 /* The first decision whose change contains what, or -1. */
 static int find_decision(const struct vmig_migrate_stats *st, const char *what)
@@ -100,10 +51,11 @@ static bool sends_raw_now(const struct vmig_migrate_stats *st)
 TEST(busier_destination_mid_migration_stops_compression)
 {
 	struct fake_guest src, dst;
-	struct fake_host host;
+	struct fake_host host, here;
 	struct dest_run d = {0};
 	char uri[64], err[512];
 	CHECK_EQ_INT(fake_host_new(&host), 0);
+	CHECK_EQ_INT(fake_host_new(&here), 0);
 	fg_init(&src, true);
 	fg_init(&dst, false);
 	/* all of RAM rewritten over a 2 MiB/s link: passes go on until the
@@ -117,7 +69,7 @@ TEST(busier_destination_mid_migration_stops_compression)
 	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params), .uri = uri,
 					.downtime_limit_ms = 1, .max_bandwidth = 2 << 20,
 					.timeout_ms = 30000, .policy = VMIG_POLICY_AUTO,
-					.pinned = VMIG_PIN_CONVERGE};
+					.pinned = VMIG_PIN_CONVERGE, .host_probe_root = here.root};
 	struct vmig_migration *m;
 	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
 	CHECK_EQ_INT(vmig_migration_start(&g, &p, &m, err, sizeof(err)), 0);
@@ -125,13 +77,15 @@ TEST(busier_destination_mid_migration_stops_compression)
 	bool compressing = strcmp(st.codec, "none") != 0;
 	bool raw_before = sends_raw_now(&st);
 	/* the destination's guests take all but 2 % of a CPU */
-	CHECK_EQ_INT(put(&host, "sys/fs/cgroup/vm/cpu.max", "2000 100000\n"), 0);
+	CHECK_EQ_INT(fake_host_put(&host, "sys/fs/cgroup/vm/cpu.max", "2000 100000\n"), 0);
 	bool raw_after = wait_for(m, &st, 20000, sends_raw_now);
 	vmig_migration_cancel(m);
 	wait_final(m, &st);
 	vmig_migration_free(m);
 	fg_stop_writer(&src);
 	dest_join(&d);
+	fake_host_free(&host);
+	fake_host_free(&here);
 
 	if (!raw_after)
 		fprintf(stderr, "status %s after %llu passes: %s\n", vmig_mig_status_name(st.status),
@@ -151,7 +105,6 @@ TEST(busier_destination_mid_migration_stops_compression)
 	CHECK(!src.paused);
 	fg_free(&src);
 	fg_free(&dst);
-	fake_host_free(&host);
 }
 
 static bool is_final(const struct vmig_migrate_stats *st)
@@ -165,19 +118,24 @@ static bool is_final(const struct vmig_migrate_stats *st)
 TEST(xbzrle_switched_on_mid_migration_arrives_exact)
 {
 	struct fake_guest src, dst;
+	struct fake_host here, there;
 	struct dest_run d = {0};
 	char uri[64], err[512];
+	CHECK_EQ_INT(fake_host_new(&here), 0);
+	CHECK_EQ_INT(fake_host_new(&there), 0);
 	fg_init(&src, true);
 	fg_init(&dst, false);
 	src.hot = 1024;
 	CHECK_EQ_INT(listen_any(&d.lfd, uri, sizeof(uri)), 0);
 	d.g = &dst;
+	d.probe_root = there.root;
 	dest_start(&d);
 	fg_start_writer(&src);
 	struct vmig_guest g = {&fg_ops, &src};
 	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params), .uri = uri,
 					.downtime_limit_ms = 50, .max_bandwidth = 8 << 20,
-					.timeout_ms = 60000, .policy = VMIG_POLICY_AUTO};
+					.timeout_ms = 60000, .policy = VMIG_POLICY_AUTO,
+					.host_probe_root = here.root};
 	struct vmig_migration *m;
 	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
 	CHECK_EQ_INT(vmig_migration_start(&g, &p, &m, err, sizeof(err)), 0);
@@ -185,6 +143,8 @@ TEST(xbzrle_switched_on_mid_migration_arrives_exact)
 	vmig_migration_free(m);
 	fg_stop_writer(&src);
 	int dr = dest_join(&d);
+	fake_host_free(&here);
+	fake_host_free(&there);
 	int i = find_decision(&st, "XBZRLE on");
 	for (unsigned k = 0; k < st.nr_decisions && k < VMIG_MAX_DECISIONS; k++)
 		fprintf(stderr, "pass %llu: %s: %s\n", (unsigned long long)st.decisions[k].pass,
