@@ -22,6 +22,9 @@ unsigned dirtyrate_after_pass(const struct dirtyrate_cfg *c, struct dirtyrate_st
 	/* what the guest would dirty unthrottled, by the proportional model */
 	double full = dirty_bps / (1.0 - s->pct / 100.0);
 	unsigned next = share_for(full, target, c->max_pct);
+	if (!s->engaged && !c->limit && (!next || ++s->high < DIRTYRATE_ENGAGE_PASSES))
+		return s->pct;
+	s->engaged = true;
 	unsigned diff = next > s->pct ? next - s->pct : s->pct - next;
 	/* lifting entirely, or reaching the cap, is never noise */
 	if (diff < DIRTYRATE_MIN_CHANGE && next != 0 && next != c->max_pct)

@@ -15,16 +15,21 @@
  * The target: the caller's dirty limit (a cap on the guest's rate,
  * whatever the link), or else DIRTYRATE_TARGET_PCT of the rate the link
  * moved guest RAM at, so that each pass is at most that share of the
- * one before and the passes shrink to the downtime limit. Pure: numbers
- * in, a percentage out.
+ * one before and the passes shrink to the downtime limit. Like
+ * auto-converge, it first acts after two passes over the target (not
+ * necessarily in a row), so one noisy pass throttles nobody; from then on
+ * it corrects every pass. A dirty limit acts from the first pass. Pure:
+ * numbers in, a percentage out.
  */
 #ifndef VMIG_POLICY_DIRTYRATE_H
 #define VMIG_POLICY_DIRTYRATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define DIRTYRATE_TARGET_PCT 50 /* of the link's RAM rate: each pass half the last */
 #define DIRTYRATE_MIN_CHANGE 2  /* percentage points: smaller corrections are noise */
+#define DIRTYRATE_ENGAGE_PASSES 2 /* passes over the target before the first throttle */
 
 struct dirtyrate_cfg {
 	uint64_t limit;   /* bytes/s the guest may dirty; 0: what the link needs */
@@ -34,6 +39,8 @@ struct dirtyrate_cfg {
 struct dirtyrate_state {
 	unsigned pct;     /* in force now, 0: none */
 	unsigned changes; /* times it changed */
+	unsigned high;    /* passes over the target so far, until it first acts */
+	bool engaged;     /* it has acted: every pass corrects from now on */
 };
 
 /*

@@ -9,6 +9,7 @@
 
 #define MiB (1048576.0)
 
+/* Each row: one pass, the controller already acting (engaged). */
 struct row {
 	const char *what;
 	uint64_t limit;       /* bytes/s, 0: from the link */
@@ -37,7 +38,7 @@ TEST(each_row_gives_its_share)
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const struct row *r = &rows[i];
 		struct dirtyrate_cfg c = {.limit = r->limit, .max_pct = 95};
-		struct dirtyrate_state s = {.pct = r->before};
+		struct dirtyrate_state s = {.pct = r->before, .engaged = true};
 		unsigned got = dirtyrate_after_pass(&c, &s, r->dirty_mibs * MiB, r->ram_mibs * MiB);
 		if (got != r->expect)
 			fprintf(stderr, "row '%s': %u%%, want %u%%\n", r->what, got, r->expect);
@@ -73,8 +74,8 @@ TEST(reaches_the_needed_share_in_one_pass_where_steps_take_many)
 	unsigned direct = passes_to_shrink(true), steps = passes_to_shrink(false);
 	fprintf(stderr, "passes until the dirty set shrinks: dirty-rate %u, auto-converge %u\n",
 		direct, steps);
-	CHECK_EQ_INT(direct, 2);
-	CHECK(steps > 10); /* 20 %, then 10 more every second pass, to 84 % */
+	CHECK_EQ_INT(direct, 3); /* two passes over the target, then 84 % at once */
+	CHECK(steps > 10);       /* 20 %, then 10 more every second pass, to 90 % */
 }
 
 /* A guest that dirties more than its CPU share says (a hot set rewritten
@@ -92,11 +93,29 @@ TEST(corrects_a_guest_the_model_misjudges)
 			break;
 		pct = dirtyrate_after_pass(&c, &s, dirty, 100 * MiB);
 	}
-	CHECK_EQ_INT(pass, 3);
-	CHECK_EQ_INT(s.changes, 2); /* 84 %, then corrected to 92 % */
+	CHECK_EQ_INT(pass, 4);
+	CHECK_EQ_INT(s.changes, 2); /* 84 % after the second pass, then corrected to 92 % */
 	CHECK_EQ_INT(pct, 92);
 }
 
-RUN_TESTS("dirtyrate", UT(each_row_gives_its_share),
+TEST(one_noisy_pass_throttles_nobody)
+{
+	struct dirtyrate_cfg c = {.max_pct = 99};
+	struct dirtyrate_state s = {0};
+	CHECK_EQ_INT(dirtyrate_after_pass(&c, &s, 200 * MiB, 100 * MiB), 0);
+	CHECK_EQ_INT(dirtyrate_after_pass(&c, &s, 10 * MiB, 100 * MiB), 0);
+	CHECK_EQ_INT(dirtyrate_after_pass(&c, &s, 200 * MiB, 100 * MiB), 75); /* the second */
+	CHECK(s.engaged);
+}
+
+TEST(a_dirty_limit_acts_from_the_first_pass)
+{
+	struct dirtyrate_cfg c = {.limit = 64 << 20, .max_pct = 99};
+	struct dirtyrate_state s = {0};
+	CHECK_EQ_INT(dirtyrate_after_pass(&c, &s, 256 * MiB, 1000 * MiB), 75);
+}
+
+RUN_TESTS("dirtyrate", UT(each_row_gives_its_share), UT(one_noisy_pass_throttles_nobody),
+	  UT(a_dirty_limit_acts_from_the_first_pass),
 	  UT(reaches_the_needed_share_in_one_pass_where_steps_take_many),
 	  UT(corrects_a_guest_the_model_misjudges))
