@@ -77,8 +77,8 @@ struct vmig_migrate_stats {
 	double dirty_rate_mibs;     /* last pass */
 	uint64_t expected_downtime_ms;
 	bool verified;              /* destination checked the RAM digest */
-	unsigned throttle_pct;      /* auto-converge: vCPU throttle in force now (0: none) */
-	unsigned throttle_steps;    /* auto-converge: times it was raised */
+	unsigned throttle_pct;      /* vCPU throttle in force now (0: none) */
+	unsigned throttle_steps;    /* times the throttle changed (auto-converge: raised) */
 	/* Policy (VMIG_POLICY_AUTO): what it chose and changed, and why. */
 	char policy[8];             /* "auto" or "fixed" */
 	unsigned nr_decisions;      /* in decisions[], the first VMIG_MAX_DECISIONS */
@@ -87,6 +87,7 @@ struct vmig_migrate_stats {
 		char change[64];
 		char reason[160];
 	} decisions[VMIG_MAX_DECISIONS];
+	char throttle_mode[16];     /* "auto-converge", "dirty-rate", "dirty-limit"; "": none */
 };
 #define VMIG_MIGRATE_STATS_INIT {.size = sizeof(struct vmig_migrate_stats)}
 
@@ -154,6 +155,21 @@ struct vmig_migrate_params {
 	const char *qat_fallback;
 	/* QATzip's own stderr log: "none" (NULL, default), "error", "warning", "info", "debug" */
 	const char *qatzip_log;
+	 * How auto-converge throttles: VMIG_THROTTLE_STEPS (0), the steps
+	 * above; VMIG_THROTTLE_DIRTY_RATE, the share computed from each pass's
+	 * measured dirty rate and link rate that makes the next pass shrink,
+	 * corrected every pass, up to throttle_max_pct. VMIG_POLICY_AUTO picks
+	 * dirty-rate unless VMIG_PIN_CONVERGE.
+	 */
+	enum vmig_throttle_mode { VMIG_THROTTLE_STEPS = 0, VMIG_THROTTLE_DIRTY_RATE = 1 } throttle_mode;
+	/* Bytes/s: hold the guest's dirty rate to this from the first pass on,
+	 * by the dirty-rate controller, whatever the link (needs the guest's
+	 * throttle op). 0: no limit. */
+	uint64_t dirty_limit;
+	/* Where this host's figures for the planner are read: a prefix for
+	 * /proc and /sys/fs/cgroup (as in vmig_incoming_params); NULL: the
+	 * real ones. Read when the migration starts (or plans) only. */
+	const char *host_probe_root;
 };
 #define VMIG_PIN_CODEC (1u << 0)     /* codec and accel */
 #define VMIG_PIN_LEVEL (1u << 1)
@@ -261,6 +277,13 @@ struct vmig_incoming_params {
 	const char *qatzip_library;
 	const char *qat_fallback;
 	const char *qatzip_log;
+	 * Where this host's figures (sent to the source's planner with every
+	 * pass acknowledgement) are read: a prefix for /proc and
+	 * /sys/fs/cgroup, for a VMM that sees its host's under another root
+	 * (a container with them mounted elsewhere). NULL: the real ones.
+	 * Read during vmig_incoming_create only.
+	 */
+	const char *host_probe_root;
 };
 #define VMIG_INCOMING_PARAMS_INIT {.size = sizeof(struct vmig_incoming_params), .listen_fd = -1}
 

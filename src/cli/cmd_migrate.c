@@ -61,6 +61,12 @@ static void usage(FILE *f)
 		"      --throttle-increment P  each later step (10)\n"
 		"      --throttle-max P      at most (99)\n"
 		"      --throttle-tailslow   later steps only as large as the excess needs\n"
+		"      --throttle-mode MODE  auto-converge (QEMU's steps above) or dirty-rate:\n"
+		"                            the share that makes the next pass shrink, from\n"
+		"                            the measured dirty and link rates, corrected each\n"
+		"                            pass (what --policy auto picks); turns it on\n"
+		"      --dirty-limit RATE    hold the guest's dirty rate to RATE bytes/s (K/M/G)\n"
+		"                            from the first pass on, whatever the link\n"
 		"  -j, --json                print one JSON object with the final figures\n"
 		"  -h, --help                this text\n"
 		"\n"
@@ -135,7 +141,9 @@ static void print_summary(const json_t *r, const char *status)
 		       str(d, "reason"));
 	}
 	if (num(r, "throttle_steps") > 0)
-		printf("  auto-converge     %8.0f steps (vCPU throttle lifted)\n", num(r, "throttle_steps"));
+		printf("  %-17s %8.0f throttle changes (vCPU throttle lifted)\n",
+		       str(r, "throttle_mode") ? str(r, "throttle_mode") : "throttle",
+		       num(r, "throttle_steps"));
 	printf("  throughput        %8.1f MiB/s\n", num(r, "throughput_mibs"));
 	const json_t *ch = json_object_get(r, "channels");
 	for (size_t i = 0; i < json_array_size(ch); i++) {
@@ -158,12 +166,15 @@ struct migrate_opts {
 	uint64_t throttle[4]; /* trigger, initial, increment, max (THR_* below) */
 	const char *policy;   /* auto (default) or fixed */
 	const char *qat_fallback, *qatzip_log;
+	const char *throttle_mode; /* auto-converge or dirty-rate; NULL: not given */
+	uint64_t dirty_limit;
 	bool plan;            /* print the plan, migrate nothing */
 };
 
 /* Long-only options of auto-converge, and the migrate arguments they set. */
 enum { OPT_AUTO_CONVERGE = 1000, OPT_POLICY, OPT_PLAN, OPT_TAILSLOW, OPT_THR_TRIGGER, OPT_THR_INITIAL,
-       OPT_THR_INCREMENT, OPT_THR_MAX, OPT_QAT_FALLBACK, OPT_QATZIP_LOG };
+       OPT_THR_INCREMENT, OPT_THR_MAX, OPT_QAT_FALLBACK, OPT_QATZIP_LOG,
+       OPT_THROTTLE_MODE, OPT_DIRTY_LIMIT };
 static const char *const throttle_keys[4] = {"throttle_trigger", "throttle_initial",
 					     "throttle_increment", "throttle_max"};
 static const char *const throttle_flags[4] = {"--throttle-trigger", "--throttle-initial",
@@ -245,6 +256,17 @@ static int parse_value(int c, const char *arg, struct migrate_opts *o)
 			return 0;
 		fprintf(stderr, "vmig migrate: --qatzip-log wants none, error, warning, info or debug\n");
 		return -1;
+	case OPT_THROTTLE_MODE:
+		o->throttle_mode = arg;
+		if (!strcmp(arg, "auto-converge") || !strcmp(arg, "dirty-rate"))
+			return 0;
+		fprintf(stderr, "vmig migrate: --throttle-mode wants auto-converge or dirty-rate\n");
+		return -1;
+	case OPT_DIRTY_LIMIT:
+		if (!parse_size(arg, 1, &o->dirty_limit) && o->dirty_limit >= 4096)
+			return 0;
+		fprintf(stderr, "vmig migrate: invalid --dirty-limit '%s' (bytes/s, >= 4K)\n", arg);
+		return -1;
 	case OPT_THR_TRIGGER:
 	case OPT_THR_INITIAL:
 	case OPT_THR_INCREMENT:
@@ -287,6 +309,8 @@ static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 		{"throttle-max", required_argument, NULL, OPT_THR_MAX},
 		{"qat-fallback", required_argument, NULL, OPT_QAT_FALLBACK},
 		{"qatzip-log", required_argument, NULL, OPT_QATZIP_LOG},
+		{"throttle-mode", required_argument, NULL, OPT_THROTTLE_MODE},
+		{"dirty-limit", required_argument, NULL, OPT_DIRTY_LIMIT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -354,6 +378,10 @@ static json_t *migrate_args(const struct migrate_opts *o)
 		bad |= json_object_set_new(a, "policy", json_string(o->policy ? o->policy : "auto"));
 	if (a && o->tailslow)
 		bad |= json_object_set_new(a, "throttle_tailslow", json_true());
+	if (a && o->throttle_mode)
+		bad |= json_object_set_new(a, "throttle_mode", json_string(o->throttle_mode));
+	if (a && o->dirty_limit)
+		bad |= json_object_set_new(a, "dirty_limit", json_integer(json_u64(o->dirty_limit)));
 	for (unsigned k = 0; a && k < 4; k++)
 		if (o->throttle[k])
 			bad |= json_object_set_new(a, throttle_keys[k],

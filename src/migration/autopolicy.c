@@ -39,7 +39,8 @@ static void pinned_values(const struct vmig_migrate_params *p, struct plan *v)
 		c = CODEC_DEFLATE; /* "qat": deflate on QAT */
 	*v = (struct plan){.codec = c, .level = p->level, .threads = p->compress_threads,
 			   .channels = p->channels, .xbzrle_bytes = p->xbzrle_cache_bytes,
-			   .auto_converge = p->auto_converge};
+			   .auto_converge = p->auto_converge,
+			   .dirty_rate = p->throttle_mode == VMIG_THROTTLE_DIRTY_RATE};
 }
 
 /* What a host has to spare, from its figures. The CPUs it may use (a
@@ -52,11 +53,14 @@ static void spare_of(const struct wire_host_info *hi, struct plan_host *h)
 	h->mem_avail = hi->mem_free_bytes;
 }
 
-/* Both hosts' latest figures: this one's probe, the destination's report. */
-static void sense_hosts(struct vmig_migration *m, struct plan_inputs *in)
+/* Both hosts' latest figures: this one's probe, with the CPUs the
+ * migration's own compressing took counted as idle, and the destination's
+ * report (which counts its decompressing the same way). */
+static void sense_hosts(struct vmig_migration *m, struct plan_inputs *in, double own_cpus)
 {
 	struct wire_host_info hi;
 	host_probe_get(m->probe, &hi, NULL);
+	probe_credit_own_work(&hi, own_cpus);
 	spare_of(&hi, &in->src);
 	pthread_mutex_lock(&m->lock);
 	struct wire_host_info dh = m->dest_host;
@@ -73,7 +77,7 @@ int autopolicy_start(struct vmig_migration *m, char *err, size_t errlen)
 	if (m->p.policy != VMIG_POLICY_AUTO)
 		return 0;
 	struct plan_inputs *in = &m->plan_in;
-	sense_hosts(m, in);
+	sense_hosts(m, in, 0);
 	in->ram_bytes = m->ram.total_pages * VMIG_PAGE_SIZE;
 	in->link_mibs = m->p.max_bandwidth ? (double)m->p.max_bandwidth / 1048576.0 : 0;
 	in->xbzrle_hit_rate = -1;
@@ -93,24 +97,28 @@ int autopolicy_start(struct vmig_migration *m, char *err, size_t errlen)
 	m->p.compress_threads = m->plan.threads;
 	m->p.channels = m->plan.channels;
 	m->p.xbzrle_cache_bytes = m->plan.xbzrle_bytes;
+	m->plan_xbz_judge_from = 3; /* pass 2 fills the cache (pass 1 is all of RAM) */
 	m->p.auto_converge = m->plan.auto_converge && m->g.ops->throttle;
+	m->p.throttle_mode = m->plan.dirty_rate ? VMIG_THROTTLE_DIRTY_RATE : VMIG_THROTTLE_STEPS;
 	snprintf(change, sizeof(change), "start %s, %u threads, %u channels, XBZRLE %s%s",
 		 m->p.codec ? m->p.codec : "none", m->plan.threads, m->plan.channels,
-		 m->plan.xbzrle_bytes ? "on" : "off", m->p.auto_converge ? ", auto-converge" : "");
+		 m->plan.xbzrle_bytes ? "on" : "off",
+		 !m->p.auto_converge ? ""
+		 : m->plan.dirty_rate ? ", dirty-rate" : ", auto-converge");
 	autopolicy_record(m, change, why);
 	return 0;
 }
 
-/* Whether the compressing threads were the limit in a pass of secs. */
-static bool cpu_bound(struct vmig_migration *m, double secs)
+/* CPUs' worth of time the compressing threads took in a pass of secs. */
+static double compress_cpus(struct vmig_migration *m, double secs)
 {
-	if (!m->accel || m->codec == CODEC_NONE)
-		return false;
+	if (!m->accel)
+		return 0;
 	struct accel_stats as;
 	accel_get_stats(m->accel, &as);
 	uint64_t used = as.compress_ns - m->plan_compress_ns;
 	m->plan_compress_ns = as.compress_ns;
-	return secs > 0 && (double)used / 1e9 > 0.8 * secs * m->plan.threads;
+	return (double)used / 1e9 / secs;
 }
 
 /* This pass's XBZRLE hit rate, or -1 without XBZRLE. */
@@ -123,23 +131,50 @@ static double xbzrle_hits(struct vmig_migration *m)
 	uint64_t h = st.xbzrle_hits - m->plan_hits, n = h + st.xbzrle_misses - m->plan_misses;
 	m->plan_hits = st.xbzrle_hits;
 	m->plan_misses = st.xbzrle_misses;
+	if (m->pass < m->plan_xbz_judge_from)
+		return -1; /* the cache was still learning: every page a miss */
 	return n > 1000 ? (double)h / (double)n : -1; /* too few to judge */
 }
 
-/* Puts a new plan into effect; stream threads are idle between passes. */
-static void apply(struct vmig_migration *m, const struct plan *next)
+/* XBZRLE on every stream, the cache shared out; all or none. */
+static int start_xbzrle(struct vmig_migration *m, uint64_t bytes)
 {
+	for (unsigned i = 0; i < m->nr_streams; i++)
+		if (stream_start_xbzrle(&m->streams[i], bytes / m->nr_streams)) {
+			for (unsigned k = 0; k <= i; k++)
+				stream_drop_xbzrle(&m->streams[k]);
+			return -ENOMEM;
+		}
+	return 0;
+}
+
+/* Puts a new plan into effect; stream threads are idle between passes.
+ * Returns false if it could not (no memory for an XBZRLE cache). */
+static bool apply(struct vmig_migration *m, const struct plan *next)
+{
+	if (next->xbzrle_bytes && !m->plan.xbzrle_bytes) {
+		if (start_xbzrle(m, next->xbzrle_bytes)) {
+			m->plan_in.xbzrle_dropped = true; /* not worth asking again */
+			return false;
+		}
+		m->p.xbzrle_cache_bytes = next->xbzrle_bytes;
+		/* the next pass fills the cache; the one after can hit */
+		m->plan_xbz_judge_from = m->pass + 2;
+	}
 	int lo, hi, def;
 	codec_levels(next->codec, &lo, &hi, &def);
 	m->codec = next->codec;
 	m->p.level = next->level ? next->level : def;
-	if (!next->xbzrle_bytes && m->plan.xbzrle_bytes)
+	if (!next->xbzrle_bytes && m->plan.xbzrle_bytes) {
 		for (unsigned i = 0; i < m->nr_streams; i++)
 			stream_drop_xbzrle(&m->streams[i]);
+		m->plan_in.xbzrle_dropped = true;
+	}
 	pthread_mutex_lock(&m->lock);
 	snprintf(m->st.codec, sizeof(m->st.codec), "%s", codec_name(next->codec));
 	pthread_mutex_unlock(&m->lock);
 	m->plan = *next;
+	return true;
 }
 
 void autopolicy_after_pass(struct vmig_migration *m, double secs, uint64_t wire, uint64_t dirty)
@@ -147,19 +182,24 @@ void autopolicy_after_pass(struct vmig_migration *m, double secs, uint64_t wire,
 	if (m->p.policy != VMIG_POLICY_AUTO || secs <= 0)
 		return;
 	struct plan_inputs *in = &m->plan_in;
-	sense_hosts(m, in);
+	double own = compress_cpus(m, secs);
+	sense_hosts(m, in, own);
 	/* A pass the CPU limited says only that the link is at least this fast. */
 	double measured = (double)wire / secs / 1048576.0;
-	in->link_mibs = cpu_bound(m, secs) ? 0 : measured;
+	bool cpu_bound = m->codec != CODEC_NONE && own > 0.8 * m->plan.threads;
+	in->link_mibs = cpu_bound ? 0 : measured;
 	if (m->p.max_bandwidth && (in->link_mibs == 0 || in->link_mibs > m->p.max_bandwidth / 1048576.0))
 		in->link_mibs = (double)m->p.max_bandwidth / 1048576.0;
 	in->dirty_mibs = (double)dirty * VMIG_PAGE_SIZE / secs / 1048576.0;
+	in->hot_bytes = dirty * VMIG_PAGE_SIZE; /* what the next pass sends again */
 	in->xbzrle_hit_rate = xbzrle_hits(m);
 	struct plan next;
 	char change[64], why[PLAN_REASON_MAX];
 	if (plan_after_pass(in, &m->plan, &next, change, sizeof(change), why, sizeof(why))) {
-		apply(m, &next);
-		autopolicy_record(m, change, why);
+		if (apply(m, &next))
+			autopolicy_record(m, change, why);
+		else
+			log_warn("policy: %s: no memory for it", change);
 	}
 }
 

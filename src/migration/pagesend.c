@@ -101,11 +101,35 @@ void stream_free(struct src_chan *s)
 	s->m = NULL;
 }
 
+/*
+ * Safe mid-migration: the destination keeps no cache of its own, it
+ * applies a delta to the page in its guest RAM, which holds what was last
+ * sent of it. The new cache starts empty and learns only pages sent from
+ * here on (add_page), so any delta it yields is against a copy the
+ * destination holds; a page always travels on the same stream.
+ */
+int stream_start_xbzrle(struct src_chan *s, uint64_t cache_bytes)
+{
+	if (s->xbz)
+		return 0;
+	for (unsigned i = 0; i < s->nr_slots; i++) {
+		struct batch_slot *b = &s->slots[i];
+		if (!b->xbz)
+			b->xbz = malloc((size_t)BATCH_PAGES * (XBZRLE_MAX_DELTA + WIRE_XBZ_DELTA_HDR_SIZE));
+		if (!b->xbz)
+			return -ENOMEM;
+	}
+	s->xbz = xbzrle_cache_new(cache_bytes);
+	return s->xbz ? 0 : -ENOMEM;
+}
+
 void stream_drop_xbzrle(struct src_chan *s)
 {
 	if (!s->xbz)
 		return;
+	pthread_mutex_lock(&s->m->lock); /* vmig_migration_query reads the snapshot */
 	xbzrle_cache_stats(s->xbz, &s->xbz_stats); /* its figures stay in the stats */
+	pthread_mutex_unlock(&s->m->lock);
 	xbzrle_cache_free(s->xbz);
 	s->xbz = NULL;
 }

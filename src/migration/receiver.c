@@ -54,6 +54,7 @@ struct dst_chan {
 	struct iovec iov[WIRE_MAX_PAGES_PER_BATCH];
 	uint64_t pages_normal, pages_zero, pages_xbzrle, passes;
 	uint64_t decompress_ns;   /* this thread's CPU time in decoders */
+	uint64_t ack_ns, ack_dec_ns; /* at this stream's last SYNC_ACK: now_ns, all decoding */
 	struct codec_ctx *codec_ctx;
 	struct accel_queue *q;    /* this thread's jobs on in->accel, if any */
 	uint8_t *scratch;         /* decompressed batch */
@@ -149,7 +150,7 @@ int vmig_incoming_create(const struct vmig_incoming_params *p, struct vmig_incom
 	in->ch.fd = -1;
 	in->lfd = p->listen_fd;
 	char perr[128];
-	if (host_probe_start(NULL, 0, &in->probe, perr, sizeof(perr)))
+	if (host_probe_start(p->host_probe_root, 0, &in->probe, perr, sizeof(perr)))
 		log_warn("host figures unknown: %s", perr);
 	vbuf_init(&in->payload);
 	pthread_mutex_init(&in->lock, NULL);
@@ -539,6 +540,21 @@ static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wir
 	return check_page_hashes(in, ram, &pr, err, errlen);
 }
 
+/* This host's figures for a SYNC_ACK, the planner's per-pass view of us:
+ * what decoding took since this stream's last one counts as idle. */
+static void ack_host_figures(struct dst_chan *c, struct wire_host_info *hi)
+{
+	struct vmig_incoming *in = c->in;
+	uint64_t dec = 0, now = now_ns(), since = c->ack_ns ? c->ack_ns : in->t0_ns;
+	for (unsigned i = 0; i < in->nr_chans; i++)
+		dec += __atomic_load_n(&in->chans[i].decompress_ns, __ATOMIC_RELAXED);
+	host_probe_get(in->probe, hi, NULL);
+	if (now > since)
+		probe_credit_own_work(hi, (double)(dec - c->ack_dec_ns) / (double)(now - since));
+	c->ack_ns = now;
+	c->ack_dec_ns = dec;
+}
+
 /* SYNC on a page stream: acknowledge it and let the main thread know. */
 static int stream_synced(struct dst_chan *c, const struct vbuf *payload, char *err, size_t errlen)
 {
@@ -559,7 +575,7 @@ static int stream_synced(struct dst_chan *c, const struct vbuf *payload, char *e
 	 * passes is still queued here. */
 	uint8_t ack[WIRE_SYNC_ACK_SIZE];
 	struct wire_sync_ack sa = {.pass = pass};
-	host_probe_get(c->in->probe, &sa.host, NULL); /* the planner's per-pass view of us */
+	ack_host_figures(c, &sa.host);
 	wire_encode_sync_ack(ack, &sa);
 	r = chan_send_record(c->ch, REC_SYNC_ACK, ack, sizeof(ack), err, errlen);
 	pthread_mutex_lock(&c->in->lock);

@@ -21,8 +21,10 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "migration/acks.h"
 #include "migration/autopolicy.h"
 #include "migration/channel.h"
+#include "migration/converge.h"
 #include "policy/probe.h"
 #include "migration/ram.h"
 #include "migration/sender_internal.h"
@@ -165,7 +167,7 @@ static int run_pass(struct vmig_migration *m, bool check_stop, char *err, size_t
 }
 
 /* The destination's figures, for the planner: the latest report wins. */
-static void note_dest_host(struct vmig_migration *m, const struct wire_host_info *hi)
+void migration_note_dest_host(struct vmig_migration *m, const struct wire_host_info *hi)
 {
 	pthread_mutex_lock(&m->lock);
 	m->dest_host = *hi;
@@ -191,7 +193,7 @@ static int expect_record(struct vmig_migration *m, uint32_t want, struct vbuf *p
 		if ((r = wire_decode_sync_ack(payload->data, payload->len, &a, err, errlen)))
 			return r;
 		m->streams[0].acked_pass = a.pass;
-		note_dest_host(m, &a.host);
+		migration_note_dest_host(m, &a.host);
 		return expect_record(m, want, payload, timeout_ms, err, errlen);
 	}
 	if (h.type != want) {
@@ -251,7 +253,7 @@ static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
 			r = -ECONNREFUSED;
 		}
 		if (!r)
-			note_dest_host(m, &a.host);
+			migration_note_dest_host(m, &a.host);
 	}
 	vbuf_free(&b);
 	if (r)
@@ -325,45 +327,6 @@ static int skip_hot_pages(struct vmig_migration *m, char *err, size_t errlen)
 	return 0;
 }
 
-/* Applies a vCPU throttle through the guest and reports it. */
-static void set_throttle(struct vmig_migration *m, unsigned pct)
-{
-	if (!m->g.ops->throttle)
-		return;
-	int r = m->g.ops->throttle(m->g.opaque, pct);
-	if (r)
-		log_warn("auto-converge: the guest refused a %u%% throttle: %s", pct, strerror(-r));
-	pthread_mutex_lock(&m->lock);
-	m->st.throttle_pct = r ? m->st.throttle_pct : pct;
-	m->st.throttle_steps = m->thr.steps;
-	pthread_mutex_unlock(&m->lock);
-}
-
-/* Lifts any throttle: the migration ends, fails, or the guest paused for good. */
-static void lift_throttle(struct vmig_migration *m)
-{
-	if (m->thr.pct) {
-		log_debug("auto-converge: throttle lifted");
-		m->thr.pct = 0;
-		set_throttle(m, 0);
-	}
-}
-
-/* Auto-converge after a pass that sent xfer bytes while dirty_pages came up. */
-static void converge_after_pass(struct vmig_migration *m, uint64_t dirty_pages, uint64_t xfer)
-{
-	if (!m->p.auto_converge)
-		return;
-	unsigned before = m->thr.pct;
-	unsigned now = throttle_after_pass(&m->thr_cfg, &m->thr, dirty_pages * VMIG_PAGE_SIZE, xfer);
-	if (now == before)
-		return;
-	log_info("auto-converge: vCPUs throttled to %u%% after pass %llu (%.1f MiB dirtied, %.1f MiB "
-		 "sent)", now, (unsigned long long)m->pass,
-		 (double)dirty_pages * VMIG_PAGE_SIZE / 1048576.0, (double)xfer / 1048576.0);
-	set_throttle(m, now);
-}
-
 static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 {
 	int r;
@@ -389,6 +352,9 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 		if ((r = run_pass(m, true, err, errlen)))
 			return r;
 		double secs = (double)(now_ns() - t) / 1e9;
+		/* the destination's figures of late, for this pass's re-plan */
+		if ((r = acks_drain(m, err, errlen)))
+			return r;
 		if ((r = harvest(m, err, errlen)))
 			return r;
 		uint64_t dirty = count_dirty(m);
@@ -410,50 +376,12 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 		if (switchover_now(&m->switchover, m->p.downtime_limit_ms, m->pass, expect_ms, dirty,
 				   prev_dirty))
 			return 0;
-		converge_after_pass(m, dirty, wire_sent(m) - wire0);
+		converge_after_pass(m, pages, dirty, wire_sent(m) - wire0, secs);
 		autopolicy_after_pass(m, secs, wire_sent(m) - wire0, dirty);
 		prev_dirty = dirty;
 		if (migration_should_stop(m, err, errlen))
 			return -ECANCELED;
 	}
-}
-
-/* Reads SYNC_ACKs on every stream until each has acknowledged the last
- * pass: the destination has then applied everything, so the pause that
- * follows is not spent draining socket buffers. */
-static int wait_synced(struct vmig_migration *m, char *err, size_t errlen)
-{
-	struct vbuf b;
-	struct wire_hdr h;
-	int r = 0;
-	vbuf_init(&b);
-	for (unsigned i = 0; i < m->nr_streams && !r; i++) {
-		struct src_chan *c = &m->streams[i];
-		while (c->acked_pass < m->pass) {
-			if ((r = chan_recv_record(c->ch, &h, &b, m->p.io_timeout_ms, err, errlen)))
-				break;
-			if (h.type == REC_ERROR) {
-				char msg[WIRE_MAX_STRING];
-				wire_decode_error(b.data, b.len, NULL, msg, sizeof(msg));
-				snprintf(err, errlen, "destination failed: %s", msg);
-				r = -EREMOTEIO;
-				break;
-			}
-			if (h.type != REC_SYNC_ACK) {
-				snprintf(err, errlen, "protocol error: expected SYNC_ACK, got %s",
-					 wire_type_name(h.type));
-				r = -EPROTO;
-				break;
-			}
-			struct wire_sync_ack a;
-			if ((r = wire_decode_sync_ack(b.data, b.len, &a, err, errlen)))
-				break;
-			c->acked_pass = a.pass;
-			note_dest_host(m, &a.host);
-		}
-	}
-	vbuf_free(&b);
-	return r;
 }
 
 /*
@@ -506,7 +434,7 @@ static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 	struct vbuf b;
 	int r;
 
-	if ((r = wait_synced(m, err, errlen)))
+	if ((r = acks_wait_all(m, err, errlen)))
 		return r;
 	set_status(m, VMIG_MIG_DEVICE);
 	uint64_t alive_before = 0;
@@ -515,7 +443,7 @@ static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 		return r;
 	}
 	m->paused = true;
-	lift_throttle(m); /* paused for good unless the handover fails: no use for it */
+	converge_lift(m); /* paused for good unless the handover fails: no use for it */
 	uint64_t t_pause = now_ns();
 	if (m->g.ops->last_alive_ns)
 		alive_before = m->g.ops->last_alive_ns(m->g.opaque);
@@ -613,7 +541,7 @@ static void *migration_thread(void *arg)
 	bool ours = !m->go_sent || r == -EREMOTEIO;
 	if (r && ours) {
 		/* Nothing is lost: the guest keeps running here, at full speed. */
-		lift_throttle(m);
+		converge_lift(m);
 		if (m->connected)
 			chan_send_error(&m->ch, r, err);
 		if (m->dirty_on)
@@ -698,26 +626,6 @@ static void close_byo_fds(struct vmig_migration *m)
 	m->nr_byo_fds = 0;
 }
 
-/* Auto-converge settings, QEMU's defaults where the caller left 0. */
-static int take_throttle_params(struct vmig_migration *m, char *err, size_t errlen)
-{
-	const struct vmig_migrate_params *p = &m->p;
-	struct throttle_cfg *c = &m->thr_cfg;
-	throttle_cfg_default(c);
-	if (!p->auto_converge)
-		return 0;
-	if (!m->g.ops || !m->g.ops->throttle) {
-		snprintf(err, errlen, "auto-converge needs a guest that can be throttled");
-		return -EOPNOTSUPP;
-	}
-	c->trigger_pct = p->throttle_trigger_pct ? p->throttle_trigger_pct : c->trigger_pct;
-	c->initial_pct = p->throttle_initial_pct ? p->throttle_initial_pct : c->initial_pct;
-	c->increment_pct = p->throttle_increment_pct ? p->throttle_increment_pct : c->increment_pct;
-	c->max_pct = p->throttle_max_pct ? p->throttle_max_pct : c->max_pct;
-	c->tailslow = p->throttle_tailslow;
-	return throttle_cfg_check(c, err, errlen);
-}
-
 /*
  * Copies the caller's parameters (as many bytes as its struct has) and
  * checks where the migration goes: a URI, or the caller's connections
@@ -754,7 +662,7 @@ static int take_params(struct vmig_migration *m, const struct vmig_migrate_param
 		r = chan_parse_uri(p->uri, host, sizeof(host), port, sizeof(port), err, errlen);
 	}
 	if (!r)
-		r = take_throttle_params(m, err, errlen);
+		r = converge_take_params(m, err, errlen);
 	if (r) {
 		close_byo_fds(m);
 		return r;
@@ -796,7 +704,7 @@ int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migra
 	pthread_cond_init(&m->work_cond, NULL);
 	/* Started first, so its figures are ready by the time anything needs them. */
 	char perr[128];
-	if (host_probe_start(NULL, 0, &m->probe, perr, sizeof(perr)))
+	if (host_probe_start(p->host_probe_root, 0, &m->probe, perr, sizeof(perr)))
 		log_warn("host figures unknown: %s", perr);
 	if ((r = ram_map_init(&m->ram, guest, err, errlen)) ||
 	    (r = autopolicy_start(m, err, errlen)))
@@ -865,7 +773,7 @@ int vmig_migration_plan(const struct vmig_guest *guest, const struct vmig_migrat
 	m->g = *guest;
 	pthread_mutex_init(&m->lock, NULL);
 	if (!(r = take_params(m, p, err, errlen)) && !(r = ram_map_init(&m->ram, guest, err, errlen))) {
-		if (host_probe_start(NULL, 0, &m->probe, perr, sizeof(perr)))
+		if (host_probe_start(p->host_probe_root, 0, &m->probe, perr, sizeof(perr)))
 			log_debug("host probe: %s", perr);
 		nanosleep(&(struct timespec){0, PLAN_PROBE_WAIT_MS * 1000000L}, NULL);
 		m->p.policy = VMIG_POLICY_AUTO;

@@ -13,6 +13,7 @@
 #include "codec/xbzrle.h"
 #include "migration/channel.h"
 #include "migration/ram.h"
+#include "policy/dirtyrate.h"
 #include "policy/planner.h"
 #include "policy/switchover.h"
 #include "policy/throttle.h"
@@ -117,14 +118,18 @@ struct vmig_migration {
 	struct accel *accel;            /* offload engine when compressing */
 	uint64_t pass;
 	struct switchover_state switchover;
-	struct throttle_cfg thr_cfg;    /* auto-converge, when p.auto_converge */
+	struct throttle_cfg thr_cfg;    /* auto-converge's steps (converge.c) */
 	struct throttle_state thr;
+	struct dirtyrate_cfg dr_cfg;    /* the dirty-rate controller and dirty limit */
+	struct dirtyrate_state dr;
+	unsigned throttle_pct;          /* in force on the guest now, either way */
 
 	/* policy auto (autopolicy.c), on the migration thread */
 	bool may_compress;              /* buffers and engine ready for any codec */
 	struct plan plan;               /* in force */
 	struct plan_inputs plan_in;
 	uint64_t plan_compress_ns, plan_hits, plan_misses; /* at the last re-plan */
+	uint64_t plan_xbz_judge_from;   /* first pass whose XBZRLE hits say something */
 	uint64_t t0_ns;
 };
 
@@ -133,6 +138,9 @@ int stream_init(struct src_chan *s, struct vmig_migration *m, unsigned idx);
 void stream_free(struct src_chan *s);
 /* Stops XBZRLE on this stream (between passes only). */
 void stream_drop_xbzrle(struct src_chan *s);
+/* Starts XBZRLE on this stream with an empty cache (between passes only):
+ * 0, or -ENOMEM (it stays off). */
+int stream_start_xbzrle(struct src_chan *s, uint64_t cache_bytes);
 /* Sends this stream's share of the dirty pages (chunks c with c % nr_streams
  * == idx), then SYNC. */
 int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errlen);
@@ -145,5 +153,7 @@ bool migration_should_stop(struct vmig_migration *m, char *err, size_t errlen);
 void migration_update_counters(struct vmig_migration *m);
 /* Wakes every stream out of blocking I/O (a stream failed). */
 void migration_abort(struct vmig_migration *m);
+/* The destination's figures, for the planner: the latest report wins. */
+void migration_note_dest_host(struct vmig_migration *m, const struct wire_host_info *hi);
 
 #endif

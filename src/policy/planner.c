@@ -11,6 +11,8 @@
 #define MAX_CHANNELS 4
 #define MIN_XBZRLE_CACHE (16ull << 20)
 #define XBZRLE_POOR_HITS 0.2      /* under this hit rate the cache costs more than it saves */
+#define MIN_DECOMPRESS_CPUS 0.1   /* a destination with less idle is not asked to decompress */
+#define XBZRLE_WORTH_DIRTY_SHARE 0.25 /* re-sends taking less of the link converge anyway */
 
 static double nonzero_share(const struct plan_inputs *in)
 {
@@ -31,9 +33,13 @@ static double usable(unsigned n, double idle)
 	return n < cap ? n : cap;
 }
 
-/* Decompression on the destination: one thread per data channel. */
+/* Decompression on the destination: one thread per data channel. A
+ * destination that says it has almost nothing idle gets no decompression
+ * at all: every cycle of it would be taken from the guests running there. */
 static double dst_cpus(const struct plan_inputs *in, unsigned channels)
 {
+	if (in->dst_known && in->dst.idle_cpus < MIN_DECOMPRESS_CPUS)
+		return 0;
 	return usable(channels ? channels : 1, in->dst_known ? in->dst.idle_cpus : in->src.idle_cpus);
 }
 
@@ -82,8 +88,10 @@ static uint64_t xbzrle_cache_for(const struct plan_inputs *in)
 		want <<= 1;
 	if (want > in->ram_bytes / 2)
 		want = in->ram_bytes / 2;
-	/* the cache must leave most of what the source has to spare */
-	return want >= MIN_XBZRLE_CACHE && in->src.mem_avail >= 4 * want ? want : 0;
+	/* the hot set must fit (a small guest: half its RAM may be under
+	 * MIN_XBZRLE_CACHE), and the cache must leave most of what the source
+	 * has to spare */
+	return want >= in->hot_bytes && in->src.mem_avail >= 4 * want ? want : 0;
 }
 
 void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values, struct plan *out,
@@ -104,8 +112,10 @@ void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values
 	}
 	if (!(p & PLAN_PIN_XBZRLE))
 		out->xbzrle_bytes = xbzrle_cache_for(in);
-	if (!(p & PLAN_PIN_CONVERGE))
+	if (!(p & PLAN_PIN_CONVERGE)) {
 		out->auto_converge = true;
+		out->dirty_rate = true;
+	}
 	snprintf(reason, reasonlen,
 		 "%s: %.0f MiB/s expected (link %s%.0f MiB/s, %.1f idle CPUs here, %s%.1f there, "
 		 "%.0f%% zero pages)",
@@ -113,6 +123,17 @@ void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values
 		 in->link_mibs > 0 ? "" : "unknown, assumed ", link_mibs(in), in->src.idle_cpus,
 		 in->dst_known ? "" : "assumed ", in->dst_known ? in->dst.idle_cpus : in->src.idle_cpus,
 		 100.0 * in->zero_share);
+}
+
+/* XBZRLE on mid-migration: the guest dirtied a set small enough to cache,
+ * with memory to spare here, fast enough that re-sending it takes a real
+ * share of the link. Returns the cache size, or 0. */
+static uint64_t xbzrle_worth_starting(const struct plan_inputs *in, const struct plan *cur)
+{
+	if ((in->pinned & PLAN_PIN_XBZRLE) || cur->xbzrle_bytes || in->xbzrle_dropped ||
+	    in->dirty_mibs < XBZRLE_WORTH_DIRTY_SHARE * link_mibs(in))
+		return 0;
+	return xbzrle_cache_for(in);
 }
 
 bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struct plan *next,
@@ -126,9 +147,12 @@ bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struc
 			next->level = (in->pinned & PLAN_PIN_LEVEL) ? cur->level : 0;
 			snprintf(change, changelen, "codec %s -> %s", codec_name(cur->codec), codec_name(c));
 			snprintf(reason, reasonlen,
-				 "link %.0f MiB/s: %s would move %.0f MiB/s of RAM, %s %.0f",
-				 link_mibs(in), codec_name(c), plan_rate(in, c, cur->threads),
-				 codec_name(cur->codec), plan_rate(in, cur->codec, cur->threads));
+				 "link %.0f MiB/s, %.1f idle CPUs here, %.1f there: %s would move %.0f "
+				 "MiB/s of RAM, %s %.0f",
+				 link_mibs(in), in->src.idle_cpus,
+				 in->dst_known ? in->dst.idle_cpus : in->src.idle_cpus, codec_name(c),
+				 plan_rate(in, c, cur->threads), codec_name(cur->codec),
+				 plan_rate(in, cur->codec, cur->threads));
 			return true;
 		}
 	}
@@ -138,6 +162,16 @@ bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struc
 		snprintf(change, changelen, "XBZRLE off");
 		snprintf(reason, reasonlen, "only %.0f%% of re-sent pages were in the cache",
 			 100.0 * in->xbzrle_hit_rate);
+		return true;
+	}
+	uint64_t cache = xbzrle_worth_starting(in, cur);
+	if (cache) {
+		next->xbzrle_bytes = cache;
+		snprintf(change, changelen, "XBZRLE on, %.0f MiB cache", (double)cache / 1048576.0);
+		snprintf(reason, reasonlen,
+			 "%.1f MiB re-dirtied at %.1f MiB/s (link %.0f MiB/s), %.0f MiB free here",
+			 (double)in->hot_bytes / 1048576.0, in->dirty_mibs, link_mibs(in),
+			 (double)in->src.mem_avail / 1048576.0);
 		return true;
 	}
 	return false;

@@ -12,8 +12,10 @@
  * the best, with a margin in favour of what is already running so a noisy
  * pass does not flip it. Threads come from each side's idle CPUs. XBZRLE
  * pays when the guest keeps rewriting a hot set and the source has memory
- * to spare for a cache of it. Auto-converge is on unless pinned off: it
- * only acts once passes stop shrinking (policy/throttle.h).
+ * to spare for a cache of it. Auto-converge is on unless pinned off, by
+ * the dirty-rate controller (policy/dirtyrate.h), which reaches the share
+ * needed in one pass where QEMU's steps take many: it only acts once the
+ * guest dirties more than half of what the link moves.
  */
 #ifndef VMIG_POLICY_PLANNER_H
 #define VMIG_POLICY_PLANNER_H
@@ -55,8 +57,10 @@ struct plan_inputs {
 	struct plan_codec_sample codec[CODEC_COUNT]; /* [CODEC_NONE] unused */
 	double link_mibs;        /* measured (last pass) or the cap; 0: unknown */
 	double dirty_mibs;       /* guest's dirty rate; 0: unknown */
-	uint64_t hot_bytes;      /* pages the guest keeps rewriting (estimate) */
+	uint64_t hot_bytes;      /* pages the guest keeps rewriting (estimate; after a
+				  * pass: what it dirtied during it, to be sent again) */
 	double xbzrle_hit_rate;  /* last pass, 0..1; < 0: no data */
+	bool xbzrle_dropped;     /* switched off for poor hits: not to be tried again */
 	unsigned pinned;         /* enum plan_pin bits */
 };
 
@@ -67,6 +71,7 @@ struct plan {
 	unsigned channels;       /* data channels (fixed once connected) */
 	uint64_t xbzrle_bytes;   /* 0: off */
 	bool auto_converge;
+	bool dirty_rate;         /* throttle by the dirty-rate controller, not in steps */
 };
 
 #define PLAN_REASON_MAX 160
@@ -76,9 +81,10 @@ void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values
 		  char *reason, size_t reasonlen);
 
 /*
- * After a pass: the plan for the next one (channels and the XBZRLE cache
- * size cannot change once running; XBZRLE can be switched off). Returns
- * true if anything changed, with what and why in change and reason.
+ * After a pass: the plan for the next one (channels cannot change once
+ * running; XBZRLE can be switched on, with a cache sized then, or off).
+ * Returns true if anything changed, with what and why in change and
+ * reason.
  */
 bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struct plan *next,
 		     char *change, size_t changelen, char *reason, size_t reasonlen);

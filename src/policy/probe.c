@@ -564,6 +564,14 @@ void probe_figures(const struct probe_raw *prev, const struct probe_raw *cur,
 	mem_figures(cur, hi);
 }
 
+void probe_credit_own_work(struct wire_host_info *hi, double own_cpus)
+{
+	if (!(hi->flags & WIRE_HOST_IDLE) || !hi->usable_cpus_milli || own_cpus <= 0)
+		return;
+	double pm = hi->cpu_idle_permille + own_cpus * 1e6 / hi->usable_cpus_milli;
+	hi->cpu_idle_permille = pm >= 1000 ? 1000 : (uint32_t)pm;
+}
+
 /* ---- the sampling thread ---- */
 
 struct host_probe {

@@ -63,6 +63,12 @@ void host_probe_get(struct host_probe *p, struct wire_host_info *hi, uint64_t *a
 /* Stops the thread at once (no waiting out the interval) and frees. NULL is fine. */
 void host_probe_stop(struct host_probe *p);
 
+/* Counts own_cpus (CPUs' worth of time the migration itself took lately)
+ * as idle: the planner must see what the host has besides the migration,
+ * or its own decompressing would look like a busy host and switch itself
+ * off. Only a measured idle share changes; capped at all usable CPUs. */
+void probe_credit_own_work(struct wire_host_info *hi, double own_cpus);
+
 /* ---- The pieces, for tests and for a caller that samples by itself ---- */
 
 /* One controller's cgroup directory: root prefix + mount point + the

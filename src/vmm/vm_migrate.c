@@ -49,6 +49,8 @@ struct migrate_args {
 	uint64_t throttle_trigger, throttle_initial, throttle_increment, throttle_max;
 	const char *policy;
 	const char *qat_fallback, *qatzip_log;
+	const char *throttle_mode;
+	uint64_t dirty_limit;
 };
 
 static const struct control_arg migrate_spec[] = {
@@ -78,10 +80,17 @@ static const struct control_arg migrate_spec[] = {
 	/* QAT without a device: "none", "qatzip" or "cpu" (default); QATzip's log level */
 	CONTROL_ARG_S(struct migrate_args, qat_fallback, false),
 	CONTROL_ARG_S(struct migrate_args, qatzip_log, false),
+	/* "auto-converge" (default) or "dirty-rate": how auto-converge throttles;
+	 * given, it turns auto-converge on */
+	CONTROL_ARG_S(struct migrate_args, throttle_mode, false),
+	/* bytes/s the guest may dirty, 0: no limit */
+	CONTROL_ARG_U(struct migrate_args, dirty_limit, false, 0, INT64_MAX),
 	{NULL},
 };
 
-static void migrate_params(const struct migrate_args *a, struct vmig_migrate_params *p)
+/* The arguments as the engine's parameters: 0, or -EINVAL with err. */
+static int migrate_params(const struct migrate_args *a, struct vmig_migrate_params *p, char *err,
+			  size_t errlen)
 {
 	p->uri = a->uri;
 	p->downtime_limit_ms = a->downtime_ms;
@@ -108,7 +117,18 @@ static void migrate_params(const struct migrate_args *a, struct vmig_migrate_par
 	p->pinned = (a->codec ? VMIG_PIN_CODEC : 0) | (a->level ? VMIG_PIN_LEVEL : 0) |
 		    (a->compress_threads ? VMIG_PIN_THREADS : 0) |
 		    (a->channels ? VMIG_PIN_CHANNELS : 0) | (a->xbzrle_cache ? VMIG_PIN_XBZRLE : 0) |
-		    (a->auto_converge ? VMIG_PIN_CONVERGE : 0);
+		    (a->auto_converge || a->throttle_mode ? VMIG_PIN_CONVERGE : 0);
+	p->dirty_limit = a->dirty_limit;
+	if (!a->throttle_mode)
+		return 0;
+	p->auto_converge = true;
+	if (!strcmp(a->throttle_mode, "dirty-rate"))
+		p->throttle_mode = VMIG_THROTTLE_DIRTY_RATE;
+	else if (strcmp(a->throttle_mode, "auto-converge")) {
+		snprintf(err, errlen, "throttle_mode wants auto-converge or dirty-rate");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Whether a migration may start now; vm->mig_lock held. Frees a finished one. */
@@ -151,7 +171,8 @@ static int cmd_migrate(void *ctx, json_t *args, json_t **ret, char *err, size_t 
 
 	if ((r = control_args_unpack("migrate", args, migrate_spec, &a, err, errlen)))
 		return r;
-	migrate_params(&a, &p);
+	if ((r = migrate_params(&a, &p, err, errlen)))
+		return r;
 	pthread_mutex_lock(&vm->mig_lock);
 	if ((r = migrate_may_start(vm, err, errlen))) {
 		pthread_mutex_unlock(&vm->mig_lock);
@@ -238,9 +259,10 @@ static json_t *migrate_figures(const struct vmig_migrate_stats *st)
 		json_decref(r);
 		return NULL;
 	}
-	if (r && json_object_update_new(r, json_pack("{s:I, s:I}", "throttle_pct",
+	if (r && json_object_update_new(r, json_pack("{s:I, s:I, s:s}", "throttle_pct",
 						       (json_int_t)st->throttle_pct, "throttle_steps",
-						       (json_int_t)st->throttle_steps)) < 0) {
+						       (json_int_t)st->throttle_steps, "throttle_mode",
+						       st->throttle_mode)) < 0) {
 		json_decref(r);
 		return NULL;
 	}
@@ -266,7 +288,8 @@ static int cmd_query_migrate_plan(void *ctx, json_t *args, json_t **ret, char *e
 	int r = control_args_unpack("query-migrate-plan", args, migrate_spec, &a, err, errlen);
 	if (r)
 		return r;
-	migrate_params(&a, &p);
+	if ((r = migrate_params(&a, &p, err, errlen)))
+		return r;
 	vm_guest_iface(vm, &g);
 	if ((r = vmig_migration_plan(&g, &p, &plan, err, errlen)))
 		return r;

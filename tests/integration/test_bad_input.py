@@ -34,6 +34,19 @@ def test_usage_errors():
     assert p.returncode == 0 and "status" in p.stdout
 
 
+def test_migrate_throttle_options_are_checked():
+    """--throttle-mode and --dirty-limit say what is wrong, before any VM is asked."""
+    base = ("migrate", "--control", "/nonexistent.sock")
+    p = _run(*base, "--throttle-mode", "fast", "tcp:127.0.0.1:1", code=2)
+    assert "--throttle-mode wants auto-converge or dirty-rate" in p.stderr, p.stderr
+    p = _run(*base, "--dirty-limit", "lots", "tcp:127.0.0.1:1", code=2)
+    assert "invalid --dirty-limit" in p.stderr, p.stderr
+    p = _run(*base, "--dirty-limit", "1K", "tcp:127.0.0.1:1", code=2)
+    assert "invalid --dirty-limit" in p.stderr, p.stderr
+    p = vmlib.run_vmig("migrate", "--help")
+    assert p.returncode == 0 and "--throttle-mode" in p.stdout and "--dirty-limit" in p.stdout
+
+
 def test_missing_and_bad_guest_files():
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         raise vmlib.Skip("/dev/kvm is not available")

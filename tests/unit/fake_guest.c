@@ -235,7 +235,8 @@ static void *dest_thread(void *arg)
 					 .max_ram_bytes = d->max_ram_bytes, .accel = d->accel,
 					 .qatzip_library = d->qatzip_library,
 					 .qat_fallback = d->qat_fallback,
-					 .qatzip_log = d->qatzip_log};
+					 .qatzip_log = d->qatzip_log,
+					 .host_probe_root = d->probe_root};
 	d->result = vmig_incoming_create(&p, &in, d->err, sizeof(d->err));
 	if (d->result)
 		return NULL;

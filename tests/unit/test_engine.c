@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fake_guest.h"
+#include "fake_host.h"
 #include "unittest.h"
 
 static void busy_guest(struct ut_state *ut_, unsigned channels, const char *codec,
@@ -290,6 +291,53 @@ TEST(without_auto_converge_the_fast_writer_never_converges)
 	fg_free(&dst);
 }
 
+/* The same fast writer under the dirty-rate controller, with QEMU's
+ * defaults otherwise; the passes it took. */
+static uint64_t converge_passes(enum vmig_throttle_mode mode, uint64_t dirty_limit,
+				struct vmig_migrate_stats *st)
+{
+	struct fake_guest src, dst;
+	struct dest_run d = {0};
+	fg_init(&src, true);
+	fg_init(&dst, false);
+	src.hot = 1024;
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params),
+					.downtime_limit_ms = 50, .max_bandwidth = 8 << 20,
+					.timeout_ms = 60000, .auto_converge = !dirty_limit,
+					.throttle_mode = mode, .dirty_limit = dirty_limit};
+	int r = migrate_busy(&src, &dst, &p, st, &d);
+	bool ok = !r && d.result == 0 && st->status == VMIG_MIG_COMPLETED && src.throttle_pct == 0 &&
+		  src.throttle_calls >= 2 && memcmp(src.mem, dst.mem, (size_t)PAGES * 4096) == 0;
+	fprintf(stderr, "%s: %s after %llu passes, %llu ms, %u throttle changes%s%s\n",
+		st->throttle_mode, vmig_mig_status_name(st->status),
+		(unsigned long long)st->iterations, (unsigned long long)st->total_ms,
+		st->throttle_steps, st->error[0] ? ": " : "", st->error);
+	fg_free(&src);
+	fg_free(&dst);
+	return ok ? st->iterations : 0;
+}
+
+TEST(dirty_rate_throttle_converges_in_fewer_passes_than_steps)
+{
+	/* without a throttle this guest never converges (test above) */
+	struct vmig_migrate_stats direct = VMIG_MIGRATE_STATS_INIT, steps = VMIG_MIGRATE_STATS_INIT;
+	uint64_t n_direct = converge_passes(VMIG_THROTTLE_DIRTY_RATE, 0, &direct);
+	uint64_t n_steps = converge_passes(VMIG_THROTTLE_STEPS, 0, &steps);
+	CHECK(n_direct > 0); /* completed, exact, throttle lifted at the handover */
+	CHECK(n_steps > 0);
+	CHECK_STR(direct.throttle_mode, "dirty-rate");
+	CHECK_STR(steps.throttle_mode, "auto-converge");
+	CHECK(n_direct < n_steps);
+}
+
+TEST(dirty_limit_throttles_the_guest_from_the_first_pass)
+{
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
+	CHECK(converge_passes(VMIG_THROTTLE_STEPS, 256 << 10, &st) > 0);
+	CHECK_STR(st.throttle_mode, "dirty-limit");
+	CHECK(st.throttle_steps >= 1);
+}
+
 TEST(throttle_is_lifted_when_the_migration_is_cancelled)
 {
 	struct fake_guest src, dst;
@@ -343,18 +391,27 @@ TEST(auto_converge_needs_a_throttle_op)
 	fg_free(&src);
 }
 
-/* A busy guest migrated under --policy auto; the first decision's change. */
+/* A busy guest migrated under --policy auto between two idle hosts (test
+ * doubles: what else runs on this machine must not change the plan). */
 static int migrate_auto(struct fake_guest *src, struct fake_guest *dst, uint64_t bw,
 			const char *pin_codec, struct vmig_migrate_stats *st)
 {
 	struct dest_run d = {0};
+	struct fake_host here, there;
+	if (fake_host_new(&here) || fake_host_new(&there))
+		return -1;
 	fg_init(src, true);
 	fg_init(dst, false);
+	d.probe_root = there.root;
 	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params),
 					.downtime_limit_ms = 50, .max_bandwidth = bw,
 					.policy = VMIG_POLICY_AUTO, .codec = pin_codec,
-					.pinned = pin_codec ? VMIG_PIN_CODEC : 0};
-	return migrate_busy(src, dst, &p, st, &d) ? -1 : d.result;
+					.pinned = pin_codec ? VMIG_PIN_CODEC : 0,
+					.host_probe_root = here.root};
+	int r = migrate_busy(src, dst, &p, st, &d) ? -1 : d.result;
+	fake_host_free(&here);
+	fake_host_free(&there);
+	return r;
 }
 
 TEST(auto_policy_compresses_over_a_slow_link)
@@ -401,13 +458,18 @@ TEST(auto_policy_keeps_a_pinned_codec)
 TEST(plan_says_what_auto_would_do_without_migrating)
 {
 	struct fake_guest src;
+	struct fake_host here;
 	char err[256];
+	CHECK_EQ_INT(fake_host_new(&here), 0);
 	fg_init(&src, true);
 	struct vmig_guest g = {&fg_ops, &src};
 	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params),
-					.uri = "tcp:127.0.0.1:1", .max_bandwidth = 16 << 20};
+					.uri = "tcp:127.0.0.1:1", .max_bandwidth = 16 << 20,
+					.host_probe_root = here.root};
 	struct vmig_migrate_plan plan = VMIG_MIGRATE_PLAN_INIT;
-	CHECK_EQ_INT(vmig_migration_plan(&g, &p, &plan, err, sizeof(err)), 0);
+	int r = vmig_migration_plan(&g, &p, &plan, err, sizeof(err));
+	fake_host_free(&here);
+	CHECK_EQ_INT(r, 0);
 	CHECK(strcmp(plan.codec, "none") != 0); /* a 16 MiB/s link: compress */
 	CHECK(plan.ram_mibs > 16);
 	CHECK(plan.first_pass_ms > 0);
@@ -542,6 +604,8 @@ RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over
 	  UT(pages_left_out_of_pass_one_arrive_with_a_clearing_log),
 	  UT(auto_converge_brings_a_fast_writer_home),
 	  UT(without_auto_converge_the_fast_writer_never_converges),
+	  UT(dirty_rate_throttle_converges_in_fewer_passes_than_steps),
+	  UT(dirty_limit_throttles_the_guest_from_the_first_pass),
 	  UT(throttle_is_lifted_when_the_migration_is_cancelled), UT(auto_converge_needs_a_throttle_op),
 	  UT(auto_policy_compresses_over_a_slow_link), UT(auto_policy_sends_raw_over_a_fast_link),
 	  UT(auto_policy_keeps_a_pinned_codec), UT(plan_says_what_auto_would_do_without_migrating),

@@ -116,6 +116,63 @@ TEST(a_fast_measured_link_drops_compression)
 	CHECK_STR(change, "codec zstd -> none");
 }
 
+TEST(a_destination_out_of_idle_cpu_gets_raw_pages)
+{
+	/* its guests took the last idle CPU mid-migration: decompressing
+	 * there would only slow them down, even over a slow link */
+	struct plan_inputs in = typical(110, 2, 0.05);
+	struct plan cur = {.codec = CODEC_ZSTD, .threads = 2, .channels = 2}, next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(plan_after_pass(&in, &cur, &next, change, sizeof(change), why, sizeof(why)));
+	CHECK_EQ_INT(next.codec, CODEC_NONE);
+	CHECK(strstr(why, "0.1 there") != NULL || strstr(why, "0.0 there") != NULL);
+}
+
+/* After a pass: the guest re-dirtied 256 MiB at dirty_mibs, XBZRLE off. */
+static bool xbzrle_after_pass(double dirty_mibs, bool dropped, uint64_t mem_avail,
+			      struct plan *next, char *change)
+{
+	struct plan_inputs in = typical(110, 2, 2);
+	in.hot_bytes = 256 * MiB;
+	in.dirty_mibs = dirty_mibs;
+	in.xbzrle_dropped = dropped;
+	in.src.mem_avail = mem_avail;
+	struct plan cur = {.codec = CODEC_ZSTD, .threads = 2, .channels = 2};
+	char why[PLAN_REASON_MAX];
+	return plan_after_pass(&in, &cur, next, change, 64, why, sizeof(why));
+}
+
+TEST(a_hot_set_resent_mid_migration_turns_xbzrle_on)
+{
+	struct plan next;
+	char change[64];
+	CHECK(xbzrle_after_pass(100, false, 8192 * MiB, &next, change));
+	CHECK_EQ_INT(next.xbzrle_bytes, 512 * MiB);
+	CHECK_STR(change, "XBZRLE on, 512 MiB cache");
+}
+
+TEST(a_slow_dirtier_gets_no_xbzrle_mid_migration)
+{
+	/* 10 MiB/s of re-sends over a 110 MiB/s link: it converges anyway */
+	struct plan next;
+	char change[64];
+	CHECK(!xbzrle_after_pass(10, false, 8192 * MiB, &next, change));
+}
+
+TEST(xbzrle_dropped_for_poor_hits_stays_off)
+{
+	struct plan next;
+	char change[64];
+	CHECK(!xbzrle_after_pass(100, true, 8192 * MiB, &next, change));
+}
+
+TEST(tight_memory_gets_no_xbzrle_mid_migration)
+{
+	struct plan next;
+	char change[64];
+	CHECK(!xbzrle_after_pass(100, false, 1024 * MiB, &next, change));
+}
+
 TEST(a_slow_measured_link_turns_compression_on)
 {
 	struct plan_inputs in = typical(110, 2, 2);
@@ -148,6 +205,10 @@ TEST(poor_xbzrle_hits_switch_it_off)
 
 RUN_TESTS("planner", UT(fast_link_sends_raw), UT(slow_link_with_idle_cpu_compresses_hard),
 	  UT(busy_source_cpu_compresses_lightly), UT(busy_destination_gets_a_codec_cheap_to_inflate),
+	  UT(a_destination_out_of_idle_cpu_gets_raw_pages),
+	  UT(a_hot_set_resent_mid_migration_turns_xbzrle_on),
+	  UT(a_slow_dirtier_gets_no_xbzrle_mid_migration), UT(xbzrle_dropped_for_poor_hits_stays_off),
+	  UT(tight_memory_gets_no_xbzrle_mid_migration),
 	  UT(incompressible_memory_is_sent_raw), UT(hot_guest_with_memory_to_spare_gets_xbzrle),
 	  UT(tight_memory_gets_no_xbzrle), UT(dirty_rate_above_the_link_has_auto_converge),
 	  UT(pinned_knobs_stay_as_set), UT(a_fast_measured_link_drops_compression),

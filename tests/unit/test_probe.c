@@ -701,7 +701,23 @@ TEST(engine_gets_destination_figures_without_waiting)
 	CHECK(probe_gone);
 }
 
-RUN_TESTS("test_probe", UT(v1_quota_gives_fractional_cpus), UT(v1_no_quota_gives_affinity_count),
+TEST(own_migration_work_counts_as_idle)
+{
+	/* 4 usable CPUs, 10 % idle: 1.5 CPUs of our own decoding make 47.5 % */
+	struct wire_host_info hi = {.ncpus = 4, .usable_cpus_milli = 4000, .cpu_idle_permille = 100,
+				    .flags = WIRE_HOST_IDLE};
+	probe_credit_own_work(&hi, 1.5);
+	CHECK_EQ_INT(hi.cpu_idle_permille, 475);
+	probe_credit_own_work(&hi, 8); /* never more than all of them */
+	CHECK_EQ_INT(hi.cpu_idle_permille, 1000);
+	CHECK_EQ_INT(wire_check_host_info(&hi, NULL, 0), 0);
+	/* no idle share measured yet: nothing to correct */
+	struct wire_host_info unknown = {.ncpus = 4, .usable_cpus_milli = 4000};
+	probe_credit_own_work(&unknown, 1.5);
+	CHECK_EQ_INT(unknown.cpu_idle_permille, 0);
+}
+
+RUN_TESTS("test_probe", UT(own_migration_work_counts_as_idle), UT(v1_quota_gives_fractional_cpus), UT(v1_no_quota_gives_affinity_count),
 	  UT(v2_cpu_max_unlimited_gives_affinity_count), UT(v2_parent_quota_applies),
 	  UT(quota_above_affinity_is_the_affinity), UT(idle_share_from_two_stat_samples),
 	  UT(idle_share_counts_only_the_mask), UT(v1_quota_usage_tighter_than_host_idle),

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+#include "policy/dirtyrate.h"
+
+/* The share (0..max) that brings an unthrottled rate `full` to target. */
+static unsigned share_for(double full, double target, unsigned max_pct)
+{
+	if (full <= target || full <= 0)
+		return 0;
+	double exact = 100.0 * (1.0 - target / full);
+	unsigned pct = (unsigned)exact;
+	if (exact - pct > 1e-6) /* rounded up, but 80.0000001 (rounding error) is 80 */
+		pct++;
+	return pct >= max_pct ? max_pct : pct;
+}
+
+unsigned dirtyrate_after_pass(const struct dirtyrate_cfg *c, struct dirtyrate_state *s,
+			      double dirty_bps, double ram_bps)
+{
+	double target = c->limit ? (double)c->limit : ram_bps * DIRTYRATE_TARGET_PCT / 100.0;
+	if (target <= 0 || dirty_bps < 0)
+		return s->pct;
+	/* what the guest would dirty unthrottled, by the proportional model */
+	double full = dirty_bps / (1.0 - s->pct / 100.0);
+	unsigned next = share_for(full, target, c->max_pct);
+	if (!s->engaged && !c->limit && (!next || ++s->high < DIRTYRATE_ENGAGE_PASSES))
+		return s->pct;
+	s->engaged = true;
+	unsigned diff = next > s->pct ? next - s->pct : s->pct - next;
+	/* lifting entirely, or reaching the cap, is never noise */
+	if (diff < DIRTYRATE_MIN_CHANGE && next != 0 && next != c->max_pct)
+		return s->pct;
+	if (next != s->pct)
+		s->changes++;
+	s->pct = next;
+	return next;
+}

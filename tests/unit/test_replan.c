@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine re-planning from what it hears during a migration: the
+ * destination's host figures come with every pass acknowledgement, and a
+ * destination that gets busy mid-migration changes the plan; a hot set
+ * re-sent turns XBZRLE on. Both hosts' probes read fake /proc and cgroup
+ * trees (fake_host.h, TEST DOUBLES), so the machine's own load does not
+ * change the plan; the test lowers the destination's CPU quota while
+ * pages flow.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fake_guest.h"
+#include "fake_host.h"
+#include "unittest.h"
+
+/* The first decision whose change contains what, or -1. */
+static int find_decision(const struct vmig_migrate_stats *st, const char *what)
+{
+	for (unsigned i = 0; i < st->nr_decisions && i < VMIG_MAX_DECISIONS; i++)
+		if (strstr(st->decisions[i].change, what))
+			return (int)i;
+	return -1;
+}
+
+/* Polls m until cond holds for its stats or ms pass; returns whether it held. */
+static bool wait_for(struct vmig_migration *m, struct vmig_migrate_stats *st, uint64_t ms,
+		     bool (*cond)(const struct vmig_migrate_stats *))
+{
+	for (uint64_t t0 = mono_ms(); mono_ms() - t0 < ms; usleep(10000)) {
+		vmig_migration_query(m, st);
+		if (cond(st) || final_status(st->status))
+			return cond(st);
+	}
+	return false;
+}
+
+static bool two_passes_done(const struct vmig_migrate_stats *st)
+{
+	return st->iterations >= 3;
+}
+
+static bool sends_raw_now(const struct vmig_migrate_stats *st)
+{
+	return find_decision(st, "-> none") >= 0;
+}
+
+TEST(busier_destination_mid_migration_stops_compression)
+{
+	struct fake_guest src, dst;
+	struct fake_host host, here;
+	struct dest_run d = {0};
+	char uri[64], err[512];
+	CHECK_EQ_INT(fake_host_new(&host), 0);
+	CHECK_EQ_INT(fake_host_new(&here), 0);
+	fg_init(&src, true);
+	fg_init(&dst, false);
+	/* all of RAM rewritten over a 2 MiB/s link: passes go on until the
+	 * test ends them, compressed or not */
+	CHECK_EQ_INT(listen_any(&d.lfd, uri, sizeof(uri)), 0);
+	d.g = &dst;
+	d.probe_root = host.root;
+	dest_start(&d);
+	fg_start_writer(&src);
+	struct vmig_guest g = {&fg_ops, &src};
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params), .uri = uri,
+					.downtime_limit_ms = 1, .max_bandwidth = 2 << 20,
+					.timeout_ms = 30000, .policy = VMIG_POLICY_AUTO,
+					.pinned = VMIG_PIN_CONVERGE, .host_probe_root = here.root};
+	struct vmig_migration *m;
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
+	CHECK_EQ_INT(vmig_migration_start(&g, &p, &m, err, sizeof(err)), 0);
+	bool started = wait_for(m, &st, 20000, two_passes_done);
+	bool compressing = strcmp(st.codec, "none") != 0;
+	bool raw_before = sends_raw_now(&st);
+	/* the destination's guests take all but 2 % of a CPU */
+	CHECK_EQ_INT(fake_host_put(&host, "sys/fs/cgroup/vm/cpu.max", "2000 100000\n"), 0);
+	bool raw_after = wait_for(m, &st, 20000, sends_raw_now);
+	vmig_migration_cancel(m);
+	wait_final(m, &st);
+	vmig_migration_free(m);
+	fg_stop_writer(&src);
+	dest_join(&d);
+	fake_host_free(&host);
+	fake_host_free(&here);
+
+	if (!raw_after)
+		fprintf(stderr, "status %s after %llu passes: %s\n", vmig_mig_status_name(st.status),
+			(unsigned long long)st.iterations, st.error);
+	CHECK(started);
+	CHECK(compressing);   /* a 2 MiB/s link and an idle destination: compress */
+	CHECK(!raw_before);
+	CHECK(raw_after);
+	int i = find_decision(&st, "-> none");
+	if (i >= 0) {
+		fprintf(stderr, "decision at pass %llu: %s: %s\n",
+			(unsigned long long)st.decisions[i].pass, st.decisions[i].change,
+			st.decisions[i].reason);
+		CHECK(strstr(st.decisions[i].reason, "0.0 there") != NULL);
+	}
+	CHECK_EQ_INT(st.status, VMIG_MIG_CANCELLED);
+	CHECK(!src.paused);
+	fg_free(&src);
+	fg_free(&dst);
+}
+
+static bool is_final(const struct vmig_migrate_stats *st)
+{
+	return final_status(st->status);
+}
+
+/* A guest rewriting a 4 MiB hot set over an 8 MiB/s link: after pass 1 the
+ * planner sees it re-sent and switches XBZRLE on; the destination applies
+ * the deltas against its own copies, and its memory ends exact. */
+TEST(xbzrle_switched_on_mid_migration_arrives_exact)
+{
+	struct fake_guest src, dst;
+	struct fake_host here, there;
+	struct dest_run d = {0};
+	char uri[64], err[512];
+	CHECK_EQ_INT(fake_host_new(&here), 0);
+	CHECK_EQ_INT(fake_host_new(&there), 0);
+	fg_init(&src, true);
+	fg_init(&dst, false);
+	src.hot = 1024;
+	CHECK_EQ_INT(listen_any(&d.lfd, uri, sizeof(uri)), 0);
+	d.g = &dst;
+	d.probe_root = there.root;
+	dest_start(&d);
+	fg_start_writer(&src);
+	struct vmig_guest g = {&fg_ops, &src};
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params), .uri = uri,
+					.downtime_limit_ms = 50, .max_bandwidth = 8 << 20,
+					.timeout_ms = 60000, .policy = VMIG_POLICY_AUTO,
+					.host_probe_root = here.root};
+	struct vmig_migration *m;
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
+	CHECK_EQ_INT(vmig_migration_start(&g, &p, &m, err, sizeof(err)), 0);
+	wait_for(m, &st, 60000, is_final);
+	vmig_migration_free(m);
+	fg_stop_writer(&src);
+	int dr = dest_join(&d);
+	fake_host_free(&here);
+	fake_host_free(&there);
+	int i = find_decision(&st, "XBZRLE on");
+	for (unsigned k = 0; k < st.nr_decisions && k < VMIG_MAX_DECISIONS; k++)
+		fprintf(stderr, "pass %llu: %s: %s\n", (unsigned long long)st.decisions[k].pass,
+			st.decisions[k].change, st.decisions[k].reason);
+	fprintf(stderr, "%s after %llu passes: %llu XBZRLE pages, %llu hits %llu misses\n",
+		vmig_mig_status_name(st.status), (unsigned long long)st.iterations,
+		(unsigned long long)st.pages_xbzrle, (unsigned long long)st.xbzrle_hits,
+		(unsigned long long)st.xbzrle_misses);
+	CHECK(i >= 0);
+	CHECK(i < 0 || st.decisions[i].pass >= 1);
+	CHECK_EQ_INT(st.status, VMIG_MIG_COMPLETED);
+	CHECK_EQ_INT(dr, 0);
+	CHECK(st.verified);
+	CHECK(st.pages_xbzrle > 0);
+	CHECK(memcmp(src.mem, dst.mem, (size_t)PAGES * 4096) == 0);
+	fg_free(&src);
+	fg_free(&dst);
+}
+
+RUN_TESTS("replan", UT(busier_destination_mid_migration_stops_compression),
+	  UT(xbzrle_switched_on_mid_migration_arrives_exact))
