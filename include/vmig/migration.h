@@ -155,6 +155,7 @@ struct vmig_migrate_params {
 	const char *qat_fallback;
 	/* QATzip's own stderr log: "none" (NULL, default), "error", "warning", "info", "debug" */
 	const char *qatzip_log;
+	/*
 	 * How auto-converge throttles: VMIG_THROTTLE_STEPS (0), the steps
 	 * above; VMIG_THROTTLE_DIRTY_RATE, the share computed from each pass's
 	 * measured dirty rate and link rate that makes the next pass shrink,
@@ -277,6 +278,7 @@ struct vmig_incoming_params {
 	const char *qatzip_library;
 	const char *qat_fallback;
 	const char *qatzip_log;
+	/*
 	 * Where this host's figures (sent to the source's planner with every
 	 * pass acknowledgement) are read: a prefix for /proc and
 	 * /sys/fs/cgroup, for a VMM that sees its host's under another root
