@@ -41,7 +41,7 @@ def _build_example(env, dest, static=False):
     flags = _pkg(env, "--cflags") + _pkg(env, "--libs", *(["--static"] if static else []))
     if static:  # the archive, not the shared library
         flags = [f for f in flags if f != "-lvmig"] + [
-            glob.glob(os.path.join(dest, "**", "libvmig.a"), recursive=True)[0], "-lxxhash",
+            glob.glob(os.path.join(dest, "**", "libvmig.a"), recursive=True)[0], "-lxxhash", "-lssl", "-lcrypto",
             "-llz4", "-lzstd", "-lisal", "-ldl", "-lpthread"]
     cmd = ["cc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Werror", *_sanitizer_flags(lib),
            os.path.join(ROOT, "examples", "memguest.c"), "-o", out, *flags, "-lpthread"]

@@ -232,7 +232,8 @@ static void *dest_thread(void *arg)
 	struct vmig_incoming_config cfg;
 	struct vmig_incoming_params p = {.size = sizeof(struct vmig_incoming_params), .listen_fd = d->lfd, .accept_timeout_ms = 10000,
 					 .io_timeout_ms = d->io_timeout_ms ? d->io_timeout_ms : 3000,
-					 .max_ram_bytes = d->max_ram_bytes};
+					 .max_ram_bytes = d->max_ram_bytes,
+					 .tls_creds_dir = d->tls_creds_dir, .tls_psk_file = d->tls_psk_file};
 	d->result = vmig_incoming_create(&p, &in, d->err, sizeof(d->err));
 	if (d->result)
 		return NULL;
