@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/tls_args.h"
 #include "common/log.h"
 #include "common/parse.h"
 #include "vmig/migration.h"
@@ -20,6 +21,8 @@
 
 #define MEM_MIN (16ull << 20)
 #define MEM_MAX (128ull << 30)
+/* long-only options */
+enum { OPT_TLS_CREDS = 1000, OPT_TLS_PSK };
 
 /* The defaults of --max-mem and --max-vcpus: what this host has. */
 static uint64_t host_mem_bytes(void)
@@ -60,6 +63,8 @@ static void usage(FILE *f)
 		"                         (default: this host's memory)\n"
 		"      --max-vcpus N      refuse an incoming VM with more vCPUs than this\n"
 		"                         (default: this host's CPUs)\n"
+		TLS_ARGS_HELP
+		"                            (--incoming only; a source without them is refused)\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Exit status: the guest's exit code when it exits through the exit port,\n"
@@ -74,6 +79,7 @@ struct run_opts {
 	int incoming_timeout_ms;
 	uint64_t max_mem;        /* incoming VMs: limits checked before anything is allocated */
 	unsigned max_vcpus;
+	struct tls_args tls;     /* incoming: TLS required of the source */
 };
 
 static int parse_args(int argc, char **argv, struct run_opts *o)
@@ -91,6 +97,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{"incoming-timeout", required_argument, NULL, 'T'},
 		{"max-mem", required_argument, NULL, 'M'},
 		{"max-vcpus", required_argument, NULL, 'V'},
+		{"tls-creds", required_argument, NULL, OPT_TLS_CREDS},
+		{"tls-psk", required_argument, NULL, OPT_TLS_PSK},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -166,6 +174,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			}
 			o->max_vcpus = (unsigned)v;
 			break;
+		case OPT_TLS_CREDS: o->tls.creds = optarg; break;
+		case OPT_TLS_PSK: o->tls.psk = optarg; break;
 		case 'h': usage(stdout); return 1;
 		case ':':
 			fprintf(stderr, "vmig run: option '%s' needs a value\n", argv[optind - 1]);
@@ -185,7 +195,12 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 					"comes from the migration\n");
 			return -EINVAL;
 		}
-		return 0;
+		return tls_args_check("vmig run", &o->tls, true) ? -EINVAL : 0;
+	}
+	if (o->tls.creds || o->tls.psk) {
+		fprintf(stderr, "vmig run: --tls-creds and --tls-psk go with --incoming (the source's "
+				"are given to vmig migrate)\n");
+		return -EINVAL;
 	}
 	if (!cfg->guest_path) {
 		fprintf(stderr, "vmig run: --guest FILE is required (or --incoming URI)\n");
@@ -341,7 +356,9 @@ static int run_incoming(struct run_opts *o, int sfd, struct vm **out, char *err,
 					  .io_timeout_ms = 5000,
 					  .max_ram_bytes = o->max_mem,
 					  .check_config = check_incoming_config,
-					  .opaque = o};
+					  .opaque = o,
+					  .tls_creds_dir = o->tls.creds ? o->tls.creds_abs : NULL,
+					  .tls_psk_file = o->tls.psk ? o->tls.psk_abs : NULL};
 	struct vmig_incoming *in = NULL;
 	struct signal_watch sw;
 	int r;

@@ -48,6 +48,7 @@ struct migrate_args {
 	bool auto_converge, throttle_tailslow;
 	uint64_t throttle_trigger, throttle_initial, throttle_increment, throttle_max;
 	const char *policy;
+	const char *tls_creds, *tls_psk, *tls_hostname; /* absolute paths (the VMM's cwd is its own) */
 };
 
 static const struct control_arg migrate_spec[] = {
@@ -74,6 +75,10 @@ static const struct control_arg migrate_spec[] = {
 	CONTROL_ARG_B(struct migrate_args, throttle_tailslow, false),
 	/* "auto": the engine plans what is not given here; "fixed" (default): as given */
 	CONTROL_ARG_S(struct migrate_args, policy, false),
+	/* TLS 1.3: X.509 directory (QEMU's layout) or PSK file; the name to check */
+	CONTROL_ARG_S(struct migrate_args, tls_creds, false),
+	CONTROL_ARG_S(struct migrate_args, tls_psk, false),
+	CONTROL_ARG_S(struct migrate_args, tls_hostname, false),
 	{NULL},
 };
 
@@ -97,6 +102,9 @@ static void migrate_params(const struct migrate_args *a, struct vmig_migrate_par
 	p->throttle_increment_pct = (unsigned)a->throttle_increment;
 	p->throttle_max_pct = (unsigned)a->throttle_max;
 	p->throttle_tailslow = a->throttle_tailslow;
+	p->tls_creds_dir = a->tls_creds;
+	p->tls_psk_file = a->tls_psk;
+	p->tls_hostname = a->tls_hostname;
 	/* under auto, every knob given a value is pinned; the rest is planned */
 	p->policy = a->policy && !strcmp(a->policy, "auto") ? VMIG_POLICY_AUTO : VMIG_POLICY_FIXED;
 	p->pinned = (a->codec ? VMIG_PIN_CODEC : 0) | (a->level ? VMIG_PIN_LEVEL : 0) |
@@ -232,6 +240,10 @@ static json_t *migrate_figures(const struct vmig_migrate_stats *st)
 		json_decref(r);
 		return NULL;
 	}
+	if (r && st->tls[0] && json_object_set_new(r, "tls", json_string_lossy(st->tls)) < 0) {
+		json_decref(r);
+		return NULL;
+	}
 	if (r && json_object_update_new(r, json_pack("{s:I, s:I}", "throttle_pct",
 						       (json_int_t)st->throttle_pct, "throttle_steps",
 						       (json_int_t)st->throttle_steps)) < 0) {
@@ -308,7 +320,8 @@ static const struct control_command migrate_commands[] = {
 	 "(bytes/s), \"timeout_ms\", \"io_timeout_ms\", \"channels\", \"codec\", \"level\", "
 	 "\"accel\", \"compress_threads\", \"xbzrle_cache\" (bytes), \"qatzip_path\", "
 	 "\"auto_converge\", \"throttle_trigger\", \"throttle_initial\", \"throttle_increment\", "
-	 "\"throttle_max\", \"throttle_tailslow\", \"policy\" (auto|fixed)}",
+	 "\"throttle_max\", \"throttle_tailslow\", \"policy\" (auto|fixed), \"tls_creds\" (dir), "
+	 "\"tls_psk\" (file), \"tls_hostname\"}",
 	 migrate_spec},
 	{"query-migrate", cmd_query_migrate, "progress and figures of the current migration", NULL},
 	{"query-migrate-plan", cmd_query_migrate_plan,
