@@ -8,7 +8,8 @@
 #   ca-cert.pem ca-key.pem          a fresh CA (each run: a different one)
 #   server-cert.pem server-key.pem  the destination's, for localhost, 127.0.0.1,
 #                                   ::1 and each HOSTNAME given
-#   client-cert.pem client-key.pem  the source's (the destination checks it)
+#   client-cert.pem client-key.pem  the source's (the destination checks it), named
+#                                   vmig-source (for the destination's --tls-hostname)
 #   keys.psk                        a PSK for --tls-psk: "vmig:" and 32 random bytes in hex
 set -eu
 [ $# -ge 1 ] || { echo "usage: $0 DIR [HOSTNAME...]" >&2; exit 2; }
@@ -50,7 +51,7 @@ leaf() {
 	rm -f "$1.csr" "$1.ext"
 }
 leaf server localhost serverAuth "$san"
-leaf client vmig-source clientAuth
+leaf client vmig-source clientAuth "DNS:vmig-source"
 rm -f ca-cert.srl
 
 echo "vmig:$(openssl rand -hex 32)" > keys.psk

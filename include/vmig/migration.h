@@ -264,9 +264,12 @@ struct vmig_incoming_params {
 	 * tls_psk_file ("IDENTITY:HEXKEY"). Read in vmig_incoming_create. A
 	 * plaintext source, a wrong certificate or a wrong key is refused
 	 * during the handshake, before anything is allocated for it.
+	 * tls_hostname (X.509, optional): the source's certificate must carry
+	 * this name, so that only that source may migrate in.
 	 */
 	const char *tls_creds_dir;
 	const char *tls_psk_file;
+	const char *tls_hostname;
 };
 #define VMIG_INCOMING_PARAMS_INIT {.size = sizeof(struct vmig_incoming_params), .listen_fd = -1}
 

@@ -22,7 +22,7 @@
 #define MEM_MIN (16ull << 20)
 #define MEM_MAX (128ull << 30)
 /* long-only options */
-enum { OPT_TLS_CREDS = 1000, OPT_TLS_PSK };
+enum { OPT_TLS_CREDS = 1000, OPT_TLS_PSK, OPT_TLS_HOSTNAME };
 
 /* The defaults of --max-mem and --max-vcpus: what this host has. */
 static uint64_t host_mem_bytes(void)
@@ -64,6 +64,8 @@ static void usage(FILE *f)
 		"      --max-vcpus N      refuse an incoming VM with more vCPUs than this\n"
 		"                         (default: this host's CPUs)\n"
 		TLS_ARGS_HELP
+		"      --tls-hostname NAME   only a source whose certificate carries NAME\n"
+		"                            (default: any the CA signed)\n"
 		"                            (--incoming only; a source without them is refused)\n"
 		"  -h, --help             this text\n"
 		"\n"
@@ -99,6 +101,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{"max-vcpus", required_argument, NULL, 'V'},
 		{"tls-creds", required_argument, NULL, OPT_TLS_CREDS},
 		{"tls-psk", required_argument, NULL, OPT_TLS_PSK},
+		{"tls-hostname", required_argument, NULL, OPT_TLS_HOSTNAME},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -176,6 +179,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_TLS_CREDS: o->tls.creds = optarg; break;
 		case OPT_TLS_PSK: o->tls.psk = optarg; break;
+		case OPT_TLS_HOSTNAME: o->tls.hostname = optarg; break;
 		case 'h': usage(stdout); return 1;
 		case ':':
 			fprintf(stderr, "vmig run: option '%s' needs a value\n", argv[optind - 1]);
@@ -197,8 +201,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		}
 		return tls_args_check("vmig run", &o->tls, true) ? -EINVAL : 0;
 	}
-	if (o->tls.creds || o->tls.psk) {
-		fprintf(stderr, "vmig run: --tls-creds and --tls-psk go with --incoming (the source's "
+	if (o->tls.creds || o->tls.psk || o->tls.hostname) {
+		fprintf(stderr, "vmig run: --tls-creds, --tls-psk and --tls-hostname go with --incoming (the source's "
 				"are given to vmig migrate)\n");
 		return -EINVAL;
 	}
@@ -358,7 +362,8 @@ static int run_incoming(struct run_opts *o, int sfd, struct vm **out, char *err,
 					  .check_config = check_incoming_config,
 					  .opaque = o,
 					  .tls_creds_dir = o->tls.creds ? o->tls.creds_abs : NULL,
-					  .tls_psk_file = o->tls.psk ? o->tls.psk_abs : NULL};
+					  .tls_psk_file = o->tls.psk ? o->tls.psk_abs : NULL,
+					  .tls_hostname = o->tls.hostname};
 	struct vmig_incoming *in = NULL;
 	struct signal_watch sw;
 	int r;

@@ -142,7 +142,7 @@ int vmig_incoming_create(const struct vmig_incoming_params *p, struct vmig_incom
 	}
 	in->p = *p;
 	in->p.fds = NULL;
-	in->p.tls_creds_dir = in->p.tls_psk_file = NULL; /* the caller's; read below */
+	in->p.tls_creds_dir = in->p.tls_psk_file = in->p.tls_hostname = NULL; /* the caller's; read below */
 	if (in->p.io_timeout_ms <= 0)
 		in->p.io_timeout_ms = 5000;
 	in->ch.fd = -1;
@@ -168,7 +168,7 @@ int vmig_incoming_create(const struct vmig_incoming_params *p, struct vmig_incom
 		vmig_incoming_free(in);
 		return r;
 	}
-	struct tls_opts tls = {p->tls_creds_dir, p->tls_psk_file, NULL};
+	struct tls_opts tls = {p->tls_creds_dir, p->tls_psk_file, p->tls_hostname};
 	if (tls_opts_enabled(&tls)) {
 		if ((r = tls_ctx_new(&tls, TLS_SERVER, &in->tls, err, errlen))) {
 			vmig_incoming_free(in);

@@ -297,15 +297,17 @@ void tls_ctx_free(struct tls_ctx *c)
 	free(c);
 }
 
-/* Client, X.509: the certificate must name the host we meant to reach. */
-static int expect_host(SSL *ssl, const char *host)
+/* X.509: the peer's certificate must carry this name (DNS or IP entry).
+ * Client: the host it meant to reach (and SNI); server: if the operator
+ * named the one source allowed in. */
+static int expect_host(SSL *ssl, const char *host, bool client)
 {
 	unsigned char addr[16];
 	bool ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
 	X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
 	if (ip)
 		return X509_VERIFY_PARAM_set1_ip_asc(vp, host) == 1 ? 0 : -EINVAL;
-	if (SSL_set_tlsext_host_name(ssl, host) != 1)
+	if (client && SSL_set_tlsext_host_name(ssl, host) != 1)
 		return -EINVAL;
 	return SSL_set1_host(ssl, host) == 1 ? 0 : -EINVAL;
 }
@@ -323,7 +325,8 @@ int tls_conn_new(struct tls_ctx *ctx, int fd, struct tls_conn **out, char *err, 
 	pthread_mutex_init(&t->lock, NULL);
 	SSL_set_app_data(t->ssl, t);
 	if (SSL_set_fd(t->ssl, fd) != 1 ||
-	    (ctx->role == TLS_CLIENT && !ctx->psk && expect_host(t->ssl, ctx->hostname))) {
+	    (!ctx->psk && ctx->hostname[0] &&
+	     expect_host(t->ssl, ctx->hostname, ctx->role == TLS_CLIENT))) {
 		snprintf(err, errlen, "TLS: cannot set up a session for '%s': %s", ctx->hostname,
 			 ssl_err_text(e, sizeof(e)));
 		tls_conn_free(t);

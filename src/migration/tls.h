@@ -42,7 +42,10 @@ enum tls_role { TLS_CLIENT, TLS_SERVER };  /* source: client; destination: serve
 struct tls_opts {
 	const char *creds_dir;  /* X.509 directory, or NULL */
 	const char *psk_file;   /* "IDENTITY:HEXKEY", or NULL; exclusive with creds_dir */
-	const char *hostname;   /* client, X.509: the name (or IP) the server's certificate must carry */
+	/* X.509: the name (or IP) the peer's certificate must carry; required
+	 * on the client (the destination's), optional on the server (the
+	 * source's: only that one may migrate in) */
+	const char *hostname;
 };
 
 /* Credentials loaded once, shared by every channel of a migration. */

@@ -149,6 +149,23 @@ TEST(both_ends_export_one_key_and_each_session_its_own)
 	free_creds(&c);
 }
 
+TEST(destination_named_source_only)
+{
+	struct creds c;
+	struct tls_pair p;
+	char err[512];
+	CHECK_EQ_INT(make_creds(&c), 0);
+	struct tls_opts cl = {.creds_dir = c.a, .hostname = "localhost"};
+	struct tls_opts named = {.creds_dir = c.a, .hostname = "vmig-source"};
+	struct tls_opts other = {.creds_dir = c.a, .hostname = "another-source"};
+	CHECK_EQ_INT(pair_open(&p, &cl, &named, err, sizeof(err)), 0);
+	pair_close(&p);
+	CHECK(pair_open(&p, &cl, &other, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "wrong certificate: the source's certificate rejected: hostname mismatch"));
+	pair_close(&p);
+	free_creds(&c);
+}
+
 TEST(keyed_checks_differ_from_plain_ones_and_between_sessions)
 {
 	struct wire_key k1, k2;
@@ -379,6 +396,7 @@ static void refused_then_served(struct ut_state *ut_, const struct side *dest,
 	dest_begin(&d, &dst, dest, uri, sizeof(uri));
 	CHECK_EQ_INT(source_run(&g, uri, bad, 0, NULL, &st, err, sizeof(err)), 0);
 	CHECK_EQ_INT(st.status, VMIG_MIG_FAILED);
+	fprintf(stderr, "source refused: %s\n", st.error);
 	if (!strstr(st.error, want))
 		fprintf(stderr, "source error: %s\nwanted: %s\n", st.error, want);
 	CHECK(strstr(st.error, want) != NULL);
@@ -485,6 +503,7 @@ TEST(missing_credentials_fail_the_start)
 }
 
 RUN_TESTS("tls", UT(both_ends_export_one_key_and_each_session_its_own),
+	  UT(destination_named_source_only),
 	  UT(keyed_checks_differ_from_plain_ones_and_between_sessions),
 	  UT(missing_or_bad_credentials_are_named), UT(acceptor_refuses_a_plaintext_source_by_name),
 	  UT(acceptor_ends_a_stalled_handshake_at_its_deadline),
