@@ -9,7 +9,7 @@ TSAN_BUILD  ?= build-tsan
 PYTEST      ?= /usr/bin/python3 -m pytest
 PYTEST_ARGS ?=
 
-.PHONY: all deps build debug tsan demo test unit bench clean format
+.PHONY: all deps build debug tsan demo test unit bench certs clean format
 
 all: build
 
@@ -47,6 +47,11 @@ unit: debug tsan
 
 bench: build
 	bench/dirty-rate.sh $(BUILD)
+
+# Test TLS credentials (QEMU's layout + keys.psk) for --tls-creds / --tls-psk.
+CERTS_DIR ?= certs
+certs:
+	scripts/make-certs.sh $(CERTS_DIR)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
