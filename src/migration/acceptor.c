@@ -68,12 +68,16 @@ static void peer_name(int fd, char *peer, size_t peerlen)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	char h[NI_MAXHOST], s[NI_MAXSERV];
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
-	    getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), s, sizeof(s),
-			NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+	snprintf(peer, peerlen, "?");
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+		return;
+	/* getnameinfo() knows only IP; on a UNIX socket it printed stack bytes */
+	if (ss.ss_family == AF_UNIX)
+		snprintf(peer, peerlen, "a local socket");
+	else if ((ss.ss_family == AF_INET || ss.ss_family == AF_INET6) &&
+		 getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), s, sizeof(s),
+			     NI_NUMERICHOST | NI_NUMERICSERV) == 0)
 		snprintf(peer, peerlen, "%s:%s", h, s);
-	else
-		snprintf(peer, peerlen, "?");
 }
 
 void acceptor_set_tls(struct acceptor *a, struct tls_ctx *ctx)
