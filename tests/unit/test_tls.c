@@ -34,6 +34,7 @@
 struct creds {
 	char root[64];
 	char a[128], b[128], mixed[128];       /* X.509 directories */
+	char expired[128];                     /* a's, with both certificates expired yesterday */
 	char psk[128], psk_wrong_key[128], psk_wrong_id[128];
 };
 
@@ -55,6 +56,7 @@ static int make_creds(struct creds *c)
 	snprintf(c->a, sizeof(c->a), "%s/a", c->root);
 	snprintf(c->b, sizeof(c->b), "%s/b", c->root);
 	snprintf(c->mixed, sizeof(c->mixed), "%s/mixed", c->root);
+	snprintf(c->expired, sizeof(c->expired), "%s/expired", c->root);
 	snprintf(c->psk, sizeof(c->psk), "%s/psk", c->root);
 	snprintf(c->psk_wrong_key, sizeof(c->psk_wrong_key), "%s/psk-wrong-key", c->root);
 	snprintf(c->psk_wrong_id, sizeof(c->psk_wrong_id), "%s/psk-wrong-id", c->root);
@@ -63,6 +65,17 @@ static int make_creds(struct creds *c)
 		 /* mixed: a's CA (trusts the destination), b's client certificate */
 		 "mkdir %s && cp %s/ca-cert.pem %s/client-cert.pem %s/client-key.pem %s/",
 		 VMIG_SOURCE_ROOT, c->a, VMIG_SOURCE_ROOT, c->b, c->mixed, c->a, c->b, c->b, c->mixed);
+	if (system(cmd) != 0)
+		return -1;
+	/* -days -1: valid until a day ago */
+	snprintf(cmd, sizeof(cmd),
+		 "cp -r %s %s && cd %s && echo subjectAltName=DNS:localhost,IP:127.0.0.1 > san.ext && "
+		 "openssl req -new -key server-key.pem -subj /CN=localhost | openssl x509 -req -CA "
+		 "ca-cert.pem -CAkey ca-key.pem -days -1 -extfile san.ext -out server-cert.pem "
+		 "2>/dev/null && "
+		 "openssl req -new -key client-key.pem -subj /CN=vmig-source | openssl x509 -req -CA "
+		 "ca-cert.pem -CAkey ca-key.pem -days -1 -out client-cert.pem 2>/dev/null",
+		 c->a, c->expired, c->expired);
 	if (system(cmd) != 0)
 		return -1;
 	return write_file(c->psk, "# test key\nvmig:" PSK_HEX "\n") ||
@@ -386,14 +399,12 @@ TEST(psk_migration)
  * running and an error containing want; the destination (`dest`) stays
  * up and then takes a source with `good` ones.
  */
-static void refused_then_served(struct ut_state *ut_, const struct side *dest,
-				const struct side *bad, const char *want, const struct side *good)
+static void refused(struct ut_state *ut_, const char *uri, const struct side *bad,
+		    const char *want)
 {
-	struct dest_run d;
-	struct fake_guest dst, g;
+	struct fake_guest g;
 	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
-	char uri[64], err[512];
-	dest_begin(&d, &dst, dest, uri, sizeof(uri));
+	char err[512];
 	CHECK_EQ_INT(source_run(&g, uri, bad, 0, NULL, &st, err, sizeof(err)), 0);
 	CHECK_EQ_INT(st.status, VMIG_MIG_FAILED);
 	fprintf(stderr, "source refused: %s\n", st.error);
@@ -402,6 +413,16 @@ static void refused_then_served(struct ut_state *ut_, const struct side *dest,
 	CHECK(strstr(st.error, want) != NULL);
 	CHECK(!g.paused); /* the guest never stopped running at the source */
 	fg_free(&g);
+}
+
+static void refused_then_served(struct ut_state *ut_, const struct side *dest,
+				const struct side *bad, const char *want, const struct side *good)
+{
+	struct dest_run d;
+	struct fake_guest dst;
+	char uri[64];
+	dest_begin(&d, &dst, dest, uri, sizeof(uri));
+	refused(ut_, uri, bad, want);
 	good_source(ut_, &d, &dst, uri, good, 0, NULL, good->creds ? "x509" : good->psk ? "psk" : NULL);
 	fg_free(&dst);
 }
@@ -451,6 +472,32 @@ TEST(source_refuses_a_destination_under_another_name)
 	refused_then_served(ut_, &(struct side){.creds = c.a},
 			    &(struct side){.creds = c.a, .hostname = "migration.example"},
 			    "hostname mismatch", &(struct side){.creds = c.a, .hostname = "localhost"});
+	free_creds(&c);
+}
+
+TEST(source_refuses_an_expired_destination_certificate)
+{
+	struct creds c;
+	CHECK_EQ_INT(make_creds(&c), 0);
+	struct dest_run d;
+	struct fake_guest dst;
+	char uri[64];
+	dest_begin(&d, &dst, &(struct side){.creds = c.expired}, uri, sizeof(uri));
+	refused(ut_, uri, &(struct side){.creds = c.a},
+		"the destination's certificate rejected: certificate has expired");
+	/* nobody can be served by it: it waits on until cancelled */
+	CHECK(dest_cancel(&d));
+	CHECK_EQ_INT(dest_join(&d), -ECANCELED);
+	fg_free(&dst);
+	free_creds(&c);
+}
+
+TEST(destination_refuses_an_expired_source_certificate)
+{
+	struct creds c;
+	CHECK_EQ_INT(make_creds(&c), 0);
+	refused_then_served(ut_, &(struct side){.creds = c.a}, &(struct side){.creds = c.expired},
+			    "refused by the peer", &(struct side){.creds = c.a});
 	free_creds(&c);
 }
 
@@ -512,6 +559,8 @@ RUN_TESTS("tls", UT(both_ends_export_one_key_and_each_session_its_own),
 	  UT(plaintext_destination_refuses_a_tls_source),
 	  UT(destination_refuses_a_certificate_of_another_ca),
 	  UT(source_refuses_a_destination_of_another_ca),
-	  UT(source_refuses_a_destination_under_another_name), UT(destination_refuses_a_wrong_psk),
+	  UT(source_refuses_a_destination_under_another_name),
+	  UT(source_refuses_an_expired_destination_certificate),
+	  UT(destination_refuses_an_expired_source_certificate), UT(destination_refuses_a_wrong_psk),
 	  UT(destination_refuses_an_unknown_psk_identity),
 	  UT(x509_source_is_refused_by_a_psk_destination), UT(missing_credentials_fail_the_start))
