@@ -4,9 +4,10 @@
  * ends: a still guest of SIZE MiB (every page non-zero, a third of each
  * random so it neither compresses to nothing nor is skipped as zero)
  * migrates to a second guest over TCP on 127.0.0.1, plaintext and with
- * TLS alternately, RUNS times each, unlimited bandwidth.
+ * TLS alternately, RUNS times each, unlimited bandwidth or capped at MBPS
+ * (10^6 bytes/s: 125 is 1 Gbit/s).
  *
- *   tls_cost CREDS_DIR|PSK_FILE [SIZE_MIB=256] [RUNS=3] [CHANNELS=0] [CODEC=none]
+ *   tls_cost CREDS_DIR|PSK_FILE [SIZE_MIB=256] [RUNS=3] [CHANNELS=0] [CODEC=none] [MBPS=0]
  *
  * Prints each run (wall ms from start to handover, CPU seconds of the
  * whole process, i.e. source and destination together) and the medians.
@@ -112,6 +113,7 @@ struct run_cfg {
 	const char *creds, *psk; /* both NULL: plaintext */
 	unsigned channels;
 	const char *codec;
+	uint64_t max_bandwidth;  /* bytes/s, 0: unlimited */
 };
 
 /* One migration; its wall ms and CPU s, or -1 after saying why. */
@@ -140,7 +142,8 @@ static int one_run(struct still_guest *src, uint64_t bytes, const struct run_cfg
 	struct vmig_migrate_params p = VMIG_MIGRATE_PARAMS_INIT;
 	p.uri = uri;
 	p.channels = c->channels;
-	p.codec = c->codec;
+	p.codec = c->codec && strcmp(c->codec, "none") ? c->codec : NULL;
+	p.max_bandwidth = c->max_bandwidth;
 	p.tls_creds_dir = c->creds;
 	p.tls_psk_file = c->psk;
 	p.tls_hostname = c->creds ? "localhost" : NULL;
@@ -186,7 +189,8 @@ static double median(const double *v, unsigned n)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: tls_cost CREDS_DIR|PSK_FILE [SIZE_MIB] [RUNS] [CHANNELS] [CODEC]\n");
+		fprintf(stderr, "usage: tls_cost CREDS_DIR|PSK_FILE [SIZE_MIB] [RUNS] [CHANNELS] [CODEC] "
+				"[MBPS]\n");
 		return 2;
 	}
 	struct stat sb;
@@ -197,7 +201,8 @@ int main(int argc, char **argv)
 	uint64_t mib = argc > 2 ? strtoull(argv[2], NULL, 10) : 256;
 	unsigned runs = argc > 3 ? (unsigned)atoi(argv[3]) : 3;
 	struct run_cfg tls = {.channels = argc > 4 ? (unsigned)atoi(argv[4]) : 0,
-			      .codec = argc > 5 ? argv[5] : NULL};
+			      .codec = argc > 5 ? argv[5] : NULL,
+			      .max_bandwidth = argc > 6 ? strtoull(argv[6], NULL, 10) * 1000000ull : 0};
 	struct run_cfg plain = tls;
 	if (S_ISDIR(sb.st_mode))
 		tls.creds = argv[1];
@@ -223,8 +228,9 @@ int main(int argc, char **argv)
 			       ms[t][i], cpu[t][i], desc[t]);
 			fflush(stdout);
 		}
-	printf("median of %u, %llu MiB, %u data channels, codec %s:\n", runs,
-	       (unsigned long long)mib, tls.channels, tls.codec ? tls.codec : "none");
+	printf("median of %u, %llu MiB, %u data channels, codec %s, %s:\n", runs,
+	       (unsigned long long)mib, tls.channels, tls.codec ? tls.codec : "none",
+	       tls.max_bandwidth ? "capped" : "unlimited");
 	for (int t = 0; t < 2; t++)
 		printf("  %-9s %7.0f ms %6.2f CPU s  %7.1f MiB/s  (%s)\n", t ? "tls" : "plaintext",
 		       median(ms[t], runs), median(cpu[t], runs),
