@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 QATZIP_VENDOR ?= ../shared/vendor
 QATZIP_BUILD  ?= $(DEBUG_BUILD)/qatzip
 
-.PHONY: all deps build debug tsan qatzip demo test unit bench clean format
+.PHONY: all deps build debug tsan qatzip demo test unit bench certs clean format
 
 all: build
 
@@ -55,6 +55,11 @@ unit: debug tsan qatzip
 
 bench: build
 	bench/dirty-rate.sh $(BUILD)
+
+# Test TLS credentials (QEMU's layout + keys.psk) for --tls-creds / --tls-psk.
+CERTS_DIR ?= certs
+certs:
+	scripts/make-certs.sh $(CERTS_DIR)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -13,6 +13,9 @@
  * Both sides print "memguest: ram XXXXXXXX writes N": the source once its
  * guest is paused for good, the destination when it resumes it; they must
  * match. Exit status 0 on success.
+ *
+ * With MEMGUEST_TLS_PSK=FILE (one line IDENTITY:HEXKEY) in the environment
+ * of both, libvmig runs TLS 1.3 with that pre-shared key over the sockets.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -215,6 +218,7 @@ static int run_source(struct memguest *g, const char *path, unsigned channels)
 	p.nr_fds = channels + 1;
 	p.codec = "lz4";
 	p.downtime_limit_ms = 50;
+	p.tls_psk_file = getenv("MEMGUEST_TLS_PSK");
 	struct vmig_migration *m;
 	if (vmig_migration_start(&guest, &p, &m, err, sizeof(err))) {
 		fprintf(stderr, "memguest: %s\n", err);
@@ -234,6 +238,8 @@ static int run_source(struct memguest *g, const char *path, unsigned channels)
 	}
 	/* The guest stays paused here for good: its RAM is what moved. */
 	printf("memguest: ram %08x writes %llu\n", ram_hash(g), (unsigned long long)g->writes);
+	if (st.tls[0])
+		printf("memguest: tls %s\n", st.tls);
 	printf("memguest: migrated in %llu ms, downtime %llu ms, %llu passes, %.1f MiB on the wire\n",
 	       (unsigned long long)st.total_ms, (unsigned long long)st.downtime_ms,
 	       (unsigned long long)st.iterations, (double)st.wire_bytes / 1048576.0);
@@ -285,6 +291,7 @@ static int run_dest(struct memguest *g, const char *path)
 	ip.nr_fds = 1;
 	ip.listen_fd = lfd;
 	ip.accept_timeout_ms = 30000;
+	ip.tls_psk_file = getenv("MEMGUEST_TLS_PSK");
 	struct vmig_incoming *in = NULL;
 	struct vmig_incoming_config cfg;
 	struct vmig_incoming_stats st;

@@ -88,6 +88,9 @@ struct vmig_migrate_stats {
 		char reason[160];
 	} decisions[VMIG_MAX_DECISIONS];
 	char throttle_mode[16];     /* "auto-converge", "dirty-rate", "dirty-limit"; "": none */
+	/* TLS on the main channel: "" without; else protocol, cipher,
+	 * "x509" or "psk", and which path sends: "kernel TLS" or "userspace". */
+	char tls[96];
 };
 #define VMIG_MIGRATE_STATS_INIT {.size = sizeof(struct vmig_migrate_stats)}
 
@@ -171,6 +174,18 @@ struct vmig_migrate_params {
 	 * /proc and /sys/fs/cgroup (as in vmig_incoming_params); NULL: the
 	 * real ones. Read when the migration starts (or plans) only. */
 	const char *host_probe_root;
+	/*
+	 * TLS 1.3 on every connection (docs/libvmig.md), one of:
+	 * tls_creds_dir, X.509 in QEMU's layout (ca-cert.pem, client-cert.pem,
+	 * client-key.pem used here), the destination's certificate checked
+	 * against tls_hostname (default: the host of uri; required with fds);
+	 * tls_psk_file, a TLS 1.3 external pre-shared key, one line
+	 * "IDENTITY:HEXKEY". Files are read in vmig_migration_start. With TLS,
+	 * record checks and the RAM digest are keyed by the session.
+	 */
+	const char *tls_creds_dir;
+	const char *tls_psk_file;
+	const char *tls_hostname;
 };
 #define VMIG_PIN_CODEC (1u << 0)     /* codec and accel */
 #define VMIG_PIN_LEVEL (1u << 1)
@@ -286,6 +301,19 @@ struct vmig_incoming_params {
 	 * Read during vmig_incoming_create only.
 	 */
 	const char *host_probe_root;
+	/*
+	 * TLS 1.3 required of every connection, one of: tls_creds_dir (X.509,
+	 * QEMU's layout: ca-cert.pem, server-cert.pem, server-key.pem used
+	 * here; the source must present a certificate of the same CA), or
+	 * tls_psk_file ("IDENTITY:HEXKEY"). Read in vmig_incoming_create. A
+	 * plaintext source, a wrong certificate or a wrong key is refused
+	 * during the handshake, before anything is allocated for it.
+	 * tls_hostname (X.509, optional): the source's certificate must carry
+	 * this name, so that only that source may migrate in.
+	 */
+	const char *tls_creds_dir;
+	const char *tls_psk_file;
+	const char *tls_hostname;
 };
 #define VMIG_INCOMING_PARAMS_INIT {.size = sizeof(struct vmig_incoming_params), .listen_fd = -1}
 

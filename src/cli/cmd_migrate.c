@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/tls_args.h"
 #include "common/control_client.h"
 #include "common/json.h"
 #include "common/parse.h"
@@ -67,6 +68,9 @@ static void usage(FILE *f)
 		"                            pass (what --policy auto picks); turns it on\n"
 		"      --dirty-limit RATE    hold the guest's dirty rate to RATE bytes/s (K/M/G)\n"
 		"                            from the first pass on, whatever the link\n"
+		TLS_ARGS_HELP
+		"      --tls-hostname NAME   the name the destination's certificate must carry\n"
+		"                            (default: HOST of the destination address)\n"
 		"  -j, --json                print one JSON object with the final figures\n"
 		"  -h, --help                this text\n"
 		"\n"
@@ -151,6 +155,8 @@ static void print_summary(const json_t *r, const char *status)
 		printf("    channel %-2zu       %8.1f MiB/s (%.1f MiB)\n", i, num(c, "throughput_mibs"),
 		       num(c, "bytes") / 1048576.0);
 	}
+	if (str(r, "tls"))
+		printf("  TLS               %s\n", str(r, "tls"));
 	printf("  RAM digest        %s\n",
 	       json_is_true(json_object_get(r, "verified")) ? "verified by the destination"
 							    : "not verified");
@@ -169,12 +175,13 @@ struct migrate_opts {
 	const char *throttle_mode; /* auto-converge or dirty-rate; NULL: not given */
 	uint64_t dirty_limit;
 	bool plan;            /* print the plan, migrate nothing */
+	struct tls_args tls;
 };
 
 /* Long-only options of auto-converge, and the migrate arguments they set. */
 enum { OPT_AUTO_CONVERGE = 1000, OPT_POLICY, OPT_PLAN, OPT_TAILSLOW, OPT_THR_TRIGGER, OPT_THR_INITIAL,
        OPT_THR_INCREMENT, OPT_THR_MAX, OPT_QAT_FALLBACK, OPT_QATZIP_LOG,
-       OPT_THROTTLE_MODE, OPT_DIRTY_LIMIT };
+       OPT_THROTTLE_MODE, OPT_DIRTY_LIMIT, OPT_TLS_CREDS, OPT_TLS_PSK, OPT_TLS_HOSTNAME };
 static const char *const throttle_keys[4] = {"throttle_trigger", "throttle_initial",
 					     "throttle_increment", "throttle_max"};
 static const char *const throttle_flags[4] = {"--throttle-trigger", "--throttle-initial",
@@ -267,6 +274,9 @@ static int parse_value(int c, const char *arg, struct migrate_opts *o)
 			return 0;
 		fprintf(stderr, "vmig migrate: invalid --dirty-limit '%s' (bytes/s, >= 4K)\n", arg);
 		return -1;
+	case OPT_TLS_CREDS: o->tls.creds = arg; return 0;
+	case OPT_TLS_PSK: o->tls.psk = arg; return 0;
+	case OPT_TLS_HOSTNAME: o->tls.hostname = arg; return 0;
 	case OPT_THR_TRIGGER:
 	case OPT_THR_INITIAL:
 	case OPT_THR_INCREMENT:
@@ -311,6 +321,9 @@ static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 		{"qatzip-log", required_argument, NULL, OPT_QATZIP_LOG},
 		{"throttle-mode", required_argument, NULL, OPT_THROTTLE_MODE},
 		{"dirty-limit", required_argument, NULL, OPT_DIRTY_LIMIT},
+		{"tls-creds", required_argument, NULL, OPT_TLS_CREDS},
+		{"tls-psk", required_argument, NULL, OPT_TLS_PSK},
+		{"tls-hostname", required_argument, NULL, OPT_TLS_HOSTNAME},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -346,7 +359,7 @@ static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 		fprintf(stderr, "vmig migrate: destination '%s' must be tcp:HOST:PORT\n", o->uri);
 		return CLI_EXIT_USAGE;
 	}
-	return 0;
+	return tls_args_check("vmig migrate", &o->tls, false) ? CLI_EXIT_USAGE : 0;
 }
 
 /* The migrate command's arguments (docs/control.md), or NULL (not UTF-8, or no memory). */
@@ -382,6 +395,12 @@ static json_t *migrate_args(const struct migrate_opts *o)
 		bad |= json_object_set_new(a, "throttle_mode", json_string(o->throttle_mode));
 	if (a && o->dirty_limit)
 		bad |= json_object_set_new(a, "dirty_limit", json_integer(json_u64(o->dirty_limit)));
+	if (a && o->tls.creds)
+		bad |= json_object_set_new(a, "tls_creds", json_string(o->tls.creds_abs));
+	if (a && o->tls.psk)
+		bad |= json_object_set_new(a, "tls_psk", json_string(o->tls.psk_abs));
+	if (a && o->tls.hostname)
+		bad |= json_object_set_new(a, "tls_hostname", json_string(o->tls.hostname));
 	for (unsigned k = 0; a && k < 4; k++)
 		if (o->throttle[k])
 			bad |= json_object_set_new(a, throttle_keys[k],

@@ -14,6 +14,7 @@
 
 #include "accel/accel.h"
 #include "cli/cli.h"
+#include "cli/tls_args.h"
 #include "common/log.h"
 #include "common/parse.h"
 #include "vmig/migration.h"
@@ -21,6 +22,7 @@
 
 #define MEM_MIN (16ull << 20)
 #define MEM_MAX (128ull << 30)
+/* long-only options */
 
 /* The defaults of --max-mem and --max-vcpus: what this host has. */
 static uint64_t host_mem_bytes(void)
@@ -69,6 +71,10 @@ static void usage(FILE *f)
 		"                         (QATzip's software path), none (fail)\n"
 		"      --qatzip-log LEVEL QATzip's own stderr lines: none (default), error,\n"
 		"                         warning, info, debug\n"
+		TLS_ARGS_HELP
+		"      --tls-hostname NAME   only a source whose certificate carries NAME\n"
+		"                            (default: any the CA signed)\n"
+		"                            (--incoming only; a source without them is refused)\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Exit status: the guest's exit code when it exits through the exit port,\n"
@@ -85,9 +91,11 @@ struct run_opts {
 	unsigned max_vcpus;
 	/* incoming: decompression offload (vmig_incoming_params.accel and co.) */
 	const char *accel, *qatzip_path, *qat_fallback, *qatzip_log;
+	struct tls_args tls;     /* incoming: TLS required of the source */
 };
 
-enum { OPT_ACCEL = 1000, OPT_QATZIP_PATH, OPT_QAT_FALLBACK, OPT_QATZIP_LOG };
+enum { OPT_ACCEL = 1000, OPT_QATZIP_PATH, OPT_QAT_FALLBACK, OPT_QATZIP_LOG, OPT_TLS_CREDS, OPT_TLS_PSK,
+       OPT_TLS_HOSTNAME };
 
 /* The offload options: 0, or -EINVAL after saying which is bad. */
 static int check_accel_opts(const struct run_opts *o)
@@ -129,6 +137,9 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{"qatzip-path", required_argument, NULL, OPT_QATZIP_PATH},
 		{"qat-fallback", required_argument, NULL, OPT_QAT_FALLBACK},
 		{"qatzip-log", required_argument, NULL, OPT_QATZIP_LOG},
+		{"tls-creds", required_argument, NULL, OPT_TLS_CREDS},
+		{"tls-psk", required_argument, NULL, OPT_TLS_PSK},
+		{"tls-hostname", required_argument, NULL, OPT_TLS_HOSTNAME},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -208,6 +219,9 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		case OPT_QATZIP_PATH: o->qatzip_path = optarg; break;
 		case OPT_QAT_FALLBACK: o->qat_fallback = optarg; break;
 		case OPT_QATZIP_LOG: o->qatzip_log = optarg; break;
+		case OPT_TLS_CREDS: o->tls.creds = optarg; break;
+		case OPT_TLS_PSK: o->tls.psk = optarg; break;
+		case OPT_TLS_HOSTNAME: o->tls.hostname = optarg; break;
 		case 'h': usage(stdout); return 1;
 		case ':':
 			fprintf(stderr, "vmig run: option '%s' needs a value\n", argv[optind - 1]);
@@ -229,7 +243,12 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 					"comes from the migration\n");
 			return -EINVAL;
 		}
-		return 0;
+		return tls_args_check("vmig run", &o->tls, true) ? -EINVAL : 0;
+	}
+	if (o->tls.creds || o->tls.psk || o->tls.hostname) {
+		fprintf(stderr, "vmig run: --tls-creds, --tls-psk and --tls-hostname go with --incoming (the source's "
+				"are given to vmig migrate)\n");
+		return -EINVAL;
 	}
 	if (!cfg->guest_path) {
 		fprintf(stderr, "vmig run: --guest FILE is required (or --incoming URI)\n");
@@ -390,7 +409,10 @@ static int run_incoming(struct run_opts *o, int sfd, struct vm **out, char *err,
 					  .accel = o->accel,
 					  .qatzip_library = o->qatzip_path,
 					  .qat_fallback = o->qat_fallback,
-					  .qatzip_log = o->qatzip_log};
+					  .qatzip_log = o->qatzip_log,
+					  .tls_creds_dir = o->tls.creds ? o->tls.creds_abs : NULL,
+					  .tls_psk_file = o->tls.psk ? o->tls.psk_abs : NULL,
+					  .tls_hostname = o->tls.hostname};
 	struct vmig_incoming *in = NULL;
 	struct signal_watch sw;
 	int r;

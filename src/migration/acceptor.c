@@ -26,12 +26,18 @@ struct pending {
 	struct wire_hdr h;        /* valid once got >= WIRE_HDR_SIZE */
 	uint8_t *payload;         /* h.len bytes, allocated once the header is valid */
 	char peer[64];
+	short events;             /* what to poll for: TLS may want to write */
+	struct tls_conn *tls;     /* with TLS: the session, once the peer's first byte was one */
+	bool secured;             /* TLS handshake done, peer authenticated */
+	bool plaintext;           /* with TLS: the peer spoke plaintext */
+	struct wire_key key;      /* secured: keys its first record's check */
 };
 
 struct acceptor {
 	int lfd, cancel_fd, timeout_ms;
 	uint64_t seq;
 	char last_refusal[256];   /* why the last stranger was refused */
+	struct tls_ctx *tls;      /* NULL: plaintext */
 	struct pending p[ACCEPTOR_MAX_PENDING];
 };
 
@@ -62,30 +68,56 @@ static void peer_name(int fd, char *peer, size_t peerlen)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	char h[NI_MAXHOST], s[NI_MAXSERV];
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
-	    getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), s, sizeof(s),
-			NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+	snprintf(peer, peerlen, "?");
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+		return;
+	/* getnameinfo() knows only IP; on a UNIX socket it printed stack bytes */
+	if (ss.ss_family == AF_UNIX)
+		snprintf(peer, peerlen, "a local socket");
+	else if ((ss.ss_family == AF_INET || ss.ss_family == AF_INET6) &&
+		 getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), s, sizeof(s),
+			     NI_NUMERICHOST | NI_NUMERICSERV) == 0)
 		snprintf(peer, peerlen, "%s:%s", h, s);
-	else
-		snprintf(peer, peerlen, "?");
+}
+
+void acceptor_set_tls(struct acceptor *a, struct tls_ctx *ctx)
+{
+	a->tls = ctx;
 }
 
 static void pending_reset(struct pending *p)
 {
+	tls_conn_free(p->tls);
 	free(p->payload);
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
 }
 
-/* Tells a refused connection why (best effort, never blocks), closes it. */
+/*
+ * Tells a refused connection why (best effort, never blocks), closes it:
+ * in plaintext to a plaintext peer, through the session to an
+ * authenticated one, and not at all to a failed handshake (OpenSSL has
+ * sent its alert).
+ */
 static void refuse(struct acceptor *a, struct pending *p, const char *why)
 {
 	struct vbuf pl, rec;
 	vbuf_init(&pl);
 	vbuf_init(&rec);
 	wire_encode_error(&pl, -EPROTO, why);
-	wire_put_record(&rec, REC_ERROR, pl.data, pl.len);
-	if (!rec.oom && send(p->fd, rec.data, rec.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+	uint8_t *hdr = vbuf_grow(&rec, WIRE_HDR_SIZE);
+	if (hdr)
+		wire_encode_hdr(hdr, REC_ERROR, pl.len,
+				wire_checksum_keyed(p->secured ? &p->key : NULL, pl.data, pl.len));
+	vbuf_put(&rec, pl.data, pl.len);
+	short ev;
+	char ign[64];
+	if (rec.oom) {
+		/* nothing to say */
+	} else if (p->secured) {
+		tls_conn_write(p->tls, rec.data, rec.len, &ev, ign, sizeof(ign));
+	} else if ((!a->tls || p->plaintext) &&
+		   send(p->fd, rec.data, rec.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 		/* the stranger may be gone already: nothing more to do */
 	}
 	vbuf_free(&pl);
@@ -103,6 +135,7 @@ static void pending_start(struct acceptor *a, struct pending *p, int fd, uint64_
 	p->seq = ++a->seq;
 	p->accepted_ns = now;
 	p->deadline_ns = now + (uint64_t)a->timeout_ms * 1000000ull;
+	p->events = POLLIN;
 	peer_name(fd, p->peer, sizeof(p->peer));
 	log_debug("incoming: connection from %s", p->peer);
 }
@@ -194,6 +227,82 @@ int acceptor_adopt(struct acceptor *a, int fd)
 	return -EMFILE;
 }
 
+/* Reads up to want bytes: > 0 read, 0 nothing yet, < 0 why filled. */
+static ssize_t pending_recv(struct pending *p, void *dst, size_t want, char *why, size_t whylen)
+{
+	if (p->tls) {
+		ssize_t n = tls_conn_read(p->tls, dst, want, &p->events, why, whylen);
+		if (n == -ECONNRESET)
+			snprintf(why, whylen, "closed before its first record was complete");
+		return n;
+	}
+	ssize_t n = recv(p->fd, dst, want, 0);
+	if (n == 0) {
+		snprintf(why, whylen, "closed before its first record was complete");
+		return -ECONNRESET;
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return 0;
+		snprintf(why, whylen, "%s", strerror(errno));
+		return -errno;
+	}
+	return n;
+}
+
+/*
+ * With TLS, the handshake before anything else. Returns 1 once the peer
+ * has authenticated, 0 while the handshake goes on, or a negative errno
+ * with why naming the refusal: a plaintext peer, a wrong certificate, a
+ * wrong PSK.
+ */
+static int pending_secure(struct acceptor *a, struct pending *p, char *why, size_t whylen)
+{
+	if (p->secured)
+		return 1;
+	if (!p->tls) {
+		uint8_t first;
+		ssize_t n = recv(p->fd, &first, 1, MSG_PEEK);
+		if (n == 0) {
+			snprintf(why, whylen, "closed before the TLS handshake");
+			return -ECONNRESET;
+		}
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return 0;
+			snprintf(why, whylen, "%s", strerror(errno));
+			return -errno;
+		}
+		if (first != TLS_CONTENT_HANDSHAKE) {
+			p->plaintext = true;
+			snprintf(why, whylen, "plaintext source: this destination requires TLS");
+			return -EACCES;
+		}
+		int r = tls_conn_new(a->tls, p->fd, &p->tls, why, whylen);
+		if (r)
+			return r;
+	}
+	int r = tls_conn_handshake(p->tls, &p->events, why, whylen);
+	if (r <= 0)
+		return r;
+	if (tls_conn_export_key(p->tls, p->key.secret, sizeof(p->key.secret))) {
+		snprintf(why, whylen, "TLS: cannot export the integrity key");
+		return -EPROTO;
+	}
+	p->secured = true;
+	p->events = POLLIN;
+	char desc[128];
+	tls_conn_describe(p->tls, desc, sizeof(desc));
+	log_debug("incoming: %s authenticated (%s)", p->peer, desc);
+	return 1;
+}
+
+/* A plaintext destination hears a TLS ClientHello: say so plainly. */
+static bool looks_like_tls(const uint8_t raw[WIRE_HDR_SIZE])
+{
+	return raw[0] == TLS_CONTENT_HANDSHAKE && raw[1] == 3;
+}
+
 /*
  * Reads what has arrived of p's first record, never past its end (what
  * follows belongs to whoever takes the connection). Returns 1 once the
@@ -214,20 +323,17 @@ static int read_first_record(struct pending *p, char *why, size_t whylen)
 			dst = p->payload + (p->got - WIRE_HDR_SIZE);
 			want = WIRE_HDR_SIZE + p->h.len - p->got;
 		}
-		ssize_t n = recv(p->fd, dst, want, 0);
-		if (n == 0) {
-			snprintf(why, whylen, "closed before its first record was complete");
-			return -ECONNRESET;
-		}
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-				return 0;
-			snprintf(why, whylen, "%s", strerror(errno));
-			return -errno;
-		}
+		ssize_t n = pending_recv(p, dst, want, why, whylen);
+		if (n <= 0)
+			return (int)n;
 		p->got += (size_t)n;
 		if (p->got != WIRE_HDR_SIZE)
 			continue;
+		if (!p->tls && looks_like_tls(p->raw)) {
+			snprintf(why, whylen, "TLS source: this destination does not use TLS "
+					      "(start it with --tls-creds or --tls-psk)");
+			return -EPROTO;
+		}
 		int r = wire_parse_hdr(p->raw, &p->h, why, whylen);
 		if (r)
 			return r;
@@ -248,13 +354,16 @@ static int read_first_record(struct pending *p, char *why, size_t whylen)
  * record passes check, refuses it if the record is bad. Returns 1 when
  * handed over. */
 static int serve_pending(struct acceptor *a, struct pending *p, acceptor_check_fn check, void *opaque, int *fd_out,
-			 struct wire_hdr *h, struct vbuf *payload, char *peer, size_t peerlen)
+			 struct tls_conn **tls_out, struct wire_hdr *h, struct vbuf *payload, char *peer, size_t peerlen)
 {
 	char why[512];
-	int r = read_first_record(p, why, sizeof(why));
+	int r = a->tls ? pending_secure(a, p, why, sizeof(why)) : 1;
+	if (r > 0)
+		r = read_first_record(p, why, sizeof(why));
 	if (r == 0)
 		return 0;
-	if (r > 0 && (r = wire_check_payload(&p->h, p->payload, why, sizeof(why))) == 0)
+	if (r > 0 && (r = wire_check_payload_keyed(&p->h, p->payload, p->secured ? &p->key : NULL,
+						   why, sizeof(why))) == 0)
 		r = check(opaque, &p->h, p->payload, why, sizeof(why));
 	if (r) {
 		refuse(a, p, why);
@@ -264,6 +373,8 @@ static int serve_pending(struct acceptor *a, struct pending *p, acceptor_check_f
 	vbuf_put(payload, p->payload, p->h.len);
 	*h = p->h;
 	*fd_out = p->fd;
+	*tls_out = p->tls;
+	p->tls = NULL; /* handed over with the fd */
 	if (peer && peerlen)
 		snprintf(peer, peerlen, "%s", p->peer);
 	pending_reset(p);
@@ -279,8 +390,9 @@ static int expire(struct acceptor *a, uint64_t now)
 		if (p->fd < 0)
 			continue;
 		if (p->deadline_ns <= now) {
-			refuse(a, p, p->got ? "first record incomplete: timed out"
-					 : "sent nothing: timed out");
+			refuse(a, p, a->tls && !p->secured ? "TLS handshake incomplete: timed out"
+				     : p->got		    ? "first record incomplete: timed out"
+							    : "sent nothing: timed out");
 			continue;
 		}
 		if (p->deadline_ns < next)
@@ -307,9 +419,10 @@ static int min_timeout(int a, int b)
 }
 
 int acceptor_wait(struct acceptor *a, acceptor_check_fn check, void *opaque, int timeout_ms,
-		  int *fd_out, struct wire_hdr *h, struct vbuf *payload, char *peer, size_t peerlen,
-		  char *err, size_t errlen)
+		  int *fd_out, struct tls_conn **tls_out, struct wire_hdr *h, struct vbuf *payload,
+		  char *peer, size_t peerlen, char *err, size_t errlen)
 {
+	*tls_out = NULL;
 	uint64_t end = timeout_ms < 0 ? UINT64_MAX : now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	uint64_t listen_again = 0; /* slots full of young strangers: the backlog waits till then */
 	struct pollfd pfd[2 + ACCEPTOR_MAX_PENDING];
@@ -336,7 +449,7 @@ int acceptor_wait(struct acceptor *a, acceptor_check_fn check, void *opaque, int
 		pfd[n++] = (struct pollfd){.fd = listening ? a->lfd : -1, .events = POLLIN};
 		for (unsigned i = 0; i < ACCEPTOR_MAX_PENDING; i++)
 			if (a->p[i].fd >= 0) {
-				pfd[n++] = (struct pollfd){.fd = a->p[i].fd, .events = POLLIN};
+				pfd[n++] = (struct pollfd){.fd = a->p[i].fd, .events = a->p[i].events};
 				slot[np++] = i;
 			}
 		if (poll(pfd, n, wait_ms) < 0 && errno != EINTR) {
@@ -350,7 +463,8 @@ int acceptor_wait(struct acceptor *a, acceptor_check_fn check, void *opaque, int
 		}
 		for (unsigned k = 0; k < np; k++)
 			if (pfd[2 + k].revents &&
-			    serve_pending(a, &a->p[slot[k]], check, opaque, fd_out, h, payload, peer, peerlen))
+			    serve_pending(a, &a->p[slot[k]], check, opaque, fd_out, tls_out, h, payload, peer,
+					  peerlen))
 				return 0;
 		int r, retry_ms;
 		if ((pfd[1].revents & POLLIN) && (r = accept_all(a, &retry_ms, err, errlen)))

@@ -8,6 +8,10 @@
  * garbage, nothing, or the wrong thing is closed and logged while the
  * listener carries on. Nothing else is allocated for a connection before
  * its first record has been accepted.
+ *
+ * With TLS (acceptor_set_tls) a stranger must first complete the TLS
+ * handshake and authenticate, under the same deadline and slot limits;
+ * its first record then comes through the session, its check keyed.
  */
 #ifndef VMIG_MIGRATION_ACCEPTOR_H
 #define VMIG_MIGRATION_ACCEPTOR_H
@@ -16,6 +20,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "migration/tls.h"
 #include "migration/wire.h"
 
 #define ACCEPTOR_MAX_PENDING 16   /* strangers watched at once; the oldest goes first */
@@ -35,6 +40,8 @@ struct acceptor;
 /* Watches lfd (not closed by the acceptor; -1: none); cancel_fd readable
  * ends any wait. */
 int acceptor_new(int lfd, int cancel_fd, int first_record_timeout_ms, struct acceptor **out);
+/* Requires TLS of every connection from now on (ctx not owned). */
+void acceptor_set_tls(struct acceptor *a, struct tls_ctx *ctx);
 /* Hears fd (a connection accepted elsewhere) like one from lfd; owns it. */
 int acceptor_adopt(struct acceptor *a, int fd);
 /* Closes every connection still pending, telling each why. */
@@ -44,11 +51,13 @@ void acceptor_free(struct acceptor *a, const char *why);
  * Waits until a connection's first record passes check, for at most
  * timeout_ms (< 0: no limit). Returns 0 with the connection (blocking
  * mode unchanged: non-blocking) in *fd_out, its first record in *h and
- * payload, and its address in peer; -ETIMEDOUT, -ECANCELED, or another
- * negative errno for a failed listening socket, with err filled.
+ * payload, its address in peer, and with TLS its authenticated session in
+ * *tls_out (the caller's to free; NULL without TLS); -ETIMEDOUT,
+ * -ECANCELED, or another negative errno for a failed listening socket,
+ * with err filled.
  */
 int acceptor_wait(struct acceptor *a, acceptor_check_fn check, void *opaque, int timeout_ms,
-		  int *fd_out, struct wire_hdr *h, struct vbuf *payload, char *peer, size_t peerlen,
-		  char *err, size_t errlen);
+		  int *fd_out, struct tls_conn **tls_out, struct wire_hdr *h, struct vbuf *payload,
+		  char *peer, size_t peerlen, char *err, size_t errlen);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -183,9 +184,69 @@ void chan_init(struct channel *c, int fd, int cancel_fd, int io_timeout_ms)
 
 void chan_close(struct channel *c)
 {
+	tls_conn_free(c->tls);
+	c->tls = NULL;
+	free(c->tls_stage);
+	c->tls_stage = NULL;
+	memset(&c->key, 0, sizeof(c->key));
+	c->keyed = false;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+}
+
+/* Bytes gathered per TLS write: a few full records, one call. */
+#define TLS_STAGE_SIZE (64u << 10)
+
+int chan_adopt_tls(struct channel *c, struct tls_conn *t, char *err, size_t errlen)
+{
+	c->tls = t; /* owned from here on, even on failure */
+	c->tls_stage = malloc(TLS_STAGE_SIZE);
+	if (!c->tls_stage) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if (tls_conn_export_key(t, c->key.secret, sizeof(c->key.secret))) {
+		snprintf(err, errlen, "TLS: cannot export the integrity key");
+		return -EPROTO;
+	}
+	c->keyed = true;
+	return 0;
+}
+
+int chan_start_tls(struct channel *c, struct tls_ctx *ctx, char *err, size_t errlen)
+{
+	struct tls_conn *t;
+	char why[512];
+	int r = tls_conn_new(ctx, c->fd, &t, err, errlen);
+	if (r)
+		return r;
+	uint64_t end = now_ns() + (uint64_t)c->io_timeout_ms * 1000000ull;
+	for (;;) {
+		short events = POLLIN;
+		r = tls_conn_handshake(t, &events, why, sizeof(why));
+		if (r == 1)
+			return chan_adopt_tls(c, t, err, errlen);
+		if (r < 0) {
+			snprintf(err, errlen, "TLS with the destination: %s", why);
+			break;
+		}
+		uint64_t now = now_ns();
+		r = now >= end ? -ETIMEDOUT
+			       : wait_fd(c->fd, events, c->cancel_fd, (int)((end - now) / 1000000 + 1));
+		if (r) {
+			snprintf(err, errlen, "TLS handshake with the destination: %s",
+				 r == -ETIMEDOUT ? "timed out" : r == -ECANCELED ? "cancelled" : strerror(-r));
+			break;
+		}
+	}
+	tls_conn_free(t);
+	return r;
+}
+
+bool chan_pending(struct channel *c)
+{
+	return c->tls && tls_conn_pending(c->tls);
 }
 
 /*
@@ -257,6 +318,51 @@ static void iov_advance(struct iovec **iov, int *cnt, size_t n)
 	}
 }
 
+/* Writes n bytes through the TLS session, waiting as it asks. */
+static int tls_write_all(struct channel *c, const uint8_t *buf, size_t n, char *err, size_t errlen)
+{
+	char why[256];
+	size_t off = 0;
+	while (off < n) {
+		short events = POLLOUT;
+		/* after a would-block, the same bytes go again (OpenSSL's rule) */
+		ssize_t w = tls_conn_write(c->tls, buf + off, n - off, &events, why, sizeof(why));
+		if (w > 0) {
+			off += (size_t)w;
+			continue;
+		}
+		if (w < 0) {
+			snprintf(err, errlen, "connection lost while sending: %s", why);
+			return (int)w;
+		}
+		int r = wait_io(c, events, c->io_timeout_ms, err, errlen);
+		if (r)
+			return r;
+	}
+	__atomic_fetch_add(&c->bytes_sent, (uint64_t)n, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* Gathers iov into the stage so that small pieces (record headers) share
+ * TLS records with what follows instead of costing a record each. */
+static int tls_sendv(struct channel *c, struct iovec *iov, int iovcnt, char *err, size_t errlen)
+{
+	iov_advance(&iov, &iovcnt, 0);
+	while (iovcnt) {
+		size_t n = 0;
+		while (iovcnt && n < TLS_STAGE_SIZE) {
+			size_t k = iov->iov_len < TLS_STAGE_SIZE - n ? iov->iov_len : TLS_STAGE_SIZE - n;
+			memcpy(c->tls_stage + n, iov->iov_base, k);
+			n += k;
+			iov_advance(&iov, &iovcnt, k);
+		}
+		int r = tls_write_all(c, c->tls_stage, n, err, errlen);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 int chan_sendv(struct channel *c, struct iovec *iov, int iovcnt, char *err, size_t errlen)
 {
 	size_t total = 0;
@@ -265,6 +371,8 @@ int chan_sendv(struct channel *c, struct iovec *iov, int iovcnt, char *err, size
 	int r = rate_limit(c, total, err, errlen);
 	if (r)
 		return r;
+	if (c->tls)
+		return tls_sendv(c, iov, iovcnt, err, errlen);
 	iov_advance(&iov, &iovcnt, 0);
 	while (iovcnt) {
 		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)(iovcnt > 1024 ? 1024 : iovcnt)};
@@ -287,9 +395,37 @@ int chan_sendv(struct channel *c, struct iovec *iov, int iovcnt, char *err, size
 	return 0;
 }
 
+/* Receives what the TLS session has, into the first piece of iov. */
+static int tls_recvv(struct channel *c, struct iovec *iov, int iovcnt, int timeout_ms, char *err,
+		     size_t errlen)
+{
+	char why[256];
+	iov_advance(&iov, &iovcnt, 0);
+	while (iovcnt) {
+		short events = POLLIN;
+		ssize_t n = tls_conn_read(c->tls, iov->iov_base, iov->iov_len, &events, why, sizeof(why));
+		if (n > 0) {
+			__atomic_fetch_add(&c->bytes_received, (uint64_t)n, __ATOMIC_RELAXED);
+			iov_advance(&iov, &iovcnt, (size_t)n);
+			continue;
+		}
+		if (n < 0) {
+			snprintf(err, errlen, n == -ECONNRESET ? "%s" : "connection lost while receiving: %s",
+				 why);
+			return (int)n;
+		}
+		int r = wait_io(c, events, timeout_ms, err, errlen);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 static int recvv_timeout(struct channel *c, struct iovec *iov, int iovcnt, int timeout_ms,
 			 char *err, size_t errlen)
 {
+	if (c->tls)
+		return tls_recvv(c, iov, iovcnt, timeout_ms, err, errlen);
 	iov_advance(&iov, &iovcnt, 0);
 	while (iovcnt) {
 		ssize_t n = readv(c->fd, iov, iovcnt > 1024 ? 1024 : iovcnt);
@@ -337,7 +473,7 @@ int chan_send_record(struct channel *c, uint32_t type, const void *payload, size
 		     char *err, size_t errlen)
 {
 	uint8_t hdr[WIRE_HDR_SIZE];
-	wire_encode_hdr(hdr, type, len, wire_checksum(payload, len));
+	wire_encode_hdr(hdr, type, len, wire_checksum_keyed(chan_key(c), payload, len));
 	struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)payload, len}};
 	return chan_sendv(c, iov, 2, err, errlen);
 }
@@ -368,7 +504,7 @@ int chan_recv_payload(struct channel *c, const struct wire_hdr *h, struct vbuf *
 		return -ENOMEM;
 	}
 	int r = chan_recv(c, p, h->len, err, errlen);
-	return r ? r : wire_check_payload(h, payload->data, err, errlen);
+	return r ? r : wire_check_payload_keyed(h, payload->data, chan_key(c), err, errlen);
 }
 
 void chan_send_error(struct channel *c, int code, const char *msg)

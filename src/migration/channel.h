@@ -15,6 +15,7 @@
 
 #include "common/buf.h"
 #include "common/clock.h"
+#include "migration/tls.h"
 #include "migration/wire.h"
 
 struct channel {
@@ -26,7 +27,19 @@ struct channel {
 	uint64_t rate_bytes;
 	uint64_t bytes_sent;
 	uint64_t bytes_received;
+	/* TLS (chan_start_tls / chan_adopt_tls): every byte goes through the
+	 * session, and record checks are keyed with its exported secret. */
+	struct tls_conn *tls;     /* NULL: plaintext */
+	uint8_t *tls_stage;       /* gathers small pieces into full TLS records */
+	bool keyed;
+	struct wire_key key;
 };
+
+/* The secret that keys this channel's record checks, NULL without TLS. */
+static inline const struct wire_key *chan_key(const struct channel *c)
+{
+	return c->keyed ? &c->key : NULL;
+}
 
 /* "tcp:HOST:PORT" (HOST may be [v6addr]). */
 int chan_parse_uri(const char *uri, char *host, size_t hostlen, char *port, size_t portlen,
@@ -37,6 +50,14 @@ int chan_listen(const char *uri, int *fd_out, char *err, size_t errlen);
 
 void chan_init(struct channel *c, int fd, int cancel_fd, int io_timeout_ms);
 void chan_close(struct channel *c);
+
+/* Source: runs the TLS handshake as client on an initialised channel,
+ * within its I/O timeout; err names why a peer was refused. */
+int chan_start_tls(struct channel *c, struct tls_ctx *ctx, char *err, size_t errlen);
+/* Destination: takes a session already authenticated (acceptor.h). */
+int chan_adopt_tls(struct channel *c, struct tls_conn *t, char *err, size_t errlen);
+/* Bytes already received wait inside the TLS session: poll(fd) would not see them. */
+bool chan_pending(struct channel *c);
 
 int chan_send(struct channel *c, const void *buf, size_t len, char *err, size_t errlen);
 /* Gathers iov (modified while sending). */

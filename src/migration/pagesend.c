@@ -193,7 +193,7 @@ static int send_slot(struct src_chan *s, struct batch_slot *b, char *err, size_t
 	size_t len = sizeof(fixed) + ent_len + hash_len + WIRE_PAGES_LEN_SIZE + xbz_len + body;
 
 	XXH3_state_t st;
-	XXH3_64bits_reset(&st);
+	wire_check_reset(&st, chan_key(s->ch));
 	XXH3_64bits_update(&st, fixed, sizeof(fixed));
 	XXH3_64bits_update(&st, b->entries, ent_len);
 	XXH3_64bits_update(&st, b->hashes, hash_len);

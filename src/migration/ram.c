@@ -54,20 +54,24 @@ uint64_t page_hash(const void *page)
 	return XXH3_64bits(page, VMIG_PAGE_SIZE);
 }
 
-/* XXH3 of the page-hash table as little-endian u64s, whatever the host. */
-uint64_t ram_digest_of(const uint64_t *hash, uint64_t n)
+/* XXH3 of the page-hash table as little-endian u64s, whatever the host;
+ * keyed by k's secret if k (with TLS). */
+uint64_t ram_digest_of_keyed(const uint64_t *hash, uint64_t n, const struct wire_key *k)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return XXH3_64bits(hash, n * sizeof(uint64_t));
+	return wire_checksum_keyed(k, hash, n * sizeof(uint64_t));
 #else
 	XXH3_state_t *st = XXH3_createState();
 	uint8_t le[8 * 512];
-	XXH3_64bits_reset(st);
+	if (k)
+		XXH3_64bits_reset_withSecret(st, k->secret, sizeof(k->secret));
+	else
+		XXH3_64bits_reset(st);
 	for (uint64_t i = 0; i < n; i += 512) {
-		uint64_t k = n - i < 512 ? n - i : 512;
-		for (uint64_t j = 0; j < k; j++)
+		uint64_t c = n - i < 512 ? n - i : 512;
+		for (uint64_t j = 0; j < c; j++)
 			vle64_put(le + 8 * j, hash[i + j]);
-		XXH3_64bits_update(st, le, k * 8);
+		XXH3_64bits_update(st, le, c * 8);
 	}
 	uint64_t d = XXH3_64bits_digest(st);
 	XXH3_freeState(st);
@@ -75,7 +79,17 @@ uint64_t ram_digest_of(const uint64_t *hash, uint64_t n)
 #endif
 }
 
+uint64_t ram_digest_of(const uint64_t *hash, uint64_t n)
+{
+	return ram_digest_of_keyed(hash, n, NULL);
+}
+
 uint64_t ram_digest(const struct ram_map *m)
 {
 	return ram_digest_of(m->hash, m->total_pages);
+}
+
+uint64_t ram_digest_keyed(const struct ram_map *m, const struct wire_key *k)
+{
+	return ram_digest_of_keyed(m->hash, m->total_pages, k);
 }

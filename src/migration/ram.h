@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "vmig/guest.h"
+#include "migration/wire.h"
 
 struct ram_map {
 	unsigned nr;
@@ -51,5 +52,8 @@ uint64_t page_hash(const void *page);
 uint64_t ram_digest(const struct ram_map *m);
 /* The digest of a page-hash table (what DIGEST carries; docs/protocol.md). */
 uint64_t ram_digest_of(const uint64_t *hash, uint64_t n);
+/* The same keyed by a TLS session's secret (NULL: unkeyed, as above). */
+uint64_t ram_digest_keyed(const struct ram_map *m, const struct wire_key *k);
+uint64_t ram_digest_of_keyed(const uint64_t *hash, uint64_t n, const struct wire_key *k);
 
 #endif

@@ -71,6 +71,7 @@ struct vmig_incoming {
 	int lfd;                  /* kept open until the data channels connected */
 	int cancel_fd;            /* eventfd: vmig_incoming_cancel */
 	struct acceptor *acc;     /* strangers on lfd, until the data channels connected */
+	struct tls_ctx *tls;      /* required of every connection; NULL: plaintext */
 	struct wire_hello hello;
 	uint8_t *vmm_config;
 	struct vbuf payload;
@@ -145,6 +146,7 @@ int vmig_incoming_create(const struct vmig_incoming_params *p, struct vmig_incom
 	}
 	in->p = *p;
 	in->p.fds = NULL;
+	in->p.tls_creds_dir = in->p.tls_psk_file = in->p.tls_hostname = NULL; /* the caller's; read below */
 	if (in->p.io_timeout_ms <= 0)
 		in->p.io_timeout_ms = 5000;
 	in->ch.fd = -1;
@@ -173,6 +175,14 @@ int vmig_incoming_create(const struct vmig_incoming_params *p, struct vmig_incom
 	if ((r = rx_offload_open(p, &in->accel, err, errlen))) {
 		vmig_incoming_free(in);
 		return r;
+	}
+	struct tls_opts tls = {p->tls_creds_dir, p->tls_psk_file, p->tls_hostname};
+	if (tls_opts_enabled(&tls)) {
+		if ((r = tls_ctx_new(&tls, TLS_SERVER, &in->tls, err, errlen))) {
+			vmig_incoming_free(in);
+			return r;
+		}
+		acceptor_set_tls(in->acc, in->tls);
 	}
 	*out = in;
 	return 0;
@@ -220,12 +230,20 @@ int vmig_incoming_accept(struct vmig_incoming *in, struct vmig_incoming_config *
 	int fd, r;
 
 	memset(cfg, 0, sizeof(*cfg));
-	r = acceptor_wait(in->acc, check_hello, in, in->p.accept_timeout_ms, &fd, &h, &in->payload,
-			  cfg->peer, sizeof(cfg->peer), err, errlen);
+	struct tls_conn *tls;
+	r = acceptor_wait(in->acc, check_hello, in, in->p.accept_timeout_ms, &fd, &tls, &h,
+			  &in->payload, cfg->peer, sizeof(cfg->peer), err, errlen);
 	if (r)
 		return r;
 	in->t0_ns = now_ns();
 	chan_init(&in->ch, fd, in->cancel_fd, in->p.io_timeout_ms);
+	if (tls && (r = chan_adopt_tls(&in->ch, tls, err, errlen)))
+		return r;
+	if (tls) {
+		char desc[96];
+		tls_conn_describe(tls, desc, sizeof(desc));
+		log_info("incoming: source %s authenticated: %s", cfg->peer, desc);
+	}
 	/* decoded again from our copy: the checked one pointed into the acceptor's buffer */
 	if ((r = wire_decode_hello(in->payload.data, in->payload.len, &in->hello, err, errlen)))
 		return r;
@@ -305,7 +323,7 @@ static int recv_pages_fixed(struct dst_chan *in, const struct wire_hdr *h, struc
 	}
 	/* The record check covers the metadata as it came on the wire; each
 	 * piece is added before it is decoded (in place) to host order. */
-	XXH3_64bits_reset(xs);
+	wire_check_reset(xs, chan_key(in->ch));
 	XXH3_64bits_update(xs, fixed, sizeof(fixed));
 	*pr = (struct pages_rec){.count = f.count, .codec = f.codec, .left = h->len - sizeof(fixed)};
 	return 0;
@@ -712,14 +730,17 @@ static int accept_channels(struct vmig_incoming *in, struct ram_map *ram, char *
 	for (unsigned k = 0; k < n; k++) {
 		int fd, r;
 		struct wire_hdr h;
-		r = acceptor_wait(in->acc, check_channel_hello, &want, in->p.io_timeout_ms, &fd, &h,
-				  &in->payload, NULL, 0, err, errlen);
+		struct tls_conn *tls;
+		r = acceptor_wait(in->acc, check_channel_hello, &want, in->p.io_timeout_ms, &fd, &tls,
+				  &h, &in->payload, NULL, 0, err, errlen);
 		if (r == -ETIMEDOUT)
 			snprintf(err, errlen, "data channel %u of %u did not connect in time", k + 1, n);
 		if (r)
 			return r;
 		want.seen[want.idx] = true;
 		chan_init(&in->chans[want.idx].own, fd, in->cancel_fd, in->p.io_timeout_ms);
+		if (tls && (r = chan_adopt_tls(&in->chans[want.idx].own, tls, err, errlen)))
+			return r;
 	}
 	close_listener(in, "another migration is already incoming");
 	for (unsigned i = 0; i < n; i++) {
@@ -779,6 +800,8 @@ static int wait_main_channel(struct vmig_incoming *in, char *err, size_t errlen)
 	uint64_t all_ended_ns = 0;
 	for (;;) {
 		struct pollfd p = {.fd = in->ch.fd, .events = POLLIN};
+		if (chan_pending(&in->ch))
+			return 0; /* already inside the TLS session */
 		int n = poll(&p, 1, MAIN_POLL_SLICE_MS);
 		if (n > 0 || (n < 0 && errno != EINTR))
 			return 0; /* readable, or an error the read will name */
@@ -867,7 +890,7 @@ static int on_digest(struct run_ctx *c, const uint8_t *p, size_t n, char *err, s
 	}
 	if ((r = wait_channels(c->in, dg.final_pass, err, errlen)))
 		return r;
-	uint64_t mine = ram_digest(c->ram);
+	uint64_t mine = ram_digest_keyed(c->ram, chan_key(&c->in->ch));
 	if (dg.total_pages != c->ram->total_pages || dg.digest != mine) {
 		snprintf(err, errlen,
 			 "guest RAM digest mismatch (source %016llx, destination %016llx): "
@@ -1089,6 +1112,7 @@ void vmig_incoming_free(struct vmig_incoming *in)
 	chan_close(&in->ch);
 	vbuf_free(&in->payload);
 	free(in->vmm_config);
+	tls_ctx_free(in->tls);
 	host_probe_stop(in->probe);
 	pthread_mutex_destroy(&in->lock);
 	pthread_cond_destroy(&in->cond);

@@ -222,6 +222,21 @@ static int open_connection(struct vmig_migration *m, unsigned idx, int *fd, char
 	return 0;
 }
 
+/* TLS handshake on a new connection; the main one's says which path sends. */
+static int start_tls(struct vmig_migration *m, struct channel *c, char *err, size_t errlen)
+{
+	int r = chan_start_tls(c, m->tls, err, errlen);
+	if (r || c != &m->ch)
+		return r;
+	char desc[sizeof(m->st.tls)];
+	tls_conn_describe(c->tls, desc, sizeof(desc));
+	log_info("migration: %s", desc);
+	pthread_mutex_lock(&m->lock);
+	snprintf(m->st.tls, sizeof(m->st.tls), "%s", desc);
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
 static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
 {
 	int fd, r;
@@ -230,6 +245,8 @@ static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
 	chan_init(&m->ch, fd, m->cancel_fd, m->p.io_timeout_ms);
 	m->ch.max_bandwidth = m->p.max_bandwidth;
 	m->connected = true;
+	if (m->tls && (r = start_tls(m, &m->ch, err, errlen)))
+		return r;
 
 	struct wire_hello h = {.magic = WIRE_MAGIC, .version = WIRE_VERSION, .page_size = VMIG_PAGE_SIZE,
 			       .nr_channels = m->nr_channels, .session = m->session};
@@ -267,6 +284,8 @@ static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
 		chan_init(&c->own, fd, m->cancel_fd, m->p.io_timeout_ms);
 		/* the bandwidth cap is shared out evenly */
 		c->own.max_bandwidth = m->p.max_bandwidth / m->nr_channels;
+		if (m->tls && (r = start_tls(m, &c->own, err, errlen)))
+			return r;
 		uint8_t ch[WIRE_CHANNEL_HELLO_SIZE];
 		wire_encode_channel_hello(ch, &(struct wire_channel_hello){m->session, i});
 		if ((r = chan_send_record(&c->own, REC_CHANNEL_HELLO, ch, sizeof(ch), err, errlen)))
@@ -472,7 +491,7 @@ static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 		return r;
 	uint8_t dig[WIRE_DIGEST_SIZE];
 	/* final_pass: the destination waits for every stream's SYNC of it */
-	wire_encode_digest(dig, &(struct wire_digest){.digest = ram_digest(&m->ram),
+	wire_encode_digest(dig, &(struct wire_digest){.digest = ram_digest_keyed(&m->ram, chan_key(&m->ch)),
 						      .total_pages = m->ram.total_pages,
 						      .final_pass = m->pass});
 	if ((r = chan_send_record(&m->ch, REC_DIGEST, dig, sizeof(dig), err, errlen)) ||
@@ -626,6 +645,18 @@ static void close_byo_fds(struct vmig_migration *m)
 	m->nr_byo_fds = 0;
 }
 
+/* Loads the TLS credentials now, so that a bad file fails the start. */
+static int take_tls(struct vmig_migration *m, const struct vmig_migrate_params *p,
+		    const char *uri_host, char *err, size_t errlen)
+{
+	struct tls_opts o = {p->tls_creds_dir, p->tls_psk_file,
+			     p->tls_hostname && *p->tls_hostname ? p->tls_hostname : uri_host};
+	m->p.tls_creds_dir = m->p.tls_psk_file = m->p.tls_hostname = NULL; /* the caller's */
+	if (!tls_opts_enabled(&o))
+		return 0;
+	return tls_ctx_new(&o, TLS_CLIENT, &m->tls, err, errlen);
+}
+
 /*
  * Copies the caller's parameters (as many bytes as its struct has) and
  * checks where the migration goes: a URI, or the caller's connections
@@ -663,6 +694,8 @@ static int take_params(struct vmig_migration *m, const struct vmig_migrate_param
 	}
 	if (!r)
 		r = converge_take_params(m, err, errlen);
+	if (!r)
+		r = take_tls(m, p, p->nr_fds ? NULL : host, err, errlen);
 	if (r) {
 		close_byo_fds(m);
 		return r;
@@ -844,6 +877,7 @@ void vmig_migration_free(struct vmig_migration *m)
 	if (m->accel)
 		accel_close(m->accel);
 	free(m->vmm_config);
+	tls_ctx_free(m->tls);
 	pthread_mutex_destroy(&m->work_lock);
 	pthread_cond_destroy(&m->work_cond);
 	if (m->cancel_fd >= 0)

@@ -87,6 +87,7 @@ struct vmig_migration {
 	 * the next harvest itself rather than trust the guest's log to keep them. */
 	uint64_t *carry[VMIG_MAX_RAM_REGIONS];
 	struct channel ch;              /* main channel */
+	struct tls_ctx *tls;            /* credentials for every channel; NULL: plaintext */
 	int byo_fds[VMIG_MAX_DATA_CHANNELS + 1]; /* connections the caller brought, until taken */
 	unsigned nr_byo_fds;
 	bool connected, dirty_on, paused, go_sent;

@@ -57,6 +57,23 @@ uint64_t wire_checksum(const void *p, size_t n)
 	return XXH3_64bits(p, n);
 }
 
+#ifdef XXH3_SECRET_SIZE_MIN
+_Static_assert(WIRE_KEY_SIZE >= XXH3_SECRET_SIZE_MIN, "an XXH3 secret is at least this long");
+#endif
+
+uint64_t wire_checksum_keyed(const struct wire_key *k, const void *p, size_t n)
+{
+	return k ? XXH3_64bits_withSecret(p, n, k->secret, sizeof(k->secret)) : XXH3_64bits(p, n);
+}
+
+void wire_check_reset(struct XXH3_state_s *st, const struct wire_key *k)
+{
+	if (k)
+		XXH3_64bits_reset_withSecret(st, k->secret, sizeof(k->secret));
+	else
+		XXH3_64bits_reset(st);
+}
+
 void wire_encode_hdr(uint8_t hdr[WIRE_HDR_SIZE], uint32_t type, size_t payload_len, uint64_t check)
 {
 	vle32_put(hdr, type);
@@ -103,7 +120,13 @@ int wire_parse_hdr(const uint8_t raw[WIRE_HDR_SIZE], struct wire_hdr *h, char *e
 
 int wire_check_payload(const struct wire_hdr *h, const uint8_t *payload, char *err, size_t errlen)
 {
-	uint64_t c = wire_checksum(payload, h->len);
+	return wire_check_payload_keyed(h, payload, NULL, err, errlen);
+}
+
+int wire_check_payload_keyed(const struct wire_hdr *h, const uint8_t *payload,
+			     const struct wire_key *k, char *err, size_t errlen)
+{
+	uint64_t c = wire_checksum_keyed(k, payload, h->len);
 	if (c != h->check) {
 		snprintf(err, errlen, "bad %s record: checksum mismatch (got %016llx, want %016llx)",
 			 wire_type_name(h->type), (unsigned long long)c, (unsigned long long)h->check);

@@ -188,6 +188,21 @@ const char *wire_type_name(uint32_t type);
 bool wire_type_known(uint32_t type);
 uint64_t wire_checksum(const void *p, size_t n);
 
+/*
+ * With TLS, record checks and the RAM digest are keyed: XXH3 with a secret
+ * exported from the channel's TLS session (docs/protocol.md, "Keyed
+ * integrity"), so records and digests bind to that one session. NULL
+ * key: plain XXH3, as without TLS.
+ */
+#define WIRE_KEY_SIZE 192 /* an XXH3 secret: at least XXH3_SECRET_SIZE_MIN (136) */
+struct wire_key {
+	uint8_t secret[WIRE_KEY_SIZE];
+};
+uint64_t wire_checksum_keyed(const struct wire_key *k, const void *p, size_t n);
+/* Starts a streamed record check (XXH3 state), keyed by k if set. */
+struct XXH3_state_s;
+void wire_check_reset(struct XXH3_state_s *st, const struct wire_key *k);
+
 /* Writes a record header. */
 void wire_encode_hdr(uint8_t hdr[WIRE_HDR_SIZE], uint32_t type, size_t payload_len, uint64_t check);
 /* Reads a header's fields, checking nothing (tools that walk streams);
@@ -203,6 +218,9 @@ void wire_finish_record(uint8_t *buf, uint32_t type, size_t payload_len);
 /* Reads a header and checks the type is known and len <= WIRE_MAX_PAYLOAD. */
 int wire_parse_hdr(const uint8_t raw[WIRE_HDR_SIZE], struct wire_hdr *h, char *err, size_t errlen);
 int wire_check_payload(const struct wire_hdr *h, const uint8_t *payload, char *err, size_t errlen);
+/* The same with the check keyed by k (NULL: plain). */
+int wire_check_payload_keyed(const struct wire_hdr *h, const uint8_t *payload,
+			     const struct wire_key *k, char *err, size_t errlen);
 
 /* Host info: the fixed 32 bytes HELLO, HELLO_ACK and SYNC_ACK carry. The
  * decoder wants exactly WIRE_HOST_INFO_SIZE bytes and checks the ranges

@@ -51,6 +51,7 @@ struct migrate_args {
 	const char *qat_fallback, *qatzip_log;
 	const char *throttle_mode;
 	uint64_t dirty_limit;
+	const char *tls_creds, *tls_psk, *tls_hostname; /* absolute paths (the VMM's cwd is its own) */
 };
 
 static const struct control_arg migrate_spec[] = {
@@ -85,6 +86,10 @@ static const struct control_arg migrate_spec[] = {
 	CONTROL_ARG_S(struct migrate_args, throttle_mode, false),
 	/* bytes/s the guest may dirty, 0: no limit */
 	CONTROL_ARG_U(struct migrate_args, dirty_limit, false, 0, INT64_MAX),
+	/* TLS 1.3: X.509 directory (QEMU's layout) or PSK file; the name to check */
+	CONTROL_ARG_S(struct migrate_args, tls_creds, false),
+	CONTROL_ARG_S(struct migrate_args, tls_psk, false),
+	CONTROL_ARG_S(struct migrate_args, tls_hostname, false),
 	{NULL},
 };
 
@@ -112,6 +117,9 @@ static int migrate_params(const struct migrate_args *a, struct vmig_migrate_para
 	p->throttle_tailslow = a->throttle_tailslow;
 	p->qat_fallback = a->qat_fallback;
 	p->qatzip_log = a->qatzip_log;
+	p->tls_creds_dir = a->tls_creds;
+	p->tls_psk_file = a->tls_psk;
+	p->tls_hostname = a->tls_hostname;
 	/* under auto, every knob given a value is pinned; the rest is planned */
 	p->policy = a->policy && !strcmp(a->policy, "auto") ? VMIG_POLICY_AUTO : VMIG_POLICY_FIXED;
 	p->pinned = (a->codec ? VMIG_PIN_CODEC : 0) | (a->level ? VMIG_PIN_LEVEL : 0) |
@@ -259,6 +267,10 @@ static json_t *migrate_figures(const struct vmig_migrate_stats *st)
 		json_decref(r);
 		return NULL;
 	}
+	if (r && st->tls[0] && json_object_set_new(r, "tls", json_string_lossy(st->tls)) < 0) {
+		json_decref(r);
+		return NULL;
+	}
 	if (r && json_object_update_new(r, json_pack("{s:I, s:I, s:s}", "throttle_pct",
 						       (json_int_t)st->throttle_pct, "throttle_steps",
 						       (json_int_t)st->throttle_steps, "throttle_mode",
@@ -338,7 +350,9 @@ static const struct control_command migrate_commands[] = {
 	 "\"accel\", \"compress_threads\", \"xbzrle_cache\" (bytes), \"qatzip_path\", "
 	 "\"auto_converge\", \"throttle_trigger\", \"throttle_initial\", \"throttle_increment\", "
 	 "\"throttle_max\", \"throttle_tailslow\", \"policy\" (auto|fixed), "
-	 "\"qat_fallback\" (none|qatzip|cpu), \"qatzip_log\" (none|error|warning|info|debug)}",
+	 "\"qat_fallback\" (none|qatzip|cpu), \"qatzip_log\" (none|error|warning|info|debug), "
+	 "\"throttle_mode\" (auto-converge|dirty-rate), \"dirty_limit\" (bytes/s), "
+	 "\"tls_creds\" (dir), \"tls_psk\" (file), \"tls_hostname\"}",
 	 migrate_spec},
 	{"query-migrate", cmd_query_migrate, "progress and figures of the current migration", NULL},
 	{"query-migrate-plan", cmd_query_migrate_plan,

@@ -41,7 +41,7 @@ def _build_example(env, dest, static=False):
     flags = _pkg(env, "--cflags") + _pkg(env, "--libs", *(["--static"] if static else []))
     if static:  # the archive, not the shared library
         flags = [f for f in flags if f != "-lvmig"] + [
-            glob.glob(os.path.join(dest, "**", "libvmig.a"), recursive=True)[0], "-lxxhash",
+            glob.glob(os.path.join(dest, "**", "libvmig.a"), recursive=True)[0], "-lxxhash", "-lssl", "-lcrypto",
             "-llz4", "-lzstd", "-lisal", "-ldl", "-lpthread"]
     cmd = ["cc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Werror", *_sanitizer_flags(lib),
            os.path.join(ROOT, "examples", "memguest.c"), "-o", out, *flags, "-lpthread"]
@@ -50,9 +50,10 @@ def _build_example(env, dest, static=False):
     return out, os.path.dirname(lib)
 
 
-def _migrate(exe, libdir, channels):
+def _migrate(exe, libdir, channels, extra_env=None):
     sock = os.path.join(vmlib.tmpdir(), "mg.sock")
-    env = dict(os.environ, LD_LIBRARY_PATH=libdir, ASAN_OPTIONS="detect_leaks=0")
+    env = dict(os.environ, LD_LIBRARY_PATH=libdir, ASAN_OPTIONS="detect_leaks=0",
+               **(extra_env or {}))
     dst = subprocess.Popen([exe, "dest", sock], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, env=env)
     vmlib._procs.append(dst)
@@ -70,6 +71,7 @@ def _migrate(exe, libdir, channels):
     assert ram_src and ram_src == ram_dst, (src.stdout, dout)
     assert "verified yes" in dout, dout
     assert "writes 0" not in ram_src[0], ram_src
+    return src.stdout
 
 
 def test_only_vmig_names_are_exported():
@@ -102,6 +104,17 @@ def test_example_embedder_migrates_on_the_main_connection_alone():
     dest, env = _install()
     exe, libdir = _build_example(env, dest)
     _migrate(exe, libdir, 0)
+
+
+def test_example_embedder_migrates_over_tls_with_a_psk():
+    dest, env = _install()
+    exe, libdir = _build_example(env, dest)
+    creds = os.path.join(vmlib.tmpdir(), "creds")
+    p = subprocess.run([os.path.join(ROOT, "scripts", "make-certs.sh"), creds],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    out = _migrate(exe, libdir, 2, {"MEMGUEST_TLS_PSK": os.path.join(creds, "keys.psk")})
+    assert "memguest: tls TLSv1.3" in out and "psk" in out, out
 
 
 def test_example_embedder_links_the_static_library():

@@ -54,6 +54,7 @@ struct dest_run {
 	int io_timeout_ms;        /* 0: 3000 */
 	uint64_t max_ram_bytes;
 	const char *probe_root;   /* host_probe_root: a fake /proc and cgroup tree; NULL: real */
+	const char *tls_creds_dir, *tls_psk_file; /* TLS required of the source if set */
 	struct vmig_incoming *in; /* set once created, cleared before freed */
 	pthread_mutex_t lock;     /* guards `in` against dest_cancel() */
 	int result;
