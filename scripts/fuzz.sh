@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs the libFuzzer targets of tests/fuzz (`make fuzz`; docs/fuzzing.md).
 #   scripts/fuzz.sh BUILD SECONDS TARGET...      fuzz each target for SECONDS, one after another
-#   scripts/fuzz.sh --merge BUILD TARGET...      fold BUILD's findings into tests/fuzz/corpus (minimised)
+#   scripts/fuzz.sh --merge BUILD TARGET...      fold BUILD's findings into tests/fuzz/corpus
+#                                                (minimised, FUZZ_CORPUS_KIB of new inputs per target)
 # Each run starts from the committed corpus (tests/fuzz/corpus/TARGET) and
 # fresh seeds (fuzz_seeds), keeps what it learns in BUILD/fuzz/corpus/TARGET
 # and any crash in BUILD/fuzz/artifacts/. Exits non-zero if a target crashed.
@@ -15,24 +16,46 @@ build=$1; shift
 work=$build/fuzz
 mkdir -p "$work/artifacts"
 
+seeds() {
+	rm -rf "$work/seeds"
+	"$build/tests/fuzz/fuzz_seeds" "$work/seeds" > /dev/null
+}
+
 if [ -n "$merge" ]; then
-	# -merge=1 keeps the smallest inputs that together reach all the coverage.
+	# The committed corpus: the regression inputs, the seeds under 32 KiB
+	# (valid streams of every kind, records, states, requests), and what
+	# the runs found that adds coverage to them (-merge=1 keeps the
+	# smallest inputs that reach it), smallest first within
+	# FUZZ_CORPUS_KIB per target.
+	budget=$(( ${FUZZ_CORPUS_KIB:-64} * 1024 ))
+	seeds
 	for t in "$@"; do
 		new=$work/merged-$t
 		rm -rf "$new" && mkdir -p "$new"
-		"$build/tests/fuzz/fuzz_$t" -merge=1 -rss_limit_mb=4096 "$new" \
-			tests/fuzz/corpus/"$t" "$work/corpus/$t" 2>&1 | tail -n 1
-		# Regression inputs stay whatever merge thinks of them.
-		mkdir -p tests/fuzz/corpus/"$t"
-		find tests/fuzz/corpus/"$t" -type f ! -name 'regress-*' -delete
+		cp tests/fuzz/corpus/"$t"/regress-* "$new"/ 2> /dev/null || true
+		find "$work/seeds/$t" -type f -size -32k -exec cp {} "$new"/ \;
+		ls "$new" > "$work/kept-$t"
+		"$build/tests/fuzz/fuzz_$t" -merge=1 -rss_limit_mb=4096 "$new" "$work/corpus/$t" \
+			> "$work/merge-$t.log" 2>&1
+		total=0
+		for f in $(cd "$new" && ls -Sr); do
+			grep -qx "$f" "$work/kept-$t" && continue
+			size=$(stat -c %s "$new/$f")
+			if [ $((total + size)) -gt "$budget" ]; then
+				rm "$new/$f"
+			else
+				total=$((total + size))
+			fi
+		done
+		rm -rf tests/fuzz/corpus/"$t" && mkdir -p tests/fuzz/corpus/"$t"
 		cp "$new"/* tests/fuzz/corpus/"$t"/
-		echo "tests/fuzz/corpus/$t: $(ls tests/fuzz/corpus/"$t" | wc -l) inputs, $(du -sk tests/fuzz/corpus/"$t" | cut -f1) KiB"
+		echo "tests/fuzz/corpus/$t: $(ls tests/fuzz/corpus/"$t" | wc -l) inputs," \
+			"$(cat tests/fuzz/corpus/"$t"/* | wc -c) bytes"
 	done
 	exit 0
 fi
 
-rm -rf "$work/seeds"
-"$build/tests/fuzz/fuzz_seeds" "$work/seeds" > /dev/null
+seeds
 failed=0
 for t in "$@"; do
 	mkdir -p "$work/corpus/$t"

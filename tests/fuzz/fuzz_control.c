@@ -39,11 +39,11 @@ struct all_args {
 };
 
 static const struct control_arg all_spec[] = {
-	CONTROL_ARG_S(struct all_args, name, true),
-	CONTROL_ARG_U(struct all_args, count, false, 1, 1000),
-	CONTROL_ARG_I(struct all_args, offset, false, -5, INT64_MAX),
-	CONTROL_ARG_B(struct all_args, flag, false),
-	{.name = NULL},
+    CONTROL_ARG_S(struct all_args, name, true),
+    CONTROL_ARG_U(struct all_args, count, false, 1, 1000),
+    CONTROL_ARG_I(struct all_args, offset, false, -5, INT64_MAX),
+    CONTROL_ARG_B(struct all_args, flag, false),
+    {.name = NULL},
 };
 
 struct big_args {
@@ -51,8 +51,8 @@ struct big_args {
 };
 
 static const struct control_arg big_spec[] = {
-	CONTROL_ARG_U(struct big_args, bytes, true, 0, INT64_MAX),
-	{.name = NULL},
+    CONTROL_ARG_U(struct big_args, bytes, true, 0, INT64_MAX),
+    {.name = NULL},
 };
 
 static int on_all(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
@@ -86,10 +86,10 @@ static int on_fail(void *ctx, json_t *args, json_t **ret, char *err, size_t errl
 }
 
 static const struct control_command commands[] = {
-	{"all-kinds", on_all, "arguments of every kind", all_spec},
-	{"big", on_big, "a u64 up to INT64_MAX", big_spec},
-	{"no-args", on_none, "takes none", NULL},
-	{"fail", on_fail, "its handler fails", NULL},
+    {"all-kinds", on_all, "arguments of every kind", all_spec},
+    {"big", on_big, "a u64 up to INT64_MAX", big_spec},
+    {"no-args", on_none, "takes none", NULL},
+    {"fail", on_fail, "its handler fails", NULL},
 };
 
 static void quiet_log(void *opaque, enum vmig_log_level level, const char *line)
@@ -146,10 +146,15 @@ static void converse(int fd, const struct vbuf *out, const char *sync_id)
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN | (sent < out->len ? POLLOUT : 0)};
 		int n = poll(&p, 1, SYNC_WAIT_MS);
+		if (n < 0 && errno == EINTR)
+			continue; /* libFuzzer's -timeout alarm */
 		FUZZ_ASSERT(n > 0); /* else the server hangs */
 		if (p.revents & POLLOUT) {
-			ssize_t w = send(fd, out->data + sent, out->len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-			sent = w > 0 ? sent + (size_t)w : w < 0 && errno != EAGAIN ? out->len : sent;
+			ssize_t w = send(fd, out->data + sent, out->len - sent,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
+			sent = w > 0			  ? sent + (size_t)w
+			       : w < 0 && errno != EAGAIN ? out->len
+							  : sent;
 		}
 		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;

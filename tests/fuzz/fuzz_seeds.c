@@ -101,8 +101,10 @@ static void *relay_thread(void *arg)
 		unsigned open = 0;
 		for (unsigned i = 0; i < r->n; i++) {
 			struct leg *l = &r->leg[i];
-			p[2 * i] = (struct pollfd){.fd = l->src_eof ? -1 : l->src[1], .events = POLLIN};
-			p[2 * i + 1] = (struct pollfd){.fd = l->dst_eof ? -1 : l->dst[1], .events = POLLIN};
+			p[2 * i] =
+			    (struct pollfd){.fd = l->src_eof ? -1 : l->src[1], .events = POLLIN};
+			p[2 * i + 1] =
+			    (struct pollfd){.fd = l->dst_eof ? -1 : l->dst[1], .events = POLLIN};
 			open += !l->src_eof + !l->dst_eof;
 		}
 		if (!open || poll(p, 2 * r->n, 20000) <= 0)
@@ -228,9 +230,10 @@ static bool record_migration(const struct migration_case *mc, bool last_try)
 	if (!ok)
 		fail(mc->name, d.err[0] ? d.err : st.error);
 	if (getenv("FUZZ_SEEDS_VERBOSE"))
-		fprintf(stderr, "%s: %llu iterations, %llu ms, writes %llu, xbzrle hits %llu\n", mc->name,
-			(unsigned long long)st.iterations, (unsigned long long)st.total_ms,
-			(unsigned long long)src.writes, (unsigned long long)st.xbzrle_hits);
+		fprintf(stderr, "%s: %llu iterations, %llu ms, writes %llu, xbzrle hits %llu\n",
+			mc->name, (unsigned long long)st.iterations,
+			(unsigned long long)st.total_ms, (unsigned long long)src.writes,
+			(unsigned long long)st.xbzrle_hits);
 	/* Whether the passes went on long enough depends on timing: try again. */
 	bool retry = ok && mc->xbzrle && !d.st.pages_xbzrle && !last_try;
 	if (ok && mc->xbzrle && !d.st.pages_xbzrle && last_try)
@@ -247,10 +250,11 @@ static bool record_migration(const struct migration_case *mc, bool last_try)
 		close(r.leg[i].dst[1]);
 	}
 	if (!retry) {
-		printf("stream/%s: %zu bytes, %llu passes, pages: %llu normal, %llu zero, %llu xbzrle\n",
-	       mc->name, all.len, (unsigned long long)d.st.passes,
-	       (unsigned long long)d.st.pages_normal, (unsigned long long)d.st.pages_zero,
-	       (unsigned long long)d.st.pages_xbzrle);
+		printf("stream/%s: %zu bytes, %llu passes, pages: %llu normal, %llu zero, %llu "
+		       "xbzrle\n",
+		       mc->name, all.len, (unsigned long long)d.st.passes,
+		       (unsigned long long)d.st.pages_normal, (unsigned long long)d.st.pages_zero,
+		       (unsigned long long)d.st.pages_xbzrle);
 		write_seed("stream", mc->name, all.data, all.len);
 	}
 	vbuf_free(&all);
@@ -260,12 +264,9 @@ static bool record_migration(const struct migration_case *mc, bool last_try)
 }
 
 static const struct migration_case migrations[] = {
-	{"migrate-none", "none", 0, false},
-	{"migrate-lz4", "lz4", 0, false},
-	{"migrate-zstd-2ch", "zstd", 2, false},
-	{"migrate-deflate-1ch", "deflate", 1, false},
-	{"migrate-zstd-xbzrle", "zstd", 0, true},
-	{"migrate-lz4-xbzrle-3ch", "lz4", 3, true},
+    {"migrate-none", "none", 0, false},	      {"migrate-lz4", "lz4", 0, false},
+    {"migrate-zstd-2ch", "zstd", 2, false},   {"migrate-deflate-1ch", "deflate", 1, false},
+    {"migrate-zstd-xbzrle", "zstd", 0, true}, {"migrate-lz4-xbzrle-3ch", "lz4", 3, true},
 };
 
 /* Every bad stream of hostile_streams.c, laid out for the fuzz guest. */
@@ -315,7 +316,8 @@ static void wire_seed(const char *name, enum wire_fuzz_op op, const void *p, siz
 	vbuf_free(&b);
 }
 
-static const struct wire_host_info some_host = {.ncpus = 4, .usable_cpus_milli = 3500,
+static const struct wire_host_info some_host = {.ncpus = 4,
+						.usable_cpus_milli = 3500,
 						.cpu_idle_permille = 900,
 						.flags = WIRE_HOST_IDLE | WIRE_HOST_CPU_QUOTA,
 						.mem_free_bytes = 1ull << 30,
@@ -326,9 +328,14 @@ static void wire_records(void)
 	struct vbuf b;
 	uint8_t fixed[64];
 	vbuf_init(&b);
-	struct wire_hello h = {.magic = WIRE_MAGIC, .version = WIRE_VERSION, .nr_channels = 2,
-			       .session = 42, .host = some_host, .page_size = WIRE_PAGE_SIZE,
-			       .nr_regions = 2, .vmm_config = (const uint8_t *)"cfg",
+	struct wire_hello h = {.magic = WIRE_MAGIC,
+			       .version = WIRE_VERSION,
+			       .nr_channels = 2,
+			       .session = 42,
+			       .host = some_host,
+			       .page_size = WIRE_PAGE_SIZE,
+			       .nr_regions = 2,
+			       .vmm_config = (const uint8_t *)"cfg",
 			       .vmm_config_len = 3};
 	h.regions[0] = (struct wire_region){0, 1 << 20};
 	h.regions[1] = (struct wire_region){1ull << 32, 1 << 20};
@@ -389,8 +396,8 @@ static void wire_codecs(void)
 		int lo, hi, def;
 		codec_levels((enum codec_id)id, &lo, &hi, &def);
 		if (id != CODEC_NONE)
-			r = codec_compress(ctx, (enum codec_id)id, def, pages, sizeof(pages), out + 2,
-					   sizeof(out) - 2, &n);
+			r = codec_compress(ctx, (enum codec_id)id, def, pages, sizeof(pages),
+					   out + 2, sizeof(out) - 2, &n);
 		if (r) {
 			fail(codec_name((enum codec_id)id), "cannot compress");
 			continue;
@@ -424,7 +431,8 @@ static void vm_state_seeds(void)
 		uint8_t *blob;
 		size_t len;
 		char err[512], name[64];
-		if (vm_state_init(&st, nr) || (fuzz_state_fill(&st), vm_state_encode(&st, &blob, &len))) {
+		if (vm_state_init(&st, nr) ||
+		    (fuzz_state_fill(&st), vm_state_encode(&st, &blob, &len))) {
 			fail("vm_state", "out of memory");
 			return;
 		}
@@ -446,17 +454,20 @@ static void vm_state_seeds(void)
 static void control_seeds(void)
 {
 	static const char *const lines[] = {
-		"{\"execute\":\"all-kinds\",\"arguments\":{\"name\":\"x\",\"count\":5,\"offset\":-5,"
-		"\"flag\":true},\"id\":{\"a\": [1, 2.5, \"s p\"]}}\n",
-		"{\"execute\": \"big\", \"arguments\": {\"bytes\": 18446744073709551615}, \"id\": 7}\n",
-		"{\"execute\":\"big\",\"arguments\":{\"bytes\":9223372036854775807},"
-		"\"id\":123456789012345678901234567890}\n",
-		"{\"execute\":\"no-args\",\"arguments\":{}}\n{\"execute\":\"fail\"}\n",
-		"{\"execute\":\"query-commands\",\"id\":\"q\"}\n",
-		"{\"execute\":\"nope\",\"extra\":1}\n[1,2]\n{\"execute\":\"all-kinds\",\"arguments\":[]}\n",
-		"{\"execute\":\"all-kinds\",\"arguments\":{\"name\":1,\"count\":0,\"bogus\":null}}\n",
-		"  \t \n{\"execute\":\"all-kinds\",\"arguments\":{\"name\":\"\\u00e9\\\"\"},\"id\":\"\\\\\"}\n",
-		"{not json\n",
+	    "{\"execute\":\"all-kinds\",\"arguments\":{\"name\":\"x\",\"count\":5,\"offset\":-5,"
+	    "\"flag\":true},\"id\":{\"a\": [1, 2.5, \"s p\"]}}\n",
+	    "{\"execute\": \"big\", \"arguments\": {\"bytes\": 18446744073709551615}, \"id\": 7}\n",
+	    "{\"execute\":\"big\",\"arguments\":{\"bytes\":9223372036854775807},"
+	    "\"id\":123456789012345678901234567890}\n",
+	    "{\"execute\":\"no-args\",\"arguments\":{}}\n{\"execute\":\"fail\"}\n",
+	    "{\"execute\":\"query-commands\",\"id\":\"q\"}\n",
+	    "{\"execute\":\"nope\",\"extra\":1}\n[1,2]\n{\"execute\":\"all-kinds\",\"arguments\":[]"
+	    "}\n",
+	    "{\"execute\":\"all-kinds\",\"arguments\":{\"name\":1,\"count\":0,\"bogus\":null}}\n",
+	    "  \t "
+	    "\n{\"execute\":\"all-kinds\",\"arguments\":{\"name\":\"\\u00e9\\\"\"},\"id\":\"\\\\\"}"
+	    "\n",
+	    "{not json\n",
 	};
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
 		char name[32];
@@ -472,7 +483,8 @@ static void quiet_log(void *opaque, enum vmig_log_level level, const char *line)
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
-		fprintf(stderr, "usage: %s OUTDIR (writes OUTDIR/{stream,wire,vm_state,control}/)\n",
+		fprintf(stderr,
+			"usage: %s OUTDIR (writes OUTDIR/{stream,wire,vm_state,control}/)\n",
 			argv[0]);
 		return 2;
 	}
@@ -483,7 +495,8 @@ int main(int argc, char **argv)
 	}
 	vmig_set_log_handler(quiet_log, NULL, VMIG_LOG_ERROR);
 	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++)
-		for (int tries = 1; !record_migration(&migrations[i], tries == MIGRATION_TRIES); tries++)
+		for (int tries = 1; !record_migration(&migrations[i], tries == MIGRATION_TRIES);
+		     tries++)
 			;
 	hostile_seeds();
 	wire_records();

@@ -10,16 +10,23 @@
 static const uint32_t host_msrs[] = {0x10, 0x174, 0x175, 0x176, 0xc0000081, X86_MSR_TSC_DEADLINE};
 
 const struct vm_state_limits fuzz_state_host = {
-	.xcr0_supported = 0x7,
-	.xsave_max = 4096,
-	.msrs = host_msrs,
-	.nr_msrs = sizeof(host_msrs) / sizeof(host_msrs[0]),
+    .xcr0_supported = 0x7,
+    .xsave_max = 4096,
+    .msrs = host_msrs,
+    .nr_msrs = sizeof(host_msrs) / sizeof(host_msrs[0]),
 };
 
 static struct kvm_segment seg(uint16_t selector, uint8_t type, uint8_t dpl, uint8_t l)
 {
-	return (struct kvm_segment){.limit = 0xffffffff, .selector = selector, .type = type,
-				    .present = 1, .dpl = dpl, .s = 1, .l = l, .db = !l, .g = 1};
+	return (struct kvm_segment){.limit = 0xffffffff,
+				    .selector = selector,
+				    .type = type,
+				    .present = 1,
+				    .dpl = dpl,
+				    .s = 1,
+				    .l = l,
+				    .db = !l,
+				    .g = 1};
 }
 
 static void fill_vcpu(struct x86_vcpu_state *v, unsigned index)
@@ -59,9 +66,8 @@ static void fill_vm(struct x86_vm_state *s)
 	memset(s, 0, sizeof(*s));
 	s->clock.clock = 1000000000ull;
 	for (unsigned i = 0; i < 3; i++)
-		s->pit.channels[i] = (struct kvm_pit_channel_state){.count = 0x10000, .mode = 3,
-								    .rw_mode = 3, .read_state = 3,
-								    .write_state = 3};
+		s->pit.channels[i] = (struct kvm_pit_channel_state){
+		    .count = 0x10000, .mode = 3, .rw_mode = 3, .read_state = 3, .write_state = 3};
 	s->pic[0] = (struct kvm_pic_state){.imr = 0xff, .irq_base = 0x20};
 	s->pic[1] = (struct kvm_pic_state){.imr = 0xff, .irq_base = 0x28};
 	s->ioapic.base_address = 0xfec00000;
@@ -76,5 +82,6 @@ void fuzz_state_fill(struct vmm_state *st)
 		fill_vcpu(&st->vcpus[i], i);
 	st->serial = (struct serial_state){.lcr = 0x03};
 	st->progress = (struct guest_progress){.seen = true, .t_s = 1, .passes = 2};
-	snprintf(st->progress.last_line, sizeof(st->progress.last_line), "guestload: t=1s passes=2");
+	snprintf(st->progress.last_line, sizeof(st->progress.last_line),
+		 "guestload: t=1s passes=2");
 }

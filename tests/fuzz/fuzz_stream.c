@@ -38,7 +38,7 @@ struct conn {
 	const uint8_t *data;
 	size_t len, sent;
 	int ours, theirs; /* socketpair: we write ours, the receiver reads theirs */
-	bool heard_all;   /* the receiver closed its end */
+	bool heard_all;	  /* the receiver closed its end */
 };
 
 struct feed {
@@ -91,7 +91,8 @@ static void *feeder(void *arg)
 			short rev = p[1 + i].revents;
 			if (!c->heard_all && (rev & (POLLIN | POLLHUP | POLLERR))) {
 				ssize_t r = read(c->ours, sink, sizeof(sink));
-				c->heard_all = r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR);
+				c->heard_all =
+				    r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR);
 			}
 			if (c->sent < c->len && (rev & (POLLOUT | POLLHUP | POLLERR))) {
 				ssize_t w = send(c->ours, c->data + c->sent, c->len - c->sent,

@@ -14,7 +14,8 @@
 
 #define FUZZ_CONN_SEP "\n#VMIG-CONN#\n"
 #define FUZZ_CONN_SEP_LEN (sizeof(FUZZ_CONN_SEP) - 1)
-#define FUZZ_MAX_CONNS 4       /* main channel and up to three data channels */
-#define FUZZ_GUEST_PAGES 512   /* 2 MiB in two regions (hostile_streams.c wants at least 512 pages) */
+#define FUZZ_MAX_CONNS 4     /* main channel and up to three data channels */
+#define FUZZ_GUEST_PAGES 512 /* 2 MiB in two regions (hostile_streams.c wants at least 512 pages)  \
+			      */
 
 #endif

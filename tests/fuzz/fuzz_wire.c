@@ -155,21 +155,21 @@ static void record_bytes(struct vbuf *b, const uint8_t *p, size_t n, bool *ok)
 typedef void (*bytes_fn)(struct vbuf *b, const uint8_t *p, size_t n, bool *ok);
 
 static const bytes_fn round_trips[] = {
-	[WF_HELLO] = hello_bytes,
-	[WF_HELLO_ACK] = hello_ack_bytes,
-	[WF_ERROR] = error_bytes,
-	[WF_CHANNEL_HELLO] = channel_hello_bytes,
-	[WF_SYNC] = sync_bytes,
-	[WF_SYNC_ACK] = sync_ack_bytes,
-	[WF_DIGEST] = digest_bytes,
-	[WF_ALIVE] = alive_bytes,
-	[WF_HOST_INFO] = host_info_bytes,
-	[WF_PAGES_FIXED] = pages_fixed_bytes,
-	[WF_PAGES_ENTRIES] = entries_bytes,
-	[WF_PAGES_HASHES] = hashes_bytes,
-	[WF_PAGES_LEN] = pages_len_bytes,
-	[WF_XBZ_DELTA_LEN] = xbz_delta_len_bytes,
-	[WF_RECORD] = record_bytes,
+    [WF_HELLO] = hello_bytes,
+    [WF_HELLO_ACK] = hello_ack_bytes,
+    [WF_ERROR] = error_bytes,
+    [WF_CHANNEL_HELLO] = channel_hello_bytes,
+    [WF_SYNC] = sync_bytes,
+    [WF_SYNC_ACK] = sync_ack_bytes,
+    [WF_DIGEST] = digest_bytes,
+    [WF_ALIVE] = alive_bytes,
+    [WF_HOST_INFO] = host_info_bytes,
+    [WF_PAGES_FIXED] = pages_fixed_bytes,
+    [WF_PAGES_ENTRIES] = entries_bytes,
+    [WF_PAGES_HASHES] = hashes_bytes,
+    [WF_PAGES_LEN] = pages_len_bytes,
+    [WF_XBZ_DELTA_LEN] = xbz_delta_len_bytes,
+    [WF_RECORD] = record_bytes,
 };
 
 /* decode -> encode -> decode -> encode: both decodes succeed, both

@@ -20,9 +20,9 @@ enum wire_fuzz_op {
 	WF_PAGES_HASHES,  /* u16 count, then the hashes */
 	WF_PAGES_LEN,
 	WF_XBZ_DELTA_LEN,
-	WF_RECORD,        /* a whole record: header and payload */
-	WF_DECOMPRESS,    /* u8 codec, u8 pages - 1, compressed bytes */
-	WF_XBZRLE,        /* one XBZRLE delta */
+	WF_RECORD,     /* a whole record: header and payload */
+	WF_DECOMPRESS, /* u8 codec, u8 pages - 1, compressed bytes */
+	WF_XBZRLE,     /* one XBZRLE delta */
 	WF_COUNT
 };
 

@@ -106,10 +106,11 @@ int main(int argc, char **argv)
 	}
 	for (int i = 1; i < argc; i++) {
 		struct stat st;
-		int r = stat(argv[i], &st) ? (fprintf(stderr, "replay: %s: %s\n", argv[i],
-							      strerror(errno)), -1)
+		int r = stat(argv[i], &st)
+			    ? (fprintf(stderr, "replay: %s: %s\n", argv[i], strerror(errno)), -1)
 			: S_ISDIR(st.st_mode) ? run_dir(argv[i], &count)
-					      : run_file(argv[i]) ? -1 : (count++, 0);
+			: run_file(argv[i])   ? -1
+					      : (count++, 0);
 		if (r)
 			return 1;
 	}
