@@ -16,6 +16,14 @@ build=$1; shift
 work=$build/fuzz
 mkdir -p "$work/artifacts"
 
+# The seeds a target starts from: stream_rechecked takes the stream's.
+seed_dir() {
+	case $1 in
+	stream_*) echo "$work/seeds/stream" ;;
+	*) echo "$work/seeds/$1" ;;
+	esac
+}
+
 seeds() {
 	rm -rf "$work/seeds"
 	"$build/tests/fuzz/fuzz_seeds" "$work/seeds" > /dev/null
@@ -33,8 +41,11 @@ if [ -n "$merge" ]; then
 		new=$work/merged-$t
 		rm -rf "$new" && mkdir -p "$new"
 		cp tests/fuzz/corpus/"$t"/regress-* "$new"/ 2> /dev/null || true
-		find "$work/seeds/$t" -type f -size -32k -exec cp {} "$new"/ \;
+		# A target that borrows another's seeds leaves them to that one's corpus.
+		[ "$(seed_dir "$t")" = "$work/seeds/$t" ] &&
+			find "$work/seeds/$t" -type f -size -32k -exec cp {} "$new"/ \;
 		ls "$new" > "$work/kept-$t"
+		mkdir -p "$work/corpus/$t"
 		"$build/tests/fuzz/fuzz_$t" -merge=1 -rss_limit_mb=4096 "$new" "$work/corpus/$t" \
 			> "$work/merge-$t.log" 2>&1
 		total=0
@@ -58,13 +69,13 @@ fi
 seeds
 failed=0
 for t in "$@"; do
-	mkdir -p "$work/corpus/$t"
+	mkdir -p "$work/corpus/$t" tests/fuzz/corpus/"$t"
 	echo "== fuzz_$t for $seconds s"
 	# -timeout: one input taking seconds is a hang (the stream target's own
 	# deadlines are 2 s); -rss_limit_mb: ASan's quarantine needs room.
 	"$build/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
 		-print_final_stats=1 -artifact_prefix="$work/artifacts/$t-" \
-		"$work/corpus/$t" tests/fuzz/corpus/"$t" "$work/seeds/$t" > "$work/$t.log" 2>&1 || failed=1
+		"$work/corpus/$t" tests/fuzz/corpus/"$t" "$(seed_dir "$t")" > "$work/$t.log" 2>&1 || failed=1
 	grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|^Done|cov: .*DONE' "$work/$t.log" || true
 done
 if ls "$work/artifacts"/* > /dev/null 2>&1; then

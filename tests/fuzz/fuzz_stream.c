@@ -13,6 +13,12 @@
  * the other: every run ends at the end of the input, never on a timeout.
  * Invariant checked besides the sanitizers: the guest runs only when the
  * receiver reports success.
+ *
+ * Built with FUZZ_STREAM_FIX_CHECKS (target stream_rechecked), every
+ * complete record gets its check recomputed before it is sent, as a source
+ * would compute it: a mutated payload then reaches the decoders behind the
+ * check (PAGES metadata, codecs, XBZRLE, STATE, DIGEST) instead of ending
+ * at "checksum mismatch", which the plain target covers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +35,7 @@
 #include "../unit/fake_guest.h"
 #include "fuzz_stream_input.h"
 #include "fuzz_target.h"
+#include "migration/wire.h"
 #include "vmig/migration.h"
 
 /* Only a stuck feeder or receiver would get near it: the input ends every run. */
@@ -68,6 +75,48 @@ static unsigned split_input(const uint8_t *d, size_t n, struct conn *c)
 
 /* Writes what each connection still has to send and half-closes it when
  * done; reads and drops the receiver's answers; until stop_fd. */
+#ifdef FUZZ_STREAM_FIX_CHECKS
+/* What a PAGES record's check covers: fixed part, entries, and a hash per
+ * non-zero page (docs/protocol.md); the whole payload if that does not fit. */
+static size_t pages_checked_len(const uint8_t *p, size_t n)
+{
+	struct wire_pages_fixed f;
+	char err[128];
+	if (n < WIRE_PAGES_FIXED_SIZE ||
+	    wire_decode_pages_fixed(p, WIRE_PAGES_FIXED_SIZE, &f, err, sizeof(err)))
+		return n;
+	const uint8_t *ent = p + WIRE_PAGES_FIXED_SIZE;
+	size_t count = f.count, hashed = 0;
+	if (count > WIRE_MAX_PAGES_PER_BATCH ||
+	    n - WIRE_PAGES_FIXED_SIZE < count * WIRE_PAGES_ITEM_SIZE)
+		return n;
+	for (size_t i = 0; i < count; i++) {
+		uint64_t e;
+		if (wire_decode_pages_entries(ent + i * WIRE_PAGES_ITEM_SIZE, WIRE_PAGES_ITEM_SIZE,
+					      &e, 1, err, sizeof(err)))
+			return n;
+		hashed += wire_entry_kind(e) != WIRE_KIND_ZERO;
+	}
+	size_t meta = WIRE_PAGES_FIXED_SIZE + (count + hashed) * WIRE_PAGES_ITEM_SIZE;
+	return meta <= n ? meta : n;
+}
+
+/* Rewrites the check of every complete record in d[0, n). */
+static void fix_checks(uint8_t *d, size_t n)
+{
+	for (size_t off = 0; n - off >= WIRE_HDR_SIZE;) {
+		struct wire_hdr h;
+		wire_decode_hdr(d + off, &h);
+		if (h.len > n - off - WIRE_HDR_SIZE)
+			return;
+		uint8_t *p = d + off + WIRE_HDR_SIZE;
+		size_t covered = h.type == REC_PAGES ? pages_checked_len(p, h.len) : h.len;
+		wire_encode_hdr(d + off, h.type, h.len, wire_checksum(p, covered));
+		off += WIRE_HDR_SIZE + h.len;
+	}
+}
+#endif
+
 static void *feeder(void *arg)
 {
 	struct feed *f = arg;
@@ -177,7 +226,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int theirs[FUZZ_MAX_CONNS];
 	pthread_t t;
 	FUZZ_ASSERT(f.stop_fd >= 0);
+#ifdef FUZZ_STREAM_FIX_CHECKS
+	uint8_t *copy = malloc(size ? size : 1);
+	FUZZ_ASSERT(copy);
+	memcpy(copy, data, size);
+	data = copy;
 	f.n = split_input(data, size, f.c);
+	for (unsigned i = 0; i < f.n; i++)
+		fix_checks(copy + (f.c[i].data - copy), f.c[i].len);
+#else
+	f.n = split_input(data, size, f.c);
+#endif
 	for (unsigned i = 0; i < f.n; i++)
 		f.c[i].ours = f.c[i].theirs = -1;
 	FUZZ_ASSERT(open_conns(&f) == 0);
@@ -191,5 +250,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned i = 0; i < f.n; i++)
 		close(f.c[i].ours);
 	close(f.stop_fd);
+#ifdef FUZZ_STREAM_FIX_CHECKS
+	free(copy);
+#endif
 	return 0;
 }
