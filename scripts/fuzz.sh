@@ -26,7 +26,8 @@ seed_dir() {
 
 seeds() {
 	rm -rf "$work/seeds"
-	"$build/tests/fuzz/fuzz_seeds" "$work/seeds" > /dev/null
+	"$build/tests/fuzz/fuzz_seeds" "$work/seeds" > /dev/null ||
+		echo "fuzz: some seeds could not be made (above); going on with the others" >&2
 }
 
 if [ -n "$merge" ]; then
