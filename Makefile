@@ -5,6 +5,10 @@
 BUILD       ?= build
 DEBUG_BUILD ?= build-debug
 TSAN_BUILD  ?= build-tsan
+FUZZ_BUILD  ?= build-fuzz
+# make fuzz: seconds per target, and which targets (docs/fuzzing.md).
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS ?= stream stream_rechecked wire vm_state control
 # Debian's python3-pytest serves /usr/bin/python3, not a python3 earlier on PATH.
 PYTEST      ?= /usr/bin/python3 -m pytest
 PYTEST_ARGS ?=
@@ -13,7 +17,8 @@ PYTEST_ARGS ?=
 QATZIP_VENDOR ?= ../shared/vendor
 QATZIP_BUILD  ?= $(DEBUG_BUILD)/qatzip
 
-.PHONY: all deps build debug tsan qatzip demo test unit bench certs clean format
+.PHONY: all deps build debug tsan qatzip demo test unit bench certs clean format fuzz fuzz-build \
+	fuzz-merge
 
 all: build
 
@@ -53,6 +58,21 @@ test: debug tsan qatzip
 unit: debug tsan qatzip
 	$(PYTEST) -v --build=$(DEBUG_BUILD) --tsan-build=$(TSAN_BUILD) $(PYTEST_ARGS) tests/test_unit.py
 
+# libFuzzer (clang) with ASan/UBSan: each target for FUZZ_SECONDS, one at a
+# time; crashes land in $(FUZZ_BUILD)/fuzz/artifacts. fuzz-merge folds what
+# the runs learnt into the committed corpus, minimised.
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized -Dfuzz=true -Dwerror=false
+
+fuzz-build: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) tests/fuzz/fuzz_seeds $(addprefix tests/fuzz/fuzz_,$(FUZZ_TARGETS))
+
+fuzz: fuzz-build
+	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-merge: fuzz-build
+	scripts/fuzz.sh --merge $(FUZZ_BUILD) $(FUZZ_TARGETS)
+
 bench: build
 	bench/dirty-rate.sh $(BUILD)
 
@@ -65,4 +85,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(DEBUG_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(DEBUG_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -3,7 +3,8 @@
 # are missing. Needs root (or sudo) only when something must be installed.
 set -e
 # python3-pytest(-timeout) run the tests, with Debian's /usr/bin/python3.
-PKGS="gcc make meson ninja-build pkg-config python3 python3-pytest python3-pytest-timeout binutils iproute2 libxxhash-dev libssl-dev liblz4-dev libzstd-dev libisal-dev zlib1g-dev libjansson-dev"
+# clang and libclang-rt-14-dev (libFuzzer) build `make fuzz`.
+PKGS="gcc clang libclang-rt-14-dev make meson ninja-build pkg-config python3 python3-pytest python3-pytest-timeout binutils iproute2 libxxhash-dev libssl-dev liblz4-dev libzstd-dev libisal-dev zlib1g-dev libjansson-dev"
 # QEMU is the side-by-side reference for benchmarks, not needed for tests.
 [ -n "$VMIG_WITH_QEMU" ] && PKGS="$PKGS qemu-system-x86"
 

@@ -41,6 +41,9 @@ uint8_t *vbuf_grow(struct vbuf *b, size_t n)
 		b->data = d;
 		b->cap = cap;
 	}
+	/* Nothing asked of a buffer never grown: NULL + 0 is undefined behaviour. */
+	if (!b->data)
+		return NULL;
 	uint8_t *p = b->data + b->len;
 	b->len += n;
 	return p;

@@ -556,7 +556,14 @@ static int parse_request(const char *line, size_t len, struct request *rq, char 
 {
 	json_error_t e;
 	struct member id;
+	const char *nul = memchr(line, 0, len);
 
+	/* Jansson skips a raw NUL between tokens; the raw-text readers below
+	 * (the id echo) would stop at it. JSON text has none: refuse it. */
+	if (nul) {
+		snprintf(msg, msglen, "invalid JSON at byte %zu: a NUL byte", (size_t)(nul - line));
+		return -EINVAL;
+	}
 	rq->root = json_loadb(line, len, PARSE_FLAGS, &e);
 	if (!rq->root && json_error_code(&e) == json_error_numeric_overflow) {
 		rq->root = json_loadb(line, len, PARSE_FLAGS | JSON_DECODE_INT_AS_REAL, NULL);

@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Seed corpora for the fuzz targets, made by the code under test so that
+ * they follow the wire format whenever it changes:
+ *
+ *   fuzz_seeds OUTDIR   writes OUTDIR/{stream,wire,vm_state,control}/NAME
+ *
+ * stream: real migrations of a TEST DOUBLE guest (fake_guest.h, shrunk to
+ * the fuzz target's layout) by the real sender to the real receiver,
+ * through a relay that records what the source sends on each connection
+ * (every codec, XBZRLE, data channels), and every bad stream
+ * tests/tools/hostile_streams.c builds, for the same layout.
+ * wire: each record's payload from its encoder, compressed batches from
+ * each codec, an XBZRLE delta. vm_state: valid blobs (vm_state_encode).
+ * control: request lines of every shape. Exits non-zero if a seed that
+ * should be valid is refused by its own decoder.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../tools/hostile_streams.h"
+#include "../unit/fake_guest.h"
+#include "codec/codec.h"
+#include "codec/xbzrle.h"
+#include "fuzz_state_host.h"
+#include "fuzz_stream_input.h"
+#include "fuzz_wire_ops.h"
+#include "migration/wire.h"
+#include "vmig/migration.h"
+
+#define MIGRATION_TRIES 5 /* runs of a case whose passes depend on timing */
+
+static const char *outdir;
+static int failures;
+
+static void write_seed(const char *target, const char *name, const void *p, size_t n)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", outdir, target);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%s/%s", outdir, target, name);
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(p, 1, n, f) != n || fclose(f)) {
+		fprintf(stderr, "fuzz_seeds: cannot write %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+}
+
+static void fail(const char *what, const char *why)
+{
+	fprintf(stderr, "fuzz_seeds: %s: %s\n", what, why);
+	failures++;
+}
+
+/* ---- stream: recorded migrations ---- */
+
+/* One connection through the relay: the source's end, the destination's. */
+struct leg {
+	int src[2], dst[2]; /* socketpairs: [0] for the engine, [1] the relay's */
+	struct vbuf sent;   /* what the source sent */
+	bool src_eof, dst_eof;
+};
+
+struct relay {
+	struct leg leg[FUZZ_MAX_CONNS];
+	unsigned n;
+};
+
+static bool copy_once(int from, int to, struct vbuf *rec)
+{
+	char buf[65536];
+	ssize_t r = read(from, buf, sizeof(buf));
+	if (r <= 0) {
+		shutdown(to, SHUT_WR);
+		return false;
+	}
+	if (rec)
+		vbuf_put(rec, buf, (size_t)r);
+	for (ssize_t off = 0; off < r;) {
+		ssize_t w = send(to, buf + off, (size_t)(r - off), MSG_NOSIGNAL);
+		if (w <= 0)
+			return true; /* that side left; its EOF comes by the other way */
+		off += w;
+	}
+	return true;
+}
+
+/* Copies both ways, recording the source's bytes, until every end closed. */
+static void *relay_thread(void *arg)
+{
+	struct relay *r = arg;
+	for (;;) {
+		struct pollfd p[2 * FUZZ_MAX_CONNS];
+		unsigned open = 0;
+		for (unsigned i = 0; i < r->n; i++) {
+			struct leg *l = &r->leg[i];
+			p[2 * i] =
+			    (struct pollfd){.fd = l->src_eof ? -1 : l->src[1], .events = POLLIN};
+			p[2 * i + 1] =
+			    (struct pollfd){.fd = l->dst_eof ? -1 : l->dst[1], .events = POLLIN};
+			open += !l->src_eof + !l->dst_eof;
+		}
+		if (!open || poll(p, 2 * r->n, 20000) <= 0)
+			return NULL;
+		for (unsigned i = 0; i < r->n; i++) {
+			struct leg *l = &r->leg[i];
+			if (p[2 * i].revents)
+				l->src_eof = !copy_once(l->src[1], l->dst[1], &l->sent);
+			if (p[2 * i + 1].revents)
+				l->dst_eof = !copy_once(l->dst[1], l->src[1], NULL);
+		}
+	}
+}
+
+struct dest {
+	struct fake_guest g;
+	int fds[FUZZ_MAX_CONNS];
+	unsigned n;
+	int result;
+	char err[512];
+	struct vmig_incoming_stats st;
+};
+
+static void *dest_thread(void *arg)
+{
+	struct dest *d = arg;
+	struct vmig_incoming_params p = VMIG_INCOMING_PARAMS_INIT;
+	struct vmig_incoming *in;
+	struct vmig_incoming_config cfg;
+	p.fds = d->fds;
+	p.nr_fds = d->n;
+	p.accept_timeout_ms = 10000;
+	if ((d->result = vmig_incoming_create(&p, &in, d->err, sizeof(d->err))))
+		return NULL;
+	if (!(d->result = vmig_incoming_accept(in, &cfg, d->err, sizeof(d->err)))) {
+		struct vmig_guest g = {&fg_ops, &d->g};
+		d->result = vmig_incoming_run(in, &g, &d->st, d->err, sizeof(d->err));
+	}
+	vmig_incoming_free(in);
+	return NULL;
+}
+
+/* A guest of the fuzz target's size, mostly zero pages, a few with data. */
+static void small_guest(struct fake_guest *g, bool data)
+{
+	fg_init(g, false);
+	g->pages = FUZZ_GUEST_PAGES;
+	if (!data)
+		return;
+	static const uint64_t pages[] = {1, 2, 3, FUZZ_GUEST_PAGES / 2 + 5, FUZZ_GUEST_PAGES - 1};
+	for (size_t k = 0; k < sizeof(pages) / sizeof(pages[0]); k++)
+		for (unsigned i = 0; i < 4096; i += 64)
+			snprintf((char *)g->mem + pages[k] * 4096 + i, 64, "page %llu line %u",
+				 (unsigned long long)pages[k], i / 64);
+	snprintf(g->state, sizeof(g->state), "cpu state of the seed guest");
+}
+
+struct migration_case {
+	const char *name;
+	const char *codec;
+	unsigned channels;
+	bool xbzrle; /* and a writer dirtying a few pages, so that pages go again */
+};
+
+/* Migrates once, recording; false (nothing written) when the run did not
+ * show what the case is for. */
+static bool record_migration(const struct migration_case *mc, bool last_try)
+{
+	struct relay r = {.n = 1 + mc->channels};
+	struct dest d = {.n = r.n};
+	struct fake_guest src;
+	int src_fds[FUZZ_MAX_CONNS];
+	pthread_t rt, dt;
+	small_guest(&src, true);
+	small_guest(&d.g, false);
+	for (unsigned i = 0; i < r.n; i++) {
+		struct leg *l = &r.leg[i];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, l->src) ||
+		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, l->dst)) {
+			fail(mc->name, strerror(errno));
+			exit(1);
+		}
+		vbuf_init(&l->sent);
+		src_fds[i] = l->src[0];
+		d.fds[i] = l->dst[0];
+	}
+	pthread_create(&rt, NULL, relay_thread, &r);
+	pthread_create(&dt, NULL, dest_thread, &d);
+
+	struct vmig_migrate_params p = VMIG_MIGRATE_PARAMS_INIT;
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
+	struct vmig_guest guest = {&fg_ops, &src};
+	struct vmig_migration *m;
+	char err[512];
+	p.fds = src_fds;
+	p.nr_fds = r.n;
+	p.channels = mc->channels;
+	p.codec = mc->codec;
+	p.compress_threads = 1;
+	p.timeout_ms = 20000;
+	if (mc->xbzrle) {
+		p.xbzrle_cache_bytes = 1 << 20;
+		/* XBZRLE starts with pass 3 (the cache fills from pass 2): a writer
+		 * dirtying 64 pages for 300 ms, a link slow enough and a downtime
+		 * limit low enough that passes go on while it writes. */
+		src.hot = 64;
+		src.write_ms = 300;
+		p.max_bandwidth = 1 << 20;
+		p.downtime_limit_ms = 1;
+		fg_start_writer(&src);
+	}
+	if (vmig_migration_start(&guest, &p, &m, err, sizeof(err))) {
+		fail(mc->name, err);
+		exit(1);
+	}
+	wait_final(m, &st);
+	vmig_migration_free(m);
+	if (mc->xbzrle)
+		fg_stop_writer(&src);
+	pthread_join(dt, NULL);
+	pthread_join(rt, NULL);
+	bool ok = st.status == VMIG_MIG_COMPLETED && !d.result;
+	if (!ok)
+		fail(mc->name, d.err[0] ? d.err : st.error);
+	if (getenv("FUZZ_SEEDS_VERBOSE"))
+		fprintf(stderr, "%s: %llu iterations, %llu ms, writes %llu, xbzrle hits %llu\n",
+			mc->name, (unsigned long long)st.iterations,
+			(unsigned long long)st.total_ms, (unsigned long long)src.writes,
+			(unsigned long long)st.xbzrle_hits);
+	/* Whether the passes went on long enough depends on timing: try again. */
+	bool retry = ok && mc->xbzrle && !d.st.pages_xbzrle && !last_try;
+	if (ok && mc->xbzrle && !d.st.pages_xbzrle && last_try) /* still a valid stream */
+		fprintf(stderr,
+			"fuzz_seeds: %s: no page went as XBZRLE in %d runs (a loaded host?)\n",
+			mc->name, MIGRATION_TRIES);
+
+	struct vbuf all;
+	vbuf_init(&all);
+	for (unsigned i = 0; i < r.n; i++) {
+		if (i)
+			vbuf_put(&all, FUZZ_CONN_SEP, FUZZ_CONN_SEP_LEN);
+		vbuf_put(&all, r.leg[i].sent.data, r.leg[i].sent.len);
+		vbuf_free(&r.leg[i].sent);
+		close(r.leg[i].src[1]);
+		close(r.leg[i].dst[1]);
+	}
+	if (!retry) {
+		printf("stream/%s: %zu bytes, %llu passes, pages: %llu normal, %llu zero, %llu "
+		       "xbzrle\n",
+		       mc->name, all.len, (unsigned long long)d.st.passes,
+		       (unsigned long long)d.st.pages_normal, (unsigned long long)d.st.pages_zero,
+		       (unsigned long long)d.st.pages_xbzrle);
+		write_seed("stream", mc->name, all.data, all.len);
+	}
+	vbuf_free(&all);
+	fg_free(&src);
+	fg_free(&d.g);
+	return !retry;
+}
+
+static const struct migration_case migrations[] = {
+    {"migrate-none", "none", 0, false},	      {"migrate-lz4", "lz4", 0, false},
+    {"migrate-zstd-2ch", "zstd", 2, false},   {"migrate-deflate-1ch", "deflate", 1, false},
+    {"migrate-zstd-xbzrle", "zstd", 0, true}, {"migrate-lz4-xbzrle-3ch", "lz4", 3, true},
+};
+
+/* Every bad stream of hostile_streams.c, laid out for the fuzz guest. */
+static void hostile_seeds(void)
+{
+	static const char state[64] = "state from a hostile source (any 64 bytes load)";
+	struct hostile_layout l = {.nr_regions = 2};
+	uint64_t half = (uint64_t)FUZZ_GUEST_PAGES / 2 * 4096;
+	l.regions[0] = (struct wire_region){0, half};
+	l.regions[1] = (struct wire_region){1ull << 32, half};
+	l.state = (const uint8_t *)state;
+	l.state_len = sizeof(state);
+	const char *name;
+	for (unsigned i = 0; (name = hostile_case_name(i)); i++) {
+		struct hostile_stream s;
+		char err[256], file[128];
+		if (hostile_stream_build(name, &l, &s, err, sizeof(err))) {
+			fprintf(stderr, "fuzz_seeds: hostile case %s left out: %s\n", name, err);
+			hostile_stream_free(&s);
+			continue; /* a case this small layout cannot hold */
+		}
+		struct vbuf all;
+		vbuf_init(&all);
+		vbuf_put(&all, s.main.now.data, s.main.now.len);
+		vbuf_put(&all, s.main.after_ready.data, s.main.after_ready.len);
+		for (unsigned c = 0; c < s.nr_chan && c + 1 < FUZZ_MAX_CONNS; c++) {
+			vbuf_put(&all, FUZZ_CONN_SEP, FUZZ_CONN_SEP_LEN);
+			vbuf_put(&all, s.chan[c].now.data, s.chan[c].now.len);
+			vbuf_put(&all, s.chan[c].after_ready.data, s.chan[c].after_ready.len);
+		}
+		snprintf(file, sizeof(file), "hostile-%s", name);
+		write_seed("stream", file, all.data, all.len);
+		vbuf_free(&all);
+		hostile_stream_free(&s);
+	}
+}
+
+/* ---- wire ---- */
+
+static void wire_seed(const char *name, enum wire_fuzz_op op, const void *p, size_t n)
+{
+	struct vbuf b;
+	vbuf_init(&b);
+	vbuf_put_u8(&b, (uint8_t)op);
+	vbuf_put(&b, p, n);
+	write_seed("wire", name, b.data, b.len);
+	vbuf_free(&b);
+}
+
+static const struct wire_host_info some_host = {.ncpus = 4,
+						.usable_cpus_milli = 3500,
+						.cpu_idle_permille = 900,
+						.flags = WIRE_HOST_IDLE | WIRE_HOST_CPU_QUOTA,
+						.mem_free_bytes = 1ull << 30,
+						.mem_total_bytes = 4ull << 30};
+
+static void wire_records(void)
+{
+	struct vbuf b;
+	uint8_t fixed[64];
+	vbuf_init(&b);
+	struct wire_hello h = {.magic = WIRE_MAGIC,
+			       .version = WIRE_VERSION,
+			       .nr_channels = 2,
+			       .session = 42,
+			       .host = some_host,
+			       .page_size = WIRE_PAGE_SIZE,
+			       .nr_regions = 2,
+			       .vmm_config = (const uint8_t *)"cfg",
+			       .vmm_config_len = 3};
+	h.regions[0] = (struct wire_region){0, 1 << 20};
+	h.regions[1] = (struct wire_region){1ull << 32, 1 << 20};
+	wire_encode_hello(&b, &h);
+	wire_seed("hello", WF_HELLO, b.data, b.len);
+	vbuf_reset(&b);
+	struct wire_hello_ack a = {.version = WIRE_VERSION, .host = some_host};
+	snprintf(a.message, sizeof(a.message), "ok");
+	wire_encode_hello_ack(&b, &a);
+	wire_seed("hello_ack", WF_HELLO_ACK, b.data, b.len);
+	vbuf_reset(&b);
+	wire_encode_error(&b, -EPROTO, "protocol error: \x01 not printable");
+	wire_seed("error", WF_ERROR, b.data, b.len);
+	vbuf_reset(&b);
+	wire_encode_channel_hello(fixed, &(struct wire_channel_hello){42, 1});
+	wire_seed("channel_hello", WF_CHANNEL_HELLO, fixed, WIRE_CHANNEL_HELLO_SIZE);
+	wire_encode_sync(fixed, &(struct wire_sync){.pass = 3});
+	wire_seed("sync", WF_SYNC, fixed, WIRE_SYNC_SIZE);
+	wire_encode_sync_ack(fixed, &(struct wire_sync_ack){3, some_host});
+	wire_seed("sync_ack", WF_SYNC_ACK, fixed, WIRE_SYNC_ACK_SIZE);
+	wire_encode_digest(fixed, &(struct wire_digest){0x1234, 512, 3});
+	wire_seed("digest", WF_DIGEST, fixed, WIRE_DIGEST_SIZE);
+	wire_encode_alive(fixed, &(struct wire_alive){1, 2});
+	wire_seed("alive", WF_ALIVE, fixed, WIRE_ALIVE_SIZE);
+	wire_encode_host_info(fixed, &some_host);
+	wire_seed("host_info", WF_HOST_INFO, fixed, WIRE_HOST_INFO_SIZE);
+	wire_encode_pages_fixed(fixed, &(struct wire_pages_fixed){1, 3, CODEC_LZ4});
+	wire_seed("pages_fixed", WF_PAGES_FIXED, fixed, WIRE_PAGES_FIXED_SIZE);
+	uint64_t v[3] = {wire_page_entry(5, WIRE_KIND_NORMAL), wire_page_entry(6, WIRE_KIND_ZERO),
+			 wire_page_entry(7, WIRE_KIND_XBZRLE)};
+	uint8_t u64s[2 + sizeof(v)] = {3, 0};
+	wire_encode_pages_entries(u64s + 2, v, 3);
+	wire_seed("pages_entries", WF_PAGES_ENTRIES, u64s, sizeof(u64s));
+	wire_seed("pages_hashes", WF_PAGES_HASHES, u64s, sizeof(u64s));
+	wire_encode_pages_len(fixed, 4096);
+	wire_seed("pages_len", WF_PAGES_LEN, fixed, WIRE_PAGES_LEN_SIZE);
+	wire_encode_xbz_delta_len(fixed, 17);
+	wire_seed("xbz_delta_len", WF_XBZ_DELTA_LEN, fixed, WIRE_XBZ_DELTA_HDR_SIZE);
+	uint8_t sync[WIRE_SYNC_SIZE];
+	wire_encode_sync(sync, &(struct wire_sync){.pass = 1});
+	wire_put_record(&b, REC_SYNC, sync, sizeof(sync));
+	wire_seed("record_sync", WF_RECORD, b.data, b.len);
+	vbuf_free(&b);
+}
+
+/* Two pages of text, compressed by each codec. */
+static void wire_codecs(void)
+{
+	static uint8_t pages[2 * 4096], out[3 * 4096 + 2];
+	struct codec_ctx *ctx = codec_ctx_new();
+	for (unsigned i = 0; i < sizeof(pages); i += 32)
+		snprintf((char *)pages + i, 32, "line %u of two pages", i / 32);
+	for (int id = 0; id < CODEC_COUNT; id++) {
+		size_t n = sizeof(pages);
+		int r = 0;
+		if (id == CODEC_NONE)
+			memcpy(out + 2, pages, n);
+		int lo, hi, def;
+		codec_levels((enum codec_id)id, &lo, &hi, &def);
+		if (id != CODEC_NONE)
+			r = codec_compress(ctx, (enum codec_id)id, def, pages, sizeof(pages),
+					   out + 2, sizeof(out) - 2, &n);
+		if (r) {
+			fail(codec_name((enum codec_id)id), "cannot compress");
+			continue;
+		}
+		out[0] = (uint8_t)id;
+		out[1] = 1; /* two pages */
+		char name[64];
+		snprintf(name, sizeof(name), "decompress_%s", codec_name((enum codec_id)id));
+		wire_seed(name, WF_DECOMPRESS, out, n + 2);
+	}
+	codec_ctx_free(ctx);
+	/* The fuzz target's page: bytes 0, 1, 2, ...; a few changed. */
+	static uint8_t old[4096], new[4096], delta[4096];
+	for (unsigned i = 0; i < 4096; i++)
+		old[i] = new[i] = (uint8_t)i;
+	memcpy(new + 100, "changed", 7);
+	new[4000] ^= 0xff;
+	int n = xbzrle_encode(old, new, 4096, delta, sizeof(delta));
+	if (n <= 0)
+		fail("xbzrle", "cannot encode");
+	else
+		wire_seed("xbzrle", WF_XBZRLE, delta, (size_t)n);
+}
+
+/* ---- vm_state ---- */
+
+static void vm_state_seeds(void)
+{
+	for (unsigned nr = 1; nr <= FUZZ_STATE_MAX_VCPUS; nr++) {
+		struct vmm_state st;
+		uint8_t *blob;
+		size_t len;
+		char err[512], name[64];
+		if (vm_state_init(&st, nr) ||
+		    (fuzz_state_fill(&st), vm_state_encode(&st, &blob, &len))) {
+			fail("vm_state", "out of memory");
+			return;
+		}
+		if (vm_state_validate(&st, &fuzz_state_host, err, sizeof(err)))
+			fail("vm_state seed does not validate", err);
+		uint8_t *seed = malloc(len + 1);
+		seed[0] = (uint8_t)(nr - 1); /* the target's vCPU count: 1 + this */
+		memcpy(seed + 1, blob, len);
+		snprintf(name, sizeof(name), "valid-%u-vcpu", nr);
+		write_seed("vm_state", name, seed, len + 1);
+		free(seed);
+		free(blob);
+		vm_state_free(&st);
+	}
+}
+
+/* ---- control ---- */
+
+static void control_seeds(void)
+{
+	static const char *const lines[] = {
+	    "{\"execute\":\"all-kinds\",\"arguments\":{\"name\":\"x\",\"count\":5,\"offset\":-5,"
+	    "\"flag\":true},\"id\":{\"a\": [1, 2.5, \"s p\"]}}\n",
+	    "{\"execute\": \"big\", \"arguments\": {\"bytes\": 18446744073709551615}, \"id\": 7}\n",
+	    "{\"execute\":\"big\",\"arguments\":{\"bytes\":9223372036854775807},"
+	    "\"id\":123456789012345678901234567890}\n",
+	    "{\"execute\":\"no-args\",\"arguments\":{}}\n{\"execute\":\"fail\"}\n",
+	    "{\"execute\":\"query-commands\",\"id\":\"q\"}\n",
+	    "{\"execute\":\"nope\",\"extra\":1}\n[1,2]\n{\"execute\":\"all-kinds\",\"arguments\":[]"
+	    "}\n",
+	    "{\"execute\":\"all-kinds\",\"arguments\":{\"name\":1,\"count\":0,\"bogus\":null}}\n",
+	    "  \t "
+	    "\n{\"execute\":\"all-kinds\",\"arguments\":{\"name\":\"\\u00e9\\\"\"},\"id\":\"\\\\\"}"
+	    "\n",
+	    "{not json\n",
+	};
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "requests-%zu", i);
+		write_seed("control", name, lines[i], strlen(lines[i]));
+	}
+}
+
+static void quiet_log(void *opaque, enum vmig_log_level level, const char *line)
+{
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr,
+			"usage: %s OUTDIR (writes OUTDIR/{stream,wire,vm_state,control}/)\n",
+			argv[0]);
+		return 2;
+	}
+	outdir = argv[1];
+	if (mkdir(outdir, 0755) && errno != EEXIST) {
+		fprintf(stderr, "fuzz_seeds: %s: %s\n", outdir, strerror(errno));
+		return 1;
+	}
+	vmig_set_log_handler(quiet_log, NULL, VMIG_LOG_ERROR);
+	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++)
+		for (int tries = 1; !record_migration(&migrations[i], tries == MIGRATION_TRIES);
+		     tries++)
+			;
+	hostile_seeds();
+	wire_records();
+	wire_codecs();
+	vm_state_seeds();
+	control_seeds();
+	if (failures)
+		fprintf(stderr, "fuzz_seeds: %d seed(s) failed\n", failures);
+	return failures ? 1 : 0;
+}
