@@ -32,15 +32,17 @@ static const char usage[] =
 	"Migrates a still guest of SIZE_MIB MiB (default 1024) to a second one in\n"
 	"this process over TCP on 127.0.0.1, unlimited bandwidth, RUNS times (default\n"
 	"3, at most 15) for every setting of: codec zstd and deflate (level 1),\n"
-	"source compression threads THREADS (a comma list, default 1,2,4,8,16) and\n"
-	"data channels CHANNELS (a comma list, default 0,4). The guest's pages are a\n"
-	"third zero, a third text-like and a third random, filled deterministically.\n"
+	"source compression threads THREADS (a comma list, default 1,2,4,8,16; 0:\n"
+	"one per CPU) and data channels CHANNELS (a comma list, default 0,4). The\n"
+	"guest's pages are a third zero, a third text-like and a third random,\n"
+	"filled deterministically.\n"
 	"The order of settings is reversed every other round.\n"
 	"\n"
 	"Prints each run, then per setting: median, min and max of the total ms\n"
 	"(start to handover), throughput (SIZE_MIB / median s), median CPU seconds\n"
-	"of the whole process (source and destination together), the compression\n"
-	"ratio of the compressed pages and the MiB on the wire.\n"
+	"of the whole process (source and destination together), median CPU seconds\n"
+	"of compression (source offload engine) and decompression (destination),\n"
+	"the compression ratio of the compressed pages and the MiB on the wire.\n"
 	"Every run must complete with the RAM verified, or it exits 1; bad\n"
 	"arguments exit 2.\n";
 
@@ -49,6 +51,7 @@ struct setting {
 	unsigned threads, channels;
 	double ms[MAX_RUNS], cpu[MAX_RUNS];
 	double ratio, wire_mib;
+	double comp_cpu[MAX_RUNS], decomp_cpu[MAX_RUNS]; /* each side's codec CPU s */
 };
 
 /* A comma list of 0..max values into out; its length, or 0 if malformed. */
@@ -128,6 +131,8 @@ static int run_setting(const struct still_guest *g, struct setting *s, unsigned 
 			   ? (double)r.stats.bytes_before_compression / r.stats.bytes_after_compression
 			   : 0;
 	s->wire_mib = (double)r.stats.wire_bytes / (1 << 20);
+	s->comp_cpu[round] = r.stats.compress_cpu_s;
+	s->decomp_cpu[round] = r.stats.dest_decompress_cpu_s;
 	printf("round %u %-7s threads %2u channels %u: %7.0f ms %6.2f CPU s  ratio %.2f  (%s)\n",
 	       round + 1, s->codec, s->threads, s->channels, r.ms, r.cpu_s, s->ratio, r.stats.accel);
 	fflush(stdout);
@@ -138,17 +143,20 @@ static void print_table(const struct setting *s, unsigned n, unsigned runs, uint
 {
 	printf("\n%llu MiB, %u runs, level %d, unlimited bandwidth; ms: median (min-max)\n",
 	       (unsigned long long)mib, runs, CODEC_LEVEL);
-	printf("| codec | threads | channels | total ms | MiB/s | CPU s | ratio | wire MiB |\n");
-	printf("|---|---|---|---|---|---|---|---|\n");
+	printf("| codec | threads | channels | total ms | MiB/s | CPU s | compress CPU s | "
+	       "decompress CPU s | ratio | wire MiB |\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|\n");
 	for (unsigned i = 0; i < n; i++) {
 		double lo = s[i].ms[0], hi = s[i].ms[0], med = loopback_median(s[i].ms, runs);
 		for (unsigned r = 1; r < runs; r++) {
 			lo = s[i].ms[r] < lo ? s[i].ms[r] : lo;
 			hi = s[i].ms[r] > hi ? s[i].ms[r] : hi;
 		}
-		printf("| %s | %u | %u | %.0f (%.0f-%.0f) | %.0f | %.2f | %.2f | %.0f |\n", s[i].codec,
-		       s[i].threads, s[i].channels, med, lo, hi, (double)mib / (med / 1000.0),
-		       loopback_median(s[i].cpu, runs), s[i].ratio, s[i].wire_mib);
+		printf("| %s | %u | %u | %.0f (%.0f-%.0f) | %.0f | %.2f | %.2f | %.2f | %.2f | %.0f |\n",
+		       s[i].codec, s[i].threads, s[i].channels, med, lo, hi,
+		       (double)mib / (med / 1000.0), loopback_median(s[i].cpu, runs),
+		       loopback_median(s[i].comp_cpu, runs), loopback_median(s[i].decomp_cpu, runs),
+		       s[i].ratio, s[i].wire_mib);
 	}
 }
 
