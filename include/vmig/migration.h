@@ -38,6 +38,11 @@ enum vmig_mig_status {
 	 * knows which side runs it (resume it here, or end it here).
 	 */
 	VMIG_MIG_UNCONFIRMED,
+	/*
+	 * A channel broke or stalled during pre-copy: the guest runs on, dirty
+	 * tracking goes on, and the source reconnects (resume_timeout_ms).
+	 */
+	VMIG_MIG_RECONNECTING,
 };
 
 VMIG_API const char *vmig_mig_status_name(enum vmig_mig_status s);
@@ -88,6 +93,11 @@ struct vmig_migrate_stats {
 		char reason[160];
 	} decisions[VMIG_MAX_DECISIONS];
 	char throttle_mode[16];     /* "auto-converge", "dirty-rate", "dirty-limit"; "": none */
+	/* Resume after a broken link (resume_timeout_ms): tries to reconnect
+	 * so far, all outages together, and the time they cost. */
+	uint64_t reconnect_attempts;
+	uint64_t reconnect_ms;
+	uint64_t resumes;           /* outages the migration came back from */
 };
 #define VMIG_MIGRATE_STATS_INIT {.size = sizeof(struct vmig_migrate_stats)}
 
@@ -155,6 +165,7 @@ struct vmig_migrate_params {
 	const char *qat_fallback;
 	/* QATzip's own stderr log: "none" (NULL, default), "error", "warning", "info", "debug" */
 	const char *qatzip_log;
+	/*
 	 * How auto-converge throttles: VMIG_THROTTLE_STEPS (0), the steps
 	 * above; VMIG_THROTTLE_DIRTY_RATE, the share computed from each pass's
 	 * measured dirty rate and link rate that makes the next pass shrink,
@@ -170,6 +181,15 @@ struct vmig_migrate_params {
 	 * /proc and /sys/fs/cgroup (as in vmig_incoming_params); NULL: the
 	 * real ones. Read when the migration starts (or plans) only. */
 	const char *host_probe_root;
+	/*
+	 * A channel that breaks or stalls before the guest is paused for the
+	 * handover does not fail the migration: the guest keeps running, and
+	 * all channels reconnect to uri (backoff 100 ms doubling to 2 s) for
+	 * up to this long, resume the session and send what the destination
+	 * may not hold. 0: no resume, a broken link fails at once. Needs uri
+	 * (connections the caller brought cannot be reopened).
+	 */
+	uint64_t resume_timeout_ms;
 };
 #define VMIG_PIN_CODEC (1u << 0)     /* codec and accel */
 #define VMIG_PIN_LEVEL (1u << 1)
@@ -277,6 +297,7 @@ struct vmig_incoming_params {
 	const char *qatzip_library;
 	const char *qat_fallback;
 	const char *qatzip_log;
+	/*
 	 * Where this host's figures (sent to the source's planner with every
 	 * pass acknowledgement) are read: a prefix for /proc and
 	 * /sys/fs/cgroup, for a VMM that sees its host's under another root
@@ -284,6 +305,13 @@ struct vmig_incoming_params {
 	 * Read during vmig_incoming_create only.
 	 */
 	const char *host_probe_root;
+	/*
+	 * A link that breaks during pre-copy: keep guest RAM and wait this
+	 * long on listen_fd for the same source to resume its session (others
+	 * are refused meanwhile). Keeps listen_fd open until the handover.
+	 * 0: no resume, the migration fails.
+	 */
+	uint64_t resume_timeout_ms;
 };
 #define VMIG_INCOMING_PARAMS_INIT {.size = sizeof(struct vmig_incoming_params), .listen_fd = -1}
 

@@ -63,6 +63,8 @@ struct dst_chan {
 	uint8_t *xbz;             /* XBZRLE section as received */
 	uint64_t synced_pass;     /* under in->lock */
 	bool ended;               /* under in->lock: CHANNEL_END or failure */
+	bool got_end;             /* CHANNEL_END came: the handover has begun */
+	int result;               /* the thread's: 0, or why it stopped */
 };
 
 struct vmig_incoming {
@@ -86,6 +88,7 @@ struct vmig_incoming {
 	pthread_cond_t cond;
 	bool failed;              /* under lock: a channel failed; err holds why */
 	char err[512];
+	uint64_t old_link_bytes;  /* both ways, on connections a broken link closed */
 };
 
 /* First failure wins; every socket is shut down so that whoever is
@@ -114,6 +117,18 @@ static void close_listener(struct vmig_incoming *in, const char *why)
 	if (in->lfd >= 0)
 		close(in->lfd);
 	in->lfd = -1;
+}
+
+/* The source is all here. With resume, the port stays open for it (what
+ * connects meanwhile waits in the backlog, heard only if the link breaks). */
+static void retire_listener(struct vmig_incoming *in, const char *why)
+{
+	if (!in->p.resume_timeout_ms || in->lfd < 0) {
+		close_listener(in, why);
+		return;
+	}
+	acceptor_free(in->acc, why);
+	in->acc = NULL;
 }
 
 int vmig_incoming_listen(const char *uri, int *listen_fd, char *err, size_t errlen)
@@ -198,6 +213,10 @@ static int check_hello(void *opaque, const struct wire_hdr *h, const uint8_t *pa
 	int r = wire_decode_hello(payload, h->len, &in->hello, why, whylen);
 	if (r)
 		return r;
+	if (in->hello.features & WIRE_FEATURE_RESUME) {
+		snprintf(why, whylen, "no migration to resume here");
+		return -ESRCH;
+	}
 	uint64_t ram = 0;
 	for (unsigned i = 0; i < in->hello.nr_regions; i++)
 		if (__builtin_add_overflow(ram, in->hello.regions[i].size, &ram))
@@ -240,7 +259,7 @@ int vmig_incoming_accept(struct vmig_incoming *in, struct vmig_incoming_config *
 	}
 	in->hello.vmm_config = in->vmm_config;
 	if (!in->hello.nr_channels)
-		close_listener(in, "another migration is already incoming");
+		retire_listener(in, "another migration is already incoming");
 	cfg->nr_regions = in->hello.nr_regions;
 	for (unsigned i = 0; i < in->hello.nr_regions; i++)
 		cfg->regions[i] = (struct vmig_ram_region){in->hello.regions[i].gpa,
@@ -609,6 +628,7 @@ static void *dst_chan_thread(void *arg)
 			if ((r = stream_synced(c, &c->payload, err, sizeof(err))))
 				break;
 		} else if (h.type == REC_CHANNEL_END) {
+			c->got_end = true;
 			break;
 		} else if (h.type == REC_ERROR) {
 			char msg[WIRE_MAX_STRING];
@@ -623,6 +643,7 @@ static void *dst_chan_thread(void *arg)
 			break;
 		}
 	}
+	c->result = r;
 	if (r) {
 		char msg[600];
 		snprintf(msg, sizeof(msg), "data channel %u: %s", c->idx, err);
@@ -692,6 +713,8 @@ static int check_channel_hello(void *opaque, const struct wire_hdr *h, const uin
 	return 0;
 }
 
+static int connect_channels(struct vmig_incoming *in, char *err, size_t errlen);
+
 /* Accepts the data channels announced in HELLO; strangers that connect
  * meanwhile are refused one by one, the migration goes on. */
 static int accept_channels(struct vmig_incoming *in, struct ram_map *ram, char *err, size_t errlen)
@@ -708,6 +731,14 @@ static int accept_channels(struct vmig_incoming *in, struct ram_map *ram, char *
 			snprintf(err, errlen, "out of memory for channel buffers");
 			return -ENOMEM;
 		}
+	return connect_channels(in, err, errlen);
+}
+
+/* Takes the data channels' connections (again, on a resume) and starts
+ * their threads. */
+static int connect_channels(struct vmig_incoming *in, char *err, size_t errlen)
+{
+	unsigned n = in->hello.nr_channels;
 	struct chan_want want = {.in = in};
 	for (unsigned k = 0; k < n; k++) {
 		int fd, r;
@@ -721,7 +752,7 @@ static int accept_channels(struct vmig_incoming *in, struct ram_map *ram, char *
 		want.seen[want.idx] = true;
 		chan_init(&in->chans[want.idx].own, fd, in->cancel_fd, in->p.io_timeout_ms);
 	}
-	close_listener(in, "another migration is already incoming");
+	retire_listener(in, "another migration is already incoming");
 	for (unsigned i = 0; i < n; i++) {
 		int r = pthread_create(&in->chans[i].thread, NULL, dst_chan_thread, &in->chans[i]);
 		if (r) {
@@ -1010,7 +1041,7 @@ static void collect_stats(struct vmig_incoming *in, struct vmig_incoming_stats *
 		st->passes = c->passes > st->passes ? c->passes : st->passes;
 		st->wire_bytes += c->own.bytes_received + c->own.bytes_sent;
 	}
-	st->wire_bytes += in->ch.bytes_received + in->ch.bytes_sent;
+	st->wire_bytes += in->ch.bytes_received + in->ch.bytes_sent + in->old_link_bytes;
 	st->total_ms = (now_ns() - in->t0_ns) / 1000000;
 	if (in->accel) {
 		st->decompress_ns += rx_offload_decompress_ns(in->accel);
@@ -1029,6 +1060,128 @@ static void fail_run(struct vmig_incoming *in, int r, char *err, size_t errlen)
 	if (r != -ECONNRESET && r != -ECONNABORTED)
 		chan_send_error(&in->ch, r, err);
 	incoming_fail(in, err);
+}
+
+/*
+ * Resume after a broken link (docs/protocol.md, "Resuming a session").
+ * Before the handover (no STATE, no CHANNEL_END yet), a link that breaks
+ * leaves guest RAM and the record of closed passes here; the port is
+ * heard again, for the same source only, for resume_timeout_ms.
+ */
+static bool may_resume(struct run_ctx *c, int r)
+{
+	struct vmig_incoming *in = c->in;
+	if (!in->p.resume_timeout_ms || in->lfd < 0 || c->state || c->have_digest ||
+	    !chan_error_is_link_loss(r))
+		return false;
+	/* The main channel's error may only echo a data channel's failure,
+	 * which must be a lost link too. */
+	for (unsigned i = 0; i < in->nr_chans; i++) {
+		struct dst_chan *d = &in->chans[i];
+		if (d->thread_on) {
+			incoming_fail(in, "link lost");
+			pthread_join(d->thread, NULL);
+			d->thread_on = false;
+		}
+		if (d->got_end || (d->result && !chan_error_is_link_loss(d->result)))
+			return false;
+	}
+	return true;
+}
+
+/* Closes every connection and rewinds every stream to the last pass all
+ * of them closed, which it returns. */
+static uint64_t rewind_streams(struct vmig_incoming *in)
+{
+	uint64_t held = UINT64_MAX;
+	for (unsigned i = 0; i < in->nr_chans; i++)
+		held = in->chans[i].synced_pass < held ? in->chans[i].synced_pass : held;
+	for (unsigned i = 0; i < in->nr_chans; i++) {
+		struct dst_chan *d = &in->chans[i];
+		in->old_link_bytes += d->own.bytes_received + d->own.bytes_sent;
+		chan_close(&d->own);
+		d->own.bytes_received = d->own.bytes_sent = 0;
+		d->synced_pass = held;
+		d->ended = false;
+		d->result = 0;
+	}
+	in->old_link_bytes += in->ch.bytes_received + in->ch.bytes_sent;
+	chan_close(&in->ch);
+	in->ch.bytes_received = in->ch.bytes_sent = 0;
+	pthread_mutex_lock(&in->lock);
+	in->failed = false;
+	in->err[0] = 0;
+	pthread_mutex_unlock(&in->lock);
+	return held;
+}
+
+/* While a session waits: its own source's HELLO resuming it, no other. */
+static int check_resume_hello(void *opaque, const struct wire_hdr *h, const uint8_t *payload,
+			      char *why, size_t whylen)
+{
+	struct vmig_incoming *in = opaque;
+	struct wire_hello hello;
+	if (h->type != REC_HELLO) {
+		snprintf(why, whylen, "protocol error: expected HELLO, got %s", wire_type_name(h->type));
+		return -EPROTO;
+	}
+	int r = wire_decode_hello(payload, h->len, &hello, why, whylen);
+	if (r)
+		return r;
+	if (!(hello.features & WIRE_FEATURE_RESUME) || hello.session != in->hello.session) {
+		snprintf(why, whylen, "a migration is waiting here for its own source to resume it");
+		return -EBUSY;
+	}
+	bool same = hello.nr_channels == in->hello.nr_channels &&
+		    hello.nr_regions == in->hello.nr_regions &&
+		    !memcmp(hello.regions, in->hello.regions, hello.nr_regions * sizeof(hello.regions[0]));
+	if (!same) {
+		snprintf(why, whylen, "the resumed session describes another VM or other channels");
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int await_resume(struct run_ctx *c, char *err, size_t errlen)
+{
+	struct vmig_incoming *in = c->in;
+	struct wire_hdr h;
+	char why[512];
+	int fd, r;
+	snprintf(why, sizeof(why), "%s", err);
+	uint64_t held = rewind_streams(in), t0 = now_ns();
+	log_warn("incoming migration: link lost (%s); keeping pass %llu, waiting up to %llu s for "
+		 "the source to resume", why, (unsigned long long)held,
+		 (unsigned long long)(in->p.resume_timeout_ms / 1000));
+	if ((r = acceptor_new(in->lfd, in->cancel_fd, in->p.io_timeout_ms, &in->acc))) {
+		snprintf(err, errlen, "out of resources for a resume: %s", strerror(-r));
+		return r;
+	}
+	uint64_t limit = in->p.resume_timeout_ms > INT32_MAX ? INT32_MAX : in->p.resume_timeout_ms;
+	r = acceptor_wait(in->acc, check_resume_hello, in, (int)limit, &fd, &h, &in->payload, NULL, 0,
+			  err, errlen);
+	if (r == -ETIMEDOUT)
+		snprintf(err, errlen, "link lost (%s) and the source did not resume within %llu s", why,
+			 (unsigned long long)(in->p.resume_timeout_ms / 1000));
+	if (r)
+		return r;
+	chan_init(&in->ch, fd, in->cancel_fd, in->p.io_timeout_ms);
+	struct wire_hello_ack a = {.version = WIRE_VERSION, .resume_pass = held};
+	struct vbuf b;
+	host_probe_get(in->probe, &a.host, NULL);
+	snprintf(a.message, sizeof(a.message), "resumed at pass %llu", (unsigned long long)held);
+	vbuf_init(&b);
+	wire_encode_hello_ack(&b, &a);
+	r = b.oom ? -ENOMEM : chan_send_record(&in->ch, REC_HELLO_ACK, b.data, b.len, err, errlen);
+	vbuf_free(&b);
+	if (!r && !in->hello.nr_channels)
+		retire_listener(in, "another migration is already incoming");
+	if (!r)
+		r = connect_channels(in, err, errlen);
+	if (!r)
+		log_info("incoming migration resumed after %llu ms from pass %llu",
+			 (unsigned long long)((now_ns() - t0) / 1000000), (unsigned long long)held);
+	return r;
 }
 
 int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
@@ -1053,8 +1206,11 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 	/* Without data channels the pages come on the main channel. */
 	if (!r && !in->hello.nr_channels)
 		c.mainstream = &in->chans[0];
-	while (!r && !c.done)
+	while (!r && !c.done) {
 		r = main_record(&c, err, errlen);
+		if (r && may_resume(&c, r))
+			r = await_resume(&c, err, errlen);
+	}
 	if (r && !c.resumed)
 		fail_run(in, r, err, errlen);
 	collect_stats(in, st);

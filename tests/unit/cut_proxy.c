@@ -2,6 +2,7 @@
 /* TEST DOUBLE of a network: see cut_proxy.h. */
 #include "cut_proxy.h"
 
+#include "common/clock.h"
 #include "migration/wire.h"
 
 #include <arpa/inet.h>
@@ -31,6 +32,8 @@ struct cut_proxy {
 	pthread_mutex_t lock;
 	unsigned seen;           /* occurrences of the rule's record so far */
 	bool fired, stopping;
+	uint64_t fired_ns;       /* when it acted */
+	uint64_t bytes_after;    /* towards the destination, since then: atomic */
 	int fds[2 * MAX_LINKS];
 	unsigned nr_fds;
 	struct pump pumps[2 * MAX_LINKS];
@@ -83,6 +86,7 @@ static bool rule_hits(struct cut_proxy *p, enum cut_dir dir, uint32_t type)
 	if (!p->fired && dir == p->rule.dir && type == p->rule.type &&
 	    ++p->seen >= (p->rule.nth ? p->rule.nth : 1)) {
 		p->fired = hit = true;
+		p->fired_ns = now_ns();
 		if (p->rule.action == CUT_CLOSE)
 			shut_all(p);
 	}
@@ -109,6 +113,9 @@ static void *pump_thread(void *arg)
 		}
 		if (write_full(u->to, hdr, sizeof(hdr)))
 			break;
+		bool count = u->dir == TO_DEST && cut_proxy_fired(u->p);
+		if (count)
+			__atomic_fetch_add(&u->p->bytes_after, sizeof(hdr) + len, __ATOMIC_RELAXED);
 		while (len) {
 			size_t n = len < (1u << 20) ? len : (1u << 20);
 			if (read_full(u->from, buf, n) || write_full(u->to, buf, n))
@@ -152,10 +159,15 @@ static void *acceptor_thread(void *arg)
 				continue;
 			return NULL; /* stopped */
 		}
-		int u = connect_upstream(p->upstream_port);
 		pthread_mutex_lock(&p->lock);
-		if (u < 0 || p->nr_fds + 2 > 2 * MAX_LINKS || p->fired) {
-			/* after a cut the link stays down */
+		bool down = p->fired && (!p->rule.outage_ms ||
+					 now_ns() - p->fired_ns < p->rule.outage_ms * 1000000ull);
+		pthread_mutex_unlock(&p->lock);
+		/* a link that is down reaches nothing upstream */
+		int u = down ? -1 : connect_upstream(p->upstream_port);
+		pthread_mutex_lock(&p->lock);
+		if (u < 0 || p->nr_fds + 2 > 2 * MAX_LINKS || down) {
+			/* after a cut the link stays down (for the outage) */
 			pthread_mutex_unlock(&p->lock);
 			close(c);
 			if (u >= 0)
@@ -194,6 +206,11 @@ int cut_proxy_start(int upstream_port, const struct cut_rule *rule, char *uri, s
 	pthread_create(&p->acceptor, NULL, acceptor_thread, p);
 	*out = p;
 	return 0;
+}
+
+uint64_t cut_proxy_bytes_after_cut(struct cut_proxy *p)
+{
+	return __atomic_load_n(&p->bytes_after, __ATOMIC_RELAXED);
 }
 
 bool cut_proxy_fired(struct cut_proxy *p)

@@ -236,7 +236,8 @@ static void *dest_thread(void *arg)
 					 .qatzip_library = d->qatzip_library,
 					 .qat_fallback = d->qat_fallback,
 					 .qatzip_log = d->qatzip_log,
-					 .host_probe_root = d->probe_root};
+					 .host_probe_root = d->probe_root,
+					 .resume_timeout_ms = d->resume_timeout_ms};
 	d->result = vmig_incoming_create(&p, &in, d->err, sizeof(d->err));
 	if (d->result)
 		return NULL;

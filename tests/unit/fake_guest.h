@@ -63,6 +63,7 @@ struct dest_run {
 	bool accepted;
 	/* decompression offload, as in vmig_incoming_params (NULL: none) */
 	const char *accel, *qatzip_library, *qat_fallback, *qatzip_log;
+	uint64_t resume_timeout_ms; /* as in vmig_incoming_params */
 };
 void dest_start(struct dest_run *d);
 int dest_join(struct dest_run *d);
