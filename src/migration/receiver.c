@@ -64,6 +64,9 @@ struct dst_chan {
 	uint64_t synced_pass;     /* under in->lock */
 	bool ended;               /* under in->lock: CHANNEL_END or failure */
 	bool got_end;             /* CHANNEL_END came: the handover has begun */
+	/* The open pass: the page after the last one of the last PAGES record
+	 * applied whole (pages go in increasing order within a pass). */
+	uint64_t applied_upto;
 	int result;               /* the thread's: 0, or why it stopped */
 };
 
@@ -554,9 +557,11 @@ static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wir
 		r = recv_raw_pages(in, ram, &pr, err, errlen);
 	else
 		r = recv_compressed_pages(in, ram, &pr, err, errlen);
-	if (r || (r = apply_xbzrle_pages(in, ram, &pr, err, errlen)))
+	if (r || (r = apply_xbzrle_pages(in, ram, &pr, err, errlen)) ||
+	    (r = check_page_hashes(in, ram, &pr, err, errlen)))
 		return r;
-	return check_page_hashes(in, ram, &pr, err, errlen);
+	in->applied_upto = wire_entry_index(in->entries[pr.count - 1]) + 1;
+	return 0;
 }
 
 /* This host's figures for a SYNC_ACK, the planner's per-pass view of us:
@@ -590,6 +595,7 @@ static int stream_synced(struct dst_chan *c, const struct vbuf *payload, char *e
 		return -EPROTO;
 	}
 	c->passes++;
+	c->applied_upto = 0;
 	/* Lets the source pause the guest only once nothing of the earlier
 	 * passes is still queued here. */
 	uint8_t ack[WIRE_SYNC_ACK_SIZE];
@@ -1090,14 +1096,19 @@ static bool may_resume(struct run_ctx *c, int r)
 }
 
 /* Closes every connection and rewinds every stream to the last pass all
- * of them closed, which it returns. */
-static uint64_t rewind_streams(struct vmig_incoming *in)
+ * of them closed, which it returns; a gets how far into the next pass
+ * each stream got. */
+static uint64_t rewind_streams(struct vmig_incoming *in, struct wire_hello_ack *a)
 {
 	uint64_t held = UINT64_MAX;
 	for (unsigned i = 0; i < in->nr_chans; i++)
 		held = in->chans[i].synced_pass < held ? in->chans[i].synced_pass : held;
+	a->nr_progress = in->nr_chans;
 	for (unsigned i = 0; i < in->nr_chans; i++) {
 		struct dst_chan *d = &in->chans[i];
+		/* how much of pass held + 1 this stream holds */
+		a->progress[i] = d->synced_pass > held ? UINT64_MAX : d->applied_upto;
+		d->applied_upto = 0;
 		in->old_link_bytes += d->own.bytes_received + d->own.bytes_sent;
 		chan_close(&d->own);
 		d->own.bytes_received = d->own.bytes_sent = 0;
@@ -1148,8 +1159,10 @@ static int await_resume(struct run_ctx *c, char *err, size_t errlen)
 	struct wire_hdr h;
 	char why[512];
 	int fd, r;
+	struct wire_hello_ack a = {.version = WIRE_VERSION};
 	snprintf(why, sizeof(why), "%s", err);
-	uint64_t held = rewind_streams(in), t0 = now_ns();
+	uint64_t held = rewind_streams(in, &a), t0 = now_ns();
+	a.resume_pass = held;
 	log_warn("incoming migration: link lost (%s); keeping pass %llu, waiting up to %llu s for "
 		 "the source to resume", why, (unsigned long long)held,
 		 (unsigned long long)(in->p.resume_timeout_ms / 1000));
@@ -1166,7 +1179,6 @@ static int await_resume(struct run_ctx *c, char *err, size_t errlen)
 	if (r)
 		return r;
 	chan_init(&in->ch, fd, in->cancel_fd, in->p.io_timeout_ms);
-	struct wire_hello_ack a = {.version = WIRE_VERSION, .resume_pass = held};
 	struct vbuf b;
 	host_probe_get(in->probe, &a.host, NULL);
 	snprintf(a.message, sizeof(a.message), "resumed at pass %llu", (unsigned long long)held);

@@ -63,10 +63,11 @@ static void drain_abort(struct vmig_migration *m)
 	}
 }
 
-/* Every channel again; *held: the last pass the destination holds. */
-static int try_reconnect(struct vmig_migration *m, uint64_t *held, char *err, size_t errlen)
+/* Every channel again; *ack: what the destination holds. */
+static int try_reconnect(struct vmig_migration *m, struct wire_hello_ack *ack, char *err,
+			 size_t errlen)
 {
-	int r = migration_open_main(m, true, held, err, errlen);
+	int r = migration_open_main(m, true, ack, err, errlen);
 	for (unsigned i = 0; !r && i < m->nr_channels; i++)
 		r = migration_open_data_channel(m, i, err, errlen);
 	return r;
@@ -80,10 +81,12 @@ static int backoff_wait(struct vmig_migration *m, uint64_t ms)
 	return __atomic_load_n(&m->cancelled, __ATOMIC_ACQUIRE) ? -ECANCELED : 0;
 }
 
-static void note_attempt(struct vmig_migration *m, uint64_t t0)
+/* Time lost so far (all outages) counts in the status as it goes. */
+static void note_attempt(struct vmig_migration *m, uint64_t t0, uint64_t lost_before_ms)
 {
 	pthread_mutex_lock(&m->lock);
 	m->st.reconnect_attempts++;
+	m->st.reconnect_ms = lost_before_ms + (now_ns() - t0) / 1000000;
 	m->st.status = VMIG_MIG_RECONNECTING;
 	snprintf(m->st.error, sizeof(m->st.error), "link lost %llu ms ago: reconnecting",
 		 (unsigned long long)((now_ns() - t0) / 1000000));
@@ -91,18 +94,21 @@ static void note_attempt(struct vmig_migration *m, uint64_t t0)
 }
 
 /* Tries until a connection resumes the session or the window closes. */
-static int reconnect_loop(struct vmig_migration *m, const char *why, uint64_t t0, uint64_t *held,
-			  char *err, size_t errlen)
+static int reconnect_loop(struct vmig_migration *m, const char *why, uint64_t t0,
+			  struct wire_hello_ack *ack, char *err, size_t errlen)
 {
 	uint64_t wait = RECONNECT_FIRST_MS, limit_ns = m->p.resume_timeout_ms * 1000000ull;
 	char last[512] = "";
+	pthread_mutex_lock(&m->lock);
+	uint64_t lost_before = m->st.reconnect_ms;
+	pthread_mutex_unlock(&m->lock);
 	for (;;) {
 		if (__atomic_load_n(&m->cancelled, __ATOMIC_ACQUIRE)) {
 			snprintf(err, errlen, "cancelled while reconnecting");
 			return -ECANCELED;
 		}
-		note_attempt(m, t0);
-		int r = try_reconnect(m, held, last, sizeof(last));
+		note_attempt(m, t0, lost_before);
+		int r = try_reconnect(m, ack, last, sizeof(last));
 		if (!r)
 			return 0;
 		close_links(m, NULL);
@@ -125,11 +131,39 @@ static int reconnect_loop(struct vmig_migration *m, const char *why, uint64_t t0
 	}
 }
 
+/*
+ * Pages of pass held + 1 that reached the destination whole (each stream
+ * sends its pages in increasing order, and the destination said up to
+ * where it applied them) need not go again; returns how many.
+ */
+static uint64_t forget_delivered(struct vmig_migration *m, const struct wire_hello_ack *a)
+{
+	uint64_t *bits[VMIG_MAX_RAM_REGIONS], chunk = 0, n = 0;
+	if (a->nr_progress != m->nr_streams || !sentlog_pass_bits(&m->sent, a->resume_pass + 1, bits))
+		return 0;
+	for (unsigned i = 0; i < m->ram.nr; i++)
+		for (uint64_t first = 0; first < m->ram.pages[i]; first += CLEAR_CHUNK_PAGES, chunk++) {
+			uint64_t upto = a->progress[chunk % m->nr_streams];
+			uint64_t end = first + CLEAR_CHUNK_PAGES < m->ram.pages[i] ? first + CLEAR_CHUNK_PAGES
+										     : m->ram.pages[i];
+			for (uint64_t p = first; p < end && m->ram.first_page[i] + p < upto; p++) {
+				uint64_t bit = 1ull << (p % 64);
+				n += (bits[i][p / 64] & bit) != 0;
+				bits[i][p / 64] &= ~bit;
+			}
+		}
+	return n;
+}
+
 int reconnect_after_break(struct vmig_migration *m, char *err, size_t errlen)
 {
 	char why[512];
 	struct link_bytes keep = {0};
-	uint64_t t0 = now_ns(), held = 0;
+	struct wire_hello_ack ack;
+	uint64_t t0 = now_ns();
+	pthread_mutex_lock(&m->lock);
+	uint64_t lost_before_ms = m->st.reconnect_ms;
+	pthread_mutex_unlock(&m->lock);
 	snprintf(why, sizeof(why), "%s", err);
 	err[0] = 0;
 	log_warn("migration link lost in pass %llu (%s): reconnecting for up to %llu s",
@@ -143,8 +177,9 @@ int reconnect_after_break(struct vmig_migration *m, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return r;
 	}
-	if ((r = reconnect_loop(m, why, t0, &held, err, errlen)))
+	if ((r = reconnect_loop(m, why, t0, &ack, err, errlen)))
 		return r;
+	uint64_t held = ack.resume_pass, arrived = forget_delivered(m, &ack);
 	for (unsigned i = 0; i <= m->nr_channels; i++) {
 		__atomic_fetch_add(&link_of(m, i)->bytes_sent, keep.sent[i], __ATOMIC_RELAXED);
 		__atomic_fetch_add(&link_of(m, i)->bytes_received, keep.received[i], __ATOMIC_RELAXED);
@@ -156,13 +191,14 @@ int reconnect_after_break(struct vmig_migration *m, char *err, size_t errlen)
 		m->streams[i].acked_pass = held;
 	uint64_t lost_ms = (now_ns() - t0) / 1000000;
 	pthread_mutex_lock(&m->lock);
-	m->st.reconnect_ms += lost_ms;
+	m->st.reconnect_ms = lost_before_ms + lost_ms;
 	m->st.resumes++;
 	m->st.status = VMIG_MIG_ACTIVE;
 	m->st.error[0] = 0;
 	pthread_mutex_unlock(&m->lock);
-	log_info("migration resumed after %llu ms: the destination holds pass %llu of %llu, "
-		 "%llu pages sent again", (unsigned long long)lost_ms, (unsigned long long)held,
-		 (unsigned long long)from, (unsigned long long)again);
+	log_info("migration resumed after %llu ms: the destination holds pass %llu of %llu and "
+		 "%llu pages of the next; %llu pages sent again", (unsigned long long)lost_ms,
+		 (unsigned long long)held, (unsigned long long)from, (unsigned long long)arrived,
+		 (unsigned long long)again);
 	return 0;
 }

@@ -224,8 +224,8 @@ static int open_connection(struct vmig_migration *m, unsigned idx, int *fd, char
 	return 0;
 }
 
-int migration_open_main(struct vmig_migration *m, bool resume, uint64_t *held_pass, char *err,
-			size_t errlen)
+int migration_open_main(struct vmig_migration *m, bool resume, struct wire_hello_ack *ack,
+			char *err, size_t errlen)
 {
 	int fd, r;
 	if ((r = open_connection(m, 0, &fd, err, errlen)))
@@ -250,22 +250,20 @@ int migration_open_main(struct vmig_migration *m, bool resume, uint64_t *held_pa
 	if (!r)
 		r = expect_record(m, REC_HELLO_ACK, &b, m->p.io_timeout_ms, err, errlen);
 	if (!r) {
-		struct wire_hello_ack a;
-		r = wire_decode_hello_ack(b.data, b.len, &a, err, errlen);
-		if (!r && a.status) {
-			snprintf(err, errlen, "destination refused the migration: %s", a.message);
+		struct wire_hello_ack *a = ack;
+		r = wire_decode_hello_ack(b.data, b.len, a, err, errlen);
+		if (!r && a->status) {
+			snprintf(err, errlen, "destination refused the migration: %s", a->message);
 			/* a refused resume is final, not a link to try again */
 			r = resume ? -EPERM : -ECONNREFUSED;
 		}
-		if (!r && resume && a.resume_pass > m->pass) {
+		if (!r && resume && a->resume_pass > m->pass) {
 			snprintf(err, errlen, "destination claims pass %llu, only %llu were sent",
-				 (unsigned long long)a.resume_pass, (unsigned long long)m->pass);
+				 (unsigned long long)a->resume_pass, (unsigned long long)m->pass);
 			r = -EPROTO;
 		}
-		if (!r) {
-			migration_note_dest_host(m, &a.host);
-			*held_pass = a.resume_pass;
-		}
+		if (!r)
+			migration_note_dest_host(m, &a->host);
 	}
 	vbuf_free(&b);
 	return r;
@@ -287,9 +285,9 @@ int migration_open_data_channel(struct vmig_migration *m, unsigned i, char *err,
 
 static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
 {
-	uint64_t held;
+	struct wire_hello_ack ack;
 	int r;
-	if ((r = migration_open_main(m, false, &held, err, errlen)))
+	if ((r = migration_open_main(m, false, &ack, err, errlen)))
 		return r;
 	/* Data channels: each opens with CHANNEL_HELLO and gets a thread. */
 	for (unsigned i = 0; i < m->nr_channels; i++) {

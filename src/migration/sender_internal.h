@@ -167,9 +167,9 @@ void migration_abort(struct vmig_migration *m);
 /* The destination's figures, for the planner: the latest report wins. */
 void migration_note_dest_host(struct vmig_migration *m, const struct wire_host_info *hi);
 /* Opens the main channel and exchanges HELLO (resuming the session if
- * resume: *held_pass is then the last pass the destination holds). */
-int migration_open_main(struct vmig_migration *m, bool resume, uint64_t *held_pass, char *err,
-			size_t errlen);
+ * resume: *ack then says what the destination holds). */
+int migration_open_main(struct vmig_migration *m, bool resume, struct wire_hello_ack *ack,
+			char *err, size_t errlen);
 /* Opens data channel i (stream i's own) with its CHANNEL_HELLO. */
 int migration_open_data_channel(struct vmig_migration *m, unsigned i, char *err, size_t errlen);
 

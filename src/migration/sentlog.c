@@ -58,6 +58,18 @@ int sentlog_begin(struct sentlog *l, uint64_t pass, uint64_t *bits[VMIG_MAX_RAM_
 	return 0;
 }
 
+int sentlog_pass_bits(struct sentlog *l, uint64_t pass, uint64_t *bits[VMIG_MAX_RAM_REGIONS])
+{
+	for (unsigned k = 0; k < l->nr; k++) {
+		if (l->p[k].pass != pass)
+			continue;
+		for (unsigned i = 0; i < l->nr_regions; i++)
+			bits[i] = l->p[k].bits[i];
+		return 1;
+	}
+	return 0;
+}
+
 void sentlog_confirm(struct sentlog *l, uint64_t pass)
 {
 	while (l->nr && l->p[0].pass <= pass)

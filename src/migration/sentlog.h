@@ -35,6 +35,8 @@ void sentlog_free(struct sentlog *l);
 int sentlog_begin(struct sentlog *l, uint64_t pass, uint64_t *bits[VMIG_MAX_RAM_REGIONS]);
 /* The destination holds every pass up to this one: forget them. */
 void sentlog_confirm(struct sentlog *l, uint64_t pass);
+/* The bitmaps of pass (bits[]): 1, or 0 if it is not held. */
+int sentlog_pass_bits(struct sentlog *l, uint64_t pass, uint64_t *bits[VMIG_MAX_RAM_REGIONS]);
 /* ORs what passes after held_pass sent into dirty[], then forgets all;
  * returns how many pages that adds. */
 uint64_t sentlog_resend(struct sentlog *l, uint64_t held_pass, uint64_t *const *dirty);

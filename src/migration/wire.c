@@ -272,6 +272,9 @@ void wire_encode_hello_ack(struct vbuf *b, const struct wire_hello_ack *a)
 	vbuf_put_u32(b, n);
 	vbuf_put(b, a->message, n);
 	vbuf_put_u64(b, a->resume_pass);
+	vbuf_put_u32(b, a->nr_progress);
+	for (uint32_t i = 0; i < a->nr_progress && i < WIRE_MAX_CHANNELS; i++)
+		vbuf_put_u64(b, a->progress[i]);
 }
 
 int wire_decode_hello_ack(const uint8_t *p, size_t n, struct wire_hello_ack *a, char *err,
@@ -288,7 +291,10 @@ int wire_decode_hello_ack(const uint8_t *p, size_t n, struct wire_hello_ack *a, 
 	uint32_t len = vr_u32(&r);
 	const uint8_t *msg = vr_take(&r, len);
 	a->resume_pass = vr_u64(&r);
-	if (r.bad || r.left || len >= WIRE_MAX_STRING) {
+	a->nr_progress = vr_u32(&r);
+	for (uint32_t i = 0; !r.bad && i < a->nr_progress && i < WIRE_MAX_CHANNELS; i++)
+		a->progress[i] = vr_u64(&r);
+	if (r.bad || r.left || len >= WIRE_MAX_STRING || a->nr_progress > WIRE_MAX_CHANNELS) {
 		snprintf(err, errlen, "bad HELLO_ACK record");
 		return -EPROTO;
 	}

@@ -157,6 +157,12 @@ struct wire_hello_ack {
 	/* Resumed session: the last pass every page stream closed (SYNC)
 	 * here; the source goes on from the pass after it. 0 otherwise. */
 	uint64_t resume_pass;
+	/* And per page stream, how far pass resume_pass + 1 arrived whole:
+	 * the page index after the last entry of its last PAGES record
+	 * applied (UINT64_MAX: the stream closed that pass). Each stream
+	 * sends its pages in increasing order within a pass. */
+	uint32_t nr_progress;       /* 0, or the number of page streams */
+	uint64_t progress[WIRE_MAX_CHANNELS];
 };
 
 struct wire_channel_hello {

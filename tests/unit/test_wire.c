@@ -260,6 +260,9 @@ static void sample_ack(struct wire_hello_ack *a)
 					  .mem_free_bytes = 12345, .mem_total_bytes = 67890};
 	snprintf(a->message, sizeof(a->message), "too much RAM for this host");
 	a->resume_pass = 0x0102030405060708ull;
+	a->nr_progress = 2;
+	a->progress[0] = 77;
+	a->progress[1] = UINT64_MAX;
 }
 
 static int dec_ack(const uint8_t *p, size_t n, char *err, size_t errlen)
@@ -276,14 +279,30 @@ TEST(hello_ack_round_trip)
 	sample_ack(&a);
 	vbuf_init(&b);
 	wire_encode_hello_ack(&b, &a);
-	CHECK_EQ_INT(b.len, 4 + 4 + 8 + 32 + 4 + strlen(a.message) + 8);
+	CHECK_EQ_INT(b.len, 4 + 4 + 8 + 32 + 4 + strlen(a.message) + 8 + 4 + 2 * 8);
 	CHECK_EQ_INT(wire_decode_hello_ack(b.data, b.len, &d, err, sizeof(err)), 0);
 	CHECK(d.version == a.version && d.status == a.status && d.features == a.features);
 	CHECK(memcmp(&d.host, &a.host, sizeof(a.host)) == 0);
 	CHECK_STR(d.message, a.message);
-	CHECK(d.resume_pass == a.resume_pass);
+	CHECK(d.resume_pass == a.resume_pass && d.nr_progress == 2);
+	CHECK(d.progress[0] == 77 && d.progress[1] == UINT64_MAX);
 	/* little-endian on the wire, after the message */
-	CHECK(b.data[b.len - 8] == 0x08 && b.data[b.len - 1] == 0x01);
+	CHECK(b.data[b.len - 28] == 0x08 && b.data[b.len - 21] == 0x01);
+	vbuf_free(&b);
+}
+
+TEST(hello_ack_with_too_many_streams_refused)
+{
+	struct wire_hello_ack a, d;
+	char err[256];
+	struct vbuf b;
+	sample_ack(&a);
+	a.nr_progress = WIRE_MAX_CHANNELS;
+	vbuf_init(&b);
+	wire_encode_hello_ack(&b, &a);
+	/* one count more than the progress figures it carries */
+	b.data[b.len - WIRE_MAX_CHANNELS * 8 - 4] = WIRE_MAX_CHANNELS + 1;
+	CHECK_EQ_INT(wire_decode_hello_ack(b.data, b.len, &d, err, sizeof(err)), -EPROTO);
 	vbuf_free(&b);
 }
 
@@ -801,7 +820,8 @@ TEST(pages_golden_bytes)
 RUN_TESTS("test_wire", UT(buf_is_little_endian), UT(vreader_short_reads), UT(hdr_golden_bytes),
 	  UT(hdr_types_and_limits), UT(hello_round_trip), UT(hello_truncations_refused),
 	  UT(hello_with_unknown_features_refused),
-	  UT(hello_ack_round_trip), UT(hello_ack_truncations_refused), UT(channel_hello_round_trip),
+	  UT(hello_ack_round_trip), UT(hello_ack_truncations_refused),
+	  UT(hello_ack_with_too_many_streams_refused), UT(channel_hello_round_trip),
 	  UT(channel_hello_truncations_refused), UT(sync_round_trip), UT(sync_golden_bytes),
 	  UT(sync_truncations_refused), UT(sync_ack_round_trip), UT(sync_ack_truncations_refused),
 	  UT(host_info_golden_bytes), UT(host_info_ranges_refused), UT(hello_version_2_refused),
