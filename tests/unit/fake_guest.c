@@ -174,14 +174,19 @@ static void *writer_thread(void *arg)
 
 void fg_init(struct fake_guest *g, bool fill)
 {
+	fg_init_pages(g, PAGES, fill);
+}
+
+void fg_init_pages(struct fake_guest *g, uint64_t pages, bool fill)
+{
 	memset(g, 0, sizeof(*g));
-	g->pages = PAGES;
-	g->mem = calloc(PAGES, 4096);
-	g->dirty = calloc(PAGES / 64, 8);
+	g->pages = pages;
+	g->mem = calloc(pages, 4096);
+	g->dirty = calloc(pages / 64, 8);
 	pthread_mutex_init(&g->lock, NULL);
 	g->seed = 12345;
 	if (fill) {
-		for (uint64_t p = 0; p < PAGES; p++)
+		for (uint64_t p = 0; p < pages; p++)
 			if (p % 3) /* every third page stays zero */
 				for (unsigned i = 0; i < 4096; i += 8) {
 					uint64_t v = p * 1000003u + i;

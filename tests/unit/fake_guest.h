@@ -41,6 +41,8 @@ extern const struct vmig_guest_ops fg_ops;
 
 /* fill: non-zero contents (every third page zero) and a state string. */
 void fg_init(struct fake_guest *g, bool fill);
+/* The same with another size: pages, a multiple of 128 (two regions). */
+void fg_init_pages(struct fake_guest *g, uint64_t pages, bool fill);
 void fg_free(struct fake_guest *g);
 void fg_start_writer(struct fake_guest *g);
 void fg_stop_writer(struct fake_guest *g);
