@@ -125,7 +125,7 @@ static void *pump_thread(void *arg)
 	}
 out:
 	free(buf);
-	if (u->p->rule.action != CUT_STALL || !u->p->fired)
+	if (u->p->rule.action != CUT_STALL || !cut_proxy_fired(u->p))
 		shutdown(u->to, SHUT_WR); /* pass an orderly close on */
 	return NULL;
 }
