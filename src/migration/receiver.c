@@ -1153,7 +1153,8 @@ static int check_resume_hello(void *opaque, const struct wire_hdr *h, const uint
 	return 0;
 }
 
-static int await_resume(struct run_ctx *c, char *err, size_t errlen)
+/* *heard: whether the source came back (a later failure may be resumed again). */
+static int await_resume(struct run_ctx *c, bool *heard, char *err, size_t errlen)
 {
 	struct vmig_incoming *in = c->in;
 	struct wire_hdr h;
@@ -1166,6 +1167,8 @@ static int await_resume(struct run_ctx *c, char *err, size_t errlen)
 	log_warn("incoming migration: link lost (%s); keeping pass %llu, waiting up to %llu s for "
 		 "the source to resume", why, (unsigned long long)held,
 		 (unsigned long long)(in->p.resume_timeout_ms / 1000));
+	acceptor_free(in->acc, "the migration is waiting for its source to resume");
+	in->acc = NULL;
 	if ((r = acceptor_new(in->lfd, in->cancel_fd, in->p.io_timeout_ms, &in->acc))) {
 		snprintf(err, errlen, "out of resources for a resume: %s", strerror(-r));
 		return r;
@@ -1173,6 +1176,7 @@ static int await_resume(struct run_ctx *c, char *err, size_t errlen)
 	uint64_t limit = in->p.resume_timeout_ms > INT32_MAX ? INT32_MAX : in->p.resume_timeout_ms;
 	r = acceptor_wait(in->acc, check_resume_hello, in, (int)limit, &fd, &h, &in->payload, NULL, 0,
 			  err, errlen);
+	*heard = r == 0;
 	if (r == -ETIMEDOUT)
 		snprintf(err, errlen, "link lost (%s) and the source did not resume within %llu s", why,
 			 (unsigned long long)(in->p.resume_timeout_ms / 1000));
@@ -1220,8 +1224,11 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 		c.mainstream = &in->chans[0];
 	while (!r && !c.done) {
 		r = main_record(&c, err, errlen);
-		if (r && may_resume(&c, r))
-			r = await_resume(&c, err, errlen);
+		/* a resume that breaks half way (a data channel missing) waits
+		 * again; a window that closed with no source ends it */
+		bool heard = true;
+		while (r && heard && may_resume(&c, r))
+			r = await_resume(&c, &heard, err, errlen);
 	}
 	if (r && !c.resumed)
 		fail_run(in, r, err, errlen);

@@ -113,7 +113,9 @@ static int reconnect_loop(struct vmig_migration *m, const char *why, uint64_t t0
 			return 0;
 		close_links(m, NULL);
 		drain_abort(m);
-		if (!chan_error_is_link_loss(r)) {
+		/* A refusal may come from a destination still taking the last
+		 * try's data channels: it waits for a resume again after them. */
+		if (!chan_error_is_link_loss(r) && r != -EPERM && r != -EREMOTEIO) {
 			snprintf(err, errlen, "link lost (%s); resuming failed: %s", why, last);
 			return r;
 		}
