@@ -26,7 +26,7 @@ SAN_ENV = {
 # test_xbzrle: 70 s more under TSan) are left out; the codecs and XBZRLE run
 # on the engine's channel and worker threads in test_engine and test_accel.
 TSAN_BINARIES = ("test_accel", "test_control", "test_engine", "test_failures", "test_hostile",
-                 "test_probe", "test_replan", "test_tls")
+                 "test_probe", "test_replan", "test_resume", "test_tls")
 CASE_TIMEOUT = 300  # s, one C case; pytest-timeout gives the test 60 s more
 SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|"
                               r"ThreadSanitizer: |runtime error: ")

@@ -38,6 +38,11 @@ enum vmig_mig_status {
 	 * knows which side runs it (resume it here, or end it here).
 	 */
 	VMIG_MIG_UNCONFIRMED,
+	/*
+	 * A channel broke or stalled during pre-copy: the guest runs on, dirty
+	 * tracking goes on, and the source reconnects (resume_timeout_ms).
+	 */
+	VMIG_MIG_RECONNECTING,
 };
 
 VMIG_API const char *vmig_mig_status_name(enum vmig_mig_status s);
@@ -91,6 +96,11 @@ struct vmig_migrate_stats {
 	/* TLS on the main channel: "" without; else protocol, cipher,
 	 * "x509" or "psk", and which path sends: "kernel TLS" or "userspace". */
 	char tls[96];
+	/* Resume after a broken link (resume_timeout_ms): tries to reconnect
+	 * so far, all outages together, and the time they cost. */
+	uint64_t reconnect_attempts;
+	uint64_t reconnect_ms;
+	uint64_t resumes;           /* outages the migration came back from */
 };
 #define VMIG_MIGRATE_STATS_INIT {.size = sizeof(struct vmig_migrate_stats)}
 
@@ -186,6 +196,15 @@ struct vmig_migrate_params {
 	const char *tls_creds_dir;
 	const char *tls_psk_file;
 	const char *tls_hostname;
+	/*
+	 * A channel that breaks or stalls before the guest is paused for the
+	 * handover does not fail the migration: the guest keeps running, and
+	 * all channels reconnect to uri (backoff 100 ms doubling to 2 s) for
+	 * up to this long, resume the session and send what the destination
+	 * may not hold. 0: no resume, a broken link fails at once. Needs uri
+	 * (connections the caller brought cannot be reopened).
+	 */
+	uint64_t resume_timeout_ms;
 };
 #define VMIG_PIN_CODEC (1u << 0)     /* codec and accel */
 #define VMIG_PIN_LEVEL (1u << 1)
@@ -314,6 +333,13 @@ struct vmig_incoming_params {
 	const char *tls_creds_dir;
 	const char *tls_psk_file;
 	const char *tls_hostname;
+	/*
+	 * A link that breaks during pre-copy: keep guest RAM and wait this
+	 * long on listen_fd for the same source to resume its session (others
+	 * are refused meanwhile). Keeps listen_fd open until the handover.
+	 * 0: no resume, the migration fails.
+	 */
+	uint64_t resume_timeout_ms;
 };
 #define VMIG_INCOMING_PARAMS_INIT {.size = sizeof(struct vmig_incoming_params), .listen_fd = -1}
 

@@ -9,5 +9,7 @@ int cmd_migrate(int argc, char **argv);
 
 /* Exit status for usage errors (bad flags or values). */
 #define CLI_EXIT_USAGE 2
+/* --resume-timeout when not given (s), on both vmig migrate and vmig run --incoming */
+#define CLI_RESUME_TIMEOUT_DEFAULT_S 60
 
 #endif

@@ -33,6 +33,9 @@ static void usage(FILE *f)
 		"  -b, --max-bandwidth RATE  cap the link use, bytes/s with K/M/G suffix\n"
 		"                            (e.g. 125M = 1 Gbit/s; default unlimited)\n"
 		"  -t, --timeout S           give up (the guest keeps running here) after S s\n"
+		"      --resume-timeout S    a link lost before the handover: reconnect and\n"
+		"                            resume for up to S s, the guest running here\n"
+		"                            (default 60; 0: fail at once)\n"
 		"  -n, --channels N          data connections besides the main one, each with\n"
 		"                            its own thread on both sides (0..16, default 0)\n"
 		"  -z, --codec NAME          compress page batches: none (default), lz4, zstd,\n"
@@ -98,6 +101,11 @@ static void print_progress(const json_t *r, const char *status)
 	double ram = num(r, "ram_bytes");
 	const json_t *pages = json_object_get(r, "pages");
 	double sent = (num(pages, "normal") + num(pages, "zero")) * 4096.0;
+	if (!strcmp(status, "reconnecting")) {
+		fprintf(stderr, "\r%-12s link lost: try %.0f, %.1f s lost so far, the guest runs here%30s",
+			status, num(r, "reconnect_attempts"), num(r, "reconnect_ms") / 1000.0, "");
+		return;
+	}
 	fprintf(stderr,
 		"\r%-9s pass %-3.0f %5.1f%% of pass, sent %4.0f%% of RAM, %8.1f MiB/s, dirty %7.1f MiB/s, "
 		"expected downtime %5.0f ms, throttle %2.0f%%   ",
@@ -121,6 +129,9 @@ static void print_summary(const json_t *r, const char *status)
 	printf("  passes            %8.0f\n", num(r, "iterations"));
 	printf("  RAM               %8.1f MiB\n", num(r, "ram_bytes") / 1048576.0);
 	printf("  on the wire       %8.1f MiB\n", num(r, "wire_bytes") / 1048576.0);
+	if (num(r, "reconnect_attempts") > 0)
+		printf("  link lost         %8.0f ms (%.0f tries, %.0f times resumed)\n",
+		       num(r, "reconnect_ms"), num(r, "reconnect_attempts"), num(r, "resumes"));
 	if (pages)
 		printf("  pages             %8.0f normal (%.0f compressed), %.0f zero, %.0f XBZRLE\n",
 		       num(pages, "normal"), num(pages, "compressed"), num(pages, "zero"),
@@ -176,12 +187,16 @@ struct migrate_opts {
 	uint64_t dirty_limit;
 	bool plan;            /* print the plan, migrate nothing */
 	struct tls_args tls;
+	uint64_t resume_timeout; /* s; CLI_RESUME_TIMEOUT_DEFAULT_S unless given */
 };
+
+
 
 /* Long-only options of auto-converge, and the migrate arguments they set. */
 enum { OPT_AUTO_CONVERGE = 1000, OPT_POLICY, OPT_PLAN, OPT_TAILSLOW, OPT_THR_TRIGGER, OPT_THR_INITIAL,
        OPT_THR_INCREMENT, OPT_THR_MAX, OPT_QAT_FALLBACK, OPT_QATZIP_LOG,
-       OPT_THROTTLE_MODE, OPT_DIRTY_LIMIT, OPT_TLS_CREDS, OPT_TLS_PSK, OPT_TLS_HOSTNAME };
+       OPT_THROTTLE_MODE, OPT_DIRTY_LIMIT, OPT_TLS_CREDS, OPT_TLS_PSK, OPT_TLS_HOSTNAME,
+       OPT_RESUME_TIMEOUT };
 static const char *const throttle_keys[4] = {"throttle_trigger", "throttle_initial",
 					     "throttle_increment", "throttle_max"};
 static const char *const throttle_flags[4] = {"--throttle-trigger", "--throttle-initial",
@@ -277,6 +292,11 @@ static int parse_value(int c, const char *arg, struct migrate_opts *o)
 	case OPT_TLS_CREDS: o->tls.creds = arg; return 0;
 	case OPT_TLS_PSK: o->tls.psk = arg; return 0;
 	case OPT_TLS_HOSTNAME: o->tls.hostname = arg; return 0;
+	case OPT_RESUME_TIMEOUT:
+		if (!parse_u64(arg, 0, 86400, &o->resume_timeout))
+			return 0;
+		fprintf(stderr, "vmig migrate: invalid --resume-timeout '%s': want 0..86400 s\n", arg);
+		return -1;
 	case OPT_THR_TRIGGER:
 	case OPT_THR_INITIAL:
 	case OPT_THR_INCREMENT:
@@ -324,6 +344,7 @@ static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 		{"tls-creds", required_argument, NULL, OPT_TLS_CREDS},
 		{"tls-psk", required_argument, NULL, OPT_TLS_PSK},
 		{"tls-hostname", required_argument, NULL, OPT_TLS_HOSTNAME},
+		{"resume-timeout", required_argument, NULL, OPT_RESUME_TIMEOUT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -393,6 +414,9 @@ static json_t *migrate_args(const struct migrate_opts *o)
 		bad |= json_object_set_new(a, "throttle_tailslow", json_true());
 	if (a && o->throttle_mode)
 		bad |= json_object_set_new(a, "throttle_mode", json_string(o->throttle_mode));
+	if (a)
+		bad |= json_object_set_new(a, "resume_timeout_ms",
+					   json_integer(json_u64(o->resume_timeout * 1000)));
 	if (a && o->dirty_limit)
 		bad |= json_object_set_new(a, "dirty_limit", json_integer(json_u64(o->dirty_limit)));
 	if (a && o->tls.creds)
@@ -524,7 +548,7 @@ static int show_plan(int fd, const struct migrate_opts *o)
 
 int cmd_migrate(int argc, char **argv)
 {
-	struct migrate_opts o = {0};
+	struct migrate_opts o = {.resume_timeout = CLI_RESUME_TIMEOUT_DEFAULT_S};
 	char err[512];
 	int fd, status;
 

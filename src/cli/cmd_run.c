@@ -59,6 +59,9 @@ static void usage(FILE *f)
 		"                         (RAM size, vCPUs, state) comes from the source\n"
 		"      --incoming-timeout S  give up if no source connects within S seconds\n"
 		"                         (default: wait forever)\n"
+		"      --resume-timeout S  a link lost before the handover: keep the RAM\n"
+		"                         received and wait S s for the source to resume\n"
+		"                         (default 60; 0: fail at once)\n"
 		"      --max-mem SIZE     refuse an incoming VM with more RAM than this\n"
 		"                         (default: this host's memory)\n"
 		"      --max-vcpus N      refuse an incoming VM with more vCPUs than this\n"
@@ -92,10 +95,13 @@ struct run_opts {
 	/* incoming: decompression offload (vmig_incoming_params.accel and co.) */
 	const char *accel, *qatzip_path, *qat_fallback, *qatzip_log;
 	struct tls_args tls;     /* incoming: TLS required of the source */
+	uint64_t resume_timeout_ms; /* incoming: vmig_incoming_params' */
 };
 
+
+
 enum { OPT_ACCEL = 1000, OPT_QATZIP_PATH, OPT_QAT_FALLBACK, OPT_QATZIP_LOG, OPT_TLS_CREDS, OPT_TLS_PSK,
-       OPT_TLS_HOSTNAME };
+       OPT_TLS_HOSTNAME, OPT_RESUME_TIMEOUT };
 
 /* The offload options: 0, or -EINVAL after saying which is bad. */
 static int check_accel_opts(const struct run_opts *o)
@@ -131,6 +137,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{"control", required_argument, NULL, 'C'},
 		{"incoming", required_argument, NULL, 'i'},
 		{"incoming-timeout", required_argument, NULL, 'T'},
+		{"resume-timeout", required_argument, NULL, OPT_RESUME_TIMEOUT},
 		{"max-mem", required_argument, NULL, 'M'},
 		{"max-vcpus", required_argument, NULL, 'V'},
 		{"accel", required_argument, NULL, OPT_ACCEL},
@@ -148,6 +155,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->incoming_timeout_ms = -1;
+	o->resume_timeout_ms = CLI_RESUME_TIMEOUT_DEFAULT_S * 1000ull;
 	o->max_mem = host_mem_bytes();
 	o->max_vcpus = host_cpus();
 	cfg->mem_bytes = 256ull << 20;
@@ -214,6 +222,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 				return -EINVAL;
 			}
 			o->max_vcpus = (unsigned)v;
+			break;
+		case OPT_RESUME_TIMEOUT:
+			if (parse_u64(optarg, 0, 86400, &v)) {
+				fprintf(stderr, "vmig run: invalid --resume-timeout '%s': want 0..86400 s\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->resume_timeout_ms = v * 1000;
 			break;
 		case OPT_ACCEL: o->accel = optarg; break;
 		case OPT_QATZIP_PATH: o->qatzip_path = optarg; break;
@@ -412,7 +428,8 @@ static int run_incoming(struct run_opts *o, int sfd, struct vm **out, char *err,
 					  .qatzip_log = o->qatzip_log,
 					  .tls_creds_dir = o->tls.creds ? o->tls.creds_abs : NULL,
 					  .tls_psk_file = o->tls.psk ? o->tls.psk_abs : NULL,
-					  .tls_hostname = o->tls.hostname};
+					  .tls_hostname = o->tls.hostname,
+					  .resume_timeout_ms = o->resume_timeout_ms};
 	struct vmig_incoming *in = NULL;
 	struct signal_watch sw;
 	int r;

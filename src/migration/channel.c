@@ -521,3 +521,13 @@ void chan_send_error(struct channel *c, int code, const char *msg)
 	chan_send_record(c, REC_ERROR, b.data, b.len, ign, sizeof(ign));
 	vbuf_free(&b);
 }
+
+bool chan_error_is_link_loss(int r)
+{
+	switch (-r) {
+	case ECONNRESET: case EPIPE: case ETIMEDOUT: case ENOTCONN: case ESHUTDOWN:
+	case EHOSTUNREACH: case ENETUNREACH: case ENETDOWN: case ENETRESET: case ECONNREFUSED:
+		return true;
+	}
+	return false;
+}

@@ -78,6 +78,9 @@ void chan_send_error(struct channel *c, int code, const char *msg);
 /* Receives one whole record into payload (resized), checked. */
 int chan_recv_record(struct channel *c, struct wire_hdr *h, struct vbuf *payload,
 		     int timeout_ms, char *err, size_t errlen);
+/* Whether a channel error means the link was lost (closed, reset, cut,
+ * stalled), not that the peer said or sent something wrong. */
+bool chan_error_is_link_loss(int r);
 
 
 #endif

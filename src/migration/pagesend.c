@@ -74,7 +74,8 @@ int stream_init(struct src_chan *s, struct vmig_migration *m, unsigned idx)
 				    ? (unsigned)(max_job / VMIG_PAGE_SIZE)
 				    : BATCH_PAGES;
 	if (m->p.xbzrle_cache_bytes) {
-		s->xbz = xbzrle_cache_new(m->p.xbzrle_cache_bytes / m->nr_streams);
+		s->xbz_bytes = m->p.xbzrle_cache_bytes / m->nr_streams;
+		s->xbz = xbzrle_cache_new(s->xbz_bytes);
 		if (!s->xbz)
 			return -ENOMEM;
 	}
@@ -119,8 +120,32 @@ int stream_start_xbzrle(struct src_chan *s, uint64_t cache_bytes)
 		if (!b->xbz)
 			return -ENOMEM;
 	}
+	s->xbz_bytes = cache_bytes;
 	s->xbz = xbzrle_cache_new(cache_bytes);
 	return s->xbz ? 0 : -ENOMEM;
+}
+
+/*
+ * After a broken link nothing in flight is known to have arrived: batches
+ * still sealed or compressing are dropped (their pages are sent again),
+ * and the XBZRLE cache, which claims to know what the destination holds,
+ * starts over empty.
+ */
+int stream_reset_after_break(struct src_chan *s)
+{
+	struct accel_job *done[NR_SLOTS];
+	/* the engine may still write into the slots' buffers: wait for it */
+	while (s->q && accel_poll_queue(s->q, done, NR_SLOTS, -1) > 0)
+		;
+	for (unsigned i = 0; i < s->nr_slots; i++)
+		slot_reset(&s->slots[i]);
+	s->cur = s->head = s->nr_sealed = 0;
+	s->pages_done = 0;
+	if (!s->xbz)
+		return 0;
+	uint64_t bytes = s->xbz_bytes;
+	stream_drop_xbzrle(s);
+	return stream_start_xbzrle(s, bytes);
 }
 
 void stream_drop_xbzrle(struct src_chan *s)
@@ -357,9 +382,12 @@ int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errl
 				return -ECANCELED;
 			if ((r = m->g.ops->dirty_clear(m->g.opaque, i, first, n, w, err, errlen)))
 				return r;
+			uint64_t *sent = m->sent_now[i] ? m->sent_now[i] + first / 64 : NULL;
 			for (uint64_t k = 0; k < words; k++) {
 				uint64_t word = w[k];
 				w[k] = 0;
+				if (sent) /* on its way: sent again if the link breaks before SYNC_ACK */
+					sent[k] |= word;
 				s->pages_done += (uint64_t)__builtin_popcountll(word);
 				while (word) {
 					unsigned bit = (unsigned)__builtin_ctzll(word);

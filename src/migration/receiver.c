@@ -63,6 +63,11 @@ struct dst_chan {
 	uint8_t *xbz;             /* XBZRLE section as received */
 	uint64_t synced_pass;     /* under in->lock */
 	bool ended;               /* under in->lock: CHANNEL_END or failure */
+	bool got_end;             /* CHANNEL_END came: the handover has begun */
+	/* The open pass: the page after the last one of the last PAGES record
+	 * applied whole (pages go in increasing order within a pass). */
+	uint64_t applied_upto;
+	int result;               /* the thread's: 0, or why it stopped */
 };
 
 struct vmig_incoming {
@@ -87,6 +92,7 @@ struct vmig_incoming {
 	pthread_cond_t cond;
 	bool failed;              /* under lock: a channel failed; err holds why */
 	char err[512];
+	uint64_t old_link_bytes;  /* both ways, on connections a broken link closed */
 };
 
 /* First failure wins; every socket is shut down so that whoever is
@@ -115,6 +121,18 @@ static void close_listener(struct vmig_incoming *in, const char *why)
 	if (in->lfd >= 0)
 		close(in->lfd);
 	in->lfd = -1;
+}
+
+/* The source is all here. With resume, the port stays open for it (what
+ * connects meanwhile waits in the backlog, heard only if the link breaks). */
+static void retire_listener(struct vmig_incoming *in, const char *why)
+{
+	if (!in->p.resume_timeout_ms || in->lfd < 0) {
+		close_listener(in, why);
+		return;
+	}
+	acceptor_free(in->acc, why);
+	in->acc = NULL;
 }
 
 int vmig_incoming_listen(const char *uri, int *listen_fd, char *err, size_t errlen)
@@ -208,6 +226,10 @@ static int check_hello(void *opaque, const struct wire_hdr *h, const uint8_t *pa
 	int r = wire_decode_hello(payload, h->len, &in->hello, why, whylen);
 	if (r)
 		return r;
+	if (in->hello.features & WIRE_FEATURE_RESUME) {
+		snprintf(why, whylen, "no migration to resume here");
+		return -ESRCH;
+	}
 	uint64_t ram = 0;
 	for (unsigned i = 0; i < in->hello.nr_regions; i++)
 		if (__builtin_add_overflow(ram, in->hello.regions[i].size, &ram))
@@ -258,7 +280,7 @@ int vmig_incoming_accept(struct vmig_incoming *in, struct vmig_incoming_config *
 	}
 	in->hello.vmm_config = in->vmm_config;
 	if (!in->hello.nr_channels)
-		close_listener(in, "another migration is already incoming");
+		retire_listener(in, "another migration is already incoming");
 	cfg->nr_regions = in->hello.nr_regions;
 	for (unsigned i = 0; i < in->hello.nr_regions; i++)
 		cfg->regions[i] = (struct vmig_ram_region){in->hello.regions[i].gpa,
@@ -553,9 +575,11 @@ static int recv_pages(struct dst_chan *in, struct ram_map *ram, const struct wir
 		r = recv_raw_pages(in, ram, &pr, err, errlen);
 	else
 		r = recv_compressed_pages(in, ram, &pr, err, errlen);
-	if (r || (r = apply_xbzrle_pages(in, ram, &pr, err, errlen)))
+	if (r || (r = apply_xbzrle_pages(in, ram, &pr, err, errlen)) ||
+	    (r = check_page_hashes(in, ram, &pr, err, errlen)))
 		return r;
-	return check_page_hashes(in, ram, &pr, err, errlen);
+	in->applied_upto = wire_entry_index(in->entries[pr.count - 1]) + 1;
+	return 0;
 }
 
 /* This host's figures for a SYNC_ACK, the planner's per-pass view of us:
@@ -589,6 +613,7 @@ static int stream_synced(struct dst_chan *c, const struct vbuf *payload, char *e
 		return -EPROTO;
 	}
 	c->passes++;
+	c->applied_upto = 0;
 	/* Lets the source pause the guest only once nothing of the earlier
 	 * passes is still queued here. */
 	uint8_t ack[WIRE_SYNC_ACK_SIZE];
@@ -627,6 +652,7 @@ static void *dst_chan_thread(void *arg)
 			if ((r = stream_synced(c, &c->payload, err, sizeof(err))))
 				break;
 		} else if (h.type == REC_CHANNEL_END) {
+			c->got_end = true;
 			break;
 		} else if (h.type == REC_ERROR) {
 			char msg[WIRE_MAX_STRING];
@@ -641,6 +667,7 @@ static void *dst_chan_thread(void *arg)
 			break;
 		}
 	}
+	c->result = r;
 	if (r) {
 		char msg[600];
 		snprintf(msg, sizeof(msg), "data channel %u: %s", c->idx, err);
@@ -710,6 +737,8 @@ static int check_channel_hello(void *opaque, const struct wire_hdr *h, const uin
 	return 0;
 }
 
+static int connect_channels(struct vmig_incoming *in, char *err, size_t errlen);
+
 /* Accepts the data channels announced in HELLO; strangers that connect
  * meanwhile are refused one by one, the migration goes on. */
 static int accept_channels(struct vmig_incoming *in, struct ram_map *ram, char *err, size_t errlen)
@@ -726,6 +755,14 @@ static int accept_channels(struct vmig_incoming *in, struct ram_map *ram, char *
 			snprintf(err, errlen, "out of memory for channel buffers");
 			return -ENOMEM;
 		}
+	return connect_channels(in, err, errlen);
+}
+
+/* Takes the data channels' connections (again, on a resume) and starts
+ * their threads. */
+static int connect_channels(struct vmig_incoming *in, char *err, size_t errlen)
+{
+	unsigned n = in->hello.nr_channels;
 	struct chan_want want = {.in = in};
 	for (unsigned k = 0; k < n; k++) {
 		int fd, r;
@@ -742,7 +779,7 @@ static int accept_channels(struct vmig_incoming *in, struct ram_map *ram, char *
 		if (tls && (r = chan_adopt_tls(&in->chans[want.idx].own, tls, err, errlen)))
 			return r;
 	}
-	close_listener(in, "another migration is already incoming");
+	retire_listener(in, "another migration is already incoming");
 	for (unsigned i = 0; i < n; i++) {
 		int r = pthread_create(&in->chans[i].thread, NULL, dst_chan_thread, &in->chans[i]);
 		if (r) {
@@ -1033,7 +1070,7 @@ static void collect_stats(struct vmig_incoming *in, struct vmig_incoming_stats *
 		st->passes = c->passes > st->passes ? c->passes : st->passes;
 		st->wire_bytes += c->own.bytes_received + c->own.bytes_sent;
 	}
-	st->wire_bytes += in->ch.bytes_received + in->ch.bytes_sent;
+	st->wire_bytes += in->ch.bytes_received + in->ch.bytes_sent + in->old_link_bytes;
 	st->total_ms = (now_ns() - in->t0_ns) / 1000000;
 	if (in->accel) {
 		st->decompress_ns += rx_offload_decompress_ns(in->accel);
@@ -1052,6 +1089,143 @@ static void fail_run(struct vmig_incoming *in, int r, char *err, size_t errlen)
 	if (r != -ECONNRESET && r != -ECONNABORTED)
 		chan_send_error(&in->ch, r, err);
 	incoming_fail(in, err);
+}
+
+/*
+ * Resume after a broken link (docs/protocol.md, "Resuming a session").
+ * Before the handover (no STATE, no CHANNEL_END yet), a link that breaks
+ * leaves guest RAM and the record of closed passes here; the port is
+ * heard again, for the same source only, for resume_timeout_ms.
+ */
+static bool may_resume(struct run_ctx *c, int r)
+{
+	struct vmig_incoming *in = c->in;
+	if (!in->p.resume_timeout_ms || in->lfd < 0 || c->state || c->have_digest ||
+	    !chan_error_is_link_loss(r))
+		return false;
+	/* The main channel's error may only echo a data channel's failure,
+	 * which must be a lost link too. */
+	for (unsigned i = 0; i < in->nr_chans; i++) {
+		struct dst_chan *d = &in->chans[i];
+		if (d->thread_on) {
+			incoming_fail(in, "link lost");
+			pthread_join(d->thread, NULL);
+			d->thread_on = false;
+		}
+		if (d->got_end || (d->result && !chan_error_is_link_loss(d->result)))
+			return false;
+	}
+	return true;
+}
+
+/* Closes every connection and rewinds every stream to the last pass all
+ * of them closed, which it returns; a gets how far into the next pass
+ * each stream got. */
+static uint64_t rewind_streams(struct vmig_incoming *in, struct wire_hello_ack *a)
+{
+	uint64_t held = UINT64_MAX;
+	for (unsigned i = 0; i < in->nr_chans; i++)
+		held = in->chans[i].synced_pass < held ? in->chans[i].synced_pass : held;
+	a->nr_progress = in->nr_chans;
+	for (unsigned i = 0; i < in->nr_chans; i++) {
+		struct dst_chan *d = &in->chans[i];
+		/* how much of pass held + 1 this stream holds */
+		a->progress[i] = d->synced_pass > held ? UINT64_MAX : d->applied_upto;
+		d->applied_upto = 0;
+		in->old_link_bytes += d->own.bytes_received + d->own.bytes_sent;
+		chan_close(&d->own);
+		d->own.bytes_received = d->own.bytes_sent = 0;
+		d->synced_pass = held;
+		d->ended = false;
+		d->result = 0;
+	}
+	in->old_link_bytes += in->ch.bytes_received + in->ch.bytes_sent;
+	chan_close(&in->ch);
+	in->ch.bytes_received = in->ch.bytes_sent = 0;
+	pthread_mutex_lock(&in->lock);
+	in->failed = false;
+	in->err[0] = 0;
+	pthread_mutex_unlock(&in->lock);
+	return held;
+}
+
+/* While a session waits: its own source's HELLO resuming it, no other. */
+static int check_resume_hello(void *opaque, const struct wire_hdr *h, const uint8_t *payload,
+			      char *why, size_t whylen)
+{
+	struct vmig_incoming *in = opaque;
+	struct wire_hello hello;
+	if (h->type != REC_HELLO) {
+		snprintf(why, whylen, "protocol error: expected HELLO, got %s", wire_type_name(h->type));
+		return -EPROTO;
+	}
+	int r = wire_decode_hello(payload, h->len, &hello, why, whylen);
+	if (r)
+		return r;
+	if (!(hello.features & WIRE_FEATURE_RESUME) || hello.session != in->hello.session) {
+		snprintf(why, whylen, "a migration is waiting here for its own source to resume it");
+		return -EBUSY;
+	}
+	bool same = hello.nr_channels == in->hello.nr_channels &&
+		    hello.nr_regions == in->hello.nr_regions &&
+		    !memcmp(hello.regions, in->hello.regions, hello.nr_regions * sizeof(hello.regions[0]));
+	if (!same) {
+		snprintf(why, whylen, "the resumed session describes another VM or other channels");
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* *heard: whether the source came back (a later failure may be resumed again). */
+static int await_resume(struct run_ctx *c, bool *heard, char *err, size_t errlen)
+{
+	struct vmig_incoming *in = c->in;
+	struct wire_hdr h;
+	char why[512];
+	int fd, r;
+	struct wire_hello_ack a = {.version = WIRE_VERSION};
+	snprintf(why, sizeof(why), "%s", err);
+	uint64_t held = rewind_streams(in, &a), t0 = now_ns();
+	a.resume_pass = held;
+	log_warn("incoming migration: link lost (%s); keeping pass %llu, waiting up to %llu s for "
+		 "the source to resume", why, (unsigned long long)held,
+		 (unsigned long long)(in->p.resume_timeout_ms / 1000));
+	acceptor_free(in->acc, "the migration is waiting for its source to resume");
+	in->acc = NULL;
+	if ((r = acceptor_new(in->lfd, in->cancel_fd, in->p.io_timeout_ms, &in->acc))) {
+		snprintf(err, errlen, "out of resources for a resume: %s", strerror(-r));
+		return r;
+	}
+	if (in->tls) /* the source authenticates again, each channel a new session */
+		acceptor_set_tls(in->acc, in->tls);
+	uint64_t limit = in->p.resume_timeout_ms > INT32_MAX ? INT32_MAX : in->p.resume_timeout_ms;
+	struct tls_conn *tls;
+	r = acceptor_wait(in->acc, check_resume_hello, in, (int)limit, &fd, &tls, &h, &in->payload,
+			  NULL, 0, err, errlen);
+	*heard = r == 0;
+	if (r == -ETIMEDOUT)
+		snprintf(err, errlen, "link lost (%s) and the source did not resume within %llu s", why,
+			 (unsigned long long)(in->p.resume_timeout_ms / 1000));
+	if (r)
+		return r;
+	chan_init(&in->ch, fd, in->cancel_fd, in->p.io_timeout_ms);
+	if (tls && (r = chan_adopt_tls(&in->ch, tls, err, errlen)))
+		return r;
+	struct vbuf b;
+	host_probe_get(in->probe, &a.host, NULL);
+	snprintf(a.message, sizeof(a.message), "resumed at pass %llu", (unsigned long long)held);
+	vbuf_init(&b);
+	wire_encode_hello_ack(&b, &a);
+	r = b.oom ? -ENOMEM : chan_send_record(&in->ch, REC_HELLO_ACK, b.data, b.len, err, errlen);
+	vbuf_free(&b);
+	if (!r && !in->hello.nr_channels)
+		retire_listener(in, "another migration is already incoming");
+	if (!r)
+		r = connect_channels(in, err, errlen);
+	if (!r)
+		log_info("incoming migration resumed after %llu ms from pass %llu",
+			 (unsigned long long)((now_ns() - t0) / 1000000), (unsigned long long)held);
+	return r;
 }
 
 int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
@@ -1076,8 +1250,14 @@ int vmig_incoming_run(struct vmig_incoming *in, const struct vmig_guest *g,
 	/* Without data channels the pages come on the main channel. */
 	if (!r && !in->hello.nr_channels)
 		c.mainstream = &in->chans[0];
-	while (!r && !c.done)
+	while (!r && !c.done) {
 		r = main_record(&c, err, errlen);
+		/* a resume that breaks half way (a data channel missing) waits
+		 * again; a window that closed with no source ends it */
+		bool heard = true;
+		while (r && heard && may_resume(&c, r))
+			r = await_resume(&c, &heard, err, errlen);
+	}
 	if (r && !c.resumed)
 		fail_run(in, r, err, errlen);
 	collect_stats(in, st);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
@@ -46,6 +47,7 @@ const char *vmig_mig_status_name(enum vmig_mig_status s)
 	case VMIG_MIG_FAILED: return "failed";
 	case VMIG_MIG_CANCELLED: return "cancelled";
 	case VMIG_MIG_UNCONFIRMED: return "unconfirmed";
+	case VMIG_MIG_RECONNECTING: return "reconnecting";
 	}
 	return "unknown";
 }
@@ -237,7 +239,8 @@ static int start_tls(struct vmig_migration *m, struct channel *c, char *err, siz
 	return 0;
 }
 
-static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
+int migration_open_main(struct vmig_migration *m, bool resume, struct wire_hello_ack *ack,
+			char *err, size_t errlen)
 {
 	int fd, r;
 	if ((r = open_connection(m, 0, &fd, err, errlen)))
@@ -249,7 +252,8 @@ static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
 		return r;
 
 	struct wire_hello h = {.magic = WIRE_MAGIC, .version = WIRE_VERSION, .page_size = VMIG_PAGE_SIZE,
-			       .nr_channels = m->nr_channels, .session = m->session};
+			       .nr_channels = m->nr_channels, .session = m->session,
+			       .features = resume ? WIRE_FEATURE_RESUME : 0};
 	host_probe_get(m->probe, &h.host, NULL); /* sampled in the background: no wait */
 	h.nr_regions = m->ram.nr;
 	for (unsigned i = 0; i < m->ram.nr; i++)
@@ -263,32 +267,51 @@ static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
 	if (!r)
 		r = expect_record(m, REC_HELLO_ACK, &b, m->p.io_timeout_ms, err, errlen);
 	if (!r) {
-		struct wire_hello_ack a;
-		r = wire_decode_hello_ack(b.data, b.len, &a, err, errlen);
-		if (!r && a.status) {
-			snprintf(err, errlen, "destination refused the migration: %s", a.message);
-			r = -ECONNREFUSED;
+		struct wire_hello_ack *a = ack;
+		r = wire_decode_hello_ack(b.data, b.len, a, err, errlen);
+		if (!r && a->status) {
+			snprintf(err, errlen, "destination refused the migration: %s", a->message);
+			/* a refused resume is final, not a link to try again */
+			r = resume ? -EPERM : -ECONNREFUSED;
+		}
+		if (!r && resume && a->resume_pass > m->pass) {
+			snprintf(err, errlen, "destination claims pass %llu, only %llu were sent",
+				 (unsigned long long)a->resume_pass, (unsigned long long)m->pass);
+			r = -EPROTO;
 		}
 		if (!r)
-			migration_note_dest_host(m, &a.host);
+			migration_note_dest_host(m, &a->host);
 	}
 	vbuf_free(&b);
-	if (r)
-		return r;
+	return r;
+}
 
+int migration_open_data_channel(struct vmig_migration *m, unsigned i, char *err, size_t errlen)
+{
+	struct src_chan *c = &m->streams[i];
+	int fd, r;
+	if ((r = open_connection(m, i + 1, &fd, err, errlen)))
+		return r;
+	chan_init(&c->own, fd, m->cancel_fd, m->p.io_timeout_ms);
+	/* the bandwidth cap is shared out evenly */
+	c->own.max_bandwidth = m->p.max_bandwidth / m->nr_channels;
+	if (m->tls && (r = start_tls(m, &c->own, err, errlen)))
+		return r;
+	uint8_t ch[WIRE_CHANNEL_HELLO_SIZE];
+	wire_encode_channel_hello(ch, &(struct wire_channel_hello){m->session, i});
+	return chan_send_record(&c->own, REC_CHANNEL_HELLO, ch, sizeof(ch), err, errlen);
+}
+
+static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
+{
+	struct wire_hello_ack ack;
+	int r;
+	if ((r = migration_open_main(m, false, &ack, err, errlen)))
+		return r;
 	/* Data channels: each opens with CHANNEL_HELLO and gets a thread. */
 	for (unsigned i = 0; i < m->nr_channels; i++) {
 		struct src_chan *c = &m->streams[i];
-		if ((r = open_connection(m, i + 1, &fd, err, errlen)))
-			return r;
-		chan_init(&c->own, fd, m->cancel_fd, m->p.io_timeout_ms);
-		/* the bandwidth cap is shared out evenly */
-		c->own.max_bandwidth = m->p.max_bandwidth / m->nr_channels;
-		if (m->tls && (r = start_tls(m, &c->own, err, errlen)))
-			return r;
-		uint8_t ch[WIRE_CHANNEL_HELLO_SIZE];
-		wire_encode_channel_hello(ch, &(struct wire_channel_hello){m->session, i});
-		if ((r = chan_send_record(&c->own, REC_CHANNEL_HELLO, ch, sizeof(ch), err, errlen)))
+		if ((r = migration_open_data_channel(m, i, err, errlen)))
 			return r;
 		if ((r = pthread_create(&c->thread, NULL, stream_thread, c))) {
 			snprintf(err, errlen, "cannot start a channel thread: %s", strerror(r));
@@ -346,6 +369,27 @@ static int skip_hot_pages(struct vmig_migration *m, char *err, size_t errlen)
 	return 0;
 }
 
+/* The last pass every stream's SYNC_ACK confirmed. */
+static uint64_t acked_by_all(const struct vmig_migration *m)
+{
+	uint64_t p = UINT64_MAX;
+	for (unsigned i = 0; i < m->nr_streams; i++)
+		p = m->streams[i].acked_pass < p ? m->streams[i].acked_pass : p;
+	return p;
+}
+
+/* A pass failed with r: resumes after a lost link (0: go on with the
+ * next pass), or returns r. */
+static int resume_or_fail(struct vmig_migration *m, int r, char *err, size_t errlen)
+{
+	if (!reconnect_possible(m, r))
+		return r;
+	/* the guest ran on: what it wrote meanwhile joins the resent pages */
+	if ((r = reconnect_after_break(m, err, errlen)))
+		return r;
+	return harvest(m, err, errlen);
+}
+
 static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 {
 	int r;
@@ -366,14 +410,24 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 	uint64_t prev_dirty = SWITCHOVER_NO_PREVIOUS;
 	for (;;) {
 		uint64_t pages = begin_pass(m);
+		if (m->p.resume_timeout_ms && sentlog_begin(&m->sent, m->pass, m->sent_now)) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
 		migration_update_counters(m);
 		uint64_t t = now_ns(), wire0 = wire_sent(m);
-		if ((r = run_pass(m, true, err, errlen)))
-			return r;
+		r = run_pass(m, true, err, errlen);
 		double secs = (double)(now_ns() - t) / 1e9;
 		/* the destination's figures of late, for this pass's re-plan */
-		if ((r = acks_drain(m, err, errlen)))
-			return r;
+		if (!r)
+			r = acks_drain(m, err, errlen);
+		if (r) {
+			if ((r = resume_or_fail(m, r, err, errlen)))
+				return r;
+			prev_dirty = SWITCHOVER_NO_PREVIOUS;
+			continue;
+		}
+		sentlog_confirm(&m->sent, acked_by_all(m));
 		if ((r = harvest(m, err, errlen)))
 			return r;
 		uint64_t dirty = count_dirty(m);
@@ -393,8 +447,15 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 		m->st.expected_downtime_ms = expect_ms;
 		pthread_mutex_unlock(&m->lock);
 		if (switchover_now(&m->switchover, m->p.downtime_limit_ms, m->pass, expect_ms, dirty,
-				   prev_dirty))
-			return 0;
+				   prev_dirty)) {
+			/* the guest still runs: a link lost here is resumed too */
+			if (!(r = acks_wait_all(m, err, errlen)))
+				return 0;
+			if ((r = resume_or_fail(m, r, err, errlen)))
+				return r;
+			prev_dirty = SWITCHOVER_NO_PREVIOUS;
+			continue;
+		}
 		converge_after_pass(m, pages, dirty, wire_sent(m) - wire0, secs);
 		autopolicy_after_pass(m, secs, wire_sent(m) - wire0, dirty);
 		prev_dirty = dirty;
@@ -453,8 +514,9 @@ static int do_switchover(struct vmig_migration *m, char *err, size_t errlen)
 	struct vbuf b;
 	int r;
 
-	if ((r = acks_wait_all(m, err, errlen)))
-		return r;
+	/* from the pause on, a broken link is not resumed: nothing to log */
+	memset(m->sent_now, 0, sizeof(m->sent_now));
+	sentlog_free(&m->sent);
 	set_status(m, VMIG_MIG_DEVICE);
 	uint64_t alive_before = 0;
 	if ((r = m->g.ops->pause(m->g.opaque))) {
@@ -742,9 +804,12 @@ int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migra
 	if ((r = ram_map_init(&m->ram, guest, err, errlen)) ||
 	    (r = autopolicy_start(m, err, errlen)))
 		goto fail;
+	sentlog_init(&m->sent, &m->ram);
 	m->nr_channels = m->p.channels;
 	m->nr_streams = m->p.channels ? m->p.channels : 1;
-	m->session = now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)m;
+	/* A resumed session is recognised by this alone: unguessable, not a clock. */
+	if (getrandom(&m->session, sizeof(m->session), 0) != sizeof(m->session))
+		m->session = now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)m;
 	if ((r = setup_codec(m, &m->p, err, errlen)))
 		goto fail;
 	m->streams = calloc(m->nr_streams, sizeof(*m->streams));
@@ -870,6 +935,7 @@ void vmig_migration_free(struct vmig_migration *m)
 		free(m->bits[i]);
 		free(m->carry[i]);
 	}
+	sentlog_free(&m->sent);
 	ram_map_free(&m->ram);
 	for (unsigned i = 0; m->streams && i < m->nr_streams; i++)
 		stream_free(&m->streams[i]);

@@ -13,6 +13,7 @@
 #include "codec/xbzrle.h"
 #include "migration/channel.h"
 #include "migration/ram.h"
+#include "migration/sentlog.h"
 #include "policy/dirtyrate.h"
 #include "policy/planner.h"
 #include "policy/switchover.h"
@@ -59,6 +60,7 @@ struct src_chan {
 	unsigned max_data_pages;      /* page data per batch: within the accel's largest job */
 	struct accel_queue *q;        /* this stream's completions */
 	struct xbzrle_cache *xbz;     /* what the destination holds of this stream's pages */
+	uint64_t xbz_bytes;           /* its size */
 	struct xbzrle_stats xbz_stats; /* snapshot, under m->lock */
 	/* counters not yet folded into m->st */
 	uint64_t zero, normal, xbzrle, compressed, raw_bytes, comp_bytes;
@@ -132,6 +134,12 @@ struct vmig_migration {
 	uint64_t plan_compress_ns, plan_hits, plan_misses; /* at the last re-plan */
 	uint64_t plan_xbz_judge_from;   /* first pass whose XBZRLE hits say something */
 	uint64_t t0_ns;
+
+	/* Resume after a broken link (reconnect.c): what each pass not yet
+	 * acknowledged sent, and the open pass's bitmaps (NULL: not logged,
+	 * as in the final pass, which cannot be resumed). */
+	struct sentlog sent;
+	uint64_t *sent_now[VMIG_MAX_RAM_REGIONS];
 };
 
 /* pagesend.c */
@@ -139,6 +147,9 @@ int stream_init(struct src_chan *s, struct vmig_migration *m, unsigned idx);
 void stream_free(struct src_chan *s);
 /* Stops XBZRLE on this stream (between passes only). */
 void stream_drop_xbzrle(struct src_chan *s);
+/* Drops batches in flight and empties the XBZRLE cache (the link broke;
+ * between passes only): 0 or -ENOMEM. */
+int stream_reset_after_break(struct src_chan *s);
 /* Starts XBZRLE on this stream with an empty cache (between passes only):
  * 0, or -ENOMEM (it stays off). */
 int stream_start_xbzrle(struct src_chan *s, uint64_t cache_bytes);
@@ -156,5 +167,21 @@ void migration_update_counters(struct vmig_migration *m);
 void migration_abort(struct vmig_migration *m);
 /* The destination's figures, for the planner: the latest report wins. */
 void migration_note_dest_host(struct vmig_migration *m, const struct wire_host_info *hi);
+/* Opens the main channel and exchanges HELLO (resuming the session if
+ * resume: *ack then says what the destination holds). */
+int migration_open_main(struct vmig_migration *m, bool resume, struct wire_hello_ack *ack,
+			char *err, size_t errlen);
+/* Opens data channel i (stream i's own) with its CHANNEL_HELLO. */
+int migration_open_data_channel(struct vmig_migration *m, unsigned i, char *err, size_t errlen);
+
+/* reconnect.c */
+/* Whether a pre-copy failure r may be resumed from (a link, not a peer's
+ * refusal or a cancel), given the parameters. */
+bool reconnect_possible(struct vmig_migration *m, int r);
+/* The link broke during pre-copy: reconnects every channel within
+ * p.resume_timeout_ms and sets things up to go on with pass m->pass + 1
+ * (dirty bits include all the destination may lack). 0, or -errno with
+ * err set (the migration then fails as it would have). */
+int reconnect_after_break(struct vmig_migration *m, char *err, size_t errlen);
 
 #endif

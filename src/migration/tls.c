@@ -356,18 +356,32 @@ void tls_conn_free(struct tls_conn *t)
  */
 struct sigpipe_guard {
 	sigset_t set, old;
+	bool was_pending; /* one the caller had blocked and pending is theirs */
 };
+
+static bool sigpipe_pending(void)
+{
+	sigset_t p;
+	return sigpending(&p) == 0 && sigismember(&p, SIGPIPE);
+}
 
 static void sigpipe_block(struct sigpipe_guard *g)
 {
 	sigemptyset(&g->set);
 	sigaddset(&g->set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &g->set, &g->old);
+	g->was_pending = sigpipe_pending();
 }
 
+/*
+ * Takes back a SIGPIPE raised during the call, whatever OpenSSL made of
+ * the error (EPIPE can come back as SSL_ERROR_SSL, or be raised by an
+ * alert sent from inside a read), unless the caller had it blocked.
+ */
 static void sigpipe_restore(struct sigpipe_guard *g, bool epipe)
 {
-	if (epipe && !sigismember(&g->old, SIGPIPE)) {
+	(void)epipe;
+	if (!sigismember(&g->old, SIGPIPE) && !g->was_pending && sigpipe_pending()) {
 		struct timespec zero = {0, 0};
 		while (sigtimedwait(&g->set, NULL, &zero) < 0 && errno == EINTR)
 			;
@@ -432,6 +446,11 @@ static int io_result(struct tls_conn *t, int ret, short *events, int *ssl_err, i
 		*sys_errno = errno;
 		return -errno;
 	}
+	/* OpenSSL 3 reports a peer that closed mid-record as SSL_ERROR_SSL: a
+	 * broken link (a resume retries it), not a protocol failure. */
+	if (e == SSL_ERROR_SSL &&
+	    ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+		return -ECONNRESET;
 	return e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL ? -ECONNRESET : -EPROTO;
 }
 
@@ -464,11 +483,14 @@ ssize_t tls_conn_read(struct tls_conn *t, void *buf, size_t n, short *events, ch
 	size_t got = 0;
 	int ssl_err, sys_errno;
 	char text[256];
+	struct sigpipe_guard g;
 	pthread_mutex_lock(&t->lock);
 	ERR_clear_error();
 	errno = 0;
+	sigpipe_block(&g); /* a read may write: an alert, a key update */
 	int ret = SSL_read_ex(t->ssl, buf, n, &got);
 	int r = ret == 1 ? 0 : io_result(t, ret, events, &ssl_err, &sys_errno);
+	sigpipe_restore(&g, r == -EPIPE);
 	/* TLS 1.3: the server judges the client's certificate after the
 	 * client's handshake is over, so its refusal comes as an alert here. */
 	bool alert = r < 0 && ERR_GET_REASON(ERR_peek_last_error()) >= SSL_AD_REASON_OFFSET;

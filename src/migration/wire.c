@@ -246,6 +246,11 @@ int wire_decode_hello(const uint8_t *p, size_t n, struct wire_hello *h, char *er
 	h->nr_channels = vr_u32(&r);
 	h->features = vr_u64(&r);
 	h->session = vr_u64(&r);
+	if (!r.bad && (h->features & ~WIRE_FEATURES_KNOWN)) {
+		snprintf(err, errlen, "bad HELLO: unknown features %#llx",
+			 (unsigned long long)(h->features & ~WIRE_FEATURES_KNOWN));
+		return -EPROTO;
+	}
 	if (get_host(&r, &h->host, "HELLO", err, errlen))
 		return -EPROTO;
 	if (h->nr_channels > WIRE_MAX_CHANNELS) {
@@ -289,6 +294,10 @@ void wire_encode_hello_ack(struct vbuf *b, const struct wire_hello_ack *a)
 	uint32_t n = (uint32_t)strnlen(a->message, WIRE_MAX_STRING - 1);
 	vbuf_put_u32(b, n);
 	vbuf_put(b, a->message, n);
+	vbuf_put_u64(b, a->resume_pass);
+	vbuf_put_u32(b, a->nr_progress);
+	for (uint32_t i = 0; i < a->nr_progress && i < WIRE_MAX_CHANNELS; i++)
+		vbuf_put_u64(b, a->progress[i]);
 }
 
 int wire_decode_hello_ack(const uint8_t *p, size_t n, struct wire_hello_ack *a, char *err,
@@ -304,7 +313,11 @@ int wire_decode_hello_ack(const uint8_t *p, size_t n, struct wire_hello_ack *a, 
 		return -EPROTO;
 	uint32_t len = vr_u32(&r);
 	const uint8_t *msg = vr_take(&r, len);
-	if (r.bad || r.left || len >= WIRE_MAX_STRING) {
+	a->resume_pass = vr_u64(&r);
+	a->nr_progress = vr_u32(&r);
+	for (uint32_t i = 0; !r.bad && i < a->nr_progress && i < WIRE_MAX_CHANNELS; i++)
+		a->progress[i] = vr_u64(&r);
+	if (r.bad || r.left || len >= WIRE_MAX_STRING || a->nr_progress > WIRE_MAX_CHANNELS) {
 		snprintf(err, errlen, "bad HELLO_ACK record");
 		return -EPROTO;
 	}

@@ -25,8 +25,14 @@
 #include "vmig/vmig.h"
 
 #define WIRE_MAGIC 0x3147494d47494d56ull /* "VMIGMIG1" */
-/* 2: host info grew usable CPUs and flags, SYNC_ACK carries it too. */
-#define WIRE_VERSION 2
+/* 2: host info grew usable CPUs and flags, SYNC_ACK carries it too.
+ * 3: HELLO may resume a session (WIRE_FEATURE_RESUME), HELLO_ACK ends
+ * with the last pass the destination holds completely. */
+#define WIRE_VERSION 3
+/* HELLO features: this HELLO resumes session `session` after a broken
+ * link (same VM, same channels); no other bit is defined. */
+#define WIRE_FEATURE_RESUME (1ull << 0)
+#define WIRE_FEATURES_KNOWN WIRE_FEATURE_RESUME
 #define WIRE_HDR_SIZE 16               /* u32 type, u32 len, u64 check */
 #define WIRE_PAGE_SIZE 4096            /* the only page size HELLO may name */
 
@@ -148,6 +154,15 @@ struct wire_hello_ack {
 	uint64_t features;
 	struct wire_host_info host;
 	char message[WIRE_MAX_STRING];
+	/* Resumed session: the last pass every page stream closed (SYNC)
+	 * here; the source goes on from the pass after it. 0 otherwise. */
+	uint64_t resume_pass;
+	/* And per page stream, how far pass resume_pass + 1 arrived whole:
+	 * the page index after the last entry of its last PAGES record
+	 * applied (UINT64_MAX: the stream closed that pass). Each stream
+	 * sends its pages in increasing order within a pass. */
+	uint32_t nr_progress;       /* 0, or the number of page streams */
+	uint64_t progress[WIRE_MAX_CHANNELS];
 };
 
 struct wire_channel_hello {

@@ -52,6 +52,7 @@ struct migrate_args {
 	const char *throttle_mode;
 	uint64_t dirty_limit;
 	const char *tls_creds, *tls_psk, *tls_hostname; /* absolute paths (the VMM's cwd is its own) */
+	uint64_t resume_timeout_ms;
 };
 
 static const struct control_arg migrate_spec[] = {
@@ -90,6 +91,8 @@ static const struct control_arg migrate_spec[] = {
 	CONTROL_ARG_S(struct migrate_args, tls_creds, false),
 	CONTROL_ARG_S(struct migrate_args, tls_psk, false),
 	CONTROL_ARG_S(struct migrate_args, tls_hostname, false),
+	/* a link lost before the handover is reconnected for this long; 0: fail at once */
+	CONTROL_ARG_U(struct migrate_args, resume_timeout_ms, false, 0, 86400000),
 	{NULL},
 };
 
@@ -127,6 +130,7 @@ static int migrate_params(const struct migrate_args *a, struct vmig_migrate_para
 		    (a->channels ? VMIG_PIN_CHANNELS : 0) | (a->xbzrle_cache ? VMIG_PIN_XBZRLE : 0) |
 		    (a->auto_converge || a->throttle_mode ? VMIG_PIN_CONVERGE : 0);
 	p->dirty_limit = a->dirty_limit;
+	p->resume_timeout_ms = a->resume_timeout_ms;
 	if (!a->throttle_mode)
 		return 0;
 	p->auto_converge = true;
@@ -275,6 +279,13 @@ static json_t *migrate_figures(const struct vmig_migrate_stats *st)
 						       (json_int_t)st->throttle_pct, "throttle_steps",
 						       (json_int_t)st->throttle_steps, "throttle_mode",
 						       st->throttle_mode)) < 0) {
+		json_decref(r);
+		return NULL;
+	}
+	if (r && json_object_update_new(r, json_pack("{s:I, s:I, s:I}", "reconnect_attempts",
+						       json_u64(st->reconnect_attempts), "reconnect_ms",
+						       json_u64(st->reconnect_ms), "resumes",
+						       json_u64(st->resumes))) < 0) {
 		json_decref(r);
 		return NULL;
 	}

@@ -47,6 +47,19 @@ def test_migrate_throttle_options_are_checked():
     assert p.returncode == 0 and "--throttle-mode" in p.stdout and "--dirty-limit" in p.stdout
 
 
+def test_resume_timeout_options_are_checked():
+    """--resume-timeout wants whole seconds, on both sides, before anything starts."""
+    p = _run("migrate", "--control", "/nonexistent.sock", "--resume-timeout", "-1",
+             "tcp:127.0.0.1:1", code=2)
+    assert "invalid --resume-timeout '-1': want 0..86400 s" in p.stderr, p.stderr
+    p = _run("run", "--incoming", "tcp:127.0.0.1:1", "--resume-timeout", "soon", code=2)
+    assert "invalid --resume-timeout 'soon': want 0..86400 s" in p.stderr, p.stderr
+    p = vmlib.run_vmig("migrate", "--help")
+    assert p.returncode == 0 and "--resume-timeout" in p.stdout
+    p = vmlib.run_vmig("run", "--help")
+    assert p.returncode == 0 and "--resume-timeout" in p.stdout
+
+
 def test_missing_and_bad_guest_files():
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         raise vmlib.Skip("/dev/kvm is not available")

@@ -94,8 +94,10 @@ def test_destination_killed_then_retry():
     src.wait_progress(min_t=1)
     port = free_port()
     dst = VM(incoming=_uri(port))
+    # no resume: this is about a destination that is gone for good
     p = subprocess.Popen([vmlib.VMIG, "migrate", "--control", src.control_path, _uri(port),
-                          "--json", "--max-bandwidth", "30M"], stdout=subprocess.PIPE,
+                          "--json", "--max-bandwidth", "30M", "--resume-timeout", "0"],
+                         stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     time.sleep(2)
     dst.proc.kill()
@@ -177,9 +179,11 @@ def test_netns_link_cut_then_retry():
         src = VM(mem="256M", guest_args="ws=16M rate=5 fill=random", prefix=hosts.exec_prefix("a"))
         src.wait_progress(min_t=1)
         uri = _uri(7778, hosts.ip_b)
-        dst = VM(incoming=uri, prefix=hosts.exec_prefix("b"))
+        # no resume on either side: a cut fails at once, then a retry works
+        dst = VM(incoming=uri, prefix=hosts.exec_prefix("b"), extra=("--resume-timeout", "0"))
         time.sleep(0.3)
-        p = subprocess.Popen([vmlib.VMIG, "migrate", "--control", src.control_path, uri, "--json"],
+        p = subprocess.Popen([vmlib.VMIG, "migrate", "--control", src.control_path, uri, "--json",
+                              "--resume-timeout", "0"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(2)
         hosts.link(up=False)
@@ -218,7 +222,8 @@ def test_channels_destination_killed():
     port = free_port()
     dst = VM(incoming=_uri(port))
     p = subprocess.Popen([vmlib.VMIG, "migrate", "--control", src.control_path, _uri(port),
-                          "--json", "--channels", "3", "--max-bandwidth", "30M"],
+                          "--json", "--channels", "3", "--max-bandwidth", "30M",
+                          "--resume-timeout", "0"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(2)
     dst.proc.kill()

@@ -2,6 +2,7 @@
 /* TEST DOUBLE of a network: see cut_proxy.h. */
 #include "cut_proxy.h"
 
+#include "common/clock.h"
 #include "migration/wire.h"
 
 #include <arpa/inet.h>
@@ -30,7 +31,10 @@ struct cut_proxy {
 	pthread_t acceptor;
 	pthread_mutex_t lock;
 	unsigned seen;           /* occurrences of the rule's record so far */
+	uint64_t raw_seen;       /* after_bytes rules: bytes so far in rule.dir */
 	bool fired, stopping;
+	uint64_t fired_ns;       /* when it acted */
+	uint64_t bytes_after;    /* towards the destination, since then: atomic */
 	int fds[2 * MAX_LINKS];
 	unsigned nr_fds;
 	struct pump pumps[2 * MAX_LINKS];
@@ -83,11 +87,49 @@ static bool rule_hits(struct cut_proxy *p, enum cut_dir dir, uint32_t type)
 	if (!p->fired && dir == p->rule.dir && type == p->rule.type &&
 	    ++p->seen >= (p->rule.nth ? p->rule.nth : 1)) {
 		p->fired = hit = true;
+		p->fired_ns = now_ns();
 		if (p->rule.action == CUT_CLOSE)
 			shut_all(p);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return hit;
+}
+
+/* Whether these n raw bytes, in this direction, reach the rule's count. */
+static bool rule_hits_bytes(struct cut_proxy *p, enum cut_dir dir, size_t n)
+{
+	bool hit = false;
+	pthread_mutex_lock(&p->lock);
+	if (!p->fired && dir == p->rule.dir && (p->raw_seen += n) >= p->rule.after_bytes) {
+		p->fired = hit = true;
+		p->fired_ns = now_ns();
+		if (p->rule.action == CUT_CLOSE)
+			shut_all(p);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return hit;
+}
+
+/* Forwards one direction as raw chunks, for after_bytes rules. */
+static void pump_raw(struct pump *u, uint8_t *buf, size_t cap)
+{
+	for (;;) {
+		ssize_t n = read(u->from, buf, cap);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		if (rule_hits_bytes(u->p, u->dir, (size_t)n)) {
+			while (u->p->rule.action == CUT_STALL &&
+			       !__atomic_load_n(&u->p->stopping, __ATOMIC_ACQUIRE))
+				usleep(10000);
+			return;
+		}
+		if (u->dir == TO_DEST && cut_proxy_fired(u->p))
+			__atomic_fetch_add(&u->p->bytes_after, (uint64_t)n, __ATOMIC_RELAXED);
+		if (write_full(u->to, buf, (size_t)n))
+			return;
+	}
 }
 
 /* Forwards one direction record by record. */
@@ -96,6 +138,10 @@ static void *pump_thread(void *arg)
 	struct pump *u = arg;
 	uint8_t hdr[WIRE_HDR_SIZE];
 	uint8_t *buf = malloc(1 << 20);
+	if (buf && u->p->rule.after_bytes) {
+		pump_raw(u, buf, 1 << 16);
+		goto out;
+	}
 	while (buf && read_full(u->from, hdr, sizeof(hdr)) == 0) {
 		struct wire_hdr h;
 		wire_decode_hdr(hdr, &h);
@@ -109,6 +155,9 @@ static void *pump_thread(void *arg)
 		}
 		if (write_full(u->to, hdr, sizeof(hdr)))
 			break;
+		bool count = u->dir == TO_DEST && cut_proxy_fired(u->p);
+		if (count)
+			__atomic_fetch_add(&u->p->bytes_after, sizeof(hdr) + len, __ATOMIC_RELAXED);
 		while (len) {
 			size_t n = len < (1u << 20) ? len : (1u << 20);
 			if (read_full(u->from, buf, n) || write_full(u->to, buf, n))
@@ -118,7 +167,7 @@ static void *pump_thread(void *arg)
 	}
 out:
 	free(buf);
-	if (u->p->rule.action != CUT_STALL || !u->p->fired)
+	if (u->p->rule.action != CUT_STALL || !cut_proxy_fired(u->p))
 		shutdown(u->to, SHUT_WR); /* pass an orderly close on */
 	return NULL;
 }
@@ -152,10 +201,15 @@ static void *acceptor_thread(void *arg)
 				continue;
 			return NULL; /* stopped */
 		}
-		int u = connect_upstream(p->upstream_port);
 		pthread_mutex_lock(&p->lock);
-		if (u < 0 || p->nr_fds + 2 > 2 * MAX_LINKS || p->fired) {
-			/* after a cut the link stays down */
+		bool down = p->fired && (!p->rule.outage_ms ||
+					 now_ns() - p->fired_ns < p->rule.outage_ms * 1000000ull);
+		pthread_mutex_unlock(&p->lock);
+		/* a link that is down reaches nothing upstream */
+		int u = down ? -1 : connect_upstream(p->upstream_port);
+		pthread_mutex_lock(&p->lock);
+		if (u < 0 || p->nr_fds + 2 > 2 * MAX_LINKS || down) {
+			/* after a cut the link stays down (for the outage) */
 			pthread_mutex_unlock(&p->lock);
 			close(c);
 			if (u >= 0)
@@ -194,6 +248,11 @@ int cut_proxy_start(int upstream_port, const struct cut_rule *rule, char *uri, s
 	pthread_create(&p->acceptor, NULL, acceptor_thread, p);
 	*out = p;
 	return 0;
+}
+
+uint64_t cut_proxy_bytes_after_cut(struct cut_proxy *p)
+{
+	return __atomic_load_n(&p->bytes_after, __ATOMIC_RELAXED);
 }
 
 bool cut_proxy_fired(struct cut_proxy *p)

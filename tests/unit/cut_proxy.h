@@ -24,6 +24,13 @@ struct cut_rule {
 	enum cut_dir dir;
 	unsigned nth;          /* act at its nth occurrence (1 = first; 0 counts as 1) */
 	enum cut_action action;
+	/* After the cut, connections are dropped at once for this long, then
+	 * forwarded again (a link that comes back); 0: it stays down. */
+	unsigned outage_ms;
+	/* Nonzero: ignore type/nth and act once this many bytes went in dir,
+	 * all connections together, forwarding raw bytes: for streams the
+	 * proxy cannot read (TLS). */
+	uint64_t after_bytes;
 };
 
 struct cut_proxy;
@@ -34,6 +41,8 @@ int cut_proxy_start(int upstream_port, const struct cut_rule *rule, char *uri, s
 		    struct cut_proxy **out);
 /* Whether the rule has acted. */
 bool cut_proxy_fired(struct cut_proxy *p);
+/* Bytes forwarded towards the destination since the rule acted. */
+uint64_t cut_proxy_bytes_after_cut(struct cut_proxy *p);
 void cut_proxy_stop(struct cut_proxy *p);
 /* The port of a tcp:HOST:PORT address. */
 int uri_port(const char *uri);

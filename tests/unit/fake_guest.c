@@ -174,14 +174,19 @@ static void *writer_thread(void *arg)
 
 void fg_init(struct fake_guest *g, bool fill)
 {
+	fg_init_pages(g, PAGES, fill);
+}
+
+void fg_init_pages(struct fake_guest *g, uint64_t pages, bool fill)
+{
 	memset(g, 0, sizeof(*g));
-	g->pages = PAGES;
-	g->mem = calloc(PAGES, 4096);
-	g->dirty = calloc(PAGES / 64, 8);
+	g->pages = pages;
+	g->mem = calloc(pages, 4096);
+	g->dirty = calloc(pages / 64, 8);
 	pthread_mutex_init(&g->lock, NULL);
 	g->seed = 12345;
 	if (fill) {
-		for (uint64_t p = 0; p < PAGES; p++)
+		for (uint64_t p = 0; p < pages; p++)
 			if (p % 3) /* every third page stays zero */
 				for (unsigned i = 0; i < 4096; i += 8) {
 					uint64_t v = p * 1000003u + i;
@@ -237,7 +242,8 @@ static void *dest_thread(void *arg)
 					 .qat_fallback = d->qat_fallback,
 					 .qatzip_log = d->qatzip_log,
 					 .host_probe_root = d->probe_root,
-					 .tls_creds_dir = d->tls_creds_dir, .tls_psk_file = d->tls_psk_file};
+					 .tls_creds_dir = d->tls_creds_dir, .tls_psk_file = d->tls_psk_file,
+					 .resume_timeout_ms = d->resume_timeout_ms};
 	d->result = vmig_incoming_create(&p, &in, d->err, sizeof(d->err));
 	if (d->result)
 		return NULL;

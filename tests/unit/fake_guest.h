@@ -41,6 +41,8 @@ extern const struct vmig_guest_ops fg_ops;
 
 /* fill: non-zero contents (every third page zero) and a state string. */
 void fg_init(struct fake_guest *g, bool fill);
+/* The same with another size: pages, a multiple of 128 (two regions). */
+void fg_init_pages(struct fake_guest *g, uint64_t pages, bool fill);
 void fg_free(struct fake_guest *g);
 void fg_start_writer(struct fake_guest *g);
 void fg_stop_writer(struct fake_guest *g);
@@ -64,6 +66,7 @@ struct dest_run {
 	bool accepted;
 	/* decompression offload, as in vmig_incoming_params (NULL: none) */
 	const char *accel, *qatzip_library, *qat_fallback, *qatzip_log;
+	uint64_t resume_timeout_ms; /* as in vmig_incoming_params */
 };
 void dest_start(struct dest_run *d);
 int dest_join(struct dest_run *d);

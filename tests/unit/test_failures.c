@@ -83,7 +83,7 @@ static void through_proxy(struct ut_state *ut_, struct pair *pr, const struct cu
 TEST(lost_go_keeps_source_paused_and_unconfirmed)
 {
 	struct pair pr;
-	struct cut_rule rule = {REC_GO, TO_DEST, 1, CUT_CLOSE};
+	struct cut_rule rule = {.type = REC_GO, .dir = TO_DEST, .nth = 1, .action = CUT_CLOSE};
 	through_proxy(ut_, &pr, &rule);
 	CHECK_EQ_INT(pr.st.status, VMIG_MIG_UNCONFIRMED);
 	CHECK(strstr(pr.st.error, "did not confirm") != NULL);
@@ -97,7 +97,7 @@ TEST(lost_go_keeps_source_paused_and_unconfirmed)
 TEST(lost_resumed_keeps_source_paused_while_destination_runs)
 {
 	struct pair pr;
-	struct cut_rule rule = {REC_RESUMED, TO_SOURCE, 1, CUT_CLOSE};
+	struct cut_rule rule = {.type = REC_RESUMED, .dir = TO_SOURCE, .nth = 1, .action = CUT_CLOSE};
 	through_proxy(ut_, &pr, &rule);
 	CHECK_EQ_INT(pr.st.status, VMIG_MIG_UNCONFIRMED);
 	CHECK(fg_is_paused(&pr.src));
@@ -111,7 +111,7 @@ TEST(lost_resumed_keeps_source_paused_while_destination_runs)
 TEST(stalled_go_ends_destination_within_its_deadline)
 {
 	struct pair pr;
-	struct cut_rule rule = {REC_GO, TO_DEST, 1, CUT_STALL};
+	struct cut_rule rule = {.type = REC_GO, .dir = TO_DEST, .nth = 1, .action = CUT_STALL};
 	uint64_t t0 = mono_ms();
 	through_proxy(ut_, &pr, &rule);
 	uint64_t took = mono_ms() - t0;

@@ -179,7 +179,7 @@ static void sample_hello(struct wire_hello *h)
 	h->magic = WIRE_MAGIC;
 	h->version = WIRE_VERSION;
 	h->nr_channels = 3;
-	h->features = 0x0f0e0d0c0b0a0908ull;
+	h->features = WIRE_FEATURE_RESUME;
 	h->session = 0x5e5510c0ffee0001ull;
 	h->host = (struct wire_host_info){.ncpus = 8, .usable_cpus_milli = 7500,
 					  .cpu_idle_permille = 950,
@@ -222,6 +222,20 @@ TEST(hello_round_trip)
 	vbuf_free(&b);
 }
 
+TEST(hello_with_unknown_features_refused)
+{
+	struct wire_hello h, d;
+	char err[256];
+	struct vbuf b;
+	sample_hello(&h);
+	h.features |= 1ull << 9;
+	vbuf_init(&b);
+	wire_encode_hello(&b, &h);
+	CHECK_EQ_INT(wire_decode_hello(b.data, b.len, &d, err, sizeof(err)), -EPROTO);
+	CHECK(strstr(err, "unknown features") != NULL);
+	vbuf_free(&b);
+}
+
 TEST(hello_truncations_refused)
 {
 	struct wire_hello h;
@@ -245,6 +259,10 @@ static void sample_ack(struct wire_hello_ack *a)
 					  .cpu_idle_permille = 3, .flags = WIRE_HOST_FLAGS,
 					  .mem_free_bytes = 12345, .mem_total_bytes = 67890};
 	snprintf(a->message, sizeof(a->message), "too much RAM for this host");
+	a->resume_pass = 0x0102030405060708ull;
+	a->nr_progress = 2;
+	a->progress[0] = 77;
+	a->progress[1] = UINT64_MAX;
 }
 
 static int dec_ack(const uint8_t *p, size_t n, char *err, size_t errlen)
@@ -261,11 +279,30 @@ TEST(hello_ack_round_trip)
 	sample_ack(&a);
 	vbuf_init(&b);
 	wire_encode_hello_ack(&b, &a);
-	CHECK_EQ_INT(b.len, 4 + 4 + 8 + 32 + 4 + strlen(a.message));
+	CHECK_EQ_INT(b.len, 4 + 4 + 8 + 32 + 4 + strlen(a.message) + 8 + 4 + 2 * 8);
 	CHECK_EQ_INT(wire_decode_hello_ack(b.data, b.len, &d, err, sizeof(err)), 0);
 	CHECK(d.version == a.version && d.status == a.status && d.features == a.features);
 	CHECK(memcmp(&d.host, &a.host, sizeof(a.host)) == 0);
 	CHECK_STR(d.message, a.message);
+	CHECK(d.resume_pass == a.resume_pass && d.nr_progress == 2);
+	CHECK(d.progress[0] == 77 && d.progress[1] == UINT64_MAX);
+	/* little-endian on the wire, after the message */
+	CHECK(b.data[b.len - 28] == 0x08 && b.data[b.len - 21] == 0x01);
+	vbuf_free(&b);
+}
+
+TEST(hello_ack_with_too_many_streams_refused)
+{
+	struct wire_hello_ack a, d;
+	char err[256];
+	struct vbuf b;
+	sample_ack(&a);
+	a.nr_progress = WIRE_MAX_CHANNELS;
+	vbuf_init(&b);
+	wire_encode_hello_ack(&b, &a);
+	/* one count more than the progress figures it carries */
+	b.data[b.len - WIRE_MAX_CHANNELS * 8 - 4] = WIRE_MAX_CHANNELS + 1;
+	CHECK_EQ_INT(wire_decode_hello_ack(b.data, b.len, &d, err, sizeof(err)), -EPROTO);
 	vbuf_free(&b);
 }
 
@@ -474,18 +511,19 @@ TEST(host_info_ranges_refused)
 	}
 }
 
-/* A version-1 HELLO is refused by its version, before anything else. */
-TEST(hello_version_1_refused)
+/* An older HELLO (version 2: no resume) is refused by its version,
+ * before anything else. */
+TEST(hello_version_2_refused)
 {
 	struct wire_hello h;
 	struct vbuf b;
 	char err[256];
 	sample_hello(&h);
-	h.version = 1;
+	h.version = 2;
 	vbuf_init(&b);
 	wire_encode_hello(&b, &h);
 	CHECK_EQ_INT(dec_hello(b.data, b.len, err, sizeof(err)), -EPROTONOSUPPORT);
-	CHECK_STR(err, "unsupported migration protocol version 1 (this vmig speaks 2)");
+	CHECK_STR(err, "unsupported migration protocol version 2 (this vmig speaks 3)");
 	vbuf_free(&b);
 }
 
@@ -781,10 +819,12 @@ TEST(pages_golden_bytes)
 
 RUN_TESTS("test_wire", UT(buf_is_little_endian), UT(vreader_short_reads), UT(hdr_golden_bytes),
 	  UT(hdr_types_and_limits), UT(hello_round_trip), UT(hello_truncations_refused),
-	  UT(hello_ack_round_trip), UT(hello_ack_truncations_refused), UT(channel_hello_round_trip),
+	  UT(hello_with_unknown_features_refused),
+	  UT(hello_ack_round_trip), UT(hello_ack_truncations_refused),
+	  UT(hello_ack_with_too_many_streams_refused), UT(channel_hello_round_trip),
 	  UT(channel_hello_truncations_refused), UT(sync_round_trip), UT(sync_golden_bytes),
 	  UT(sync_truncations_refused), UT(sync_ack_round_trip), UT(sync_ack_truncations_refused),
-	  UT(host_info_golden_bytes), UT(host_info_ranges_refused), UT(hello_version_1_refused),
+	  UT(host_info_golden_bytes), UT(host_info_ranges_refused), UT(hello_version_2_refused),
 	  UT(digest_round_trip), UT(digest_truncations_refused), UT(alive_round_trip),
 	  UT(alive_truncations_refused), UT(error_round_trip), UT(error_truncations_refused),
 	  UT(state_length_rule), UT(pages_pieces_round_trip), UT(pages_pieces_truncations_refused),
