@@ -57,6 +57,8 @@ struct dst_chan {
 	uint64_t ack_ns, ack_dec_ns; /* at this stream's last SYNC_ACK: now_ns, all decoding */
 	struct codec_ctx *codec_ctx;
 	struct accel_queue *q;    /* this thread's jobs on in->accel, if any */
+	/* Allocated on first need (stream_buf): 4 MiB each, and a stream that
+	 * never sees a compressed or XBZRLE batch should not hold them. */
 	uint8_t *scratch;         /* decompressed batch */
 	uint8_t *comp;            /* compressed batch as received */
 	size_t comp_cap;
@@ -351,6 +353,16 @@ static int recv_pages_fixed(struct dst_chan *in, const struct wire_hdr *h, struc
 	return 0;
 }
 
+/* A stream buffer of size bytes, allocated the first time it is needed. */
+static int stream_buf(uint8_t **buf, size_t size, char *err, size_t errlen)
+{
+	if (!*buf && !(*buf = malloc(size))) {
+		snprintf(err, errlen, "out of memory for a %zu-byte stream buffer", size);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* The entries: every page number inside guest RAM, every kind known. */
 static int recv_pages_entries(struct dst_chan *in, const struct ram_map *ram, struct pages_rec *pr,
 			      XXH3_state_t *xs, char *err, size_t errlen)
@@ -415,7 +427,8 @@ static int recv_pages_hashes(struct dst_chan *in, struct pages_rec *pr, XXH3_sta
 			 pr->xbz_len, pr->xbz);
 		return -EPROTO;
 	}
-	if (pr->xbz_len && (r = chan_recv(in->ch, in->xbz, pr->xbz_len, err, errlen)))
+	if (pr->xbz_len && ((r = stream_buf(&in->xbz, WIRE_MAX_XBZ_SECTION, err, errlen)) ||
+			    (r = chan_recv(in->ch, in->xbz, pr->xbz_len, err, errlen))))
 		return r;
 	pr->left -= pr->xbz_len;
 	return 0;
@@ -469,10 +482,12 @@ static int recv_compressed_pages(struct dst_chan *in, struct ram_map *ram,
 		}
 		return r;
 	}
-	if ((r = chan_recv(in->ch, in->comp, comp_len, err, errlen)))
+	size_t cap = (size_t)WIRE_MAX_PAGES_PER_BATCH * VMIG_PAGE_SIZE;
+	if ((r = stream_buf(&in->comp, in->comp_cap, err, errlen)) ||
+	    (r = stream_buf(&in->scratch, cap, err, errlen)) ||
+	    (r = chan_recv(in->ch, in->comp, comp_len, err, errlen)))
 		return r;
 	uint64_t t0 = thread_cpu_ns();
-	size_t cap = (size_t)WIRE_MAX_PAGES_PER_BATCH * VMIG_PAGE_SIZE;
 	size_t want = (size_t)pr->normal * VMIG_PAGE_SIZE;
 	r = -ENOTSUP;
 	if (in->q) /* the workers' CPU time is counted by the engine */
@@ -501,6 +516,8 @@ static int recv_compressed_pages(struct dst_chan *in, struct ram_map *ram,
 static int apply_xbzrle_pages(struct dst_chan *in, struct ram_map *ram, const struct pages_rec *pr,
 			      char *err, size_t errlen)
 {
+	if (!pr->xbz)
+		return 0; /* and in->xbz may not exist yet */
 	const uint8_t *d = in->xbz, *dend = in->xbz + pr->xbz_len;
 	for (uint32_t i = 0; i < pr->count; i++) {
 		if (wire_entry_kind(in->entries[i]) != WIRE_KIND_XBZRLE)
@@ -695,13 +712,10 @@ static int dst_chan_init(struct vmig_incoming *in, struct dst_chan *c, unsigned 
 	for (int k = 1; k < CODEC_COUNT; k++)
 		if (codec_bound((enum codec_id)k, batch) > c->comp_cap)
 			c->comp_cap = codec_bound((enum codec_id)k, batch);
-	c->scratch = malloc(batch);
-	c->comp = malloc(c->comp_cap);
-	c->xbz = malloc(WIRE_MAX_XBZ_SECTION);
 	c->codec_ctx = codec_ctx_new();
 	if (in->accel && accel_queue_new(in->accel, &c->q))
 		return -ENOMEM;
-	return c->scratch && c->comp && c->xbz && c->codec_ctx ? 0 : -ENOMEM;
+	return c->codec_ctx ? 0 : -ENOMEM;
 }
 
 /* What a data channel's first record must be: CHANNEL_HELLO quoting this
