@@ -227,18 +227,16 @@ int acceptor_adopt(struct acceptor *a, int fd)
 	return -EMFILE;
 }
 
-/* Reads up to want bytes: > 0 read, 0 nothing yet, < 0 why filled. */
-static ssize_t pending_recv(struct pending *p, void *dst, size_t want, char *why, size_t whylen)
+/*
+ * recv() on a non-blocking stranger: > 0 read, 0 nothing yet, < 0 with why
+ * filled (closed_why when the peer closed).
+ */
+static ssize_t stranger_recv(int fd, void *dst, size_t want, int flags, const char *closed_why,
+			     char *why, size_t whylen)
 {
-	if (p->tls) {
-		ssize_t n = tls_conn_read(p->tls, dst, want, &p->events, why, whylen);
-		if (n == -ECONNRESET)
-			snprintf(why, whylen, "closed before its first record was complete");
-		return n;
-	}
-	ssize_t n = recv(p->fd, dst, want, 0);
+	ssize_t n = recv(fd, dst, want, flags);
 	if (n == 0) {
-		snprintf(why, whylen, "closed before its first record was complete");
+		snprintf(why, whylen, "%s", closed_why);
 		return -ECONNRESET;
 	}
 	if (n < 0) {
@@ -248,6 +246,19 @@ static ssize_t pending_recv(struct pending *p, void *dst, size_t want, char *why
 		return -errno;
 	}
 	return n;
+}
+
+/* Reads up to want bytes: > 0 read, 0 nothing yet, < 0 why filled. */
+static ssize_t pending_recv(struct pending *p, void *dst, size_t want, char *why, size_t whylen)
+{
+	if (p->tls) {
+		ssize_t n = tls_conn_read(p->tls, dst, want, &p->events, why, whylen);
+		if (n == -ECONNRESET)
+			snprintf(why, whylen, "closed before its first record was complete");
+		return n;
+	}
+	return stranger_recv(p->fd, dst, want, 0, "closed before its first record was complete", why,
+			     whylen);
 }
 
 /*
@@ -262,17 +273,10 @@ static int pending_secure(struct acceptor *a, struct pending *p, char *why, size
 		return 1;
 	if (!p->tls) {
 		uint8_t first;
-		ssize_t n = recv(p->fd, &first, 1, MSG_PEEK);
-		if (n == 0) {
-			snprintf(why, whylen, "closed before the TLS handshake");
-			return -ECONNRESET;
-		}
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-				return 0;
-			snprintf(why, whylen, "%s", strerror(errno));
-			return -errno;
-		}
+		ssize_t n = stranger_recv(p->fd, &first, 1, MSG_PEEK, "closed before the TLS handshake",
+					  why, whylen);
+		if (n <= 0)
+			return (int)n;
 		if (first != TLS_CONTENT_HANDSHAKE) {
 			p->plaintext = true;
 			snprintf(why, whylen, "plaintext source: this destination requires TLS");

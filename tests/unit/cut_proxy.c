@@ -79,6 +79,15 @@ static void shut_all(struct cut_proxy *p)
 		shutdown(p->fds[i], SHUT_RDWR);
 }
 
+/* The rule acts now (p->lock held). */
+static void fire_locked(struct cut_proxy *p)
+{
+	p->fired = true;
+	p->fired_ns = now_ns();
+	if (p->rule.action == CUT_CLOSE)
+		shut_all(p);
+}
+
 /* Whether the record of this type, in this direction, is where the rule acts. */
 static bool rule_hits(struct cut_proxy *p, enum cut_dir dir, uint32_t type)
 {
@@ -86,10 +95,8 @@ static bool rule_hits(struct cut_proxy *p, enum cut_dir dir, uint32_t type)
 	pthread_mutex_lock(&p->lock);
 	if (!p->fired && dir == p->rule.dir && type == p->rule.type &&
 	    ++p->seen >= (p->rule.nth ? p->rule.nth : 1)) {
-		p->fired = hit = true;
-		p->fired_ns = now_ns();
-		if (p->rule.action == CUT_CLOSE)
-			shut_all(p);
+		fire_locked(p);
+		hit = true;
 	}
 	pthread_mutex_unlock(&p->lock);
 	return hit;
@@ -101,10 +108,8 @@ static bool rule_hits_bytes(struct cut_proxy *p, enum cut_dir dir, size_t n)
 	bool hit = false;
 	pthread_mutex_lock(&p->lock);
 	if (!p->fired && dir == p->rule.dir && (p->raw_seen += n) >= p->rule.after_bytes) {
-		p->fired = hit = true;
-		p->fired_ns = now_ns();
-		if (p->rule.action == CUT_CLOSE)
-			shut_all(p);
+		fire_locked(p);
+		hit = true;
 	}
 	pthread_mutex_unlock(&p->lock);
 	return hit;
