@@ -477,29 +477,42 @@ int tls_conn_handshake(struct tls_conn *t, short *events, char *why, size_t whyl
 	return r;
 }
 
+/*
+ * One SSL_read_ex or SSL_write_ex under the connection's lock and the
+ * SIGPIPE guard (a read may write too: an alert, a key update). Returns
+ * 0 with *done set, or as io_result.
+ */
+static int tls_conn_io(struct tls_conn *t, bool writing, void *buf, size_t n, size_t *done,
+		       short *events, int *ssl_err, int *sys_errno)
+{
+	struct sigpipe_guard g;
+	pthread_mutex_lock(&t->lock);
+	ERR_clear_error();
+	errno = 0;
+	sigpipe_block(&g);
+	int ret = writing ? SSL_write_ex(t->ssl, buf, n, done) : SSL_read_ex(t->ssl, buf, n, done);
+	int r = ret == 1 ? 0 : io_result(t, ret, events, ssl_err, sys_errno);
+	sigpipe_restore(&g, r == -EPIPE);
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
 ssize_t tls_conn_read(struct tls_conn *t, void *buf, size_t n, short *events, char *err,
 		      size_t errlen)
 {
 	size_t got = 0;
 	int ssl_err, sys_errno;
 	char text[256];
-	struct sigpipe_guard g;
-	pthread_mutex_lock(&t->lock);
-	ERR_clear_error();
-	errno = 0;
-	sigpipe_block(&g); /* a read may write: an alert, a key update */
-	int ret = SSL_read_ex(t->ssl, buf, n, &got);
-	int r = ret == 1 ? 0 : io_result(t, ret, events, &ssl_err, &sys_errno);
-	sigpipe_restore(&g, r == -EPIPE);
+	int r = tls_conn_io(t, false, buf, n, &got, events, &ssl_err, &sys_errno);
 	/* TLS 1.3: the server judges the client's certificate after the
-	 * client's handshake is over, so its refusal comes as an alert here. */
+	 * client's handshake is over, so its refusal comes as an alert here.
+	 * (OpenSSL's error queue is per thread: still ours after the unlock.) */
 	bool alert = r < 0 && ERR_GET_REASON(ERR_peek_last_error()) >= SSL_AD_REASON_OFFSET;
 	if (r < 0)
 		snprintf(err, errlen, alert ? "refused by the peer (%s)" : "%s",
 			 alert ? ssl_err_text(text, sizeof(text))
 			 : r == -ECONNRESET ? "connection closed by the peer"
 			 : sys_errno ? strerror(sys_errno) : ssl_err_text(text, sizeof(text)));
-	pthread_mutex_unlock(&t->lock);
 	return r < 0 ? r : (ssize_t)got;
 }
 
@@ -509,18 +522,10 @@ ssize_t tls_conn_write(struct tls_conn *t, const void *buf, size_t n, short *eve
 	size_t done = 0;
 	int ssl_err, sys_errno;
 	char text[256];
-	struct sigpipe_guard g;
-	pthread_mutex_lock(&t->lock);
-	ERR_clear_error();
-	errno = 0;
-	sigpipe_block(&g);
-	int ret = SSL_write_ex(t->ssl, buf, n, &done);
-	int r = ret == 1 ? 0 : io_result(t, ret, events, &ssl_err, &sys_errno);
-	sigpipe_restore(&g, r == -EPIPE);
+	int r = tls_conn_io(t, true, (void *)buf, n, &done, events, &ssl_err, &sys_errno);
 	if (r < 0)
 		snprintf(err, errlen, "%s",
 			 sys_errno ? strerror(sys_errno) : ssl_err_text(text, sizeof(text)));
-	pthread_mutex_unlock(&t->lock);
 	return r < 0 ? r : (ssize_t)done;
 }
 
