@@ -94,6 +94,24 @@ static void pending_reset(struct pending *p)
 }
 
 /*
+ * Reads away what the peer sent and we did not read: closing a socket with
+ * unread bytes sends a reset, which can overtake the refusal just written
+ * and leave the peer with "connection reset" instead of the reason.
+ */
+#define DISCARD_MAX (256u << 10)
+
+static void discard_unread(int fd)
+{
+	uint8_t sink[4096];
+	for (size_t n = 0; n < DISCARD_MAX;) {
+		ssize_t r = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+		if (r <= 0)
+			return;
+		n += (size_t)r;
+	}
+}
+
+/*
  * Tells a refused connection why (best effort, never blocks), closes it:
  * in plaintext to a plaintext peer, through the session to an
  * authenticated one, and not at all to a failed handshake (OpenSSL has
@@ -124,6 +142,7 @@ static void refuse(struct acceptor *a, struct pending *p, const char *why)
 	vbuf_free(&rec);
 	snprintf(a->last_refusal, sizeof(a->last_refusal), "%s", why);
 	log_warn("incoming: refused a connection from %s: %s", p->peer, why);
+	discard_unread(p->fd);
 	close(p->fd);
 	pending_reset(p);
 }
@@ -140,6 +159,26 @@ static void pending_start(struct acceptor *a, struct pending *p, int fd, uint64_
 	log_debug("incoming: connection from %s", p->peer);
 }
 
+/*
+ * Refuses, with the reason, what waits in the kernel's backlog: a listener
+ * closed over those connections resets them unexplained, and a source that
+ * connected a moment too late would report "connection reset" instead of
+ * "another migration is already incoming".
+ */
+static void refuse_backlog(struct acceptor *a, const char *why)
+{
+	for (unsigned n = 0; a->lfd >= 0 && n < ACCEPTOR_MAX_PENDING; n++) {
+		int fd = accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0)
+			return;
+		struct pending p;
+		memset(&p, 0, sizeof(p));
+		p.fd = fd;
+		peer_name(fd, p.peer, sizeof(p.peer));
+		refuse(a, &p, why);
+	}
+}
+
 void acceptor_free(struct acceptor *a, const char *why)
 {
 	if (!a)
@@ -147,6 +186,7 @@ void acceptor_free(struct acceptor *a, const char *why)
 	for (unsigned i = 0; i < ACCEPTOR_MAX_PENDING; i++)
 		if (a->p[i].fd >= 0)
 			refuse(a, &a->p[i], why);
+	refuse_backlog(a, why);
 	free(a);
 }
 

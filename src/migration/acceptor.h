@@ -44,7 +44,8 @@ int acceptor_new(int lfd, int cancel_fd, int first_record_timeout_ms, struct acc
 void acceptor_set_tls(struct acceptor *a, struct tls_ctx *ctx);
 /* Hears fd (a connection accepted elsewhere) like one from lfd; owns it. */
 int acceptor_adopt(struct acceptor *a, int fd);
-/* Closes every connection still pending, telling each why. */
+/* Closes every connection still pending or waiting in lfd's backlog,
+ * telling each why. */
 void acceptor_free(struct acceptor *a, const char *why);
 
 /*

@@ -13,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "cut_proxy.h"
 #include "fake_guest.h"
+#include "migration/acceptor.h"
 #include "migration/channel.h"
 #include "migration/wire.h"
 #include "unittest.h"
@@ -270,6 +272,32 @@ TEST(second_source_is_refused_first_completes)
 	pair_end(&a);
 }
 
+/* A source whose connection still waits in the kernel's backlog when the
+ * destination stops listening is told why, not reset unexplained (the
+ * cause of a flaky second_source_is_refused_first_completes). */
+TEST(a_connection_in_the_backlog_is_told_why_when_the_door_closes)
+{
+	char uri[64], err[256], reply[512];
+	int lfd, cfd;
+	struct acceptor *a;
+	CHECK_EQ_INT(listen_any(&lfd, uri, sizeof(uri)), 0);
+	CHECK_EQ_INT(acceptor_new(lfd, -1, IO_TIMEOUT_MS, &a), 0);
+	CHECK_EQ_INT(chan_connect(uri, 2000, -1, &cfd, err, sizeof(err)), 0);
+	static const char hello_like[64] = "bytes the destination never reads";
+	CHECK(send(cfd, hello_like, sizeof(hello_like), MSG_NOSIGNAL) == (ssize_t)sizeof(hello_like));
+	acceptor_free(a, "another migration is already incoming");
+	close(lfd);
+	struct timeval tv = {.tv_sec = 2};
+	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ssize_t n = recv(cfd, reply, sizeof(reply) - 1, 0);
+	if (n < 0)
+		fprintf(stderr, "the client read: %s\n", strerror(errno));
+	CHECK(n > WIRE_HDR_SIZE);
+	reply[n > 0 ? n : 0] = 0;
+	CHECK(memmem(reply, (size_t)(n > 0 ? n : 0), "another migration", 17) != NULL);
+	close(cfd);
+}
+
 /* A hand-made source: HELLO for the fake guest's layout with n data
  * channels; returns the main connection (HELLO_ACK read). */
 static int handmade_source(const char *uri, uint32_t nch, uint64_t session, uint64_t ram_bytes)
@@ -420,6 +448,7 @@ RUN_TESTS("failures", UT(lost_go_keeps_source_paused_and_unconfirmed),
 	  UT(strangers_do_not_disturb_data_channels),
 	  UT(strangers_during_the_channel_window_are_refused_one_by_one),
 	  UT(second_source_is_refused_first_completes),
+	  UT(a_connection_in_the_backlog_is_told_why_when_the_door_closes),
 	  UT(silence_after_channel_end_ends_the_destination),
 	  UT(source_over_the_ram_limit_is_refused_and_the_wait_goes_on),
 	  UT(cancel_ends_an_incoming_wait_at_once),
