@@ -8,7 +8,18 @@
 #define UNKNOWN_LINK_MIBS 4096.0  /* no measure yet: assume a fast link, CPU is the limit */
 #define SWITCH_MARGIN 1.15        /* another codec must win by 15 % to replace this one */
 #define MAX_THREADS 8
-#define MAX_CHANNELS 4
+#define MAX_CHANNELS 8
+/*
+ * Compression threads do not add up: measured on 16 idle cores
+ * (bench/thread_scaling 512 MiB, 4-8 channels, docs/benchmarks.md) zstd
+ * went 1.5x faster with 2 threads, 2.3x with 4 and 2.7x with 8, deflate
+ * 1.9x, 2.5x and 3.2x; the rest of the pipeline (page copy, the socket,
+ * page faults on the destination) stays on fewer cores. Amdahl's law
+ * with this serial share (1.6x, 2.2x, 2.7x) is within 20 % of both. The
+ * same bench showed no gain at all from threads without data channels,
+ * and deflate 26 % faster with 8 channels than with 4.
+ */
+#define SERIAL_SHARE 0.28
 #define MIN_XBZRLE_CACHE (16ull << 20)
 #define XBZRLE_POOR_HITS 0.2      /* under this hit rate the cache costs more than it saves */
 #define MIN_DECOMPRESS_CPUS 0.1   /* a destination with less idle is not asked to decompress */
@@ -43,6 +54,12 @@ static double dst_cpus(const struct plan_inputs *in, unsigned channels)
 	return usable(channels ? channels : 1, in->dst_known ? in->dst.idle_cpus : in->src.idle_cpus);
 }
 
+/* CPUs' worth of compression n threads deliver (see SERIAL_SHARE). */
+static double parallel_cpus(double n)
+{
+	return n <= 1 ? n : n / (1 + SERIAL_SHARE * (n - 1));
+}
+
 double plan_rate(const struct plan_inputs *in, enum codec_id c, unsigned threads)
 {
 	double nz = nonzero_share(in), link = link_mibs(in);
@@ -50,9 +67,9 @@ double plan_rate(const struct plan_inputs *in, enum codec_id c, unsigned threads
 		return link / nz;
 	const struct plan_codec_sample *s = &in->codec[c];
 	double by_link = link * s->ratio / nz;
-	double by_cpu = usable(threads, in->src.idle_cpus) * s->mibs_per_core / nz;
+	double by_cpu = parallel_cpus(usable(threads, in->src.idle_cpus)) * s->mibs_per_core / nz;
 	unsigned channels = threads > MAX_CHANNELS ? MAX_CHANNELS : threads;
-	double by_dst = dst_cpus(in, threads > 1 ? channels : 0) * s->dec_mibs_per_core / nz;
+	double by_dst = parallel_cpus(dst_cpus(in, threads > 1 ? channels : 0)) * s->dec_mibs_per_core / nz;
 	double r = by_link < by_cpu ? by_link : by_cpu;
 	return r < by_dst ? r : by_dst;
 }
