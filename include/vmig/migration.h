@@ -236,6 +236,10 @@ struct vmig_migrate_plan {
 	double ram_mibs;            /* RAM it expects to move per second */
 	uint64_t first_pass_ms;     /* expected time of the first pass (all of RAM) */
 	char reason[VMIG_MAX_ERROR];
+	/* appended: how a guest that outruns the link is slowed down,
+	 * as vmig_migrate_stats.throttle_mode ("": never) */
+	char throttle_mode[16];
+	uint64_t dirty_limit;       /* bytes/s the guest may dirty from the first pass; 0: none */
 };
 #define VMIG_MIGRATE_PLAN_INIT {.size = sizeof(struct vmig_migrate_plan)}
 

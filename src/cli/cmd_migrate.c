@@ -514,6 +514,23 @@ static int follow(int fd, const struct migrate_opts *o)
 	}
 }
 
+/* The plan's throttle line: which controller would slow a guest that
+ * outruns the link, and the dirty limit if one is set. */
+static void print_plan_throttle(json_t *rep)
+{
+	const char *mode = str(rep, "throttle_mode");
+	if (!mode || !*mode)
+		printf("  throttle          none (the guest is never slowed down)\n");
+	else if (!strcmp(mode, "dirty-limit"))
+		printf("  throttle          dirty-limit: the guest held to %.1f MiB/s of dirtied RAM\n",
+		       num(rep, "dirty_limit") / 1048576.0);
+	else if (!strcmp(mode, "dirty-rate"))
+		printf("  throttle          dirty-rate: the share the dirty and link rates call for, "
+		       "corrected each pass\n");
+	else
+		printf("  throttle          %s: QEMU's steps when a pass does not shrink\n", mode);
+}
+
 /* --plan: what --policy auto would start with, and why; migrates nothing. */
 static int show_plan(int fd, const struct migrate_opts *o)
 {
@@ -536,8 +553,7 @@ static int show_plan(int fd, const struct migrate_opts *o)
 		printf("  threads           %.0f compressing, %.0f data channels\n", num(rep, "threads"),
 		       num(rep, "channels"));
 		printf("  XBZRLE            %s\n", num(rep, "xbzrle_cache") ? "on" : "off");
-		printf("  auto-converge     %s\n",
-		       json_is_true(json_object_get(rep, "auto_converge")) ? "on" : "off");
+		print_plan_throttle(rep);
 		printf("  expected          %.0f MiB/s of RAM, first pass %.1f s\n", num(rep, "ram_mibs"),
 		       num(rep, "first_pass_ms") / 1000.0);
 		printf("  why               %s\n", str(rep, "reason"));

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "migration/converge.h"
 #include "policy/probe.h"
 #include "migration/sender_internal.h"
 #include "policy/sample.h"
@@ -215,6 +216,8 @@ void autopolicy_report(const struct vmig_migration *m, struct vmig_migrate_plan 
 	out->channels = pl->channels;
 	out->xbzrle_cache_bytes = pl->xbzrle_bytes;
 	out->auto_converge = m->p.auto_converge;
+	snprintf(out->throttle_mode, sizeof(out->throttle_mode), "%s", converge_mode_name(&m->p));
+	out->dirty_limit = m->p.dirty_limit;
 	out->ram_mibs = plan_rate(&m->plan_in, pl->codec, pl->threads);
 	double ram_mib = (double)m->plan_in.ram_bytes / 1048576.0;
 	out->first_pass_ms = out->ram_mibs > 0 ? (uint64_t)(ram_mib / out->ram_mibs * 1000.0) : 0;

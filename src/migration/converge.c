@@ -21,6 +21,11 @@ static enum converge_mode mode_of(const struct vmig_migrate_params *p)
 	return p->throttle_mode == VMIG_THROTTLE_DIRTY_RATE ? CONVERGE_DIRTY_RATE : CONVERGE_STEPS;
 }
 
+const char *converge_mode_name(const struct vmig_migrate_params *p)
+{
+	return mode_names[mode_of(p)];
+}
+
 int converge_take_params(struct vmig_migration *m, char *err, size_t errlen)
 {
 	const struct vmig_migrate_params *p = &m->p;
@@ -60,7 +65,7 @@ static void set_throttle(struct vmig_migration *m, unsigned pct)
 	pthread_mutex_lock(&m->lock);
 	m->st.throttle_pct = m->throttle_pct;
 	m->st.throttle_steps = m->thr.steps + m->dr.changes;
-	snprintf(m->st.throttle_mode, sizeof(m->st.throttle_mode), "%s", mode_names[mode_of(&m->p)]);
+	snprintf(m->st.throttle_mode, sizeof(m->st.throttle_mode), "%s", converge_mode_name(&m->p));
 	pthread_mutex_unlock(&m->lock);
 }
 

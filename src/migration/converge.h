@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct vmig_migration;
+struct vmig_migrate_params;
 
 /* From m->p: the settings of both (QEMU's defaults where 0); 0, or
  * -EINVAL / -EOPNOTSUPP (throttling asked of a guest that cannot) with err. */
@@ -21,6 +22,10 @@ int converge_take_params(struct vmig_migration *m, char *err, size_t errlen);
  * the guest dirtied dirty_pages: raises, corrects or keeps the throttle. */
 void converge_after_pass(struct vmig_migration *m, uint64_t pages, uint64_t dirty_pages,
 			 uint64_t xfer, double secs);
+
+/* The controller p asks for: "auto-converge", "dirty-rate", "dirty-limit",
+ * or "" for none (vmig_migrate_stats.throttle_mode). */
+const char *converge_mode_name(const struct vmig_migrate_params *p);
 
 /* Lifts any throttle: the migration ends, fails, or the guest paused for good. */
 void converge_lift(struct vmig_migration *m);

@@ -316,10 +316,11 @@ static int cmd_query_migrate_plan(void *ctx, json_t *args, json_t **ret, char *e
 	vm_guest_iface(vm, &g);
 	if ((r = vmig_migration_plan(&g, &p, &plan, err, errlen)))
 		return r;
-	*ret = json_pack("{s:s, s:i, s:i, s:i, s:I, s:b, s:f, s:I, s:o}", "codec", plan.codec,
+	*ret = json_pack("{s:s, s:i, s:i, s:i, s:I, s:b, s:s, s:I, s:f, s:I, s:o}", "codec", plan.codec,
 			 "level", plan.level, "threads", (int)plan.threads, "channels",
 			 (int)plan.channels, "xbzrle_cache", (json_int_t)plan.xbzrle_cache_bytes,
-			 "auto_converge", plan.auto_converge, "ram_mibs", plan.ram_mibs,
+			 "auto_converge", plan.auto_converge, "throttle_mode", plan.throttle_mode,
+			 "dirty_limit", (json_int_t)plan.dirty_limit, "ram_mibs", plan.ram_mibs,
 			 "first_pass_ms", (json_int_t)plan.first_pass_ms, "reason",
 			 json_string_lossy(plan.reason));
 	return *ret ? 0 : -ENOMEM;

@@ -474,6 +474,7 @@ TEST(plan_says_what_auto_would_do_without_migrating)
 	CHECK(plan.ram_mibs > 16);
 	CHECK(plan.first_pass_ms > 0);
 	CHECK(strstr(plan.reason, "link 16 MiB/s") != NULL);
+	CHECK_STR(plan.throttle_mode, "dirty-rate"); /* auto's controller, as it would run */
 	CHECK(!src.tracking && !src.paused); /* the guest was not touched */
 	fg_free(&src);
 }
