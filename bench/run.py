@@ -5,7 +5,8 @@ scenarios of bench/scenarios/ (docs/benchmarks.md, "How to run").
   bench/run.py [--quick] [--scenario NAME ...] [--build DIR] [--out DIR]
                [--runs N] [--accel kvm|tcg] [--no-prewarm]
   bench/run.py --list [--quick]          what would run, and how long at most
-  bench/run.py --check [--quick]         the scenario files and this host only
+  bench/run.py --check [--quick]         the scenario files, this host and the build
+  bench/run.py --check-host [--quick]    the scenario files and this host (KVM, root)
   bench/run.py --report RESULTS.jsonl    the report and plots again from results
 
 Writes DIR/results.jsonl (one JSON object per migration), DIR/report.md and
@@ -43,6 +44,7 @@ def parse_args(argv):
                     help="keep each run's directory (serial logs, VMM output) under DIR/runs")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--check-host", action="store_true")
     ap.add_argument("--report", metavar="RESULTS")
     a = ap.parse_args(argv)
     if a.runs and a.runs < scenarios.MIN_RUNS and a.accel == "kvm":
@@ -96,6 +98,11 @@ def main(argv):
     if a.list:
         list_scenarios(scs, a)
         return 0
+    if a.check_host:
+        bad = preflight.host_problems(scs, a.accel)
+        for p in bad:
+            print(f"bench: {p}", file=sys.stderr)
+        return 2 if bad else 0
     bad = preflight.problems(scs, a.build, a.accel)
     if bad:
         for p in bad:

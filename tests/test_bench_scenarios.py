@@ -134,3 +134,11 @@ def test_run_py_lists_the_quick_set_and_its_worst_case():
     r = run_py("--list", "--quick")
     assert r.returncode == 0, r.stderr
     assert "1G" in r.stdout and "10G" in r.stdout and "at most" in r.stdout
+
+
+@pytest.mark.skipif(os.access("/dev/kvm", os.R_OK | os.W_OK), reason="this host has /dev/kvm")
+def test_make_bench_quick_without_kvm_stops_before_building():
+    r = subprocess.run(["make", "-s", "bench-quick"], cwd=bench_support.ROOT, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode != 0 and "/dev/kvm is not available" in r.stderr
+    assert "Traceback" not in r.stderr and "meson" not in r.stdout

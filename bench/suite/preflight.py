@@ -20,8 +20,8 @@ def kvm_problem(accel):
     return None
 
 
-def problems(scenarios, build, accel):
-    """Every reason the run cannot start, as sentences (empty: go)."""
+def host_problems(scenarios, accel):
+    """What no install or build can fix: KVM, root."""
     out = []
     k = kvm_problem(accel)
     if k:
@@ -29,6 +29,12 @@ def problems(scenarios, build, accel):
     needs_root = any(sc.link != "loopback" or sc.host == "tight" for sc in scenarios)
     if needs_root and os.geteuid() != 0:
         out.append("network namespaces, tc links and memory cgroups need root: run as root")
+    return out
+
+
+def problems(scenarios, build, accel):
+    """Every reason the run cannot start, as sentences (empty: go)."""
+    out = host_problems(scenarios, accel)
     wanted = ["guestload.elf", "content_probe"]
     if accel == "kvm":
         wanted.append("vmig")
@@ -38,7 +44,7 @@ def problems(scenarios, build, accel):
                        f"ninja -C {build})")
     if any(s.system == "qemu" for sc in scenarios for s in sc.settings):
         if not shutil.which(qemu_driver.QEMU):
-            out.append(f"{qemu_driver.QEMU} is not installed: `VMIG_BENCH=1 make deps` "
+            out.append(f"{qemu_driver.QEMU} is not installed: `make bench-deps` "
                        f"(Debian's qemu-system-x86)")
     if any(sc.host == "tight" for sc in scenarios) and not cgroups.detect():
         out.append("no cgroup memory controller is mounted: the 'tight' scenarios need one")
