@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-import bench_support
+import bench_support  # noqa: F401  (puts bench/ on the path)
 from suite import content, floor, scenarios
 
 # A measurement in content_probe's shape (made-up, round figures).

@@ -2,7 +2,7 @@
 (bench/suite/guestlog.py): lines as they arrive, rates, slowdown."""
 import pytest
 
-import bench_support  # noqa: F401
+import bench_support  # noqa: F401  (puts bench/ on the path)
 from suite import guestlog
 
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-import bench_support
+import bench_support  # noqa: F401  (puts bench/ on the path)
 from suite import cgroups, hostload, hosts
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="netns, tc and cgroups need root")

@@ -107,3 +107,11 @@ def test_run_py_report_on_a_missing_file_exits_1(tmp_path):
     r = subprocess.run([sys.executable, bench_support.RUN_PY, "--report",
                         str(tmp_path / "none.jsonl")], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "cannot read" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_scenario_that_could_not_run_is_reported(records):
+    broken = {"type": "scenario_error", "scenario": "1G-tight",
+              "error": "RuntimeError: no cgroup memory controller"}
+    text = report.render(records + [broken])
+    assert "## Scenarios that could not run" in text
+    assert "- 1G-tight: RuntimeError: no cgroup memory controller" in text

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-import bench_support
+import bench_support  # noqa: F401  (puts bench/ on the path)
 from suite import cgroups, context, hosts, scenarios, vmig_driver
 
 # Test double of vmig's query-migrate reply, in docs/control.md's shape.

@@ -136,6 +136,10 @@ def render(records, plot_files=None):
     head = headline(groups)
     if head:
         out += ["## Headline", "", *head, ""]
+    broken = [r for r in records if r["type"] == "scenario_error"]
+    if broken:
+        out += ["## Scenarios that could not run", "",
+                *(f"- {r['scenario']}: {r['error']}" for r in broken), ""]
     for name, gs in groups.items():
         sample = gs[0].runs[0]
         out += [f"## {name}", "",

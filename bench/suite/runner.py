@@ -87,10 +87,17 @@ def estimate_s(scenarios, runs_override=0, accel="kvm"):
 
 
 def run_all(scenarios, opts, out_path, log=print):
+    """Runs every scenario; one that cannot be set up (its floor, hosts or
+    content) is recorded as a scenario_error and the next one runs."""
     t = time.monotonic()
     recs = []
     for sc in scenarios:
-        recs += run_scenario(sc, opts, out_path, log)
+        try:
+            recs += run_scenario(sc, opts, out_path, log)
+        except Exception as e:  # noqa: BLE001  the report says which and why
+            results.append(out_path, {"type": "scenario_error", "scenario": sc.name,
+                                      "error": f"{type(e).__name__}: {e}"})
+            log(f"== {sc.name}: could not run: {type(e).__name__}: {e}")
     log(f"{len(recs)} migrations in {(time.monotonic() - t) / 60:.1f} min; results: {out_path}")
     return recs
 
