@@ -115,3 +115,12 @@ def test_a_scenario_that_could_not_run_is_reported(records):
     text = report.render(records + [broken])
     assert "## Scenarios that could not run" in text
     assert "- 1G-tight: RuntimeError: no cgroup memory controller" in text
+
+
+def test_headline_bounds_the_speedup_when_the_baseline_never_converged(records):
+    failed = [dict(r, converged=False, status="failed", total_ms=30050)
+              if r.get("setting") == "none-ac" and r.get("scenario") == "1G" else r
+              for r in records]
+    text = report.render(failed)
+    assert "1G: vmig `auto` is at least **5.46x** faster than `none-ac`, which converged in " \
+           "none of its 3 runs (30 s" in text
