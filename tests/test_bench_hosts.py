@@ -10,7 +10,7 @@ import time
 import pytest
 
 import bench_support  # noqa: F401  (puts bench/ on the path)
-from suite import cgroups, hostload, hosts
+from suite import cgroups, hostload, hosts, linkcheck
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="netns, tc and cgroups need root")
 
@@ -103,3 +103,9 @@ def test_burners_start_one_per_core_per_host_and_stop():
     finally:
         b.stop()
     assert b.procs == []
+
+
+def test_link_check_measures_about_the_shaped_rate(pair):
+    got = linkcheck.measure(pair, 2, 10e6)
+    # tbf lets its 256 KiB burst through at once: a few % over on 2.5 MB
+    assert 5e6 < got < 12.5e6

@@ -124,3 +124,9 @@ def test_headline_bounds_the_speedup_when_the_baseline_never_converged(records):
     text = report.render(failed)
     assert "1G: vmig `auto` is at least **5.46x** faster than `none-ac`, which converged in " \
            "none of its 3 runs (30 s" in text
+
+
+def test_the_link_check_is_reported_beside_the_nominal_rate(records):
+    link = {"type": "link", "scenario": "1G", "nominal_bps": 1e9, "measured_bps": 9.4e8}
+    text = report.render(records + [link])
+    assert "Link check: one TCP stream got 940 Mbit/s of the nominal 1000 Mbit/s" in text

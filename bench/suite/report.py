@@ -31,6 +31,13 @@ def floor_line(floor):
             f"{floor['cores']:g} cores (bench/suite/floor.py).")
 
 
+def link_line(link):
+    if not link:
+        return None
+    return (f"Link check: one TCP stream got {link['measured_bps'] / 1e6:.0f} Mbit/s of the nominal "
+            f"{link['nominal_bps'] / 1e6:.0f} Mbit/s (bench/suite/linkcheck.py).")
+
+
 def cpu_side(g, side, part):
     return g.stat_of(lambda r: ((r.get("cpu") or {}).get(side) or {}).get(part))
 
@@ -132,6 +139,7 @@ def headline(all_groups):
 def render(records, plot_files=None):
     """The whole report as Markdown text."""
     groups, floors = results.group(records)
+    links = {r["scenario"]: r for r in records if r["type"] == "link"}
     meta = next((r for r in records if r["type"] == "meta"), {})
     out = ["# vmig benchmark report", ""]
     if meta.get("note"):
@@ -154,6 +162,8 @@ def render(records, plot_files=None):
         out += [f"## {name}", "",
                 f"{sample.get('link')} link, {sample.get('host')} hosts, {sample.get('mem')} guest "
                 f"`{sample.get('guest_args')}`.", "", floor_line(floors.get(name)), ""]
+        if link_line(links.get(name)):
+            out += [link_line(links[name]), ""]
         out += table(gs, floors.get(name)) + [""]
         d = decisions(gs)
         if d:

@@ -6,12 +6,14 @@ import os
 import tempfile
 import time
 
-from . import content, floor, hostload, hosts, qemu_driver, results, vmig_driver
+from . import content, floor, hostload, hosts, linkcheck, qemu_driver, results, vmig_driver
 from .context import RunContext
 from .scenarios import interleaved_order
 
 DRIVERS = {"vmig": vmig_driver, "qemu": qemu_driver}
 GIB = 1 << 30
+# Seconds of the nominal rate the link check sends before a scenario's runs.
+LINK_CHECK_S = 2
 
 
 def summary(rec):
@@ -43,6 +45,11 @@ def run_scenario(sc, opts, out_path, log=print):
     if not opts.no_prewarm:
         log(f"   pre-warmed host memory in {hostload.prewarm(prewarm_bytes(sc)):.1f} s")
     pair = hosts.make_pair(sc.link)
+    if sc.link_bits_per_s:
+        got = linkcheck.measure(pair, LINK_CHECK_S, sc.link_bits_per_s)
+        results.append(out_path, {"type": "link", "scenario": sc.name,
+                                  "nominal_bps": sc.link_bits_per_s, "measured_bps": got})
+        log(f"   link {sc.link}: one TCP stream got {got / 1e9:.2f} Gbit/s")
     burners = hostload.Burners([pair.prefix("a"), pair.prefix("b")]) if sc.host == "busy" else None
     recs = []
     try:
