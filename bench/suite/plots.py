@@ -14,6 +14,8 @@ from . import results
 MIB = float(1 << 20)
 GNUPLOT_TIMEOUT_S = 60
 TERMINAL = "set terminal pngcairo size {w},{h} font 'sans,9'"
+# Bar colours by system (the last column of a bar chart's data).
+SYSTEM_COLOUR = {"vmig": 0x4477AA, "qemu": 0xCC6677}
 
 
 class PlotError(Exception):
@@ -48,7 +50,9 @@ def bar_data(groups):
             cells += list(s) if s else [None] * 3
         t = cells[0:3]
         cells[0:3] = [x / 1000 if x is not None else None for x in t]
-        rows.append(f"\"{g.system} {g.setting}\" " + " ".join(_num(x) for x in cells))
+        colour = SYSTEM_COLOUR.get(g.system, 0)
+        rows.append(f"\"{g.system} {g.setting}\" " + " ".join(_num(x) for x in cells) +
+                    f" {colour}")
     return "\n".join(rows) + "\n"
 
 
@@ -56,18 +60,19 @@ def bars(scenario, groups, outdir):
     """bars-SCENARIO.png: three panels, a bar per setting with its min-max."""
     base = os.path.join(outdir, f"bars-{safe(scenario)}")
     with open(base + ".dat", "w") as f:
-        f.write("# setting total_s lo hi downtime_ms lo hi migration_cpu_s lo hi\n")
+        f.write("# setting total_s lo hi downtime_ms lo hi migration_cpu_s lo hi colour\n")
         f.write(bar_data(groups))
     panels = [("total time (s)", 2), ("downtime (ms)", 5), ("migration CPU, both sides (s)", 8)]
     lines = [TERMINAL.format(w=1500, h=520), f"set output '{base}.png'",
-             "set datafile missing '?'", "set style data histogram",
-             "set style histogram errorbars gap 1 lw 1", "set style fill solid 0.6 border -1",
+             "set datafile missing '?'", "set style fill solid 0.7 border -1",
+             "set boxwidth 0.7", "set xrange [-0.6:*]", "set offsets 0, 0.6, graph 0.08, 0",
              "set xtics rotate by -35 left font ',8'", "set yrange [0:*]", "set grid ytics",
              "unset key", f"set multiplot layout 1,3 title '{scenario}: median, min-max "
              f"(converged runs)'"]
     for title, col in panels:
         lines += [f"set title '{title}'",
-                  f"plot '{base}.dat' using {col}:{col + 1}:{col + 2}:xtic(1) lc rgb '#4477aa'"]
+                  f"plot '{base}.dat' using 0:{col}:11:xtic(1) with boxes lc rgb variable, "
+                  f"'' using 0:{col}:{col + 1}:{col + 2} with yerrorbars lc black pt 7 ps 0.4"]
     lines += ["unset multiplot"]
     with open(base + ".gp", "w") as f:
         f.write("\n".join(lines) + "\n")
