@@ -17,8 +17,8 @@ PYTEST_ARGS ?=
 QATZIP_VENDOR ?= ../shared/vendor
 QATZIP_BUILD  ?= $(DEBUG_BUILD)/qatzip
 
-.PHONY: all deps build debug tsan qatzip demo test unit bench certs clean format fuzz fuzz-build \
-	fuzz-merge
+.PHONY: all deps build debug tsan qatzip demo test unit bench bench-quick bench-host bench-deps \
+	bench-guest-speed certs clean format fuzz fuzz-build fuzz-merge
 
 all: build
 
@@ -73,7 +73,29 @@ fuzz: fuzz-build
 fuzz-merge: fuzz-build
 	scripts/fuzz.sh --merge $(FUZZ_BUILD) $(FUZZ_TARGETS)
 
-bench: build
+# The benchmark suite (docs/benchmarks.md): vmig and QEMU 7.2 side by side
+# on the scenarios of bench/scenarios/, results and report in bench/out/.
+# Needs /dev/kvm and root: without them it stops at once, saying why.
+# `make bench` runs them all (hours); `make bench-quick` the 1G and 10G cells
+# with the headline settings (about 10 minutes). BENCH_ARGS adds bench/run.py
+# options, e.g. BENCH_ARGS="--scenario slow".
+BENCH_PY   ?= /usr/bin/python3
+BENCH_ARGS ?=
+
+bench-host:
+	@$(BENCH_PY) bench/run.py --check-host $(BENCH_ARGS)
+
+bench-deps:
+	@VMIG_BENCH=1 scripts/install-deps.sh
+
+bench: bench-host bench-deps build
+	$(BENCH_PY) bench/run.py --build $(BUILD) $(BENCH_ARGS)
+
+bench-quick: bench-host bench-deps build
+	$(BENCH_PY) bench/run.py --quick --build $(BUILD) $(BENCH_ARGS)
+
+# guestload's dirty rate under vmig and QEMU (docs/benchmarks.md, Guest speed).
+bench-guest-speed: build
 	bench/dirty-rate.sh $(BUILD)
 
 # Test TLS credentials (QEMU's layout + keys.psk) for --tls-creds / --tls-psk.

@@ -1,0 +1,39 @@
+"""The figures both drivers report the same way: CPU per side and per GiB,
+the guest's slowdown, and whether the migrated guest still checks out."""
+import time
+
+from . import guestlog
+
+GIB = float(1 << 30)
+# How long the migrated guest runs before its error count is read: its
+# page checks need a few of its once-a-second progress lines.
+SETTLE_S = 3.0
+
+
+def cpu_figures(src, dst, mem_bytes):
+    """{"cpu": {src, dst}, "cpu_s_per_gib": migration CPU (both sides, vCPU
+    threads excluded) per GiB of guest RAM} from two cpuacct.Trackers."""
+    cpu = {"src": src.result(), "dst": dst.result()}
+    if cpu["src"] is None or cpu["dst"] is None:
+        return {"cpu": cpu, "cpu_s_per_gib": None}
+    other = cpu["src"]["other_s"] + cpu["dst"]["other_s"]
+    return {"cpu": cpu, "cpu_s_per_gib": round(other / (mem_bytes / GIB), 3)}
+
+
+def guest_figures(src_log, before_t0, t0, t1):
+    """The guest's dirty rate before (from before_t0 to t0) and during the
+    migration (t0 to t1, host clock), and the share it lost."""
+    before = guestlog.mean_rate(src_log.progress, before_t0, t0)
+    during = guestlog.mean_rate(src_log.progress, t0, t1)
+    return {"guest_rate_before_mibs": before, "guest_rate_during_mibs": during,
+            "guest_slowdown": guestlog.slowdown(before, during)}
+
+
+def guest_check(dst_log, completed):
+    """After the migrated guest ran a little: its page-check error count
+    (pages lost or corrupted by the migration) and its FATAL line if an
+    exception ended it."""
+    if not completed:
+        return {"errors_after": None, "guest_fatal": None}
+    time.sleep(SETTLE_S)
+    return {"errors_after": dst_log.last_errors(), "guest_fatal": dst_log.fatal()}

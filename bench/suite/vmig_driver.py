@@ -1,0 +1,113 @@
+"""One vmig migration: a source VM booted with guestload on host a, a
+destination waiting on host b, `vmig migrate --json` with the setting's
+arguments, and query-migrate polled beside it for the timeline."""
+import json
+import os
+import subprocess
+import time
+
+from . import control, cpuacct, guestlog, metrics, timeline
+from .procs import Procs, exit_reason
+
+START_TIMEOUT_S = 60     # boot and fill of the guest
+DOWNTIME_MS = 300        # both systems get the same limit (qemu_driver.DOWNTIME_MS)
+FINAL = ("completed", "failed", "cancelled", "unconfirmed", "none")
+
+
+def sample(reply):
+    """A timeline sample from vmig's query-migrate (docs/control.md)."""
+    return {"status": reply.get("status"), "throughput_mibs": reply.get("throughput_mibs"),
+            "dirty_rate_mibs": reply.get("dirty_rate_mibs"),
+            "throttle_pct": reply.get("throttle_pct"),
+            "remaining_bytes": reply.get("remaining_bytes"),
+            "pass": reply.get("iterations")}
+
+
+def final_figures(j):
+    """The record's figures from `vmig migrate --json`'s final object."""
+    done = j.get("status") == "completed"
+    return {"status": j.get("status", "failed"), "converged": done, "error": j.get("error"),
+            "total_ms": j.get("total_ms"),
+            "downtime_ms": j.get("downtime_ms") if done else None,
+            "guest_downtime_ms": j.get("guest_downtime_ms") if done else None,
+            "wire_bytes": j.get("wire_bytes"), "ram_bytes": j.get("ram_bytes"),
+            "passes": j.get("iterations"), "throttle_pct_max": None,
+            "throttle_steps": j.get("throttle_steps"), "codec": j.get("codec"),
+            "policy": j.get("policy")}
+
+
+def vm_commands(ctx, tmp, port):
+    sc = ctx.scenario
+    src = [ctx.vmig, "run", "--mem", sc.mem, "--vcpus", str(sc.vcpus), "--guest", ctx.guest,
+           "--guest-args", ctx.guest_args, "--serial", os.path.join(tmp, "vmig-src.log"),
+           "--control", os.path.join(tmp, "vmig-src.sock")]
+    if ctx.modules:
+        src += ["--module", ",".join(ctx.modules)]
+    dst = [ctx.vmig, "run", "--incoming", f"tcp:{ctx.pair.dst_host}:{port}",
+           "--serial", os.path.join(tmp, "vmig-dst.log"),
+           "--control", os.path.join(tmp, "vmig-dst.sock")]
+    return ctx.command("a", src), ctx.command("b", dst)
+
+
+def run(ctx, setting, round_no):
+    """Runs one migration; returns its record (never raises for a failed
+    migration: the record says what happened)."""
+    rec = ctx.record(setting, round_no)
+    rec["args"] = " ".join(setting.args)
+    procs = Procs(ctx.tmpdir)
+    try:
+        rec.update(_migrate(ctx, setting, procs))
+    except Exception as e:  # noqa: BLE001  one broken run must not end the suite
+        rec.update({"status": "error", "converged": False, "error": str(e)})
+    finally:
+        procs.stop_all()
+        rec["oom_kills"] = ctx.oom_kills()
+        ctx.release()
+    return rec
+
+
+def _migrate(ctx, setting, procs):
+    sc, tmp, port = ctx.scenario, ctx.tmpdir, ctx.port()
+    src_cmd, dst_cmd = vm_commands(ctx, tmp, port)
+    src, dst = procs.start("vmig-src", src_cmd), procs.start("vmig-dst", dst_cmd)
+    src_log = guestlog.GuestLog(os.path.join(tmp, "vmig-src.log"))
+    dst_log = guestlog.GuestLog(os.path.join(tmp, "vmig-dst.log"))
+    alive = lambda: src.poll() is None  # noqa: E731
+    try:
+        ctl = control.connect(control.LineClient, os.path.join(tmp, "vmig-src.sock"),
+                              START_TIMEOUT_S, alive)
+        src_log.wait_for_t(sc.warmup_s, START_TIMEOUT_S, alive)
+        control.wait_for_path(os.path.join(tmp, "vmig-dst.sock"), START_TIMEOUT_S,
+                              lambda: dst.poll() is None)
+    except (RuntimeError, control.ControlError) as e:
+        raise RuntimeError(f"{e}; source: {exit_reason(src) or 'running'}: "
+                           f"{procs.tail('vmig-src')}") from None
+    before_t0 = src_log.progress[0]["host_t"]
+    trackers = [cpuacct.Tracker(src.pid), cpuacct.Tracker(dst.pid)]
+    t0 = time.monotonic()
+    mig = subprocess.Popen([ctx.vmig, "migrate", "--control", os.path.join(tmp, "vmig-src.sock"),
+                            f"tcp:{ctx.pair.dst_host}:{port}", "--json", "--timeout",
+                            str(sc.timeout_s), "--downtime-ms", str(DOWNTIME_MS), *setting.args],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    samples, _ = timeline.follow(lambda: sample(ctl.call("query-migrate")),
+                                 lambda s: s["status"] in FINAL or mig.poll() is not None,
+                                 trackers, src_log, t0, sc.timeout_s + 30)
+    t1 = time.monotonic()
+    try:
+        out, err = mig.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        mig.kill()
+        out, err = mig.communicate()
+    try:
+        j = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        j = {"status": "failed", "error": f"vmig migrate printed no JSON: {err.strip()[-300:]}"}
+    rec = final_figures(j)
+    throttles = [s["throttle_pct"] for s in samples if s.get("throttle_pct") is not None]
+    rec["throttle_pct_max"] = max(throttles) if throttles else None
+    rec.update(metrics.cpu_figures(trackers[0], trackers[1], sc.mem_bytes))
+    rec.update(metrics.guest_figures(src_log, before_t0, t0, t1))
+    rec.update(metrics.guest_check(dst_log, rec["converged"]))
+    rec["timeline"] = samples
+    ctl.close()
+    return rec
