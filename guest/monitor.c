@@ -82,6 +82,10 @@ void monitor_tick(uint64_t now)
 	line_emit(&l);
 
 	if (G.cfg.time_s && t >= G.cfg.time_s) {
+		if (G.mods.hash) {
+			check_all_modules();
+			totals(&pages, &passes, &errors);
+		}
 		line_init(&l, "done t=");
 		line_u64(&l, t);
 		line_str(&l, "s passes=");
