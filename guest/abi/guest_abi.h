@@ -36,6 +36,10 @@
 #define VMIG_PORT_SERIAL 0x3f8    /* 8250 UART, COM1, 8-bit */
 #define VMIG_PORT_HEARTBEAT 0x4e0 /* out: heartbeat counter, ~every 1 ms */
 #define VMIG_PORT_EXIT 0x4e4      /* out: exit code; the VM ends */
+/* in: the host's check-request count; guestload (fill=modules) checks its
+ * module pages when it changes (it reads it once a second). A port no
+ * device answers reads as all ones and never changes. */
+#define VMIG_PORT_REQUEST 0x4e8
 
 /* Lives in the image, 8-byte aligned, within the first 8 KiB of the file. */
 struct vmig_boot_header {

@@ -132,6 +132,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	iobus_register(&vm->iobus, VMIG_PORT_SERIAL, 8, "serial", serial_io, &vm->serial);
 	iobus_register(&vm->iobus, VMIG_PORT_HEARTBEAT, 4, "heartbeat", guestdev_io, &vm->gdev);
 	iobus_register(&vm->iobus, VMIG_PORT_EXIT, 4, "exit", guestdev_io, &vm->gdev);
+	iobus_register(&vm->iobus, VMIG_PORT_REQUEST, 4, "request", guestdev_io, &vm->gdev);
 
 	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {

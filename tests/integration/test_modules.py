@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -153,9 +154,30 @@ def test_run_corrupted_module_page_is_detected():
     vm.quit()
 
 
+def _wait_check_line(vm, before, timeout=20):
+    """The 'modules pages=N bad=M' line the request produced: (N, M)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.findall(r"guestload: modules pages=(\d+) bad=(\d+)", vm.serial())
+        if len(found) > before:
+            return tuple(int(x) for x in found[before])
+        time.sleep(0.2)
+    raise AssertionError("no module check line after x-guest-check:\n" + vm.serial()[-2000:])
+
+
+def test_check_on_request():
+    """x-guest-check: guestload checks its module pages within a second."""
+    mods = _modules()
+    vm = VM(mem="128M", guest_args="fill=modules ws=8M", extra=("--module", ",".join(mods)))
+    vm.wait_progress(min_t=1)
+    vm.call("x-guest-check")
+    assert _wait_check_line(vm, 0) == (_pages(mods), 0)
+    vm.quit()
+
+
 def test_migrated_modules_arrive_intact():
-    """A guest carrying modules migrates; on the destination, at the end
-    of its time= run, every module page still holds its bytes."""
+    """A guest carrying modules migrates; on the destination, on request
+    and at the end of its time= run, every module page holds its bytes."""
     mods = _modules()
     src = VM(mem="256M", guest_args="fill=modules ws=16M rate=20 time=12",
              extra=("--module", ",".join(mods)))
@@ -165,5 +187,9 @@ def test_migrated_modules_arrive_intact():
     rc, j, err = src.migrate(f"tcp:127.0.0.1:{port}")
     assert rc == 0 and j["status"] == "completed" and j["verified"], (rc, j, err)
     assert src.wait_exit(20) == 0, src.stderr_text()
+    dst.connect()
+    before = len(re.findall(r"guestload: modules pages=", dst.serial()))
+    dst.call("x-guest-check")
+    assert _wait_check_line(dst, before) == (_pages(mods), 0)
     assert dst.wait_exit(60) == 0, (dst.stderr_text(), dst.serial()[-2000:])
     assert _done(dst.serial()) == (_pages(mods), 0, 0)
