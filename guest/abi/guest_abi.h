@@ -122,11 +122,14 @@ struct vmig_boot_info {
  *   guestload: t=12s passes=340 dirty=812.3MiB/s errors=0        (once a second)
  *   guestload: ERROR page=0x... want_gen=N got_gen=N (bad header|bad checksum|stale|not zero)  (rate-limited)
  *   guestload: done t=30s passes=N errors=N                      (time= expired)
+ *   guestload: modules pages=N bad=N     (fill=modules: a full module check: time= end, request)
+ *   guestload: module I start=0x... bytes=N name=...             (each boot module, at boot)
  *   guestload: FATAL exception N rip=0x... err=0x...             (ring-0 handler; " cr2=0x..." added for #PF)
  * Other "guestload: " lines (tsc_khz=, filled, note:, bad argument) are
  * informational. ERROR reasons: bad header = wrong page number in the
  * header, bad checksum = corrupt, stale = intact but an older generation,
- * not zero = a never-written page is not all zeros. passes= counts full
+ * not zero = a never-written page is not all zeros, module changed = a
+ * boot module page no longer holds its bytes (want_gen=got_gen=0). passes= counts full
  * passes over the whole working set (the slowest worker's); see
  * guest/README.md.
  */
