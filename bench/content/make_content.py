@@ -236,4 +236,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except OSError as e:
+        sys.exit(f"make_content: {e.filename or 'output'}: {e.strerror}")
