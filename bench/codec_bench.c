@@ -5,7 +5,12 @@
  * (zero, English-like text, x86-like binary, random, and a mix), plus the
  * zero-page scan.
  *
- *   codec_bench [--quick] [--codec NAME] [--ms N]
+ *   codec_bench [--quick] [--codec NAME] [--ms N] [--file PATH]... [--pool-mib N]
+ *
+ * --file measures a file's own pages instead (a content set from
+ * bench/content/, repeatable): its zero pages are counted and left out
+ * (migration sends them as a flag), and up to --pool-mib (default 16) of
+ * its non-zero pages, evenly spread over the file, form the pool.
  *
  * MB/s are millions of uncompressed bytes per second of this thread's CPU
  * time (so "per core", and not skewed by other load on the machine).
@@ -241,6 +246,74 @@ static struct result run(struct codec_ctx *ctx, enum codec_id id, int level, con
 	return r;
 }
 
+/* ---- content from files ---- */
+
+#define MAX_DATA 8
+
+struct dataset {
+	char name[40];
+	uint8_t *pool;
+	size_t len; /* a multiple of BATCH pages */
+};
+
+/* The file's non-zero pages, evenly spread, at most max_bytes, in whole
+ * batches (cycled when the file has fewer than one batch). */
+static int load_file_pool(const char *path, size_t max_bytes, struct dataset *d)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "codec_bench: cannot open '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	size_t cap = 1 << 20, len = 0;
+	uint8_t *buf = malloc(cap);
+	for (size_t n; buf && (n = fread(buf + len, 1, cap - len, f)) > 0;) {
+		len += n;
+		if (len == cap) {
+			uint8_t *nb = realloc(buf, cap *= 2);
+			if (!nb)
+				free(buf);
+			buf = nb;
+		}
+	}
+	fclose(f);
+	if (!buf) {
+		fprintf(stderr, "codec_bench: out of memory reading '%s'\n", path);
+		return -1;
+	}
+	size_t pages = (len + PAGE - 1) / PAGE, nonzero = 0;
+	memset(buf + len, 0, pages * PAGE - len); /* cap > len: room for the tail */
+	for (size_t p = 0; p < pages; p++)
+		if (!page_is_zero(buf + p * PAGE))
+			memmove(buf + nonzero++ * PAGE, buf + p * PAGE, PAGE);
+	if (!nonzero) {
+		fprintf(stderr, "codec_bench: '%s' has no non-zero page\n", path);
+		free(buf);
+		return -1;
+	}
+	size_t want = nonzero < max_bytes / PAGE ? nonzero : max_bytes / PAGE;
+	want = want < BATCH ? BATCH : want / BATCH * BATCH;
+	d->pool = malloc(want * PAGE);
+	if (!d->pool) {
+		free(buf);
+		return -1;
+	}
+	for (size_t i = 0; i < want; i++) {
+		size_t src = nonzero >= want ? i * (nonzero / want) : i % nonzero;
+		memcpy(d->pool + i * PAGE, buf + src * PAGE, PAGE);
+	}
+	d->len = want * PAGE;
+	const char *base = strrchr(path, '/');
+	snprintf(d->name, sizeof(d->name), "%s", base ? base + 1 : path);
+	char *dot = strchr(d->name, '.');
+	if (dot && dot != d->name)
+		*dot = 0; /* "typical.img" -> "typical" */
+	printf("%s: %zu pages, %.1f %% zero (not in the pool); pool: %zu of its %zu non-zero pages\n",
+	       d->name, pages, 100.0 * (double)(pages - nonzero) / (double)pages, want, nonzero);
+	free(buf);
+	return 0;
+}
+
 /* ---- zero-page scan ---- */
 
 static void zero_scan(size_t bytes, double min_s)
@@ -319,7 +392,8 @@ static void cpu_model(char *out, size_t len)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: codec_bench [--quick] [--codec none|lz4|zstd|deflate] [--ms N]\n");
+	fprintf(stderr, "usage: codec_bench [--quick] [--codec none|lz4|zstd|deflate] [--ms N]\n"
+			"                   [--file PATH]... (at most %d) [--pool-mib N]\n", MAX_DATA);
 }
 
 int main(int argc, char **argv)
@@ -327,6 +401,9 @@ int main(int argc, char **argv)
 	bool quick = false;
 	int only = -1;
 	double min_s = -1;
+	const char *files[MAX_DATA];
+	unsigned nfiles = 0;
+	size_t file_pool_max = 16u << 20;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
 			quick = true;
@@ -339,6 +416,11 @@ int main(int argc, char **argv)
 			only = (int)id;
 		} else if (strcmp(argv[i], "--ms") == 0 && i + 1 < argc) {
 			min_s = atof(argv[++i]) / 1000.0;
+		} else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc && nfiles < MAX_DATA) {
+			files[nfiles++] = argv[++i];
+		} else if (strcmp(argv[i], "--pool-mib") == 0 && i + 1 < argc &&
+			   atoi(argv[i + 1]) > 0) {
+			file_pool_max = (size_t)atoi(argv[++i]) << 20;
 		} else {
 			usage();
 			return 2;
@@ -347,7 +429,7 @@ int main(int argc, char **argv)
 	if (min_s <= 0)
 		min_s = quick ? 0.004 : 0.03;
 	/* The pool: 2 batches (quick) or 4 batches of pages per data kind. */
-	const size_t pool_len = (quick ? 2 : 4) * (size_t)BATCH * PAGE;
+	size_t pool_len = (quick ? 2 : 4) * (size_t)BATCH * PAGE;
 	/* Levels shown: all of them, or a few in --quick. */
 	static const int quick_levels[CODEC_COUNT][5] = {
 	    [CODEC_NONE] = {0, -1},
@@ -356,8 +438,16 @@ int main(int argc, char **argv)
 	    [CODEC_DEFLATE] = {0, 1, 2, 3, -1},
 	};
 
+	struct dataset data[MAX_DATA];
+	unsigned ndata = nfiles ? nfiles : K_COUNT;
+	for (unsigned k = 0; k < nfiles; k++) {
+		if (load_file_pool(files[k], file_pool_max, &data[k]))
+			return 1;
+		if (data[k].len > pool_len)
+			pool_len = data[k].len;
+	}
+
 	struct codec_ctx *ctx = codec_ctx_new();
-	uint8_t *pool[K_COUNT];
 	size_t max_cap = codec_bound(CODEC_LZ4, BATCH * PAGE);
 	for (unsigned i = 0; i < CODEC_COUNT; i++)
 		if (codec_bound((enum codec_id)i, BATCH * PAGE) > max_cap)
@@ -370,14 +460,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "codec_bench: out of memory\n");
 		return 1;
 	}
-	for (unsigned k = 0; k < K_COUNT; k++) {
-		pool[k] = malloc(pool_len);
-		if (!pool[k]) {
+	for (unsigned k = 0; !nfiles && k < K_COUNT; k++) {
+		snprintf(data[k].name, sizeof(data[k].name), "%s", kind_name[k]);
+		data[k].len = pool_len;
+		data[k].pool = malloc(pool_len);
+		if (!data[k].pool) {
 			fprintf(stderr, "codec_bench: out of memory\n");
 			return 1;
 		}
 		for (size_t p = 0; p < pool_len / PAGE; p++)
-			gen_page((enum kind)k, pool[k] + p * PAGE, k * 1000003ull + p);
+			gen_page((enum kind)k, data[k].pool + p * PAGE, k * 1000003ull + p);
 	}
 
 	char cpu[128];
@@ -387,10 +479,10 @@ int main(int argc, char **argv)
 	printf("one thread; MB/s = 10^6 uncompressed bytes per CPU-second; ratio = in/out;\n"
 	       "pool %zu KiB per data kind, at least %.0f ms per figure%s\n\n",
 	       pool_len >> 10, min_s * 1000, quick ? " (--quick: some levels only)" : "");
-	printf("%-8s %3s %-7s|  4 KiB pages: comp   decomp  ratio |  64-page batch: comp   decomp  "
+	printf("%-8s %3s %-8s|  4 KiB pages: comp   decomp  ratio |  64-page batch: comp   decomp  "
 	       "ratio\n",
 	       "codec", "lvl", "data");
-	printf("--------------------+-----------------------------------+--------------------------"
+	printf("---------------------+-----------------------------------+--------------------------"
 	       "------------\n");
 
 	int failures = 0;
@@ -408,31 +500,33 @@ int main(int argc, char **argv)
 				if (!shown)
 					continue;
 			}
-			for (unsigned k = 0; k < K_COUNT; k++) {
-				struct result a = run(ctx, id, lv, pool[k], pool_len, PAGE, min_s,
-						      cbuf, clens, out);
-				struct result b = run(ctx, id, lv, pool[k], pool_len, BATCH * PAGE,
+			for (unsigned k = 0; k < ndata; k++) {
+				struct result a = run(ctx, id, lv, data[k].pool, data[k].len, PAGE,
 						      min_s, cbuf, clens, out);
+				struct result b = run(ctx, id, lv, data[k].pool, data[k].len,
+						      BATCH * PAGE, min_s, cbuf, clens, out);
 				if (!a.ok || !b.ok) {
-					printf("%-8s %3d %-7s| FAILED (round trip)\n",
-					       codec_name(id), lv, kind_name[k]);
+					printf("%-8s %3d %-8s| FAILED (round trip)\n",
+					       codec_name(id), lv, data[k].name);
 					failures++;
 					continue;
 				}
-				printf("%-8s %3d %-7s| %13.0f %8.0f %6.2f | %17.0f %8.0f %6.2f\n",
-				       k == 0 ? codec_name(id) : "", lv, kind_name[k], a.comp_mbs,
+				printf("%-8s %3d %-8s| %13.0f %8.0f %6.2f | %17.0f %8.0f %6.2f\n",
+				       k == 0 ? codec_name(id) : "", lv, data[k].name, a.comp_mbs,
 				       a.decomp_mbs, a.ratio, b.comp_mbs, b.decomp_mbs, b.ratio);
 				fflush(stdout);
 			}
 		}
 	}
 
-	printf("\nzero-page scan (page_is_zero, one thread):\n");
-	zero_scan(1 << 20, min_s * 4);
-	zero_scan((quick ? 64u : 256u) << 20, min_s * 8);
+	if (!nfiles) {
+		printf("\nzero-page scan (page_is_zero, one thread):\n");
+		zero_scan(1 << 20, min_s * 4);
+		zero_scan((quick ? 64u : 256u) << 20, min_s * 8);
+	}
 
-	for (unsigned k = 0; k < K_COUNT; k++)
-		free(pool[k]);
+	for (unsigned k = 0; k < ndata; k++)
+		free(data[k].pool);
 	free(cbuf);
 	free(clens);
 	free(out);

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-static const char *const fill_names[] = {"zero", "text", "binary", "random", "mixed"};
+static const char *const fill_names[] = {"zero", "text", "binary", "random", "mixed", "modules"};
 
 const char *fill_name(enum fill_kind k)
 {
@@ -86,6 +86,13 @@ static int set_one(struct config *cfg, const char *k, const char *ke, const char
 		return parse_num(v, e, 0, &cfg->seed);
 	if (tok_eq(k, ke, "tsckhz"))
 		return parse_num(v, e, 0, &cfg->tsc_khz);
+	if (tok_eq(k, ke, "modcorrupt")) {
+		/* stored +1 so that page 0 can be asked for */
+		if (parse_num(v, e, 0, &cfg->modcorrupt) || cfg->modcorrupt == UINT64_MAX)
+			return -1;
+		cfg->modcorrupt++;
+		return 0;
+	}
 	if (tok_eq(k, ke, "pattern")) {
 		if (pick(v, e, patterns, 2, &i))
 			return -1;
@@ -99,7 +106,7 @@ static int set_one(struct config *cfg, const char *k, const char *ke, const char
 		return 0;
 	}
 	if (tok_eq(k, ke, "fill")) {
-		if (pick(v, e, fill_names, 5, &i))
+		if (pick(v, e, fill_names, (int)(sizeof(fill_names) / sizeof(fill_names[0])), &i))
 			return -1;
 		cfg->fill = (enum fill_kind)i;
 		return 0;

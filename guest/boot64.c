@@ -13,6 +13,7 @@
 #define MB_BOOT_MAGIC 0x2badb002u
 #define MBI_MEM (1u << 0)
 #define MBI_CMDLINE (1u << 2)
+#define MBI_MODS (1u << 3)
 #define MBI_MMAP (1u << 6)
 #define HIGH_GIB 60 /* RAM mapped above 4 GiB: up to 64 GiB in all */
 
@@ -173,6 +174,11 @@ void boot64_main(uint32_t magic, uint32_t mbi_addr)
 	boot_info.version = VMIG_ABI_VERSION;
 	boot_info.nr_vcpus = 1; /* the APs are never woken */
 	boot_info.cmdline = (uint64_t)(uintptr_t)cmdline;
+	/* Same entry layout as multiboot's: ring 3 copies the list itself. */
+	if (mbi->flags & MBI_MODS) {
+		boot_info.mods_addr = mbi->mods_addr;
+		boot_info.mods_count = mbi->mods_count;
+	}
 	if (args_find_u64(cmdline, "tsckhz", &boot_info.tsc_khz))
 		boot_info.tsc_khz = 0;
 

@@ -79,3 +79,30 @@ void check_static(unsigned vcpu, uint64_t idx)
 	else
 		page_clear(page);
 }
+
+void check_module(unsigned vcpu, uint64_t i)
+{
+	if (modules_check_page(&G.mods, i) != 1)
+		return;
+	struct vcpu_stats *st = &G.st[vcpu];
+	uint64_t at;
+	unsigned len;
+	__atomic_store_n(&st->errors, st->errors + 1, __ATOMIC_RELAXED);
+	report(modules_page(&G.mods, i, &at, &len), 0, 0, PAGE_MODULE_CHANGED);
+}
+
+void check_all_modules(void)
+{
+	struct line l;
+
+	for (uint64_t i = 0; i < G.mods.pages; i++) {
+		check_module(0, i);
+		if (!(i & 15))
+			monitor_heartbeat(rdtsc());
+	}
+	line_init(&l, "modules pages=");
+	line_u64(&l, G.mods.pages);
+	line_str(&l, " bad=");
+	line_u64(&l, __atomic_load_n(&G.mods.bad, __ATOMIC_RELAXED));
+	line_emit(&l);
+}

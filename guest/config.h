@@ -7,8 +7,10 @@
 
 enum pattern { PATTERN_SEQ, PATTERN_RANDOM };
 enum write_mode { WRITE_WORD, WRITE_PAGE };
-/* Page contents; FILL_MIXED picks one of the others per page. */
-enum fill_kind { FILL_ZERO, FILL_TEXT, FILL_BINARY, FILL_RANDOM, FILL_MIXED };
+/* Page contents; FILL_MIXED picks one of the others per page. FILL_MODULES:
+ * the boot modules are the static content, the other owned pages stay
+ * zero, the working set is mixed (modules.h). */
+enum fill_kind { FILL_ZERO, FILL_TEXT, FILL_BINARY, FILL_RANDOM, FILL_MIXED, FILL_MODULES };
 
 struct config {
 	uint64_t ws_bytes;  /* ws=: working set */
@@ -16,6 +18,7 @@ struct config {
 	uint64_t time_s;    /* time=: 0 = run forever */
 	uint64_t seed;      /* seed= */
 	uint64_t tsc_khz;   /* tsckhz=: 0 = not given */
+	uint64_t modcorrupt; /* modcorrupt=N: flip a byte of module page N-1 (0 = off) */
 	enum pattern pattern;
 	enum write_mode write;
 	enum fill_kind fill;

@@ -195,7 +195,7 @@ void fill_bytes(enum fill_kind kind, void *dst, unsigned len, uint64_t seed)
 
 enum fill_kind fill_kind_of(enum fill_kind fill, uint64_t pageno)
 {
-	if (fill != FILL_MIXED)
+	if (fill != FILL_MIXED && fill != FILL_MODULES)
 		return fill;
 	/* 30% zero, 35% text, 25% binary, 10% random. */
 	unsigned h = (unsigned)(mix64(pageno ^ 0x6d69786564ull) % 100);

@@ -10,7 +10,8 @@
 
 #include "config.h"
 
-/* The kind of page pageno holds under fill setting `fill` (never FILL_MIXED). */
+/* The kind of page pageno holds under fill setting `fill` (never FILL_MIXED;
+ * FILL_MODULES: as FILL_MIXED, for the working set). */
 enum fill_kind fill_kind_of(enum fill_kind fill, uint64_t pageno);
 
 /* Writes len bytes (len a multiple of 8, dst 8-byte aligned) of that kind. */

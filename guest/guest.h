@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "layout.h"
+#include "modules.h"
 #include "page.h"
 #include "guest_abi.h"
 
@@ -29,6 +30,7 @@ struct vcpu_stats {
 struct guest {
 	struct config cfg;
 	struct layout L;
+	struct module_pages mods; /* boot modules (fill=modules checks them) */
 	unsigned nvcpus;
 	uint64_t tsc_khz;
 	uint64_t tsc_hz;
@@ -56,6 +58,13 @@ enum page_verdict check_page(unsigned vcpu, uint64_t gpa, uint32_t want_gen, str
 /* Same for the static (non-working-set) page with that owned index; a bad
  * one is rewritten as it should be, at its unchanged generation. */
 void check_static(unsigned vcpu, uint64_t idx);
+
+/* Same for module page i (fill=modules): a page that lost its bytes is
+ * counted and reported once. */
+void check_module(unsigned vcpu, uint64_t i);
+/* vCPU 0: checks every module page now; prints "modules pages=N bad=N"
+ * (bad: pages found changed since boot, by this check or the sweep). */
+void check_all_modules(void);
 
 /* worker.c: this vCPU's share of the working set, forever. */
 __attribute__((noreturn)) void worker_run(unsigned vcpu);

@@ -15,12 +15,12 @@ static void sort_ranges(struct layout *L)
 		}
 }
 
-int layout_build(struct layout *L, const struct vmig_boot_info *bi, uint64_t image_end,
-		 uint64_t ws_bytes)
+int layout_build(struct layout *L, const struct vmig_boot_info *bi, uint64_t floor,
+		 uint64_t ws_bytes, uint64_t nr_hashes)
 {
-	uint64_t floor = (image_end + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
 	uint64_t total = 0;
 
+	floor = (floor + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
 	if (floor < MIN_OWNED)
 		floor = MIN_OWNED;
 	*L = (struct layout){0};
@@ -40,7 +40,8 @@ int layout_build(struct layout *L, const struct vmig_boot_info *bi, uint64_t ima
 	sort_ranges(L);
 
 	/* Metadata from the start of the first range big enough to hold it. */
-	L->meta_pages = (total * sizeof(uint32_t) + PAGE_SIZE - 1) / PAGE_SIZE;
+	uint64_t gens_bytes = (total * sizeof(uint32_t) + 7) & ~7ull;
+	L->meta_pages = (gens_bytes + nr_hashes * sizeof(uint64_t) + PAGE_SIZE - 1) / PAGE_SIZE;
 	unsigned m = 0;
 	while (m < L->nr && L->r[m].pages <= L->meta_pages)
 		m++;
@@ -48,6 +49,7 @@ int layout_build(struct layout *L, const struct vmig_boot_info *bi, uint64_t ima
 		return -1;
 	L->meta_base = L->r[m].base;
 	L->gens = (uint32_t *)(uintptr_t)L->meta_base;
+	L->hashes = (uint64_t *)(uintptr_t)(L->meta_base + gens_bytes);
 	L->r[m].base += L->meta_pages * PAGE_SIZE;
 	L->r[m].pages -= L->meta_pages;
 

@@ -80,6 +80,35 @@ static void print_layout(void)
 	line_emit(&l);
 }
 
+/* The loader's module list, read before anything is written to RAM (its
+ * copy may lie where owned RAM will be). */
+static void setup_modules(const struct vmig_boot_info *bi)
+{
+	const char *why = "";
+	struct line l;
+
+	if (modules_init(&G.mods, bi, (uint64_t)(uintptr_t)__image_end, &why))
+		fail(why, EXIT_BAD_BOOT);
+	if (G.cfg.fill == FILL_MODULES && !G.mods.pages)
+		fail("bad argument 'fill=modules' (the loader gave no modules: vmig run --module, "
+		     "qemu -initrd)", EXIT_BAD_ARGS);
+	if (G.cfg.modcorrupt > G.mods.pages || (G.cfg.modcorrupt && G.cfg.fill != FILL_MODULES))
+		fail("bad argument 'modcorrupt=' (wants fill=modules and a module page number)",
+		     EXIT_BAD_ARGS);
+	for (unsigned m = 0; m < G.mods.count; m++) {
+		const struct vmig_module *v = &G.mods.list[m];
+		line_init(&l, "module ");
+		line_u64(&l, m);
+		line_str(&l, " start=");
+		line_hex(&l, v->mod_start);
+		line_str(&l, " bytes=");
+		line_u64(&l, v->mod_end - v->mod_start);
+		line_str(&l, " name=");
+		line_str(&l, v->string ? (const char *)(uintptr_t)v->string : "");
+		line_emit(&l);
+	}
+}
+
 /* vCPU 0 only; everything here runs before the other vCPUs leave wait_phase. */
 static void setup(const struct vmig_boot_info *bi)
 {
@@ -95,8 +124,14 @@ static void setup(const struct vmig_boot_info *bi)
 		guest_exit(EXIT_BAD_ARGS);
 	}
 	set_clock(bi);
-	if (layout_build(&G.L, bi, (uint64_t)(uintptr_t)__image_end, G.cfg.ws_bytes))
+	setup_modules(bi);
+	uint64_t image_end = (uint64_t)(uintptr_t)__image_end;
+	uint64_t floor = G.mods.end > image_end ? G.mods.end : image_end;
+	uint64_t hashes = G.cfg.fill == FILL_MODULES ? G.mods.pages : 0;
+	if (layout_build(&G.L, bi, floor, G.cfg.ws_bytes, hashes))
 		fail("no usable RAM above the image", EXIT_BAD_BOOT);
+	if (hashes)
+		G.mods.hash = G.L.hashes;
 	print_layout();
 }
 
@@ -110,6 +145,9 @@ static void fill_share(unsigned vcpu)
 		uint64_t gpa = layout_gpa(&G.L, idx);
 		uint32_t pageno = (uint32_t)(gpa >> 12);
 		enum fill_kind kind = fill_kind_of(G.cfg.fill, pageno);
+		/* fill=modules: the modules are the content, the rest is free memory */
+		if (G.cfg.fill == FILL_MODULES && idx - G.L.ws_first >= G.L.ws_pages)
+			kind = FILL_ZERO;
 		void *page = (void *)(uintptr_t)gpa;
 
 		if (kind == FILL_ZERO) {
@@ -127,6 +165,31 @@ static void fill_share(unsigned vcpu)
 		}
 		if (vcpu == 0 && !(idx & 15))
 			monitor_heartbeat(rdtsc());
+	}
+	if (G.mods.hash)
+		modules_hash_range(&G.mods, G.mods.pages * vcpu / n, G.mods.pages * (vcpu + 1) / n);
+}
+
+/* vCPU 0, once the module hashes are taken: what they hold, and the
+ * deliberate corruption modcorrupt= asks for. */
+static void report_modules(void)
+{
+	struct line l;
+
+	if (!G.mods.hash)
+		return;
+	line_init(&l, "modules count=");
+	line_u64(&l, G.mods.count);
+	line_str(&l, " pages=");
+	line_u64(&l, G.mods.pages);
+	line_str(&l, " hashed");
+	line_emit(&l);
+	if (G.cfg.modcorrupt) {
+		modules_corrupt_page(&G.mods, G.cfg.modcorrupt - 1);
+		line_init(&l, "note: module page ");
+		line_u64(&l, G.cfg.modcorrupt - 1);
+		line_str(&l, " corrupted on purpose (modcorrupt=)");
+		line_emit(&l);
 	}
 }
 
@@ -159,6 +222,7 @@ void guest_main(struct vmig_boot_info *bi, uint64_t vcpu)
 		line_u64(&l, (G.start_tsc - t0) / G.tsc_khz);
 		line_str(&l, " ms");
 		line_emit(&l);
+		report_modules();
 		monitor_start(G.start_tsc);
 		__atomic_store_n(&G.phase, PHASE_RUN, __ATOMIC_RELEASE);
 	} else {

@@ -17,6 +17,7 @@ static struct {
 	uint64_t hb_next, hb_count;
 	uint64_t next_line; /* tsc of the next whole second; 0: not started */
 	uint64_t last_tsc, last_pages;
+	uint32_t last_request; /* VMIG_PORT_REQUEST as last read */
 } M;
 
 void monitor_heartbeat(uint64_t now)
@@ -32,6 +33,20 @@ void monitor_start(uint64_t now)
 	M.next_line = now + G.tsc_hz;
 	M.last_tsc = now;
 	M.last_pages = 0;
+	if (G.mods.hash)
+		M.last_request = inl(VMIG_PORT_REQUEST);
+}
+
+/* The host asks for a module check by changing the request count. */
+static void serve_request(void)
+{
+	if (!G.mods.hash)
+		return;
+	uint32_t r = inl(VMIG_PORT_REQUEST);
+	if (r == M.last_request)
+		return;
+	M.last_request = r;
+	check_all_modules();
 }
 
 static void totals(uint64_t *pages, uint64_t *passes, uint64_t *errors)
@@ -80,8 +95,13 @@ void monitor_tick(uint64_t now)
 	line_str(&l, "MiB/s errors=");
 	line_u64(&l, errors);
 	line_emit(&l);
+	serve_request();
 
 	if (G.cfg.time_s && t >= G.cfg.time_s) {
+		if (G.mods.hash) {
+			check_all_modules();
+			totals(&pages, &passes, &errors);
+		}
 		line_init(&l, "done t=");
 		line_u64(&l, t);
 		line_str(&l, "s passes=");

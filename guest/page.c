@@ -58,7 +58,7 @@ enum page_verdict page_verify(const void *page, uint32_t pageno, uint32_t want_g
 const char *page_verdict_name(enum page_verdict v)
 {
 	static const char *const names[] = {"ok", "bad header", "stale", "bad checksum",
-					    "not zero"};
+					    "not zero", "module changed"};
 	return names[v];
 }
 

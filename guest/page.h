@@ -28,7 +28,8 @@ struct page_sums {
 	uint64_t any; /* or of the words (zero-page check) */
 };
 
-enum page_verdict { PAGE_OK, PAGE_BAD_HEADER, PAGE_STALE, PAGE_BAD_CSUM, PAGE_NOT_ZERO };
+enum page_verdict { PAGE_OK, PAGE_BAD_HEADER, PAGE_STALE, PAGE_BAD_CSUM, PAGE_NOT_ZERO,
+		   PAGE_MODULE_CHANGED /* a boot module page no longer holds its bytes */ };
 
 /* Checks a page against (pageno, want_gen); want_gen 0 means "all zeros".
  * Leaves the payload's sums in *s and the header's gen in *got_gen. */

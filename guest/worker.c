@@ -59,7 +59,7 @@ struct worker {
 	uint64_t pages;   /* slice size */
 	uint64_t tpp;     /* TSC ticks per page at the rate limit; 0: unlimited */
 	uint64_t deadline;
-	uint64_t sweep_lo, sweep_hi, sweep_at; /* owned indexes of the static share */
+	uint64_t sweep_lo, sweep_hi, sweep_at; /* static share: owned indexes, then module pages */
 	uint64_t sweep_tsc, t0;
 	struct vcpu_stats *st;
 };
@@ -92,7 +92,9 @@ static void sweep(struct worker *w, uint64_t now)
 	if (w->sweep_lo == w->sweep_hi || w->sweep_tsc * SWEEP_SHARE > now - w->t0)
 		return;
 	for (unsigned k = 0; k < SWEEP_BATCH; k++) {
-		if (!in_ws(w->sweep_at))
+		if (w->sweep_at >= G.L.owned_pages)
+			check_module(w->vcpu, w->sweep_at - G.L.owned_pages);
+		else if (!in_ws(w->sweep_at))
 			check_static(w->vcpu, w->sweep_at);
 		if (++w->sweep_at == w->sweep_hi)
 			w->sweep_at = w->sweep_lo;
@@ -134,8 +136,10 @@ void worker_run(unsigned vcpu)
 		uint64_t pps = G.cfg.rate_mib * (1048576 / PAGE_SIZE) / n;
 		w.tpp = G.tsc_hz / (pps ? pps : 1);
 	}
-	w.sweep_lo = G.L.owned_pages * vcpu / n;
-	w.sweep_hi = G.L.owned_pages * (vcpu + 1) / n;
+	/* Sweep indexes: owned pages, then module pages (fill=modules). */
+	uint64_t swept = G.L.owned_pages + (G.mods.hash ? G.mods.pages : 0);
+	w.sweep_lo = swept * vcpu / n;
+	w.sweep_hi = swept * (vcpu + 1) / n;
 	w.sweep_at = w.sweep_lo;
 	w.t0 = w.deadline = rdtsc();
 

@@ -30,11 +30,16 @@
 
 #define VMIG_MAX_VCPUS 64
 #define VMIG_MAX_MEM_RANGES 8
+#define VMIG_MAX_MODULES 64 /* the module list's room at VMIG_DIRECT_MODLIST */
 
 /* Ports (all accesses 32-bit unless said otherwise). */
 #define VMIG_PORT_SERIAL 0x3f8    /* 8250 UART, COM1, 8-bit */
 #define VMIG_PORT_HEARTBEAT 0x4e0 /* out: heartbeat counter, ~every 1 ms */
 #define VMIG_PORT_EXIT 0x4e4      /* out: exit code; the VM ends */
+/* in: the host's check-request count; guestload (fill=modules) checks its
+ * module pages when it changes (it reads it once a second). A port no
+ * device answers reads as all ones and never changes. */
+#define VMIG_PORT_REQUEST 0x4e8
 
 /* Lives in the image, 8-byte aligned, within the first 8 KiB of the file. */
 struct vmig_boot_header {
@@ -57,6 +62,16 @@ struct vmig_mem_range {
 	uint64_t len;
 };
 
+/*
+ * One boot module (a file the loader put in guest RAM: `vmig run --module`,
+ * QEMU's -initrd "a,b"), laid out as a multiboot v1 module entry so both
+ * boot paths share it. [mod_start, mod_end) holds the file's bytes;
+ * mod_start is page aligned; string is the gpa of its NUL-terminated name.
+ */
+struct vmig_module {
+	uint32_t mod_start, mod_end, string, reserved;
+};
+
 /* Built by the VMM (direct entry) or by guestload's ring-0 code (multiboot). */
 struct vmig_boot_info {
 	uint64_t magic;   /* VMIG_BOOT_INFO_MAGIC */
@@ -67,6 +82,11 @@ struct vmig_boot_info {
 	uint32_t nr_mem;
 	uint32_t reserved;
 	struct vmig_mem_range mem[VMIG_MAX_MEM_RANGES]; /* usable RAM */
+	/* Appended in the same version: a VMM that predates modules leaves
+	 * them zero (the struct sits in zeroed RAM), which reads "none". */
+	uint64_t mods_addr;  /* gpa of struct vmig_module[mods_count], or 0 */
+	uint32_t mods_count;
+	uint32_t reserved2;
 };
 
 /*
@@ -84,6 +104,11 @@ struct vmig_boot_info {
 #define VMIG_DIRECT_IOBITMAP 0x5000
 #define VMIG_DIRECT_BOOT_INFO 0x8000
 #define VMIG_DIRECT_CMDLINE 0x9000 /* up to 4 KiB */
+/* Module list and names, on both of vmig's boot paths (the multiboot
+ * info's own structures end below 0xb000). */
+#define VMIG_DIRECT_MODLIST 0xb000 /* struct vmig_module[VMIG_MAX_MODULES] */
+#define VMIG_DIRECT_MODNAMES 0xc000
+#define VMIG_MODNAMES_SIZE 0x4000 /* all names with their NULs */
 #define VMIG_DIRECT_PGTABLE 0x10000 /* PML4, PDPTs, PDs up to 0x9f000 */
 
 #define VMIG_GUEST_LOAD_ADDR 0x100000
@@ -97,11 +122,14 @@ struct vmig_boot_info {
  *   guestload: t=12s passes=340 dirty=812.3MiB/s errors=0        (once a second)
  *   guestload: ERROR page=0x... want_gen=N got_gen=N (bad header|bad checksum|stale|not zero)  (rate-limited)
  *   guestload: done t=30s passes=N errors=N                      (time= expired)
+ *   guestload: modules pages=N bad=N     (fill=modules: a full module check: time= end, request)
+ *   guestload: module I start=0x... bytes=N name=...             (each boot module, at boot)
  *   guestload: FATAL exception N rip=0x... err=0x...             (ring-0 handler; " cr2=0x..." added for #PF)
  * Other "guestload: " lines (tsc_khz=, filled, note:, bad argument) are
  * informational. ERROR reasons: bad header = wrong page number in the
  * header, bad checksum = corrupt, stale = intact but an older generation,
- * not zero = a never-written page is not all zeros. passes= counts full
+ * not zero = a never-written page is not all zeros, module changed = a
+ * boot module page no longer holds its bytes (want_gen=got_gen=0). passes= counts full
  * passes over the whole working set (the slowest worker's); see
  * guest/README.md.
  */

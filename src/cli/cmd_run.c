@@ -51,6 +51,10 @@ static void usage(FILE *f)
 		"  -g, --guest FILE       guest image: vmig direct-boot ELF or multiboot ELF\n"
 		"  -a, --guest-args STR   guest command line (guestload: ws= rate= pattern= write=\n"
 		"                         fill= time= seed=)\n"
+		"      --module FILE[,FILE...]  load each file into guest RAM as a multiboot\n"
+		"                         module (as QEMU's -initrd \"a,b\"): page aligned above\n"
+		"                         the image, listed with its name in the boot info of\n"
+		"                         either boot path (guestload: fill=modules)\n"
 		"  -b, --boot MODE        auto (default: direct if the image supports it),\n"
 		"                         direct or multiboot\n"
 		"  -s, --serial DEST      guest serial output: stdio (default), none, or a file\n"
@@ -101,7 +105,7 @@ struct run_opts {
 
 
 enum { OPT_ACCEL = 1000, OPT_QATZIP_PATH, OPT_QAT_FALLBACK, OPT_QATZIP_LOG, OPT_TLS_CREDS, OPT_TLS_PSK,
-       OPT_TLS_HOSTNAME, OPT_RESUME_TIMEOUT };
+       OPT_TLS_HOSTNAME, OPT_RESUME_TIMEOUT, OPT_MODULE };
 
 /* The offload options: 0, or -EINVAL after saying which is bad. */
 static int check_accel_opts(const struct run_opts *o)
@@ -132,6 +136,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{"vcpus", required_argument, NULL, 'c'},
 		{"guest", required_argument, NULL, 'g'},
 		{"guest-args", required_argument, NULL, 'a'},
+		{"module", required_argument, NULL, OPT_MODULE},
 		{"boot", required_argument, NULL, 'b'},
 		{"serial", required_argument, NULL, 's'},
 		{"control", required_argument, NULL, 'C'},
@@ -184,6 +189,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'g': cfg->guest_path = optarg; break;
 		case 'a': cfg->guest_args = optarg; break;
+		case OPT_MODULE:
+			if (cfg->modules) {
+				fprintf(stderr, "vmig run: --module given twice: list the files in one, "
+						"comma-separated\n");
+				return -EINVAL;
+			}
+			cfg->modules = optarg;
+			break;
 		case 'b':
 			if (!strcmp(optarg, "auto"))
 				cfg->boot = BOOT_AUTO;
@@ -257,6 +270,11 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		if (cfg->guest_path) {
 			fprintf(stderr, "vmig run: --guest and --incoming exclude each other: the guest "
 					"comes from the migration\n");
+			return -EINVAL;
+		}
+		if (cfg->modules) {
+			fprintf(stderr, "vmig run: --module and --incoming exclude each other: the "
+					"modules arrive in the guest's RAM\n");
 			return -EINVAL;
 		}
 		return tls_args_check("vmig run", &o->tls, true) ? -EINVAL : 0;

@@ -15,6 +15,7 @@
 #include "guest_abi.h"
 #include "vmm/elf.h"
 #include "vmm/memory.h"
+#include "vmm/modules.h"
 
 enum boot_mode { BOOT_AUTO, BOOT_DIRECT, BOOT_MULTIBOOT };
 
@@ -31,6 +32,7 @@ struct boot_args {
 	const char *cmdline;     /* guest arguments, may be NULL */
 	unsigned nr_vcpus;
 	uint64_t tsc_khz;        /* 0 if unknown */
+	const struct boot_modules *modules; /* may be NULL: none */
 };
 
 /* Finds and validates the direct-entry header; 0, -ENOENT if absent, -EINVAL if bad. */

@@ -40,6 +40,12 @@ _Static_assert(VMIG_DIRECT_TSS + VMIG_MAX_VCPUS * TSS_STRIDE <= VMIG_DIRECT_IOBI
 	       "TSSes overlap the I/O bitmap");
 _Static_assert(VMIG_DIRECT_IOBITMAP + IOBITMAP_BYTES + 1 <= VMIG_DIRECT_BOOT_INFO,
 	       "I/O bitmap overlaps the boot info");
+_Static_assert(VMIG_DIRECT_BOOT_INFO + sizeof(struct vmig_boot_info) <= VMIG_DIRECT_CMDLINE,
+	       "boot info overlaps the command line");
+_Static_assert(VMIG_DIRECT_MODLIST + VMIG_MAX_MODULES * sizeof(struct vmig_module) <=
+		       VMIG_DIRECT_MODNAMES &&
+		       VMIG_DIRECT_MODNAMES + VMIG_MODNAMES_SIZE <= VMIG_DIRECT_PGTABLE,
+	       "module list or names overlap the page tables");
 
 uint32_t tss_limit(unsigned vcpu)
 {
@@ -193,6 +199,11 @@ int boot_direct_prepare(const struct guest_image *img, struct guest_memory *mem,
 		if (end > base)
 			bi->mem[bi->nr_mem++] = (struct vmig_mem_range){base, end - base};
 	}
+
+	uint64_t image_end = ld.highest > hdr.image_end ? ld.highest : hdr.image_end;
+	if ((r = boot_modules_load(args->modules, mem, image_end, &bi->mods_count, &bi->mods_addr,
+				   err, errlen)))
+		return r;
 
 	memset(plan, 0, sizeof(*plan));
 	plan->mode = BOOT_DIRECT;

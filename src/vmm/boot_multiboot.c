@@ -21,6 +21,7 @@
 
 #define MBI_MEM (1u << 0)
 #define MBI_CMDLINE (1u << 2)
+#define MBI_MODS (1u << 3)
 #define MBI_MMAP (1u << 6)
 #define MBI_LOADER_NAME (1u << 9)
 
@@ -28,7 +29,10 @@
 #define MBI_ADDR 0x9000
 #define MBI_MMAP_ADDR 0x9200
 #define MBI_NAME_ADDR 0x9400
-#define MBI_CMDLINE_ADDR 0xa000 /* up to 0x9f000-... plenty: 4 KiB */
+#define MBI_CMDLINE_ADDR 0xa000 /* 4 KiB, up to VMIG_DIRECT_MODLIST */
+
+_Static_assert(MBI_CMDLINE_ADDR + 0x1000 <= VMIG_DIRECT_MODLIST,
+	       "the command line overlaps the module list");
 
 struct mb_header {
 	uint32_t magic, flags, checksum;
@@ -101,7 +105,7 @@ int boot_multiboot_prepare(const struct guest_image *img, struct guest_memory *m
 {
 	struct mb_header h;
 	size_t off;
-	uint64_t entry;
+	uint64_t entry, image_end;
 	int r;
 
 	if (find_header(img, &h, &off)) {
@@ -116,6 +120,9 @@ int boot_multiboot_prepare(const struct guest_image *img, struct guest_memory *m
 	if (h.flags & MB_FLAG_AOUT_KLUDGE) {
 		if ((r = load_aout_kludge(img, mem, &h, off, &entry, err, errlen)))
 			return r;
+		image_end = h.bss_end_addr ? h.bss_end_addr
+			  : h.load_end_addr ? h.load_end_addr
+					    : h.load_addr + (img->size - off);
 	} else {
 		struct elf_loaded ld;
 		if ((r = elf_load(img, mem, VMIG_GUEST_LOAD_ADDR, &ld, err, errlen)))
@@ -125,6 +132,7 @@ int boot_multiboot_prepare(const struct guest_image *img, struct guest_memory *m
 			return -ENOEXEC;
 		}
 		entry = ld.entry;
+		image_end = ld.highest;
 	}
 	if (!guest_memory_ptr(mem, entry, 1)) {
 		snprintf(err, errlen, "multiboot entry 0x%llx is outside guest RAM",
@@ -156,9 +164,18 @@ int boot_multiboot_prepare(const struct guest_image *img, struct guest_memory *m
 	if (mem->nr_regions > 1)
 		mm[nmm++] = (struct mb_mmap_entry){20, mem->regions[1].gpa, mem->regions[1].size, 1};
 
+	/* Modules right above the image, as QEMU's -initrd places them. */
+	uint32_t mods_count;
+	uint64_t mods_addr;
+	if ((r = boot_modules_load(args->modules, mem, image_end, &mods_count, &mods_addr, err,
+				   errlen)))
+		return r;
+
 	struct mb_info *mbi = guest_memory_ptr(mem, MBI_ADDR, sizeof(*mbi));
 	memset(mbi, 0, sizeof(*mbi));
-	mbi->flags = MBI_MEM | MBI_CMDLINE | MBI_MMAP | MBI_LOADER_NAME;
+	mbi->flags = MBI_MEM | MBI_CMDLINE | MBI_MMAP | MBI_LOADER_NAME | MBI_MODS;
+	mbi->mods_count = mods_count;
+	mbi->mods_addr = (uint32_t)mods_addr;
 	mbi->mem_lower = 639;
 	mbi->mem_upper = (uint32_t)((low_top - 0x100000) >> 10);
 	mbi->cmdline = MBI_CMDLINE_ADDR;

@@ -29,7 +29,8 @@ void guestdev_io(void *opaque, uint16_t port, bool is_write, unsigned size, uint
 	struct guestdev *g = opaque;
 
 	if (!is_write) {
-		*val = 0;
+		*val = port == VMIG_PORT_REQUEST ? __atomic_load_n(&g->check_requests, __ATOMIC_RELAXED)
+						 : 0;
 		return;
 	}
 	if (port == VMIG_PORT_HEARTBEAT) {
@@ -47,6 +48,11 @@ void guestdev_io(void *opaque, uint16_t port, bool is_write, unsigned size, uint
 			g->on_exit(g->opaque, *val);
 	}
 	(void)size;
+}
+
+void guestdev_request_check(struct guestdev *g)
+{
+	__atomic_add_fetch(&g->check_requests, 1, __ATOMIC_RELAXED);
 }
 
 static bool starts_with(const char *s, const char *prefix)

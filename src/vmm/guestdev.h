@@ -43,12 +43,13 @@ struct guestdev {
 	struct guest_heartbeat hb;
 	guest_exit_fn on_exit;
 	void *opaque;
+	uint32_t check_requests; /* atomic: read by the guest at VMIG_PORT_REQUEST */
 };
 
 void guestdev_init(struct guestdev *g, guest_exit_fn on_exit, void *opaque);
 void guestdev_destroy(struct guestdev *g);
 
-/* Port handler for VMIG_PORT_HEARTBEAT and VMIG_PORT_EXIT. */
+/* Port handler for VMIG_PORT_HEARTBEAT, VMIG_PORT_EXIT and VMIG_PORT_REQUEST. */
 void guestdev_io(void *opaque, uint16_t port, bool is_write, unsigned size, uint32_t *val);
 
 /* serial_line_fn: parses guestload's lines. */
@@ -75,6 +76,9 @@ void guest_progress_encode(const struct guest_progress *p, struct vbuf *out);
  * the reason in err. */
 int guest_progress_decode(const uint8_t *data, size_t len, struct guest_progress *out, char *err,
 			  size_t errlen);
+
+/* Asks the guest to check its module pages (it notices within a second). */
+void guestdev_request_check(struct guestdev *g);
 
 /* Forget the largest gap (e.g. after a deliberate stop/cont). */
 void guestdev_reset_gap(struct guestdev *g);

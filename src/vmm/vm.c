@@ -57,6 +57,7 @@ static int load_guest(struct vm *vm, uint64_t tsc_khz, char *err, size_t errlen)
 		.cmdline = vm->cfg.guest_args,
 		.nr_vcpus = vm->nr_vcpus,
 		.tsc_khz = tsc_khz,
+		.modules = &vm->modules,
 	};
 	enum boot_mode mode = vm->cfg.boot;
 	if (mode == BOOT_AUTO) {
@@ -68,6 +69,7 @@ static int load_guest(struct vm *vm, uint64_t tsc_khz, char *err, size_t errlen)
 	else
 		r = boot_multiboot_prepare(&img, &vm->mem, &args, &vm->plan, err, errlen);
 	guest_image_free(&img);
+	boot_modules_free(&vm->modules); /* in guest RAM now */
 	if (!r && mode == BOOT_MULTIBOOT && vm->nr_vcpus > 1)
 		log_warn("multiboot entry starts only the boot vCPU; the other %u wait for SIPI",
 			 vm->nr_vcpus - 1);
@@ -108,6 +110,12 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		snprintf(err, errlen, "sigaction: %s", strerror(-r));
 		return r;
 	}
+	/* A missing module or a set too large for the RAM is an error before
+	 * KVM or guest RAM are touched. */
+	if (cfg->modules && !cfg->incoming &&
+	    ((r = boot_modules_read(cfg->modules, &vm->modules, err, errlen)) ||
+	     (r = boot_modules_precheck(&vm->modules, cfg->mem_bytes, err, errlen))))
+		return r;
 	if ((r = open_serial(vm, err, errlen)))
 		return r;
 	if ((r = kvm_init(&vm->kvm, err, errlen)))
@@ -124,6 +132,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	iobus_register(&vm->iobus, VMIG_PORT_SERIAL, 8, "serial", serial_io, &vm->serial);
 	iobus_register(&vm->iobus, VMIG_PORT_HEARTBEAT, 4, "heartbeat", guestdev_io, &vm->gdev);
 	iobus_register(&vm->iobus, VMIG_PORT_EXIT, 4, "exit", guestdev_io, &vm->gdev);
+	iobus_register(&vm->iobus, VMIG_PORT_REQUEST, 4, "request", guestdev_io, &vm->gdev);
 
 	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
@@ -295,6 +304,7 @@ void vm_destroy(struct vm *vm)
 	dirty_log_destroy(&vm->dirty);
 	kvm_close(&vm->kvm);
 	guest_memory_destroy(&vm->mem);
+	boot_modules_free(&vm->modules);
 	if (vm->serial_fd_owned)
 		close(vm->serial_fd);
 	if (vm->end_fd >= 0)

@@ -28,6 +28,7 @@ struct vm_config {
 	unsigned nr_vcpus;
 	const char *guest_path;
 	const char *guest_args;   /* may be NULL */
+	const char *modules;      /* comma-separated boot module files, may be NULL */
 	const char *serial;       /* "stdio" (default), "none", or a file path */
 	const char *control_path; /* may be NULL */
 	enum boot_mode boot;
@@ -63,6 +64,7 @@ struct vm {
 	bool serial_fd_owned;
 	struct guestdev gdev;
 	struct boot_plan plan;
+	struct boot_modules modules; /* read before KVM is touched; freed once loaded */
 	unsigned nr_vcpus;
 	struct vcpu *vcpus;
 	struct control_server *control;

@@ -124,6 +124,13 @@ static int cmd_corrupt_page(void *ctx, json_t *args, json_t **ret, char *err, si
 	return *ret ? 0 : -ENOMEM;
 }
 
+static int cmd_guest_check(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
+{
+	struct vm *vm = ctx;
+	guestdev_request_check(&vm->gdev);
+	return 0;
+}
+
 static const struct control_command vm_commands[] = {
 	{"query-status", cmd_query_status, "VM state, uptime, vCPUs, memory", NULL},
 	{"stop", cmd_stop, "pause all vCPUs", NULL},
@@ -132,6 +139,8 @@ static const struct control_command vm_commands[] = {
 	{"query-guest", cmd_query_guest, "guestload progress, errors and heartbeat timing", NULL},
 	{"x-reset-heartbeat-gap", cmd_reset_gap, "forget the largest heartbeat gap seen so far",
 	 NULL},
+	{"x-guest-check", cmd_guest_check,
+	 "ask guestload to check its module pages now (serial: 'modules pages=N bad=N')", NULL},
 	{"x-corrupt-guest-page", cmd_corrupt_page, "debug: corrupt guest page {\"gpa\": N}",
 	 corrupt_spec},
 };

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The VMM's parser of guestload's serial lines. */
 #include "unittest.h"
+#include "guest_abi.h"
 #include "vmm/guestdev.h"
 
 TEST(progress_line)
@@ -45,4 +46,26 @@ TEST(other_lines)
 	CHECK(!p.seen);
 }
 
-RUN_TESTS("guest_progress", UT(progress_line), UT(layout_and_done), UT(other_lines))
+/* The module-check request port: the guest sees the count change once
+ * per request, and nothing else moves it. */
+TEST(check_request_port)
+{
+	struct guestdev g;
+	uint32_t v = 0xdead;
+
+	guestdev_init(&g, NULL, NULL);
+	guestdev_io(&g, VMIG_PORT_REQUEST, false, 4, &v);
+	CHECK_EQ_INT(v, 0);
+	guestdev_request_check(&g);
+	guestdev_request_check(&g);
+	guestdev_io(&g, VMIG_PORT_REQUEST, false, 4, &v);
+	CHECK_EQ_INT(v, 2);
+	v = 7; /* a write does not set it */
+	guestdev_io(&g, VMIG_PORT_REQUEST, true, 4, &v);
+	guestdev_io(&g, VMIG_PORT_REQUEST, false, 4, &v);
+	CHECK_EQ_INT(v, 2);
+	guestdev_destroy(&g);
+}
+
+RUN_TESTS("guest_progress", UT(progress_line), UT(layout_and_done), UT(other_lines),
+	  UT(check_request_port))

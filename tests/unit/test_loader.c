@@ -307,5 +307,98 @@ TEST(malformed_files)
 	guest_memory_destroy(&mem);
 }
 
+/* Two modules in a VM of `mem` bytes: their bytes right above the image,
+ * the list at VMIG_DIRECT_MODLIST with each file's name. */
+static void check_module_list(struct ut_state *ut_, struct guest_memory *mem, uint64_t list_gpa,
+			      uint32_t count)
+{
+	CHECK_EQ_INT(count, 2);
+	CHECK_EQ_INT(list_gpa, VMIG_DIRECT_MODLIST);
+	const struct vmig_module *m = guest_memory_ptr(mem, list_gpa, 2 * sizeof(*m));
+	CHECK_EQ_INT(m[0].mod_start, LOAD + SEG_SIZE + 0x2000); /* image end, page aligned */
+	CHECK_EQ_INT(m[0].mod_end, m[0].mod_start + 5);
+	CHECK_EQ_INT(m[1].mod_start, m[0].mod_start + 0x1000);
+	CHECK_EQ_INT(m[1].mod_end, m[1].mod_start + 3);
+	CHECK(!memcmp(guest_memory_ptr(mem, m[0].mod_start, 5), "first", 5));
+	CHECK(!memcmp(guest_memory_ptr(mem, m[1].mod_start, 3), "two", 3));
+	CHECK_STR((const char *)guest_memory_ptr(mem, m[0].string, 5), "a.bin");
+	CHECK_STR((const char *)guest_memory_ptr(mem, m[1].string, 9), "dir/b.txt");
+}
+
+static struct boot_module test_mods[] = {
+	{.name = "a.bin", .data = (uint8_t *)"first", .size = 5},
+	{.name = "dir/b.txt", .data = (uint8_t *)"two", .size = 3},
+};
+
+TEST(multiboot_lists_modules)
+{
+	struct fake_image f;
+	struct guest_image img;
+	struct guest_memory mem;
+	struct boot_plan plan;
+	struct boot_modules mods = {2, test_mods};
+	char err[256];
+
+	build_elf(&f, 32, LOAD + 0x40);
+	add_multiboot_header(&f, 0x3);
+	CHECK_EQ_INT(load_image(&f, &img), 0);
+	CHECK_EQ_INT(guest_memory_init(&mem, 16 << 20, err, sizeof(err)), 0);
+	struct boot_args args = {.nr_vcpus = 1, .modules = &mods};
+	int r = boot_multiboot_prepare(&img, &mem, &args, &plan, err, sizeof(err));
+	guest_image_free(&img);
+	CHECK_EQ_INT(r, 0);
+	uint32_t *mbi = guest_memory_ptr(&mem, plan.mbinfo_gpa, 64);
+	CHECK(mbi[0] & (1u << 3)); /* mods_count and mods_addr are valid */
+	check_module_list(ut_, &mem, mbi[6], mbi[5]);
+	guest_memory_destroy(&mem);
+}
+
+TEST(direct_lists_modules)
+{
+	struct fake_image f;
+	struct guest_image img;
+	struct guest_memory mem;
+	struct boot_plan plan;
+	struct boot_modules mods = {2, test_mods};
+	char err[256];
+
+	build_elf(&f, 64, LOAD + 0x1000);
+	add_boot_header(&f);
+	CHECK_EQ_INT(load_image(&f, &img), 0);
+	CHECK_EQ_INT(guest_memory_init(&mem, 16 << 20, err, sizeof(err)), 0);
+	struct boot_args args = {.nr_vcpus = 1, .modules = &mods};
+	int r = boot_direct_prepare(&img, &mem, &args, &plan, err, sizeof(err));
+	guest_image_free(&img);
+	CHECK_EQ_INT(r, 0);
+	struct vmig_boot_info *bi = guest_memory_ptr(&mem, VMIG_DIRECT_BOOT_INFO, sizeof(*bi));
+	check_module_list(ut_, &mem, bi->mods_addr, bi->mods_count);
+	guest_memory_destroy(&mem);
+}
+
+TEST(modules_too_large_for_the_vm_are_refused)
+{
+	struct fake_image f;
+	struct guest_image img;
+	struct guest_memory mem;
+	struct boot_plan plan;
+	static uint8_t big[15 << 20];
+	struct boot_module one = {.name = "big.bin", .data = big, .size = sizeof(big)};
+	struct boot_modules mods = {1, &one};
+	char err[256];
+
+	build_elf(&f, 32, LOAD + 0x40);
+	add_multiboot_header(&f, 0x3);
+	CHECK_EQ_INT(load_image(&f, &img), 0);
+	CHECK_EQ_INT(guest_memory_init(&mem, 16 << 20, err, sizeof(err)), 0);
+	struct boot_args args = {.nr_vcpus = 1, .modules = &mods};
+	int r = boot_multiboot_prepare(&img, &mem, &args, &plan, err, sizeof(err));
+	guest_image_free(&img);
+	CHECK_EQ_INT(r, -E2BIG);
+	CHECK(strstr(err, "the modules do not fit in guest RAM") != NULL);
+	guest_memory_destroy(&mem);
+}
+
 RUN_TESTS("loader", UT(multiboot_elf32), UT(multiboot_refuses_elf64_and_missing_header),
-	  UT(direct_entry_tables), UT(direct_refuses_bad_header), UT(malformed_files))
+	  UT(direct_entry_tables), UT(direct_refuses_bad_header), UT(malformed_files),
+	  UT(multiboot_lists_modules), UT(direct_lists_modules),
+	  UT(modules_too_large_for_the_vm_are_refused))
