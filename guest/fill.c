@@ -161,7 +161,7 @@ static inline unsigned binary_step(uint8_t *p, uint64_t *rng)
 		while ((end) - (p) >= CHUNK)                                 \
 			(p) += step((p), (st));                              \
 		while ((p) < (end)) {                                        \
-			uint8_t tmp_[CHUNK];                                 \
+			uint8_t tmp_[CHUNK] = {0}; /* -O3 cannot see step fill it */ \
 			unsigned n_ = step(tmp_, (st));                      \
 			for (unsigned i_ = 0; i_ < n_ && (p) < (end); i_++)  \
 				*(p)++ = tmp_[i_];                           \
