@@ -164,6 +164,10 @@ static bool apply(struct vmig_migration *m, const struct plan *next)
 	}
 	int lo, hi, def;
 	codec_levels(next->codec, &lo, &hi, &def);
+	/* the name stays as the caller gave it unless the codec changes:
+	 * "qat" travels as deflate, and a re-plan of XBZRLE or threads must
+	 * not report it as CPU deflate */
+	bool renamed = next->codec != m->codec;
 	m->codec = next->codec;
 	m->p.level = next->level ? next->level : def;
 	if (!next->xbzrle_bytes && m->plan.xbzrle_bytes) {
@@ -171,9 +175,11 @@ static bool apply(struct vmig_migration *m, const struct plan *next)
 			stream_drop_xbzrle(&m->streams[i]);
 		m->plan_in.xbzrle_dropped = true;
 	}
-	pthread_mutex_lock(&m->lock);
-	snprintf(m->st.codec, sizeof(m->st.codec), "%s", codec_name(next->codec));
-	pthread_mutex_unlock(&m->lock);
+	if (renamed) {
+		pthread_mutex_lock(&m->lock);
+		snprintf(m->st.codec, sizeof(m->st.codec), "%s", codec_name(next->codec));
+		pthread_mutex_unlock(&m->lock);
+	}
 	m->plan = *next;
 	return true;
 }
