@@ -13,10 +13,12 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -32,10 +34,11 @@
 #define PSK_OTHER_HEX "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
 
 struct creds {
-	char root[64];
-	char a[128], b[128], mixed[128];       /* X.509 directories */
-	char expired[128];                     /* a's, with both certificates expired yesterday */
-	char psk[128], psk_wrong_key[128], psk_wrong_id[128];
+	char root[128];
+	bool own;                              /* root is this case's to remove */
+	char a[256], b[256], mixed[256];       /* X.509 directories */
+	char expired[256];                     /* a's, with both certificates expired yesterday */
+	char psk[256], psk_wrong_key[256], psk_wrong_id[256];
 };
 
 static int write_file(const char *path, const char *text)
@@ -47,12 +50,9 @@ static int write_file(const char *path, const char *text)
 	return fclose(f);
 }
 
-static int make_creds(struct creds *c)
+/* Paths of a credentials set under root. */
+static void creds_paths(struct creds *c)
 {
-	char cmd[512];
-	snprintf(c->root, sizeof(c->root), "/tmp/vmig-tls-XXXXXX");
-	if (!mkdtemp(c->root))
-		return -1;
 	snprintf(c->a, sizeof(c->a), "%s/a", c->root);
 	snprintf(c->b, sizeof(c->b), "%s/b", c->root);
 	snprintf(c->mixed, sizeof(c->mixed), "%s/mixed", c->root);
@@ -60,6 +60,14 @@ static int make_creds(struct creds *c)
 	snprintf(c->psk, sizeof(c->psk), "%s/psk", c->root);
 	snprintf(c->psk_wrong_key, sizeof(c->psk_wrong_key), "%s/psk-wrong-key", c->root);
 	snprintf(c->psk_wrong_id, sizeof(c->psk_wrong_id), "%s/psk-wrong-id", c->root);
+}
+
+/* Two CAs with their certificates, a mixed and an expired set, PSK files:
+ * about a second of openssl. */
+static int generate_creds(struct creds *c)
+{
+	char cmd[1024];
+	creds_paths(c);
 	snprintf(cmd, sizeof(cmd),
 		 "%s/scripts/make-certs.sh %s >/dev/null && %s/scripts/make-certs.sh %s >/dev/null && "
 		 /* mixed: a's CA (trusts the destination), b's client certificate */
@@ -83,9 +91,64 @@ static int make_creds(struct creds *c)
 	       write_file(c->psk_wrong_id, "intruder:" PSK_HEX "\n");
 }
 
+/*
+ * The credentials every case reads: made once per build directory and day
+ * (each case runs in a process of its own, and 2 x 19 cases paid a second
+ * of openssl each), in a temporary directory renamed into place, so that
+ * cases running at once never see a half-made set. Read only: a case that
+ * changes files takes own_creds.
+ */
+static int make_creds(struct creds *c)
+{
+	char exe[200], tmp[sizeof(c->root)];
+	time_t now = time(NULL);
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = 0;
+	*strrchr(exe, '/') = 0;
+	memset(c, 0, sizeof(*c));
+	snprintf(c->root, sizeof(c->root), "%s/tls-creds-%ld", exe, (long)(now / 86400));
+	creds_paths(c);
+	if (access(c->psk_wrong_id, R_OK) == 0)
+		return 0;
+	struct creds fresh = {0};
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", c->root);
+	snprintf(fresh.root, sizeof(fresh.root), "%s", tmp);
+	if (!mkdtemp(fresh.root) || generate_creds(&fresh))
+		return -1;
+	if (rename(fresh.root, c->root) != 0) {
+		/* another case got there first: its set is as good */
+		char cmd[sizeof(fresh.root) + 16];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", fresh.root);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return access(c->psk_wrong_id, R_OK);
+}
+
+/* A private copy of the shared set, for a case that changes files. */
+static int own_creds(struct creds *c)
+{
+	struct creds shared;
+	char cmd[256];
+	if (make_creds(&shared))
+		return -1;
+	memset(c, 0, sizeof(*c));
+	snprintf(c->root, sizeof(c->root), "/tmp/vmig-tls-XXXXXX");
+	if (!mkdtemp(c->root))
+		return -1;
+	c->own = true;
+	creds_paths(c);
+	snprintf(cmd, sizeof(cmd), "cp -r %s/. %s/", shared.root, c->root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 static void free_creds(struct creds *c)
 {
 	char cmd[128];
+	if (!c->own)
+		return; /* the shared set stays for the next case */
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", c->root);
 	if (c->root[0] && system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", c->root);
@@ -210,7 +273,7 @@ TEST(missing_or_bad_credentials_are_named)
 	struct creds c;
 	struct tls_ctx *ctx = NULL;
 	char err[512], path[256];
-	CHECK_EQ_INT(make_creds(&c), 0);
+	CHECK_EQ_INT(own_creds(&c), 0); /* it removes and rewrites files */
 	CHECK(tls_ctx_new(&(struct tls_opts){.creds_dir = "/nonexistent"}, TLS_SERVER, &ctx, err,
 			  sizeof(err)) < 0);
 	CHECK(strstr(err, "/nonexistent/ca-cert.pem") != NULL);
