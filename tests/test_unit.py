@@ -27,6 +27,14 @@ SAN_ENV = {
 # on the engine's channel and worker threads in test_engine and test_accel.
 TSAN_BINARIES = ("test_accel", "test_control", "test_engine", "test_failures", "test_hostile",
                  "test_probe", "test_replan", "test_resume", "test_tls")
+# Cases left out of the TSan rerun: long by design (a migration paced to
+# converge or to time out over an 8 MiB/s link, 7-13 s each under TSan) and
+# running the same threads as engine cases that do rerun
+# (auto_converge_brings_a_fast_writer_home, dirty_limit_...).
+TSAN_SKIP_CASES = {
+    "test_engine": ("dirty_rate_throttle_converges_in_fewer_passes_than_steps",
+                    "without_auto_converge_the_fast_writer_never_converges"),
+}
 CASE_TIMEOUT = 300  # s, one C case; pytest-timeout gives the test 60 s more
 SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|"
                               r"ThreadSanitizer: |runtime error: ")
@@ -60,7 +68,7 @@ def _list(path):
     return [Case(path, c, None) for c in cases]
 
 
-def _params(build, only=None, what="unit-test"):
+def _params(build, only=None, what="unit-test", skip=None):
     d, bins = _binaries(build)
     if only:
         missing = [b for b in only if b not in bins]
@@ -72,7 +80,8 @@ def _params(build, only=None, what="unit-test"):
     params = [pytest.param(Case(None, "missing", f"{b} is not built in {build}"), id=b)
               for b in missing]
     for b in bins:
-        params += [pytest.param(c, id=f"{b}.{c.name}") for c in _list(os.path.join(d, b))]
+        params += [pytest.param(c, id=f"{b}.{c.name}") for c in _list(os.path.join(d, b))
+                   if c.name not in (skip or {}).get(b, ())]
     return params
 
 
@@ -90,7 +99,8 @@ def pytest_generate_tests(metafunc):
                 reason=f"no ThreadSanitizer build at {os.path.abspath(build)} "
                        f"(make test makes one: meson setup DIR -Dtsan=true)"))]
         else:
-            params = _params(os.path.abspath(build), TSAN_BINARIES, "TSan unit-test")
+            params = _params(os.path.abspath(build), TSAN_BINARIES, "TSan unit-test",
+                             TSAN_SKIP_CASES)
     else:
         params = _params(os.path.abspath(cfg.getoption("--build")))
     metafunc.parametrize("case", params)
