@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 import bench_support  # noqa: F401  (puts bench/ on the path)
-from suite import cgroups, context, hosts, scenarios, vmig_driver
+from suite import cgroups, context, control, hosts, scenarios, vmig_driver
 
 # Test double of vmig's query-migrate reply, in docs/control.md's shape.
 FAKE_REPLY = {
@@ -81,3 +81,21 @@ def test_a_run_that_cannot_start_is_recorded_with_the_vmms_words(build_dir, tmp_
         "1G", "vmig", "auto", "--policy auto")
     left = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
     assert left.stdout == ""
+
+
+def test_the_destination_counts_as_listening_before_its_control_socket_exists(build_dir, tmp_path):
+    """Found on the first KVM run: the driver waited for the destination's
+    control socket, which `vmig run --incoming` makes only once a guest
+    runs there, after the migration; every vmig run timed out. Its
+    "waiting" line is what says it listens (no KVM needed to print it)."""
+    out, sock = tmp_path / "vmig-dst.out", tmp_path / "vmig-dst.sock"
+    with open(out, "wb") as f:
+        p = subprocess.Popen([os.path.join(build_dir, "vmig"), "run", "--incoming",
+                              "tcp:127.0.0.1:0", "--control", str(sock)],
+                             stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        control.wait_for_text(str(out), vmig_driver.DEST_LISTENING, 20, lambda: p.poll() is None)
+        assert not sock.exists()
+    finally:
+        p.kill()
+        p.wait()

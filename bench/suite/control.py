@@ -23,6 +23,23 @@ def wait_for_path(path, timeout_s, alive=lambda: True):
     raise ControlError(f"{path} did not appear within {timeout_s} s")
 
 
+def wait_for_text(path, text, timeout_s, alive=lambda: True):
+    """Waits until the file at path (a process's output) contains text;
+    alive() false means the process died first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with open(path, errors="replace") as f:
+                if text in f.read():
+                    return
+        except FileNotFoundError:
+            pass
+        if not alive():
+            raise ControlError(f"the process writing {path} exited before it said '{text}'")
+        time.sleep(0.05)
+    raise ControlError(f"{path} did not say '{text}' within {timeout_s} s")
+
+
 class LineClient:
     """One request, one reply, one JSON object per line."""
 

@@ -11,6 +11,8 @@ from .procs import Procs, exit_reason
 
 START_TIMEOUT_S = 60     # boot and fill of the guest
 DOWNTIME_MS = 300        # both systems get the same limit (qemu_driver.DOWNTIME_MS)
+# what `vmig run --incoming` prints once it listens (src/cli/cmd_run.c)
+DEST_LISTENING = "waiting for an incoming migration"
 FINAL = ("completed", "failed", "cancelled", "unconfirmed", "none")
 
 
@@ -77,7 +79,9 @@ def _migrate(ctx, setting, procs):
         ctl = control.connect(control.LineClient, os.path.join(tmp, "vmig-src.sock"),
                               START_TIMEOUT_S, alive)
         src_log.wait_for_t(sc.warmup_s, START_TIMEOUT_S, alive)
-        control.wait_for_path(os.path.join(tmp, "vmig-dst.sock"), START_TIMEOUT_S,
+        # the destination's control socket appears only once a guest runs
+        # there, after the migration: its "waiting" line says it listens
+        control.wait_for_text(os.path.join(tmp, "vmig-dst.out"), DEST_LISTENING, START_TIMEOUT_S,
                               lambda: dst.poll() is None)
     except (RuntimeError, control.ControlError) as e:
         raise RuntimeError(f"{e}; source: {exit_reason(src) or 'running'}: "
