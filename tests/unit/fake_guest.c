@@ -324,3 +324,34 @@ uint64_t mono_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
+
+int test_binary_dir(char *dir, size_t len)
+{
+	char exe[512];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = 0;
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return -1;
+	*slash = 0;
+	snprintf(dir, len, "%s", exe);
+	return 0;
+}
+
+const char *qatzip_double(char *buf, size_t len)
+{
+	char dir[512];
+	if (test_binary_dir(dir, sizeof(dir)))
+		return NULL;
+	snprintf(buf, len, "%s/qat_standin/libqatzip.so.3", dir);
+	return buf;
+}
+
+const char *qatzip_for_test(char *buf, size_t len, bool *real)
+{
+	const char *env = getenv("VMIG_TEST_REAL_QATZIP");
+	*real = env && env[0] && access(env, R_OK) == 0;
+	return *real ? env : qatzip_double(buf, len);
+}

@@ -80,4 +80,12 @@ void wait_final(struct vmig_migration *m, struct vmig_migrate_stats *st);
 bool final_status(enum vmig_mig_status s);
 uint64_t mono_ms(void);
 
+/* The directory of the running test binary (build/tests); -1 if unknown. */
+int test_binary_dir(char *dir, size_t len);
+/* The QATzip TEST DOUBLE beside the test binaries (tests/qat_standin). */
+const char *qatzip_double(char *buf, size_t len);
+/* The QATzip a QAT test loads: the real one when `make test` built it
+ * (VMIG_TEST_REAL_QATZIP), else the TEST DOUBLE; *real says which. */
+const char *qatzip_for_test(char *buf, size_t len, bool *real);
+
 #endif

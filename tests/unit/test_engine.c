@@ -479,77 +479,6 @@ TEST(plan_says_what_auto_would_do_without_migrating)
 	fg_free(&src);
 }
 
-/* The QATzip TEST DOUBLE next to this binary (tests/qat_standin). */
-static const char *qatzip_double(char *buf, size_t len)
-{
-	char exe[512];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return NULL;
-	exe[n] = 0;
-	char *slash = strrchr(exe, '/');
-	if (!slash)
-		return NULL;
-	*slash = 0;
-	snprintf(buf, len, "%s/qat_standin/libqatzip.so.3", exe);
-	return buf;
-}
-
-/*
- * The QATzip a QAT test loads: the real one when `make test` built it
- * (VMIG_TEST_REAL_QATZIP), else the TEST DOUBLE.
- */
-static const char *qatzip_for_test(char *buf, size_t len, bool *real)
-{
-	const char *env = getenv("VMIG_TEST_REAL_QATZIP");
-	*real = env && env[0] && access(env, R_OK) == 0;
-	return *real ? env : qatzip_double(buf, len);
-}
-
-/* Found on KVM (test_migration.py's QAT case): with --policy auto and
- * --codec qat, a re-plan that switched XBZRLE on renamed the codec
- * "deflate" in query-migrate, as if QAT had been dropped. */
-TEST(a_pinned_qat_codec_keeps_its_name_through_a_replan)
-{
-	char lib[512], uri[64], err[512];
-	bool real;
-	struct fake_guest src, dst;
-	struct fake_host here, there;
-	struct dest_run d = {0};
-	CHECK_EQ_INT(fake_host_new(&here), 0);
-	CHECK_EQ_INT(fake_host_new(&there), 0);
-	fg_init(&src, true);
-	fg_init(&dst, false);
-	src.hot = 1024; /* a 4 MiB hot set over 8 MiB/s: XBZRLE goes on after pass 1 */
-	CHECK_EQ_INT(listen_any(&d.lfd, uri, sizeof(uri)), 0);
-	d.g = &dst;
-	d.probe_root = there.root;
-	dest_start(&d);
-	fg_start_writer(&src);
-	struct vmig_guest g = {&fg_ops, &src};
-	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params), .uri = uri,
-					.downtime_limit_ms = 50, .max_bandwidth = 8 << 20,
-					.timeout_ms = 60000, .policy = VMIG_POLICY_AUTO,
-					.pinned = VMIG_PIN_CODEC, .codec = "qat",
-					.qatzip_library = qatzip_for_test(lib, sizeof(lib), &real),
-					.host_probe_root = here.root};
-	struct vmig_migration *m;
-	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
-	CHECK_EQ_INT(vmig_migration_start(&g, &p, &m, err, sizeof(err)), 0);
-	wait_final(m, &st);
-	vmig_migration_free(m);
-	fg_stop_writer(&src);
-	CHECK_EQ_INT(dest_join(&d), 0);
-	fake_host_free(&here);
-	fake_host_free(&there);
-	CHECK_EQ_INT(st.status, VMIG_MIG_COMPLETED);
-	CHECK(st.nr_decisions > 1); /* a re-plan happened */
-	CHECK(st.pages_xbzrle > 0);
-	CHECK_STR(st.codec, "qat");
-	fg_free(&src);
-	fg_free(&dst);
-}
-
 /* A deflate migration whose destination inflates through its offload engine. */
 static void inflate_on_destination_engine(struct ut_state *ut_, const char *codec,
 					   const char *dest_accel, const char *lib,
@@ -654,7 +583,6 @@ RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over
 	  UT(throttle_is_lifted_when_the_migration_is_cancelled), UT(auto_converge_needs_a_throttle_op),
 	  UT(auto_policy_compresses_over_a_slow_link), UT(auto_policy_sends_raw_over_a_fast_link),
 	  UT(auto_policy_keeps_a_pinned_codec), UT(plan_says_what_auto_would_do_without_migrating),
-	  UT(a_pinned_qat_codec_keeps_its_name_through_a_replan),
 	  UT(qat_source_inflated_through_qat_on_the_destination),
 	  UT(deflate_inflated_through_cpu_workers_on_the_destination),
 	  UT(codecs_qat_does_not_do_decode_on_the_channel_threads),

@@ -100,13 +100,10 @@ static int generate_creds(struct creds *c)
  */
 static int make_creds(struct creds *c)
 {
-	char exe[200], tmp[sizeof(c->root)];
+	char exe[100], tmp[sizeof(c->root)];
 	time_t now = time(NULL);
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
+	if (test_binary_dir(exe, sizeof(exe)))
 		return -1;
-	exe[n] = 0;
-	*strrchr(exe, '/') = 0;
 	memset(c, 0, sizeof(*c));
 	snprintf(c->root, sizeof(c->root), "%s/tls-creds-%ld", exe, (long)(now / 86400));
 	creds_paths(c);
