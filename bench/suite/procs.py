@@ -48,3 +48,19 @@ def exit_reason(p):
     if rc is None:
         return None
     return f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
+
+
+def recorded_run(ctx, rec, migrate):
+    """Fills rec with migrate(procs)'s figures: a failure is recorded, not
+    raised (one broken run must not end the suite), and whatever the run
+    started is stopped and its host resources released."""
+    procs = Procs(ctx.tmpdir)
+    try:
+        rec.update(migrate(procs))
+    except Exception as e:  # noqa: BLE001
+        rec.update({"status": "error", "converged": False, "error": str(e)})
+    finally:
+        procs.stop_all()
+        rec["oom_kills"] = ctx.oom_kills()
+        ctx.release()
+    return rec

@@ -7,7 +7,7 @@ import os
 import time
 
 from . import control, cpuacct, guestlog, metrics, timeline
-from .procs import Procs, exit_reason
+from .procs import exit_reason, recorded_run
 
 QEMU = os.environ.get("VMIG_BENCH_QEMU", "qemu-system-x86_64")
 START_TIMEOUT_S = 60
@@ -76,16 +76,7 @@ def run(ctx, setting, round_no):
     """Runs one migration; returns its record (a failure is recorded, not raised)."""
     rec = ctx.record(setting, round_no)
     rec["caps"], rec["params"] = list(setting.caps), dict(setting.params)
-    procs = Procs(ctx.tmpdir)
-    try:
-        rec.update(_migrate(ctx, setting, procs))
-    except Exception as e:  # noqa: BLE001  one broken run must not end the suite
-        rec.update({"status": "error", "converged": False, "error": str(e)})
-    finally:
-        procs.stop_all()
-        rec["oom_kills"] = ctx.oom_kills()
-        ctx.release()
-    return rec
+    return recorded_run(ctx, rec, lambda procs: _migrate(ctx, setting, procs))
 
 
 def _start(ctx, procs, tmp):

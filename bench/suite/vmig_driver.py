@@ -7,7 +7,7 @@ import subprocess
 import time
 
 from . import control, cpuacct, guestlog, metrics, timeline
-from .procs import Procs, exit_reason
+from .procs import exit_reason, recorded_run
 
 START_TIMEOUT_S = 60     # boot and fill of the guest
 DOWNTIME_MS = 300        # both systems get the same limit (qemu_driver.DOWNTIME_MS)
@@ -56,16 +56,7 @@ def run(ctx, setting, round_no):
     migration: the record says what happened)."""
     rec = ctx.record(setting, round_no)
     rec["args"] = " ".join(setting.args)
-    procs = Procs(ctx.tmpdir)
-    try:
-        rec.update(_migrate(ctx, setting, procs))
-    except Exception as e:  # noqa: BLE001  one broken run must not end the suite
-        rec.update({"status": "error", "converged": False, "error": str(e)})
-    finally:
-        procs.stop_all()
-        rec["oom_kills"] = ctx.oom_kills()
-        ctx.release()
-    return rec
+    return recorded_run(ctx, rec, lambda procs: _migrate(ctx, setting, procs))
 
 
 def _migrate(ctx, setting, procs):
