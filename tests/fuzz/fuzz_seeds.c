@@ -3,7 +3,7 @@
  * Seed corpora for the fuzz targets, made by the code under test so that
  * they follow the wire format whenever it changes:
  *
- *   fuzz_seeds OUTDIR   writes OUTDIR/{stream,source,wire,vm_state,control,control_client}/NAME
+ *   fuzz_seeds OUTDIR   writes OUTDIR/TARGET/NAME
  *
  * stream: real migrations of a TEST DOUBLE guest (fake_guest.h, shrunk to
  * the fuzz target's layout) by the real sender to the real receiver,
@@ -16,7 +16,9 @@
  * wire: each record's payload from its encoder, compressed batches from
  * each codec, an XBZRLE delta. vm_state: valid blobs (vm_state_encode).
  * control: request lines of every shape. control_client: what a VMM
- * answers `vmig migrate`, and answers that do not fit. Exits non-zero if a seed that
+ * answers `vmig migrate`, and answers that do not fit. tls_psk and
+ * cli_values: PSK files and command-line values, good and bad. Exits
+ * non-zero if a seed that
  * should be valid is refused by its own decoder.
  */
 #include <errno.h>
@@ -649,6 +651,38 @@ static void control_client_seeds(void)
 	}
 }
 
+/* ---- tls_psk and cli_values: what an operator writes ---- */
+
+static void operator_seeds(void)
+{
+	static const char *const psk_files[] = {
+	    "client:0123456789abcdef0123456789abcdef\n",
+	    "# made by scripts/make-certs.sh\n\n  \nvmig-migration:00112233445566778899AABBCCDDEEFF"
+	    "00112233445566778899aabbccddeeff\r\n",
+	    "a:b:0123456789abcdef0123456789abcdef\nsecond:line\n",
+	    "no colon here\n",
+	    ":0123456789abcdef0123456789abcdef\n",
+	    "id:0123456789abcdef0123456789abcdeg\n",
+	};
+	for (size_t i = 0; i < sizeof(psk_files) / sizeof(psk_files[0]); i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "psk-%zu", i);
+		write_seed("tls_psk", name, psk_files[i], strlen(psk_files[i]));
+	}
+	/* the target's first byte: 0, 1 sizes (bytes, MiB); 2, 3 counts */
+	static const char *const values[] = {
+	    "\x00" "1G", "\x00" "1.5GiB", "\x00" "64k", "\x00" "100MB", "\x00" "0.25T",
+	    "\x01" "512", "\x01" "2.5", "\x00" "18446744073709551615",
+	    "\x02" "4", "\x03" "86400", "\x03" "0",
+	};
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "value-%zu", i);
+		/* "\x00" is the first byte: strlen stops there, so count it in */
+		write_seed("cli_values", name, values[i], 1 + strlen(values[i] + 1));
+	}
+}
+
 static void quiet_log(void *opaque, enum vmig_log_level level, const char *line)
 {
 }
@@ -657,7 +691,7 @@ int main(int argc, char **argv)
 {
 	if (argc != 2) {
 		fprintf(stderr,
-			"usage: %s OUTDIR (writes OUTDIR/{stream,source,wire,vm_state,control,control_client}/)\n",
+			"usage: %s OUTDIR (writes OUTDIR/TARGET/)\n",
 			argv[0]);
 		return 2;
 	}
@@ -677,6 +711,7 @@ int main(int argc, char **argv)
 	vm_state_seeds();
 	control_seeds();
 	control_client_seeds();
+	operator_seeds();
 	if (failures)
 		fprintf(stderr, "fuzz_seeds: %d seed(s) failed\n", failures);
 	return failures ? 1 : 0;
