@@ -191,11 +191,9 @@ static int expect_record(struct vmig_migration *m, uint32_t want, struct vbuf *p
 		return -EREMOTEIO;
 	}
 	if (h.type == REC_SYNC_ACK && want != REC_SYNC_ACK && !m->nr_channels) {
-		struct wire_sync_ack a;
-		if ((r = wire_decode_sync_ack(payload->data, payload->len, &a, err, errlen)))
+		if ((r = acks_take_sync_ack(m, &m->streams[0], payload->data, payload->len, err,
+					    errlen)))
 			return r;
-		m->streams[0].acked_pass = a.pass;
-		migration_note_dest_host(m, &a.host);
 		return expect_record(m, want, payload, timeout_ms, err, errlen);
 	}
 	if (h.type != want) {
