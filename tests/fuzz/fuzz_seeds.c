@@ -73,10 +73,7 @@ static void fail(const char *what, const char *why)
 struct leg {
 	int src[2], dst[2]; /* socketpairs: [0] for the engine, [1] the relay's */
 	struct vbuf sent;   /* what the source sent */
-	/* What the destination answered, cut by FUZZ_TURN_SEP where the
-	 * source's records it answers ended (fuzz_source_input.h). */
-	struct vbuf replies;
-	struct turn_walker walk;
+	struct vbuf replies; /* what the destination answered */
 	bool src_eof, dst_eof;
 };
 
@@ -85,11 +82,8 @@ struct relay {
 	unsigned n;
 };
 
-/* Copies what from has; rec records it. With walk (the source's side), a
- * turn separator goes into turns before the bytes go on, so that the
- * destination's answer to a turn lands after it. */
-static bool copy_once(int from, int to, struct vbuf *rec, struct turn_walker *walk,
-		      struct vbuf *turns)
+/* Copies what from has; rec records it. */
+static bool copy_once(int from, int to, struct vbuf *rec)
 {
 	uint8_t buf[65536];
 	ssize_t r = read(from, buf, sizeof(buf));
@@ -98,8 +92,6 @@ static bool copy_once(int from, int to, struct vbuf *rec, struct turn_walker *wa
 		return false;
 	}
 	vbuf_put(rec, buf, (size_t)r);
-	for (unsigned t = walk ? turn_walker_feed(walk, buf, (size_t)r) : 0; t; t--)
-		vbuf_put(turns, FUZZ_TURN_SEP, FUZZ_TURN_SEP_LEN);
 	for (ssize_t off = 0; off < r;) {
 		ssize_t w = send(to, buf + off, (size_t)(r - off), MSG_NOSIGNAL);
 		if (w <= 0)
@@ -129,10 +121,9 @@ static void *relay_thread(void *arg)
 		for (unsigned i = 0; i < r->n; i++) {
 			struct leg *l = &r->leg[i];
 			if (p[2 * i].revents)
-				l->src_eof = !copy_once(l->src[1], l->dst[1], &l->sent, &l->walk,
-							&l->replies);
+				l->src_eof = !copy_once(l->src[1], l->dst[1], &l->sent);
 			if (p[2 * i + 1].revents)
-				l->dst_eof = !copy_once(l->dst[1], l->src[1], &l->replies, NULL, NULL);
+				l->dst_eof = !copy_once(l->dst[1], l->src[1], &l->replies);
 		}
 	}
 }
@@ -232,6 +223,27 @@ static void vary_chunk(const struct vbuf *main, unsigned k, uint32_t type, const
 	}
 }
 
+/* A destination's answers cut into chunks, one per turn of the source
+ * (fuzz_source_input.h): each answer (HELLO_ACK, SYNC_ACK, READY,
+ * RESUMED, ERROR) starts one; ALIVE follows RESUMED unasked. Cut by
+ * records, not by when they came: what the relay read of the source at
+ * once may hold two turns. */
+static void cut_at_answers(const struct vbuf *replies, struct vbuf *out)
+{
+	vbuf_init(out);
+	for (size_t off = 0; replies->len - off >= WIRE_HDR_SIZE;) {
+		struct wire_hdr h;
+		wire_decode_hdr(replies->data + off, &h);
+		size_t rec = WIRE_HDR_SIZE + h.len;
+		if (rec > replies->len - off)
+			rec = replies->len - off;
+		if (h.type != REC_ALIVE)
+			vbuf_put(out, FUZZ_TURN_SEP, FUZZ_TURN_SEP_LEN);
+		vbuf_put(out, replies->data + off, rec);
+		off += rec;
+	}
+}
+
 /* The recorded answers, and variants of the main connection's that a
  * destination could send: a refusal, an ERROR instead of each answer
  * (after GO too), no answer to GO. */
@@ -240,11 +252,14 @@ static void source_seeds(const struct migration_case *mc, const struct relay *r)
 	struct vbuf conns[FUZZ_MAX_CONNS];
 	char name[128];
 	for (unsigned i = 0; i < r->n; i++)
-		conns[i] = r->leg[i].replies;
+		cut_at_answers(&r->leg[i].replies, &conns[i]);
 	snprintf(name, sizeof(name), "%s", mc->name);
 	put_source_seed(name, mc->source_options, conns, r->n);
-	if (mc->channels > 1)
-		return; /* the variants of the others are enough */
+	if (mc->channels > 1) { /* the variants of the others are enough */
+		for (unsigned i = 0; i < r->n; i++)
+			vbuf_free(&conns[i]);
+		return;
+	}
 	struct vbuf refusal, error;
 	vbuf_init(&refusal);
 	vbuf_init(&error);
@@ -276,6 +291,69 @@ static void source_seeds(const struct migration_case *mc, const struct relay *r)
 	vbuf_free(&varied[0]);
 	vbuf_free(&refusal);
 	vbuf_free(&error);
+	for (unsigned i = 0; i < r->n; i++)
+		vbuf_free(&conns[i]);
+}
+
+/* Resume mode (FUZZ_SRC_OPT_RESUME): a first session that breaks after
+ * HELLO_ACK (the destination hangs up: the source hears it when it reads
+ * pass 1's acknowledgement), and a second that resumes from pass held,
+ * with progress pages of the next pass arrived on each stream, acknowledges
+ * each pass after it and hands over. Answers built by the wire encoders. */
+static void resume_seed(const char *name, unsigned channels, uint64_t held, uint64_t progress,
+			unsigned passes_after)
+{
+	struct vbuf conns[2 * (1 + 3)], ack;
+	struct wire_hello_ack a = {.version = WIRE_VERSION};
+	unsigned n = 0, streams = channels ? channels : 1;
+	vbuf_init(&ack);
+	wire_encode_hello_ack(&ack, &a);
+	vbuf_init(&conns[n]); /* session 1, main: HELLO_ACK, then gone */
+	vbuf_put(&conns[n], FUZZ_TURN_SEP, FUZZ_TURN_SEP_LEN);
+	wire_put_record(&conns[n++], REC_HELLO_ACK, ack.data, ack.len);
+	for (unsigned i = 0; i < channels; i++)
+		vbuf_init(&conns[n++]); /* its data channels: gone at once */
+	a.resume_pass = held;
+	a.nr_progress = streams;
+	for (unsigned i = 0; i < streams; i++)
+		a.progress[i] = progress;
+	vbuf_reset(&ack);
+	wire_encode_hello_ack(&ack, &a);
+	struct vbuf *main2 = &conns[n++];
+	vbuf_init(main2);
+	vbuf_put(main2, FUZZ_TURN_SEP, FUZZ_TURN_SEP_LEN);
+	wire_put_record(main2, REC_HELLO_ACK, ack.data, ack.len);
+	for (unsigned i = 0; i <= channels; i++) {
+		struct vbuf *c = i ? &conns[n++] : main2; /* SYNC_ACKs go where the pages went */
+		if (i)
+			vbuf_init(c);
+		for (unsigned k = 1; (i || !channels) && k <= passes_after; k++) {
+			uint8_t sa[WIRE_SYNC_ACK_SIZE];
+			struct wire_sync_ack s = {.pass = held + k};
+			wire_encode_sync_ack(sa, &s);
+			vbuf_put(c, FUZZ_TURN_SEP, FUZZ_TURN_SEP_LEN);
+			wire_put_record(c, REC_SYNC_ACK, sa, sizeof(sa));
+		}
+	}
+	uint8_t alive[WIRE_ALIVE_SIZE];
+	wire_encode_alive(alive, &(struct wire_alive){0, 0});
+	vbuf_put(main2, FUZZ_TURN_SEP, FUZZ_TURN_SEP_LEN);
+	wire_put_record(main2, REC_READY, NULL, 0);
+	vbuf_put(main2, FUZZ_TURN_SEP, FUZZ_TURN_SEP_LEN);
+	wire_put_record(main2, REC_RESUMED, NULL, 0);
+	wire_put_record(main2, REC_ALIVE, alive, sizeof(alive));
+	/* sessions in the order the source opens their connections */
+	put_source_seed(name, FUZZ_SRC_OPT_RESUME | (uint8_t)(channels << 4), conns, n);
+	for (unsigned i = 0; i < n; i++)
+		vbuf_free(&conns[i]);
+	vbuf_free(&ack);
+}
+
+static void resume_seeds(void)
+{
+	resume_seed("resume-from-pass-0", 0, 0, 64, 2);
+	resume_seed("resume-from-pass-1", 0, 1, UINT64_MAX, 2);
+	resume_seed("resume-from-pass-0-2ch", 2, 0, 100, 2);
 }
 
 /* Migrates once, recording; false (nothing written) when the run did not
@@ -706,6 +784,7 @@ int main(int argc, char **argv)
 		     tries++)
 			;
 	hostile_seeds();
+	resume_seeds();
 	wire_records();
 	wire_codecs();
 	vm_state_seeds();

@@ -4,7 +4,9 @@
  * The real engine (vmig_migration_start: setup, pre-copy, handover, with
  * data channels) migrates a small TEST DOUBLE guest (tests/unit/fake_guest.h)
  * over socketpairs it takes as the caller's connections
- * (vmig_migrate_params.fds); a fake destination on the other ends answers
+ * (vmig_migrate_params.fds), or, in resume mode, over loopback TCP to a
+ * port the kernel picks, so that it can dial again after a break and
+ * resume the session (reconnect.c); a fake destination on the other ends answers
  * with the input, chunk by chunk as the source reaches each turn
  * (fuzz_source_input.h): HELLO_ACK, SYNC_ACK, READY, RESUMED, ALIVE, ERROR
  * or anything else. Unless the input asks for its checks as given, every
@@ -22,7 +24,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -53,19 +58,22 @@ struct peer {
 	size_t chunk_end[FUZZ_SRC_MAX_CHUNKS]; /* where each chunk ends in replies */
 	unsigned nr_chunks, released;	       /* chunks in all, chunks let go */
 	size_t sent;			       /* bytes of replies written */
-	int ours, theirs;		       /* socketpair: the source has theirs */
+	int ours;			       /* the source has the other end */
 	struct turn_walker walk;
 	unsigned turns;	    /* records the source sent that a destination answers */
 	bool hung_up;	    /* we shut down our writing side */
 	bool source_closed; /* the source closed its end */
 	bool go_seen;	    /* the source sent GO here */
-	uint64_t last_activity_ms;
 };
 
 struct fake_dest {
-	struct peer c[FUZZ_MAX_CONNS];
-	unsigned n;
-	int stop_fd; /* eventfd: the migration ended */
+	struct peer c[FUZZ_SRC_MAX_SECTIONS];
+	unsigned n;	  /* sections in the input */
+	unsigned opened;  /* connections the source opened so far */
+	int lfd;	  /* resume mode: the loopback listener the source dials; else -1 */
+	char uri[64];	  /* its address */
+	int stop_fd;	  /* eventfd: the migration ended */
+	uint64_t last_activity_ms; /* the source's last bytes or connection */
 };
 
 static uint64_t now_ms(void)
@@ -119,12 +127,13 @@ static void take_section(struct peer *c, const uint8_t *p, size_t n, bool raw_ch
 		fix_checks(c->replies, c->len);
 }
 
-/* Cuts the input (after the options byte) into connections. */
-static unsigned split_conns(const uint8_t *d, size_t n, struct peer *c, bool raw_checks)
+/* Cuts the input (after the options byte) into at most max connections. */
+static unsigned split_conns(const uint8_t *d, size_t n, struct peer *c, unsigned max,
+			    bool raw_checks)
 {
 	unsigned k = 0;
 	for (;;) {
-		const uint8_t *sep = k + 1 < FUZZ_MAX_CONNS
+		const uint8_t *sep = k + 1 < max
 					 ? find_sep(d, n, FUZZ_CONN_SEP, FUZZ_CONN_SEP_LEN)
 					 : NULL;
 		size_t piece = sep ? (size_t)(sep - d) : n;
@@ -207,71 +216,151 @@ static void write_released(struct peer *c)
 	}
 }
 
-/* Quiet: the source has read all we sent and has sent nothing for a while. */
-static bool quiet(const struct peer *c, uint64_t now)
+/* Whether the source has read everything sent on c. */
+static bool all_read(const struct peer *c)
 {
 	int unread = 0;
-	if (c->hung_up || c->source_closed || c->sent < released_bytes(c) ||
-	    now - c->last_activity_ms < FUZZ_SRC_QUIET_MS)
-		return false;
-	return ioctl(c->ours, SIOCOUTQ, &unread) == 0 && unread == 0;
+	return c->sent == released_bytes(c) && ioctl(c->ours, SIOCOUTQ, &unread) == 0 && !unread;
+}
+
+/* Whether a thread of this process other than the caller is running or
+ * about to (a source computing a plan, compressing, sampling, faulting
+ * pages in), not asleep waiting for something. */
+static bool others_running(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	bool running = false;
+	pid_t me = gettid();
+	while (d && !running && (e = readdir(d))) {
+		char path[64], stat[512];
+		if (e->d_name[0] == '.' || atoi(e->d_name) == me)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+		FILE *fp = fopen(path, "r");
+		size_t n = fp ? fread(stat, 1, sizeof(stat) - 1, fp) : 0;
+		if (fp)
+			fclose(fp);
+		stat[n] = 0;
+		const char *state = strrchr(stat, ')'); /* "pid (comm) S ..." */
+		running = state && state[1] == ' ' && state[2] != 'S'; /* R, or D in a fault */
+	}
+	if (d)
+		closedir(d);
+	return running;
+}
+
+/* Quiet: on no connection has the source sent anything for a while, it
+ * has read all we sent and none of its threads ran when looked at: it waits for what
+ * only a later chunk holds. Every connection then gets its next chunk
+ * (or the hang-up). One connection alone going quiet says nothing: a
+ * data channel is, while the main one works, and the other way round;
+ * nor does time alone, on a loaded host. */
+static void release_if_quiet(struct fake_dest *f, uint64_t now)
+{
+	if (others_running()) /* looked at every FUZZ_SRC_QUIET_MS / 4: all must see none */
+		f->last_activity_ms = now;
+	if (now - f->last_activity_ms < FUZZ_SRC_QUIET_MS)
+		return;
+	for (unsigned i = 0; i < f->opened; i++)
+		if (!f->c[i].hung_up && !f->c[i].source_closed && !all_read(&f->c[i]))
+			return;
+	for (unsigned i = 0; i < f->opened; i++)
+		if (!f->c[i].hung_up && !f->c[i].source_closed)
+			release_next(&f->c[i]);
+	f->last_activity_ms = now;
+}
+
+/* Connection number f->opened begins: its section's chunk 0 goes at once. */
+static void begin_conn(struct fake_dest *f, int fd, uint64_t now)
+{
+	struct peer *c = &f->c[f->opened++];
+	c->ours = fd;
+	f->last_activity_ms = now;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	release_next(c);
+}
+
+/* Resume mode: the source dialled (again); a connection past the
+ * input's sections is closed at once, as by a destination gone. */
+static void take_connection(struct fake_dest *f, uint64_t now)
+{
+	int fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (f->opened < f->n)
+		begin_conn(f, fd, now);
+	else
+		close(fd);
+}
+
+/* Socketpair mode: every connection at once, theirs for the engine. */
+static int open_pairs(struct fake_dest *f, int *theirs)
+{
+	uint64_t now = now_ms();
+	while (f->opened < f->n) {
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+			return -errno;
+		theirs[f->opened] = sv[1];
+		begin_conn(f, sv[0], now);
+	}
+	return 0;
+}
+
+/* Resume mode: a loopback listener on a port the kernel picks. */
+static int open_listener(struct fake_dest *f)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&a, sizeof(a)) ||
+	    listen(f->lfd, FUZZ_SRC_MAX_SECTIONS) ||
+	    getsockname(f->lfd, (struct sockaddr *)&a, &alen))
+		return -errno;
+	snprintf(f->uri, sizeof(f->uri), "tcp:127.0.0.1:%u", ntohs(a.sin_port));
+	return 0;
 }
 
 static void *fake_dest_thread(void *arg)
 {
 	struct fake_dest *f = arg;
-	struct pollfd p[1 + FUZZ_MAX_CONNS];
+	struct pollfd p[2 + FUZZ_SRC_MAX_SECTIONS];
 	for (;;) {
 		p[0] = (struct pollfd){.fd = f->stop_fd, .events = POLLIN};
-		for (unsigned i = 0; i < f->n; i++) {
+		p[1] = (struct pollfd){.fd = f->lfd, .events = POLLIN};
+		for (unsigned i = 0; i < f->opened; i++) {
 			struct peer *c = &f->c[i];
 			short ev = c->source_closed ? 0 : POLLIN;
 			if (c->sent < released_bytes(c))
 				ev |= POLLOUT;
-			p[1 + i] = (struct pollfd){.fd = ev ? c->ours : -1, .events = ev};
+			p[2 + i] = (struct pollfd){.fd = ev ? c->ours : -1, .events = ev};
 		}
-		if (poll(p, 1 + f->n, FUZZ_SRC_QUIET_MS / 4) < 0 && errno != EINTR)
+		if (poll(p, 2 + f->opened, FUZZ_SRC_QUIET_MS / 4) < 0 && errno != EINTR)
 			return NULL;
 		if (p[0].revents) {
 			/* the engine closed every connection: hear its last words */
-			for (unsigned i = 0; i < f->n; i++)
+			for (unsigned i = 0; i < f->opened; i++)
 				while (!f->c[i].source_closed)
 					hear_source(&f->c[i], true);
 			return NULL;
 		}
 		uint64_t now = now_ms();
-		for (unsigned i = 0; i < f->n; i++) {
+		if (p[1].revents)
+			take_connection(f, now);
+		for (unsigned i = 0; i < f->opened; i++) {
 			struct peer *c = &f->c[i];
-			short rev = p[1 + i].revents;
+			short rev = p[2 + i].revents;
 			if (rev & (POLLIN | POLLHUP | POLLERR)) {
 				hear_source(c, false);
-				c->last_activity_ms = now;
-			}
-			if (rev & (POLLOUT | POLLHUP | POLLERR))
-				write_released(c);
-			if (quiet(c, now)) {
-				release_next(c);
-				c->last_activity_ms = now;
+				f->last_activity_ms = now;
 			}
 			write_released(c);
 		}
+		release_if_quiet(f, now);
+		for (unsigned i = 0; i < f->opened; i++)
+			write_released(&f->c[i]);
 	}
-}
-
-static int open_conns(struct fake_dest *f, int *theirs)
-{
-	uint64_t now = now_ms();
-	for (unsigned i = 0; i < f->n; i++) {
-		int sv[2];
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
-			return -errno;
-		f->c[i].ours = sv[0];
-		theirs[i] = f->c[i].theirs = sv[1];
-		f->c[i].last_activity_ms = now;
-		fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-		release_next(&f->c[i]); /* chunk 0 goes at once */
-	}
-	return 0;
 }
 
 /* Whether c's replies hold a whole record of that type, walking them as
@@ -334,8 +423,14 @@ static void migrate(struct fake_guest *g, const struct fake_dest *f, const int *
 	struct vmig_guest guest = {&fg_ops, g};
 	struct vmig_migration *m;
 	char err[512];
-	p.fds = fds;
-	p.nr_fds = f->n;
+	if (options & FUZZ_SRC_OPT_RESUME) {
+		p.uri = f->uri;
+		p.channels = FUZZ_SRC_OPT_CHANNELS(options);
+		p.resume_timeout_ms = FUZZ_SRC_RESUME_MS;
+	} else {
+		p.fds = fds;
+		p.nr_fds = f->n;
+	}
 	p.io_timeout_ms = FUZZ_SRC_IO_TIMEOUT_MS;
 	p.timeout_ms = FUZZ_SRC_RUN_LIMIT_MS / 2; /* passes that never converge end too */
 	p.policy = options & FUZZ_SRC_OPT_POLICY_AUTO ? VMIG_POLICY_AUTO : VMIG_POLICY_FIXED;
@@ -355,14 +450,19 @@ static void migrate(struct fake_guest *g, const struct fake_dest *f, const int *
 static void check(struct fake_guest *g, const struct fake_dest *f, const struct outcome *o)
 {
 	if (getenv("FUZZ_SOURCE_VERBOSE"))
-		fprintf(stderr, "fuzz_source: %s after %llu ms, %llu passes%s%s\n",
+		fprintf(stderr, "fuzz_source: %s after %llu ms, %llu passes, %llu resumes%s%s\n",
 			vmig_mig_status_name(o->st.status), (unsigned long long)o->took_ms,
-			(unsigned long long)o->st.iterations, o->st.error[0] ? ": " : "", o->st.error);
+			(unsigned long long)o->st.iterations, (unsigned long long)o->st.resumes,
+			o->st.error[0] ? ": " : "", o->st.error);
 	FUZZ_ASSERT(o->done);
 	FUZZ_ASSERT(o->took_ms < FUZZ_SRC_RUN_LIMIT_MS);
 	enum vmig_mig_status s = o->st.status;
 	FUZZ_ASSERT(s == VMIG_MIG_FAILED || s == VMIG_MIG_COMPLETED || s == VMIG_MIG_UNCONFIRMED);
+	/* GO goes on the main connection of the last session */
 	const struct peer *main_conn = &f->c[0];
+	for (unsigned i = 0; i < f->opened; i++)
+		if (f->c[i].go_seen)
+			main_conn = &f->c[i];
 	if (s == VMIG_MIG_FAILED) {
 		/* the guest is ours again, at full speed */
 		FUZZ_ASSERT(!fg_is_paused(g));
@@ -385,9 +485,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int theirs[FUZZ_MAX_CONNS];
 	pthread_t t;
 	uint8_t options = data[0];
+	bool resume = options & FUZZ_SRC_OPT_RESUME;
 	FUZZ_ASSERT(f.stop_fd >= 0);
-	f.n = split_conns(data + 1, size - 1, f.c, options & FUZZ_SRC_OPT_RAW_CHECKS);
-	FUZZ_ASSERT(open_conns(&f, theirs) == 0); /* theirs: the engine's from here on */
+	f.n = split_conns(data + 1, size - 1, f.c, resume ? FUZZ_SRC_MAX_SECTIONS : FUZZ_MAX_CONNS,
+			  options & FUZZ_SRC_OPT_RAW_CHECKS);
+	f.lfd = -1;
+	if (resume)
+		FUZZ_ASSERT(open_listener(&f) == 0);
+	else
+		FUZZ_ASSERT(open_pairs(&f, theirs) == 0); /* theirs: the engine's from here on */
 	FUZZ_ASSERT(pthread_create(&t, NULL, fake_dest_thread, &f) == 0);
 	struct outcome o = {.st.size = sizeof(o.st)};
 	migrate(g, &f, theirs, options, &o);
@@ -396,9 +502,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pthread_join(t, NULL);
 	check(g, &f, &o);
 	for (unsigned i = 0; i < f.n; i++) {
-		close(f.c[i].ours);
+		if (i < f.opened)
+			close(f.c[i].ours);
 		free(f.c[i].replies);
 	}
+	if (f.lfd >= 0)
+		close(f.lfd);
 	close(f.stop_fd);
 	return 0;
 }
