@@ -366,7 +366,7 @@ static int skip_hot_pages(struct vmig_migration *m, char *err, size_t errlen)
 			m->bits[i][w] &= ~hot[w];
 		}
 	}
-	log_debug("pass 1 leaves out %llu pages the guest wrote in %d ms",
+	log_debug("pass 1 leaves out %llu pages the guest wrote in %u ms",
 		  (unsigned long long)skipped, sender_hot_probe_ms);
 	return 0;
 }
