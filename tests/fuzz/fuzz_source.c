@@ -60,7 +60,6 @@ struct peer {
 	size_t sent;			       /* bytes of replies written */
 	int ours;			       /* the source has the other end */
 	struct turn_walker walk;
-	unsigned turns;	    /* records the source sent that a destination answers */
 	bool hung_up;	    /* we shut down our writing side */
 	bool source_closed; /* the source closed its end */
 	bool go_seen;	    /* the source sent GO here */
