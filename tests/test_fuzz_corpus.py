@@ -14,7 +14,8 @@ import pytest
 from test_unit import SAN_ENV, SANITIZER_REPORT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGETS = ("stream", "stream_rechecked", "wire", "vm_state", "control")
+TARGETS = ("stream", "stream_rechecked", "wire", "vm_state", "control", "source", "control_client",
+           "tls_psk", "cli_values")
 REPLAY_TIMEOUT = 300  # s, a whole corpus; the stream target's takes a few
 
 

@@ -58,7 +58,10 @@ int parse_size(const char *text, uint64_t default_unit, uint64_t *out)
 	if (unit && whole > UINT64_MAX / unit)
 		return -ERANGE;
 	uint64_t v = whole * unit;
-	uint64_t f = frac_num * unit / frac_den; /* unit <= 2^40, frac_num < 1e9: no overflow */
+	/* frac_num * unit / frac_den without its 64-bit overflow (frac_num
+	 * < frac_den <= 1e9 times a TiB does not fit): unit = q * den + rem */
+	uint64_t q = unit / frac_den, rem = unit % frac_den;
+	uint64_t f = frac_num * q + frac_num * rem / frac_den;
 	if (v > UINT64_MAX - f)
 		return -ERANGE;
 	*out = v + f;

@@ -35,9 +35,26 @@ static int take_one(struct vmig_migration *m, struct src_chan *s, struct vbuf *b
 		snprintf(err, errlen, "protocol error: expected SYNC_ACK, got %s", wire_type_name(h.type));
 		return -EPROTO;
 	}
+	return acks_take_sync_ack(m, s, b->data, b->len, err, errlen);
+}
+
+int acks_take_sync_ack(struct vmig_migration *m, struct src_chan *s, const uint8_t *p, size_t n,
+		       char *err, size_t errlen)
+{
 	struct wire_sync_ack a;
-	if ((r = wire_decode_sync_ack(b->data, b->len, &a, err, errlen)))
+	int r = wire_decode_sync_ack(p, n, &a, err, errlen);
+	if (r)
 		return r;
+	/* Passes are acknowledged in order, each once it was sent: anything
+	 * else would end the wait for the real acknowledgement and drop what
+	 * a resume must send again. */
+	if (a.pass > m->pass || a.pass < s->acked_pass) {
+		snprintf(err, errlen,
+			 "protocol error: the destination acknowledged pass %llu (sent: %llu, "
+			 "acknowledged before: %llu)", (unsigned long long)a.pass,
+			 (unsigned long long)m->pass, (unsigned long long)s->acked_pass);
+		return -EPROTO;
+	}
 	s->acked_pass = a.pass;
 	migration_note_dest_host(m, &a.host);
 	return 0;

@@ -10,8 +10,16 @@
 #define VMIG_MIGRATION_ACKS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct vmig_migration;
+struct src_chan;
+
+/* A SYNC_ACK's payload p[0, n) heard on stream s: its pass must be one
+ * sent and not before the last acknowledged (-EPROTO otherwise); notes
+ * it and the destination's host figures. 0, or -errno with err set. */
+int acks_take_sync_ack(struct vmig_migration *m, struct src_chan *s, const uint8_t *p, size_t n,
+		       char *err, size_t errlen);
 
 /* Reads every whole record already waiting on the streams' channels
  * (SYNC_ACKs; an ERROR fails): 0, or -errno with err set. Call only

@@ -191,11 +191,9 @@ static int expect_record(struct vmig_migration *m, uint32_t want, struct vbuf *p
 		return -EREMOTEIO;
 	}
 	if (h.type == REC_SYNC_ACK && want != REC_SYNC_ACK && !m->nr_channels) {
-		struct wire_sync_ack a;
-		if ((r = wire_decode_sync_ack(payload->data, payload->len, &a, err, errlen)))
+		if ((r = acks_take_sync_ack(m, &m->streams[0], payload->data, payload->len, err,
+					    errlen)))
 			return r;
-		m->streams[0].acked_pass = a.pass;
-		migration_note_dest_host(m, &a.host);
 		return expect_record(m, want, payload, timeout_ms, err, errlen);
 	}
 	if (h.type != want) {
@@ -339,6 +337,10 @@ static uint64_t wire_sent(struct vmig_migration *m)
  */
 #define HOT_PROBE_MS 200
 
+/* A variable only so that the source fuzz target, whose test-double guest
+ * never writes, need not wait HOT_PROBE_MS per run (sender_internal.h). */
+unsigned sender_hot_probe_ms = HOT_PROBE_MS;
+
 static int skip_hot_pages(struct vmig_migration *m, char *err, size_t errlen)
 {
 	uint64_t skipped = 0;
@@ -348,7 +350,7 @@ static int skip_hot_pages(struct vmig_migration *m, char *err, size_t errlen)
 		r = m->g.ops->dirty_clear(m->g.opaque, i, 0, m->ram.pages[i], m->bits[i], err, errlen);
 	if (r)
 		return r;
-	struct timespec ts = {0, HOT_PROBE_MS * 1000000L};
+	struct timespec ts = {0, sender_hot_probe_ms * 1000000L};
 	nanosleep(&ts, NULL);
 	for (unsigned i = 0; i < m->ram.nr; i++) {
 		uint64_t words = (m->ram.pages[i] + 63) / 64;
@@ -364,8 +366,8 @@ static int skip_hot_pages(struct vmig_migration *m, char *err, size_t errlen)
 			m->bits[i][w] &= ~hot[w];
 		}
 	}
-	log_debug("pass 1 leaves out %llu pages the guest wrote in %d ms",
-		  (unsigned long long)skipped, HOT_PROBE_MS);
+	log_debug("pass 1 leaves out %llu pages the guest wrote in %u ms",
+		  (unsigned long long)skipped, sender_hot_probe_ms);
 	return 0;
 }
 

@@ -161,6 +161,9 @@ void *stream_thread(void *arg);
 void stream_fold_counters(struct src_chan *s);
 
 /* sender.c */
+/* How long pass 1 watches for pages the guest is writing (skip_hot_pages):
+ * HOT_PROBE_MS; only the source fuzz target changes it (to 0). */
+extern unsigned sender_hot_probe_ms;
 bool migration_should_stop(struct vmig_migration *m, char *err, size_t errlen);
 void migration_update_counters(struct vmig_migration *m);
 /* Wakes every stream out of blocking I/O (a stream failed). */

@@ -3,16 +3,22 @@
  * Seed corpora for the fuzz targets, made by the code under test so that
  * they follow the wire format whenever it changes:
  *
- *   fuzz_seeds OUTDIR   writes OUTDIR/{stream,wire,vm_state,control}/NAME
+ *   fuzz_seeds OUTDIR   writes OUTDIR/TARGET/NAME
  *
  * stream: real migrations of a TEST DOUBLE guest (fake_guest.h, shrunk to
  * the fuzz target's layout) by the real sender to the real receiver,
  * through a relay that records what the source sends on each connection
  * (every codec, XBZRLE, data channels), and every bad stream
  * tests/tools/hostile_streams.c builds, for the same layout.
+ * source: what the destination answered in those migrations, cut at the
+ * source's turns (fuzz_source_input.h), and variants of it: a refusal, an
+ * ERROR in place of each answer, no answer to GO.
  * wire: each record's payload from its encoder, compressed batches from
  * each codec, an XBZRLE delta. vm_state: valid blobs (vm_state_encode).
- * control: request lines of every shape. Exits non-zero if a seed that
+ * control: request lines of every shape. control_client: what a VMM
+ * answers `vmig migrate`, and answers that do not fit. tls_psk and
+ * cli_values: PSK files and command-line values, good and bad. Exits
+ * non-zero if a seed that
  * should be valid is refused by its own decoder.
  */
 #include <errno.h>
@@ -29,6 +35,8 @@
 #include "../unit/fake_guest.h"
 #include "codec/codec.h"
 #include "codec/xbzrle.h"
+#include "fuzz_control_client_input.h"
+#include "fuzz_source_input.h"
 #include "fuzz_state_host.h"
 #include "fuzz_stream_input.h"
 #include "fuzz_wire_ops.h"
@@ -65,6 +73,7 @@ static void fail(const char *what, const char *why)
 struct leg {
 	int src[2], dst[2]; /* socketpairs: [0] for the engine, [1] the relay's */
 	struct vbuf sent;   /* what the source sent */
+	struct vbuf replies; /* what the destination answered */
 	bool src_eof, dst_eof;
 };
 
@@ -73,16 +82,16 @@ struct relay {
 	unsigned n;
 };
 
+/* Copies what from has; rec records it. */
 static bool copy_once(int from, int to, struct vbuf *rec)
 {
-	char buf[65536];
+	uint8_t buf[65536];
 	ssize_t r = read(from, buf, sizeof(buf));
 	if (r <= 0) {
 		shutdown(to, SHUT_WR);
 		return false;
 	}
-	if (rec)
-		vbuf_put(rec, buf, (size_t)r);
+	vbuf_put(rec, buf, (size_t)r);
 	for (ssize_t off = 0; off < r;) {
 		ssize_t w = send(to, buf + off, (size_t)(r - off), MSG_NOSIGNAL);
 		if (w <= 0)
@@ -114,7 +123,7 @@ static void *relay_thread(void *arg)
 			if (p[2 * i].revents)
 				l->src_eof = !copy_once(l->src[1], l->dst[1], &l->sent);
 			if (p[2 * i + 1].revents)
-				l->dst_eof = !copy_once(l->dst[1], l->src[1], NULL);
+				l->dst_eof = !copy_once(l->dst[1], l->src[1], &l->replies);
 		}
 	}
 }
@@ -167,7 +176,185 @@ struct migration_case {
 	const char *codec;
 	unsigned channels;
 	bool xbzrle; /* and a writer dirtying a few pages, so that pages go again */
+	/* also a seed of fuzz_source from the destination's answers (only
+	 * for a guest that does not write, as fuzz_source's), and its options */
+	bool source_seed;
+	uint8_t source_options;
 };
+
+/* ---- source: the destination's answers ---- */
+
+static void put_source_seed(const char *name, uint8_t options, const struct vbuf *conns,
+			    unsigned n)
+{
+	struct vbuf b;
+	vbuf_init(&b);
+	vbuf_put_u8(&b, options);
+	for (unsigned i = 0; i < n; i++) {
+		if (i)
+			vbuf_put(&b, FUZZ_CONN_SEP, FUZZ_CONN_SEP_LEN);
+		vbuf_put(&b, conns[i].data, conns[i].len);
+	}
+	write_seed("source", name, b.data, b.len);
+	vbuf_free(&b);
+}
+
+/* The main connection's answers with chunk k replaced by the record
+ * (type, payload) (none: type 0), or cut after chunk k - 1 (cut). */
+static void vary_chunk(const struct vbuf *main, unsigned k, uint32_t type, const void *payload,
+		       size_t len, bool cut, struct vbuf *out)
+{
+	const uint8_t *p = main->data, *end = main->data + main->len;
+	vbuf_init(out);
+	for (unsigned i = 0; p <= end; i++) {
+		const uint8_t *sep = memmem(p, (size_t)(end - p), FUZZ_TURN_SEP, FUZZ_TURN_SEP_LEN);
+		const uint8_t *chunk_end = sep ? sep : end;
+		if (i == k && cut)
+			return;
+		if (i)
+			vbuf_put(out, FUZZ_TURN_SEP, FUZZ_TURN_SEP_LEN);
+		if (i != k)
+			vbuf_put(out, p, (size_t)(chunk_end - p));
+		else if (type)
+			wire_put_record(out, type, payload, len);
+		if (!sep)
+			return;
+		p = sep + FUZZ_TURN_SEP_LEN;
+	}
+}
+
+/* A destination's answers cut into chunks, one per turn of the source
+ * (fuzz_source_input.h): each answer (HELLO_ACK, SYNC_ACK, READY,
+ * RESUMED, ERROR) starts one; ALIVE follows RESUMED unasked. Cut by
+ * records, not by when they came: what the relay read of the source at
+ * once may hold two turns. */
+static void cut_at_answers(const struct vbuf *replies, struct vbuf *out)
+{
+	vbuf_init(out);
+	for (size_t off = 0; replies->len - off >= WIRE_HDR_SIZE;) {
+		struct wire_hdr h;
+		wire_decode_hdr(replies->data + off, &h);
+		size_t rec = WIRE_HDR_SIZE + h.len;
+		if (rec > replies->len - off)
+			rec = replies->len - off;
+		if (h.type != REC_ALIVE)
+			vbuf_put(out, FUZZ_TURN_SEP, FUZZ_TURN_SEP_LEN);
+		vbuf_put(out, replies->data + off, rec);
+		off += rec;
+	}
+}
+
+/* The recorded answers, and variants of the main connection's that a
+ * destination could send: a refusal, an ERROR instead of each answer
+ * (after GO too), no answer to GO. */
+static void source_seeds(const struct migration_case *mc, const struct relay *r)
+{
+	struct vbuf conns[FUZZ_MAX_CONNS];
+	char name[128];
+	for (unsigned i = 0; i < r->n; i++)
+		cut_at_answers(&r->leg[i].replies, &conns[i]);
+	snprintf(name, sizeof(name), "%s", mc->name);
+	put_source_seed(name, mc->source_options, conns, r->n);
+	if (mc->channels > 1) { /* the variants of the others are enough */
+		for (unsigned i = 0; i < r->n; i++)
+			vbuf_free(&conns[i]);
+		return;
+	}
+	struct vbuf refusal, error;
+	vbuf_init(&refusal);
+	vbuf_init(&error);
+	struct wire_hello_ack a = {.version = WIRE_VERSION, .status = 1};
+	snprintf(a.message, sizeof(a.message), "not enough memory for this guest");
+	wire_encode_hello_ack(&refusal, &a);
+	wire_encode_error(&error, -EIO, "the destination failed");
+	unsigned turns = 0;
+	for (const uint8_t *p = conns[0].data;
+	     (p = memmem(p, conns[0].len - (size_t)(p - conns[0].data), FUZZ_TURN_SEP,
+			 FUZZ_TURN_SEP_LEN));
+	     p += FUZZ_TURN_SEP_LEN)
+		turns++;
+	struct vbuf varied[FUZZ_MAX_CONNS];
+	memcpy(varied, conns, sizeof(varied));
+	vary_chunk(&conns[0], 1, REC_HELLO_ACK, refusal.data, refusal.len, false, &varied[0]);
+	snprintf(name, sizeof(name), "%s-refused", mc->name);
+	put_source_seed(name, mc->source_options, varied, r->n);
+	vbuf_free(&varied[0]);
+	for (unsigned k = 2; k <= turns; k++) {
+		vary_chunk(&conns[0], k, REC_ERROR, error.data, error.len, false, &varied[0]);
+		snprintf(name, sizeof(name), "%s-error-at-turn-%u", mc->name, k);
+		put_source_seed(name, mc->source_options, varied, r->n);
+		vbuf_free(&varied[0]);
+	}
+	vary_chunk(&conns[0], turns, 0, NULL, 0, true, &varied[0]);
+	snprintf(name, sizeof(name), "%s-no-answer-to-go", mc->name);
+	put_source_seed(name, mc->source_options, varied, r->n);
+	vbuf_free(&varied[0]);
+	vbuf_free(&refusal);
+	vbuf_free(&error);
+	for (unsigned i = 0; i < r->n; i++)
+		vbuf_free(&conns[i]);
+}
+
+/* Resume mode (FUZZ_SRC_OPT_RESUME): a first session that breaks after
+ * HELLO_ACK (the destination hangs up: the source hears it when it reads
+ * pass 1's acknowledgement), and a second that resumes from pass held,
+ * with progress pages of the next pass arrived on each stream, acknowledges
+ * each pass after it and hands over. Answers built by the wire encoders. */
+static void resume_seed(const char *name, unsigned channels, uint64_t held, uint64_t progress,
+			unsigned passes_after)
+{
+	struct vbuf conns[2 * (1 + 3)], ack;
+	struct wire_hello_ack a = {.version = WIRE_VERSION};
+	unsigned n = 0, streams = channels ? channels : 1;
+	vbuf_init(&ack);
+	wire_encode_hello_ack(&ack, &a);
+	vbuf_init(&conns[n]); /* session 1, main: HELLO_ACK, then gone */
+	vbuf_put(&conns[n], FUZZ_TURN_SEP, FUZZ_TURN_SEP_LEN);
+	wire_put_record(&conns[n++], REC_HELLO_ACK, ack.data, ack.len);
+	for (unsigned i = 0; i < channels; i++)
+		vbuf_init(&conns[n++]); /* its data channels: gone at once */
+	a.resume_pass = held;
+	a.nr_progress = streams;
+	for (unsigned i = 0; i < streams; i++)
+		a.progress[i] = progress;
+	vbuf_reset(&ack);
+	wire_encode_hello_ack(&ack, &a);
+	struct vbuf *main2 = &conns[n++];
+	vbuf_init(main2);
+	vbuf_put(main2, FUZZ_TURN_SEP, FUZZ_TURN_SEP_LEN);
+	wire_put_record(main2, REC_HELLO_ACK, ack.data, ack.len);
+	for (unsigned i = 0; i <= channels; i++) {
+		struct vbuf *c = i ? &conns[n++] : main2; /* SYNC_ACKs go where the pages went */
+		if (i)
+			vbuf_init(c);
+		for (unsigned k = 1; (i || !channels) && k <= passes_after; k++) {
+			uint8_t sa[WIRE_SYNC_ACK_SIZE];
+			struct wire_sync_ack s = {.pass = held + k};
+			wire_encode_sync_ack(sa, &s);
+			vbuf_put(c, FUZZ_TURN_SEP, FUZZ_TURN_SEP_LEN);
+			wire_put_record(c, REC_SYNC_ACK, sa, sizeof(sa));
+		}
+	}
+	uint8_t alive[WIRE_ALIVE_SIZE];
+	wire_encode_alive(alive, &(struct wire_alive){0, 0});
+	vbuf_put(main2, FUZZ_TURN_SEP, FUZZ_TURN_SEP_LEN);
+	wire_put_record(main2, REC_READY, NULL, 0);
+	vbuf_put(main2, FUZZ_TURN_SEP, FUZZ_TURN_SEP_LEN);
+	wire_put_record(main2, REC_RESUMED, NULL, 0);
+	wire_put_record(main2, REC_ALIVE, alive, sizeof(alive));
+	/* sessions in the order the source opens their connections */
+	put_source_seed(name, FUZZ_SRC_OPT_RESUME | (uint8_t)(channels << 4), conns, n);
+	for (unsigned i = 0; i < n; i++)
+		vbuf_free(&conns[i]);
+	vbuf_free(&ack);
+}
+
+static void resume_seeds(void)
+{
+	resume_seed("resume-from-pass-0", 0, 0, 64, 2);
+	resume_seed("resume-from-pass-1", 0, 1, UINT64_MAX, 2);
+	resume_seed("resume-from-pass-0-2ch", 2, 0, 100, 2);
+}
 
 /* Migrates once, recording; false (nothing written) when the run did not
  * show what the case is for. */
@@ -188,6 +375,7 @@ static bool record_migration(const struct migration_case *mc, bool last_try)
 			exit(1);
 		}
 		vbuf_init(&l->sent);
+		vbuf_init(&l->replies);
 		src_fds[i] = l->src[0];
 		d.fds[i] = l->dst[0];
 	}
@@ -205,6 +393,8 @@ static bool record_migration(const struct migration_case *mc, bool last_try)
 	p.codec = mc->codec;
 	p.compress_threads = 1;
 	p.timeout_ms = 20000;
+	if (mc->source_options & FUZZ_SRC_OPT_POLICY_AUTO)
+		p.policy = VMIG_POLICY_AUTO;
 	if (mc->xbzrle) {
 		p.xbzrle_cache_bytes = 1 << 20;
 		/* XBZRLE starts with pass 3 (the cache fills from pass 2): a writer
@@ -241,6 +431,8 @@ static bool record_migration(const struct migration_case *mc, bool last_try)
 			"fuzz_seeds: %s: no page went as XBZRLE in %d runs (a loaded host?)\n",
 			mc->name, MIGRATION_TRIES);
 
+	if (ok && mc->source_seed)
+		source_seeds(mc, &r);
 	struct vbuf all;
 	vbuf_init(&all);
 	for (unsigned i = 0; i < r.n; i++) {
@@ -248,6 +440,7 @@ static bool record_migration(const struct migration_case *mc, bool last_try)
 			vbuf_put(&all, FUZZ_CONN_SEP, FUZZ_CONN_SEP_LEN);
 		vbuf_put(&all, r.leg[i].sent.data, r.leg[i].sent.len);
 		vbuf_free(&r.leg[i].sent);
+		vbuf_free(&r.leg[i].replies);
 		close(r.leg[i].src[1]);
 		close(r.leg[i].dst[1]);
 	}
@@ -266,9 +459,15 @@ static bool record_migration(const struct migration_case *mc, bool last_try)
 }
 
 static const struct migration_case migrations[] = {
-    {"migrate-none", "none", 0, false},	      {"migrate-lz4", "lz4", 0, false},
-    {"migrate-zstd-2ch", "zstd", 2, false},   {"migrate-deflate-1ch", "deflate", 1, false},
-    {"migrate-zstd-xbzrle", "zstd", 0, true}, {"migrate-lz4-xbzrle-3ch", "lz4", 3, true},
+    {"migrate-none", "none", 0, false, true, 0},
+    {"migrate-lz4", "lz4", 0, false, false, 0},
+    {"migrate-zstd-2ch", "zstd", 2, false, true, 0},
+    {"migrate-deflate-1ch", "deflate", 1, false, true, 0},
+    /* --policy auto: host figures from the destination drive its plans */
+    {"migrate-auto", "none", 0, false, true, FUZZ_SRC_OPT_POLICY_AUTO},
+    {"migrate-auto-3ch", "none", 3, false, true, FUZZ_SRC_OPT_POLICY_AUTO},
+    {"migrate-zstd-xbzrle", "zstd", 0, true, false, 0},
+    {"migrate-lz4-xbzrle-3ch", "lz4", 3, true, false, 0},
 };
 
 /* Every bad stream of hostile_streams.c, laid out for the fuzz guest. */
@@ -478,6 +677,90 @@ static void control_seeds(void)
 	}
 }
 
+/* ---- control_client ---- */
+
+#define ID FUZZ_CTL_ID
+#define TURN FUZZ_TURN_SEP
+#define QUERY_ACTIVE                                                                              \
+	"{\"return\": {\"status\": \"active\", \"iterations\": 1, \"pass_pages\": 512, "        \
+	"\"pass_pages_done\": 100, \"ram_bytes\": 2097152, \"pages\": {\"normal\": 5, "         \
+	"\"zero\": 95}, \"throughput_mibs\": 12.5}, \"id\": " ID "}\n"
+#define QUERY_COMPLETED                                                                           \
+	"{\"return\": {\"status\": \"completed\", \"total_ms\": 120, \"setup_ms\": 2, "         \
+	"\"downtime_ms\": 9, \"guest_downtime_ms\": -1, \"iterations\": 2, \"ram_bytes\": "      \
+	"2097152, \"wire_bytes\": 30000, \"pages\": {\"normal\": 5, \"compressed\": 5, "        \
+	"\"zero\": 507, \"xbzrle\": 0}, \"codec\": \"zstd\", \"accelerator\": \"cpu\", "      \
+	"\"xbzrle\": {\"cache_hits\": 0, \"cache_misses\": 0}, \"policy\": {\"strategy\": "    \
+	"\"auto\", \"decisions\": [{\"pass\": 1, \"t_ms\": 0, \"change\": \"codec zstd\", "   \
+	"\"reason\": \"idle CPU\"}]}, \"channels\": [{\"index\": 0, \"bytes\": 30000, "        \
+	"\"throughput_mibs\": 1.5}], \"verified\": true}, \"id\": " ID "}\n"
+
+static void control_client_seeds(void)
+{
+	static const char *const replies[] = {
+	    /* a whole migration as `vmig migrate` follows it */
+	    "{\"return\": {}, \"id\": " ID "}\n" TURN QUERY_ACTIVE TURN QUERY_COMPLETED,
+	    /* refused, each error class */
+	    "{\"error\": {\"class\": \"GenericError\", \"desc\": \"a migration is already "
+	    "running\"}, \"id\": " ID "}\n",
+	    "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"no such command\"}, "
+	    "\"id\": " ID "}\n",
+	    "{\"error\": {\"class\": \"InvalidRequest\", \"desc\": \"bad arguments\"}}\n",
+	    /* events before replies, replies in pieces */
+	    "{\"event\": \"MIGRATION\", \"data\": {\"status\": \"setup\"}}\n{\"return\": {}, "
+	    "\"id\": " ID "}\n" TURN "{\"event\": \"X\"}\n" TURN QUERY_COMPLETED,
+	    "{\"return\": {}, \"id\": " ID "}\n" TURN "{\"return\": {\"status\": " TURN
+	    "\"failed\", \"error\": \"link lost\"}, \"id\": " ID "}\n",
+	    /* answers that do not fit: another id, no id, neither return nor error, not JSON */
+	    "{\"return\": {}, \"id\": 1}\n",
+	    "{\"return\": {}}\n",
+	    "{\"id\": " ID ", \"something\": [1, 2.5, null, true]}\n",
+	    "[\"return\", " ID "]\n",
+	    "{\"return\": {}, \"return\": {}, \"id\": " ID "}\n",
+	    "not json at all\n",
+	    "{\"return\": {\"status\": 7}, \"id\": " ID "}\n" TURN "{\"return\": \"done\", \"id\": "
+	    "18446744073709551616}\n",
+	    "{\"return\": {}, \"id\": " ID "}",
+	};
+	for (size_t i = 0; i < sizeof(replies) / sizeof(replies[0]); i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "replies-%zu", i);
+		write_seed("control_client", name, replies[i], strlen(replies[i]));
+	}
+}
+
+/* ---- tls_psk and cli_values: what an operator writes ---- */
+
+static void operator_seeds(void)
+{
+	static const char *const psk_files[] = {
+	    "client:0123456789abcdef0123456789abcdef\n",
+	    "# made by scripts/make-certs.sh\n\n  \nvmig-migration:00112233445566778899AABBCCDDEEFF"
+	    "00112233445566778899aabbccddeeff\r\n",
+	    "a:b:0123456789abcdef0123456789abcdef\nsecond:line\n",
+	    "no colon here\n",
+	    ":0123456789abcdef0123456789abcdef\n",
+	    "id:0123456789abcdef0123456789abcdeg\n",
+	};
+	for (size_t i = 0; i < sizeof(psk_files) / sizeof(psk_files[0]); i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "psk-%zu", i);
+		write_seed("tls_psk", name, psk_files[i], strlen(psk_files[i]));
+	}
+	/* the target's first byte: 0, 1 sizes (bytes, MiB); 2, 3 counts */
+	static const char *const values[] = {
+	    "\x00" "1G", "\x00" "1.5GiB", "\x00" "64k", "\x00" "100MB", "\x00" "0.25T",
+	    "\x01" "512", "\x01" "2.5", "\x00" "18446744073709551615",
+	    "\x02" "4", "\x03" "86400", "\x03" "0",
+	};
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "value-%zu", i);
+		/* "\x00" is the first byte: strlen stops there, so count it in */
+		write_seed("cli_values", name, values[i], 1 + strlen(values[i] + 1));
+	}
+}
+
 static void quiet_log(void *opaque, enum vmig_log_level level, const char *line)
 {
 }
@@ -486,7 +769,7 @@ int main(int argc, char **argv)
 {
 	if (argc != 2) {
 		fprintf(stderr,
-			"usage: %s OUTDIR (writes OUTDIR/{stream,wire,vm_state,control}/)\n",
+			"usage: %s OUTDIR (writes OUTDIR/TARGET/)\n",
 			argv[0]);
 		return 2;
 	}
@@ -501,10 +784,13 @@ int main(int argc, char **argv)
 		     tries++)
 			;
 	hostile_seeds();
+	resume_seeds();
 	wire_records();
 	wire_codecs();
 	vm_state_seeds();
 	control_seeds();
+	control_client_seeds();
+	operator_seeds();
 	if (failures)
 		fprintf(stderr, "fuzz_seeds: %d seed(s) failed\n", failures);
 	return failures ? 1 : 0;

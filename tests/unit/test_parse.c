@@ -21,6 +21,19 @@ TEST(sizes)
 	CHECK_EQ_INT(v, 100ull << 20);
 }
 
+/* Found by fuzz_cli_values: frac_num * unit overflowed 64 bits for a
+ * TiB with eight or nine fraction digits, and the size came out wrong. */
+TEST(fine_fraction_of_a_tebibyte)
+{
+	uint64_t v;
+	CHECK_EQ_INT(parse_size("1.99999999T", 1, &v), 0);
+	CHECK_EQ_INT(v, 2199023244556ull);
+	CHECK_EQ_INT(parse_size("0.999999999TiB", 1, &v), 0);
+	CHECK_EQ_INT(v, 1099511626676ull);
+	CHECK_EQ_INT(parse_size("0.5T", 1, &v), 0);
+	CHECK_EQ_INT(v, 1ull << 39);
+}
+
 TEST(bad_sizes)
 {
 	uint64_t v;
@@ -54,4 +67,4 @@ TEST(format)
 	CHECK_STR(format_size(100, buf, sizeof(buf)), "100 B");
 }
 
-RUN_TESTS("parse", UT(sizes), UT(bad_sizes), UT(integers), UT(format))
+RUN_TESTS("parse", UT(sizes), UT(fine_fraction_of_a_tebibyte), UT(bad_sizes), UT(integers), UT(format))
