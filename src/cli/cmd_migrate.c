@@ -95,6 +95,14 @@ static const char *str(const json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
+/* A string member to print: "?" if the VMM left it out (printf's %s
+ * must never see NULL). */
+static const char *text(const json_t *o, const char *key)
+{
+	const char *s = str(o, key);
+	return s ? s : "?";
+}
+
 static void print_progress(const json_t *r, const char *status)
 {
 	double total = num(r, "pass_pages"), done = num(r, "pass_pages_done");
@@ -149,11 +157,11 @@ static void print_summary(const json_t *r, const char *status)
 	const json_t *pol = json_object_get(r, "policy");
 	const json_t *dec = json_object_get(pol, "decisions");
 	if (json_array_size(dec))
-		printf("  policy            %s\n", str(pol, "strategy"));
+		printf("  policy            %s\n", text(pol, "strategy"));
 	for (size_t i = 0; i < json_array_size(dec); i++) {
 		const json_t *d = json_array_get(dec, i);
-		printf("    pass %-3.0f %6.0f ms  %s: %s\n", num(d, "pass"), num(d, "t_ms"), str(d, "change"),
-		       str(d, "reason"));
+		printf("    pass %-3.0f %6.0f ms  %s: %s\n", num(d, "pass"), num(d, "t_ms"), text(d, "change"),
+		       text(d, "reason"));
 	}
 	if (num(r, "throttle_steps") > 0)
 		printf("  %-17s %8.0f throttle changes (vCPU throttle lifted)\n",
@@ -548,7 +556,7 @@ static int show_plan(int fd, const struct migrate_opts *o)
 		free(s);
 	} else {
 		printf("plan (nothing migrated)\n");
-		printf("  codec             %s%s\n", str(rep, "codec"),
+		printf("  codec             %s%s\n", text(rep, "codec"),
 		       num(rep, "level") ? "" : " (default level)");
 		printf("  threads           %.0f compressing, %.0f data channels\n", num(rep, "threads"),
 		       num(rep, "channels"));
@@ -556,7 +564,7 @@ static int show_plan(int fd, const struct migrate_opts *o)
 		print_plan_throttle(rep);
 		printf("  expected          %.0f MiB/s of RAM, first pass %.1f s\n", num(rep, "ram_mibs"),
 		       num(rep, "first_pass_ms") / 1000.0);
-		printf("  why               %s\n", str(rep, "reason"));
+		printf("  why               %s\n", text(rep, "reason"));
 	}
 	json_decref(rep);
 	return 0;

@@ -1,0 +1,48 @@
+"""`vmig migrate` reading what a VMM answers, against a TEST DOUBLE VMM
+(a UNIX socket speaking docs/control.md's protocol): no KVM needed."""
+import json
+import os
+import socket
+import subprocess
+import threading
+
+import pytest
+
+import vmlib
+
+pytestmark = pytest.mark.no_kvm
+
+
+def fake_vmm(path, reply_for):
+    """Serves one connection: every request gets reply_for(name) as its
+    `return`, with the request's id."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        f = conn.makefile("rw")
+        for line in f:
+            req = json.loads(line)
+            f.write(json.dumps({"return": reply_for(req.get("execute")), "id": req.get("id")}) + "\n")
+            f.flush()
+        conn.close()
+        srv.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return t
+
+
+def test_plan_with_fields_missing_prints_question_marks_not_null(tmp_path, build_dir):
+    """Found by reading after the control-client fuzz target: a plan reply
+    without codec or reason reached printf("%s", NULL) (glibc printed
+    "(null)"; undefined behaviour elsewhere)."""
+    path = str(tmp_path / "vmm.sock")
+    fake_vmm(path, lambda name: {"threads": 2, "channels": 2} if name == "query-migrate-plan" else {})
+    p = subprocess.run([os.path.join(build_dir, "vmig"), "migrate", "--control", path, "--plan",
+                        "tcp:127.0.0.1:1"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert "(null)" not in p.stdout, p.stdout
+    assert "codec             ?" in p.stdout and "why               ?" in p.stdout, p.stdout
