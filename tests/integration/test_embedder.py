@@ -4,7 +4,11 @@ through pkg-config, only vmig_* exported, and the example embedder
 second copy of itself over UNIX sockets it opened itself."""
 import glob
 import os
+import shutil
 import subprocess
+import tempfile
+
+import pytest
 
 import vmlib
 
@@ -12,8 +16,28 @@ NEEDS_KVM = False
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _install():
-    dest = vmlib.tmpdir()
+@pytest.fixture(scope="module")
+def installed():
+    """libvmig installed once for this module's tests (they only read it),
+    in a directory of the module's own: vmlib's are removed after each test."""
+    dest = tempfile.mkdtemp(prefix="vmig-embedder-")
+    try:
+        yield _install(dest)
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def example(installed):
+    return _build_example(*reversed(installed))
+
+
+@pytest.fixture(scope="module")
+def static_example(installed):
+    return _build_example(*reversed(installed), static=True)
+
+
+def _install(dest):
     p = subprocess.run(["meson", "install", "-C", vmlib.BUILD, "--destdir", dest, "--no-rebuild",
                         "--quiet"], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
@@ -37,7 +61,7 @@ def _sanitizer_flags(lib):
 
 def _build_example(env, dest, static=False):
     lib = glob.glob(os.path.join(dest, "**", "libvmig.so"), recursive=True)[0]
-    out = os.path.join(vmlib.tmpdir(), "memguest")
+    out = os.path.join(dest, "memguest-static" if static else "memguest")
     flags = _pkg(env, "--cflags") + _pkg(env, "--libs", *(["--static"] if static else []))
     if static:  # the archive, not the shared library
         flags = [f for f in flags if f != "-lvmig"] + [
@@ -74,8 +98,8 @@ def _migrate(exe, libdir, channels, extra_env=None):
     return src.stdout
 
 
-def test_only_vmig_names_are_exported():
-    dest, _ = _install()
+def test_only_vmig_names_are_exported(installed):
+    dest, _ = installed
     so = glob.glob(os.path.join(dest, "**", "libvmig.so"), recursive=True)[0]
     out = subprocess.run(["nm", "-D", "--defined-only", so], capture_output=True, text=True).stdout
     names = [l.split()[-1] for l in out.splitlines() if l.strip()]
@@ -86,29 +110,26 @@ def test_only_vmig_names_are_exported():
     assert glob_names and all(n.startswith("vmig_") for n in glob_names), glob_names
 
 
-def test_headers_and_pkg_config_are_installed():
-    dest, env = _install()
+def test_headers_and_pkg_config_are_installed(installed):
+    dest, env = installed
     for h in ("vmig.h", "guest.h", "migration.h"):
         assert glob.glob(os.path.join(dest, "**", "include", "vmig", h), recursive=True), h
     assert not glob.glob(os.path.join(dest, "**", "guest_abi.h"), recursive=True)
     assert "-lvmig" in _pkg(env, "--libs")
 
 
-def test_example_embedder_migrates_with_data_channels():
-    dest, env = _install()
-    exe, libdir = _build_example(env, dest)
+def test_example_embedder_migrates_with_data_channels(example):
+    exe, libdir = example
     _migrate(exe, libdir, 2)
 
 
-def test_example_embedder_migrates_on_the_main_connection_alone():
-    dest, env = _install()
-    exe, libdir = _build_example(env, dest)
+def test_example_embedder_migrates_on_the_main_connection_alone(example):
+    exe, libdir = example
     _migrate(exe, libdir, 0)
 
 
-def test_example_embedder_migrates_over_tls_with_a_psk():
-    dest, env = _install()
-    exe, libdir = _build_example(env, dest)
+def test_example_embedder_migrates_over_tls_with_a_psk(example):
+    exe, libdir = example
     creds = os.path.join(vmlib.tmpdir(), "creds")
     p = subprocess.run([os.path.join(ROOT, "scripts", "make-certs.sh"), creds],
                        capture_output=True, text=True, timeout=60)
@@ -117,7 +138,6 @@ def test_example_embedder_migrates_over_tls_with_a_psk():
     assert "memguest: tls TLSv1.3" in out and "psk" in out, out
 
 
-def test_example_embedder_links_the_static_library():
-    dest, env = _install()
-    exe, libdir = _build_example(env, dest, static=True)
+def test_example_embedder_links_the_static_library(static_example):
+    exe, libdir = static_example
     _migrate(exe, libdir, 1)
