@@ -37,3 +37,16 @@ def guest_check(dst_log, completed):
         return {"errors_after": None, "guest_fatal": None}
     time.sleep(SETTLE_S)
     return {"errors_after": dst_log.last_errors(), "guest_fatal": dst_log.fatal()}
+
+
+def add_run_figures(rec, samples, trackers, mem_bytes, src_log, dst_log, before_t0, t0, t1):
+    """What every driver adds to a migration's record beside its own final
+    figures: the peak throttle of the timeline, CPU per side, the guest's
+    slowdown and page check, and the timeline itself."""
+    throttles = [x["throttle_pct"] for x in samples if x.get("throttle_pct") is not None]
+    rec["throttle_pct_max"] = max(throttles) if throttles else None
+    rec.update(cpu_figures(trackers[0], trackers[1], mem_bytes))
+    rec.update(guest_figures(src_log, before_t0, t0, t1))
+    rec.update(guest_check(dst_log, rec["converged"]))
+    rec["timeline"] = samples
+    return rec

@@ -37,6 +37,14 @@ def _gnuplot(script_path):
         raise PlotError(f"gnuplot {script_path}: {r.stderr.strip()[-500:]}")
 
 
+def _draw_multiplot(base, lines):
+    """Ends the multiplot in lines, writes it to BASE.gp, draws BASE.png."""
+    with open(base + ".gp", "w") as f:
+        f.write("\n".join(lines + ["unset multiplot"]) + "\n")
+    _gnuplot(base + ".gp")
+    return base + ".png"
+
+
 def _num(x):
     return "?" if x is None else f"{x:.4g}"
 
@@ -73,11 +81,7 @@ def bars(scenario, groups, outdir):
         lines += [f"set title '{title}'",
                   f"plot '{base}.dat' using 0:{col}:11:xtic(1) with boxes lc rgb variable, "
                   f"'' using 0:{col}:{col + 1}:{col + 2} with yerrorbars lc black pt 7 ps 0.4"]
-    lines += ["unset multiplot"]
-    with open(base + ".gp", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    _gnuplot(base + ".gp")
-    return base + ".png"
+    return _draw_multiplot(base, lines)
 
 
 def timeline_data(run):
@@ -118,11 +122,7 @@ def timeline(scenario, columns, outdir):
             lines += [f"set title '{g.label}' font ',9'", f"set ylabel '{ylabel}'",
                       "set xlabel 'seconds since migrate'", f"set yrange {yrange}",
                       f"plot '{path}' using 1:" + spec.format(p=path)]
-    lines += ["unset multiplot"]
-    with open(base + ".gp", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    _gnuplot(base + ".gp")
-    return base + ".png"
+    return _draw_multiplot(base, lines)
 
 
 def timeline_pairs(groups):

@@ -122,13 +122,8 @@ def _migrate(ctx, setting, procs):
     if reply.get("status") not in FINAL:
         s.call("migrate_cancel")
         reply = dict(reply, status="timed-out")
-    rec = final_figures(reply, elapsed_ms)
-    throttles = [x["throttle_pct"] for x in samples if x.get("throttle_pct") is not None]
-    rec["throttle_pct_max"] = max(throttles) if throttles else None
-    rec.update(metrics.cpu_figures(trackers[0], trackers[1], sc.mem_bytes))
-    rec.update(metrics.guest_figures(src_log, before_t0, t0, t1))
-    rec.update(metrics.guest_check(dst_log, rec["converged"]))
-    rec["timeline"] = samples
+    rec = metrics.add_run_figures(final_figures(reply, elapsed_ms), samples, trackers,
+                                  sc.mem_bytes, src_log, dst_log, before_t0, t0, t1)
     rec["qemu_reply"] = reply
     s.close()
     d.close()

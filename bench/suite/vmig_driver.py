@@ -97,12 +97,7 @@ def _migrate(ctx, setting, procs):
         j = json.loads(out.strip().splitlines()[-1])
     except (ValueError, IndexError):
         j = {"status": "failed", "error": f"vmig migrate printed no JSON: {err.strip()[-300:]}"}
-    rec = final_figures(j)
-    throttles = [s["throttle_pct"] for s in samples if s.get("throttle_pct") is not None]
-    rec["throttle_pct_max"] = max(throttles) if throttles else None
-    rec.update(metrics.cpu_figures(trackers[0], trackers[1], sc.mem_bytes))
-    rec.update(metrics.guest_figures(src_log, before_t0, t0, t1))
-    rec.update(metrics.guest_check(dst_log, rec["converged"]))
-    rec["timeline"] = samples
+    rec = metrics.add_run_figures(final_figures(j), samples, trackers, sc.mem_bytes, src_log,
+                                  dst_log, before_t0, t0, t1)
     ctl.close()
     return rec
