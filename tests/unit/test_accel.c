@@ -23,6 +23,7 @@
 
 #include "accel/accel.h"
 #include "codec/codec.h"
+#include "fake_guest.h"
 #include "../qat_standin/qatzip_standin.h"
 #include "unittest.h"
 
@@ -644,14 +645,8 @@ static int standin_open(struct standin *s)
 		snprintf(s->path, sizeof(s->path), "%s", env);
 	} else {
 		char exe[PATH_MAX];
-		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		if (n <= 0)
+		if (test_binary_dir(exe, sizeof(exe)))
 			return -1;
-		exe[n] = 0;
-		char *slash = strrchr(exe, '/');
-		if (!slash)
-			return -1;
-		*slash = 0;
 		snprintf(s->path, sizeof(s->path), "%s/qat_standin/libqatzip.so.3", exe);
 		if (access(s->path, R_OK) != 0)
 			snprintf(s->path, sizeof(s->path), "%s/libqatzip.so.3", exe);
