@@ -125,20 +125,37 @@ uint64_t x86_supported_xcr0(const struct kvm_handles *k)
 
 /* ---- vCPU ---- */
 
+/* Marks the entries KVM_GET_CPUID2 did not write: no CPUID range reaches
+ * leaf 0xffffffff, so no real entry looks like this. */
+#define CPUID_UNWRITTEN 0xffffffffu
+
+/* How many entries KVM wrote. On older kernels, Debian 12's 6.1 among them
+ * (6.18 does not), KVM_GET_CPUID2 never writes the count back: on success
+ * nent stays the caller's capacity, the entries past the real ones are what
+ * the buffer held (zeros, which the destination rightly refused as "leaf
+ * 0x0.0 appears twice"), and an E2BIG does not say the count either. So the
+ * buffer is marked first, and the count is where the marks begin. */
+static uint32_t cpuid_written(const struct kvm_cpuid2 *c, uint32_t cap)
+{
+	uint32_t n = c->nent < cap ? c->nent : cap;
+	for (uint32_t i = 0; i < n; i++)
+		if (c->entries[i].function == CPUID_UNWRITTEN && c->entries[i].index == CPUID_UNWRITTEN)
+			return i;
+	return n;
+}
+
 static int get_cpuid(int fd, struct x86_vcpu_state *st, char *err, size_t errlen)
 {
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + X86_MAX_CPUID * sizeof(c->entries[0]));
 	if (!c)
 		return oom(err, errlen);
 	c->nent = X86_MAX_CPUID;
+	for (uint32_t i = 0; i < X86_MAX_CPUID; i++)
+		c->entries[i].function = c->entries[i].index = CPUID_UNWRITTEN;
 	int r = XIOCTL(fd, KVM_GET_CPUID2, c);
-	if (!r && c->nent > X86_MAX_CPUID) {
-		snprintf(err, errlen, "KVM_GET_CPUID2 returned %u entries", c->nent);
-		r = -EIO;
-	}
 	if (!r) {
-		st->nr_cpuid = c->nent;
-		memcpy(st->cpuid, c->entries, c->nent * sizeof(c->entries[0]));
+		st->nr_cpuid = cpuid_written(c, X86_MAX_CPUID);
+		memcpy(st->cpuid, c->entries, st->nr_cpuid * sizeof(c->entries[0]));
 	}
 	free(c);
 	return r;
