@@ -122,8 +122,8 @@ timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$CP
 	-append "console=ttyS0 quiet loglevel=3 panic=-1" \
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap,id=hostroot" \
 	-virtfs "local,path=$OUT,mount_tag=out,security_model=passthrough,id=out" </dev/null |
-	tr -d '\r' | sed -e $'s/\x1b[^a-zA-Z]*[a-zA-Z]//g' |
-	grep -v -e 'SeaBIOS' -e 'iPXE' -e 'Booting from ROM' -e 'reboot: Power down' -e '^$'
+	sed -u -e $'s/\r//g; s/\x1b[^a-zA-Z]*[a-zA-Z]//g' |
+	grep --line-buffered -v -e 'SeaBIOS' -e 'iPXE' -e 'Booting from ROM' -e 'reboot: Power down' -e '^$'
 qrc=${PIPESTATUS[0]}
 set -e
 if [ "$qrc" = 124 ]; then
