@@ -27,7 +27,8 @@ SAN_ENV = {
 # on the engine's channel and worker threads in test_engine and test_accel.
 # test_hostile (41 hostile streams, 19 s under TSan) is left out too: its
 # receiver runs the channel threads test_engine and test_failures rerun.
-TSAN_BINARIES = ("test_accel", "test_control", "test_engine", "test_failures", "test_probe",
+TSAN_BINARIES = ("test_accel", "test_control", "test_dirtylimit", "test_engine", "test_failures",
+                 "test_probe",
                  "test_replan", "test_resume", "test_tls")
 # Cases left out of the TSan rerun: long by design (a migration paced to
 # converge or to time out over an 8 MiB/s link, 7-13 s each under TSan) and

@@ -117,13 +117,14 @@ int dirty_log_start(struct dirty_log *d, struct kvm_handles *k, const struct gue
 
 void dirty_log_stop(struct dirty_log *d, struct kvm_handles *k, const struct guest_memory *mem)
 {
+	/* Leaves the rings empty for the next migration, while the slots
+	 * still log (what a reset re-protects is then still tracked). */
+	char err[128];
+	if (d->active && d->ring.entries && dirty_log_collect_rings(d, mem, err, sizeof(err)) < 0)
+		log_warn("dirty ring: %s", err);
 	if (d->active)
 		set_logging(k, mem, false);
 	d->active = false;
-	/* Leaves the rings empty for the next migration. */
-	char err[128];
-	if (d->ring.entries && dirty_log_collect_rings(d, mem, err, sizeof(err)) < 0)
-		log_warn("dirty ring: %s", err);
 }
 
 /* Ring mode: every ring collected into kvm_bits, which go out with the
