@@ -28,8 +28,7 @@ SAN_ENV = {
 # test_hostile (41 hostile streams, 19 s under TSan) is left out too: its
 # receiver runs the channel threads test_engine and test_failures rerun.
 TSAN_BINARIES = ("test_accel", "test_control", "test_dirtylimit", "test_engine", "test_failures",
-                 "test_probe",
-                 "test_replan", "test_resume", "test_tls")
+                 "test_probe", "test_replan", "test_resume", "test_tls")
 # Cases left out of the TSan rerun: long by design (a migration paced to
 # converge or to time out over an 8 MiB/s link, 7-13 s each under TSan) and
 # running the same threads as engine cases that do rerun

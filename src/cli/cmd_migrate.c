@@ -70,7 +70,8 @@ static void usage(FILE *f)
 		"                            the measured dirty and link rates, corrected each\n"
 		"                            pass (what --policy auto picks); turns it on\n"
 		"      --dirty-limit RATE    hold the guest's dirty rate to RATE bytes/s (K/M/G)\n"
-		"                            from the first pass on, whatever the link\n"
+		"                            from the first pass on, whatever the link (a VM\n"
+		"                            run with --dirty-ring: only the vCPUs that dirty)\n"
 		TLS_ARGS_HELP
 		"      --tls-hostname NAME   the name the destination's certificate must carry\n"
 		"                            (default: HOST of the destination address)\n"
@@ -548,8 +549,10 @@ static void print_plan_throttle(json_t *rep)
 	if (!mode || !*mode)
 		printf("  throttle          none (the guest is never slowed down)\n");
 	else if (!strcmp(mode, "dirty-limit"))
-		printf("  throttle          dirty-limit: the guest held to %.1f MiB/s of dirtied RAM\n",
-		       num(rep, "dirty_limit") / 1048576.0);
+		printf("  throttle          dirty-limit: the guest held to %.1f MiB/s of dirtied RAM%s\n",
+		       num(rep, "dirty_limit") / 1048576.0,
+		       strcmp(text(rep, "throttle_path"), "per-vcpu") ? ""
+		       : ", per vCPU (dirty ring)");
 	else if (!strcmp(mode, "dirty-rate"))
 		printf("  throttle          dirty-rate: the share the dirty and link rates call for, "
 		       "corrected each pass\n");
