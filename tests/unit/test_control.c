@@ -1517,5 +1517,6 @@ RUN_TESTS("test_control", UT(call_commands), UT(raw_protocol), UT(long_lines),
 	  UT(full_server_evicts_longest_idle), UT(flooding_client_does_not_block_others),
 	  UT(socket_path_rules), UT(reply_and_close), UT(arg_misspelt), UT(arg_mistyped),
 	  UT(arg_out_of_range), UT(arg_missing), UT(arg_to_command_without_arguments),
-	  UT(arg_u64_above_int64_max), UT(args_unpack), UT(json_helpers), UT(status_command), UT(status_shows_the_dirty_tracking),
+	  UT(arg_u64_above_int64_max), UT(args_unpack), UT(json_helpers), UT(status_command),
+	  UT(status_shows_the_dirty_tracking),
 	  UT(nul_byte_in_request))
