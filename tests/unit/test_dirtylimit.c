@@ -181,6 +181,28 @@ TEST(without_a_limit_nobody_is_held)
 	double_vm_free(t);
 }
 
+TEST(a_lone_writer_gets_the_whole_limit_after_a_window)
+{
+	/* vCPU 0 dirties 50 pages between ring-full exits as fast as it is let;
+	 * vCPU 1 dirties nothing. After the first 200 ms window the writer has
+	 * the VM's 1000 pages/s, not an equal 500. */
+	struct double_vm *t = double_vm_new();
+	CHECK(t);
+	CHECK_EQ_INT(vm_dirty_limit_set(&t->vm, LIMIT), 0);
+	uint64_t t0 = now_ns(), pages = 0;
+	while (now_ns() - t0 < 1000 * MS) {
+		CHECK_EQ_INT(dirty_and_collect(t, 0, 50), 50);
+		pages += 50;
+		vcpu_dirty_limit_wait(&t->vcpus[0]);
+	}
+	double rate = (double)pages * 1e9 / (double)(now_ns() - t0);
+	CHECK(rate > 650 && rate < 1300);
+	CHECK(t->vcpus[0].holds > 5);
+	CHECK_EQ_INT(t->vcpus[1].holds, 0);
+	CHECK_EQ_INT(t->vcpus[1].hold_until_ns, 0);
+	double_vm_free(t);
+}
+
 TEST(a_vm_without_the_ring_has_no_per_vcpu_limit)
 {
 	struct vm vm;
@@ -192,4 +214,5 @@ TEST(a_vm_without_the_ring_has_no_per_vcpu_limit)
 RUN_TESTS("dirtylimit", UT(the_writer_past_its_budget_is_held_and_kicked_the_other_never),
 	  UT(a_held_vcpu_waits_out_its_hold), UT(lifting_the_limit_releases_a_held_vcpu),
 	  UT(a_pause_cuts_a_hold_short_and_keeps_it), UT(without_a_limit_nobody_is_held),
+	  UT(a_lone_writer_gets_the_whole_limit_after_a_window),
 	  UT(a_vm_without_the_ring_has_no_per_vcpu_limit))
