@@ -86,6 +86,8 @@ static int set_one(struct config *cfg, const char *k, const char *ke, const char
 		return parse_num(v, e, 0, &cfg->seed);
 	if (tok_eq(k, ke, "tsckhz"))
 		return parse_num(v, e, 0, &cfg->tsc_khz);
+	if (tok_eq(k, ke, "writers"))
+		return parse_num(v, e, 0, &cfg->writers);
 	if (tok_eq(k, ke, "modcorrupt")) {
 		/* stored +1 so that page 0 can be asked for */
 		if (parse_num(v, e, 0, &cfg->modcorrupt) || cfg->modcorrupt == UINT64_MAX)

@@ -19,6 +19,8 @@ struct config {
 	uint64_t seed;      /* seed= */
 	uint64_t tsc_khz;   /* tsckhz=: 0 = not given */
 	uint64_t modcorrupt; /* modcorrupt=N: flip a byte of module page N-1 (0 = off) */
+	uint64_t writers;   /* writers=N: only vCPUs 0..N-1 write the working set, the
+			     * others only compute (a dirty limit must not slow them); 0 = all */
 	enum pattern pattern;
 	enum write_mode write;
 	enum fill_kind fill;

@@ -68,6 +68,9 @@ void check_all_modules(void);
 
 /* worker.c: this vCPU's share of the working set, forever. */
 __attribute__((noreturn)) void worker_run(unsigned vcpu);
+/* vCPU's slice [lo, hi) of the working set; empty for a vCPU that only
+ * computes (writers=). */
+void ws_slice(unsigned vcpu, uint64_t *lo, uint64_t *hi);
 
 /* monitor.c (vCPU 0 only): heartbeat every ~1 ms; once a second, after
  * monitor_start, the progress line and the time= check. */

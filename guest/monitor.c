@@ -59,7 +59,8 @@ static void totals(uint64_t *pages, uint64_t *passes, uint64_t *errors)
 		*errors += __atomic_load_n(&st->errors, __ATOMIC_RELAXED);
 		uint64_t p = __atomic_load_n(&st->passes, __ATOMIC_RELAXED);
 		/* Workers with an empty slice (ws smaller than vcpus) do not count. */
-		uint64_t lo = G.L.ws_pages * i / G.nvcpus, hi = G.L.ws_pages * (i + 1) / G.nvcpus;
+		uint64_t lo, hi;
+		ws_slice(i, &lo, &hi);
 		if (hi > lo && p < *passes)
 			*passes = p;
 	}

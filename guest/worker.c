@@ -124,10 +124,28 @@ static void between(struct worker *w, uint64_t done)
 	sweep(w, now);
 }
 
+/* How many vCPUs write the working set (writers=, at most all of them). */
+static uint64_t nr_writers(void)
+{
+	uint64_t w = G.cfg.writers;
+	return w && w < G.nvcpus ? w : G.nvcpus;
+}
+
+void ws_slice(unsigned vcpu, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t n = nr_writers();
+	*lo = *hi = 0;
+	if (vcpu < n) {
+		*lo = G.L.ws_pages * vcpu / n;
+		*hi = G.L.ws_pages * (vcpu + 1) / n;
+	}
+}
+
 void worker_run(unsigned vcpu)
 {
 	struct worker w = {.vcpu = vcpu, .st = &G.st[vcpu]};
-	uint64_t n = G.nvcpus, lo = G.L.ws_pages * vcpu / n, hi = G.L.ws_pages * (vcpu + 1) / n;
+	uint64_t n = nr_writers(), lo, hi;
+	ws_slice(vcpu, &lo, &hi);
 
 	w.base = G.L.ws_base + lo * PAGE_SIZE;
 	w.gens = G.L.gens + G.L.ws_first + lo;
@@ -143,6 +161,7 @@ void worker_run(unsigned vcpu)
 	w.sweep_at = w.sweep_lo;
 	w.t0 = w.deadline = rdtsc();
 
+	/* No slice: it only computes (and sweeps its share of static pages). */
 	if (!w.pages)
 		for (;;)
 			between(&w, 0);

@@ -70,7 +70,8 @@ static void usage(FILE *f)
 		"                            the measured dirty and link rates, corrected each\n"
 		"                            pass (what --policy auto picks); turns it on\n"
 		"      --dirty-limit RATE    hold the guest's dirty rate to RATE bytes/s (K/M/G)\n"
-		"                            from the first pass on, whatever the link\n"
+		"                            from the first pass on, whatever the link (a VM\n"
+		"                            run with --dirty-ring: only the vCPUs that dirty)\n"
 		TLS_ARGS_HELP
 		"      --tls-hostname NAME   the name the destination's certificate must carry\n"
 		"                            (default: HOST of the destination address)\n"
@@ -93,6 +94,23 @@ static double num(const json_t *o, const char *key)
 static const char *str(const json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key));
+}
+
+/* How the VMM tracked dirty pages and throttled; with the dirty ring, what
+ * each vCPU dirtied and how long a dirty limit held it. */
+static void print_dirty_tracking(const json_t *r)
+{
+	const char *mode = str(r, "dirty_tracking"), *path = str(r, "throttle_path");
+	if (!mode)
+		return; /* a VMM that does not say */
+	printf("  dirty tracking    %s, throttle %s\n", mode, path ? path : "?");
+	const json_t *v = json_object_get(r, "vcpus");
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		const json_t *c = json_array_get(v, i);
+		printf("    vCPU %-3.0f       %8.0f pages dirtied, %.0f ring-full exits, held %.0f ms "
+		       "(%.0f times)\n", num(c, "index"), num(c, "dirty_pages"),
+		       num(c, "ring_full_exits"), num(c, "held_ms"), num(c, "holds"));
+	}
 }
 
 /* A string member to print: "?" if the VMM left it out (printf's %s
@@ -167,6 +185,7 @@ static void print_summary(const json_t *r, const char *status)
 		printf("  %-17s %8.0f throttle changes (vCPU throttle lifted)\n",
 		       str(r, "throttle_mode") ? str(r, "throttle_mode") : "throttle",
 		       num(r, "throttle_steps"));
+	print_dirty_tracking(r);
 	printf("  throughput        %8.1f MiB/s\n", num(r, "throughput_mibs"));
 	const json_t *ch = json_object_get(r, "channels");
 	for (size_t i = 0; i < json_array_size(ch); i++) {
@@ -530,8 +549,10 @@ static void print_plan_throttle(json_t *rep)
 	if (!mode || !*mode)
 		printf("  throttle          none (the guest is never slowed down)\n");
 	else if (!strcmp(mode, "dirty-limit"))
-		printf("  throttle          dirty-limit: the guest held to %.1f MiB/s of dirtied RAM\n",
-		       num(rep, "dirty_limit") / 1048576.0);
+		printf("  throttle          dirty-limit: the guest held to %.1f MiB/s of dirtied RAM%s\n",
+		       num(rep, "dirty_limit") / 1048576.0,
+		       strcmp(text(rep, "throttle_path"), "per-vcpu") ? ""
+		       : ", per vCPU (dirty ring)");
 	else if (!strcmp(mode, "dirty-rate"))
 		printf("  throttle          dirty-rate: the share the dirty and link rates call for, "
 		       "corrected each pass\n");

@@ -58,6 +58,10 @@ static void usage(FILE *f)
 		"  -b, --boot MODE        auto (default: direct if the image supports it),\n"
 		"                         direct or multiboot\n"
 		"  -s, --serial DEST      guest serial output: stdio (default), none, or a file\n"
+		"      --dirty-ring N     track dirty pages with KVM's dirty ring of N entries\n"
+		"                         per vCPU (a power of two, 1024..65536; default: the\n"
+		"                         bitmap); a migration's --dirty-limit then holds only\n"
+		"                         the vCPUs that dirty, each for what it dirtied\n"
 		"  -C, --control PATH     JSON control socket (see 'vmig status')\n"
 		"  -i, --incoming URI     wait for a live migration on tcp:HOST:PORT; the VM\n"
 		"                         (RAM size, vCPUs, state) comes from the source\n"
@@ -105,7 +109,7 @@ struct run_opts {
 
 
 enum { OPT_ACCEL = 1000, OPT_QATZIP_PATH, OPT_QAT_FALLBACK, OPT_QATZIP_LOG, OPT_TLS_CREDS, OPT_TLS_PSK,
-       OPT_TLS_HOSTNAME, OPT_RESUME_TIMEOUT, OPT_MODULE };
+       OPT_TLS_HOSTNAME, OPT_RESUME_TIMEOUT, OPT_MODULE, OPT_DIRTY_RING };
 
 /* The offload options: 0, or -EINVAL after saying which is bad. */
 static int check_accel_opts(const struct run_opts *o)
@@ -139,6 +143,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{"module", required_argument, NULL, OPT_MODULE},
 		{"boot", required_argument, NULL, 'b'},
 		{"serial", required_argument, NULL, 's'},
+		{"dirty-ring", required_argument, NULL, OPT_DIRTY_RING},
 		{"control", required_argument, NULL, 'C'},
 		{"incoming", required_argument, NULL, 'i'},
 		{"incoming-timeout", required_argument, NULL, 'T'},
@@ -211,6 +216,16 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			}
 			break;
 		case 's': cfg->serial = optarg; break;
+		case OPT_DIRTY_RING:
+			if (parse_u64(optarg, DIRTY_RING_MIN_ENTRIES, DIRTY_RING_MAX_ENTRIES, &v) ||
+			    (v & (v - 1))) {
+				fprintf(stderr, "vmig run: invalid --dirty-ring '%s': want a power of two, "
+						"%u..%u entries per vCPU\n", optarg, DIRTY_RING_MIN_ENTRIES,
+					DIRTY_RING_MAX_ENTRIES);
+				return -EINVAL;
+			}
+			cfg->dirty_ring_entries = (uint32_t)v;
+			break;
 		case 'C': cfg->control_path = optarg; break;
 		case 'i': o->incoming = optarg; break;
 		case 'T':

@@ -69,6 +69,24 @@ static void print_f(const json_t *obj, const char *key, const char *fmt)
 		fputs("?", stdout);
 }
 
+/* dirty tracking: ring, 4096 entries per vCPU; per-vCPU dirty limit 32.0 MiB/s
+ * (only from a VMM that reports it) */
+static void print_dirty_tracking(const json_t *st)
+{
+	const char *mode = json_string_value(json_object_get(st, "dirty_tracking"));
+	char buf[32];
+	uint64_t u;
+
+	if (!mode)
+		return;
+	printf("dirty tracking: %s", printable(mode, buf, sizeof(buf)));
+	if (get_u64(st, "dirty_ring_entries", &u) == 0 && u)
+		printf(", %" PRIu64 " entries per vCPU", u);
+	if (get_u64(st, "dirty_limit", &u) == 0 && u)
+		printf("; per-vCPU dirty limit %.1f MiB/s", (double)u / 1048576.0);
+	putchar('\n');
+}
+
 static void print_human(const json_t *st, const json_t *g)
 {
 	const char *s;
@@ -94,6 +112,7 @@ static void print_human(const json_t *st, const json_t *g)
 		fputs("?", stdout);
 	}
 	putchar('\n');
+	print_dirty_tracking(st);
 
 	/* guest: t=12s passes=340 dirty=812.3 MiB/s errors=0 */
 	if (json_is_true(json_object_get(g, "progress_seen"))) {

@@ -8,16 +8,26 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "common/log.h"
+
 static uint64_t region_pages(const struct guest_memory *mem, unsigned region)
 {
 	return mem->regions[region].size / GUEST_PAGE_SIZE;
 }
 
 int dirty_log_init(struct dirty_log *d, struct kvm_handles *k, const struct guest_memory *mem,
-		   char *err, size_t errlen)
+		   uint32_t ring_entries, unsigned nr_vcpus, char *err, size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
-	int caps = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+	d->ring.vm_fd = -1;
+	int r = ring_entries ? dirty_ring_enable(&d->ring, k->vm_fd, ring_entries, nr_vcpus, err,
+						 errlen)
+			     : 0;
+	if (r)
+		return r;
+	/* The ring replaces the bitmap: KVM refuses GET/CLEAR_DIRTY_LOG then. */
+	int caps = ring_entries ? 0 : ioctl(k->kvm_fd, KVM_CHECK_EXTENSION,
+					    KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
 	if (caps > 0) {
 		struct kvm_enable_cap cap = {
 			.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
@@ -44,7 +54,33 @@ void dirty_log_destroy(struct dirty_log *d)
 		free(d->vmm_bits[i]);
 		free(d->kvm_bits[i]);
 	}
+	dirty_ring_destroy(&d->ring);
 	memset(d, 0, sizeof(*d));
+	d->ring.vm_fd = -1;
+}
+
+const char *dirty_log_mode_name(const struct dirty_log *d)
+{
+	return d->ring.entries ? "ring" : "bitmap";
+}
+
+/* The slot maps a ring walk records into: kvm_bits, region by region. */
+static unsigned ring_slots(struct dirty_log *d, const struct guest_memory *mem,
+			   struct ring_slot_map *out)
+{
+	for (unsigned i = 0; i < mem->nr_regions; i++)
+		out[i] = (struct ring_slot_map){.slot = mem->regions[i].slot,
+						.pages = region_pages(mem, i),
+						.bits = d->kvm_bits[i]};
+	return mem->nr_regions;
+}
+
+int64_t dirty_log_collect_rings(struct dirty_log *d, const struct guest_memory *mem, char *err,
+				size_t errlen)
+{
+	struct ring_slot_map slots[GUEST_MAX_REGIONS];
+	unsigned n = ring_slots(d, mem, slots);
+	return dirty_ring_collect(&d->ring, slots, n, err, errlen);
 }
 
 static int set_logging(struct kvm_handles *k, const struct guest_memory *mem, bool on)
@@ -81,14 +117,36 @@ int dirty_log_start(struct dirty_log *d, struct kvm_handles *k, const struct gue
 
 void dirty_log_stop(struct dirty_log *d, struct kvm_handles *k, const struct guest_memory *mem)
 {
+	/* Leaves the rings empty for the next migration, while the slots
+	 * still log (what a reset re-protects is then still tracked). */
+	char err[128];
+	if (d->active && d->ring.entries && dirty_log_collect_rings(d, mem, err, sizeof(err)) < 0)
+		log_warn("dirty ring: %s", err);
 	if (d->active)
 		set_logging(k, mem, false);
 	d->active = false;
 }
 
+/* Ring mode: every ring collected into kvm_bits, which go out with the
+ * VMM's own writes; nothing cleared. */
+static int harvest_rings(struct dirty_log *d, const struct guest_memory *mem, unsigned region,
+			 uint64_t *bitmap, char *err, size_t errlen)
+{
+	int64_t r = dirty_log_collect_rings(d, mem, err, errlen);
+	if (r < 0)
+		return (int)r;
+	uint64_t *kept = d->kvm_bits[region], *vmm = d->vmm_bits[region];
+	for (uint64_t w = 0; w < (region_pages(mem, region) + 63) / 64; w++)
+		bitmap[w] |= __atomic_load_n(&kept[w], __ATOMIC_ACQUIRE) |
+			     __atomic_load_n(&vmm[w], __ATOMIC_ACQUIRE);
+	return 0;
+}
+
 int dirty_log_harvest(struct dirty_log *d, struct kvm_handles *k, const struct guest_memory *mem,
 		      unsigned region, uint64_t *bitmap, char *err, size_t errlen)
 {
+	if (d->ring.entries)
+		return harvest_rings(d, mem, region, bitmap, err, errlen);
 	uint64_t pages = region_pages(mem, region), words = (pages + 63) / 64;
 	uint64_t *tmp = calloc(words, sizeof(uint64_t));
 	if (!tmp)
@@ -105,7 +163,7 @@ int dirty_log_harvest(struct dirty_log *d, struct kvm_handles *k, const struct g
 	uint64_t *vmm = d->vmm_bits[region], *kept = d->kvm_bits[region];
 	for (uint64_t w = 0; w < words; w++) {
 		if (kept)
-			tmp[w] = kept[w] |= tmp[w];
+			tmp[w] = __atomic_or_fetch(&kept[w], tmp[w], __ATOMIC_ACQ_REL);
 		bitmap[w] |= tmp[w] | __atomic_load_n(&vmm[w], __ATOMIC_ACQUIRE);
 	}
 	free(tmp);
@@ -121,8 +179,8 @@ static void clear_kept(struct dirty_log *d, unsigned region, uint64_t first, uin
 		if (n - w * 64 < 64)
 			m &= (1ull << (n - w * 64)) - 1;
 		__atomic_fetch_and(&d->vmm_bits[region][first / 64 + w], ~m, __ATOMIC_ACQ_REL);
-		if (d->kvm_bits[region])
-			d->kvm_bits[region][first / 64 + w] &= ~m;
+		if (d->kvm_bits[region]) /* atomic: ring walks OR bits in meanwhile */
+			__atomic_fetch_and(&d->kvm_bits[region][first / 64 + w], ~m, __ATOMIC_ACQ_REL);
 	}
 }
 
@@ -140,7 +198,8 @@ int dirty_log_clear(struct dirty_log *d, struct kvm_handles *k, const struct gue
 		return -EINVAL;
 	}
 	clear_kept(d, region, first_page, npages, bits);
-	/* Without manual protection KVM_GET_DIRTY_LOG already re-protected. */
+	/* Without manual protection KVM_GET_DIRTY_LOG already re-protected;
+	 * the ring's reset did at collection. */
 	if (!d->manual)
 		return 0;
 	struct kvm_clear_dirty_log c = {

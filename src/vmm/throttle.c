@@ -46,6 +46,8 @@ int vm_throttle_set(struct vm *vm, unsigned pct)
 	if (pct > 99)
 		return -EINVAL;
 	__atomic_store_n(&vm->throttle_pct, pct, __ATOMIC_RELEASE);
+	if (pct) /* query-migrate's throttle_path */
+		__atomic_store_n(&vm->throttle_used, true, __ATOMIC_RELEASE);
 	if (!pct) {
 		/* no vCPU sleeps any longer than the slice it is in */
 		for (unsigned i = 0; i < vm->nr_vcpus; i++)

@@ -86,6 +86,15 @@ static bool handle_exit(struct vcpu *v)
 		if (!run->mmio.is_write)
 			memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
 		return true;
+	case KVM_EXIT_DIRTY_RING_FULL:
+		/* It may not run again before its ring is collected and reset;
+		 * the collection also charges it against a dirty limit. */
+		__atomic_fetch_add(&v->ring_full_exits, 1, __ATOMIC_RELAXED);
+		if (dirty_log_collect_rings(&v->vm->dirty, &v->vm->mem, what, sizeof(what)) < 0) {
+			vm_end(v->vm, VM_EXIT_ERROR, "vCPU %u: dirty ring: %s", v->index, what);
+			return false;
+		}
+		return true;
 	case KVM_EXIT_HLT:
 		vm_end(v->vm, VM_EXIT_OK, "vCPU %u: guest halted", v->index);
 		return false;
@@ -152,8 +161,9 @@ void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
-	/* auto-converge's sleep first (throttle.c): a pause cuts it short */
-	while (vcpu_throttle_wait(v), wait_runnable(v)) {
+	/* auto-converge's sleep and a dirty limit's hold first (throttle.c,
+	 * dirtylimit.c): a pause cuts either short */
+	while (vcpu_throttle_wait(v), vcpu_dirty_limit_wait(v), wait_runnable(v)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;

@@ -122,7 +122,9 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		return r;
 	if ((r = guest_memory_init(&vm->mem, cfg->mem_bytes, err, errlen)))
 		return r;
-	if ((r = dirty_log_init(&vm->dirty, &vm->kvm, &vm->mem, err, errlen)))
+	/* Before any vCPU: KVM enables the dirty ring only then. */
+	if ((r = dirty_log_init(&vm->dirty, &vm->kvm, &vm->mem, cfg->dirty_ring_entries,
+				vm->nr_vcpus, err, errlen)))
 		return r;
 	if ((r = kvm_map_memory(&vm->kvm, &vm->mem, err, errlen)))
 		return r;
@@ -152,7 +154,12 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 			snprintf(err, errlen, "mmap of kvm_run: %s", strerror(errno));
 			return -errno;
 		}
+		if (vm->dirty.ring.entries &&
+		    (r = dirty_ring_map_vcpu(&vm->dirty.ring, i, v->fd, err, errlen)))
+			return r;
 	}
+	if (vm->dirty.ring.entries && (r = vm_dirty_limit_init(vm, err, errlen)))
+		return r;
 	if ((r = x86_msr_list_init(&vm->kvm, err, errlen)))
 		return r;
 	if (cfg->incoming) {
@@ -302,6 +309,7 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 	}
 	dirty_log_destroy(&vm->dirty);
+	vm_dirty_limit_destroy(vm);
 	kvm_close(&vm->kvm);
 	guest_memory_destroy(&vm->mem);
 	boot_modules_free(&vm->modules);

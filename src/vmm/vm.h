@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "vmm/boot.h"
+#include "vmm/dirtylimit.h"
 #include "vmm/dirtylog.h"
 #include "vmm/guestdev.h"
 #include "vmm/iobus.h"
@@ -33,6 +34,7 @@ struct vm_config {
 	const char *control_path; /* may be NULL */
 	enum boot_mode boot;
 	bool incoming;            /* RAM and state will come from a migration */
+	uint32_t dirty_ring_entries; /* per vCPU; 0: track with the bitmap */
 };
 
 enum vm_state { VM_CREATED, VM_RUNNING, VM_PAUSED, VM_SHUTDOWN };
@@ -51,6 +53,11 @@ struct vcpu {
 	bool thread_started;
 	bool parked;           /* under vm->lock: waiting while paused */
 	uint64_t throttle_sleep_ns; /* atomic: sleep this long before running again */
+	/* The per-vCPU dirty limit (dirtylimit.c), all atomic. */
+	uint64_t hold_until_ns;    /* monotonic: wait until then before running again */
+	uint64_t held_ns;          /* time spent held */
+	uint64_t holds;            /* times held */
+	uint64_t ring_full_exits;  /* KVM_EXIT_DIRTY_RING_FULL seen */
 };
 
 struct vm {
@@ -93,6 +100,10 @@ struct vm {
 	unsigned throttle_pct;  /* atomic */
 	pthread_t throttle_thread;
 	bool throttle_thread_on; /* under lock */
+	bool throttle_used;     /* atomic: a timed throttle was applied since the last migrate */
+	struct dirty_limit dlimit; /* per-vCPU dirty limit (dirty ring only) */
+	bool mig_vcpu_limit;    /* under mig_lock: this migration's dirty limit is per vCPU */
+	uint64_t mig_dirty_limit; /* under mig_lock: its rate, bytes/s */
 	bool final_stats_read; /* a client saw the final migration status */
 	uint64_t migrated_ns;
 };
@@ -135,6 +146,15 @@ int vm_throttle_set(struct vm *vm, unsigned pct);
 void vcpu_throttle_wait(struct vcpu *v);
 /* Stops the throttle thread (vm_destroy). */
 void vm_throttle_stop(struct vm *vm);
+
+/* The per-vCPU dirty limit (dirtylimit.c): needs the dirty ring. */
+int vm_dirty_limit_init(struct vm *vm, char *err, size_t errlen);
+void vm_dirty_limit_destroy(struct vm *vm);
+/* bytes/s the guest may dirty, 0 lifts it; -EOPNOTSUPP without the ring. */
+int vm_dirty_limit_set(struct vm *vm, uint64_t bytes_per_s);
+uint64_t vm_dirty_limit_get(struct vm *vm);
+/* Called by a vCPU thread before it enters the guest: waits out a hold. */
+void vcpu_dirty_limit_wait(struct vcpu *v);
 
 /* Control-socket commands of a running VM (vm_commands.c). */
 int vm_control_start(struct vm *vm, const char *path, char *err, size_t errlen);

@@ -29,6 +29,13 @@ static int cmd_query_status(void *ctx, json_t *args, json_t **ret, char *err, si
 			 "uptime_ms", json_u64((now_ns() - vm->start_ns) / 1000000), "vcpus",
 			 (json_int_t)vm->nr_vcpus, "mem_bytes", json_u64(vm->mem.size), "boot",
 			 vm->plan.mode == BOOT_DIRECT ? "direct" : "multiboot");
+	/* How dirty pages are tracked, and a per-vCPU dirty limit in force. */
+	if (*ret && json_object_update_new(*ret, json_pack("{s:s, s:I, s:I}", "dirty_tracking",
+							   dirty_log_mode_name(&vm->dirty),
+							   "dirty_ring_entries",
+							   (json_int_t)vm->dirty.ring.entries,
+							   "dirty_limit", json_u64(vm_dirty_limit_get(vm)))) < 0)
+		return -ENOMEM;
 	if (*ret && vm_handover_unconfirmed(vm) &&
 	    json_object_set_new(*ret, "handover", json_string("unconfirmed")) < 0)
 		return -ENOMEM;

@@ -17,6 +17,8 @@
 static void migration_done(void *opaque, const struct vmig_migrate_stats *st)
 {
 	struct vm *vm = opaque;
+	/* Like the engine's timed throttle: lifted whatever the outcome. */
+	vm_dirty_limit_set(vm, 0);
 	if (st->status == VMIG_MIG_COMPLETED) {
 		pthread_mutex_lock(&vm->lock);
 		vm->migrated = true;
@@ -171,6 +173,22 @@ static int migrate_may_start(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A dirty limit with the dirty ring: the VMM holds the vCPUs that dirty
+ * (dirtylimit.c) and the engine throttles nothing, as with its own dirty
+ * limit, which overrides auto-converge. Without the ring the engine's
+ * timed throttle enforces the limit, every vCPU alike.
+ */
+static bool take_vcpu_dirty_limit(struct vm *vm, struct vmig_migrate_params *p)
+{
+	if (!p->dirty_limit || !vm->dirty.ring.entries)
+		return false;
+	p->dirty_limit = 0;
+	p->auto_converge = false;
+	p->pinned |= VMIG_PIN_CONVERGE; /* --policy auto must not add a throttle */
+	return true;
+}
+
 static int cmd_migrate(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	struct vm *vm = ctx;
@@ -201,7 +219,16 @@ static int cmd_migrate(void *ctx, json_t *args, json_t **ret, char *err, size_t 
 	p.opaque = vm;
 	vm_guest_iface(vm, &g);
 	vm->final_stats_read = false;
+	vm->mig_dirty_limit = a.dirty_limit;
+	vm->mig_vcpu_limit = take_vcpu_dirty_limit(vm, &p);
+	__atomic_store_n(&vm->throttle_used, false, __ATOMIC_RELEASE);
+	/* Before the start: it acts from the first pass, and a migration
+	 * that ends at once lifts it in migration_done. */
+	if (vm->mig_vcpu_limit)
+		vm_dirty_limit_set(vm, a.dirty_limit);
 	r = vmig_migration_start(&g, &p, &vm->mig, err, errlen);
+	if (r && vm->mig_vcpu_limit)
+		vm_dirty_limit_set(vm, 0);
 	free(cfg);
 	pthread_mutex_unlock(&vm->mig_lock);
 	return r;
@@ -323,7 +350,59 @@ static int cmd_query_migrate_plan(void *ctx, json_t *args, json_t **ret, char *e
 			 "dirty_limit", (json_int_t)plan.dirty_limit, "ram_mibs", plan.ram_mibs,
 			 "first_pass_ms", (json_int_t)plan.first_pass_ms, "reason",
 			 json_string_lossy(plan.reason));
+	const char *path = !plan.throttle_mode[0] ? "none"
+			   : plan.dirty_limit && vm->dirty.ring.entries ? "per-vcpu" : "timed";
+	if (*ret && json_object_update_new(*ret, json_pack("{s:s, s:s}", "dirty_tracking",
+							   dirty_log_mode_name(&vm->dirty),
+							   "throttle_path", path)) < 0) {
+		json_decref(*ret);
+		*ret = NULL;
+	}
 	return *ret ? 0 : -ENOMEM;
+}
+
+/* Each vCPU's dirty figures: what the ring says it dirtied, and the time
+ * a dirty limit held it. */
+static json_t *vcpu_dirty_figures(struct vm *vm)
+{
+	json_t *a = json_array();
+	for (unsigned i = 0; a && i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		json_t *o = json_pack(
+			"{s:I, s:I, s:I, s:I, s:I}", "index", (json_int_t)i, "dirty_pages",
+			json_u64(__atomic_load_n(&vm->dirty.ring.vcpu_pages[i], __ATOMIC_RELAXED)),
+			"ring_full_exits", json_u64(__atomic_load_n(&v->ring_full_exits, __ATOMIC_RELAXED)),
+			"holds", json_u64(__atomic_load_n(&v->holds, __ATOMIC_RELAXED)), "held_ms",
+			json_u64(__atomic_load_n(&v->held_ns, __ATOMIC_RELAXED) / 1000000));
+		if (json_array_append_new(a, o) < 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	return a;
+}
+
+/*
+ * What the VMM adds to the engine's figures: how dirty pages were tracked
+ * and which path throttled: "per-vcpu" (the dirty ring's per-vCPU dirty
+ * limit), "timed" (the engine's throttle, every vCPU alike) or "none".
+ */
+static int add_vmm_figures(struct vm *vm, bool vcpu_limit, uint64_t limit, json_t *r)
+{
+	bool timed = __atomic_load_n(&vm->throttle_used, __ATOMIC_ACQUIRE);
+	const char *path = vcpu_limit ? "per-vcpu" : timed ? "timed" : "none";
+	if (json_object_update_new(r, json_pack("{s:s, s:s}", "dirty_tracking",
+						dirty_log_mode_name(&vm->dirty), "throttle_path",
+						path)) < 0)
+		return -ENOMEM;
+	/* The engine was given no limit: the VMM enforces it. */
+	if (vcpu_limit && json_object_update_new(r, json_pack("{s:s, s:I}", "throttle_mode",
+							      "dirty-limit", "dirty_limit",
+							      json_u64(limit))) < 0)
+		return -ENOMEM;
+	if (vm->dirty.ring.entries && json_object_set_new(r, "vcpus", vcpu_dirty_figures(vm)) < 0)
+		return -ENOMEM;
+	return 0;
 }
 
 static int cmd_query_migrate(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
@@ -340,8 +419,14 @@ static int cmd_query_migrate(void *ctx, json_t *args, json_t **ret, char *err, s
 	vmig_migration_query(vm->mig, &st);
 	if (st.status == VMIG_MIG_COMPLETED)
 		vm->final_stats_read = true;
+	bool vcpu_limit = vm->mig_vcpu_limit;
+	uint64_t limit = vm->mig_dirty_limit;
 	pthread_mutex_unlock(&vm->mig_lock);
 	*ret = migrate_figures(&st);
+	if (*ret && add_vmm_figures(vm, vcpu_limit, limit, *ret)) {
+		json_decref(*ret);
+		*ret = NULL;
+	}
 	return *ret ? 0 : -ENOMEM;
 }
 

@@ -29,6 +29,7 @@ int cmd_status(int argc, char **argv);
 struct tctx {
 	atomic_int calls;
 	int sparse; /* query-status / query-guest return few fields */
+	int ring;   /* query-status says the dirty ring tracks, under a dirty limit */
 };
 
 /* What the tests below give echo. */
@@ -122,6 +123,10 @@ static int h_query_status(void *ctx, json_t *args, json_t **ret, char *err, size
 		*ret = json_pack("{s:s, s:I, s:I, s:I}", "status", "running", "uptime_ms",
 				 (json_int_t)12345, "vcpus", (json_int_t)2, "mem_bytes",
 				 (json_int_t)(1024ll << 20));
+	if (*ret && t->ring)
+		json_object_update_new(*ret, json_pack("{s:s, s:I, s:I}", "dirty_tracking", "ring",
+						       "dirty_ring_entries", (json_int_t)4096,
+						       "dirty_limit", (json_int_t)(32 << 20)));
 	return *ret ? 0 : -ENOMEM;
 }
 
@@ -1453,6 +1458,29 @@ TEST(status_command)
 	tdir_clean(&d);
 }
 
+TEST(status_shows_the_dirty_tracking)
+{
+	struct tdir d;
+	struct tctx t = {.ring = 1};
+	struct capture cap;
+	char *out;
+
+	CHECK(tdir_make(&d) == 0);
+	struct control_server *srv = start(&d, &t);
+	CHECK(srv);
+	char *a1[] = {"status", "--control", d.path, NULL};
+	int rc = run_status(&cap, &out, 3, a1);
+	control_server_stop(srv);
+	tdir_clean(&d);
+	CHECK_EQ_INT(rc, 0);
+	bool ok = out && strstr(out, "\ndirty tracking: ring, 4096 entries per vCPU; per-vCPU dirty "
+				     "limit 32.0 MiB/s\nguest: ") != NULL;
+	if (!ok)
+		fprintf(stderr, "got:\n%s", out ? out : "(null)");
+	free(out);
+	CHECK(ok);
+}
+
 /*
  * JSON text has no raw NUL byte, but Jansson skips one between tokens, and
  * the id is echoed from the raw text, where the NUL cut it short: the reply
@@ -1490,4 +1518,5 @@ RUN_TESTS("test_control", UT(call_commands), UT(raw_protocol), UT(long_lines),
 	  UT(socket_path_rules), UT(reply_and_close), UT(arg_misspelt), UT(arg_mistyped),
 	  UT(arg_out_of_range), UT(arg_missing), UT(arg_to_command_without_arguments),
 	  UT(arg_u64_above_int64_max), UT(args_unpack), UT(json_helpers), UT(status_command),
+	  UT(status_shows_the_dirty_tracking),
 	  UT(nul_byte_in_request))
