@@ -25,6 +25,7 @@
 #define CPU_MAX "sys/fs/cgroup/vm/cpu.max"
 #define WAIT_MS 20000
 #define ZSTD_SLOW_LEVEL 12
+#define GUEST_PAGES 1024 /* 4 MiB: short passes, a decision every ~0.1 s */
 
 struct channels_run {
 	struct fake_guest src, dst;
@@ -95,12 +96,11 @@ static int run_begin(struct channels_run *cr, const char *src_cpu_max, const cha
 	    fake_host_put(&cr->here, CPU_MAX, src_cpu_max) ||
 	    fake_host_put(&cr->there, CPU_MAX, dst_cpu_max))
 		return -1;
-	fg_init(&cr->src, true);
-	fg_init(&cr->dst, false);
+	fg_init_pages(&cr->src, GUEST_PAGES, true);
+	fg_init_pages(&cr->dst, GUEST_PAGES, false);
 	/* the writer goes over all of RAM: passes never short enough to end */
 	cr->d.g = &cr->dst;
 	cr->d.probe_root = cr->there.root;
-	cr->d.io_timeout_ms = 1000;
 	cr->d.resume_timeout_ms = cut ? 10000 : 0;
 	if (listen_any(&cr->d.lfd, cr->dest_uri, sizeof(cr->dest_uri)))
 		return -1;
@@ -123,7 +123,6 @@ static int run_begin(struct channels_run *cr, const char *src_cpu_max, const cha
 	p.host_probe_root = cr->here.root;
 	p.downtime_limit_ms = 1;
 	p.timeout_ms = 30000;
-	p.io_timeout_ms = 1000;
 	p.resume_timeout_ms = cut ? 10000 : 0;
 	return vmig_migration_start(&g, &p, &cr->m, err, sizeof(err));
 }
@@ -182,7 +181,7 @@ TEST(a_destination_gone_busy_gets_fewer_channels)
 	int i = find_decision(&cr.st, "channels ");
 	bool why = i >= 0 && strstr(cr.st.decisions[i].reason, "destination busy") != NULL;
 	struct channels_run done = cr;
-	bool exact = began && memcmp(cr.src.mem, cr.dst.mem, (size_t)PAGES * 4096) == 0;
+	bool exact = began && memcmp(cr.src.mem, cr.dst.mem, (size_t)GUEST_PAGES * 4096) == 0;
 	run_end(&cr);
 	CHECK(two_passes && busy);
 	CHECK(connected >= 2);
@@ -207,7 +206,7 @@ TEST(a_source_with_cpus_freed_gets_more_channels)
 	if (began)
 		run_finish(&cr);
 	struct channels_run done = cr;
-	bool exact = began && memcmp(cr.src.mem, cr.dst.mem, (size_t)PAGES * 4096) == 0;
+	bool exact = began && memcmp(cr.src.mem, cr.dst.mem, (size_t)GUEST_PAGES * 4096) == 0;
 	run_end(&cr);
 	CHECK(two_passes && freed);
 	CHECK_EQ_INT(before, 1);
@@ -219,12 +218,12 @@ TEST(a_source_with_cpus_freed_gets_more_channels)
 }
 
 /* A busy destination from the start: after pass 1 one channel of several
- * carries pages; then the link breaks (the 40th batch: pass 1 has at most
- * 16) and the session resumes on every connection, still with one in use. */
+ * carries pages; then the link breaks (the 12th batch: pass 1 has at most
+ * 4) and the session resumes on every connection, still with one in use. */
 TEST(a_resume_after_the_channels_changed_arrives_exact)
 {
 	struct channels_run cr;
-	struct cut_rule cut = {.type = REC_PAGES, .dir = TO_DEST, .nth = 40, .action = CUT_CLOSE,
+	struct cut_rule cut = {.type = REC_PAGES, .dir = TO_DEST, .nth = 12, .action = CUT_CLOSE,
 			       .outage_ms = 300};
 	bool began = run_begin(&cr, NO_QUOTA, ONE_CPU, &cut) == 0;
 	bool back = began && wait_for(&cr, resumed, NULL);
@@ -233,7 +232,7 @@ TEST(a_resume_after_the_channels_changed_arrives_exact)
 	int i = find_decision(&cr.st, "-> 1");
 	bool fired = cr.px && cut_proxy_fired(cr.px);
 	struct channels_run done = cr;
-	bool exact = began && memcmp(cr.src.mem, cr.dst.mem, (size_t)PAGES * 4096) == 0;
+	bool exact = began && memcmp(cr.src.mem, cr.dst.mem, (size_t)GUEST_PAGES * 4096) == 0;
 	run_end(&cr);
 	CHECK(back && fired);
 	CHECK(i >= 0);
