@@ -4,10 +4,31 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "common/log.h"
 #include "migration/acks.h"
 #include "migration/autopolicy.h"
 #include "migration/sender_internal.h"
 #include "migration/wire.h"
+
+/* The caches' keys number a stream's pages along its chunks: a new layout
+ * gives them other pages. Empty ones on the streams in use, sized again;
+ * without memory for them, XBZRLE stops (all or none). */
+static void restart_xbzrle(struct vmig_migration *m)
+{
+	bool on = m->streams[0].xbz != NULL; /* stream 0 is always in use */
+	for (unsigned i = 0; i < m->nr_streams; i++)
+		stream_drop_xbzrle(&m->streams[i]);
+	for (unsigned i = 0; on && i < m->active_streams; i++)
+		if (stream_start_xbzrle(&m->streams[i], m->p.xbzrle_cache_bytes / m->active_streams)) {
+			for (unsigned k = 0; k <= i; k++)
+				stream_drop_xbzrle(&m->streams[k]);
+			log_warn("XBZRLE off: no memory for its caches on %u channels", m->active_streams);
+			m->p.xbzrle_cache_bytes = 0;
+			m->plan.xbzrle_bytes = 0;
+			m->plan_in.xbzrle_dropped = true; /* not worth asking again */
+			return;
+		}
+}
 
 void active_channels_after_hello(struct vmig_migration *m, uint64_t ack_features)
 {
@@ -16,6 +37,7 @@ void active_channels_after_hello(struct vmig_migration *m, uint64_t ack_features
 	m->plan_in.pinned |= PLAN_PIN_CHANNELS;
 	m->plan.channels = m->nr_channels;
 	m->active_streams = m->nr_streams;
+	restart_xbzrle(m); /* the caches were made for the fewer channels planned */
 	pthread_mutex_lock(&m->lock);
 	m->st.active_channels = m->active_streams;
 	pthread_mutex_unlock(&m->lock);
@@ -28,19 +50,6 @@ uint64_t active_channels_bandwidth(const struct vmig_migration *m)
 	return m->p.max_bandwidth / (m->active_streams ? m->active_streams : 1);
 }
 
-/* The caches' keys number a stream's pages along its chunks: a new layout
- * gives them other pages. Empty ones on the streams in use, sized again. */
-static int restart_xbzrle(struct vmig_migration *m)
-{
-	bool on = m->streams[0].xbz != NULL; /* stream 0 is always in use */
-	for (unsigned i = 0; i < m->nr_streams; i++)
-		stream_drop_xbzrle(&m->streams[i]);
-	for (unsigned i = 0; on && i < m->active_streams; i++)
-		if (stream_start_xbzrle(&m->streams[i], m->p.xbzrle_cache_bytes / m->active_streams))
-			return -ENOMEM;
-	return 0;
-}
-
 int active_channels_set(struct vmig_migration *m, unsigned n, char *err, size_t errlen)
 {
 	if (!m->nr_channels || n == m->active_streams || n < 1 || n > m->nr_streams)
@@ -50,13 +59,7 @@ int active_channels_set(struct vmig_migration *m, unsigned n, char *err, size_t 
 		return r;
 	m->active_streams = n;
 	m->plan_xbz_judge_from = m->pass + 2; /* the next pass fills the new caches */
-	if ((r = restart_xbzrle(m))) {
-		for (unsigned i = 0; i < m->nr_streams; i++)
-			stream_drop_xbzrle(&m->streams[i]); /* all or none */
-		m->p.xbzrle_cache_bytes = 0;
-		m->plan.xbzrle_bytes = 0;
-		m->plan_in.xbzrle_dropped = true; /* not worth asking again */
-	}
+	restart_xbzrle(m);
 	for (unsigned i = 0; i < m->nr_streams; i++) {
 		struct channel *c = &m->streams[i].own;
 		c->max_bandwidth = active_channels_bandwidth(m);
