@@ -25,6 +25,8 @@
 #define CPU_MAX "sys/fs/cgroup/vm/cpu.max"
 #define WAIT_MS 20000
 #define ZSTD_SLOW_LEVEL 12
+#define QUIET_IO_TIMEOUT_MS 1000
+#define QUIET_LINK (160u << 10) /* bytes/s: pass 1 takes ~2.5 s, a batch every ~0.6 s */
 #define GUEST_PAGES 1024 /* 4 MiB: short passes, a decision every ~0.1 s */
 
 struct channels_run {
@@ -81,38 +83,48 @@ static bool resumed(const struct vmig_migrate_stats *st, const char *unused)
 	return st->resumes > 0;
 }
 
+/* What a case changes of run_begin's migration. */
+struct run_opts {
+	const char *src_cpu_max, *dst_cpu_max; /* each host's quota at the start */
+	const struct cut_rule *cut;            /* through the cut proxy if set */
+	int dest_io_timeout_ms;                /* 0: the default */
+	uint64_t max_bandwidth;                /* 0: none */
+	bool quiet_guest;                      /* no writer: one pass, then the handover */
+};
+
 /*
  * zstd pinned and XBZRLE off (the other rules stay out of it), no throttle, a
  * downtime limit the writer never lets it meet (pages compressed slower
- * than it dirties them): passes go on until the test stops the writer. src_cpu_max: this host's quota at the start.
+ * than it dirties them): passes go on until the test stops the writer.
  */
-static int run_begin(struct channels_run *cr, const char *src_cpu_max, const char *dst_cpu_max,
-		     const struct cut_rule *cut)
+static int run_begin(struct channels_run *cr, const struct run_opts *o)
 {
 	char err[512];
 	memset(cr, 0, sizeof(*cr));
 	cr->st.size = sizeof(cr->st);
 	if (fake_host_new(&cr->here) || fake_host_new(&cr->there) ||
-	    fake_host_put(&cr->here, CPU_MAX, src_cpu_max) ||
-	    fake_host_put(&cr->there, CPU_MAX, dst_cpu_max))
+	    fake_host_put(&cr->here, CPU_MAX, o->src_cpu_max) ||
+	    fake_host_put(&cr->there, CPU_MAX, o->dst_cpu_max))
 		return -1;
 	fg_init_pages(&cr->src, GUEST_PAGES, true);
 	fg_init_pages(&cr->dst, GUEST_PAGES, false);
-	/* the writer goes over all of RAM: passes never short enough to end */
 	cr->d.g = &cr->dst;
 	cr->d.probe_root = cr->there.root;
-	cr->d.resume_timeout_ms = cut ? 10000 : 0;
+	cr->d.io_timeout_ms = o->dest_io_timeout_ms;
+	cr->d.resume_timeout_ms = o->cut ? 10000 : 0;
 	if (listen_any(&cr->d.lfd, cr->dest_uri, sizeof(cr->dest_uri)))
 		return -1;
 	dest_start(&cr->d);
 	const char *uri = cr->dest_uri;
-	if (cut) {
-		if (cut_proxy_start(uri_port(cr->dest_uri), cut, cr->proxy_uri, sizeof(cr->proxy_uri),
-				    &cr->px))
+	if (o->cut) {
+		if (cut_proxy_start(uri_port(cr->dest_uri), o->cut, cr->proxy_uri,
+				    sizeof(cr->proxy_uri), &cr->px))
 			return -1;
 		uri = cr->proxy_uri;
 	}
-	fg_start_writer(&cr->src);
+	/* the writer goes over all of RAM: passes never short enough to end */
+	if (!o->quiet_guest)
+		fg_start_writer(&cr->src);
 	struct vmig_guest g = {&fg_ops, &cr->src};
 	struct vmig_migrate_params p = VMIG_MIGRATE_PARAMS_INIT;
 	p.uri = uri;
@@ -123,7 +135,8 @@ static int run_begin(struct channels_run *cr, const char *src_cpu_max, const cha
 	p.host_probe_root = cr->here.root;
 	p.downtime_limit_ms = 1;
 	p.timeout_ms = 30000;
-	p.resume_timeout_ms = cut ? 10000 : 0;
+	p.max_bandwidth = o->max_bandwidth;
+	p.resume_timeout_ms = o->cut ? 10000 : 0;
 	return vmig_migration_start(&g, &p, &cr->m, err, sizeof(err));
 }
 
@@ -169,7 +182,8 @@ static void check_exact(struct ut_state *ut_, const struct channels_run *cr, boo
 TEST(a_destination_gone_busy_gets_fewer_channels)
 {
 	struct channels_run cr;
-	bool began = run_begin(&cr, NO_QUOTA, NO_QUOTA, NULL) == 0;
+	struct run_opts o = {.src_cpu_max = NO_QUOTA, .dst_cpu_max = NO_QUOTA};
+	bool began = run_begin(&cr, &o) == 0;
 	bool two_passes = began && wait_for(&cr, passes_done, "2");
 	unsigned before = cr.st.active_channels, connected = cr.st.nr_channels;
 	bool none_yet = !decided(&cr.st, "channels ");
@@ -197,7 +211,8 @@ TEST(a_source_with_cpus_freed_gets_more_channels)
 {
 	struct channels_run cr;
 	/* half a CPU here: one compressing thread, one channel in use */
-	bool began = run_begin(&cr, HALF_A_CPU, NO_QUOTA, NULL) == 0;
+	struct run_opts o = {.src_cpu_max = HALF_A_CPU, .dst_cpu_max = NO_QUOTA};
+	bool began = run_begin(&cr, &o) == 0;
 	bool two_passes = began && wait_for(&cr, passes_done, "2");
 	unsigned before = cr.st.active_channels, connected = cr.st.nr_channels;
 	bool none_yet = !decided(&cr.st, "channels ");
@@ -225,7 +240,8 @@ TEST(a_resume_after_the_channels_changed_arrives_exact)
 	struct channels_run cr;
 	struct cut_rule cut = {.type = REC_PAGES, .dir = TO_DEST, .nth = 12, .action = CUT_CLOSE,
 			       .outage_ms = 300};
-	bool began = run_begin(&cr, NO_QUOTA, ONE_CPU, &cut) == 0;
+	struct run_opts o = {.src_cpu_max = NO_QUOTA, .dst_cpu_max = ONE_CPU, .cut = &cut};
+	bool began = run_begin(&cr, &o) == 0;
 	bool back = began && wait_for(&cr, resumed, NULL);
 	if (began)
 		run_finish(&cr);
@@ -242,6 +258,32 @@ TEST(a_resume_after_the_channels_changed_arrives_exact)
 	check_exact(ut_, &done, exact);
 }
 
+/* One channel of two in use from the start (half a CPU here), a pass far
+ * longer than the destination's I/O timeout: the other channel is silent
+ * all that while and must not be taken for a stalled link (it was: "data
+ * channel 1: connection stalled"). */
+TEST(a_channel_left_out_of_a_long_pass_is_not_stalled)
+{
+	struct channels_run cr;
+	struct run_opts o = {.src_cpu_max = HALF_A_CPU, .dst_cpu_max = NO_QUOTA,
+			     .dest_io_timeout_ms = QUIET_IO_TIMEOUT_MS, .max_bandwidth = QUIET_LINK,
+			     .quiet_guest = true};
+	bool began = run_begin(&cr, &o) == 0;
+	if (began)
+		run_finish(&cr);
+	struct channels_run done = cr;
+	bool exact = began && memcmp(cr.src.mem, cr.dst.mem, (size_t)GUEST_PAGES * 4096) == 0;
+	run_end(&cr);
+	fprintf(stderr, "%llu ms, %llu bytes\n", (unsigned long long)done.st.total_ms,
+		(unsigned long long)done.st.wire_bytes);
+	CHECK(began);
+	CHECK_EQ_INT(done.st.active_channels, 1);
+	CHECK(done.st.nr_channels >= 2);
+	CHECK(done.st.total_ms > QUIET_IO_TIMEOUT_MS * 3 / 2); /* the silence was long */
+	check_exact(ut_, &done, exact);
+}
+
 RUN_TESTS("channels", UT(a_destination_gone_busy_gets_fewer_channels),
 	  UT(a_source_with_cpus_freed_gets_more_channels),
-	  UT(a_resume_after_the_channels_changed_arrives_exact))
+	  UT(a_resume_after_the_channels_changed_arrives_exact),
+	  UT(a_channel_left_out_of_a_long_pass_is_not_stalled))
