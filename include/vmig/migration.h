@@ -101,6 +101,10 @@ struct vmig_migrate_stats {
 	uint64_t reconnect_attempts;
 	uint64_t reconnect_ms;
 	uint64_t resumes;           /* outages the migration came back from */
+	/* Data channels carrying pages now, of nr_channels connected: the
+	 * auto policy's re-plan turns it (nr_channels when fixed or pinned;
+	 * 1 without data channels: the main one). */
+	unsigned active_channels;
 };
 #define VMIG_MIGRATE_STATS_INIT {.size = sizeof(struct vmig_migrate_stats)}
 

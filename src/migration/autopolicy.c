@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "migration/active_channels.h"
 #include "migration/converge.h"
 #include "policy/probe.h"
 #include "migration/sender_internal.h"
+#include "policy/channels.h"
 #include "policy/sample.h"
 
 _Static_assert(VMIG_PIN_CODEC == PLAN_PIN_CODEC && VMIG_PIN_LEVEL == PLAN_PIN_LEVEL &&
@@ -52,6 +54,7 @@ static void spare_of(const struct wire_host_info *hi, struct plan_host *h)
 	double usable = hi->usable_cpus_milli / 1000.0;
 	h->idle_cpus = hi->flags & WIRE_HOST_IDLE ? usable * hi->cpu_idle_permille / 1000.0 : usable;
 	h->mem_avail = hi->mem_free_bytes;
+	h->cpus = hi->ncpus;
 }
 
 /* Both hosts' latest figures: this one's probe, with the CPUs the
@@ -83,6 +86,8 @@ int autopolicy_start(struct vmig_migration *m, char *err, size_t errlen)
 	in->link_mibs = m->p.max_bandwidth ? (double)m->p.max_bandwidth / 1048576.0 : 0;
 	in->xbzrle_hit_rate = -1;
 	in->pinned = m->p.pinned;
+	if (m->nr_byo_fds) /* the caller's connections are all there is */
+		in->pinned |= PLAN_PIN_CHANNELS;
 	if (sample_guest_memory(&m->ram, in)) {
 		snprintf(err, errlen, "out of memory sampling guest pages");
 		return -ENOMEM;
@@ -96,13 +101,16 @@ int autopolicy_start(struct vmig_migration *m, char *err, size_t errlen)
 		m->p.codec = codec_name(m->plan.codec);
 	m->p.level = m->plan.level;
 	m->p.compress_threads = m->plan.threads;
-	m->p.channels = m->plan.channels;
+	m->p.channels = m->plan.channels_max; /* connected; m->plan.channels carry pages */
 	m->p.xbzrle_cache_bytes = m->plan.xbzrle_bytes;
 	m->plan_xbz_judge_from = 3; /* pass 2 fills the cache (pass 1 is all of RAM) */
 	m->p.auto_converge = m->plan.auto_converge && m->g.ops->throttle;
 	m->p.throttle_mode = m->plan.dirty_rate ? VMIG_THROTTLE_DIRTY_RATE : VMIG_THROTTLE_STEPS;
-	snprintf(change, sizeof(change), "start %s, %u threads, %u channels, XBZRLE %s%s",
-		 m->p.codec ? m->p.codec : "none", m->plan.threads, m->plan.channels,
+	char of[24] = "";
+	if (m->plan.channels_max > m->plan.channels)
+		snprintf(of, sizeof(of), " of %u", m->plan.channels_max);
+	snprintf(change, sizeof(change), "start %s, %u threads, %u%s channels, XBZRLE %s%s",
+		 m->p.codec ? m->p.codec : "none", m->plan.threads, m->plan.channels, of,
 		 m->plan.xbzrle_bytes ? "on" : "off",
 		 !m->p.auto_converge ? ""
 		 : m->plan.dirty_rate ? ", dirty-rate" : ", auto-converge");
@@ -137,11 +145,11 @@ static double xbzrle_hits(struct vmig_migration *m)
 	return n > 1000 ? (double)h / (double)n : -1; /* too few to judge */
 }
 
-/* XBZRLE on every stream, the cache shared out; all or none. */
+/* XBZRLE on every stream in use, the cache shared out; all or none. */
 static int start_xbzrle(struct vmig_migration *m, uint64_t bytes)
 {
-	for (unsigned i = 0; i < m->nr_streams; i++)
-		if (stream_start_xbzrle(&m->streams[i], bytes / m->nr_streams)) {
+	for (unsigned i = 0; i < m->active_streams; i++)
+		if (stream_start_xbzrle(&m->streams[i], bytes / m->active_streams)) {
 			for (unsigned k = 0; k <= i; k++)
 				stream_drop_xbzrle(&m->streams[k]);
 			return -ENOMEM;
@@ -184,10 +192,27 @@ static bool apply(struct vmig_migration *m, const struct plan *next)
 	return true;
 }
 
-void autopolicy_after_pass(struct vmig_migration *m, double secs, uint64_t wire, uint64_t dirty)
+/* The channels in use for the next pass (policy/channels.h). */
+static int replan_channels(struct vmig_migration *m, char *err, size_t errlen)
+{
+	struct plan next;
+	char change[64], why[PLAN_REASON_MAX];
+	if (!plan_channels_after_pass(&m->plan_in, &m->plan, &next, change, sizeof(change), why,
+				      sizeof(why)))
+		return 0;
+	int r = active_channels_set(m, next.channels, err, errlen);
+	if (r)
+		return r;
+	m->plan.channels = next.channels;
+	autopolicy_record(m, change, why);
+	return 0;
+}
+
+int autopolicy_after_pass(struct vmig_migration *m, double secs, uint64_t wire, uint64_t dirty,
+			  char *err, size_t errlen)
 {
 	if (m->p.policy != VMIG_POLICY_AUTO || secs <= 0)
-		return;
+		return 0;
 	struct plan_inputs *in = &m->plan_in;
 	double own = compress_cpus(m, secs);
 	sense_hosts(m, in, own);
@@ -195,8 +220,13 @@ void autopolicy_after_pass(struct vmig_migration *m, double secs, uint64_t wire,
 	double measured = (double)wire / secs / 1048576.0;
 	bool cpu_bound = m->codec != CODEC_NONE && own > 0.8 * m->plan.threads;
 	in->link_mibs = cpu_bound ? 0 : measured;
-	if (m->p.max_bandwidth && (in->link_mibs == 0 || in->link_mibs > m->p.max_bandwidth / 1048576.0))
-		in->link_mibs = (double)m->p.max_bandwidth / 1048576.0;
+	double cap = (double)m->p.max_bandwidth / 1048576.0;
+	if (m->p.max_bandwidth && (in->link_mibs == 0 || in->link_mibs > cap))
+		in->link_mibs = cap;
+	/* The cap is the link the operator declared: what the channels need
+	 * to keep up with, whether or not this pass reached it. An uncapped
+	 * link's rate is not known (a pass's figure may be the channels'). */
+	in->link_limit_mibs = cap;
 	in->dirty_mibs = (double)dirty * VMIG_PAGE_SIZE / secs / 1048576.0;
 	in->hot_bytes = dirty * VMIG_PAGE_SIZE; /* what the next pass sends again */
 	in->xbzrle_hit_rate = xbzrle_hits(m);
@@ -208,6 +238,7 @@ void autopolicy_after_pass(struct vmig_migration *m, double secs, uint64_t wire,
 		else
 			log_warn("policy: %s: no memory for it", change);
 	}
+	return replan_channels(m, err, errlen);
 }
 
 void autopolicy_report(const struct vmig_migration *m, struct vmig_migrate_plan *out)

@@ -17,8 +17,11 @@ struct vmig_migration;
  * (knobs not pinned). No-op under the fixed policy. m->ram must be mapped. */
 int autopolicy_start(struct vmig_migration *m, char *err, size_t errlen);
 
-/* After pass m->pass, which took secs and sent wire bytes. */
-void autopolicy_after_pass(struct vmig_migration *m, double secs, uint64_t wire, uint64_t dirty);
+/* After pass m->pass, which took secs and sent wire bytes: the plan for
+ * the next one. 0, or the error of waiting for the destination before the
+ * channels in use change (a lost link: nothing changed). */
+int autopolicy_after_pass(struct vmig_migration *m, double secs, uint64_t wire, uint64_t dirty,
+			  char *err, size_t errlen);
 
 /* The plan in force, as vmig_migration_plan reports it. */
 struct vmig_migrate_plan;

@@ -11,7 +11,9 @@
  * slot's page data is compressed by the offload engine while the next
  * slot fills, and slots go out in order as PAGES records. A SYNC closes
  * the pass. A page always belongs to the same chunk and so to the same
- * stream, which keeps its versions in order on the wire.
+ * stream while the channels in use stay the same, which keeps its versions
+ * in order on the wire (a change waits for every acknowledgement first:
+ * active_channels.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -73,8 +75,8 @@ int stream_init(struct src_chan *s, struct vmig_migration *m, unsigned idx)
 	s->max_data_pages = max_job && max_job / VMIG_PAGE_SIZE < BATCH_PAGES
 				    ? (unsigned)(max_job / VMIG_PAGE_SIZE)
 				    : BATCH_PAGES;
-	if (m->p.xbzrle_cache_bytes) {
-		s->xbz_bytes = m->p.xbzrle_cache_bytes / m->nr_streams;
+	if (m->p.xbzrle_cache_bytes && idx < m->active_streams) {
+		s->xbz_bytes = m->p.xbzrle_cache_bytes / m->active_streams;
 		s->xbz = xbzrle_cache_new(s->xbz_bytes);
 		if (!s->xbz)
 			return -ENOMEM;
@@ -368,7 +370,7 @@ int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errl
 	for (unsigned i = 0; i < m->ram.nr; i++) {
 		uint64_t pages = m->ram.pages[i];
 		for (uint64_t first = 0; first < pages; first += CLEAR_CHUNK_PAGES, chunk++) {
-			if (chunk % m->nr_streams != s->idx)
+			if (chunk % m->active_streams != s->idx)
 				continue;
 			uint64_t key0 = mine++ * CLEAR_CHUNK_PAGES;
 			uint64_t n = pages - first < CLEAR_CHUNK_PAGES ? pages - first : CLEAR_CHUNK_PAGES;

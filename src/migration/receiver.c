@@ -33,6 +33,7 @@
 
 #define ALIVE_WAIT_MS 2000
 #define MAIN_POLL_SLICE_MS 200
+#define DATA_POLL_SLICE_MS 100 /* a silent data channel looks at the others this often */
 
 struct vmig_incoming;
 
@@ -95,6 +96,10 @@ struct vmig_incoming {
 	bool failed;              /* under lock: a channel failed; err holds why */
 	char err[512];
 	uint64_t old_link_bytes;  /* both ways, on connections a broken link closed */
+	/* now_ns() of the last record header any data channel read (atomic):
+	 * a channel the source leaves out of a pass is silent while the
+	 * others work (wait_data_channel). */
+	uint64_t data_heard_ns;
 };
 
 /* First failure wins; every socket is shut down so that whoever is
@@ -294,7 +299,8 @@ int vmig_incoming_accept(struct vmig_incoming *in, struct vmig_incoming_config *
 
 static void send_ack(struct vmig_incoming *in, uint32_t status, const char *msg)
 {
-	struct wire_hello_ack a = {.version = WIRE_VERSION, .status = status};
+	struct wire_hello_ack a = {.version = WIRE_VERSION, .status = status,
+				   .features = WIRE_ACK_FEATURE_QUIET_CHANNELS};
 	struct vbuf b;
 	char ign[64];
 	host_probe_get(in->probe, &a.host, NULL); /* sampled in the background: no wait */
@@ -645,6 +651,32 @@ static int stream_synced(struct dst_chan *c, const struct vbuf *payload, char *e
 	return r;
 }
 
+/*
+ * Until a record starts on data channel c. The source may leave a channel
+ * out of whole passes (it then carries only their SYNC: docs/protocol.md,
+ * Transport), so its silence alone says nothing: it is stalled when no
+ * data channel read anything within the I/O timeout.
+ */
+static int wait_data_channel(struct dst_chan *c, char *err, size_t errlen)
+{
+	struct vmig_incoming *in = c->in;
+	for (;;) {
+		if (chan_pending(c->ch))
+			return 0; /* already inside the TLS session */
+		struct pollfd p[2] = {{.fd = c->ch->fd, .events = POLLIN},
+				      {.fd = c->ch->cancel_fd, .events = POLLIN}};
+		int n = poll(p, c->ch->cancel_fd >= 0 ? 2 : 1, DATA_POLL_SLICE_MS);
+		if (n != 0)
+			return 0; /* readable, cancelled, or an error the read will name */
+		uint64_t heard = __atomic_load_n(&in->data_heard_ns, __ATOMIC_RELAXED);
+		if (now_ns() - heard > (uint64_t)c->ch->io_timeout_ms * 1000000ull) {
+			snprintf(err, errlen, "connection stalled: nothing received on any data channel "
+					      "for %d ms", c->ch->io_timeout_ms);
+			return -ETIMEDOUT;
+		}
+	}
+}
+
 /* A data channel's thread: PAGES and SYNC until CHANNEL_END. */
 static void *dst_chan_thread(void *arg)
 {
@@ -656,8 +688,10 @@ static void *dst_chan_thread(void *arg)
 	snprintf(name, sizeof(name), "mig-in%u", c->idx);
 	pthread_setname_np(pthread_self(), name);
 	for (;;) {
-		if ((r = chan_recv_hdr(c->ch, &h, c->ch->io_timeout_ms, err, sizeof(err))))
+		if ((r = wait_data_channel(c, err, sizeof(err))) ||
+		    (r = chan_recv_hdr(c->ch, &h, c->ch->io_timeout_ms, err, sizeof(err))))
 			break;
+		__atomic_store_n(&c->in->data_heard_ns, now_ns(), __ATOMIC_RELAXED);
 		if (h.type == REC_PAGES) {
 			if ((r = recv_pages(c, c->ram, &h, err, sizeof(err))))
 				break;
@@ -794,6 +828,7 @@ static int connect_channels(struct vmig_incoming *in, char *err, size_t errlen)
 			return r;
 	}
 	retire_listener(in, "another migration is already incoming");
+	__atomic_store_n(&in->data_heard_ns, now_ns(), __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < n; i++) {
 		int r = pthread_create(&in->chans[i].thread, NULL, dst_chan_thread, &in->chans[i]);
 		if (r) {
@@ -1197,7 +1232,7 @@ static int await_resume(struct run_ctx *c, bool *heard, char *err, size_t errlen
 	struct wire_hdr h;
 	char why[512];
 	int fd, r;
-	struct wire_hello_ack a = {.version = WIRE_VERSION};
+	struct wire_hello_ack a = {.version = WIRE_VERSION, .features = WIRE_ACK_FEATURE_QUIET_CHANNELS};
 	snprintf(why, sizeof(why), "%s", err);
 	uint64_t held = rewind_streams(in, &a), t0 = now_ns();
 	a.resume_pass = held;

@@ -145,7 +145,8 @@ static uint64_t forget_delivered(struct vmig_migration *m, const struct wire_hel
 		return 0;
 	for (unsigned i = 0; i < m->ram.nr; i++)
 		for (uint64_t first = 0; first < m->ram.pages[i]; first += CLEAR_CHUNK_PAGES, chunk++) {
-			uint64_t upto = a->progress[chunk % m->nr_streams];
+			/* the channels in use changed only after passes all confirmed */
+			uint64_t upto = a->progress[chunk % m->active_streams];
 			uint64_t end = first + CLEAR_CHUNK_PAGES < m->ram.pages[i] ? first + CLEAR_CHUNK_PAGES
 										     : m->ram.pages[i];
 			for (uint64_t p = first; p < end && m->ram.first_page[i] + p < upto; p++) {

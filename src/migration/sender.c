@@ -23,6 +23,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "migration/acks.h"
+#include "migration/active_channels.h"
 #include "migration/autopolicy.h"
 #include "migration/channel.h"
 #include "migration/converge.h"
@@ -291,8 +292,8 @@ int migration_open_data_channel(struct vmig_migration *m, unsigned i, char *err,
 	if ((r = open_connection(m, i + 1, &fd, err, errlen)))
 		return r;
 	chan_init(&c->own, fd, m->cancel_fd, m->p.io_timeout_ms);
-	/* the bandwidth cap is shared out evenly */
-	c->own.max_bandwidth = m->p.max_bandwidth / m->nr_channels;
+	/* the bandwidth cap is shared out evenly among the channels in use */
+	c->own.max_bandwidth = active_channels_bandwidth(m);
 	if (m->tls && (r = start_tls(m, &c->own, err, errlen)))
 		return r;
 	uint8_t ch[WIRE_CHANNEL_HELLO_SIZE];
@@ -306,6 +307,7 @@ static int do_setup(struct vmig_migration *m, char *err, size_t errlen)
 	int r;
 	if ((r = migration_open_main(m, false, &ack, err, errlen)))
 		return r;
+	active_channels_after_hello(m, ack.features);
 	/* Data channels: each opens with CHANNEL_HELLO and gets a thread. */
 	for (unsigned i = 0; i < m->nr_channels; i++) {
 		struct src_chan *c = &m->streams[i];
@@ -459,7 +461,12 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 			continue;
 		}
 		converge_after_pass(m, pages, dirty, wire_sent(m) - wire0, secs);
-		autopolicy_after_pass(m, secs, wire_sent(m) - wire0, dirty);
+		if ((r = autopolicy_after_pass(m, secs, wire_sent(m) - wire0, dirty, err, errlen))) {
+			if ((r = resume_or_fail(m, r, err, errlen)))
+				return r;
+			prev_dirty = SWITCHOVER_NO_PREVIOUS;
+			continue;
+		}
 		prev_dirty = dirty;
 		if (migration_should_stop(m, err, errlen))
 			return -ECANCELED;
@@ -809,6 +816,10 @@ int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migra
 	sentlog_init(&m->sent, &m->ram);
 	m->nr_channels = m->p.channels;
 	m->nr_streams = m->p.channels ? m->p.channels : 1;
+	/* the auto policy may start on fewer than it connects */
+	m->active_streams = m->plan.channels && m->plan.channels < m->nr_streams ? m->plan.channels
+										  : m->nr_streams;
+	m->st.active_channels = m->active_streams;
 	/* A resumed session is recognised by this alone: unguessable, not a clock. */
 	if (getrandom(&m->session, sizeof(m->session), 0) != sizeof(m->session))
 		m->session = now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)m;

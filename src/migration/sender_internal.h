@@ -108,6 +108,10 @@ struct vmig_migration {
 	unsigned nr_channels;
 	unsigned nr_streams;
 	struct src_chan *streams;
+	/* Streams 0..active_streams-1 carry pages (chunk c on stream c mod
+	 * active_streams); the others only close each pass with a SYNC.
+	 * Changed between passes only (active_channels.h). */
+	unsigned active_streams;
 
 	/* work hand-off to stream threads, under work_lock */
 	pthread_mutex_t work_lock;
@@ -153,8 +157,8 @@ int stream_reset_after_break(struct src_chan *s);
 /* Starts XBZRLE on this stream with an empty cache (between passes only):
  * 0, or -ENOMEM (it stays off). */
 int stream_start_xbzrle(struct src_chan *s, uint64_t cache_bytes);
-/* Sends this stream's share of the dirty pages (chunks c with c % nr_streams
- * == idx), then SYNC. */
+/* Sends this stream's share of the dirty pages (chunks c with c %
+ * active_streams == idx; none for a stream not in use), then SYNC. */
 int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errlen);
 void *stream_thread(void *arg);
 /* Folds a stream's counters into m->st (takes m->lock). */

@@ -33,6 +33,11 @@
  * link (same VM, same channels); no other bit is defined. */
 #define WIRE_FEATURE_RESUME (1ull << 0)
 #define WIRE_FEATURES_KNOWN WIRE_FEATURE_RESUME
+/* HELLO_ACK features (a source ignores bits it does not know): this
+ * destination lets a data channel stay silent for whole passes and calls
+ * it stalled only when no data channel hears anything within the I/O
+ * timeout, so the source may leave channels out of passes. */
+#define WIRE_ACK_FEATURE_QUIET_CHANNELS (1ull << 0)
 #define WIRE_HDR_SIZE 16               /* u32 type, u32 len, u64 check */
 #define WIRE_PAGE_SIZE 4096            /* the only page size HELLO may name */
 

@@ -8,7 +8,6 @@
 #define UNKNOWN_LINK_MIBS 4096.0  /* no measure yet: assume a fast link, CPU is the limit */
 #define SWITCH_MARGIN 1.15        /* another codec must win by 15 % to replace this one */
 #define MAX_THREADS 8
-#define MAX_CHANNELS 8
 /*
  * Compression threads do not add up: measured on 16 idle cores
  * (bench/thread_scaling 512 MiB, 4-8 channels, docs/benchmarks.md) zstd
@@ -55,7 +54,7 @@ static double dst_cpus(const struct plan_inputs *in, unsigned channels)
 }
 
 /* CPUs' worth of compression n threads deliver (see SERIAL_SHARE). */
-static double parallel_cpus(double n)
+double plan_parallel_cpus(double n)
 {
 	return n <= 1 ? n : n / (1 + SERIAL_SHARE * (n - 1));
 }
@@ -67,9 +66,9 @@ double plan_rate(const struct plan_inputs *in, enum codec_id c, unsigned threads
 		return link / nz;
 	const struct plan_codec_sample *s = &in->codec[c];
 	double by_link = link * s->ratio / nz;
-	double by_cpu = parallel_cpus(usable(threads, in->src.idle_cpus)) * s->mibs_per_core / nz;
-	unsigned channels = threads > MAX_CHANNELS ? MAX_CHANNELS : threads;
-	double by_dst = parallel_cpus(dst_cpus(in, threads > 1 ? channels : 0)) * s->dec_mibs_per_core / nz;
+	double by_cpu = plan_parallel_cpus(usable(threads, in->src.idle_cpus)) * s->mibs_per_core / nz;
+	unsigned channels = threads > PLAN_MAX_CHANNELS ? PLAN_MAX_CHANNELS : threads;
+	double by_dst = plan_parallel_cpus(dst_cpus(in, threads > 1 ? channels : 0)) * s->dec_mibs_per_core / nz;
 	double r = by_link < by_cpu ? by_link : by_cpu;
 	return r < by_dst ? r : by_dst;
 }
@@ -111,6 +110,24 @@ static uint64_t xbzrle_cache_for(const struct plan_inputs *in)
 	return want >= in->hot_bytes && in->src.mem_avail >= 4 * want ? want : 0;
 }
 
+/*
+ * Compressed batches are inflated by one thread per channel there: a
+ * channel per compressing thread. As many more are connected as this
+ * host has CPUs (PLAN_MAX_CHANNELS at most), for the re-plan to turn on
+ * when CPUs free up (policy/channels.h); raw pages need no channels.
+ */
+static void plan_initial_channels(const struct plan_inputs *in, struct plan *out)
+{
+	unsigned ch = out->threads > PLAN_MAX_CHANNELS ? PLAN_MAX_CHANNELS : out->threads;
+	unsigned most = in->src.cpus > PLAN_MAX_CHANNELS ? PLAN_MAX_CHANNELS : in->src.cpus;
+	if (out->codec == CODEC_NONE || (ch < 2 && most < 2)) {
+		out->channels = out->channels_max = 0;
+		return;
+	}
+	out->channels = ch ? ch : 1;
+	out->channels_max = most > out->channels ? most : out->channels;
+}
+
 void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values, struct plan *out,
 		  char *reason, size_t reasonlen)
 {
@@ -122,11 +139,10 @@ void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values
 		out->codec = best_codec(in, out->threads, CODEC_NONE);
 	if (!(p & PLAN_PIN_LEVEL) && !(p & PLAN_PIN_CODEC))
 		out->level = 0;
-	if (!(p & PLAN_PIN_CHANNELS)) {
-		/* compressed batches are inflated by one thread per channel there */
-		unsigned ch = out->threads > MAX_CHANNELS ? MAX_CHANNELS : out->threads;
-		out->channels = out->codec != CODEC_NONE && ch > 1 ? ch : 0;
-	}
+	if (!(p & PLAN_PIN_CHANNELS))
+		plan_initial_channels(in, out);
+	else
+		out->channels_max = out->channels; /* pinned: never turned */
 	if (!(p & PLAN_PIN_XBZRLE))
 		out->xbzrle_bytes = xbzrle_cache_for(in);
 	if (!(p & PLAN_PIN_CONVERGE)) {

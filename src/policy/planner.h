@@ -30,6 +30,7 @@
 struct plan_host {
 	double idle_cpus;        /* CPUs' worth of idle time (within its cgroup) */
 	uint64_t mem_avail;      /* bytes it can still allocate */
+	unsigned cpus;           /* CPUs it may run on (affinity); 0: unknown */
 };
 
 /* What sampling a few guest pages with each codec showed (one core). */
@@ -56,6 +57,8 @@ struct plan_inputs {
 	double zero_share;       /* of sampled pages, 0..1 */
 	struct plan_codec_sample codec[CODEC_COUNT]; /* [CODEC_NONE] unused */
 	double link_mibs;        /* measured (last pass) or the cap; 0: unknown */
+	double link_limit_mibs;  /* what the link carries at most, known for sure
+				  * (the bandwidth cap); 0: unknown (policy/channels.h) */
 	double dirty_mibs;       /* guest's dirty rate; 0: unknown */
 	uint64_t hot_bytes;      /* pages the guest keeps rewriting (estimate; after a
 				  * pass: what it dirtied during it, to be sent again) */
@@ -68,7 +71,8 @@ struct plan {
 	enum codec_id codec;
 	int level;               /* 0: the codec's default */
 	unsigned threads;        /* compression workers on the source */
-	unsigned channels;       /* data channels (fixed once connected) */
+	unsigned channels;       /* data channels carrying pages now (policy/channels.h) */
+	unsigned channels_max;   /* data channels connected: fixed once connected */
 	uint64_t xbzrle_bytes;   /* 0: off */
 	bool auto_converge;
 	bool dirty_rate;         /* throttle by the dirty-rate controller, not in steps */
@@ -81,8 +85,8 @@ void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values
 		  char *reason, size_t reasonlen);
 
 /*
- * After a pass: the plan for the next one (channels cannot change once
- * running; XBZRLE can be switched on, with a cache sized then, or off).
+ * After a pass: the plan for the next one (XBZRLE can be switched on, with
+ * a cache sized then, or off; the channels in use are policy/channels.h's).
  * Returns true if anything changed, with what and why in change and
  * reason.
  */
@@ -91,5 +95,11 @@ bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struc
 
 /* RAM bytes per second a codec would move at threads threads (model). */
 double plan_rate(const struct plan_inputs *in, enum codec_id c, unsigned threads);
+
+/* CPUs' worth of work n parallel threads deliver (Amdahl, see planner.c). */
+double plan_parallel_cpus(double n);
+
+/* Data channels at most: more bought nothing on 16 cores (planner.c). */
+#define PLAN_MAX_CHANNELS 8
 
 #endif

@@ -5,6 +5,7 @@
  * and tighter). */
 #include <string.h>
 
+#include "policy/channels.h"
 #include "policy/planner.h"
 #include "unittest.h"
 
@@ -220,6 +221,116 @@ TEST(poor_xbzrle_hits_switch_it_off)
 	CHECK_STR(change, "XBZRLE off");
 }
 
+/* The channel knob (policy/channels.h): 4 of 8 connected in use, zstd. */
+static bool channels_after(const struct plan_inputs *in, unsigned active, struct plan *next,
+			   char *change, char *why)
+{
+	struct plan cur = {.codec = CODEC_ZSTD, .threads = 4, .channels = active, .channels_max = 8};
+	return plan_channels_after_pass(in, &cur, next, change, 64, why, PLAN_REASON_MAX);
+}
+
+TEST(channels_start_with_one_per_thread_and_connect_one_per_cpu)
+{
+	struct plan_inputs in = typical(110, 2, 2);
+	in.src.cpus = 16;
+	struct plan p = start(&in);
+	CHECK_EQ_INT(p.channels, 2);
+	CHECK_EQ_INT(p.channels_max, 8);
+}
+
+TEST(a_busy_source_starts_on_one_channel_of_several)
+{
+	struct plan_inputs in = typical(110, 0.5, 2);
+	in.src.cpus = 2;
+	struct plan p = start(&in);
+	CHECK_EQ_INT(p.channels, 1);
+	CHECK_EQ_INT(p.channels_max, 2);
+}
+
+TEST(pinned_channels_are_all_connected_and_never_turned)
+{
+	struct plan_inputs in = typical(110, 2, 0.5);
+	in.pinned = PLAN_PIN_CHANNELS;
+	in.src.cpus = 16;
+	struct plan pins = {.channels = 3}, out, next;
+	char why[PLAN_REASON_MAX], change[64];
+	plan_initial(&in, &pins, &out, why, sizeof(why));
+	CHECK_EQ_INT(out.channels, 3);
+	CHECK_EQ_INT(out.channels_max, 3);
+	CHECK(!plan_channels_after_pass(&in, &out, &next, change, 64, why, sizeof(why)));
+}
+
+TEST(a_busy_destination_gets_fewer_channels)
+{
+	struct plan_inputs in = typical(0, 8, 1.6);
+	struct plan next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(channels_after(&in, 4, &next, change, why));
+	CHECK_EQ_INT(next.channels, 1);
+	CHECK_STR(change, "channels 4 -> 1");
+	CHECK(strstr(why, "destination busy: 1.6 idle CPUs there") != NULL);
+}
+
+TEST(a_link_slower_than_the_codec_gets_fewer_channels)
+{
+	/* held to 50 MiB/s: 163 MiB/s of RAM as zstd, one thread inflates 1000 there */
+	struct plan_inputs in = typical(50, 8, 8);
+	in.link_limit_mibs = 50;
+	struct plan next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(channels_after(&in, 4, &next, change, why));
+	CHECK_EQ_INT(next.channels, 1);
+	CHECK(strstr(why, "link slower than the codec") != NULL);
+}
+
+TEST(idle_cpus_on_both_sides_get_more_channels_up_to_the_maximum)
+{
+	struct plan_inputs in = typical(0, 16, 16);
+	struct plan next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(channels_after(&in, 4, &next, change, why));
+	CHECK_EQ_INT(next.channels, 8);
+	CHECK_STR(change, "channels 4 -> 8");
+}
+
+TEST(more_channels_only_with_a_cpu_for_each_on_both_sides)
+{
+	struct plan_inputs in = typical(0, 0.6, 16); /* this host busy */
+	struct plan next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(!channels_after(&in, 4, &next, change, why));
+	in = typical(0, 16, 4.5); /* there, room for the four in use only */
+	CHECK(!channels_after(&in, 4, &next, change, why));
+	in = typical(0, 2.5, 16); /* here, two more */
+	CHECK(channels_after(&in, 4, &next, change, why));
+	CHECK_EQ_INT(next.channels, 6);
+}
+
+TEST(a_link_the_channels_keep_up_with_gets_no_more)
+{
+	struct plan_inputs in = typical(50, 16, 16);
+	in.link_limit_mibs = 50;
+	struct plan next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(!channels_after(&in, 1, &next, change, why));
+}
+
+TEST(raw_pages_get_no_more_channels)
+{
+	struct plan_inputs in = typical(0, 16, 16);
+	struct plan cur = {.codec = CODEC_NONE, .threads = 4, .channels = 2, .channels_max = 8}, next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(!plan_channels_after_pass(&in, &cur, &next, change, 64, why, sizeof(why)));
+}
+
+TEST(a_single_connected_channel_is_left_alone)
+{
+	struct plan_inputs in = typical(0, 16, 0.2);
+	struct plan cur = {.codec = CODEC_ZSTD, .threads = 1, .channels = 1, .channels_max = 1}, next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(!plan_channels_after_pass(&in, &cur, &next, change, 64, why, sizeof(why)));
+}
+
 RUN_TESTS("planner", UT(fast_link_sends_raw), UT(slow_link_with_idle_cpu_compresses_hard),
 	  UT(eight_threads_buy_what_the_scaling_bench_measured),
 	  UT(many_idle_cores_get_a_channel_per_thread), UT(busy_source_cpu_compresses_lightly),
@@ -232,4 +343,13 @@ RUN_TESTS("planner", UT(fast_link_sends_raw), UT(slow_link_with_idle_cpu_compres
 	  UT(tight_memory_gets_no_xbzrle), UT(dirty_rate_above_the_link_has_auto_converge),
 	  UT(pinned_knobs_stay_as_set), UT(a_fast_measured_link_drops_compression),
 	  UT(a_slow_measured_link_turns_compression_on), UT(small_differences_do_not_flip_the_codec),
-	  UT(poor_xbzrle_hits_switch_it_off))
+	  UT(poor_xbzrle_hits_switch_it_off),
+	  UT(channels_start_with_one_per_thread_and_connect_one_per_cpu),
+	  UT(a_busy_source_starts_on_one_channel_of_several),
+	  UT(pinned_channels_are_all_connected_and_never_turned),
+	  UT(a_busy_destination_gets_fewer_channels),
+	  UT(a_link_slower_than_the_codec_gets_fewer_channels),
+	  UT(idle_cpus_on_both_sides_get_more_channels_up_to_the_maximum),
+	  UT(more_channels_only_with_a_cpu_for_each_on_both_sides),
+	  UT(a_link_the_channels_keep_up_with_gets_no_more),
+	  UT(raw_pages_get_no_more_channels), UT(a_single_connected_channel_is_left_alone))
