@@ -12,9 +12,9 @@ import types
 import pytest
 
 import bench_support  # noqa: F401  (puts bench/ on the path)
-from suite import (context, dropfilter, faultcheck, faultreport, faults, hosts, linkcheck,
-                   outage, qemu_driver, report, results, runner, scenarios, tlscreds,
-                   vmig_driver)
+from suite import (context, dropfilter, faultcheck, faultplots, faultreport, faults, hosts,
+                   linkcheck, outage, plots, qemu_driver, report, results, runner, scenarios,
+                   tlscreds, vmig_driver)
 
 FAULTY = """
 description = "a fault scenario"
@@ -265,7 +265,7 @@ def run_rec(cell, system, setting, rnd, total, wire, tls, fault, after=None, cpu
     r = {"type": "run", "scenario": cell, "family": "F", "fault": fault, "tls": tls,
          "system": system, "setting": setting, "round": rnd, "converged": converged,
          "status": "completed" if converged else "failed", "total_ms": total,
-         "downtime_ms": 10, "wire_bytes": wire,
+         "downtime_ms": 10, "wire_bytes": wire, "errors_after": 0 if converged else None,
          "cpu": {"src": {"other_s": cpu, "vcpu_s": 1}, "dst": {"other_s": cpu, "vcpu_s": 0}}}
     if after is not None:
         r["outage"] = {"happened": True, "wire_after": after}
@@ -274,7 +274,9 @@ def run_rec(cell, system, setting, rnd, total, wire, tls, fault, after=None, cpu
     return r
 
 
-def test_fault_report_has_success_rates_bytes_after_the_outage_and_tls_cost():
+def fault_records():
+    """Test double of a fault scenario's results: F's fault-free cells
+    (TLS off and on) and a 10 s outage QEMU survived once in three runs."""
     mib = 1 << 20
     recs = []
     for rnd in range(3):
@@ -293,13 +295,31 @@ def test_fault_report_has_success_rates_bytes_after_the_outage_and_tls_cost():
                  "loss": {"expected_rate": 0.01, "stream_bps": 2e8,
                           "a_to_b": {"rate": 0.0099, "dropped": 990, "packets": 100000},
                           "b_to_a": {"rate": 0.0102, "dropped": 102, "packets": 10000}}})
+    return recs
+
+
+def test_fault_report_has_success_rates_bytes_after_the_outage_and_tls_cost():
+    recs = fault_records()
     text = report.render(recs)
     assert "## Fault benchmark: F" in text
     vrow = next(x for x in text.splitlines() if x.startswith("| down-10 | off | vmig"))
-    assert "| 3/3 |" in vrow and "500 (500–500) (0.50x)" in vrow and "1 resumed, 9.0 s lost" in vrow
+    assert "| 3/3 | 3/3 |" in vrow and "500 (500–500) (0.50x)" in vrow
+    assert "1 resumed, 9.0 s lost" in vrow
     qrow = next(x for x in text.splitlines() if x.startswith("| down-10 | off | qemu"))
-    assert "| 1/3 |" in qrow and "no resume" in qrow
+    assert "| 1/3 | 1/1 |" in qrow and "no resume" in qrow
     cost = next(x for x in text.splitlines() if x.startswith("| vmig `auto` | 10.00"))
     assert "| 11.00 | +10 % | 2.00 | 3.00 | +50 % |" in cost
     assert "measured 0.990 % a to b (990 of 100000 packets)" in text
     assert faultreport.section([r for r in recs if r["type"] != "run"]) == []
+
+
+@pytest.mark.skipif(not plots.have_gnuplot(), reason="gnuplot is not installed")
+def test_fault_plot_is_drawn_and_named_in_the_report(tmp_path):
+    recs = fault_records()
+    drawn = faultplots.draw_all(recs, str(tmp_path))
+    assert drawn["F"] == ["faults-F.png"]
+    assert open(tmp_path / "faults-F.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    rows = (tmp_path / "faults-F.dat").read_text().splitlines()[1:]
+    assert rows[0].startswith('"none vmig" 100 10 10 10 2 2 2') and len(rows) == 6
+    assert rows[-1].startswith('"down-10 qemu" 33.33 60 60 60')
+    assert "![faults-F.png](faults-F.png)" in report.render(recs, drawn)

@@ -55,7 +55,7 @@ def resumes(g):
 
 
 def table(fam_cells):
-    head = ("| fault | TLS | system | succeeded | total s | downtime ms | wire MiB | "
+    head = ("| fault | TLS | system | succeeded | guest intact | total s | downtime ms | wire MiB | "
             "outage happened | sent after the outage, MiB (x a full migration) | "
             "src CPU s (migration) | dst CPU s (migration) | resume |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
@@ -65,6 +65,7 @@ def table(fam_cells):
             rows.append("| " + " | ".join([
                 fault, "on" if tls else "off", f"{g.system} `{g.setting}`",
                 f"{len(g.converged)}/{len(g.runs)}",
+                f"{sum(1 for r in g.converged if report.intact(r))}/{len(g.converged)}",
                 report.fmt_spread(g.stat("total_ms"), 1 / 1000, 2), report.fmt_spread(g.stat("downtime_ms")),
                 report.fmt_spread(g.stat("wire_bytes"), 1 / MIB),
                 outage_count(g) if is_outage else "—",
@@ -117,18 +118,25 @@ def check_lines(records, family):
     return out
 
 
-def section(records):
-    """The fault benchmark's Markdown lines ([] without fault cells)."""
+def section(records, plot_files=None):
+    """The fault benchmark's Markdown lines ([] without fault cells);
+    plot_files: {family: [png]} (faultplots.py)."""
     out = []
     for family, fam_cells in cells(records).items():
         out += [f"## Fault benchmark: {family}", "",
-                "Success is converged runs of all runs (QEMU has no resume: a migration its "
-                "connection did not survive is a failure). Times, downtimes, wire bytes and "
-                "CPU are medians (min–max) over converged runs.", "", *table(fam_cells), ""]
+                "Succeeded: converged runs of all runs (QEMU has no resume: a migration its "
+                "connection did not survive is a failure); guest intact: converged runs whose "
+                "migrated guest then found no bad page (vmig also verifies the RAM digest). "
+                "Times, downtimes, wire bytes and CPU are medians (min–max) over converged "
+                "runs; 'sent after the outage' is wire bytes from the link's return to the end, "
+                "against the median wire bytes of the fault-free cell (a restart sends at "
+                "least that).", "", *table(fam_cells), ""]
         cost = tls_cost(fam_cells)
         if cost:
             out += [f"The cost of TLS ({family}, no fault):", "", *cost, ""]
         checks = check_lines(records, family)
         if checks:
             out += ["Fault checks (before each cell's runs):", *checks, ""]
+        pngs = (plot_files or {}).get(family, [])
+        out += [f"![{p}]({p})" for p in pngs] + ([""] if pngs else [])
     return out

@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 
-from . import results
+from . import faultplots, results  # faultplots uses this module's helpers, looked up late
 
 MIB = float(1 << 20)
 GNUPLOT_TIMEOUT_S = 60
@@ -136,7 +136,8 @@ def timeline_pairs(groups):
 
 
 def draw_all(records, outdir):
-    """Every plot for these records: {scenario: [png file names relative to outdir]}."""
+    """Every plot for these records: {scenario or fault scenario: [png
+    file names relative to outdir]}."""
     os.makedirs(outdir, exist_ok=True)
     groups, _ = results.group(records)
     out = {}
@@ -144,4 +145,5 @@ def draw_all(records, outdir):
         files = [bars(name, gs, outdir)]
         files += [timeline(name, cols, outdir) for cols in timeline_pairs(gs)]
         out[name] = [os.path.relpath(f, outdir) for f in files]
+    out.update(faultplots.draw_all(records, outdir))
     return out

@@ -153,7 +153,7 @@ def render(records, plot_files=None):
     head = headline(groups)
     if head:
         out += ["## Headline", "", *head, ""]
-    out += faultreport.section(records)
+    out += faultreport.section(records, plot_files or {})
     broken = [r for r in records if r["type"] == "scenario_error"]
     if broken:
         out += ["## Scenarios that could not run", "",
