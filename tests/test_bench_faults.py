@@ -78,6 +78,7 @@ def test_fault_scenarios_run_only_when_asked_for():
     (('link = "1gbit"', 'link = "loopback"'), "needs a netns link"),
     (('"down-10"]', '"down-x"]'), "'faults' is bad"),
     (('tls = ["off", "on"]', 'tls = ["maybe"]'), "'tls' must list"),
+    (('tls = ["off", "on"]', 'tls = [{ on = true }]'), "'tls' must list"),
     (('tls = ["off", "on"]', 'tls = ["on"]\nfault_at = 1.5'), "'fault_at' must be between"),
 ])
 def test_a_bad_fault_key_is_refused(tmp_path, change, message):
@@ -201,7 +202,7 @@ def test_vmig_fault_cell_resumes_and_uses_tls_on_both_sides(tmp_path):
     ctx = context.RunContext(scenario=fault_cell(), pair=hosts.LoopbackPair(), build="/b",
                              tmpdir=str(tmp_path), tls_creds="/c")
     _, dst = vmig_driver.vm_commands(ctx, str(tmp_path), 4444)
-    assert dst[-2:] == ["--tls-creds", "/c"]
+    assert dst[-4:] == ["--resume-timeout", "60", "--tls-creds", "/c"]
     assert vmig_driver.fault_args(ctx) == ["--resume-timeout", "60", "--tls-creds", "/c"]
     rec = ctx.record(scenarios.load_settings()[("vmig", "auto")], 0)
     assert (rec["family"], rec["fault"], rec["tls"]) == ("faults-1G", "down-3", True)

@@ -254,7 +254,8 @@ def _fault_keys(f, link):
     if len(set(names)) != len(names):
         f.fail("faults", "names a fault twice")
     modes = f.get("tls", list, ["off"])
-    if not modes or any(m not in TLS_MODES for m in modes) or len(set(modes)) != len(modes):
+    if (not modes or any(not isinstance(m, str) or m not in TLS_MODES for m in modes)
+            or len(set(modes)) != len(modes)):
         f.fail("tls", f"must list 'off' and/or 'on' once each (got {modes!r})")
     at = f.get("fault_at", float, faults.DEFAULT_AT)
     if not 0 < at < 1:

@@ -58,7 +58,7 @@ def vm_commands(ctx, tmp, port):
         src += ["--module", ",".join(ctx.modules)]
     dst = [ctx.vmig, "run", "--incoming", f"tcp:{ctx.pair.dst_host}:{port}",
            "--serial", os.path.join(tmp, "vmig-dst.log"),
-           "--control", os.path.join(tmp, "vmig-dst.sock"), *tls_args(ctx)]
+           "--control", os.path.join(tmp, "vmig-dst.sock"), *fault_args(ctx)]
     return ctx.command("a", src), ctx.command("b", dst)
 
 
@@ -69,7 +69,8 @@ def tls_args(ctx):
 
 
 def fault_args(ctx):
-    """What a fault cell adds to `vmig migrate`: the resume timeout, TLS."""
+    """What a fault cell adds to both `vmig run --incoming` and `vmig
+    migrate`: the resume timeout (each side keeps its state that long), TLS."""
     if not ctx.scenario.family:
         return []
     return ["--resume-timeout", str(RESUME_TIMEOUT_S), *tls_args(ctx)]
