@@ -324,3 +324,13 @@ def test_fault_plot_is_drawn_and_named_in_the_report(tmp_path):
     assert rows[0].startswith('"none vmig" 100 10 10 10 2 2 2') and len(rows) == 6
     assert rows[-1].startswith('"down-10 qemu" 33.33 60 60 60')
     assert "![faults-F.png](faults-F.png)" in report.render(recs, drawn)
+
+
+@pytest.mark.skipif(not plots.have_gnuplot(), reason="gnuplot is not installed")
+def test_a_cell_where_no_run_converged_is_still_drawn(tmp_path):
+    recs = [run_rec("F-down-10-plain", "qemu", "xbzrle-ac", rnd, 60000, 0, False, "down-10",
+                    converged=False) for rnd in range(3)]
+    groups, _ = results.group(recs)
+    png = plots.bars("F-down-10-plain", groups["F-down-10-plain"], str(tmp_path))
+    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert "(no converged run)" in open(png[:-4] + ".gp").read()

@@ -1,5 +1,5 @@
 /* A tc classifier for the fault benchmark (bench/suite/dropfilter.py):
- * attached with direct-action on a veth end's clsact egress, it drops each
+ * attached with direct-action on a veth end's clsact ingress, it drops each
  * packet with probability DROP_THRESHOLD / 2^32, independently, and lets
  * the rest through. DROP_THRESHOLD is given at compile time
  * (clang -O2 -target bpf -DDROP_THRESHOLD=N); 2^32 drops everything (a

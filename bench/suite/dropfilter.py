@@ -1,8 +1,17 @@
 """Packet loss and link outages on a netns host pair without netem (this
 kernel has none): the eBPF classifier bench/bpf/random_drop.c, compiled
 with clang -target bpf for one drop probability, attached with
-direct-action to the clsact egress of both veth ends (a lossy link loses
-both ways: data and ACKs).
+direct-action to the clsact ingress of both veth ends, so a lossy link
+loses both ways (data and ACKs).
+
+Why ingress: a packet is dropped as it arrives at the far end, after it
+crossed the shaped link, as on a wire, and the sender's stack never
+knows. Dropped on egress instead, the drop is reported back to the
+sender (NET_XMIT_DROP): TCP counts the packet as not sent, sends it again
+at once and enters CWR, which is local congestion, not loss; and a long
+run of such drops ends the connection far sooner than a silent outage
+would (measured: a TCP stream died in a 10 s egress "outage", and lived
+through an ingress one).
 
 Why eBPF and not classic BPF: a classic program (`tc filter ... bpf
 bytecode`, with the random ancillary load) cannot drop by itself, it needs
@@ -10,10 +19,10 @@ bytecode`, with the random ancillary load) cannot drop by itself, it needs
 direct-action returns TC_ACT_SHOT and needs only cls_bpf and clsact.
 
 Why one packet per segment (gso_max_segs 1): TCP hands the device GSO
-super-packets of up to 44 segments, and clsact sees them before they are
-cut up, so a dropped super-packet is a burst of 44 lost segments. With
-gso_max_segs 1 TCP builds one segment per packet, as on a real wire, and
-a drop is one lost packet."""
+super-packets of up to 44 segments, and a veth passes them to its peer
+whole, so a dropped super-packet would be a burst of 44 lost segments.
+With gso_max_segs 1 TCP builds one segment per packet, as on a real wire,
+and a drop is one lost packet."""
 import os
 import shutil
 import subprocess
@@ -22,9 +31,10 @@ BENCH_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROGRAM = os.path.join(BENCH_DIR, "bpf", "random_drop.c")
 SECTION = "classifier"
 TWO_32 = 1 << 32
-# Filter priorities on clsact egress: the outage's is tried first, so a
+# Filter priorities on clsact ingress: the outage's is tried first, so a
 # link that is both lossy and down drops everything.
 OUTAGE_PRIO, LOSS_PRIO = 5, 10
+HOOK = "ingress"
 CLANG = os.environ.get("VMIG_BENCH_CLANG", "clang")
 
 
@@ -90,12 +100,12 @@ class LinkDrops:
         obj = build(probability, self.obj_dir)
         self._ensure_clsact()
         for prefix, dev in self.ends:
-            _run([*prefix, "tc", "filter", "replace", "dev", dev, "egress", "prio", str(prio),
+            _run([*prefix, "tc", "filter", "replace", "dev", dev, HOOK, "prio", str(prio),
                   "handle", "1", "bpf", "da", "obj", obj, "sec", SECTION])
 
     def _detach(self, prio):
         for prefix, dev in self.ends:
-            _run([*prefix, "tc", "filter", "del", "dev", dev, "egress", "prio", str(prio)])
+            _run([*prefix, "tc", "filter", "del", "dev", dev, HOOK, "prio", str(prio)])
 
     def set_loss(self, probability):
         """Drops each packet with this probability from now on (0: none)."""
@@ -103,7 +113,7 @@ class LinkDrops:
             self._attach(LOSS_PRIO, probability)
         elif self.clsact:
             for prefix, dev in self.ends:  # no loss filter attached is fine too
-                subprocess.run([*prefix, "tc", "filter", "del", "dev", dev, "egress", "prio",
+                subprocess.run([*prefix, "tc", "filter", "del", "dev", dev, HOOK, "prio",
                                 str(LOSS_PRIO)], capture_output=True, timeout=30)
 
     def prepare_outage(self):
@@ -118,6 +128,6 @@ class LinkDrops:
         self._detach(OUTAGE_PRIO)
 
     def filters(self):
-        """What tc shows on the first end's egress (for an error message)."""
+        """What tc shows on the first end's ingress (for an error message)."""
         prefix, dev = self.ends[0]
-        return _run([*prefix, "tc", "filter", "show", "dev", dev, "egress"])
+        return _run([*prefix, "tc", "filter", "show", "dev", dev, HOOK])

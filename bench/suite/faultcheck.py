@@ -1,8 +1,8 @@
 """Checks, before a fault cell's runs, that its fault is what it says, in
 the spirit of linkcheck.py: a loss filter is measured with a real TCP
-stream (packets the sending host's IP layer sent against packets its veth
-end let out, in each direction), and an outage is seen to stop a TCP
-connection and to let one through again once lifted. A check that fails
+stream (in each direction, the packets the sending veth end put on the
+link against those the receiving host's IP layer got), and an outage is
+seen to stop a TCP connection and to let one through again once lifted. A check that fails
 stops the cell: figures under a fault that was not there are worse than
 none."""
 import json
@@ -40,24 +40,28 @@ class FaultCheckError(RuntimeError):
     """The fault is not what the cell says; the message has the figures."""
 
 
-def ip_out_requests(prefix):
-    """IpOutRequests of the host (its /proc/net/snmp): IP packets its
-    stack handed down, before any filter."""
+def ip_in_receives(prefix):
+    """IpInReceives of the host (its /proc/net/snmp): IP packets that
+    reached its stack, i.e. those the ingress filter let through."""
     text = subprocess.run([*prefix, "cat", "/proc/net/snmp"], capture_output=True, text=True,
                           check=True, timeout=10).stdout
     ip = [line.split() for line in text.splitlines() if line.startswith("Ip:")]
-    return int(ip[1][ip[0].index("OutRequests")])
+    return int(ip[1][ip[0].index("InReceives")])
 
 
 def tx_packets(prefix, dev):
-    """Packets the device sent, i.e. those the egress filter let through."""
+    """Packets the device put on the link (after the shaper). A few are
+    not IP (ARP, IPv6 neighbour discovery): they count as drops, a few in
+    100000."""
     out = subprocess.run([*prefix, "ip", "-s", "-j", "link", "show", "dev", dev],
                          capture_output=True, text=True, check=True, timeout=10).stdout
     return int(json.loads(out)[0]["stats64"]["tx"]["packets"])
 
 
 def counters(ends):
-    return [(ip_out_requests(prefix), tx_packets(prefix, dev)) for prefix, dev in ends]
+    """[(sent, received)] for a to b and b to a."""
+    (pa, da), (pb, db) = ends
+    return [(tx_packets(pa, da), ip_in_receives(pb)), (tx_packets(pb, db), ip_in_receives(pa))]
 
 
 def judge(sent, passed, probability):

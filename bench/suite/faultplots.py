@@ -26,20 +26,20 @@ def bar_rows(fam_cells):
 
 def fault_bars(family, fam_cells, outdir):
     base = os.path.join(outdir, f"faults-{plots.safe(family)}")
+    data = bar_rows(fam_cells)
     with open(base + ".dat", "w") as f:
         f.write("# cell_system success_pct total_s lo hi migration_cpu_s lo hi colour\n")
-        f.write(bar_rows(fam_cells))
+        f.write(data)
     lines = [plots.TERMINAL.format(w=1500, h=560), f"set output '{base}.png'",
              "set datafile missing '?'", "set style fill solid 0.7 border -1",
-             "set boxwidth 0.7", "set xrange [-0.6:*]", "set offsets 0, 0.6, graph 0.08, 0",
+             "set boxwidth 0.7", plots.x_range(data), "set offsets 0, 0, graph 0.08, 0",
              "set xtics rotate by -45 left font ',8'", "set grid ytics", "unset key",
              f"set multiplot layout 1,3 title '{family}: vmig (blue) and QEMU (red) under "
              f"faults; median, min-max (converged runs)'",
              "set title 'runs converged (%)'", "set yrange [0:105]",
-             f"plot '{base}.dat' using 0:2:9:xtic(1) with boxes lc rgb variable",
-             "set yrange [0:*]"]
+             f"plot '{base}.dat' using 0:2:9:xtic(1) with boxes lc rgb variable"]
     for title, col in (("total time (s)", 3), ("migration CPU, both sides (s)", 6)):
-        lines += [f"set title '{title}'",
+        lines += [*plots.panel(data, col, title),
                   f"plot '{base}.dat' using 0:{col}:9:xtic(1) with boxes lc rgb variable, "
                   f"'' using 0:{col}:{col + 1}:{col + 2} with yerrorbars lc black pt 7 ps 0.4"]
     return plots._draw_multiplot(base, lines)

@@ -6,6 +6,7 @@ in the spirit of QEMU's guestperf. Each plot's data and script are kept
 beside the PNG, so a figure can be redrawn or checked by hand."""
 import os
 import re
+import shlex
 import shutil
 import subprocess
 
@@ -49,6 +50,22 @@ def _num(x):
     return "?" if x is None else f"{x:.4g}"
 
 
+def panel(data, col, title):
+    """The range and title lines of one bar panel over `data` (rows of a
+    .dat file). A column with no number at all (no run converged) gets a
+    fixed range: gnuplot cannot autoscale over nothing and would fail."""
+    rows = [shlex.split(line) for line in data.splitlines() if line.strip()]
+    if any(len(r) >= col and r[col - 1] != "?" for r in rows):
+        return ["set yrange [0:*]", f"set title '{title}'"]
+    return ["set yrange [0:1]", f"set title '{title} (no converged run)'"]
+
+
+def x_range(data):
+    """A bar per row, 0..n-1, with room for the outer bars."""
+    n = sum(1 for line in data.splitlines() if line.strip())
+    return f"set xrange [-0.6:{n - 0.4}]"
+
+
 def bar_data(groups):
     """Rows: label, total s (med lo hi), downtime ms (med lo hi), CPU s (med lo hi)."""
     rows = []
@@ -67,18 +84,19 @@ def bar_data(groups):
 def bars(scenario, groups, outdir):
     """bars-SCENARIO.png: three panels, a bar per setting with its min-max."""
     base = os.path.join(outdir, f"bars-{safe(scenario)}")
+    data = bar_data(groups)
     with open(base + ".dat", "w") as f:
         f.write("# setting total_s lo hi downtime_ms lo hi migration_cpu_s lo hi colour\n")
-        f.write(bar_data(groups))
+        f.write(data)
     panels = [("total time (s)", 2), ("downtime (ms)", 5), ("migration CPU, both sides (s)", 8)]
     lines = [TERMINAL.format(w=1500, h=520), f"set output '{base}.png'",
              "set datafile missing '?'", "set style fill solid 0.7 border -1",
-             "set boxwidth 0.7", "set xrange [-0.6:*]", "set offsets 0, 0.6, graph 0.08, 0",
-             "set xtics rotate by -35 left font ',8'", "set yrange [0:*]", "set grid ytics",
+             "set boxwidth 0.7", x_range(data), "set offsets 0, 0, graph 0.08, 0",
+             "set xtics rotate by -35 left font ',8'", "set grid ytics",
              "unset key", f"set multiplot layout 1,3 title '{scenario}: median, min-max "
              f"(converged runs)'"]
     for title, col in panels:
-        lines += [f"set title '{title}'",
+        lines += [*panel(data, col, title),
                   f"plot '{base}.dat' using 0:{col}:11:xtic(1) with boxes lc rgb variable, "
                   f"'' using 0:{col}:{col + 1}:{col + 2} with yerrorbars lc black pt 7 ps 0.4"]
     return _draw_multiplot(base, lines)
