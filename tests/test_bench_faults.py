@@ -13,8 +13,8 @@ import pytest
 
 import bench_support  # noqa: F401  (puts bench/ on the path)
 from suite import (context, dropfilter, faultcheck, faultplots, faultreport, faults, hosts,
-                   linkcheck, outage, plots, qemu_driver, report, results, runner, scenarios,
-                   tlscreds, vmig_driver)
+                   linkcheck, outage, plots, preflight, qemu_driver, report, results, runner,
+                   scenarios, tlscreds, vmig_driver)
 
 FAULTY = """
 description = "a fault scenario"
@@ -334,3 +334,11 @@ def test_a_cell_where_no_run_converged_is_still_drawn(tmp_path):
     png = plots.bars("F-down-10-plain", groups["F-down-10-plain"], str(tmp_path))
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     assert "(no converged run)" in open(png[:-4] + ".gp").read()
+
+
+def test_preflight_names_what_the_fault_cells_lack(monkeypatch):
+    monkeypatch.setattr(dropfilter, "CLANG", "no-such-clang")
+    cells = scenarios.load_all(["faults-1G"])
+    assert any("no-such-clang is not installed" in p for p in preflight.fault_problems(cells))
+    fault_free = [c for c in cells if c.fault == "none" and not c.tls]
+    assert preflight.fault_problems(fault_free) == []
