@@ -342,3 +342,12 @@ def test_preflight_names_what_the_fault_cells_lack(monkeypatch):
     assert any("no-such-clang is not installed" in p for p in preflight.fault_problems(cells))
     fault_free = [c for c in cells if c.fault == "none" and not c.tls]
     assert preflight.fault_problems(fault_free) == []
+
+
+def test_timeline_shades_the_outage_of_the_run_it_draws():
+    run = {"outage": {"happened": True, "down_ms": 7600, "up_ms": 18040}}
+    (line,) = plots.outage_shade(run)
+    assert line.startswith("set object 1 rect from 7.60, graph 0 to 18.04, graph 1")
+    assert plots.outage_shade({"outage": {"happened": False, "down_ms": None}}) == [
+        "unset object 1"]
+    assert plots.outage_shade(None) == ["unset object 1"]

@@ -139,8 +139,18 @@ def timeline(scenario, columns, outdir):
         for g, path in cols:
             lines += [f"set title '{g.label}' font ',9'", f"set ylabel '{ylabel}'",
                       "set xlabel 'seconds since migrate'", f"set yrange {yrange}",
+                      *outage_shade(g.median_run()),
                       f"plot '{path}' using 1:" + spec.format(p=path)]
     return _draw_multiplot(base, lines)
+
+
+def outage_shade(run):
+    """A grey band over a fault cell's link outage (outage.py), if the run had one."""
+    o = (run or {}).get("outage") or {}
+    if not o.get("happened") or o.get("down_ms") is None or o.get("up_ms") is None:
+        return ["unset object 1"]
+    return [f"set object 1 rect from {o['down_ms'] / 1000:.2f}, graph 0 to "
+            f"{o['up_ms'] / 1000:.2f}, graph 1 behind fc rgb '#dddddd' fs solid noborder"]
 
 
 def timeline_pairs(groups):
