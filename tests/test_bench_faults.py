@@ -271,7 +271,8 @@ def run_rec(cell, system, setting, rnd, total, wire, tls, fault, after=None, cpu
     if after is not None:
         r["outage"] = {"happened": True, "wire_after": after}
     if system == "vmig":
-        r.update({"resumes": 1 if after else 0, "reconnect_ms": 9000 if after else 0})
+        r.update({"resumes": 1 if after else 0, "reconnect_ms": 9000 if after else 0,
+                  "verified": converged})
     return r
 
 
@@ -305,7 +306,7 @@ def test_fault_report_has_success_rates_bytes_after_the_outage_and_tls_cost():
     assert "## Fault benchmark: F" in text
     vrow = next(x for x in text.splitlines() if x.startswith("| down-10 | off | vmig"))
     assert "| 3/3 | 3/3 |" in vrow and "500 (500–500) (0.50x)" in vrow
-    assert "1 resumed, 9.0 s lost" in vrow
+    assert "1 resumed, 9.0 s lost; digest verified 3/3" in vrow
     qrow = next(x for x in text.splitlines() if x.startswith("| down-10 | off | qemu"))
     assert "| 1/3 | 1/1 |" in qrow and "no resume" in qrow
     cost = next(x for x in text.splitlines() if x.startswith("| vmig `auto` | 10.00"))

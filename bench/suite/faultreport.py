@@ -45,13 +45,19 @@ def outage_count(g):
 
 
 def resumes(g):
-    """vmig's resumes and time lost to broken links (median over converged runs)."""
+    """vmig's resumes and time lost to broken links (median over converged
+    runs), and in how many converged runs the destination verified the RAM
+    digest."""
     if g.system != "vmig":
         return "no resume"
     res, lost = g.stat("resumes"), g.stat("reconnect_ms")
+    verified = f"digest verified {sum(1 for r in g.converged if r.get('verified'))}/" \
+               f"{len(g.converged)}"
     if res is None:
-        return "—"
-    return f"{res[0]:g} resumed, {lost[0] / 1000:.1f} s lost" if lost else f"{res[0]:g} resumed"
+        return verified
+    if lost:
+        return f"{res[0]:g} resumed, {lost[0] / 1000:.1f} s lost; {verified}"
+    return f"{res[0]:g} resumed; {verified}"
 
 
 def table(fam_cells):
