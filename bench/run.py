@@ -2,8 +2,8 @@
 """vmig's benchmark suite: vmig and Debian's QEMU 7.2 side by side on the
 scenarios of bench/scenarios/ (docs/benchmarks.md, "How to run").
 
-  bench/run.py [--quick] [--scenario NAME ...] [--build DIR] [--out DIR]
-               [--runs N] [--accel kvm|tcg] [--no-prewarm]
+  bench/run.py [--quick] [--faults] [--scenario NAME ...] [--build DIR]
+               [--out DIR] [--runs N] [--accel kvm|tcg] [--no-prewarm]
   bench/run.py --list [--quick]          what would run, and how long at most
   bench/run.py --check [--quick]         the scenario files, this host and the build
   bench/run.py --check-host [--quick]    the scenario files and this host (KVM, root)
@@ -30,6 +30,8 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="the quick scenarios and settings only")
+    ap.add_argument("--faults", action="store_true",
+                    help="the fault scenarios (packet loss, outages, TLS) instead of the others")
     ap.add_argument("--scenario", action="append", default=[], help="run this one (repeatable)")
     ap.add_argument("--scenario-dir", default=scenarios.SCENARIO_DIR,
                     help="where the scenario files are (default bench/scenarios)")
@@ -89,7 +91,8 @@ def main(argv):
             return 1
         return 0
     try:
-        scs = scenarios.load_all(a.scenario, a.quick, a.scenario_dir)
+        scs = scenarios.load_all(a.scenario, a.quick, a.scenario_dir,
+                                 fault_scenarios=a.faults)
         for sc in scs:
             content.module_files(sc.content)
     except (scenarios.ScenarioError, content.ContentError) as e:
@@ -120,7 +123,8 @@ def main(argv):
     out = os.path.join(out_dir, "results.jsonl")
     results.append(out, {"type": "meta", "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                          "machine": preflight.machine(), "qemu_version": preflight.qemu_version(),
-                         "accel": a.accel, "mode": "quick" if a.quick else "full",
+                         "accel": a.accel,
+                         "mode": ("faults " if a.faults else "") + ("quick" if a.quick else "full"),
                          "scenarios": [sc.name for sc in scs]})
     print(f"bench: {len(scs)} scenarios, at most "
           f"{runner.estimate_s(scs, a.runs, a.accel) / 60:.0f} min; results in {out_dir}")

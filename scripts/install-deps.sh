@@ -7,8 +7,10 @@ set -e
 # gnuplot-nox draws the benchmark's plots; its tests draw them too (small).
 PKGS="gcc clang libclang-rt-14-dev make meson ninja-build pkg-config python3 python3-pytest python3-pytest-timeout binutils iproute2 libxxhash-dev libssl-dev liblz4-dev libzstd-dev libisal-dev zlib1g-dev libjansson-dev gnuplot-nox"
 # The benchmark suite (make bench, VMIG_BENCH=1): QEMU is the side-by-side
-# reference, not needed for tests; VMIG_WITH_QEMU=1 is the older name.
-[ -n "$VMIG_WITH_QEMU$VMIG_BENCH" ] && PKGS="$PKGS qemu-system-x86 cpio"
+# reference, not needed for tests; VMIG_WITH_QEMU=1 is the older name;
+# openssl makes the fault benchmark's TLS certificates (scripts/make-certs.sh),
+# cpio packs make test-nested's initramfs (scripts/nested-kvm.sh).
+[ -n "$VMIG_WITH_QEMU$VMIG_BENCH" ] && PKGS="$PKGS qemu-system-x86 openssl cpio"
 
 missing=""
 for p in $PKGS; do

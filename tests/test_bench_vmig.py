@@ -24,7 +24,8 @@ FAKE_REPLY = {
 def test_query_migrate_becomes_a_timeline_sample():
     s = vmig_driver.sample(dict(FAKE_REPLY, status="active", remaining_bytes=1 << 20))
     assert s == {"status": "active", "throughput_mibs": 112.5, "dirty_rate_mibs": 850.0,
-                 "throttle_pct": 0, "remaining_bytes": 1 << 20, "pass": 6}
+                 "throttle_pct": 0, "remaining_bytes": 1 << 20, "pass": 6,
+                 "wire_bytes": 596702208, "first_pass_done": None, "reconnect_attempts": None}
 
 
 def test_final_object_gives_the_records_figures():

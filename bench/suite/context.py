@@ -20,6 +20,8 @@ class RunContext:
     accel: str = "kvm"           # QEMU's accelerator ("tcg" only to develop the harness)
     modules: list = dataclasses.field(default_factory=list)
     groups: list = dataclasses.field(default_factory=list)
+    tls_creds: str = ""          # a --tls-creds directory (QEMU's layout) for a TLS cell
+    on_sample: object = None     # called with each timeline sample (an outage's trigger)
 
     @property
     def guest(self):
@@ -68,4 +70,5 @@ class RunContext:
                 "setting": setting.name, "round": round_no,
                 "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "link": sc.link, "host": sc.host, "mem": sc.mem, "vcpus": sc.vcpus,
-                "guest_args": self.guest_args, "content": sc.content or None}
+                "guest_args": self.guest_args, "content": sc.content or None,
+                **({"family": sc.family, "fault": sc.fault, "tls": sc.tls} if sc.family else {})}

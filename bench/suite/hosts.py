@@ -31,6 +31,10 @@ class NetnsPair:
     def prefix(self, host):
         return self.pair.exec_prefix(host)
 
+    def veth_ends(self):
+        """[(command prefix, device)] of the veth's two ends, a's first."""
+        return [(self.prefix("a"), self.pair.va), (self.prefix("b"), self.pair.vb)]
+
     def destroy(self):
         self.pair.destroy()
 

@@ -6,10 +6,11 @@ in the spirit of QEMU's guestperf. Each plot's data and script are kept
 beside the PNG, so a figure can be redrawn or checked by hand."""
 import os
 import re
+import shlex
 import shutil
 import subprocess
 
-from . import results
+from . import faultplots, results  # faultplots uses this module's helpers, looked up late
 
 MIB = float(1 << 20)
 GNUPLOT_TIMEOUT_S = 60
@@ -49,6 +50,22 @@ def _num(x):
     return "?" if x is None else f"{x:.4g}"
 
 
+def panel(data, col, title):
+    """The range and title lines of one bar panel over `data` (rows of a
+    .dat file). A column with no number at all (no run converged) gets a
+    fixed range: gnuplot cannot autoscale over nothing and would fail."""
+    rows = [shlex.split(line) for line in data.splitlines() if line.strip()]
+    if any(len(r) >= col and r[col - 1] != "?" for r in rows):
+        return ["set yrange [0:*]", f"set title '{title}'"]
+    return ["set yrange [0:1]", f"set title '{title} (no converged run)'"]
+
+
+def x_range(data):
+    """A bar per row, 0..n-1, with room for the outer bars."""
+    n = sum(1 for line in data.splitlines() if line.strip())
+    return f"set xrange [-0.6:{n - 0.4}]"
+
+
 def bar_data(groups):
     """Rows: label, total s (med lo hi), downtime ms (med lo hi), CPU s (med lo hi)."""
     rows = []
@@ -67,18 +84,19 @@ def bar_data(groups):
 def bars(scenario, groups, outdir):
     """bars-SCENARIO.png: three panels, a bar per setting with its min-max."""
     base = os.path.join(outdir, f"bars-{safe(scenario)}")
+    data = bar_data(groups)
     with open(base + ".dat", "w") as f:
         f.write("# setting total_s lo hi downtime_ms lo hi migration_cpu_s lo hi colour\n")
-        f.write(bar_data(groups))
+        f.write(data)
     panels = [("total time (s)", 2), ("downtime (ms)", 5), ("migration CPU, both sides (s)", 8)]
     lines = [TERMINAL.format(w=1500, h=520), f"set output '{base}.png'",
              "set datafile missing '?'", "set style fill solid 0.7 border -1",
-             "set boxwidth 0.7", "set xrange [-0.6:*]", "set offsets 0, 0.6, graph 0.08, 0",
-             "set xtics rotate by -35 left font ',8'", "set yrange [0:*]", "set grid ytics",
+             "set boxwidth 0.7", x_range(data), "set offsets 0, 0, graph 0.08, 0",
+             "set xtics rotate by -35 left font ',8'", "set grid ytics",
              "unset key", f"set multiplot layout 1,3 title '{scenario}: median, min-max "
              f"(converged runs)'"]
     for title, col in panels:
-        lines += [f"set title '{title}'",
+        lines += [*panel(data, col, title),
                   f"plot '{base}.dat' using 0:{col}:11:xtic(1) with boxes lc rgb variable, "
                   f"'' using 0:{col}:{col + 1}:{col + 2} with yerrorbars lc black pt 7 ps 0.4"]
     return _draw_multiplot(base, lines)
@@ -121,8 +139,18 @@ def timeline(scenario, columns, outdir):
         for g, path in cols:
             lines += [f"set title '{g.label}' font ',9'", f"set ylabel '{ylabel}'",
                       "set xlabel 'seconds since migrate'", f"set yrange {yrange}",
+                      *outage_shade(g.median_run()),
                       f"plot '{path}' using 1:" + spec.format(p=path)]
     return _draw_multiplot(base, lines)
+
+
+def outage_shade(run):
+    """A grey band over a fault cell's link outage (outage.py), if the run had one."""
+    o = (run or {}).get("outage") or {}
+    if not o.get("happened") or o.get("down_ms") is None or o.get("up_ms") is None:
+        return ["unset object 1"]
+    return [f"set object 1 rect from {o['down_ms'] / 1000:.2f}, graph 0 to "
+            f"{o['up_ms'] / 1000:.2f}, graph 1 behind fc rgb '#dddddd' fs solid noborder"]
 
 
 def timeline_pairs(groups):
@@ -136,7 +164,8 @@ def timeline_pairs(groups):
 
 
 def draw_all(records, outdir):
-    """Every plot for these records: {scenario: [png file names relative to outdir]}."""
+    """Every plot for these records: {scenario or fault scenario: [png
+    file names relative to outdir]}."""
     os.makedirs(outdir, exist_ok=True)
     groups, _ = results.group(records)
     out = {}
@@ -144,4 +173,5 @@ def draw_all(records, outdir):
         files = [bars(name, gs, outdir)]
         files += [timeline(name, cols, outdir) for cols in timeline_pairs(gs)]
         out[name] = [os.path.relpath(f, outdir) for f in files]
+    out.update(faultplots.draw_all(records, outdir))
     return out

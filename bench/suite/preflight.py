@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 
-from . import cgroups, qemu_driver
+from . import cgroups, dropfilter, faults, qemu_driver
 
 KVM = "/dev/kvm"
 
@@ -48,6 +48,20 @@ def problems(scenarios, build, accel):
                        f"(Debian's qemu-system-x86)")
     if any(sc.host == "tight" for sc in scenarios) and not cgroups.detect():
         out.append("no cgroup memory controller is mounted: the 'tight' scenarios need one")
+    return out + fault_problems(scenarios)
+
+
+def fault_problems(scenarios):
+    """What the fault cells need: clang for the drop filter, tc, openssl."""
+    out = []
+    if any(sc.family and faults.parse(sc.fault).kind != "none" for sc in scenarios):
+        for tool, pkg in ((dropfilter.CLANG, "clang"), ("tc", "iproute2")):
+            if not shutil.which(tool):
+                out.append(f"{tool} is not installed: the loss and outage cells need it "
+                           f"(`make bench-deps`, Debian's {pkg})")
+    if any(sc.tls for sc in scenarios) and not shutil.which("openssl"):
+        out.append("openssl is not installed: the TLS cells make their certificates with it "
+                   "(`make bench-deps`)")
     return out
 
 

@@ -14,9 +14,11 @@ START_TIMEOUT_S = 60
 DOWNTIME_MS = 300                  # as vmig_driver.DOWNTIME_MS
 UNCAPPED_BANDWIDTH = 64 << 30      # QEMU caps at 128 MiB/s by default: lift it
 # multifd's parameters must match on both sides; the rest are the source's.
-BOTH_SIDES_PARAMS = ("multifd-channels", "multifd-compression")
+BOTH_SIDES_PARAMS = ("multifd-channels", "multifd-compression", "tls-creds")
 FINAL = ("completed", "failed", "cancelled")
 MIB = float(1 << 20)
+# The id of the TLS credentials object a TLS cell gives both sides.
+TLS_OBJECT_ID = "tls0"
 
 
 def sample(reply):
@@ -25,12 +27,16 @@ def sample(reply):
     ram = reply.get("ram", {})
     page = ram.get("page-size", 4096)
     mbps, dpr = ram.get("mbps"), ram.get("dirty-pages-rate")
+    first = None
+    if ram.get("dirty-sync-count") == 1 and ram.get("total"):
+        first = 1 - ram.get("remaining", ram["total"]) / ram["total"]
     return {"status": reply.get("status"),
             "throughput_mibs": round(mbps * 1e6 / 8 / MIB, 1) if mbps is not None else None,
             "dirty_rate_mibs": round(dpr * page / MIB, 1) if dpr is not None else None,
             "throttle_pct": reply.get("cpu-throttle-percentage", 0),
             "remaining_bytes": ram.get("remaining"),
-            "pass": ram.get("dirty-sync-count")}
+            "pass": ram.get("dirty-sync-count"), "wire_bytes": ram.get("transferred"),
+            "first_pass_done": first}
 
 
 def final_figures(reply, elapsed_ms):
@@ -49,13 +55,23 @@ def final_figures(reply, elapsed_ms):
             "throttle_steps": None, "codec": None, "policy": None}
 
 
-def setting_commands(setting):
-    """(caps, source params, destination params) as QMP arguments."""
+def setting_commands(setting, tls=False):
+    """(caps, source params, destination params) as QMP arguments; with
+    tls, both sides use the credentials object TLS_OBJECT_ID (the source
+    checks the destination's certificate against the URI's host)."""
     caps = [{"capability": c, "state": True} for c in setting.caps]
     params = dict(setting.params)
+    if tls:
+        params["tls-creds"] = TLS_OBJECT_ID
     src = {"max-bandwidth": UNCAPPED_BANDWIDTH, "downtime-limit": DOWNTIME_MS, **params}
     dst = {k: v for k, v in params.items() if k in BOTH_SIDES_PARAMS}
     return caps, src, dst
+
+
+def tls_object(creds_dir, endpoint):
+    """-object tls-creds-x509 for one side ("client": the source, "server":
+    the destination); QEMU reads the same file layout as vmig's --tls-creds."""
+    return ["-object", f"tls-creds-x509,id={TLS_OBJECT_ID},dir={creds_dir},endpoint={endpoint}"]
 
 
 def vm_commands(ctx, tmp):
@@ -68,8 +84,9 @@ def vm_commands(ctx, tmp):
         base += ["-initrd", ",".join(ctx.modules)]
     side = lambda n, extra: [*base, "-serial", f"file:{tmp}/qemu-{n}.log",  # noqa: E731
                              "-qmp", f"unix:{tmp}/qemu-{n}.sock,server=on,wait=off", *extra]
-    return (ctx.command("a", side("src", [])),
-            ctx.command("b", side("dst", ["-incoming", "defer"])))
+    tls = (lambda e: tls_object(ctx.tls_creds, e)) if ctx.tls_creds else (lambda e: [])  # noqa: E731
+    return (ctx.command("a", side("src", tls("client"))),
+            ctx.command("b", side("dst", ["-incoming", "defer", *tls("server")])))
 
 
 def run(ctx, setting, round_no):
@@ -100,7 +117,7 @@ def _migrate(ctx, setting, procs):
     src_log = guestlog.GuestLog(f"{tmp}/qemu-src.log")
     dst_log = guestlog.GuestLog(f"{tmp}/qemu-dst.log")
     src_log.wait_for_t(sc.warmup_s, START_TIMEOUT_S, lambda: src.poll() is None)
-    caps, src_params, dst_params = setting_commands(setting)
+    caps, src_params, dst_params = setting_commands(setting, bool(ctx.tls_creds))
     uri = f"tcp:{ctx.pair.dst_host}:{port}"
     for side, params in ((s, src_params), (d, dst_params)):
         if caps:
@@ -115,7 +132,7 @@ def _migrate(ctx, setting, procs):
     s.call("migrate", {"uri": uri})
     samples, _ = timeline.follow(lambda: sample(s.call("query-migrate")),
                                  lambda x: x["status"] in FINAL, trackers, src_log, t0,
-                                 sc.timeout_s)
+                                 sc.timeout_s, ctx.on_sample)
     reply = s.call("query-migrate")
     elapsed_ms = int((time.monotonic() - t0) * 1000)
     t1 = time.monotonic()

@@ -1,7 +1,7 @@
 """The Markdown report: per scenario its floor, a table of every setting
 (median and min-max over its converged runs, each time also as a multiple
 of the floor), vmig auto's decisions, and the headline comparisons."""
-from . import results
+from . import faultreport, results
 
 MIB = float(1 << 20)
 # The reference system's accelerated-vs-unaccelerated speedup (DESIGN.md).
@@ -153,6 +153,7 @@ def render(records, plot_files=None):
     head = headline(groups)
     if head:
         out += ["## Headline", "", *head, ""]
+    out += faultreport.section(records, plot_files or {})
     broken = [r for r in records if r["type"] == "scenario_error"]
     if broken:
         out += ["## Scenarios that could not run", "",

@@ -6,7 +6,8 @@ import os
 import tempfile
 import time
 
-from . import content, floor, hostload, hosts, linkcheck, qemu_driver, results, vmig_driver
+from . import (content, faults, floor, hostload, hosts, linkcheck, qemu_driver, results,
+               tlscreds, vmig_driver)
 from .context import RunContext
 from .scenarios import interleaved_order
 
@@ -20,13 +21,29 @@ def summary(rec):
     """One line for the terminal."""
     head = f"[{rec['scenario']} r{rec['round']}] {rec['system']} {rec['setting']}:"
     if not rec.get("converged"):
-        return f"{head} {rec.get('status')} {(rec.get('error') or '')[:160]}"
+        return f"{head} {rec.get('status')} {(rec.get('error') or '')[:160]}{outage_note(rec)}"
     cpu = rec.get("cpu") or {}
     src, dst = cpu.get("src") or {}, cpu.get("dst") or {}
     return (f"{head} {rec['total_ms'] / 1000:.2f} s, downtime {rec.get('downtime_ms')} ms, "
             f"wire {(rec.get('wire_bytes') or 0) / (1 << 20):.0f} MiB, migration CPU "
             f"src {src.get('other_s', '?')} s dst {dst.get('other_s', '?')} s, "
-            f"guest slowdown {rec.get('guest_slowdown')}, errors after {rec.get('errors_after')}")
+            f"guest slowdown {rec.get('guest_slowdown')}, errors after {rec.get('errors_after')}"
+            f"{outage_note(rec)}")
+
+
+def outage_note(rec):
+    """'; outage ...' for a run of an outage cell, else ''."""
+    o = rec.get("outage")
+    if not o:
+        return ""
+    if not o.get("happened"):
+        return f"; outage never began {o.get('error') or '(the migration ended first)'}"
+    line = f"; link down {o['down_ms'] / 1000:.1f}-{o['up_ms'] / 1000:.1f} s"
+    if o.get("late"):
+        line += " (late)"
+    if o.get("wire_after") is not None:
+        line += f", {o['wire_after'] / (1 << 20):.0f} MiB sent after it"
+    return line
 
 
 def prewarm_bytes(scenario):
@@ -45,22 +62,24 @@ def run_scenario(sc, opts, out_path, log=print):
     if not opts.no_prewarm:
         log(f"   pre-warmed host memory in {hostload.prewarm(prewarm_bytes(sc)):.1f} s")
     pair = hosts.make_pair(sc.link)
-    if sc.link_bits_per_s:
-        got = linkcheck.measure(pair, LINK_CHECK_S, sc.link_bits_per_s)
-        results.append(out_path, {"type": "link", "scenario": sc.name,
-                                  "nominal_bps": sc.link_bits_per_s, "measured_bps": got})
-        log(f"   link {sc.link}: one TCP stream got {got / 1e9:.2f} Gbit/s")
-    burners = hostload.Burners([pair.prefix("a"), pair.prefix("b")]) if sc.host == "busy" else None
+    burners = None
     recs = []
     try:
+        cell, creds = set_up_link(sc, pair, opts, out_path, log)
+        if sc.host == "busy":
+            burners = hostload.Burners([pair.prefix("a"), pair.prefix("b")])
         for round_no in range(opts.runs or sc.runs):
             for setting in interleaved_order(sc.settings, round_no):
                 if setting.system == "vmig" and opts.accel != "kvm":
                     continue  # vmig's VMM is KVM only (the runner said so at the start)
+                outage = cell.new_outage() if cell else None
                 with run_dir(opts, sc, setting, round_no) as tmp:
                     ctx = RunContext(scenario=sc, pair=pair, build=opts.build, tmpdir=tmp,
-                                     accel=opts.accel, modules=modules)
+                                     accel=opts.accel, modules=modules, tls_creds=creds,
+                                     on_sample=outage.on_sample if outage else None)
                     rec = DRIVERS[setting.system].run(ctx, setting, round_no)
+                if outage:
+                    rec["outage"] = outage.finish(rec.get("wire_bytes"))
                 results.append(out_path, rec)
                 recs.append(rec)
                 log(summary(rec))
@@ -69,6 +88,48 @@ def run_scenario(sc, opts, out_path, log=print):
             burners.stop()
         pair.destroy()
     return recs
+
+
+def set_up_link(sc, pair, opts, out_path, log):
+    """The link as the scenario wants it, measured: its rate, and for a
+    fault cell its fault (checked) and TLS credentials. Returns (the
+    cell's fault or None, the --tls-creds directory or "")."""
+    cell = fault_cell(sc, pair, opts)
+    if cell:
+        cell.shape_wire()
+    if sc.link_bits_per_s:
+        got = linkcheck.measure(pair, LINK_CHECK_S, sc.link_bits_per_s)
+        results.append(out_path, {"type": "link", "scenario": sc.name,
+                                  "nominal_bps": sc.link_bits_per_s, "measured_bps": got})
+        log(f"   link {sc.link}: one TCP stream got {got / 1e9:.2f} Gbit/s")
+    if cell:
+        check = {"type": "fault_check", "scenario": sc.name, **cell.setup(sc.link_bits_per_s)}
+        results.append(out_path, check)
+        log(f"   fault {sc.fault}: {fault_check_line(check)}")
+    creds = tlscreds.ensure(os.path.join(opts.out_dir, "certs"), pair.dst_host) if sc.tls else ""
+    return cell, creds
+
+
+def fault_cell(sc, pair, opts):
+    """The cell's fault on its netns pair, or None (an ordinary scenario,
+    or a fault-free cell on loopback, where there is no wire to shape)."""
+    if not sc.family or not hasattr(pair, "veth_ends"):
+        return None
+    return faults.CellFault(faults.parse(sc.fault), sc.fault_at, pair,
+                            os.path.join(opts.out_dir, "bpf"))
+
+
+def fault_check_line(check):
+    """The terminal's line for a fault check."""
+    if "loss" in check:
+        ab, ba = check["loss"]["a_to_b"], check["loss"]["b_to_a"]
+        return (f"measured {ab['rate'] * 100:.3f} % a to b ({ab['dropped']}/{ab['packets']}), "
+                f"{ba['rate'] * 100:.3f} % b to a; a TCP stream got "
+                f"{check['loss']['stream_bps'] / 1e6:.0f} Mbit/s")
+    if "outage" in check:
+        return (f"a connect during the outage: {check['outage']['during']}, after: "
+                f"{check['outage']['after']}")
+    return "none (one packet per segment on the wire)"
 
 
 @contextlib.contextmanager

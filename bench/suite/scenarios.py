@@ -8,6 +8,8 @@ import os
 import re
 import tomllib
 
+from . import faults
+
 BENCH_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCENARIO_DIR = os.path.join(BENCH_DIR, "scenarios")
 SETTINGS_FILE = os.path.join(BENCH_DIR, "settings.toml")
@@ -62,6 +64,15 @@ class Scenario:
     content: str              # a content set's name, or "" for guestload's own fill
     floor_cpu_cores: float    # CPU the floor may spend on a codec (0: all cores)
     settings: tuple           # Setting, vmig's first
+    # A fault scenario (docs/benchmarks.md, "Fault benchmark") lists
+    # faults and TLS modes; load_all() turns it into one cell per pair,
+    # each a Scenario named FAMILY-FAULT-plain|tls with one fault and mode.
+    fault_names: tuple = ()   # () for an ordinary scenario
+    tls_modes: tuple = (False,)
+    fault_at: float = faults.DEFAULT_AT
+    family: str = ""          # the fault scenario a cell comes from
+    fault: str = "none"
+    tls: bool = False
 
     @property
     def mem_bytes(self):
@@ -212,19 +223,63 @@ def load_scenario(path, settings):
             chosen.append(settings[(system, sname)])
     if not chosen:
         f.fail("vmig", "and 'qemu' name no settings at all")
+    fault_names, tls_modes, fault_at = _fault_keys(f, link)
     sc = Scenario(name=name, path=path, description=f.get("description", str, ""),
                   quick=f.get("quick", bool, False), link=link, host=host, mem=mem, vcpus=vcpus,
                   guest_args=f.get("guest_args", str), timeout_s=timeout,
                   quick_timeout_s=quick_timeout, warmup_s=warmup,
                   runs=runs, content=f.get("content", str, ""), floor_cpu_cores=cores,
-                  settings=tuple(chosen))
+                  settings=tuple(chosen), fault_names=fault_names, tls_modes=tls_modes,
+                  fault_at=fault_at)
     f.no_strangers()
     return sc
 
 
-def load_all(names=(), quick=False, scenario_dir=SCENARIO_DIR, settings_file=SETTINGS_FILE):
-    """The scenarios to run: those named (all when none), only the quick ones
-    with their quick settings when quick is set."""
+TLS_MODES = {"off": False, "on": True}
+
+
+def _fault_keys(f, link):
+    """(fault names, TLS modes, fault_at) of a scenario file, checked."""
+    # TLS modes alone make a fault scenario too, its one fault "none"
+    names = tuple(f.get("faults", list, ["none"] if "tls" in f.table else []))
+    for n in names:
+        try:
+            fl = faults.parse(n) if isinstance(n, str) else None
+        except ValueError as e:
+            f.fail("faults", f"is bad: {e}")
+        if fl is None:
+            f.fail("faults", f"must list names like 'loss-0.1' (got {n!r})")
+        if fl.kind != "none" and link == "loopback":
+            f.fail("faults", f"has '{n}', which needs a netns link, not loopback")
+    if len(set(names)) != len(names):
+        f.fail("faults", "names a fault twice")
+    modes = f.get("tls", list, ["off"])
+    if (not modes or any(not isinstance(m, str) or m not in TLS_MODES for m in modes)
+            or len(set(modes)) != len(modes)):
+        f.fail("tls", f"must list 'off' and/or 'on' once each (got {modes!r})")
+    at = f.get("fault_at", float, faults.DEFAULT_AT)
+    if not 0 < at < 1:
+        f.fail("fault_at", f"must be between 0 and 1, the share of the first pass done (got {at})")
+    return names, tuple(TLS_MODES[m] for m in modes), at
+
+
+def cells(sc):
+    """A scenario's cells: itself when it lists no faults, else one
+    Scenario per fault and TLS mode (faults in file order, each plain
+    then with TLS, as the file lists the modes)."""
+    if not sc.fault_names:
+        return [sc]
+    return [dataclasses.replace(sc, name=f"{sc.name}-{fault}-{'tls' if tls else 'plain'}",
+                                family=sc.name, fault=fault, tls=tls, fault_names=(fault,),
+                                tls_modes=(tls,))
+            for fault in sc.fault_names for tls in sc.tls_modes]
+
+
+def load_all(names=(), quick=False, scenario_dir=SCENARIO_DIR, settings_file=SETTINGS_FILE,
+             fault_scenarios=False):
+    """The scenarios to run, fault scenarios as their cells: those named
+    (else all ordinary ones, or with fault_scenarios all fault ones), only
+    the quick ones with their quick settings when quick is set."""
     settings = load_settings(settings_file)
     paths = sorted(p for p in os.listdir(scenario_dir) if p.endswith(".toml"))
     byname = {os.path.splitext(p)[0]: os.path.join(scenario_dir, p) for p in paths}
@@ -236,12 +291,14 @@ def load_all(names=(), quick=False, scenario_dir=SCENARIO_DIR, settings_file=SET
         if names and n not in names:
             continue
         sc = load_scenario(p, settings)
+        if not names and bool(sc.fault_names) != fault_scenarios:
+            continue
         if quick:
             if not sc.quick and not names:
                 continue
             sc = dataclasses.replace(sc, settings=tuple(s for s in sc.settings if s.quick),
                                      timeout_s=sc.quick_timeout_s)
-        out.append(sc)
+        out += cells(sc)
     return out
 
 

@@ -6,11 +6,12 @@ import time
 POLL_S = 0.1
 
 
-def follow(query, finished, trackers, guestlog, t0, deadline_s):
+def follow(query, finished, trackers, guestlog, t0, deadline_s, on_sample=None):
     """Polls until finished() says so or deadline_s passes; returns
     (samples, last reply). query() returns a normalised sample dict (see
     vmig_driver.sample / qemu_driver.sample) or raises when the system is
-    gone; finished(sample) decides the end."""
+    gone; finished(sample) decides the end; on_sample(sample), when given,
+    sees each sample as it comes (a fault's trigger, outage.py)."""
     samples, last = [], None
     while True:
         for t in trackers:
@@ -27,6 +28,8 @@ def follow(query, finished, trackers, guestlog, t0, deadline_s):
         s["guest_dirty_mibs"] = g["dirty_mibs"] if g and g["host_t"] >= t0 else None
         samples.append(s)
         last = s
+        if on_sample:
+            on_sample(s)
         if finished(s):
             for t in trackers:  # once more: the source may still be there
                 t.poll()

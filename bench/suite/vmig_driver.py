@@ -14,15 +14,23 @@ DOWNTIME_MS = 300        # both systems get the same limit (qemu_driver.DOWNTIME
 # what `vmig run --incoming` prints once it listens (src/cli/cmd_run.c)
 DEST_LISTENING = "waiting for an incoming migration"
 FINAL = ("completed", "failed", "cancelled", "unconfirmed", "none")
+# Fault cells give it explicitly (it is `vmig migrate`'s default too): a
+# link lost before the handover is reconnected and resumed for this long.
+RESUME_TIMEOUT_S = 60
 
 
 def sample(reply):
-    """A timeline sample from vmig's query-migrate (docs/control.md)."""
+    """A timeline sample from vmig's query-migrate (docs/control.md);
+    first_pass_done is the share of the first pass sent, while in it."""
+    first = None
+    if reply.get("iterations") == 1 and reply.get("pass_pages"):
+        first = reply.get("pass_pages_done", 0) / reply["pass_pages"]
     return {"status": reply.get("status"), "throughput_mibs": reply.get("throughput_mibs"),
             "dirty_rate_mibs": reply.get("dirty_rate_mibs"),
             "throttle_pct": reply.get("throttle_pct"),
             "remaining_bytes": reply.get("remaining_bytes"),
-            "pass": reply.get("iterations")}
+            "pass": reply.get("iterations"), "wire_bytes": reply.get("wire_bytes"),
+            "first_pass_done": first, "reconnect_attempts": reply.get("reconnect_attempts")}
 
 
 def final_figures(j):
@@ -35,7 +43,10 @@ def final_figures(j):
             "wire_bytes": j.get("wire_bytes"), "ram_bytes": j.get("ram_bytes"),
             "passes": j.get("iterations"), "throttle_pct_max": None,
             "throttle_steps": j.get("throttle_steps"), "codec": j.get("codec"),
-            "policy": j.get("policy")}
+            "policy": j.get("policy"), "verified": j.get("verified"),
+            "reconnect_attempts": j.get("reconnect_attempts"),
+            "reconnect_ms": j.get("reconnect_ms"), "resumes": j.get("resumes"),
+            "tls_session": j.get("tls")}
 
 
 def vm_commands(ctx, tmp, port):
@@ -47,15 +58,29 @@ def vm_commands(ctx, tmp, port):
         src += ["--module", ",".join(ctx.modules)]
     dst = [ctx.vmig, "run", "--incoming", f"tcp:{ctx.pair.dst_host}:{port}",
            "--serial", os.path.join(tmp, "vmig-dst.log"),
-           "--control", os.path.join(tmp, "vmig-dst.sock")]
+           "--control", os.path.join(tmp, "vmig-dst.sock"), *fault_args(ctx)]
     return ctx.command("a", src), ctx.command("b", dst)
+
+
+def tls_args(ctx):
+    """--tls-creds for both sides of a TLS cell (the same directory:
+    QEMU's layout holds the server's and the client's keys)."""
+    return ["--tls-creds", ctx.tls_creds] if ctx.tls_creds else []
+
+
+def fault_args(ctx):
+    """What a fault cell adds to both `vmig run --incoming` and `vmig
+    migrate`: the resume timeout (each side keeps its state that long), TLS."""
+    if not ctx.scenario.family:
+        return []
+    return ["--resume-timeout", str(RESUME_TIMEOUT_S), *tls_args(ctx)]
 
 
 def run(ctx, setting, round_no):
     """Runs one migration; returns its record (never raises for a failed
     migration: the record says what happened)."""
     rec = ctx.record(setting, round_no)
-    rec["args"] = " ".join(setting.args)
+    rec["args"] = " ".join([*setting.args, *fault_args(ctx)])
     return recorded_run(ctx, rec, lambda procs: _migrate(ctx, setting, procs))
 
 
@@ -82,11 +107,12 @@ def _migrate(ctx, setting, procs):
     t0 = time.monotonic()
     mig = subprocess.Popen([ctx.vmig, "migrate", "--control", os.path.join(tmp, "vmig-src.sock"),
                             f"tcp:{ctx.pair.dst_host}:{port}", "--json", "--timeout",
-                            str(sc.timeout_s), "--downtime-ms", str(DOWNTIME_MS), *setting.args],
+                            str(sc.timeout_s), "--downtime-ms", str(DOWNTIME_MS), *setting.args,
+                            *fault_args(ctx)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     samples, _ = timeline.follow(lambda: sample(ctl.call("query-migrate")),
                                  lambda s: s["status"] in FINAL or mig.poll() is not None,
-                                 trackers, src_log, t0, sc.timeout_s + 30)
+                                 trackers, src_log, t0, sc.timeout_s + 30, ctx.on_sample)
     t1 = time.monotonic()
     try:
         out, err = mig.communicate(timeout=60)
