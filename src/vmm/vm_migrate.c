@@ -309,6 +309,11 @@ static json_t *migrate_figures(const struct vmig_migrate_stats *st)
 		json_decref(r);
 		return NULL;
 	}
+	/* How many of the data channels carry pages now (the auto policy turns it). */
+	if (r && json_object_set_new(r, "active_channels", json_integer(st->active_channels)) < 0) {
+		json_decref(r);
+		return NULL;
+	}
 	if (r && json_object_update_new(r, json_pack("{s:I, s:I, s:I}", "reconnect_attempts",
 						       json_u64(st->reconnect_attempts), "reconnect_ms",
 						       json_u64(st->reconnect_ms), "resumes",

@@ -212,6 +212,7 @@ def test_four_channels():
     rc, j, err = src.migrate(_uri(port), "--channels", "4")
     assert rc == 0, (rc, j, err, dst.stderr_text())
     assert len(j["channels"]) == 4 and all(c["bytes"] > 0 for c in j["channels"]), j
+    assert j["active_channels"] == 4, j  # --channels pins the knob
     _check_moved(src, dst, j)
     dst.quit()
 
