@@ -173,6 +173,40 @@ struct migration_case {
 
 /* ---- source: the destination's answers ---- */
 
+/*
+ * source_tls: a few of the source's seeds through an X.509 and a PSK
+ * session, and without a handshake (in place of a ServerHello): each run
+ * of that target costs 50 to 500 ms, and the option bits are the
+ * mutator's to flip for the others.
+ */
+static void put_source_tls_seeds(const char *name, struct vbuf *b)
+{
+	static const struct {
+		const char *seed;
+		uint8_t bits;
+		const char *suffix;
+	} tls[] = {
+	    {"migrate-none", 0, "x509"},
+	    {"migrate-none", FUZZ_SRC_OPT_TLS_PSK, "psk"},
+	    {"migrate-none", FUZZ_SRC_OPT_TLS_RAW, "no-handshake"},
+	    {"migrate-zstd-2ch", FUZZ_SRC_OPT_TLS_PSK, "psk"},
+	    {"migrate-none-refused", 0, "x509"},
+	    {"migrate-none-error-at-turn-3", FUZZ_SRC_OPT_TLS_PSK, "psk"},
+	    {"resume-from-pass-1", 0, "x509"},
+	    {"resume-from-pass-0-2ch", FUZZ_SRC_OPT_TLS_PSK, "psk"},
+	};
+	uint8_t options = b->data[0];
+	char tls_name[160];
+	for (size_t i = 0; i < sizeof(tls) / sizeof(tls[0]); i++) {
+		if (strcmp(name, tls[i].seed))
+			continue;
+		b->data[0] = options | tls[i].bits;
+		snprintf(tls_name, sizeof(tls_name), "%s-%s", name, tls[i].suffix);
+		write_seed("source_tls", tls_name, b->data, b->len);
+	}
+	b->data[0] = options;
+}
+
 static void put_source_seed(const char *name, uint8_t options, const struct vbuf *conns,
 			    unsigned n)
 {
@@ -185,20 +219,7 @@ static void put_source_seed(const char *name, uint8_t options, const struct vbuf
 		vbuf_put(&b, conns[i].data, conns[i].len);
 	}
 	write_seed("source", name, b.data, b.len);
-	/* source_tls: the same answers through X.509 and PSK sessions; the
-	 * plain ones, with no handshake, in place of a ServerHello */
-	char tls_name[160];
-	static const struct {
-		const char *suffix;
-		uint8_t bits;
-	} tls[] = {{"x509", 0}, {"psk", FUZZ_SRC_OPT_TLS_PSK}, {"no-handshake", FUZZ_SRC_OPT_TLS_RAW}};
-	for (size_t i = 0; i < sizeof(tls) / sizeof(tls[0]); i++) {
-		if (tls[i].bits == FUZZ_SRC_OPT_TLS_RAW && strstr(name, "error-at-turn"))
-			continue; /* no answer of theirs is reached without a handshake */
-		b.data[0] = options | tls[i].bits;
-		snprintf(tls_name, sizeof(tls_name), "%s-%s", name, tls[i].suffix);
-		write_seed("source_tls", tls_name, b.data, b.len);
-	}
+	put_source_tls_seeds(name, &b);
 	vbuf_free(&b);
 }
 

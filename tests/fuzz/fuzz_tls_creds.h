@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * TEST credentials for the TLS fuzz targets (tls_destination,
- * source_tls) and their seeds: made once per process by
- * scripts/make-certs.sh into a temporary directory that is removed at
- * exit. Both sides of a run use the same set, as in QEMU's layout.
+ * source_tls) and their seeds: made by scripts/make-certs.sh into
+ * fuzz-tls-creds beside the binary, once per build directory. Both sides
+ * of a run use the same set, as in QEMU's layout.
  */
 #ifndef VMIG_TESTS_FUZZ_TLS_CREDS_H
 #define VMIG_TESTS_FUZZ_TLS_CREDS_H

@@ -63,6 +63,7 @@ struct feed {
 	unsigned n;			   /* strangers */
 	enum fuzz_tls_mode mode;
 	struct tls_ctx *client;
+	bool stranger_taken; /* atomic: accept took a stranger, the good source may go */
 	int stop_fd;
 };
 
@@ -245,11 +246,18 @@ static void *feeder(void *arg)
 		start(f, &f->c[i]);
 	for (;;) {
 		struct conn *good = &f->c[f->n];
-		/* the first stranger refused: the good source's turn */
-		if (!good->started && f->c[0].heard_all)
+		/* the first stranger refused: the good source's turn; a stranger
+		 * taken: it hangs up (no run waits on its deadline) */
+		if (!good->started && __atomic_load_n(&f->stranger_taken, __ATOMIC_ACQUIRE)) {
+			shutdown(good->peer.fd, SHUT_RDWR);
+			good->started = good->heard_all = good->hung_up = true;
+		} else if (!good->started && f->c[0].heard_all) {
 			start(f, good);
+		}
 		p[0] = (struct pollfd){.fd = f->stop_fd, .events = POLLIN};
 		for (unsigned i = 0; i <= f->n; i++) {
+			if (f->c[i].started && !f->c[i].heard_all)
+				send_some(f, &f->c[i]); /* an empty section hangs up at once */
 			short ev = wanted(&f->c[i]);
 			p[1 + i] = (struct pollfd){.fd = ev ? f->c[i].peer.fd : -1, .events = ev};
 		}
@@ -337,6 +345,7 @@ static void receive(struct feed *f, const int *fds, bool psk, const uint8_t *mar
 	FUZZ_ASSERT(!good || __atomic_load_n(&refusals, __ATOMIC_RELAXED) > 0);
 	if (!good) {
 		struct fake_guest *g = guest_once();
+		__atomic_store_n(&f->stranger_taken, true, __ATOMIC_RELEASE);
 		struct vmig_guest guest = {&fg_ops, g};
 		struct vmig_incoming_stats st;
 		r = vmig_incoming_run(in, &guest, &st, err, sizeof(err));
