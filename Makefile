@@ -9,7 +9,7 @@ FUZZ_BUILD  ?= build-fuzz
 # make fuzz: seconds per target, and which targets (docs/fuzzing.md).
 FUZZ_SECONDS ?= 120
 FUZZ_TARGETS ?= stream stream_rechecked wire vm_state control source control_client tls_psk \
-	cli_values
+	cli_values tls_destination source_tls resume
 # Debian's python3-pytest serves /usr/bin/python3, not a python3 earlier on PATH.
 PYTEST      ?= /usr/bin/python3 -m pytest
 PYTEST_ARGS ?=

@@ -15,7 +15,7 @@ from test_unit import SAN_ENV, SANITIZER_REPORT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = ("stream", "stream_rechecked", "wire", "vm_state", "control", "source", "control_client",
-           "tls_psk", "cli_values")
+           "tls_psk", "cli_values", "tls_destination", "source_tls", "resume")
 REPLAY_TIMEOUT = 300  # s, a whole corpus; the stream target's takes a few
 
 

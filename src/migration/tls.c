@@ -398,8 +398,22 @@ static void handshake_why(struct tls_conn *t, int ssl_err, int sys_errno, char *
 	int reason = ERR_GET_REASON(e);
 	long vr = SSL_get_verify_result(t->ssl);
 	char text[256];
+	/* A peer gone mid-handshake, or one that is no TLS 1.3 peer, is named
+	 * as such before any judgement of credentials it never fully showed
+	 * (a ClientHello cut short has offered no PSK either). */
+	bool closed = ssl_err == SSL_ERROR_SYSCALL || ssl_err == SSL_ERROR_ZERO_RETURN || !e ||
+		      reason == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+	bool not_tls13 = reason == SSL_R_WRONG_VERSION_NUMBER ||
+			 reason == SSL_R_PACKET_LENGTH_TOO_LONG || reason == SSL_R_UNEXPECTED_RECORD;
 
-	if (server && t->ctx->psk && !t->psk_offered) {
+	if (closed) {
+		snprintf(why, whylen, "TLS handshake: the peer closed the connection%s%s",
+			 sys_errno ? ": " : " (did it refuse our credentials?)",
+			 sys_errno ? strerror(sys_errno) : "");
+	} else if (not_tls13) {
+		snprintf(why, whylen, "the peer does not speak TLS 1.3 (%s): is it started without TLS?",
+			 ssl_err_text(text, sizeof(text)));
+	} else if (server && t->ctx->psk && !t->psk_offered) {
 		snprintf(why, whylen, "wrong PSK: the source offered none (does it use certificates?)");
 	} else if (t->psk_offered_unknown) {
 		snprintf(why, whylen, "wrong PSK: unknown identity '%s'", t->unknown_identity);
@@ -410,14 +424,6 @@ static void handshake_why(struct tls_conn *t, int ssl_err, int sys_errno, char *
 			 X509_verify_cert_error_string(vr), t->ctx->psk ? " (the peer does not use our PSK)" : "");
 	} else if (reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
 		snprintf(why, whylen, "wrong certificate: the source sent none");
-	} else if (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
-		   reason == SSL_R_UNEXPECTED_RECORD) {
-		snprintf(why, whylen, "the peer does not speak TLS 1.3 (%s): is it started without TLS?",
-			 ssl_err_text(text, sizeof(text)));
-	} else if (ssl_err == SSL_ERROR_SYSCALL || ssl_err == SSL_ERROR_ZERO_RETURN || !e) {
-		snprintf(why, whylen, "TLS handshake: the peer closed the connection%s%s",
-			 sys_errno ? ": " : " (did it refuse our credentials?)",
-			 sys_errno ? strerror(sys_errno) : "");
 	} else if (reason >= SSL_AD_REASON_OFFSET) {
 		snprintf(why, whylen, "TLS handshake: the peer refused us (%s)%s",
 			 ssl_err_text(text, sizeof(text)),

@@ -36,8 +36,12 @@
 #include "codec/codec.h"
 #include "codec/xbzrle.h"
 #include "fuzz_control_client_input.h"
+#include "fuzz_resume_input.h"
+#include "fuzz_seed_guest.h"
 #include "fuzz_source_input.h"
 #include "fuzz_state_host.h"
+#include "fuzz_tls_creds.h"
+#include "fuzz_tls_input.h"
 #include "fuzz_stream_input.h"
 #include "fuzz_wire_ops.h"
 #include "migration/wire.h"
@@ -156,21 +160,6 @@ static void *dest_thread(void *arg)
 	return NULL;
 }
 
-/* A guest of the fuzz target's size, mostly zero pages, a few with data. */
-static void small_guest(struct fake_guest *g, bool data)
-{
-	fg_init(g, false);
-	g->pages = FUZZ_GUEST_PAGES;
-	if (!data)
-		return;
-	static const uint64_t pages[] = {1, 2, 3, FUZZ_GUEST_PAGES / 2 + 5, FUZZ_GUEST_PAGES - 1};
-	for (size_t k = 0; k < sizeof(pages) / sizeof(pages[0]); k++)
-		for (unsigned i = 0; i < 4096; i += 64)
-			snprintf((char *)g->mem + pages[k] * 4096 + i, 64, "page %llu line %u",
-				 (unsigned long long)pages[k], i / 64);
-	snprintf(g->state, sizeof(g->state), "cpu state of the seed guest");
-}
-
 struct migration_case {
 	const char *name;
 	const char *codec;
@@ -184,6 +173,40 @@ struct migration_case {
 
 /* ---- source: the destination's answers ---- */
 
+/*
+ * source_tls: a few of the source's seeds through an X.509 and a PSK
+ * session, and without a handshake (in place of a ServerHello): each run
+ * of that target costs 50 to 500 ms, and the option bits are the
+ * mutator's to flip for the others.
+ */
+static void put_source_tls_seeds(const char *name, struct vbuf *b)
+{
+	static const struct {
+		const char *seed;
+		uint8_t bits;
+		const char *suffix;
+	} tls[] = {
+	    {"migrate-none", 0, "x509"},
+	    {"migrate-none", FUZZ_SRC_OPT_TLS_PSK, "psk"},
+	    {"migrate-none", FUZZ_SRC_OPT_TLS_RAW, "no-handshake"},
+	    {"migrate-zstd-2ch", FUZZ_SRC_OPT_TLS_PSK, "psk"},
+	    {"migrate-none-refused", 0, "x509"},
+	    {"migrate-none-error-at-turn-3", FUZZ_SRC_OPT_TLS_PSK, "psk"},
+	    {"resume-from-pass-1", 0, "x509"},
+	    {"resume-from-pass-0-2ch", FUZZ_SRC_OPT_TLS_PSK, "psk"},
+	};
+	uint8_t options = b->data[0];
+	char tls_name[160];
+	for (size_t i = 0; i < sizeof(tls) / sizeof(tls[0]); i++) {
+		if (strcmp(name, tls[i].seed))
+			continue;
+		b->data[0] = options | tls[i].bits;
+		snprintf(tls_name, sizeof(tls_name), "%s-%s", name, tls[i].suffix);
+		write_seed("source_tls", tls_name, b->data, b->len);
+	}
+	b->data[0] = options;
+}
+
 static void put_source_seed(const char *name, uint8_t options, const struct vbuf *conns,
 			    unsigned n)
 {
@@ -196,6 +219,7 @@ static void put_source_seed(const char *name, uint8_t options, const struct vbuf
 		vbuf_put(&b, conns[i].data, conns[i].len);
 	}
 	write_seed("source", name, b.data, b.len);
+	put_source_tls_seeds(name, &b);
 	vbuf_free(&b);
 }
 
@@ -356,6 +380,217 @@ static void resume_seeds(void)
 	resume_seed("resume-from-pass-0-2ch", 2, 0, 100, 2);
 }
 
+/* ---- resume: what a destination hears after a broken link ---- */
+
+/* Where the n-th record (from 1) of type (0: any) ends in b; 0 if none. */
+static size_t record_end(const struct vbuf *b, uint32_t type, unsigned n)
+{
+	for (size_t off = 0; b->len - off >= WIRE_HDR_SIZE;) {
+		struct wire_hdr h;
+		wire_decode_hdr(b->data + off, &h);
+		if (h.len > b->len - off - WIRE_HDR_SIZE)
+			return 0;
+		off += WIRE_HDR_SIZE + h.len;
+		if ((!type || h.type == type) && !--n)
+			return off;
+	}
+	return 0;
+}
+
+/* The source's HELLO (the first record of main) made a reconnect's:
+ * resuming session + session_delta (flag false: a plain HELLO again). */
+static void put_resume_hello(struct vbuf *out, const struct vbuf *main, bool flag,
+			     uint64_t session_delta)
+{
+	struct wire_hdr h;
+	struct wire_hello hello;
+	char err[256];
+	wire_decode_hdr(main->data, &h);
+	if (wire_decode_hello(main->data + WIRE_HDR_SIZE, h.len, &hello, err, sizeof(err))) {
+		fail("resume seed HELLO", err);
+		return;
+	}
+	hello.features = flag ? WIRE_FEATURE_RESUME : 0;
+	hello.session += session_delta;
+	struct vbuf pl;
+	vbuf_init(&pl);
+	wire_encode_hello(&pl, &hello);
+	wire_put_record(out, REC_HELLO, pl.data, pl.len);
+	vbuf_free(&pl);
+}
+
+/* One session's connections: conns[k][from[k], to[k]), each after a
+ * first record of its own (main: a reconnect's HELLO when resuming). */
+static void put_session(struct vbuf *out, const struct relay *r, const size_t *from,
+			const size_t *to, bool resuming, bool flag, uint64_t session_delta)
+{
+	for (unsigned k = 0; k < r->n; k++) {
+		const struct vbuf *b = &r->leg[k].sent;
+		size_t first = record_end(b, 0, 1);
+		if (k)
+			vbuf_put(out, FUZZ_CONN_SEP, FUZZ_CONN_SEP_LEN);
+		if (resuming && k == 0)
+			put_resume_hello(out, b, flag, session_delta);
+		else if (resuming)
+			vbuf_put(out, b->data, first); /* CHANNEL_HELLO again */
+		size_t lo = from[k] > first || !resuming ? from[k] : first;
+		vbuf_put(out, b->data + lo, to[k] - lo);
+	}
+}
+
+/*
+ * Sessions cut from a recorded migration: the first ends at each
+ * connection's cut (the link breaks), each later one resumes from where
+ * the one before broke. cut[s][k]: where session s ends on connection k
+ * (the last session runs to the end). Variants: the reconnects' HELLO
+ * not flagged as a resume, or quoting another session.
+ */
+static void resume_dest_seed(const char *name, const struct relay *r, size_t cut[][FUZZ_MAX_CONNS],
+			     unsigned sessions, bool flag, uint64_t session_delta)
+{
+	struct vbuf all;
+	size_t from[FUZZ_MAX_CONNS] = {0}, to[FUZZ_MAX_CONNS];
+	vbuf_init(&all);
+	for (unsigned s = 0; s < sessions; s++) {
+		for (unsigned k = 0; k < r->n; k++)
+			to[k] = s + 1 < sessions ? cut[s][k] : r->leg[k].sent.len;
+		if (s)
+			vbuf_put(&all, FUZZ_SESSION_SEP, FUZZ_SESSION_SEP_LEN);
+		put_session(&all, r, from, to, s > 0, flag, session_delta);
+		memcpy(from, to, sizeof(from));
+	}
+	write_seed("resume", name, all.data, all.len);
+	vbuf_free(&all);
+}
+
+static void resume_dest_seeds(const struct migration_case *mc, const struct relay *r)
+{
+	size_t cut[3][FUZZ_MAX_CONNS];
+	char name[128];
+	/* each stream broken after its first or second closed pass (the main
+	 * connection with data channels: after its HELLO) */
+	for (unsigned s = 0; s < 2; s++)
+		for (unsigned k = 0; k < r->n; k++) {
+			size_t at = record_end(&r->leg[k].sent, REC_SYNC, s + 1);
+			cut[s][k] = at ? at : record_end(&r->leg[k].sent, 0, 1);
+		}
+	snprintf(name, sizeof(name), "%s-after-pass-1", mc->name);
+	resume_dest_seed(name, r, cut, 2, true, 0);
+	snprintf(name, sizeof(name), "%s-twice", mc->name);
+	resume_dest_seed(name, r, cut, 3, true, 0);
+	snprintf(name, sizeof(name), "%s-not-a-resume", mc->name);
+	resume_dest_seed(name, r, cut, 2, false, 0);
+	snprintf(name, sizeof(name), "%s-another-session", mc->name);
+	resume_dest_seed(name, r, cut, 2, true, 1);
+	if (r->n > 1)
+		return;
+	/* one connection: broken in the middle of pass 1, and after the pause
+	 * (STATE: no resume) */
+	cut[0][0] = record_end(&r->leg[0].sent, 0, 3);
+	snprintf(name, sizeof(name), "%s-mid-pass", mc->name);
+	resume_dest_seed(name, r, cut, 2, true, 0);
+	cut[0][0] = record_end(&r->leg[0].sent, REC_STATE, 1);
+	snprintf(name, sizeof(name), "%s-after-the-pause", mc->name);
+	resume_dest_seed(name, r, cut, 2, true, 0);
+}
+
+/* ---- tls_destination: strangers at a destination requiring TLS ---- */
+
+static void put_tls_seed(const char *name, bool psk, enum fuzz_tls_mode mode, const void *p,
+			 size_t n)
+{
+	struct vbuf b;
+	char full[160];
+	uint8_t opt = FUZZ_TLS_OPTIONS(psk, mode);
+	vbuf_init(&b);
+	vbuf_put(&b, &opt, 1);
+	vbuf_put(&b, p, n);
+	snprintf(full, sizeof(full), "%s-%s", name, psk ? "psk" : "x509");
+	write_seed("tls_destination", full, b.data, b.len);
+	vbuf_free(&b);
+}
+
+/* A recorded migration as an authenticated stranger sends it. */
+static void tls_stream_seeds(const struct migration_case *mc, const struct vbuf *all)
+{
+	char name[128];
+	snprintf(name, sizeof(name), "session-%s", mc->name);
+	put_tls_seed(name, false, FUZZ_TLS_MODE_SESSION, all->data, all->len);
+	put_tls_seed(name, true, FUZZ_TLS_MODE_SESSION, all->data, all->len);
+	if (mc->channels)
+		return;
+	/* replayed into another session: its plain checks; and beside it */
+	snprintf(name, sizeof(name), "replayed-%s", mc->name);
+	put_tls_seed(name, false, FUZZ_TLS_MODE_SESSION_RAW_CHECKS, all->data, all->len);
+	size_t hello = record_end(all, REC_HELLO, 1);
+	put_tls_seed("plaintext-hello-after-handshake", true, FUZZ_TLS_MODE_AFTER_HANDSHAKE,
+		     all->data, hello);
+	put_tls_seed("plaintext-hello", false, FUZZ_TLS_MODE_RAW, all->data, hello);
+}
+
+/* What a real source sends first: its ClientHello. */
+static void client_hello(bool psk, struct vbuf *out)
+{
+	struct tls_opts o = fuzz_tls_opts(psk, TLS_CLIENT);
+	struct tls_ctx *ctx;
+	struct tls_conn *t;
+	char err[512];
+	int sv[2];
+	short ev;
+	uint8_t buf[16384];
+	if (tls_ctx_new(&o, TLS_CLIENT, &ctx, err, sizeof(err)) ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv)) {
+		fail("ClientHello", err);
+		return;
+	}
+	if (tls_conn_new(ctx, sv[0], &t, err, sizeof(err)) == 0) {
+		tls_conn_handshake(t, &ev, err, sizeof(err)); /* writes it, then wants an answer */
+		ssize_t n = read(sv[1], buf, sizeof(buf));
+		if (n > 0)
+			vbuf_put(out, buf, (size_t)n);
+		tls_conn_free(t);
+	}
+	if (!out->len)
+		fail("ClientHello", "nothing sent");
+	close(sv[0]);
+	close(sv[1]);
+	tls_ctx_free(ctx);
+}
+
+/* Strangers that never authenticate: ClientHellos whole, cut short and
+ * for the other credentials; TLS records that are not a handshake; noise. */
+static void tls_stranger_seeds(void)
+{
+	static const uint8_t huge_record[] = {0x16, 0x03, 0x03, 0xff, 0xff, 0x01};
+	static const uint8_t alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
+	static const uint8_t sslv2[] = {0x80, 0x2e, 0x01, 0x00, 0x02, 0x00, 0x15};
+	for (int psk = 0; psk < 2; psk++) {
+		struct vbuf ch;
+		char name[64];
+		vbuf_init(&ch);
+		client_hello(psk, &ch);
+		put_tls_seed("client-hello", psk, FUZZ_TLS_MODE_RAW, ch.data, ch.len);
+		put_tls_seed("client-hello-other-creds", !psk, FUZZ_TLS_MODE_RAW, ch.data, ch.len);
+		size_t cuts[] = {1, 5, 9, ch.len / 2, ch.len - 1};
+		for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+			snprintf(name, sizeof(name), "client-hello-cut-%zu", cuts[i]);
+			put_tls_seed(name, psk, FUZZ_TLS_MODE_RAW, ch.data, cuts[i]);
+		}
+		/* a second ClientHello where the session's records go */
+		put_tls_seed("client-hello-after-handshake", psk, FUZZ_TLS_MODE_AFTER_HANDSHAKE,
+			     ch.data, ch.len);
+		vbuf_free(&ch);
+		put_tls_seed("huge-record", psk, FUZZ_TLS_MODE_RAW, huge_record, sizeof(huge_record));
+		put_tls_seed("alert", psk, FUZZ_TLS_MODE_RAW, alert, sizeof(alert));
+		put_tls_seed("sslv2-hello", psk, FUZZ_TLS_MODE_RAW, sslv2, sizeof(sslv2));
+		put_tls_seed("garbage", psk, FUZZ_TLS_MODE_RAW, "GET / HTTP/1.0\r\n\r\n", 18);
+		put_tls_seed("garbage-after-handshake", psk, FUZZ_TLS_MODE_AFTER_HANDSHAKE,
+			     huge_record, sizeof(huge_record));
+		put_tls_seed("silent", psk, FUZZ_TLS_MODE_SESSION, "", 0);
+		put_tls_seed("nothing", psk, FUZZ_TLS_MODE_RAW, "", 0);
+	}
+}
+
 /* Migrates once, recording; false (nothing written) when the run did not
  * show what the case is for. */
 static bool record_migration(const struct migration_case *mc, bool last_try)
@@ -365,8 +600,8 @@ static bool record_migration(const struct migration_case *mc, bool last_try)
 	struct fake_guest src;
 	int src_fds[FUZZ_MAX_CONNS];
 	pthread_t rt, dt;
-	small_guest(&src, true);
-	small_guest(&d.g, false);
+	fuzz_seed_guest(&src, true);
+	fuzz_seed_guest(&d.g, false);
 	for (unsigned i = 0; i < r.n; i++) {
 		struct leg *l = &r.leg[i];
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, l->src) ||
@@ -433,6 +668,8 @@ static bool record_migration(const struct migration_case *mc, bool last_try)
 
 	if (ok && mc->source_seed)
 		source_seeds(mc, &r);
+	if (ok && !retry && mc->source_seed && !(mc->source_options & FUZZ_SRC_OPT_POLICY_AUTO))
+		resume_dest_seeds(mc, &r);
 	struct vbuf all;
 	vbuf_init(&all);
 	for (unsigned i = 0; i < r.n; i++) {
@@ -451,6 +688,8 @@ static bool record_migration(const struct migration_case *mc, bool last_try)
 		       (unsigned long long)d.st.pages_normal, (unsigned long long)d.st.pages_zero,
 		       (unsigned long long)d.st.pages_xbzrle);
 		write_seed("stream", mc->name, all.data, all.len);
+		if (mc->source_seed && !(mc->source_options & FUZZ_SRC_OPT_POLICY_AUTO))
+			tls_stream_seeds(mc, &all);
 	}
 	vbuf_free(&all);
 	fg_free(&src);
@@ -785,6 +1024,7 @@ int main(int argc, char **argv)
 			;
 	hostile_seeds();
 	resume_seeds();
+	tls_stranger_seeds();
 	wire_records();
 	wire_codecs();
 	vm_state_seeds();

@@ -21,6 +21,14 @@
  *    no throttle is left on; after GO only if the destination sent an
  *    ERROR record; completed only if it sent RESUMED;
  *  - a run ends within FUZZ_SRC_RUN_LIMIT_MS.
+ *
+ * Built with FUZZ_SOURCE_TLS (target source_tls), the source migrates
+ * under TLS (X.509, or a PSK: FUZZ_SRC_OPT_TLS_PSK) and the fake
+ * destination does a real handshake on each connection before its first
+ * chunk, then answers through the session, every check keyed with that
+ * session's secret; or, with FUZZ_SRC_OPT_TLS_RAW, answers the source's
+ * ClientHello with the input's bytes as they are, and then the migration
+ * must fail.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +51,10 @@
 #include "../unit/fake_guest.h"
 #include "fuzz_source_input.h"
 #include "fuzz_target.h"
+#ifdef FUZZ_SOURCE_TLS
+#include "fuzz_tls_creds.h"
+#include "fuzz_tls_peer.h"
+#endif
 #include "migration/sender_internal.h"
 #include "migration/wire.h"
 #include "vmig/migration.h"
@@ -63,6 +75,9 @@ struct peer {
 	bool hung_up;	    /* we shut down our writing side */
 	bool source_closed; /* the source closed its end */
 	bool go_seen;	    /* the source sent GO here */
+#ifdef FUZZ_SOURCE_TLS
+	struct fuzz_peer tp; /* the destination's session; tp.tls NULL: raw bytes */
+#endif
 };
 
 struct fake_dest {
@@ -73,6 +88,10 @@ struct fake_dest {
 	char uri[64];	  /* its address */
 	int stop_fd;	  /* eventfd: the migration ended */
 	uint64_t last_activity_ms; /* the source's last bytes or connection */
+#ifdef FUZZ_SOURCE_TLS
+	struct tls_ctx *tls;	   /* the destination's credentials; NULL: raw bytes */
+	bool raw_checks;	   /* checks as given, not keyed */
+#endif
 };
 
 static uint64_t now_ms(void)
@@ -91,15 +110,17 @@ static const uint8_t *find_sep(const uint8_t *p, size_t n, const char *sep, size
 }
 
 /* Rewrites the check of every complete record in d[0, n), as a
- * destination computes it (no PAGES come this way: whole payloads). */
-static void fix_checks(uint8_t *d, size_t n)
+ * destination computes it, keyed by k if set (no PAGES come this way:
+ * whole payloads). */
+static void fix_checks(uint8_t *d, size_t n, const struct wire_key *k)
 {
 	for (size_t off = 0; n - off >= WIRE_HDR_SIZE;) {
 		struct wire_hdr h;
 		wire_decode_hdr(d + off, &h);
 		if (h.len > n - off - WIRE_HDR_SIZE)
 			return;
-		wire_encode_hdr(d + off, h.type, h.len, wire_checksum(d + off + WIRE_HDR_SIZE, h.len));
+		wire_encode_hdr(d + off, h.type, h.len,
+				wire_checksum_keyed(k, d + off + WIRE_HDR_SIZE, h.len));
 		off += WIRE_HDR_SIZE + h.len;
 	}
 }
@@ -123,7 +144,7 @@ static void take_section(struct peer *c, const uint8_t *p, size_t n, bool raw_ch
 		n -= piece + FUZZ_TURN_SEP_LEN;
 	}
 	if (!raw_checks)
-		fix_checks(c->replies, c->len);
+		fix_checks(c->replies, c->len, NULL);
 }
 
 /* Cuts the input (after the options byte) into at most max connections. */
@@ -179,10 +200,62 @@ static void release_next(struct peer *c)
 	}
 }
 
+#ifdef FUZZ_SOURCE_TLS
+/* Whether c speaks: in raw bytes, or through a session whose handshake is done. */
+static bool speaking(const struct peer *c)
+{
+	return !c->tp.tls || c->tp.secured;
+}
+
+/* The handshake on c goes on; once done, c's checks are keyed and its
+ * first chunk goes. A failed one ends c, as the destination would. */
+static void shake(struct fake_dest *f, struct peer *c)
+{
+	int r = fuzz_peer_handshake(&c->tp);
+	if (r < 0) {
+		shutdown(c->ours, SHUT_WR);
+		c->hung_up = c->source_closed = true;
+	} else if (r == 1) {
+		if (!f->raw_checks)
+			fix_checks(c->replies, c->len, &c->tp.key);
+		release_next(c);
+	}
+}
+
+/* Through the session: everything it has now. */
+static void hear_source_tls(struct peer *c, bool draining)
+{
+	uint8_t buf[16384];
+	for (;;) {
+		ssize_t r = fuzz_peer_read(&c->tp, buf, sizeof(buf));
+		if (r == 0 && !draining)
+			return;
+		if (r <= 0) {
+			c->source_closed = true;
+			return;
+		}
+		unsigned turns = turn_walker_feed(&c->walk, buf, (size_t)r);
+		if (turns && c->walk.last_turn == REC_GO)
+			c->go_seen = true;
+		while (turns--)
+			release_next(c);
+	}
+}
+#endif
+
 /* The source's bytes on c: dropped, but each turn lets a chunk go. */
 static void hear_source(struct peer *c, bool draining)
 {
 	uint8_t buf[65536];
+#ifdef FUZZ_SOURCE_TLS
+	if (c->tp.tls) {
+		if (c->tp.secured)
+			hear_source_tls(c, draining);
+		else if (draining)
+			c->source_closed = true;
+		return;
+	}
+#endif
 	ssize_t r = read(c->ours, buf, sizeof(buf));
 	if (r < 0 && (errno == EINTR || (errno == EAGAIN && !draining)))
 		return;
@@ -202,8 +275,15 @@ static void write_released(struct peer *c)
 {
 	size_t upto = released_bytes(c);
 	if (c->sent < upto) {
+#ifdef FUZZ_SOURCE_TLS
+		ssize_t w = fuzz_peer_write(&c->tp, c->replies + c->sent, upto - c->sent);
+		errno = w == 0 ? EAGAIN : EPIPE; /* as send() would say */
+		if (w == 0)
+			w = -1;
+#else
 		ssize_t w = send(c->ours, c->replies + c->sent, upto - c->sent,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
+#endif
 		if (w > 0)
 			c->sent += (size_t)w;
 		else if (w < 0 && errno != EAGAIN && errno != EINTR)
@@ -265,7 +345,11 @@ static void release_if_quiet(struct fake_dest *f, uint64_t now)
 		if (!f->c[i].hung_up && !f->c[i].source_closed && !all_read(&f->c[i]))
 			return;
 	for (unsigned i = 0; i < f->opened; i++)
+#ifdef FUZZ_SOURCE_TLS
+		if (!f->c[i].hung_up && !f->c[i].source_closed && speaking(&f->c[i]))
+#else
 		if (!f->c[i].hung_up && !f->c[i].source_closed)
+#endif
 			release_next(&f->c[i]);
 	f->last_activity_ms = now;
 }
@@ -277,6 +361,13 @@ static void begin_conn(struct fake_dest *f, int fd, uint64_t now)
 	c->ours = fd;
 	f->last_activity_ms = now;
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+#ifdef FUZZ_SOURCE_TLS
+	c->tp.fd = fd;
+	if (f->tls) { /* chunk 0 after the handshake */
+		fuzz_peer_start_tls(&c->tp, f->tls);
+		return;
+	}
+#endif
 	release_next(c);
 }
 
@@ -333,6 +424,10 @@ static void *fake_dest_thread(void *arg)
 			short ev = c->source_closed ? 0 : POLLIN;
 			if (c->sent < released_bytes(c))
 				ev |= POLLOUT;
+#ifdef FUZZ_SOURCE_TLS
+			if (!c->source_closed && !speaking(c))
+				ev = c->tp.events;
+#endif
 			p[2 + i] = (struct pollfd){.fd = ev ? c->ours : -1, .events = ev};
 		}
 		if (poll(p, 2 + f->opened, FUZZ_SRC_QUIET_MS / 4) < 0 && errno != EINTR)
@@ -350,6 +445,14 @@ static void *fake_dest_thread(void *arg)
 		for (unsigned i = 0; i < f->opened; i++) {
 			struct peer *c = &f->c[i];
 			short rev = p[2 + i].revents;
+#ifdef FUZZ_SOURCE_TLS
+			if (!c->source_closed && !speaking(c)) {
+				if (rev)
+					f->last_activity_ms = now;
+				shake(f, c);
+				continue;
+			}
+#endif
 			if (rev & (POLLIN | POLLHUP | POLLERR)) {
 				hear_source(c, false);
 				f->last_activity_ms = now;
@@ -431,6 +534,12 @@ static void migrate(struct fake_guest *g, const struct fake_dest *f, const int *
 		p.nr_fds = f->n;
 	}
 	p.io_timeout_ms = FUZZ_SRC_IO_TIMEOUT_MS;
+#ifdef FUZZ_SOURCE_TLS
+	struct tls_opts tls = fuzz_tls_opts(options & FUZZ_SRC_OPT_TLS_PSK, TLS_CLIENT);
+	p.tls_creds_dir = tls.creds_dir;
+	p.tls_psk_file = tls.psk_file;
+	p.tls_hostname = tls.hostname;
+#endif
 	p.timeout_ms = FUZZ_SRC_RUN_LIMIT_MS / 2; /* passes that never converge end too */
 	p.policy = options & FUZZ_SRC_OPT_POLICY_AUTO ? VMIG_POLICY_AUTO : VMIG_POLICY_FIXED;
 	p.compress_threads = 1;
@@ -446,7 +555,8 @@ static void migrate(struct fake_guest *g, const struct fake_dest *f, const int *
 }
 
 /* After the fake destination heard all the source sent. */
-static void check(struct fake_guest *g, const struct fake_dest *f, const struct outcome *o)
+static void check(struct fake_guest *g, const struct fake_dest *f, const struct outcome *o,
+		  uint8_t options)
 {
 	if (getenv("FUZZ_SOURCE_VERBOSE"))
 		fprintf(stderr, "fuzz_source: %s after %llu ms, %llu passes, %llu resumes%s%s\n",
@@ -457,6 +567,12 @@ static void check(struct fake_guest *g, const struct fake_dest *f, const struct 
 	FUZZ_ASSERT(o->took_ms < FUZZ_SRC_RUN_LIMIT_MS);
 	enum vmig_mig_status s = o->st.status;
 	FUZZ_ASSERT(s == VMIG_MIG_FAILED || s == VMIG_MIG_COMPLETED || s == VMIG_MIG_UNCONFIRMED);
+#ifdef FUZZ_SOURCE_TLS
+	/* without a handshake, nobody authenticated: nothing may go */
+	FUZZ_ASSERT(!(options & FUZZ_SRC_OPT_TLS_RAW) || s == VMIG_MIG_FAILED);
+#else
+	(void)options;
+#endif
 	/* GO goes on the main connection of the last session */
 	const struct peer *main_conn = &f->c[0];
 	for (unsigned i = 0; i < f->opened; i++)
@@ -475,6 +591,19 @@ static void check(struct fake_guest *g, const struct fake_dest *f, const struct 
 	}
 }
 
+#ifdef FUZZ_SOURCE_TLS
+static struct tls_ctx *server_ctx(bool psk)
+{
+	static struct tls_ctx *ctx[2];
+	char err[512];
+	if (!ctx[psk]) {
+		struct tls_opts o = fuzz_tls_opts(psk, TLS_SERVER);
+		FUZZ_ASSERT(tls_ctx_new(&o, TLS_SERVER, &ctx[psk], err, sizeof(err)) == 0);
+	}
+	return ctx[psk];
+}
+#endif
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!size)
@@ -486,8 +615,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t options = data[0];
 	bool resume = options & FUZZ_SRC_OPT_RESUME;
 	FUZZ_ASSERT(f.stop_fd >= 0);
+	bool raw_checks = options & FUZZ_SRC_OPT_RAW_CHECKS;
+#ifdef FUZZ_SOURCE_TLS
+	if (!(options & FUZZ_SRC_OPT_TLS_RAW))
+		f.tls = server_ctx(options & FUZZ_SRC_OPT_TLS_PSK);
+	f.raw_checks = raw_checks;
+	raw_checks |= f.tls != NULL; /* keyed once each handshake is done */
+#endif
 	f.n = split_conns(data + 1, size - 1, f.c, resume ? FUZZ_SRC_MAX_SECTIONS : FUZZ_MAX_CONNS,
-			  options & FUZZ_SRC_OPT_RAW_CHECKS);
+			  raw_checks);
 	f.lfd = -1;
 	if (resume)
 		FUZZ_ASSERT(open_listener(&f) == 0);
@@ -499,10 +635,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t one = 1;
 	FUZZ_ASSERT(write(f.stop_fd, &one, sizeof(one)) == sizeof(one));
 	pthread_join(t, NULL);
-	check(g, &f, &o);
+	check(g, &f, &o, options);
 	for (unsigned i = 0; i < f.n; i++) {
 		if (i < f.opened)
 			close(f.c[i].ours);
+#ifdef FUZZ_SOURCE_TLS
+		fuzz_peer_free(&f.c[i].tp);
+#endif
 		free(f.c[i].replies);
 	}
 	if (f.lfd >= 0)

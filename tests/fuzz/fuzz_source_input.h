@@ -43,6 +43,14 @@
 #define FUZZ_SRC_OPT_RESUME 0x04
 #define FUZZ_SRC_OPT_CHANNELS(opt) (((opt) >> 4) & 3u)
 #define FUZZ_SRC_MAX_SECTIONS 8
+/* source_tls only (fuzz_source.c built with FUZZ_SOURCE_TLS): the source
+ * migrates under TLS, X.509 or (this bit) a PSK; the fake destination
+ * does a real handshake on each connection, then answers through the
+ * session, checks keyed with its secret. */
+#define FUZZ_SRC_OPT_TLS_PSK 0x08
+/* source_tls only: no handshake: the fake destination answers the
+ * source's ClientHello with the input's bytes as they are. */
+#define FUZZ_SRC_OPT_TLS_RAW 0x40
 #define FUZZ_SRC_RESUME_MS 300 /* a few tries at the reconnect backoff's start */
 
 #define FUZZ_SRC_GUEST_PAGES 128 /* 512 KiB in the test double's two regions */

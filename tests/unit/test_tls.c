@@ -297,10 +297,11 @@ static int always_ok(void *opaque, const struct wire_hdr *h, const uint8_t *payl
 	return 0;
 }
 
-/* Offers the acceptor one connection whose peer writes `bytes`; returns
- * acceptor_wait's result, its message in err. */
-static int acceptor_hears(const char *creds_dir, const void *bytes, size_t n, char *err,
-			  size_t errlen)
+/* Offers the acceptor, requiring TLS with `server`, one connection whose
+ * peer writes `bytes` (then hangs up if hang_up); returns acceptor_wait's
+ * result, its message in err. */
+static int acceptor_hears_tls(const struct tls_opts *server, const void *bytes, size_t n,
+			      bool hang_up, char *err, size_t errlen)
 {
 	struct tls_ctx *ctx;
 	struct acceptor *a;
@@ -308,7 +309,7 @@ static int acceptor_hears(const char *creds_dir, const void *bytes, size_t n, ch
 	struct wire_hdr h;
 	struct tls_conn *t;
 	int sv[2], fd;
-	if (tls_ctx_new(&(struct tls_opts){.creds_dir = creds_dir}, TLS_SERVER, &ctx, err, errlen) ||
+	if (tls_ctx_new(server, TLS_SERVER, &ctx, err, errlen) ||
 	    socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
 		return -EINVAL;
 	acceptor_new(-1, -1, 300, &a);
@@ -316,6 +317,8 @@ static int acceptor_hears(const char *creds_dir, const void *bytes, size_t n, ch
 	acceptor_adopt(a, sv[1]);
 	if (n && write(sv[0], bytes, n) != (ssize_t)n)
 		return -EIO;
+	if (hang_up)
+		shutdown(sv[0], SHUT_WR);
 	vbuf_init(&payload);
 	int r = acceptor_wait(a, always_ok, NULL, 3000, &fd, &t, &h, &payload, NULL, 0, err, errlen);
 	vbuf_free(&payload);
@@ -323,6 +326,13 @@ static int acceptor_hears(const char *creds_dir, const void *bytes, size_t n, ch
 	tls_ctx_free(ctx);
 	close(sv[0]);
 	return r;
+}
+
+static int acceptor_hears(const char *creds_dir, const void *bytes, size_t n, char *err,
+			  size_t errlen)
+{
+	return acceptor_hears_tls(&(struct tls_opts){.creds_dir = creds_dir}, bytes, n, false, err,
+				  errlen);
 }
 
 TEST(acceptor_refuses_a_plaintext_source_by_name)
@@ -349,6 +359,23 @@ TEST(acceptor_ends_a_stalled_handshake_at_its_deadline)
 	CHECK_EQ_INT(acceptor_hears(c.a, start, sizeof(start), err, sizeof(err)), -ENOTCONN);
 	CHECK(strstr(err, "TLS handshake incomplete: timed out") != NULL);
 	CHECK(mono_ms() - t0 < 2000);
+	free_creds(&c);
+}
+
+/* Found by fuzzing (tls_destination): a PSK destination named a peer that
+ * hung up in the middle of its ClientHello a source "with certificates". */
+TEST(psk_acceptor_names_a_hello_cut_short_as_a_hang_up)
+{
+	struct creds c;
+	char err[512];
+	const uint8_t start[] = {TLS_CONTENT_HANDSHAKE, 3, 1, 0, 0x80, 1}; /* 128 bytes promised */
+	CHECK_EQ_INT(make_creds(&c), 0);
+	CHECK_EQ_INT(acceptor_hears_tls(&(struct tls_opts){.psk_file = c.psk}, start, sizeof(start),
+					true, err, sizeof(err)),
+		     -ENOTCONN);
+	fprintf(stderr, "refused: %s\n", err);
+	CHECK(strstr(err, "the peer closed the connection") != NULL);
+	CHECK(strstr(err, "wrong PSK") == NULL);
 	free_creds(&c);
 }
 
@@ -614,6 +641,7 @@ RUN_TESTS("tls", UT(both_ends_export_one_key_and_each_session_its_own),
 	  UT(keyed_checks_differ_from_plain_ones_and_between_sessions),
 	  UT(missing_or_bad_credentials_are_named), UT(acceptor_refuses_a_plaintext_source_by_name),
 	  UT(acceptor_ends_a_stalled_handshake_at_its_deadline),
+	  UT(psk_acceptor_names_a_hello_cut_short_as_a_hang_up),
 	  UT(x509_migration_over_data_channels_with_compression), UT(psk_migration),
 	  UT(tls_destination_refuses_a_plaintext_source),
 	  UT(plaintext_destination_refuses_a_tls_source),
