@@ -15,6 +15,8 @@
 # COMMAND runs in the current directory (inside the chroot), as root, with
 # /tmp, /run and /dev/shm fresh tmpfs; its output streams to this terminal;
 # the exit status is COMMAND's (124 on timeout, 125 if the machine failed).
+# VMIG_TEST_SLOWDOWN (default 10) is passed in: the integration tests'
+# waits are stretched by it (pytest's own per-test limit: -o timeout=S).
 # The kernel and busybox come from Debian's archive once (apt-get download)
 # into NESTED_DIR (default build-nested/).
 set -euo pipefail
@@ -109,6 +111,8 @@ trap 'rm -rf "$OUT"' EXIT
 {
 	echo "cd $(printf '%q' "$PWD") || exit 1"
 	echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp"
+	# tests/integration/vmlib.py stretches its waits by this much
+	echo "export VMIG_TEST_SLOWDOWN=${VMIG_TEST_SLOWDOWN:-10}"
 	printf '%q ' "$@"
 	echo
 	echo 'echo $? > /mnt/status'

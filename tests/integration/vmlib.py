@@ -18,6 +18,10 @@ _procs = []
 _tmpdirs = []
 
 
+# Every wait here is multiplied by this: inside scripts/nested-kvm.sh (KVM
+# under TCG emulation, 50-100x slower) a guest takes minutes to fill its RAM.
+SLOWDOWN = float(os.environ.get("VMIG_TEST_SLOWDOWN", "1"))
+
 # A test that cannot run here raises Skip("why"): pytest reports it skipped.
 Skip = pytest.skip.Exception
 
@@ -54,7 +58,8 @@ def run_vmig(*args, timeout=60, env=None):
     e = dict(os.environ)
     if env:
         e.update(env)
-    return subprocess.run([VMIG, *args], capture_output=True, text=True, timeout=timeout, env=e)
+    return subprocess.run([VMIG, *args], capture_output=True, text=True, timeout=timeout * SLOWDOWN,
+                          env=e)
 
 
 class Control:
@@ -130,7 +135,7 @@ class VM:
             self._wait_listening()
 
     def _wait_listening(self, timeout=20):
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * SLOWDOWN
         while time.monotonic() < deadline:
             if "waiting for an incoming migration" in self.stderr_text():
                 return
@@ -154,7 +159,7 @@ class VM:
         return p.returncode, j, p.stderr
 
     def _connect(self, timeout=20):
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * SLOWDOWN
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"vmig exited early ({self.proc.returncode}): {self.stderr_text()}")
@@ -182,7 +187,7 @@ class VM:
         return self.call("query-guest")
 
     def wait_guest(self, pred, timeout=30, what="guest condition"):
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * SLOWDOWN
         g = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -208,7 +213,7 @@ class VM:
 
     def wait_exit(self, timeout=30):
         try:
-            return self.proc.wait(timeout=timeout)
+            return self.proc.wait(timeout=timeout * SLOWDOWN)
         except subprocess.TimeoutExpired:
             raise AssertionError("vmig did not exit in time")
 
