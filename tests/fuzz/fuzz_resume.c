@@ -32,6 +32,7 @@
 
 #include "../unit/fake_guest.h"
 #include "fuzz_checks.h"
+#include "fuzz_seed_guest.h"
 #include "fuzz_resume_input.h"
 #include "fuzz_target.h"
 #include "migration/wire.h"
@@ -236,22 +237,6 @@ static void quiet_log(void *opaque, enum vmig_log_level level, const char *line)
 		fprintf(stderr, "fuzz_resume: %s\n", line);
 }
 
-static struct fake_guest *guest_once(void)
-{
-	static struct fake_guest g;
-	static bool ready;
-	if (!ready) {
-		fg_init(&g, false);
-		g.pages = FUZZ_GUEST_PAGES;
-		vmig_set_log_handler(quiet_log, NULL, VMIG_LOG_INFO);
-		ready = true;
-	}
-	memset(g.mem, 0, (size_t)g.pages * VMIG_PAGE_SIZE);
-	memset(g.state, 0, sizeof(g.state));
-	g.resumed = g.paused = false;
-	return &g;
-}
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -261,7 +246,7 @@ static uint64_t now_ms(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fake_guest *g = guest_once();
+	struct fake_guest *g = fuzz_destination_guest(quiet_log, VMIG_LOG_INFO);
 	struct feed f = {.stop_fd = eventfd(0, EFD_CLOEXEC)};
 	struct vmig_incoming_params p = VMIG_INCOMING_PARAMS_INIT;
 	struct vmig_incoming_config cfg;

@@ -3,6 +3,7 @@
 #include "fuzz_seed_guest.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "fuzz_stream_input.h"
 #include "migration/ram.h"
@@ -19,6 +20,21 @@ void fuzz_seed_guest(struct fake_guest *g, bool data)
 			snprintf((char *)g->mem + pages[k] * 4096 + i, 64, "page %llu line %u",
 				 (unsigned long long)pages[k], i / 64);
 	snprintf(g->state, sizeof(g->state), "cpu state of the seed guest");
+}
+
+struct fake_guest *fuzz_destination_guest(vmig_log_fn log, enum vmig_log_level level)
+{
+	static struct fake_guest g;
+	static bool ready;
+	if (!ready) {
+		fuzz_seed_guest(&g, false);
+		vmig_set_log_handler(log, NULL, level);
+		ready = true;
+	}
+	memset(g.mem, 0, (size_t)g.pages * VMIG_PAGE_SIZE);
+	memset(g.state, 0, sizeof(g.state));
+	g.resumed = g.paused = false;
+	return &g;
 }
 
 bool fuzz_seed_digest_keyed(struct wire_digest *d, const struct wire_key *k)

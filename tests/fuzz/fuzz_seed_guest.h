@@ -11,10 +11,18 @@
 #include <stdint.h>
 
 #include "../unit/fake_guest.h"
+#include "vmig/vmig.h"
 #include "migration/wire.h"
 
 /* data false: all zero, as a destination starts. */
 void fuzz_seed_guest(struct fake_guest *g, bool data);
+
+/*
+ * The destination's guest for one input: one per process, made on the
+ * first call (with this log handler for the process), wiped on every call.
+ * A fresh 16 MiB guest per input would cost more than the input.
+ */
+struct fake_guest *fuzz_destination_guest(vmig_log_fn log, enum vmig_log_level level);
 
 /*
  * A DIGEST of the seed guest's RAM as a plaintext migration sends it,

@@ -34,6 +34,7 @@
 
 #include "../unit/fake_guest.h"
 #include "fuzz_checks.h"
+#include "fuzz_seed_guest.h"
 #include "fuzz_stream_input.h"
 #include "fuzz_target.h"
 #include "migration/wire.h"
@@ -163,25 +164,9 @@ static void receive(struct fake_guest *g, const int *fds, unsigned n)
 	vmig_incoming_free(in);
 }
 
-static struct fake_guest *guest_once(void)
-{
-	static struct fake_guest g;
-	static bool ready;
-	if (!ready) {
-		fg_init(&g, false);
-		g.pages = FUZZ_GUEST_PAGES; /* the first pages of its 16 MiB */
-		vmig_set_log_handler(quiet_log, NULL, VMIG_LOG_ERROR);
-		ready = true;
-	}
-	memset(g.mem, 0, (size_t)g.pages * VMIG_PAGE_SIZE);
-	memset(g.state, 0, sizeof(g.state));
-	g.resumed = g.paused = false;
-	return &g;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fake_guest *g = guest_once();
+	struct fake_guest *g = fuzz_destination_guest(quiet_log, VMIG_LOG_ERROR);
 	struct feed f = {.stop_fd = eventfd(0, EFD_CLOEXEC)};
 	int theirs[FUZZ_MAX_CONNS];
 	pthread_t t;

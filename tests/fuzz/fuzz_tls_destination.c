@@ -303,22 +303,6 @@ static struct tls_ctx *client_ctx(bool psk)
 	return ctx[psk];
 }
 
-static struct fake_guest *guest_once(void)
-{
-	static struct fake_guest g;
-	static bool ready;
-	if (!ready) {
-		fg_init(&g, false);
-		g.pages = FUZZ_GUEST_PAGES;
-		vmig_set_log_handler(count_refusals, NULL, VMIG_LOG_WARN);
-		ready = true;
-	}
-	memset(g.mem, 0, (size_t)g.pages * VMIG_PAGE_SIZE);
-	memset(g.state, 0, sizeof(g.state));
-	g.resumed = g.paused = false;
-	return &g;
-}
-
 /* The destination's side: accept, and run what a stranger got in with. */
 static void receive(struct feed *f, const int *fds, bool psk, const uint8_t *mark)
 {
@@ -344,7 +328,7 @@ static void receive(struct feed *f, const int *fds, bool psk, const uint8_t *mar
 	FUZZ_ASSERT(good || f->mode != FUZZ_TLS_MODE_RAW);
 	FUZZ_ASSERT(!good || __atomic_load_n(&refusals, __ATOMIC_RELAXED) > 0);
 	if (!good) {
-		struct fake_guest *g = guest_once();
+		struct fake_guest *g = fuzz_destination_guest(count_refusals, VMIG_LOG_WARN);
 		__atomic_store_n(&f->stranger_taken, true, __ATOMIC_RELEASE);
 		struct vmig_guest guest = {&fg_ops, g};
 		struct vmig_incoming_stats st;
@@ -361,7 +345,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!size)
 		return 0;
-	guest_once();
+	fuzz_destination_guest(count_refusals, VMIG_LOG_WARN);
 	struct feed f = {.stop_fd = eventfd(0, EFD_CLOEXEC)};
 	uint8_t mark[GOOD_MARK_LEN];
 	int theirs[FUZZ_MAX_CONNS + 1];
