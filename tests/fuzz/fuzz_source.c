@@ -200,6 +200,17 @@ static void release_next(struct peer *c)
 	}
 }
 
+/* n bytes the source sent on c: each turn it took lets a chunk of the
+ * answer go. GO is the last record it sends before it reads the answer. */
+static void heard(struct peer *c, const uint8_t *buf, size_t n)
+{
+	unsigned turns = turn_walker_feed(&c->walk, buf, n);
+	if (turns && c->walk.last_turn == REC_GO)
+		c->go_seen = true;
+	while (turns--)
+		release_next(c);
+}
+
 #ifdef FUZZ_SOURCE_TLS
 /* Whether c speaks: in raw bytes, or through a session whose handshake is done. */
 static bool speaking(const struct peer *c)
@@ -234,11 +245,7 @@ static void hear_source_tls(struct peer *c, bool draining)
 			c->source_closed = true;
 			return;
 		}
-		unsigned turns = turn_walker_feed(&c->walk, buf, (size_t)r);
-		if (turns && c->walk.last_turn == REC_GO)
-			c->go_seen = true;
-		while (turns--)
-			release_next(c);
+		heard(c, buf, (size_t)r);
 	}
 }
 #endif
@@ -263,12 +270,7 @@ static void hear_source(struct peer *c, bool draining)
 		c->source_closed = true;
 		return;
 	}
-	unsigned turns = turn_walker_feed(&c->walk, buf, (size_t)r);
-	/* GO is the last record the source sends before it reads the answer */
-	if (turns && c->walk.last_turn == REC_GO)
-		c->go_seen = true;
-	while (turns--)
-		release_next(c);
+	heard(c, buf, (size_t)r);
 }
 
 static void write_released(struct peer *c)
