@@ -24,7 +24,7 @@
 #define NO_QUOTA "max 100000\n"
 #define CPU_MAX "sys/fs/cgroup/vm/cpu.max"
 #define WAIT_MS 20000
-#define ZSTD_SLOW_LEVEL 12
+#define ZSTD_SLOW_LEVEL 19
 #define QUIET_IO_TIMEOUT_MS 1000
 #define QUIET_LINK (160u << 10) /* bytes/s: pass 1 takes ~2.5 s, a batch every ~0.6 s */
 #define GUEST_PAGES 1024 /* 4 MiB: short passes, a decision every ~0.1 s */
@@ -184,7 +184,10 @@ TEST(a_destination_gone_busy_gets_fewer_channels)
 	struct channels_run cr;
 	struct run_opts o = {.src_cpu_max = NO_QUOTA, .dst_cpu_max = NO_QUOTA};
 	bool began = run_begin(&cr, &o) == 0;
-	bool two_passes = began && wait_for(&cr, passes_done, "2");
+	/* Busy as soon as pass 1 (all of RAM) is over: the destination's probe
+	 * samples every 200 ms, and on an idle machine the shrinking passes
+	 * after it converged once before the busy figures came (CI, 1 in ~30). */
+	bool pass_one_over = began && wait_for(&cr, passes_done, "1");
 	unsigned before = cr.st.active_channels, connected = cr.st.nr_channels;
 	bool none_yet = !decided(&cr.st, "channels ");
 	/* the destination's guests leave it one CPU */
@@ -197,7 +200,7 @@ TEST(a_destination_gone_busy_gets_fewer_channels)
 	struct channels_run done = cr;
 	bool exact = began && memcmp(cr.src.mem, cr.dst.mem, (size_t)GUEST_PAGES * 4096) == 0;
 	run_end(&cr);
-	CHECK(two_passes && busy);
+	CHECK(pass_one_over && busy);
 	CHECK(connected >= 2);
 	CHECK_EQ_INT(before, connected);
 	CHECK(none_yet);
