@@ -62,6 +62,7 @@ static void usage(FILE *f)
 		"                         per vCPU (a power of two, 1024..65536; default: the\n"
 		"                         bitmap); a migration's --dirty-limit then holds only\n"
 		"                         the vCPUs that dirty, each for what it dirtied\n"
+		"                         (experimental: not yet run on a KVM host)\n"
 		"  -C, --control PATH     JSON control socket (see 'vmig status')\n"
 		"  -i, --incoming URI     wait for a live migration on tcp:HOST:PORT; the VM\n"
 		"                         (RAM size, vCPUs, state) comes from the source\n"
