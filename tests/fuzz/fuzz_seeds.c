@@ -449,7 +449,7 @@ static void resume_dest_seed(const char *name, const struct relay *r, size_t cut
 			     unsigned sessions, bool flag, uint64_t session_delta)
 {
 	struct vbuf all;
-	size_t from[FUZZ_MAX_CONNS] = {0}, to[FUZZ_MAX_CONNS];
+	size_t from[FUZZ_MAX_CONNS] = {0}, to[FUZZ_MAX_CONNS] = {0};
 	vbuf_init(&all);
 	for (unsigned s = 0; s < sessions; s++) {
 		for (unsigned k = 0; k < r->n; k++)
