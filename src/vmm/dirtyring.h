@@ -9,9 +9,9 @@
  * again before its ring is collected and reset.
  *
  * Opt-in (vmig run --dirty-ring ENTRIES): enabled at VM creation, before
- * any vCPU exists, as ACQ_REL where KVM offers it. Collection walks every
- * vCPU's ring (vmm/ring_walk.h), then asks KVM to re-protect the pages
- * collected; one walker at a time (the migration thread's harvest and
+ * any vCPU exists, plain where KVM offers it (ACQ_REL otherwise).
+ * Collection walks every vCPU's ring (vmm/ring_walk.h), then asks KVM to
+ * re-protect the pages collected; one walker at a time (the migration thread's harvest and
  * vCPU threads on ring-full exits).
  */
 #ifndef VMIG_VMM_DIRTYRING_H
