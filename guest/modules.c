@@ -87,6 +87,10 @@ void modules_hash_range(struct module_pages *M, uint64_t lo, uint64_t hi)
 
 int modules_check_page(struct module_pages *M, uint64_t i)
 {
+	/* Not a module page (or no hashes taken): nothing of it to read or
+	 * write; its "hash slot" would be someone else's memory. */
+	if (!M->hash || i >= M->pages)
+		return 0;
 	uint64_t want = __atomic_load_n(&M->hash[i], __ATOMIC_RELAXED), got = hash_page(M, i);
 	if (got == want)
 		return 0;

@@ -38,7 +38,8 @@ uint64_t modules_page(const struct module_pages *M, uint64_t i, uint64_t *at, un
 /* Takes the hashes of pages [lo, hi). */
 void modules_hash_range(struct module_pages *M, uint64_t lo, uint64_t hi);
 
-/* 0 if page i still holds its bytes. Else 1 for the one caller that
+/* 0 if page i still holds its bytes (and for an i past the last module
+ * page, or before the hashes are taken). Else 1 for the one caller that
  * notices first (the page's hash becomes its current one, so a changed
  * page counts once), 2 for a caller that lost that race. */
 int modules_check_page(struct module_pages *M, uint64_t i);

@@ -11,6 +11,7 @@
 #include "guest.h"
 #include "io.h"
 #include "rng.h"
+#include "share.h"
 
 #define BATCH 8        /* pages between clock checks */
 #define SWEEP_BATCH 8  /* static pages per sweep step */
@@ -133,12 +134,7 @@ static uint64_t nr_writers(void)
 
 void ws_slice(unsigned vcpu, uint64_t *lo, uint64_t *hi)
 {
-	uint64_t n = nr_writers();
-	*lo = *hi = 0;
-	if (vcpu < n) {
-		*lo = G.L.ws_pages * vcpu / n;
-		*hi = G.L.ws_pages * (vcpu + 1) / n;
-	}
+	share_of(G.L.ws_pages, vcpu, nr_writers(), lo, hi);
 }
 
 void worker_run(unsigned vcpu)
@@ -156,8 +152,7 @@ void worker_run(unsigned vcpu)
 	}
 	/* Sweep indexes: owned pages, then module pages (fill=modules). */
 	uint64_t swept = G.L.owned_pages + (G.mods.hash ? G.mods.pages : 0);
-	w.sweep_lo = swept * vcpu / n;
-	w.sweep_hi = swept * (vcpu + 1) / n;
+	sweep_share(swept, vcpu, G.nvcpus, &w.sweep_lo, &w.sweep_hi);
 	w.sweep_at = w.sweep_lo;
 	w.t0 = w.deadline = rdtsc();
 

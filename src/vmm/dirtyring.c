@@ -54,10 +54,7 @@ int dirty_ring_enable(struct dirty_ring *r, int vm_fd, uint32_t entries, unsigne
 	}
 	/* The plain ring first, as QEMU does: x86 is strongly ordered, and the
 	 * walk keeps acquire/release order either way. ACQ_REL only where the
-	 * plain one is not offered (weakly ordered hosts). Under nested
-	 * emulation on Debian 12's 6.1 the ACQ_REL ring triple-faulted a guest
-	 * dirtying as fast as it can in 3 of 3 runs; the plain one migrated it
-	 * (docs/STATUS.md). */
+	 * plain one is not offered (weakly ordered hosts). */
 	int cap = KVM_CAP_DIRTY_LOG_RING, max = ring_cap_bytes(vm_fd, cap);
 	if (!max)
 		max = ring_cap_bytes(vm_fd, cap = KVM_CAP_DIRTY_LOG_RING_ACQ_REL);

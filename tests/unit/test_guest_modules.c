@@ -132,6 +132,38 @@ TEST(no_module_list_is_no_modules)
 	CHECK_EQ_INT(M.end, 0);
 }
 
+/* The sweep once asked a guest with no modules for "module page" 65623:
+ * with no hashes (hash NULL) the check wrote its slot at address 0x80000
+ * of guest RAM, over the page tables. An index past the end is no page. */
+TEST(a_page_past_the_end_is_not_read_or_written)
+{
+	struct module_pages M;
+	struct vmig_boot_info bi = {0};
+	const char *why = "";
+
+	CHECK_EQ_INT(modules_init(&M, &bi, 0x200000, &why), 0);
+	CHECK_EQ_INT(modules_check_page(&M, 65623), 0);
+	CHECK_EQ_INT(M.bad, 0);
+}
+
+TEST(a_page_past_the_last_module_is_not_checked)
+{
+	struct module_pages M;
+	uint64_t hashes[8] = {0};
+	const char *why = "";
+	if (!ram())
+		SKIP_TEST("no memory below 2 GiB (mmap MAP_32BIT)");
+	CHECK_EQ_INT(setup(&M, hashes, &why), 0);
+	modules_hash_range(&M, 0, M.pages);
+	uint64_t past = hashes[M.pages];
+
+	CHECK_EQ_INT(modules_check_page(&M, M.pages), 0);
+	CHECK_EQ_INT(hashes[M.pages], past);
+	CHECK_EQ_INT(M.bad, 0);
+}
+
 RUN_TESTS("guest_modules", UT(pages_and_bytes_of_each_module), UT(a_changed_page_counts_once),
 	  UT(swapped_words_and_bytes_outside_are_told_apart),
-	  UT(init_refuses_a_module_over_the_image), UT(no_module_list_is_no_modules))
+	  UT(init_refuses_a_module_over_the_image), UT(no_module_list_is_no_modules),
+	  UT(a_page_past_the_end_is_not_read_or_written),
+	  UT(a_page_past_the_last_module_is_not_checked))
