@@ -28,6 +28,18 @@ def test_query_migrate_becomes_a_timeline_sample():
                  "wire_bytes": 596702208, "first_pass_done": None, "reconnect_attempts": None}
 
 
+def test_the_timeline_goes_on_before_the_migrate_command_arrives():
+    assert not vmig_driver.migration_over({"status": "none"}, migrate_exited=False)
+
+
+def test_the_timeline_ends_when_vmig_migrate_exits():
+    assert vmig_driver.migration_over({"status": "none"}, migrate_exited=True)
+
+
+def test_the_timeline_ends_at_a_final_status():
+    assert vmig_driver.migration_over({"status": "completed"}, migrate_exited=False)
+
+
 def test_final_object_gives_the_records_figures():
     f = vmig_driver.final_figures(FAKE_REPLY)
     assert f["converged"] and (f["total_ms"], f["downtime_ms"], f["guest_downtime_ms"]) == (
