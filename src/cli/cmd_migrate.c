@@ -505,16 +505,14 @@ static bool is_final(const char *st)
 }
 
 /* Poll query-migrate until the migration ends, showing progress; the exit status. */
-static int follow(int fd, const struct migrate_opts *o)
+static int follow_until_final(int fd, const struct migrate_opts *o, bool tty, json_t *args,
+			      char *err, size_t errlen)
 {
-	bool tty = isatty(STDERR_FILENO) && !o->json;
-	char err[512];
-
 	for (;;) {
 		struct timespec ts = {0, 100 * 1000 * 1000};
 		json_t *rep = NULL;
 		nanosleep(&ts, NULL);
-		if (control_call(fd, "query-migrate", NULL, &rep, err, sizeof(err))) {
+		if (control_call(fd, "query-migrate", args, &rep, err, errlen)) {
 			fprintf(stderr, "%svmig migrate: lost the source VM: %s\n", tty ? "\n" : "", err);
 			return 1;
 		}
@@ -539,6 +537,22 @@ static int follow(int fd, const struct migrate_opts *o)
 		json_decref(rep);
 		return status;
 	}
+}
+
+static int follow(int fd, const struct migrate_opts *o)
+{
+	bool tty = isatty(STDERR_FILENO) && !o->json;
+	char err[512];
+	/* "release": this is the reader that prints the result, so the source
+	 * may exit once it has seen it (other readers do not end its wait). */
+	json_t *args = json_pack("{s:b}", "release", 1);
+	if (!args) {
+		fprintf(stderr, "vmig migrate: out of memory\n");
+		return 1;
+	}
+	int status = follow_until_final(fd, o, tty, args, err, sizeof(err));
+	json_decref(args);
+	return status;
 }
 
 /* The plan's throttle line: which controller would slow a guest that

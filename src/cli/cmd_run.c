@@ -309,12 +309,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 
 /* Waits for the VM to end or for SIGINT/SIGTERM (which end it). */
 /* After handing the guest over, this process lingers until the final
- * migration status has been read (vmig migrate prints it) or 3 s pass. */
+ * migration status has been read with "release" (vmig migrate prints it)
+ * or MIGRATED_LINGER_NS pass (a reader that never comes). */
+#define MIGRATED_LINGER_NS 3000000000ull
 static void check_migrated(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->mig_lock);
 	bool moved = vm->migrated_ns != 0;
-	bool done = moved && (vm->final_stats_read || now_ns() - vm->migrated_ns > 3000000000ull);
+	bool done = moved && (vm->final_stats_read || now_ns() - vm->migrated_ns > MIGRATED_LINGER_NS);
 	pthread_mutex_unlock(&vm->mig_lock);
 	if (done)
 		vm_end(vm, VM_EXIT_OK, "the guest migrated away");

@@ -410,10 +410,27 @@ static int add_vmm_figures(struct vm *vm, bool vcpu_limit, uint64_t limit, json_
 	return 0;
 }
 
+/* query-migrate's one argument. "release": this reader reports the final
+ * result (vmig migrate does), so once it has seen the migration completed
+ * the source may exit. A monitor polling alongside reads the same status
+ * without it, and so never takes the result from under vmig migrate. */
+struct query_migrate_args {
+	bool release;
+};
+
+static const struct control_arg query_migrate_spec[] = {
+	CONTROL_ARG_B(struct query_migrate_args, release, false),
+	{NULL},
+};
+
 static int cmd_query_migrate(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
 	struct vm *vm = ctx;
 	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
+	struct query_migrate_args a = {0};
+	int r = control_args_unpack("query-migrate", args, query_migrate_spec, &a, err, errlen);
+	if (r)
+		return r;
 
 	pthread_mutex_lock(&vm->mig_lock);
 	if (!vm->mig) {
@@ -422,7 +439,7 @@ static int cmd_query_migrate(void *ctx, json_t *args, json_t **ret, char *err, s
 		return *ret ? 0 : -ENOMEM;
 	}
 	vmig_migration_query(vm->mig, &st);
-	if (st.status == VMIG_MIG_COMPLETED)
+	if (st.status == VMIG_MIG_COMPLETED && a.release)
 		vm->final_stats_read = true;
 	bool vcpu_limit = vm->mig_vcpu_limit;
 	uint64_t limit = vm->mig_dirty_limit;
@@ -456,7 +473,10 @@ static const struct control_command migrate_commands[] = {
 	 "\"throttle_mode\" (auto-converge|dirty-rate), \"dirty_limit\" (bytes/s), "
 	 "\"tls_creds\" (dir), \"tls_psk\" (file), \"tls_hostname\"}",
 	 migrate_spec},
-	{"query-migrate", cmd_query_migrate, "progress and figures of the current migration", NULL},
+	{"query-migrate", cmd_query_migrate,
+	 "progress and figures of the current migration {\"release\" (bool: this reader reports "
+	 "the final result; once it has seen it completed the source may exit)}",
+	 query_migrate_spec},
 	{"query-migrate-plan", cmd_query_migrate_plan,
 	 "what --policy auto would start with for these migrate arguments, and why", migrate_spec},
 	{"migrate-cancel", cmd_migrate_cancel, "cancel the migration; the guest keeps running here",

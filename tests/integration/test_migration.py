@@ -1,6 +1,7 @@
 """Live migration between two vmig processes on real KVM guests."""
 import os
 import subprocess
+import threading
 import time
 
 import pytest
@@ -145,6 +146,65 @@ def test_a_to_b_to_a():
     g = _check_moved(b, a2, j)
     assert g["errors"] == 0
     a2.quit()
+
+
+def test_a_monitor_polling_does_not_take_the_result_from_vmig_migrate():
+    """A second client polls query-migrate throughout, much faster than
+    vmig migrate does. It sees the completion first, but only vmig
+    migrate's read (with "release") lets the source exit: vmig migrate
+    still prints the result. Before, any reader released the source, and
+    vmig migrate said "lost the source VM"."""
+    src = VM(mem="128M", guest_args="ws=16M rate=20")
+    src.wait_progress(min_t=1)
+    port = free_port()
+    dst = VM(incoming=_uri(port))
+    monitor = vmlib.Control(src.control_path)
+    seen = []
+
+    def poll():
+        while True:
+            try:
+                st = monitor.call("query-migrate")["status"]
+            except (OSError, RuntimeError, ValueError):
+                return  # the source exited after vmig migrate read the result
+            seen.append(st)
+            if st == "completed":
+                return
+            time.sleep(0.002)
+
+    t = threading.Thread(target=poll)
+    t.start()
+    rc, j, err = src.migrate(_uri(port), "--max-bandwidth", "64M")
+    t.join(30)
+    assert rc == 0, (rc, j, err, src.stderr_text())
+    assert "completed" in seen, seen[-5:]
+    _check_moved(src, dst, j)
+    dst.quit()
+
+
+def test_only_a_release_read_lets_the_source_exit():
+    """A reader without "release" sees the completion and the source stays
+    (it lingers up to 3 s for the reader that reports the result); a read
+    with "release" lets it exit. Before, the first reader of the
+    completion, any reader, ended the source within 100 ms."""
+    src = VM(mem="128M", guest_args="ws=16M rate=20")
+    src.wait_progress(min_t=1)
+    port = free_port()
+    dst = VM(incoming=_uri(port))
+    monitor = vmlib.Control(src.control_path)
+    monitor.call("migrate", {"uri": _uri(port)})
+    deadline = time.monotonic() + 60 * vmlib.SLOWDOWN
+    while monitor.call("query-migrate")["status"] != "completed":
+        assert time.monotonic() < deadline, "the migration never completed"
+        time.sleep(0.05)
+    time.sleep(1)
+    assert src.proc.poll() is None, src.stderr_text()
+    assert monitor.call("query-migrate")["status"] == "completed"
+    monitor.call("query-migrate", {"release": True})
+    assert src.wait_exit(20) == 0, src.stderr_text()
+    dst.connect()
+    assert dst.guest()["errors"] == 0
+    dst.quit()
 
 
 def _need_netns():

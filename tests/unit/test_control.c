@@ -1167,11 +1167,23 @@ TEST(arg_missing)
 		      "migrate: missing argument 'uri'"));
 }
 
-TEST(arg_to_command_without_arguments)
+/* query-migrate takes "release" alone, a boolean (the reader that reports
+ * the final result). */
+TEST(query_migrate_refuses_other_arguments)
 {
 	CHECK(refused(vm_migrate_commands, vm_migrate_nr_commands,
 		      "{\"execute\":\"query-migrate\",\"arguments\":{\"verbose\":true},\"id\":7}",
-		      "GenericError", "query-migrate: unknown argument 'verbose' (it takes none)"));
+		      "GenericError", "query-migrate: unknown argument 'verbose'"));
+	CHECK(refused(vm_migrate_commands, vm_migrate_nr_commands,
+		      "{\"execute\":\"query-migrate\",\"arguments\":{\"release\":1},\"id\":7}",
+		      "GenericError", "query-migrate: 'release' must be true or false"));
+}
+
+TEST(arg_to_command_without_arguments)
+{
+	CHECK(refused(vm_migrate_commands, vm_migrate_nr_commands,
+		      "{\"execute\":\"migrate-cancel\",\"arguments\":{\"verbose\":true},\"id\":7}",
+		      "GenericError", "migrate-cancel: unknown argument 'verbose' (it takes none)"));
 	CHECK(refused(cmds, NCMDS, "{\"execute\":\"query-commands\",\"arguments\":{\"all\":1},\"id\":7}",
 		      "GenericError", "query-commands: unknown argument 'all' (it takes none)"));
 
@@ -1516,7 +1528,7 @@ RUN_TESTS("test_control", UT(call_commands), UT(raw_protocol), UT(long_lines),
 	  UT(concurrent_clients), UT(client_limit_and_disconnects), UT(idle_clients_time_out),
 	  UT(full_server_evicts_longest_idle), UT(flooding_client_does_not_block_others),
 	  UT(socket_path_rules), UT(reply_and_close), UT(arg_misspelt), UT(arg_mistyped),
-	  UT(arg_out_of_range), UT(arg_missing), UT(arg_to_command_without_arguments),
+	  UT(arg_out_of_range), UT(arg_missing), UT(arg_to_command_without_arguments), UT(query_migrate_refuses_other_arguments),
 	  UT(arg_u64_above_int64_max), UT(args_unpack), UT(json_helpers), UT(status_command),
 	  UT(status_shows_the_dirty_tracking),
 	  UT(nul_byte_in_request))
