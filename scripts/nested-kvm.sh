@@ -10,11 +10,13 @@
 # this is for what KVM code does (state save/restore, dirty tracking, the
 # whole migration of a small guest on the target kernel), never for speed.
 #
-#   scripts/nested-kvm.sh [--mem SIZE] [--cpus N] [--timeout S] -- COMMAND [ARGS...]
+#   scripts/nested-kvm.sh [--mem SIZE] [--cpus N] [--timeout S] [--out DIR] -- COMMAND [ARGS...]
 #
 # COMMAND runs in the current directory (inside the chroot), as root, with
 # /tmp, /run and /dev/shm fresh tmpfs; its output streams to this terminal;
 # the exit status is COMMAND's (124 on timeout, 125 if the machine failed).
+# /mnt is the one writable place that outlives the machine: with --out DIR
+# it is DIR here (created, kept), else a folder removed at the end.
 # VMIG_TEST_SLOWDOWN (default 10) is passed in: the integration tests'
 # waits are stretched by it (pytest's own per-test limit: -o timeout=S).
 # The kernel and busybox come from Debian's archive once (apt-get download)
@@ -22,13 +24,14 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=$(realpath -m "${NESTED_DIR:-$ROOT/build-nested}")
-MEM=3G CPUS=2 TIMEOUT=1200
-usage() { sed -n 2,20p "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+MEM=3G CPUS=2 TIMEOUT=1200 KEEP=
+usage() { sed -n 2,23p "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--mem) MEM=$2; shift 2 ;;
 	--cpus) CPUS=$2; shift 2 ;;
 	--timeout) TIMEOUT=$2; shift 2 ;;
+	--out) KEEP=$2; shift 2 ;;
 	--) shift; break ;;
 	-h | --help) usage ;;
 	*) echo "nested-kvm: unknown option $1" >&2; usage ;;
@@ -106,8 +109,14 @@ chmod +x "$IR/init"
 
 # ---- the command, and a folder it reports through ----
 # /mnt of the chroot is the one writable share: the command's status lands there.
-OUT=$(mktemp -d "$DIR/run.XXXXXX")
-trap 'rm -rf "$OUT"' EXIT
+if [ -n "$KEEP" ]; then
+	mkdir -p "$KEEP"
+	OUT=$(realpath "$KEEP")
+	rm -f "$OUT/status"
+else
+	OUT=$(mktemp -d "$DIR/run.XXXXXX")
+	trap 'rm -rf "$OUT"' EXIT
+fi
 {
 	echo "cd $(printf '%q' "$PWD") || exit 1"
 	echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp"

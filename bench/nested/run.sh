@@ -1,0 +1,29 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Runs inside scripts/nested-kvm.sh (make bench-nested): the scenarios of
+# bench/nested/scenarios/ on Debian 12's kernel under nested emulation,
+# then the fault cells there. The runs write into /tmp (their control
+# sockets cannot live on the 9p share); the results are copied to /mnt,
+# which is the host folder given to nested-kvm.sh --out.
+#
+#   bench/nested/run.sh BUILD [all|main|faults] [bench/run.py options...]
+set -u
+usage="usage: bench/nested/run.sh BUILD [all|main|faults] [bench/run.py options]"
+BUILD=${1:?$usage}
+PARTS=${2:-all}
+case $PARTS in all | main | faults) ;; *) echo "$usage" >&2; exit 2 ;; esac
+shift $(($# < 2 ? $# : 2))
+PY=/usr/bin/python3
+rc=0
+if [ "$PARTS" != faults ]; then
+	$PY bench/run.py --scenario-dir bench/nested/scenarios --build "$BUILD" --out /tmp/bench "$@" ||
+		rc=$?
+fi
+if [ "$PARTS" != main ]; then
+	$PY bench/run.py --faults --scenario-dir bench/nested/scenarios --build "$BUILD" \
+		--out /tmp/bench-faults "$@" || rc=$?
+fi
+for d in bench bench-faults; do
+	[ -d /tmp/$d ] && cp -r /tmp/$d /mnt/ 2>/dev/null
+done
+exit $rc
