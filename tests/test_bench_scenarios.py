@@ -46,6 +46,23 @@ def test_shipped_scenarios_are_issue_9s_matrix():
         assert "auto" in {s.name for s in sc.settings if s.system == "vmig"}
 
 
+def _shipped_dir(*parts):
+    return os.path.join(os.path.dirname(__file__), "..", "bench", *parts)
+
+
+def test_nested_scenarios_load_with_their_fault_cells():
+    d = _shipped_dir("nested", "scenarios")
+    assert {sc.name for sc in scenarios.load_all(scenario_dir=d)} == {"slow"}
+    cells = scenarios.load_all(scenario_dir=d, fault_scenarios=True)
+    # the outage, and the fault-free cell its bytes are measured against
+    assert {sc.fault for sc in cells} == {"none", "down-10"}
+
+
+def test_device_scenarios_load():
+    d = _shipped_dir("device", "scenarios")
+    assert {sc.name for sc in scenarios.load_all(scenario_dir=d)} == {"1G", "fast"}
+
+
 def test_quick_set_is_the_1g_and_10g_cells_with_the_headline_pair():
     scs = scenarios.load_all(quick=True)
     assert {sc.name for sc in scs} == {"1G", "10G"}
