@@ -195,10 +195,19 @@ def test_only_a_release_read_lets_the_source_exit():
     monitor = vmlib.Control(src.control_path)
     monitor.call("migrate", {"uri": _uri(port)})
     deadline = time.monotonic() + 60 * vmlib.SLOWDOWN
-    while monitor.call("query-migrate")["status"] != "completed":
+    while True:
+        try:
+            st = monitor.call("query-migrate")["status"]
+        except OSError as e:
+            raise AssertionError(f"the source went away before completing: {e}; "
+                                 f"exit {src.proc.poll()}; {src.stderr_text()}") from None
+        if st == "completed":
+            break
         assert time.monotonic() < deadline, "the migration never completed"
         time.sleep(0.05)
-    time.sleep(1)
+    # well inside the source's 3 s wait for the reader that reports the
+    # result; without the fix it had exited 100 ms after this read
+    time.sleep(0.5)
     assert src.proc.poll() is None, src.stderr_text()
     assert monitor.call("query-migrate")["status"] == "completed"
     monitor.call("query-migrate", {"release": True})
