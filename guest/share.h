@@ -20,15 +20,4 @@ static inline void share_of(uint64_t total, uint64_t k, uint64_t parts, uint64_t
 	}
 }
 
-/* A vCPU's share of the background sweep (owned pages, then module
- * pages). Every vCPU sweeps, writer or not: the parts are all the vCPUs,
- * never the writers. Splitting by writers= once gave a non-writer the
- * range past the end, whose "module pages" were beyond RAM and whose
- * hash slots were at address 0: it overwrote the page tables and IDT. */
-static inline void sweep_share(uint64_t total, unsigned vcpu, unsigned nr_vcpus, uint64_t *lo,
-			       uint64_t *hi)
-{
-	share_of(total, vcpu, nr_vcpus, lo, hi);
-}
-
 #endif

@@ -150,9 +150,13 @@ void worker_run(unsigned vcpu)
 		uint64_t pps = G.cfg.rate_mib * (1048576 / PAGE_SIZE) / n;
 		w.tpp = G.tsc_hz / (pps ? pps : 1);
 	}
-	/* Sweep indexes: owned pages, then module pages (fill=modules). */
+	/* Sweep indexes: owned pages, then module pages (fill=modules). Every
+	 * vCPU sweeps, writer or not, so the parts are all the vCPUs: split by
+	 * the writers, a non-writer once got the range past the end, whose
+	 * "module pages" lay beyond RAM with hash slots from address 0 (over
+	 * the page tables and IDT). */
 	uint64_t swept = G.L.owned_pages + (G.mods.hash ? G.mods.pages : 0);
-	sweep_share(swept, vcpu, G.nvcpus, &w.sweep_lo, &w.sweep_hi);
+	share_of(swept, vcpu, G.nvcpus, &w.sweep_lo, &w.sweep_hi);
 	w.sweep_at = w.sweep_lo;
 	w.t0 = w.deadline = rdtsc();
 

@@ -505,14 +505,16 @@ static bool is_final(const char *st)
 }
 
 /* Poll query-migrate until the migration ends, showing progress; the exit status. */
-static int follow_until_final(int fd, const struct migrate_opts *o, bool tty, json_t *args,
-			      char *err, size_t errlen)
+static int follow_until_final(int fd, const struct migrate_opts *o, json_t *args)
 {
+	bool tty = isatty(STDERR_FILENO) && !o->json;
+	char err[512];
+
 	for (;;) {
 		struct timespec ts = {0, 100 * 1000 * 1000};
 		json_t *rep = NULL;
 		nanosleep(&ts, NULL);
-		if (control_call(fd, "query-migrate", args, &rep, err, errlen)) {
+		if (control_call(fd, "query-migrate", args, &rep, err, sizeof(err))) {
 			fprintf(stderr, "%svmig migrate: lost the source VM: %s\n", tty ? "\n" : "", err);
 			return 1;
 		}
@@ -541,8 +543,6 @@ static int follow_until_final(int fd, const struct migrate_opts *o, bool tty, js
 
 static int follow(int fd, const struct migrate_opts *o)
 {
-	bool tty = isatty(STDERR_FILENO) && !o->json;
-	char err[512];
 	/* "release": this is the reader that prints the result, so the source
 	 * may exit once it has seen it (other readers do not end its wait). */
 	json_t *args = json_pack("{s:b}", "release", 1);
@@ -550,7 +550,7 @@ static int follow(int fd, const struct migrate_opts *o)
 		fprintf(stderr, "vmig migrate: out of memory\n");
 		return 1;
 	}
-	int status = follow_until_final(fd, o, tty, args, err, sizeof(err));
+	int status = follow_until_final(fd, o, args);
 	json_decref(args);
 	return status;
 }

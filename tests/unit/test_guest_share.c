@@ -15,7 +15,7 @@ TEST(sweep_shares_cover_the_pages_once)
 	uint64_t total = 65536 + 3, next = 0;
 	for (unsigned v = 0; v < 3; v++) {
 		uint64_t lo, hi;
-		sweep_share(total, v, 3, &lo, &hi);
+		share_of(total, v, 3, &lo, &hi);
 		CHECK_EQ_INT(lo, next);
 		CHECK(hi >= lo);
 		next = hi;
@@ -27,7 +27,7 @@ TEST(sweep_shares_cover_the_pages_once)
 TEST(a_non_writer_sweeps_within_the_pages)
 {
 	uint64_t lo, hi;
-	sweep_share(65536, 1, 2, &lo, &hi);
+	share_of(65536, 1, 2, &lo, &hi);
 	CHECK_EQ_INT(lo, 32768);
 	CHECK_EQ_INT(hi, 65536);
 }
