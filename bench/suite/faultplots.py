@@ -19,8 +19,7 @@ def bar_rows(fam_cells):
             c = g.stat_of(results.migration_cpu)
             cells += list(c) if c else [None] * 3
             label = f"{fault}{' tls' if tls else ''} {g.system}"
-            rows.append(f"\"{label}\" " + " ".join(plots._num(x) for x in cells) +
-                        f" {plots.SYSTEM_COLOUR.get(g.system, 0)}")
+            rows.append(plots.bar_row(label, cells, g.system))
     return "\n".join(rows) + "\n"
 
 

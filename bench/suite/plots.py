@@ -50,6 +50,13 @@ def _num(x):
     return "?" if x is None else f"{x:.4g}"
 
 
+def bar_row(label, cells, system):
+    """One row of a bar chart's data file: the quoted label, the cells
+    ('?' where missing) and the system's colour."""
+    return (f"\"{label}\" " + " ".join(_num(x) for x in cells) +
+            f" {SYSTEM_COLOUR.get(system, 0)}")
+
+
 def panel(data, col, title):
     """The range and title lines of one bar panel over `data` (rows of a
     .dat file). A column with no number at all (no run converged) gets a
@@ -75,9 +82,7 @@ def bar_data(groups):
             cells += list(s) if s else [None] * 3
         t = cells[0:3]
         cells[0:3] = [x / 1000 if x is not None else None for x in t]
-        colour = SYSTEM_COLOUR.get(g.system, 0)
-        rows.append(f"\"{g.system} {g.setting}\" " + " ".join(_num(x) for x in cells) +
-                    f" {colour}")
+        rows.append(bar_row(f"{g.system} {g.setting}", cells, g.system))
     return "\n".join(rows) + "\n"
 
 
