@@ -222,15 +222,22 @@ def _need_netns():
         raise vmlib.Skip("cannot create network namespaces here (needs root and iproute2)")
 
 
+def _netns_vms(hosts, guest_args, port, dst_extra=()):
+    """A 256 MiB source running guest_args on host a, and a destination
+    listening on host b at port: (src, dst, uri)."""
+    src = VM(mem="256M", guest_args=guest_args, prefix=hosts.exec_prefix("a"))
+    src.wait_progress(min_t=1)
+    uri = _uri(port, hosts.ip_b)
+    dst = VM(incoming=uri, prefix=hosts.exec_prefix("b"), extra=dst_extra)
+    time.sleep(0.3)  # the destination listening
+    return src, dst, uri
+
+
 def test_netns_hosts_rate_limited():
     _need_netns()
     hosts = netns.HostPair(rate="400mbit")
     try:
-        src = VM(mem="256M", guest_args="ws=16M rate=5 fill=mixed", prefix=hosts.exec_prefix("a"))
-        src.wait_progress(min_t=1)
-        uri = _uri(7777, hosts.ip_b)
-        dst = VM(incoming=uri, prefix=hosts.exec_prefix("b"))
-        time.sleep(0.3)
+        src, dst, uri = _netns_vms(hosts, "ws=16M rate=5 fill=mixed", 7777)
         rc, j, err = src.migrate(uri)
         assert rc == 0, (rc, j, err, dst.stderr_text())
         # the tc limit shows: 400 Mbit/s is 47.7 MiB/s
@@ -246,12 +253,9 @@ def test_netns_link_cut_then_retry():
     _need_netns()
     hosts = netns.HostPair(rate="200mbit")
     try:
-        src = VM(mem="256M", guest_args="ws=16M rate=5 fill=random", prefix=hosts.exec_prefix("a"))
-        src.wait_progress(min_t=1)
-        uri = _uri(7778, hosts.ip_b)
         # no resume on either side: a cut fails at once, then a retry works
-        dst = VM(incoming=uri, prefix=hosts.exec_prefix("b"), extra=("--resume-timeout", "0"))
-        time.sleep(0.3)
+        src, dst, uri = _netns_vms(hosts, "ws=16M rate=5 fill=random", 7778,
+                                   dst_extra=("--resume-timeout", "0"))
         p = subprocess.Popen([vmlib.VMIG, "migrate", "--control", src.control_path, uri, "--json",
                               "--resume-timeout", "0"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -295,11 +299,7 @@ def test_netns_link_down_for_10_s_resumes_and_completes():
     _need_netns()
     hosts = netns.HostPair(rate="200mbit")
     try:
-        src = VM(mem="256M", guest_args="ws=16M rate=5 fill=random", prefix=hosts.exec_prefix("a"))
-        src.wait_progress(min_t=1)
-        uri = _uri(7780, hosts.ip_b)
-        dst = VM(incoming=uri, prefix=hosts.exec_prefix("b"))
-        time.sleep(0.3)
+        src, dst, uri = _netns_vms(hosts, "ws=16M rate=5 fill=random", 7780)
         p = subprocess.Popen([vmlib.VMIG, "migrate", "--control", src.control_path, uri, "--json",
                               "--max-bandwidth", "16M", "--codec", "none"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
