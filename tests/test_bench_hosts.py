@@ -10,7 +10,7 @@ import time
 import pytest
 
 import bench_support  # noqa: F401  (puts bench/ on the path)
-from suite import cgroups, hostload, hosts, linkcheck
+from suite import cgroups, context, hostload, hosts, linkcheck, scenarios
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="netns, tc and cgroups need root")
 
@@ -94,6 +94,22 @@ def test_wrapped_command_runs_in_the_group_with_its_own_pid():
         p.wait()
     finally:
         g.destroy()
+
+
+@pytest.mark.skipif(cgroups.detect() is None, reason="no cgroup memory controller mounted")
+def test_tight_command_on_a_netns_host_runs_inside_its_group(pair, tmp_path):
+    # `ip netns exec` mounts its own /sys, where the cgroup tree is absent:
+    # a group joined after it could not be joined at all
+    sc = next(s for s in scenarios.load_all() if s.name == "1G-tight")
+    ctx = context.RunContext(scenario=sc, pair=pair, build="/b", tmpdir=str(tmp_path))
+    try:
+        r = subprocess.run(ctx.command("a", ["cat", "/proc/self/cgroup"]), capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        (g,) = ctx.groups
+        assert os.path.basename(g.path) in r.stdout
+    finally:
+        ctx.release()
 
 
 def test_burners_start_one_per_core_per_host_and_stop():

@@ -52,10 +52,20 @@ def _shipped_dir(*parts):
 
 def test_nested_scenarios_load_with_their_fault_cells():
     d = _shipped_dir("nested", "scenarios")
-    assert {sc.name for sc in scenarios.load_all(scenario_dir=d)} == {"slow"}
+    assert {sc.name for sc in scenarios.load_all(scenario_dir=d)} == {
+        "slow", "1G", "1G-busy", "1G-tight"}
     cells = scenarios.load_all(scenario_dir=d, fault_scenarios=True)
     # the outage, and the fault-free cell its bytes are measured against
     assert {sc.fault for sc in cells} == {"none", "down-10"}
+
+
+def test_nested_1g_cells_differ_in_the_host_condition_alone():
+    d = _shipped_dir("nested", "scenarios")
+    cells = {sc.name: sc for sc in scenarios.load_all(scenario_dir=d) if sc.name.startswith("1G")}
+    assert {n: sc.host for n, sc in cells.items()} == {
+        "1G": "idle", "1G-busy": "busy", "1G-tight": "tight"}
+    same = {(sc.link, sc.mem_bytes, sc.guest_args) for sc in cells.values()}
+    assert len(same) == 1
 
 
 def test_device_scenarios_load():

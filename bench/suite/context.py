@@ -36,12 +36,16 @@ class RunContext:
         return content.guest_args(self.scenario.guest_args, self.modules)
 
     def command(self, host, cmd):
-        """cmd run on host "a" or "b", inside a fresh memory cgroup when tight."""
+        """cmd run on host "a" or "b", inside a fresh memory cgroup when tight.
+        The group is joined before the host's prefix runs: `ip netns exec`
+        mounts a sysfs of its own over /sys, where the cgroup tree is gone,
+        and the membership carries through its exec into cmd."""
+        cmd = [*self.pair.prefix(host), *cmd]
         if self.scenario.host == "tight":
             g = cgroups.MemoryGroup(self.scenario.tight_limit_bytes)
             self.groups.append(g)
             cmd = g.wrap(cmd)
-        return [*self.pair.prefix(host), *cmd]
+        return cmd
 
     def port(self):
         """A port for the destination: a free one on loopback; in a fresh
