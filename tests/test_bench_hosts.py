@@ -112,6 +112,26 @@ def test_tight_command_on_a_netns_host_runs_inside_its_group(pair, tmp_path):
         ctx.release()
 
 
+SEES_OWN_MEMORY_GROUP = (
+    "import os\n"
+    "for line in open('/proc/self/cgroup'):\n"
+    "    _, ctls, path = line.rstrip('\\n').split(':', 2)\n"
+    "    if ctls == '' or 'memory' in ctls.split(','):\n"
+    "        base = '/sys/fs/cgroup' if ctls == '' else '/sys/fs/cgroup/memory'\n"
+    "        print(os.path.isdir(base + path))\n"
+    "        break\n")
+
+
+@pytest.mark.skipif(cgroups.detect() is None, reason="no cgroup memory controller mounted")
+def test_a_netns_host_sees_the_cgroup_it_runs_in(pair):
+    # vmig's host probe reads its limits there: hidden, a 'tight' host
+    # would look like one with the whole machine's memory free
+    r = subprocess.run([*pair.prefix("a"), sys.executable, "-c", SEES_OWN_MEMORY_GROUP],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[-1:] == ["True"]
+
+
 def test_burners_start_one_per_core_per_host_and_stop():
     b = hostload.Burners([[], []], per_host=1)
     try:

@@ -37,9 +37,9 @@ class RunContext:
 
     def command(self, host, cmd):
         """cmd run on host "a" or "b", inside a fresh memory cgroup when tight.
-        The group is joined before the host's prefix runs: `ip netns exec`
-        mounts a sysfs of its own over /sys, where the cgroup tree is gone,
-        and the membership carries through its exec into cmd."""
+        The group is joined before the host's prefix runs, so the prefix
+        may mount what it likes (`ip netns exec` mounts a sysfs over /sys,
+        where the cgroup tree is gone); the membership carries into cmd."""
         cmd = [*self.pair.prefix(host), *cmd]
         if self.scenario.host == "tight":
             g = cgroups.MemoryGroup(self.scenario.tight_limit_bytes)

@@ -30,7 +30,12 @@ class HostPair:
                    "rate", rate, "burst", "256kb", "latency", "50ms")
 
     def exec_prefix(self, host):
-        return ["ip", "netns", "exec", self.a if host == "a" else self.b]
+        # nsenter joins the network namespace alone. `ip netns exec` also
+        # mounts a sysfs of its own over /sys, which hides /sys/fs/cgroup:
+        # a VMM there could not see the cgroup limits it runs under, and
+        # its host probe would plan with the whole machine's free memory.
+        ns = self.a if host == "a" else self.b
+        return ["nsenter", f"--net=/run/netns/{ns}"]
 
     def link(self, up):
         state = "up" if up else "down"
