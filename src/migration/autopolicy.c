@@ -52,7 +52,8 @@ static void pinned_values(const struct vmig_migrate_params *p, struct plan *v)
 static void spare_of(const struct wire_host_info *hi, struct plan_host *h)
 {
 	double usable = hi->usable_cpus_milli / 1000.0;
-	h->idle_cpus = hi->flags & WIRE_HOST_IDLE ? usable * hi->cpu_idle_permille / 1000.0 : usable;
+	h->idle_measured = hi->flags & WIRE_HOST_IDLE;
+	h->idle_cpus = h->idle_measured ? usable * hi->cpu_idle_permille / 1000.0 : usable;
 	h->mem_avail = hi->mem_free_bytes;
 	h->cpus = hi->ncpus;
 }

@@ -23,6 +23,7 @@
 #define XBZRLE_POOR_HITS 0.2      /* under this hit rate the cache costs more than it saves */
 #define MIN_DECOMPRESS_CPUS 0.1   /* a destination with less idle is not asked to decompress */
 #define XBZRLE_WORTH_DIRTY_SHARE 0.25 /* re-sends taking less of the link converge anyway */
+#define XBZRLE_MEM_FACTOR 4       /* a cache may take a quarter of what the source has spare */
 
 static double nonzero_share(const struct plan_inputs *in)
 {
@@ -95,7 +96,9 @@ static enum codec_id best_codec(const struct plan_inputs *in, unsigned threads, 
 	return best;
 }
 
-static uint64_t xbzrle_cache_for(const struct plan_inputs *in)
+/* The cache the hot set calls for, memory aside; 0: it would not fit (a
+ * small guest: half its RAM may be under MIN_XBZRLE_CACHE). */
+static uint64_t xbzrle_cache_wanted(const struct plan_inputs *in)
 {
 	if (!in->hot_bytes || in->dirty_mibs <= 0)
 		return 0;
@@ -104,10 +107,14 @@ static uint64_t xbzrle_cache_for(const struct plan_inputs *in)
 		want <<= 1;
 	if (want > in->ram_bytes / 2)
 		want = in->ram_bytes / 2;
-	/* the hot set must fit (a small guest: half its RAM may be under
-	 * MIN_XBZRLE_CACHE), and the cache must leave most of what the source
-	 * has to spare */
-	return want >= in->hot_bytes && in->src.mem_avail >= 4 * want ? want : 0;
+	return want >= in->hot_bytes ? want : 0;
+}
+
+/* That cache, if it leaves most of what the source has to spare; else 0. */
+static uint64_t xbzrle_cache_for(const struct plan_inputs *in)
+{
+	uint64_t want = xbzrle_cache_wanted(in);
+	return in->src.mem_avail >= XBZRLE_MEM_FACTOR * want ? want : 0;
 }
 
 /*
@@ -150,23 +157,78 @@ void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values
 		out->dirty_rate = true;
 	}
 	snprintf(reason, reasonlen,
-		 "%s: %.0f MiB/s expected (link %s%.0f MiB/s, %.1f idle CPUs here, %s%.1f there, "
+		 "%s: %.0f MiB/s expected (link %s%.0f MiB/s, %.1f %s here%s, %s%.1f there, "
 		 "%.0f%% zero pages)",
 		 codec_name(out->codec), plan_rate(in, out->codec, out->threads),
 		 in->link_mibs > 0 ? "" : "unknown, assumed ", link_mibs(in), in->src.idle_cpus,
+		 in->src.idle_measured ? "idle CPUs" : "CPUs",
+		 in->src.idle_measured ? "" : " (idle not yet measured)",
 		 in->dst_known ? "" : "assumed ", in->dst_known ? in->dst.idle_cpus : in->src.idle_cpus,
 		 100.0 * in->zero_share);
 }
 
-/* XBZRLE on mid-migration: the guest dirtied a set small enough to cache,
- * with memory to spare here, fast enough that re-sending it takes a real
- * share of the link. Returns the cache size, or 0. */
-static uint64_t xbzrle_worth_starting(const struct plan_inputs *in, const struct plan *cur)
+/* The guest re-dirties a set small enough to cache, fast enough that
+ * re-sending it takes a real share of the link, and XBZRLE is free to be
+ * turned on: the cache it would want, memory aside, or 0. */
+static uint64_t xbzrle_would_pay(const struct plan_inputs *in, const struct plan *cur)
 {
 	if ((in->pinned & PLAN_PIN_XBZRLE) || cur->xbzrle_bytes || in->xbzrle_dropped ||
 	    in->dirty_mibs < XBZRLE_WORTH_DIRTY_SHARE * link_mibs(in))
 		return 0;
-	return xbzrle_cache_for(in);
+	return xbzrle_cache_wanted(in);
+}
+
+/* XBZRLE on mid-migration: it would pay, and memory here allows it.
+ * Returns the cache size, or 0. */
+static uint64_t xbzrle_worth_starting(const struct plan_inputs *in, const struct plan *cur)
+{
+	return xbzrle_would_pay(in, cur) ? xbzrle_cache_for(in) : 0;
+}
+
+/* Once: XBZRLE would pay, but the source lacks the memory for its cache. */
+static bool xbzrle_held_off(const struct plan_inputs *in, const struct plan *cur,
+			    struct plan *next, char *change, size_t changelen, char *reason,
+			    size_t reasonlen)
+{
+	uint64_t want = xbzrle_would_pay(in, cur);
+	if (!want || xbzrle_cache_for(in) || (cur->held & PLAN_HELD_XBZRLE))
+		return false;
+	next->held |= PLAN_HELD_XBZRLE;
+	snprintf(change, changelen, "XBZRLE kept off");
+	snprintf(reason, reasonlen,
+		 "%.1f MiB re-dirtied at %.1f MiB/s, but a %.0f MiB cache needs %.0f MiB free "
+		 "and %.0f MiB is free here",
+		 (double)in->hot_bytes / 1048576.0, in->dirty_mibs, (double)want / 1048576.0,
+		 (double)(XBZRLE_MEM_FACTOR * want) / 1048576.0,
+		 (double)in->src.mem_avail / 1048576.0);
+	return true;
+}
+
+/* Once: over a measured link, raw pages stay because the hosts are busy,
+ * where with their CPUs idle a codec would have won. */
+static bool codec_held_off(const struct plan_inputs *in, const struct plan *cur,
+			   struct plan *next, char *change, size_t changelen, char *reason,
+			   size_t reasonlen)
+{
+	if ((in->pinned & PLAN_PIN_CODEC) || cur->codec != CODEC_NONE || in->link_mibs <= 0 ||
+	    (cur->held & PLAN_HELD_CODEC) || !in->src.cpus)
+		return false;
+	struct plan_inputs idle = *in;
+	idle.src.idle_cpus = in->src.cpus;
+	if (in->dst_known && in->dst.cpus)
+		idle.dst.idle_cpus = in->dst.cpus;
+	unsigned threads = src_threads(&idle);
+	enum codec_id c = best_codec(&idle, threads, CODEC_NONE);
+	if (c == CODEC_NONE)
+		return false;
+	next->held |= PLAN_HELD_CODEC;
+	snprintf(change, changelen, "compression kept off");
+	snprintf(reason, reasonlen,
+		 "%s would move %.0f MiB/s of RAM on idle CPUs, none %.0f; but %.1f idle CPUs "
+		 "here, %.1f there",
+		 codec_name(c), plan_rate(&idle, c, threads), plan_rate(in, CODEC_NONE, 1),
+		 in->src.idle_cpus, in->dst_known ? in->dst.idle_cpus : in->src.idle_cpus);
+	return true;
 }
 
 bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struct plan *next,
@@ -207,5 +269,6 @@ bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struc
 			 (double)in->src.mem_avail / 1048576.0);
 		return true;
 	}
-	return false;
+	return xbzrle_held_off(in, cur, next, change, changelen, reason, reasonlen) ||
+	       codec_held_off(in, cur, next, change, changelen, reason, reasonlen);
 }

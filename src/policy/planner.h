@@ -31,6 +31,7 @@ struct plan_host {
 	double idle_cpus;        /* CPUs' worth of idle time (within its cgroup) */
 	uint64_t mem_avail;      /* bytes it can still allocate */
 	unsigned cpus;           /* CPUs it may run on (affinity); 0: unknown */
+	bool idle_measured;      /* idle_cpus measured; else it is all of them, assumed */
 };
 
 /* What sampling a few guest pages with each codec showed (one core). */
@@ -76,6 +77,14 @@ struct plan {
 	uint64_t xbzrle_bytes;   /* 0: off */
 	bool auto_converge;
 	bool dirty_rate;         /* throttle by the dirty-rate controller, not in steps */
+	unsigned held;           /* enum plan_held: what a host's figures kept off, said once */
+};
+
+/* A knob that would pay by the link and the guest, kept off by what a host
+ * has to spare: reported as a decision once, so the operator sees why. */
+enum plan_held {
+	PLAN_HELD_CODEC = 1u << 0,  /* compression: too little idle CPU */
+	PLAN_HELD_XBZRLE = 1u << 1, /* XBZRLE: too little free memory for its cache */
 };
 
 #define PLAN_REASON_MAX 160
@@ -88,7 +97,8 @@ void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values
  * After a pass: the plan for the next one (XBZRLE can be switched on, with
  * a cache sized then, or off; the channels in use are policy/channels.h's).
  * Returns true if anything changed, with what and why in change and
- * reason.
+ * reason; that includes a knob kept off by a host's spare CPU or memory
+ * (enum plan_held), once.
  */
 bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struct plan *next,
 		     char *change, size_t changelen, char *reason, size_t reasonlen);

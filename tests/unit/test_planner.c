@@ -184,11 +184,81 @@ TEST(xbzrle_dropped_for_poor_hits_stays_off)
 	CHECK(!xbzrle_after_pass(100, true, 8192 * MiB, &next, change));
 }
 
-TEST(tight_memory_gets_no_xbzrle_mid_migration)
+TEST(tight_memory_keeps_xbzrle_off_mid_migration_and_says_so)
 {
+	/* a 512 MiB cache for the 256 MiB hot set wants 2 GiB free */
 	struct plan next;
 	char change[64];
-	CHECK(!xbzrle_after_pass(100, false, 1024 * MiB, &next, change));
+	CHECK(xbzrle_after_pass(100, false, 1024 * MiB, &next, change));
+	CHECK_EQ_INT(next.xbzrle_bytes, 0);
+	CHECK_STR(change, "XBZRLE kept off");
+	CHECK(next.held & PLAN_HELD_XBZRLE);
+}
+
+TEST(xbzrle_kept_off_is_said_once)
+{
+	struct plan_inputs in = typical(110, 2, 2);
+	in.hot_bytes = 256 * MiB;
+	in.dirty_mibs = 100;
+	in.src.mem_avail = 1024 * MiB;
+	struct plan cur = {.codec = CODEC_ZSTD, .threads = 2, .channels = 2}, next, again;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(plan_after_pass(&in, &cur, &next, change, sizeof(change), why, sizeof(why)));
+	CHECK(strstr(why, "1024 MiB is free here") != NULL);
+	CHECK(!plan_after_pass(&in, &next, &again, change, sizeof(change), why, sizeof(why)));
+}
+
+/* Raw pages over a 1 Gbit/s link between two 4-CPU hosts with nothing idle. */
+static bool busy_hosts_after_pass(unsigned src_cpus, struct plan *cur, struct plan *next,
+				  char *change, char *why)
+{
+	struct plan_inputs in = typical(110, 0.0, 0.0);
+	in.src.cpus = src_cpus;
+	in.dst.cpus = 4;
+	in.src.idle_measured = in.dst.idle_measured = true;
+	return plan_after_pass(&in, cur, next, change, 64, why, PLAN_REASON_MAX);
+}
+
+TEST(busy_hosts_keep_compression_off_and_say_why)
+{
+	struct plan cur = {.codec = CODEC_NONE, .threads = 1}, next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(busy_hosts_after_pass(4, &cur, &next, change, why));
+	CHECK_EQ_INT(next.codec, CODEC_NONE);
+	CHECK_STR(change, "compression kept off");
+	CHECK(strstr(why, "0.0 idle CPUs here, 0.0 there") != NULL);
+}
+
+TEST(compression_kept_off_is_said_once)
+{
+	struct plan cur = {.codec = CODEC_NONE, .threads = 1}, next, again;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(busy_hosts_after_pass(4, &cur, &next, change, why));
+	CHECK(!busy_hosts_after_pass(4, &next, &again, change, why));
+}
+
+TEST(hosts_of_unknown_size_say_nothing_of_compression_kept_off)
+{
+	struct plan cur = {.codec = CODEC_NONE, .threads = 1}, next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(!busy_hosts_after_pass(0, &cur, &next, change, why));
+}
+
+static void start_reason(bool measured, char *why)
+{
+	struct plan_inputs in = typical(0, 2, 2);
+	in.src.idle_measured = measured;
+	struct plan pins = {0}, out;
+	plan_initial(&in, &pins, &out, why, PLAN_REASON_MAX);
+}
+
+TEST(a_start_before_the_idle_share_is_measured_says_so)
+{
+	char why[PLAN_REASON_MAX];
+	start_reason(false, why);
+	CHECK(strstr(why, "2.0 CPUs here (idle not yet measured)") != NULL);
+	start_reason(true, why);
+	CHECK(strstr(why, "2.0 idle CPUs here,") != NULL);
 }
 
 TEST(a_slow_measured_link_turns_compression_on)
@@ -338,7 +408,11 @@ RUN_TESTS("planner", UT(fast_link_sends_raw), UT(slow_link_with_idle_cpu_compres
 	  UT(a_destination_out_of_idle_cpu_gets_raw_pages),
 	  UT(a_hot_set_resent_mid_migration_turns_xbzrle_on),
 	  UT(a_slow_dirtier_gets_no_xbzrle_mid_migration), UT(xbzrle_dropped_for_poor_hits_stays_off),
-	  UT(tight_memory_gets_no_xbzrle_mid_migration),
+	  UT(tight_memory_keeps_xbzrle_off_mid_migration_and_says_so),
+	  UT(xbzrle_kept_off_is_said_once), UT(busy_hosts_keep_compression_off_and_say_why),
+	  UT(compression_kept_off_is_said_once),
+	  UT(hosts_of_unknown_size_say_nothing_of_compression_kept_off),
+	  UT(a_start_before_the_idle_share_is_measured_says_so),
 	  UT(incompressible_memory_is_sent_raw), UT(hot_guest_with_memory_to_spare_gets_xbzrle),
 	  UT(tight_memory_gets_no_xbzrle), UT(dirty_rate_above_the_link_has_auto_converge),
 	  UT(pinned_knobs_stay_as_set), UT(a_fast_measured_link_drops_compression),
