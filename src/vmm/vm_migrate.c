@@ -36,8 +36,13 @@ static void migration_done(void *opaque, const struct vmig_migrate_stats *st)
 		pthread_mutex_unlock(&vm->lock);
 		log_err("migration: %s", st->error);
 	} else {
-		log_warn("migration %s: %s; the guest keeps running here",
-			 vmig_mig_status_name(st->status), st->error);
+		/* cancelled because the VM itself ended (a guest crash, a quit):
+		 * there is no guest left here to keep running */
+		pthread_mutex_lock(&vm->lock);
+		bool ended = vm->ended;
+		pthread_mutex_unlock(&vm->lock);
+		log_warn("migration %s: %s; %s", vmig_mig_status_name(st->status), st->error,
+			 ended ? "the VM here has ended" : "the guest keeps running here");
 	}
 }
 
