@@ -163,11 +163,14 @@ static int create_vcpus(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	/* No fd yet for any: vm_destroy closes each vCPU's fd, and after a
+	 * failure the later vCPUs were never created. */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpus[i].fd = -1;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		v->vm = vm;
 		v->index = i;
-		v->fd = -1;
 		if ((r = kvm_create_vcpu(&vm->kvm, i, &v->fd, err, errlen)))
 			return r;
 		v->run = mmap(NULL, vm->kvm.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
