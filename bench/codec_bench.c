@@ -396,140 +396,192 @@ static void usage(void)
 			"                   [--file PATH]... (at most %d) [--pool-mib N]\n", MAX_DATA);
 }
 
-int main(int argc, char **argv)
-{
-	bool quick = false;
-	int only = -1;
-	double min_s = -1;
+/* What the command line asks. */
+struct bench_opts {
+	bool quick;
+	int only;     /* the one codec to measure, -1: all */
+	double min_s; /* CPU seconds per figure at least */
 	const char *files[MAX_DATA];
-	unsigned nfiles = 0;
-	size_t file_pool_max = 16u << 20;
+	unsigned nfiles;
+	size_t file_pool_max;
+};
+
+/* The command line into o: 0, or 2 (the exit status) after the usage text. */
+static int parse_args(int argc, char **argv, struct bench_opts *o)
+{
+	*o = (struct bench_opts){.only = -1, .min_s = -1, .file_pool_max = 16u << 20};
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
-			quick = true;
+			o->quick = true;
 		} else if (strcmp(argv[i], "--codec") == 0 && i + 1 < argc) {
 			enum codec_id id;
 			if (codec_parse(argv[++i], &id) != 0) {
 				usage();
 				return 2;
 			}
-			only = (int)id;
+			o->only = (int)id;
 		} else if (strcmp(argv[i], "--ms") == 0 && i + 1 < argc) {
-			min_s = atof(argv[++i]) / 1000.0;
-		} else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc && nfiles < MAX_DATA) {
-			files[nfiles++] = argv[++i];
+			o->min_s = atof(argv[++i]) / 1000.0;
+		} else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc && o->nfiles < MAX_DATA) {
+			o->files[o->nfiles++] = argv[++i];
 		} else if (strcmp(argv[i], "--pool-mib") == 0 && i + 1 < argc &&
 			   atoi(argv[i + 1]) > 0) {
-			file_pool_max = (size_t)atoi(argv[++i]) << 20;
+			o->file_pool_max = (size_t)atoi(argv[++i]) << 20;
 		} else {
 			usage();
 			return 2;
 		}
 	}
-	if (min_s <= 0)
-		min_s = quick ? 0.004 : 0.03;
-	/* The pool: 2 batches (quick) or 4 batches of pages per data kind. */
-	size_t pool_len = (quick ? 2 : 4) * (size_t)BATCH * PAGE;
-	/* Levels shown: all of them, or a few in --quick. */
-	static const int quick_levels[CODEC_COUNT][5] = {
-	    [CODEC_NONE] = {0, -1},
-	    [CODEC_LZ4] = {1, 3, 9, -1},
-	    [CODEC_ZSTD] = {1, 3, 9, -1},
-	    [CODEC_DEFLATE] = {0, 1, 2, 3, -1},
-	};
+	if (o->min_s <= 0)
+		o->min_s = o->quick ? 0.004 : 0.03;
+	return 0;
+}
 
-	struct dataset data[MAX_DATA];
-	unsigned ndata = nfiles ? nfiles : K_COUNT;
-	for (unsigned k = 0; k < nfiles; k++) {
-		if (load_file_pool(files[k], file_pool_max, &data[k]))
-			return 1;
-		if (data[k].len > pool_len)
-			pool_len = data[k].len;
-	}
+/* The codec context and the buffers every run shares. */
+struct bench_bufs {
+	struct codec_ctx *ctx;
+	uint8_t *cbuf; /* each unit's compressed output */
+	size_t *clens; /* and its length */
+	uint8_t *out;  /* one unit, decompressed */
+};
 
-	struct codec_ctx *ctx = codec_ctx_new();
+/* Room for pool_len bytes compressed page by page or batch by batch, in any codec. */
+static int alloc_bufs(size_t pool_len, struct bench_bufs *b)
+{
+	b->ctx = codec_ctx_new();
 	size_t max_cap = codec_bound(CODEC_LZ4, BATCH * PAGE);
 	for (unsigned i = 0; i < CODEC_COUNT; i++)
 		if (codec_bound((enum codec_id)i, BATCH * PAGE) > max_cap)
 			max_cap = codec_bound((enum codec_id)i, BATCH * PAGE);
-	uint8_t *cbuf =
-	    malloc(pool_len / PAGE * (codec_bound(CODEC_ZSTD, PAGE) + 64) + 4 * max_cap);
-	size_t *clens = malloc(pool_len / PAGE * sizeof(size_t));
-	uint8_t *out = malloc(max_cap);
-	if (!ctx || !cbuf || !clens || !out) {
+	b->cbuf = malloc(pool_len / PAGE * (codec_bound(CODEC_ZSTD, PAGE) + 64) + 4 * max_cap);
+	b->clens = malloc(pool_len / PAGE * sizeof(size_t));
+	b->out = malloc(max_cap);
+	if (!b->ctx || !b->cbuf || !b->clens || !b->out) {
 		fprintf(stderr, "codec_bench: out of memory\n");
-		return 1;
+		return -1;
 	}
-	for (unsigned k = 0; !nfiles && k < K_COUNT; k++) {
+	return 0;
+}
+
+/* One pool of pool_len bytes per kind of generated page. */
+static int generate_data(struct dataset *data, size_t pool_len)
+{
+	for (unsigned k = 0; k < K_COUNT; k++) {
 		snprintf(data[k].name, sizeof(data[k].name), "%s", kind_name[k]);
 		data[k].len = pool_len;
 		data[k].pool = malloc(pool_len);
 		if (!data[k].pool) {
 			fprintf(stderr, "codec_bench: out of memory\n");
-			return 1;
+			return -1;
 		}
 		for (size_t p = 0; p < pool_len / PAGE; p++)
 			gen_page((enum kind)k, data[k].pool + p * PAGE, k * 1000003ull + p);
 	}
+	return 0;
+}
 
+static void print_header(const struct bench_opts *o, size_t pool_len)
+{
 	char cpu[128];
 	cpu_model(cpu, sizeof(cpu));
 	printf("codec_bench: %s; lz4 %s, zstd %s, ISA-L igzip (deflate)\n", cpu,
 	       LZ4_versionString(), ZSTD_versionString());
 	printf("one thread; MB/s = 10^6 uncompressed bytes per CPU-second; ratio = in/out;\n"
 	       "pool %zu KiB per data kind, at least %.0f ms per figure%s\n\n",
-	       pool_len >> 10, min_s * 1000, quick ? " (--quick: some levels only)" : "");
+	       pool_len >> 10, o->min_s * 1000, o->quick ? " (--quick: some levels only)" : "");
 	printf("%-8s %3s %-8s|  4 KiB pages: comp   decomp  ratio |  64-page batch: comp   decomp  "
 	       "ratio\n",
 	       "codec", "lvl", "data");
 	printf("---------------------+-----------------------------------+--------------------------"
 	       "------------\n");
+}
 
-	int failures = 0;
-	for (unsigned i = 0; i < CODEC_COUNT; i++) {
-		enum codec_id id = (enum codec_id)i;
-		int mn, mx;
-		if (only >= 0 && (int)i != only)
+/* Levels shown: all of them, or a few in --quick. */
+static bool level_shown(const struct bench_opts *o, enum codec_id id, int lv)
+{
+	static const int quick_levels[CODEC_COUNT][5] = {
+	    [CODEC_NONE] = {0, -1},
+	    [CODEC_LZ4] = {1, 3, 9, -1},
+	    [CODEC_ZSTD] = {1, 3, 9, -1},
+	    [CODEC_DEFLATE] = {0, 1, 2, 3, -1},
+	};
+	bool shown = false;
+
+	if (!o->quick)
+		return true;
+	for (unsigned q = 0; quick_levels[id][q] >= 0; q++)
+		shown |= quick_levels[id][q] == lv;
+	return shown;
+}
+
+/* One codec's rows: each level shown, each data set, pages and batches.
+ * Returns the number of failed round trips. */
+static int measure_codec(const struct bench_opts *o, struct bench_bufs *b, enum codec_id id,
+			 const struct dataset *data, unsigned ndata)
+{
+	int mn, mx, failures = 0;
+
+	codec_levels(id, &mn, &mx, NULL);
+	for (int lv = mn; lv <= mx; lv++) {
+		if (!level_shown(o, id, lv))
 			continue;
-		codec_levels(id, &mn, &mx, NULL);
-		for (int lv = mn; lv <= mx; lv++) {
-			if (quick) {
-				bool shown = false;
-				for (unsigned q = 0; quick_levels[i][q] >= 0; q++)
-					shown |= quick_levels[i][q] == lv;
-				if (!shown)
-					continue;
+		for (unsigned k = 0; k < ndata; k++) {
+			struct result pg = run(b->ctx, id, lv, data[k].pool, data[k].len, PAGE,
+					       o->min_s, b->cbuf, b->clens, b->out);
+			struct result ba = run(b->ctx, id, lv, data[k].pool, data[k].len,
+					       BATCH * PAGE, o->min_s, b->cbuf, b->clens, b->out);
+			if (!pg.ok || !ba.ok) {
+				printf("%-8s %3d %-8s| FAILED (round trip)\n", codec_name(id), lv,
+				       data[k].name);
+				failures++;
+				continue;
 			}
-			for (unsigned k = 0; k < ndata; k++) {
-				struct result a = run(ctx, id, lv, data[k].pool, data[k].len, PAGE,
-						      min_s, cbuf, clens, out);
-				struct result b = run(ctx, id, lv, data[k].pool, data[k].len,
-						      BATCH * PAGE, min_s, cbuf, clens, out);
-				if (!a.ok || !b.ok) {
-					printf("%-8s %3d %-8s| FAILED (round trip)\n",
-					       codec_name(id), lv, data[k].name);
-					failures++;
-					continue;
-				}
-				printf("%-8s %3d %-8s| %13.0f %8.0f %6.2f | %17.0f %8.0f %6.2f\n",
-				       k == 0 ? codec_name(id) : "", lv, data[k].name, a.comp_mbs,
-				       a.decomp_mbs, a.ratio, b.comp_mbs, b.decomp_mbs, b.ratio);
-				fflush(stdout);
-			}
+			printf("%-8s %3d %-8s| %13.0f %8.0f %6.2f | %17.0f %8.0f %6.2f\n",
+			       k == 0 ? codec_name(id) : "", lv, data[k].name, pg.comp_mbs,
+			       pg.decomp_mbs, pg.ratio, ba.comp_mbs, ba.decomp_mbs, ba.ratio);
+			fflush(stdout);
 		}
 	}
+	return failures;
+}
 
-	if (!nfiles) {
+int main(int argc, char **argv)
+{
+	struct bench_opts o;
+	struct bench_bufs b;
+	struct dataset data[MAX_DATA];
+	int failures = 0;
+
+	if (parse_args(argc, argv, &o))
+		return 2;
+	/* The pool: 2 batches (quick) or 4 batches of pages per data kind. */
+	size_t pool_len = (o.quick ? 2 : 4) * (size_t)BATCH * PAGE;
+	unsigned ndata = o.nfiles ? o.nfiles : K_COUNT;
+	for (unsigned k = 0; k < o.nfiles; k++) {
+		if (load_file_pool(o.files[k], o.file_pool_max, &data[k]))
+			return 1;
+		if (data[k].len > pool_len)
+			pool_len = data[k].len;
+	}
+	if (alloc_bufs(pool_len, &b) || (!o.nfiles && generate_data(data, pool_len)))
+		return 1;
+
+	print_header(&o, pool_len);
+	for (unsigned i = 0; i < CODEC_COUNT; i++)
+		if (o.only < 0 || (int)i == o.only)
+			failures += measure_codec(&o, &b, (enum codec_id)i, data, ndata);
+
+	if (!o.nfiles) {
 		printf("\nzero-page scan (page_is_zero, one thread):\n");
-		zero_scan(1 << 20, min_s * 4);
-		zero_scan((quick ? 64u : 256u) << 20, min_s * 8);
+		zero_scan(1 << 20, o.min_s * 4);
+		zero_scan((o.quick ? 64u : 256u) << 20, o.min_s * 8);
 	}
 
 	for (unsigned k = 0; k < ndata; k++)
 		free(data[k].pool);
-	free(cbuf);
-	free(clens);
-	free(out);
-	codec_ctx_free(ctx);
+	free(b.cbuf);
+	free(b.clens);
+	free(b.out);
+	codec_ctx_free(b.ctx);
 	return failures ? 1 : 0;
 }

@@ -573,16 +573,9 @@ void accel_close(struct accel *a)
 	free(a);
 }
 
-int accel_open(const struct accel_config *cfg, struct accel **out, char *err, size_t errlen)
+/* The config's values within bounds: 0, or -EINVAL with the reason. */
+static int check_config(const struct accel_config *cfg, char *err, size_t errlen)
 {
-	char qat_err[384] = "";
-	int rc;
-
-	if (!cfg || !out || (!err && errlen)) {
-		if (err && errlen)
-			snprintf(err, errlen, "accel_open: bad arguments");
-		return -EINVAL;
-	}
 	if (cfg->kind != ACCEL_CPU && cfg->kind != ACCEL_QAT && cfg->kind != ACCEL_AUTO) {
 		snprintf(err, errlen, "offload engine: unknown kind %d", (int)cfg->kind);
 		return -EINVAL;
@@ -597,9 +590,19 @@ int accel_open(const struct accel_config *cfg, struct accel **out, char *err, si
 			 MAX_QUEUE_DEPTH);
 		return -EINVAL;
 	}
-	unsigned cpu_threads = cfg->threads ? cfg->threads : online_cpus();
-	unsigned qat_sessions = cfg->threads ? cfg->threads : DEFAULT_QAT_SESSIONS;
+	if ((unsigned)cfg->qat_fallback > ACCEL_QAT_FALLBACK_CPU ||
+	    (unsigned)cfg->qatzip_log > ACCEL_QATZIP_LOG_DEBUG) {
+		snprintf(err, errlen, "offload engine: unknown QAT fallback %d or QATzip log level %d",
+			 (int)cfg->qat_fallback, (int)cfg->qatzip_log);
+		return -EINVAL;
+	}
+	return 0;
+}
 
+/* An engine with its job slots and default queue, no backend yet. */
+static int engine_alloc(const struct accel_config *cfg, struct accel **out, char *err,
+			size_t errlen)
+{
 	struct accel *a = calloc(1, sizeof(*a));
 	if (!a) {
 		snprintf(err, errlen, "offload engine: out of memory");
@@ -615,22 +618,28 @@ int accel_open(const struct accel_config *cfg, struct accel **out, char *err, si
 	}
 	for (unsigned i = 0; i < a->depth; i++)
 		slot_release(a, &a->slots[a->depth - 1 - i]);
+	*out = a;
+	return 0;
+}
 
-	if ((unsigned)cfg->qat_fallback > ACCEL_QAT_FALLBACK_CPU ||
-	    (unsigned)cfg->qatzip_log > ACCEL_QATZIP_LOG_DEBUG) {
-		snprintf(err, errlen, "offload engine: unknown QAT fallback %d or QATzip log level %d",
-			 (int)cfg->qat_fallback, (int)cfg->qatzip_log);
-		accel_close(a);
-		return -EINVAL;
-	}
+/*
+ * The fallback choice: QAT first when asked for (or auto), then the CPU
+ * pool unless QAT was demanded without the CPU fallback. qat_err gets why
+ * QAT is not used. 0, or -errno with the reason in err.
+ */
+static int start_backends(struct accel *a, const struct accel_config *cfg, unsigned cpu_threads,
+			  unsigned qat_sessions, char *qat_err, size_t qat_errlen, char *err,
+			  size_t errlen)
+{
+	int rc;
+
 	/* QAT with the CPU fallback is ACCEL_AUTO under another name. */
 	bool strict_qat = cfg->kind == ACCEL_QAT && cfg->qat_fallback != ACCEL_QAT_FALLBACK_CPU;
 	bool want_cpu = cfg->kind != ACCEL_QAT || !strict_qat;
 	if (cfg->kind == ACCEL_QAT || cfg->kind == ACCEL_AUTO) {
-		rc = open_qat(a, cfg, qat_sessions, qat_err, sizeof(qat_err));
+		rc = open_qat(a, cfg, qat_sessions, qat_err, qat_errlen);
 		if (rc != 0 && strict_qat) {
 			snprintf(err, errlen, "%s", qat_err);
-			accel_close(a);
 			return rc;
 		}
 		if (rc != 0 && cfg->kind == ACCEL_QAT)
@@ -641,13 +650,17 @@ int accel_open(const struct accel_config *cfg, struct accel **out, char *err, si
 	}
 	if (want_cpu) {
 		rc = pool_start(a, &a->cpu, &accel_cpu_ops, NULL, cpu_threads, err, errlen);
-		if (rc != 0) {
-			accel_close(a);
+		if (rc != 0)
 			return rc;
-		}
 		a->has_cpu = true;
 	}
+	return 0;
+}
 
+/* a->in_use and a->desc: which backend serves jobs, in words. */
+static void describe_engine(struct accel *a, const struct accel_config *cfg, unsigned cpu_threads,
+			    unsigned qat_sessions, const char *qat_err)
+{
 	if (a->has_qat) {
 		char ver[200];
 		accel_qat_version(a->qatlib, ver, sizeof(ver));
@@ -673,6 +686,32 @@ int accel_open(const struct accel_config *cfg, struct accel **out, char *err, si
 			snprintf(a->desc, sizeof(a->desc), "cpu (%u %s)", cpu_threads,
 				 plural(cpu_threads, "thread", "threads"));
 	}
+}
+
+int accel_open(const struct accel_config *cfg, struct accel **out, char *err, size_t errlen)
+{
+	char qat_err[384] = "";
+	struct accel *a;
+	int rc;
+
+	if (!cfg || !out || (!err && errlen)) {
+		if (err && errlen)
+			snprintf(err, errlen, "accel_open: bad arguments");
+		return -EINVAL;
+	}
+	if ((rc = check_config(cfg, err, errlen)))
+		return rc;
+	unsigned cpu_threads = cfg->threads ? cfg->threads : online_cpus();
+	unsigned qat_sessions = cfg->threads ? cfg->threads : DEFAULT_QAT_SESSIONS;
+
+	if ((rc = engine_alloc(cfg, &a, err, errlen)))
+		return rc;
+	if ((rc = start_backends(a, cfg, cpu_threads, qat_sessions, qat_err, sizeof(qat_err), err,
+				 errlen))) {
+		accel_close(a);
+		return rc;
+	}
+	describe_engine(a, cfg, cpu_threads, qat_sessions, qat_err);
 	*out = a;
 	return 0;
 }

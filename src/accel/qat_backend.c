@@ -198,15 +198,10 @@ void accel_qat_unload(struct accel_qat *q)
 	free(q);
 }
 
-int accel_qat_load(const struct accel_config *cfg, struct accel_qat **out, char *err,
-		   size_t errlen)
+/* dlopen()s the library at path (the system's when empty) into q->dl:
+ * 0, or -ENOENT with the reason. */
+static int open_library(struct accel_qat *q, const char *path, char *err, size_t errlen)
 {
-	const char *path = cfg->qatzip_path;
-	struct accel_qat *q = calloc(1, sizeof(*q));
-	if (!q) {
-		snprintf(err, errlen, "QAT: out of memory");
-		return -ENOMEM;
-	}
 	snprintf(q->path, sizeof(q->path), "%s", path && path[0] ? path : QAT_DEFAULT_LIB);
 	/*
 	 * RTLD_NODELETE: QATzip and the QAT user-space driver under it keep
@@ -220,10 +215,15 @@ int accel_qat_load(const struct accel_config *cfg, struct accel_qat **out, char 
 		snprintf(err, errlen,
 			 "QAT: cannot load %s: %s (QATzip is not in Debian; install it from Intel)",
 			 q->path, why ? why : "unknown error");
-		free(q);
 		return -ENOENT;
 	}
+	return 0;
+}
 
+/* Every QATzip function vmig calls: 0, or -ENOSYS naming one missing. The
+ * version, log-level and stand-in functions are optional (NULL if absent). */
+static int look_up_symbols(struct accel_qat *q, char *err, size_t errlen)
+{
 	static const char *const required[] = {
 		"qzInit",	      "qzSetupSessionDeflate", "qzGetDefaultsDeflate", "qzCompress",
 		"qzDecompress",	      "qzTeardownSession",     "qzClose",
@@ -234,7 +234,6 @@ int accel_qat_load(const struct accel_config *cfg, struct accel_qat **out, char 
 				 "QAT: %s has no %s (QATzip 1.1 or later is needed for raw deflate "
 				 "sessions)",
 				 q->path, required[i]);
-			accel_qat_unload(q);
 			return -ENOSYS;
 		}
 	}
@@ -249,16 +248,17 @@ int accel_qat_load(const struct accel_config *cfg, struct accel_qat **out, char 
 	LOOKUP(q, component_versions, "qzGetSoftwareComponentVersionList");
 	LOOKUP(q, standin_version, "vmig_qat_standin_version");
 	LOOKUP(q, set_log_level, "qzSetLogLevel");
-	q->sw_backup = cfg->qat_fallback == ACCEL_QAT_FALLBACK_QATZIP;
-	/* Process-wide in QATzip; before any call that could log. */
-	if (q->set_log_level)
-		q->set_log_level((int)cfg->qatzip_log);
+	return 0;
+}
 
-	/*
-	 * The struct layout check: the library writes its defaults into a
-	 * buffer larger than our struct (a newer, longer struct cannot
-	 * overrun it), and they must read back sensibly through our layout.
-	 */
+/*
+ * The struct layout check: the library writes its defaults into a
+ * buffer larger than our struct (a newer, longer struct cannot
+ * overrun it), and they must read back sensibly through our layout.
+ * Keeps them in q->defaults. 0, or -EIO/-EPROTO with the reason.
+ */
+static int check_session_layout(struct accel_qat *q, char *err, size_t errlen)
+{
 	union {
 		QzSessionParamsDeflate_T p;
 		unsigned char room[1024];
@@ -268,7 +268,6 @@ int accel_qat_load(const struct accel_config *cfg, struct accel_qat **out, char 
 	if (rc != QZ_OK) {
 		snprintf(err, errlen, "QAT: %s: qzGetDefaultsDeflate: %s (%d)", q->path,
 			 qz_rc_name(rc), rc);
-		accel_qat_unload(q);
 		return -EIO;
 	}
 	if (d.p.common_params.comp_algorithm != QZ_DEFLATE ||
@@ -281,10 +280,38 @@ int accel_qat_load(const struct accel_config *cfg, struct accel_qat **out, char 
 			 q->path, d.p.common_params.comp_algorithm,
 			 (unsigned)d.p.common_params.direction, (unsigned)d.p.huffman_hdr,
 			 (unsigned)d.p.data_fmt);
-		accel_qat_unload(q);
 		return -EPROTO;
 	}
 	q->defaults = d.p;
+	return 0;
+}
+
+int accel_qat_load(const struct accel_config *cfg, struct accel_qat **out, char *err,
+		   size_t errlen)
+{
+	int rc;
+	struct accel_qat *q = calloc(1, sizeof(*q));
+	if (!q) {
+		snprintf(err, errlen, "QAT: out of memory");
+		return -ENOMEM;
+	}
+	if ((rc = open_library(q, cfg->qatzip_path, err, errlen))) {
+		free(q);
+		return rc;
+	}
+	if ((rc = look_up_symbols(q, err, errlen))) {
+		accel_qat_unload(q);
+		return rc;
+	}
+	q->sw_backup = cfg->qat_fallback == ACCEL_QAT_FALLBACK_QATZIP;
+	/* Process-wide in QATzip; before any call that could log. */
+	if (q->set_log_level)
+		q->set_log_level((int)cfg->qatzip_log);
+
+	if ((rc = check_session_layout(q, err, errlen))) {
+		accel_qat_unload(q);
+		return rc;
+	}
 	codec_levels(CODEC_DEFLATE, &q->lvl_min, &q->lvl_max, &q->lvl_def);
 	if (q->lvl_max < q->lvl_min || q->lvl_max - q->lvl_min >= MAX_LEVELS) {
 		snprintf(err, errlen, "QAT: deflate levels %d..%d: more than %d", q->lvl_min,

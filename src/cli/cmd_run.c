@@ -133,9 +133,183 @@ static int check_accel_opts(const struct run_opts *o)
 	return 0;
 }
 
-static int parse_args(int argc, char **argv, struct run_opts *o)
+/* What parse_vm_value and parse_incoming_value return for an option of another group. */
+#define NOT_THIS_GROUP 1
+
+/* Every option's default: a 256 MiB, one-vCPU VM; incoming limits from this host. */
+static void set_defaults(struct run_opts *o)
 {
 	struct vm_config *cfg = &o->cfg;
+
+	memset(o, 0, sizeof(*o));
+	o->incoming_timeout_ms = -1;
+	o->resume_timeout_ms = CLI_RESUME_TIMEOUT_DEFAULT_S * 1000ull;
+	o->max_mem = host_mem_bytes();
+	o->max_vcpus = host_cpus();
+	cfg->mem_bytes = 256ull << 20;
+	cfg->nr_vcpus = 1;
+	cfg->boot = BOOT_AUTO;
+}
+
+/* --boot's value into *mode: 0, or -EINVAL after saying it is unknown. */
+static int parse_boot_mode(const char *arg, enum boot_mode *mode)
+{
+	if (!strcmp(arg, "auto"))
+		*mode = BOOT_AUTO;
+	else if (!strcmp(arg, "direct"))
+		*mode = BOOT_DIRECT;
+	else if (!strcmp(arg, "multiboot"))
+		*mode = BOOT_MULTIBOOT;
+	else {
+		fprintf(stderr, "vmig run: invalid --boot '%s': want auto, direct or multiboot\n",
+			arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The options of the VM to boot (guest, boot, memory, dirty tracking, control):
+ * 0, -EINVAL after saying what is wrong, or NOT_THIS_GROUP. */
+static int parse_vm_value(int c, const char *arg, struct vm_config *cfg)
+{
+	uint64_t v;
+
+	switch (c) {
+	case 'm':
+		if (parse_size(arg, 1ull << 20, &v) || v < MEM_MIN || v > MEM_MAX ||
+		    v % (2ull << 20)) {
+			fprintf(
+			    stderr,
+			    "vmig run: invalid --mem '%s': want 16M..128G, a multiple of 2 MiB\n",
+			    arg);
+			return -EINVAL;
+		}
+		cfg->mem_bytes = v;
+		return 0;
+	case 'c':
+		if (parse_u64(arg, 1, 64, &v)) {
+			fprintf(stderr, "vmig run: invalid --vcpus '%s': want 1..64\n", arg);
+			return -EINVAL;
+		}
+		cfg->nr_vcpus = (unsigned)v;
+		return 0;
+	case 'g': cfg->guest_path = arg; return 0;
+	case 'a': cfg->guest_args = arg; return 0;
+	case OPT_MODULE:
+		if (cfg->modules) {
+			fprintf(stderr, "vmig run: --module given twice: list the files in one, "
+					"comma-separated\n");
+			return -EINVAL;
+		}
+		cfg->modules = arg;
+		return 0;
+	case 'b': return parse_boot_mode(arg, &cfg->boot);
+	case 's': cfg->serial = arg; return 0;
+	case OPT_DIRTY_RING:
+		if (parse_u64(arg, DIRTY_RING_MIN_ENTRIES, DIRTY_RING_MAX_ENTRIES, &v) ||
+		    (v & (v - 1))) {
+			fprintf(stderr,
+				"vmig run: invalid --dirty-ring '%s': want a power of two, "
+				"%u..%u entries per vCPU\n",
+				arg, DIRTY_RING_MIN_ENTRIES, DIRTY_RING_MAX_ENTRIES);
+			return -EINVAL;
+		}
+		cfg->dirty_ring_entries = (uint32_t)v;
+		return 0;
+	case 'C': cfg->control_path = arg; return 0;
+	}
+	return NOT_THIS_GROUP;
+}
+
+/* The options of an incoming migration (limits, offload, TLS):
+ * 0, -EINVAL after saying what is wrong, or NOT_THIS_GROUP. */
+static int parse_incoming_value(int c, const char *arg, struct run_opts *o)
+{
+	uint64_t v;
+
+	switch (c) {
+	case 'i': o->incoming = arg; return 0;
+	case 'T':
+		if (parse_u64(arg, 1, 86400, &v)) {
+			fprintf(stderr,
+				"vmig run: invalid --incoming-timeout '%s': want 1..86400 s\n",
+				arg);
+			return -EINVAL;
+		}
+		o->incoming_timeout_ms = (int)(v * 1000);
+		return 0;
+	case 'M':
+		if (parse_size(arg, 1ull << 20, &v) || v < MEM_MIN) {
+			fprintf(stderr,
+				"vmig run: invalid --max-mem '%s': want a size of 16M or more\n",
+				arg);
+			return -EINVAL;
+		}
+		o->max_mem = v;
+		return 0;
+	case 'V':
+		if (parse_u64(arg, 1, 64, &v)) {
+			fprintf(stderr, "vmig run: invalid --max-vcpus '%s': want 1..64\n", arg);
+			return -EINVAL;
+		}
+		o->max_vcpus = (unsigned)v;
+		return 0;
+	case OPT_RESUME_TIMEOUT:
+		if (parse_u64(arg, 0, 86400, &v)) {
+			fprintf(stderr,
+				"vmig run: invalid --resume-timeout '%s': want 0..86400 s\n", arg);
+			return -EINVAL;
+		}
+		o->resume_timeout_ms = v * 1000;
+		return 0;
+	case OPT_ACCEL: o->accel = arg; return 0;
+	case OPT_QATZIP_PATH: o->qatzip_path = arg; return 0;
+	case OPT_QAT_FALLBACK: o->qat_fallback = arg; return 0;
+	case OPT_QATZIP_LOG: o->qatzip_log = arg; return 0;
+	case OPT_TLS_CREDS: o->tls.creds = arg; return 0;
+	case OPT_TLS_PSK: o->tls.psk = arg; return 0;
+	case OPT_TLS_HOSTNAME: o->tls.hostname = arg; return 0;
+	}
+	return NOT_THIS_GROUP;
+}
+
+/* Options that go together or exclude each other, once all are read:
+ * 0, or -EINVAL after saying which clash. */
+static int check_combination(struct run_opts *o)
+{
+	const struct vm_config *cfg = &o->cfg;
+
+	if (check_accel_opts(o))
+		return -EINVAL;
+	if (o->incoming) {
+		if (cfg->guest_path) {
+			fprintf(stderr,
+				"vmig run: --guest and --incoming exclude each other: the guest "
+				"comes from the migration\n");
+			return -EINVAL;
+		}
+		if (cfg->modules) {
+			fprintf(stderr, "vmig run: --module and --incoming exclude each other: the "
+					"modules arrive in the guest's RAM\n");
+			return -EINVAL;
+		}
+		return tls_args_check("vmig run", &o->tls, true) ? -EINVAL : 0;
+	}
+	if (o->tls.creds || o->tls.psk || o->tls.hostname) {
+		fprintf(stderr, "vmig run: --tls-creds, --tls-psk and --tls-hostname go with "
+				"--incoming (the source's are given to vmig migrate)\n");
+		return -EINVAL;
+	}
+	if (!cfg->guest_path) {
+		fprintf(stderr, "vmig run: --guest FILE is required (or --incoming URI)\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The command line into o: 0, 1 after --help, or -EINVAL after saying what is wrong. */
+static int parse_args(int argc, char **argv, struct run_opts *o)
+{
 	static const struct option opts[] = {
 		{"mem", required_argument, NULL, 'm'},
 		{"vcpus", required_argument, NULL, 'c'},
@@ -161,150 +335,35 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	uint64_t v;
-	int c;
+	int c, r;
 
-	memset(o, 0, sizeof(*o));
-	o->incoming_timeout_ms = -1;
-	o->resume_timeout_ms = CLI_RESUME_TIMEOUT_DEFAULT_S * 1000ull;
-	o->max_mem = host_mem_bytes();
-	o->max_vcpus = host_cpus();
-	cfg->mem_bytes = 256ull << 20;
-	cfg->nr_vcpus = 1;
-	cfg->boot = BOOT_AUTO;
+	set_defaults(o);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":m:c:g:a:b:s:C:i:T:M:V:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'm':
-			if (parse_size(optarg, 1ull << 20, &v) || v < MEM_MIN || v > MEM_MAX ||
-			    v % (2ull << 20)) {
-				fprintf(stderr,
-					"vmig run: invalid --mem '%s': want 16M..128G, a multiple of 2 MiB\n",
-					optarg);
-				return -EINVAL;
-			}
-			cfg->mem_bytes = v;
-			break;
-		case 'c':
-			if (parse_u64(optarg, 1, 64, &v)) {
-				fprintf(stderr, "vmig run: invalid --vcpus '%s': want 1..64\n", optarg);
-				return -EINVAL;
-			}
-			cfg->nr_vcpus = (unsigned)v;
-			break;
-		case 'g': cfg->guest_path = optarg; break;
-		case 'a': cfg->guest_args = optarg; break;
-		case OPT_MODULE:
-			if (cfg->modules) {
-				fprintf(stderr, "vmig run: --module given twice: list the files in one, "
-						"comma-separated\n");
-				return -EINVAL;
-			}
-			cfg->modules = optarg;
-			break;
-		case 'b':
-			if (!strcmp(optarg, "auto"))
-				cfg->boot = BOOT_AUTO;
-			else if (!strcmp(optarg, "direct"))
-				cfg->boot = BOOT_DIRECT;
-			else if (!strcmp(optarg, "multiboot"))
-				cfg->boot = BOOT_MULTIBOOT;
-			else {
-				fprintf(stderr, "vmig run: invalid --boot '%s': want auto, direct or multiboot\n",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case 's': cfg->serial = optarg; break;
-		case OPT_DIRTY_RING:
-			if (parse_u64(optarg, DIRTY_RING_MIN_ENTRIES, DIRTY_RING_MAX_ENTRIES, &v) ||
-			    (v & (v - 1))) {
-				fprintf(stderr, "vmig run: invalid --dirty-ring '%s': want a power of two, "
-						"%u..%u entries per vCPU\n", optarg, DIRTY_RING_MIN_ENTRIES,
-					DIRTY_RING_MAX_ENTRIES);
-				return -EINVAL;
-			}
-			cfg->dirty_ring_entries = (uint32_t)v;
-			break;
-		case 'C': cfg->control_path = optarg; break;
-		case 'i': o->incoming = optarg; break;
-		case 'T':
-			if (parse_u64(optarg, 1, 86400, &v)) {
-				fprintf(stderr, "vmig run: invalid --incoming-timeout '%s': want 1..86400 s\n",
-					optarg);
-				return -EINVAL;
-			}
-			o->incoming_timeout_ms = (int)(v * 1000);
-			break;
-		case 'M':
-			if (parse_size(optarg, 1ull << 20, &v) || v < MEM_MIN) {
-				fprintf(stderr, "vmig run: invalid --max-mem '%s': want a size of 16M or more\n",
-					optarg);
-				return -EINVAL;
-			}
-			o->max_mem = v;
-			break;
-		case 'V':
-			if (parse_u64(optarg, 1, 64, &v)) {
-				fprintf(stderr, "vmig run: invalid --max-vcpus '%s': want 1..64\n", optarg);
-				return -EINVAL;
-			}
-			o->max_vcpus = (unsigned)v;
-			break;
-		case OPT_RESUME_TIMEOUT:
-			if (parse_u64(optarg, 0, 86400, &v)) {
-				fprintf(stderr, "vmig run: invalid --resume-timeout '%s': want 0..86400 s\n",
-					optarg);
-				return -EINVAL;
-			}
-			o->resume_timeout_ms = v * 1000;
-			break;
-		case OPT_ACCEL: o->accel = optarg; break;
-		case OPT_QATZIP_PATH: o->qatzip_path = optarg; break;
-		case OPT_QAT_FALLBACK: o->qat_fallback = optarg; break;
-		case OPT_QATZIP_LOG: o->qatzip_log = optarg; break;
-		case OPT_TLS_CREDS: o->tls.creds = optarg; break;
-		case OPT_TLS_PSK: o->tls.psk = optarg; break;
-		case OPT_TLS_HOSTNAME: o->tls.hostname = optarg; break;
-		case 'h': usage(stdout); return 1;
-		case ':':
+		if (c == 'h') {
+			usage(stdout);
+			return 1;
+		}
+		if (c == ':') {
 			fprintf(stderr, "vmig run: option '%s' needs a value\n", argv[optind - 1]);
 			return -EINVAL;
-		default:
+		}
+		r = parse_vm_value(c, optarg, &o->cfg);
+		if (r == NOT_THIS_GROUP)
+			r = parse_incoming_value(c, optarg, o);
+		if (r == NOT_THIS_GROUP) {
 			fprintf(stderr, "vmig run: unknown option '%s'\n", argv[optind - 1]);
 			return -EINVAL;
 		}
+		if (r)
+			return r;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "vmig run: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (check_accel_opts(o))
-		return -EINVAL;
-	if (o->incoming) {
-		if (cfg->guest_path) {
-			fprintf(stderr, "vmig run: --guest and --incoming exclude each other: the guest "
-					"comes from the migration\n");
-			return -EINVAL;
-		}
-		if (cfg->modules) {
-			fprintf(stderr, "vmig run: --module and --incoming exclude each other: the "
-					"modules arrive in the guest's RAM\n");
-			return -EINVAL;
-		}
-		return tls_args_check("vmig run", &o->tls, true) ? -EINVAL : 0;
-	}
-	if (o->tls.creds || o->tls.psk || o->tls.hostname) {
-		fprintf(stderr, "vmig run: --tls-creds, --tls-psk and --tls-hostname go with --incoming (the source's "
-				"are given to vmig migrate)\n");
-		return -EINVAL;
-	}
-	if (!cfg->guest_path) {
-		fprintf(stderr, "vmig run: --guest FILE is required (or --incoming URI)\n");
-		return -EINVAL;
-	}
-	return 0;
+	return check_combination(o);
 }
 
 /* Waits for the VM to end or for SIGINT/SIGTERM (which end it). */

@@ -85,34 +85,31 @@ static void set_tss_desc(uint8_t *gdt, unsigned index, uint64_t base, uint32_t l
 	memcpy(gdt + index * 8 + 8, &hi, 8);
 }
 
-int boot_direct_prepare(const struct guest_image *img, struct guest_memory *mem,
-			const struct boot_args *args, struct boot_plan *plan, char *err,
-			size_t errlen)
+/* The header's promises checked against the loaded image and the vCPUs asked for. */
+static int check_header(const struct vmig_boot_header *hdr, const struct elf_loaded *ld,
+			unsigned nr_vcpus, char *err, size_t errlen)
 {
-	struct vmig_boot_header hdr;
-	struct elf_loaded ld;
-	int r;
-
-	if ((r = boot_direct_find_header(img, &hdr, err, errlen)))
-		return r;
-	if ((r = elf_load(img, mem, VMIG_GUEST_LOAD_ADDR, &ld, err, errlen)))
-		return r;
-	if (args->nr_vcpus > hdr.max_vcpus || args->nr_vcpus > VMIG_MAX_VCPUS) {
+	if (nr_vcpus > hdr->max_vcpus || nr_vcpus > VMIG_MAX_VCPUS) {
 		snprintf(err, errlen, "guest supports at most %u vCPUs, %u requested",
-			 hdr.max_vcpus < VMIG_MAX_VCPUS ? hdr.max_vcpus : VMIG_MAX_VCPUS,
-			 args->nr_vcpus);
+			 hdr->max_vcpus < VMIG_MAX_VCPUS ? hdr->max_vcpus : VMIG_MAX_VCPUS,
+			 nr_vcpus);
 		return -EINVAL;
 	}
-	if (!in_image(hdr.entry64, 1, &ld) || !in_image(hdr.isr_table, VMIG_NR_ISR * 8, &ld) ||
-	    !hdr.ustack_size || !hdr.kstack_size || hdr.ustack_size % 16 || hdr.kstack_size % 16 ||
-	    !in_image(hdr.ustack_base, hdr.ustack_size * hdr.max_vcpus, &ld) ||
-	    !in_image(hdr.kstack_base, hdr.kstack_size * hdr.max_vcpus, &ld)) {
+	if (!in_image(hdr->entry64, 1, ld) || !in_image(hdr->isr_table, VMIG_NR_ISR * 8, ld) ||
+	    !hdr->ustack_size || !hdr->kstack_size || hdr->ustack_size % 16 ||
+	    hdr->kstack_size % 16 ||
+	    !in_image(hdr->ustack_base, hdr->ustack_size * hdr->max_vcpus, ld) ||
+	    !in_image(hdr->kstack_base, hdr->kstack_size * hdr->max_vcpus, ld)) {
 		snprintf(err, errlen, "guest boot header points outside the loaded image");
 		return -EINVAL;
 	}
+	return 0;
+}
 
-	/* Identity map all of guest-physical space up to the top of RAM with
-	 * 2 MiB pages, user-accessible (the guest lives in ring 3). */
+/* Identity map all of guest-physical space up to the top of RAM with
+ * 2 MiB pages, user-accessible (the guest lives in ring 3). */
+static int build_page_tables(struct guest_memory *mem, char *err, size_t errlen)
+{
 	uint64_t top = guest_memory_top(mem);
 	uint64_t nr_pd = (top + (1ull << 30) - 1) >> 30;
 	uint64_t pd_base = VMIG_DIRECT_PGTABLE + 0x2000;
@@ -131,50 +128,67 @@ int boot_direct_prepare(const struct guest_image *img, struct guest_memory *mem,
 		pdpt[i] = (pd_base + i * 0x1000) | PTE_P | PTE_RW | PTE_US;
 	for (uint64_t i = 0; i < nr_pd * 512; i++)
 		pd[i] = (i << 21) | PTE_P | PTE_RW | PTE_US | PTE_PS;
+	return 0;
+}
 
-	/* GDT: kernel code/data, user data/code, then one TSS per vCPU. */
+/* GDT: kernel code/data, user data/code, then one TSS per vCPU. */
+static void build_gdt(struct guest_memory *mem, unsigned nr_vcpus)
+{
 	uint8_t *gdt = guest_memory_ptr(mem, VMIG_DIRECT_GDT, 0x1000);
 	memset(gdt, 0, 0x1000);
 	const uint64_t descs[] = {0, GDT_KCODE64, GDT_KDATA, GDT_UCODE32, GDT_UDATA, GDT_UCODE64};
 	memcpy(gdt, descs, sizeof(descs));
-	for (unsigned i = 0; i < args->nr_vcpus; i++)
-		set_tss_desc(gdt, GDT_TSS_INDEX(i), VMIG_DIRECT_TSS + i * TSS_STRIDE,
-			     tss_limit(i));
+	for (unsigned i = 0; i < nr_vcpus; i++)
+		set_tss_desc(gdt, GDT_TSS_INDEX(i), VMIG_DIRECT_TSS + i * TSS_STRIDE, tss_limit(i));
+}
 
-	/* One TSS per vCPU: RSP0 is that vCPU's ring-0 stack for faults. All
-	 * of them point at one shared I/O bitmap that allows every port. */
+/* One TSS per vCPU: RSP0 is that vCPU's ring-0 stack for faults. All
+ * of them point at one shared I/O bitmap that allows every port. */
+static void build_tss(struct guest_memory *mem, const struct vmig_boot_header *hdr,
+		      unsigned nr_vcpus)
+{
 	uint8_t *tss = guest_memory_ptr(mem, VMIG_DIRECT_TSS, VMIG_MAX_VCPUS * TSS_STRIDE);
 	memset(tss, 0, VMIG_MAX_VCPUS * TSS_STRIDE);
-	for (unsigned i = 0; i < args->nr_vcpus; i++) {
+	for (unsigned i = 0; i < nr_vcpus; i++) {
 		uint8_t *t = tss + i * TSS_STRIDE;
-		uint64_t rsp0 = hdr.kstack_base + (uint64_t)(i + 1) * hdr.kstack_size;
-		uint16_t iomap = (uint16_t)(VMIG_DIRECT_IOBITMAP - (VMIG_DIRECT_TSS + i * TSS_STRIDE));
+		uint64_t rsp0 = hdr->kstack_base + (uint64_t)(i + 1) * hdr->kstack_size;
+		uint16_t iomap =
+		    (uint16_t)(VMIG_DIRECT_IOBITMAP - (VMIG_DIRECT_TSS + i * TSS_STRIDE));
 		memcpy(t + 4, &rsp0, 8);
 		memcpy(t + 0x66, &iomap, 2);
 	}
 	uint8_t *iobitmap = guest_memory_ptr(mem, VMIG_DIRECT_IOBITMAP, IOBITMAP_BYTES + 1);
 	memset(iobitmap, 0, IOBITMAP_BYTES);
 	iobitmap[IOBITMAP_BYTES] = 0xff; /* the CPU may read one byte past the map */
+}
 
-	/* IDT: exception vectors and the ring-3-callable halt gate. */
+/* IDT: exception vectors and the ring-3-callable halt gate. */
+static int build_idt(struct guest_memory *mem, const struct vmig_boot_header *hdr,
+		     const struct elf_loaded *ld, char *err, size_t errlen)
+{
 	uint8_t *idt = guest_memory_ptr(mem, VMIG_DIRECT_IDT, 0x1000);
-	const uint64_t *isr = guest_memory_ptr(mem, hdr.isr_table, VMIG_NR_ISR * 8);
+	const uint64_t *isr = guest_memory_ptr(mem, hdr->isr_table, VMIG_NR_ISR * 8);
 	memset(idt, 0, 0x1000);
 	for (unsigned v = 0; v < 32; v++) {
-		if (!in_image(isr[v], 1, &ld)) {
+		if (!in_image(isr[v], 1, ld)) {
 			snprintf(err, errlen, "guest ISR %u at 0x%llx is outside the image", v,
 				 (unsigned long long)isr[v]);
 			return -EINVAL;
 		}
 		set_gate(idt, v, isr[v], 0);
 	}
-	if (!in_image(isr[32], 1, &ld)) {
+	if (!in_image(isr[32], 1, ld)) {
 		snprintf(err, errlen, "guest halt handler is outside the image");
 		return -EINVAL;
 	}
 	set_gate(idt, VMIG_HALT_VECTOR, isr[32], 3);
+	return 0;
+}
 
-	/* Boot info and command line. */
+/* Boot info and command line; *out is the boot info, for the module list. */
+static int write_boot_info(struct guest_memory *mem, const struct boot_args *args,
+			   struct vmig_boot_info **out, char *err, size_t errlen)
+{
 	struct vmig_boot_info *bi = guest_memory_ptr(mem, VMIG_DIRECT_BOOT_INFO, sizeof(*bi));
 	char *cmd = guest_memory_ptr(mem, VMIG_DIRECT_CMDLINE, 0x1000);
 	size_t cl = args->cmdline ? strlen(args->cmdline) : 0;
@@ -199,6 +213,29 @@ int boot_direct_prepare(const struct guest_image *img, struct guest_memory *mem,
 		if (end > base)
 			bi->mem[bi->nr_mem++] = (struct vmig_mem_range){base, end - base};
 	}
+	*out = bi;
+	return 0;
+}
+
+int boot_direct_prepare(const struct guest_image *img, struct guest_memory *mem,
+			const struct boot_args *args, struct boot_plan *plan, char *err,
+			size_t errlen)
+{
+	struct vmig_boot_header hdr;
+	struct vmig_boot_info *bi;
+	struct elf_loaded ld;
+	int r;
+
+	if ((r = boot_direct_find_header(img, &hdr, err, errlen)) ||
+	    (r = elf_load(img, mem, VMIG_GUEST_LOAD_ADDR, &ld, err, errlen)) ||
+	    (r = check_header(&hdr, &ld, args->nr_vcpus, err, errlen)) ||
+	    (r = build_page_tables(mem, err, errlen)))
+		return r;
+	build_gdt(mem, args->nr_vcpus);
+	build_tss(mem, &hdr, args->nr_vcpus);
+	if ((r = build_idt(mem, &hdr, &ld, err, errlen)) ||
+	    (r = write_boot_info(mem, args, &bi, err, errlen)))
+		return r;
 
 	uint64_t image_end = ld.highest > hdr.image_end ? ld.highest : hdr.image_end;
 	if ((r = boot_modules_load(args->modules, mem, image_end, &bi->mods_count, &bi->mods_addr,

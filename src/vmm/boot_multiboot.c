@@ -99,6 +99,92 @@ bad:
 	return -ENOEXEC;
 }
 
+/* Loads the a.out-kludge layout or the ELF the header announces:
+ * *entry and *image_end (bss included) on success. */
+static int load_kernel(const struct guest_image *img, struct guest_memory *mem,
+		       const struct mb_header *h, size_t off, uint64_t *entry, uint64_t *image_end,
+		       char *err, size_t errlen)
+{
+	int r;
+
+	if (h->flags & MB_FLAG_AOUT_KLUDGE) {
+		if ((r = load_aout_kludge(img, mem, h, off, entry, err, errlen)))
+			return r;
+		*image_end = h->bss_end_addr ? h->bss_end_addr
+			   : h->load_end_addr ? h->load_end_addr
+					      : h->load_addr + (img->size - off);
+	} else {
+		struct elf_loaded ld;
+		if ((r = elf_load(img, mem, VMIG_GUEST_LOAD_ADDR, &ld, err, errlen)))
+			return r;
+		if (ld.elf_class != 32) {
+			snprintf(err, errlen, "multiboot needs a 32-bit ELF (this one is 64-bit)");
+			return -ENOEXEC;
+		}
+		*entry = ld.entry;
+		*image_end = ld.highest;
+	}
+	if (!guest_memory_ptr(mem, *entry, 1)) {
+		snprintf(err, errlen, "multiboot entry 0x%llx is outside guest RAM",
+			 (unsigned long long)*entry);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+/* Command line: the user's arguments plus what only the VMM knows; and the
+ * boot loader's name. */
+static int write_cmdline_and_name(struct guest_memory *mem, const struct boot_args *args, char *err,
+				  size_t errlen)
+{
+	char *cmd = guest_memory_ptr(mem, MBI_CMDLINE_ADDR, 0x1000);
+	int n = snprintf(cmd, 0x1000, "%s", args->cmdline ? args->cmdline : "");
+	if (n >= 0x1000 - 32) {
+		snprintf(err, errlen, "guest arguments are too long (%d bytes)", n);
+		return -EINVAL;
+	}
+	if (args->tsc_khz && !strstr(cmd, "tsckhz="))
+		snprintf(cmd + n, 0x1000 - (size_t)n, "%stsckhz=%" PRIu64, n ? " " : "",
+			 args->tsc_khz);
+	char *name = guest_memory_ptr(mem, MBI_NAME_ADDR, 16);
+	strcpy(name, "vmig");
+	return 0;
+}
+
+/* Memory map: low RAM (minus the EBDA/BIOS hole, as a PC has), RAM.
+ * Returns the number of entries. */
+static unsigned write_memory_map(struct guest_memory *mem)
+{
+	struct mb_mmap_entry *mm = guest_memory_ptr(mem, MBI_MMAP_ADDR, 8 * sizeof(*mm));
+	unsigned nmm = 0;
+	uint64_t low_top = mem->regions[0].size;
+	mm[nmm++] = (struct mb_mmap_entry){20, 0, 0x9fc00, 1};
+	mm[nmm++] = (struct mb_mmap_entry){20, 0x9fc00, 0x400, 2};
+	mm[nmm++] = (struct mb_mmap_entry){20, 0xf0000, 0x10000, 2};
+	mm[nmm++] = (struct mb_mmap_entry){20, 0x100000, low_top - 0x100000, 1};
+	if (mem->nr_regions > 1)
+		mm[nmm++] = (struct mb_mmap_entry){20, mem->regions[1].gpa, mem->regions[1].size, 1};
+	return nmm;
+}
+
+/* The info structure EBX points at, over what the steps before wrote. */
+static void write_info(struct guest_memory *mem, unsigned nmm, uint32_t mods_count,
+		       uint64_t mods_addr)
+{
+	uint64_t low_top = mem->regions[0].size;
+	struct mb_info *mbi = guest_memory_ptr(mem, MBI_ADDR, sizeof(*mbi));
+	memset(mbi, 0, sizeof(*mbi));
+	mbi->flags = MBI_MEM | MBI_CMDLINE | MBI_MMAP | MBI_LOADER_NAME | MBI_MODS;
+	mbi->mods_count = mods_count;
+	mbi->mods_addr = (uint32_t)mods_addr;
+	mbi->mem_lower = 639;
+	mbi->mem_upper = (uint32_t)((low_top - 0x100000) >> 10);
+	mbi->cmdline = MBI_CMDLINE_ADDR;
+	mbi->mmap_addr = MBI_MMAP_ADDR;
+	mbi->mmap_length = nmm * (uint32_t)sizeof(struct mb_mmap_entry);
+	mbi->boot_loader_name = MBI_NAME_ADDR;
+}
+
 int boot_multiboot_prepare(const struct guest_image *img, struct guest_memory *mem,
 			   const struct boot_args *args, struct boot_plan *plan, char *err,
 			   size_t errlen)
@@ -117,52 +203,10 @@ int boot_multiboot_prepare(const struct guest_image *img, struct guest_memory *m
 			 h.flags);
 		return -ENOEXEC;
 	}
-	if (h.flags & MB_FLAG_AOUT_KLUDGE) {
-		if ((r = load_aout_kludge(img, mem, &h, off, &entry, err, errlen)))
-			return r;
-		image_end = h.bss_end_addr ? h.bss_end_addr
-			  : h.load_end_addr ? h.load_end_addr
-					    : h.load_addr + (img->size - off);
-	} else {
-		struct elf_loaded ld;
-		if ((r = elf_load(img, mem, VMIG_GUEST_LOAD_ADDR, &ld, err, errlen)))
-			return r;
-		if (ld.elf_class != 32) {
-			snprintf(err, errlen, "multiboot needs a 32-bit ELF (this one is 64-bit)");
-			return -ENOEXEC;
-		}
-		entry = ld.entry;
-		image_end = ld.highest;
-	}
-	if (!guest_memory_ptr(mem, entry, 1)) {
-		snprintf(err, errlen, "multiboot entry 0x%llx is outside guest RAM",
-			 (unsigned long long)entry);
-		return -ENOEXEC;
-	}
-
-	/* Command line: the user's arguments plus what only the VMM knows. */
-	char *cmd = guest_memory_ptr(mem, MBI_CMDLINE_ADDR, 0x1000);
-	int n = snprintf(cmd, 0x1000, "%s", args->cmdline ? args->cmdline : "");
-	if (n >= 0x1000 - 32) {
-		snprintf(err, errlen, "guest arguments are too long (%d bytes)", n);
-		return -EINVAL;
-	}
-	if (args->tsc_khz && !strstr(cmd, "tsckhz="))
-		snprintf(cmd + n, 0x1000 - (size_t)n, "%stsckhz=%" PRIu64, n ? " " : "",
-			 args->tsc_khz);
-	char *name = guest_memory_ptr(mem, MBI_NAME_ADDR, 16);
-	strcpy(name, "vmig");
-
-	/* Memory map: low RAM (minus the EBDA/BIOS hole, as a PC has), RAM. */
-	struct mb_mmap_entry *mm = guest_memory_ptr(mem, MBI_MMAP_ADDR, 8 * sizeof(*mm));
-	unsigned nmm = 0;
-	uint64_t low_top = mem->regions[0].size;
-	mm[nmm++] = (struct mb_mmap_entry){20, 0, 0x9fc00, 1};
-	mm[nmm++] = (struct mb_mmap_entry){20, 0x9fc00, 0x400, 2};
-	mm[nmm++] = (struct mb_mmap_entry){20, 0xf0000, 0x10000, 2};
-	mm[nmm++] = (struct mb_mmap_entry){20, 0x100000, low_top - 0x100000, 1};
-	if (mem->nr_regions > 1)
-		mm[nmm++] = (struct mb_mmap_entry){20, mem->regions[1].gpa, mem->regions[1].size, 1};
+	if ((r = load_kernel(img, mem, &h, off, &entry, &image_end, err, errlen)) ||
+	    (r = write_cmdline_and_name(mem, args, err, errlen)))
+		return r;
+	unsigned nmm = write_memory_map(mem);
 
 	/* Modules right above the image, as QEMU's -initrd places them. */
 	uint32_t mods_count;
@@ -170,18 +214,7 @@ int boot_multiboot_prepare(const struct guest_image *img, struct guest_memory *m
 	if ((r = boot_modules_load(args->modules, mem, image_end, &mods_count, &mods_addr, err,
 				   errlen)))
 		return r;
-
-	struct mb_info *mbi = guest_memory_ptr(mem, MBI_ADDR, sizeof(*mbi));
-	memset(mbi, 0, sizeof(*mbi));
-	mbi->flags = MBI_MEM | MBI_CMDLINE | MBI_MMAP | MBI_LOADER_NAME | MBI_MODS;
-	mbi->mods_count = mods_count;
-	mbi->mods_addr = (uint32_t)mods_addr;
-	mbi->mem_lower = 639;
-	mbi->mem_upper = (uint32_t)((low_top - 0x100000) >> 10);
-	mbi->cmdline = MBI_CMDLINE_ADDR;
-	mbi->mmap_addr = MBI_MMAP_ADDR;
-	mbi->mmap_length = nmm * (uint32_t)sizeof(*mm);
-	mbi->boot_loader_name = MBI_NAME_ADDR;
+	write_info(mem, nmm, mods_count, mods_addr);
 
 	memset(plan, 0, sizeof(*plan));
 	plan->mode = BOOT_MULTIBOOT;

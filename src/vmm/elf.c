@@ -92,13 +92,24 @@ static int read_phdr(const struct guest_image *img, int cls, uint64_t phoff, uin
 	return 0;
 }
 
-int elf_load(const struct guest_image *img, struct guest_memory *mem, uint64_t min_gpa,
-	     struct elf_loaded *out, char *err, size_t errlen)
+/* The ELF header fields the loader needs, from either class. */
+struct ehdr {
+	int cls;
+	uint16_t type, machine, phnum, phentsize;
+	uint64_t phoff;
+};
+
+static int truncated(char *err, size_t errlen)
+{
+	snprintf(err, errlen, "guest ELF is truncated or its headers are malformed");
+	return -ENOEXEC;
+}
+
+/* Reads and checks the ELF header (and sets out->entry): 0, or -ENOEXEC with the reason. */
+static int read_ehdr(const struct guest_image *img, struct ehdr *h, struct elf_loaded *out,
+		     char *err, size_t errlen)
 {
 	const uint8_t *d = img->data;
-	uint64_t phoff;
-	uint16_t phnum, phentsize, machine, type;
-	int cls;
 
 	if (img->size < EI_NIDENT || memcmp(d, ELFMAG, SELFMAG) != 0) {
 		snprintf(err, errlen, "guest image is not an ELF file");
@@ -111,46 +122,54 @@ int elf_load(const struct guest_image *img, struct guest_memory *mem, uint64_t m
 	if (d[EI_CLASS] == ELFCLASS64) {
 		Elf64_Ehdr eh;
 		if (img->size < sizeof(eh))
-			goto truncated;
+			return truncated(err, errlen);
 		memcpy(&eh, d, sizeof(eh));
-		cls = 64;
-		type = eh.e_type, machine = eh.e_machine, phoff = eh.e_phoff;
-		phnum = eh.e_phnum, phentsize = eh.e_phentsize, out->entry = eh.e_entry;
+		h->cls = 64;
+		h->type = eh.e_type, h->machine = eh.e_machine, h->phoff = eh.e_phoff;
+		h->phnum = eh.e_phnum, h->phentsize = eh.e_phentsize, out->entry = eh.e_entry;
 	} else if (d[EI_CLASS] == ELFCLASS32) {
 		Elf32_Ehdr eh;
 		if (img->size < sizeof(eh))
-			goto truncated;
+			return truncated(err, errlen);
 		memcpy(&eh, d, sizeof(eh));
-		cls = 32;
-		type = eh.e_type, machine = eh.e_machine, phoff = eh.e_phoff;
-		phnum = eh.e_phnum, phentsize = eh.e_phentsize, out->entry = eh.e_entry;
+		h->cls = 32;
+		h->type = eh.e_type, h->machine = eh.e_machine, h->phoff = eh.e_phoff;
+		h->phnum = eh.e_phnum, h->phentsize = eh.e_phentsize, out->entry = eh.e_entry;
 	} else {
 		snprintf(err, errlen, "guest ELF has an unknown class %u", d[EI_CLASS]);
 		return -ENOEXEC;
 	}
-	if (type != ET_EXEC) {
-		snprintf(err, errlen, "guest ELF is not an executable (e_type %u)", type);
+	if (h->type != ET_EXEC) {
+		snprintf(err, errlen, "guest ELF is not an executable (e_type %u)", h->type);
 		return -ENOEXEC;
 	}
-	if (machine != EM_X86_64 && machine != EM_386) {
-		snprintf(err, errlen, "guest ELF is not for x86 (e_machine %u)", machine);
+	if (h->machine != EM_X86_64 && h->machine != EM_386) {
+		snprintf(err, errlen, "guest ELF is not for x86 (e_machine %u)", h->machine);
 		return -ENOEXEC;
 	}
-	if (phnum == 0 || phnum > 64) {
-		snprintf(err, errlen, "guest ELF has %u program headers (want 1..64)", phnum);
+	if (h->phnum == 0 || h->phnum > 64) {
+		snprintf(err, errlen, "guest ELF has %u program headers (want 1..64)", h->phnum);
 		return -ENOEXEC;
 	}
-	out->elf_class = cls;
-	out->lowest = UINT64_MAX;
-	out->highest = 0;
+	return 0;
+}
+
+/* Copies every PT_LOAD segment into guest RAM (bss zeroed) and records
+ * the span they cover in out: 0, or -ENOEXEC with the reason. */
+static int load_segments(const struct guest_image *img, const struct ehdr *h,
+			 struct guest_memory *mem, uint64_t min_gpa, struct elf_loaded *out,
+			 char *err, size_t errlen)
+{
 	unsigned loads = 0;
-	for (unsigned i = 0; i < phnum; i++) {
+
+	for (unsigned i = 0; i < h->phnum; i++) {
 		struct phdr ph;
-		if (read_phdr(img, cls, phoff, phentsize, i, &ph))
-			goto truncated;
+		if (read_phdr(img, h->cls, h->phoff, h->phentsize, i, &ph))
+			return truncated(err, errlen);
 		if (ph.type != PT_LOAD || ph.memsz == 0)
 			continue;
-		if (ph.filesz > ph.memsz || ph.offset > img->size || ph.filesz > img->size - ph.offset) {
+		if (ph.filesz > ph.memsz || ph.offset > img->size ||
+		    ph.filesz > img->size - ph.offset) {
 			snprintf(err, errlen, "guest ELF segment %u lies outside the file", i);
 			return -ENOEXEC;
 		}
@@ -163,7 +182,7 @@ int elf_load(const struct guest_image *img, struct guest_memory *mem, uint64_t m
 				 (unsigned long long)min_gpa);
 			return -ENOEXEC;
 		}
-		memcpy(dst, d + ph.offset, ph.filesz);
+		memcpy(dst, img->data + ph.offset, ph.filesz);
 		memset(dst + ph.filesz, 0, ph.memsz - ph.filesz);
 		if (ph.paddr < out->lowest)
 			out->lowest = ph.paddr;
@@ -176,7 +195,18 @@ int elf_load(const struct guest_image *img, struct guest_memory *mem, uint64_t m
 		return -ENOEXEC;
 	}
 	return 0;
-truncated:
-	snprintf(err, errlen, "guest ELF is truncated or its headers are malformed");
-	return -ENOEXEC;
+}
+
+int elf_load(const struct guest_image *img, struct guest_memory *mem, uint64_t min_gpa,
+	     struct elf_loaded *out, char *err, size_t errlen)
+{
+	struct ehdr h;
+	int r;
+
+	if ((r = read_ehdr(img, &h, out, err, errlen)))
+		return r;
+	out->elf_class = h.cls;
+	out->lowest = UINT64_MAX;
+	out->highest = 0;
+	return load_segments(img, &h, mem, min_gpa, out, err, errlen);
 }

@@ -76,15 +76,13 @@ static int load_guest(struct vm *vm, uint64_t tsc_khz, char *err, size_t errlen)
 	return r;
 }
 
-int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
+/* A VM with nothing opened yet: every fd -1, its locks ready. NULL if out of memory. */
+static struct vm *vm_alloc(const struct vm_config *cfg)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
-	int r;
 
-	if (!vm) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	if (!vm)
+		return NULL;
 	vm->cfg = *cfg;
 	vm->nr_vcpus = cfg->nr_vcpus;
 	vm->kvm.kvm_fd = vm->kvm.vm_fd = -1;
@@ -95,7 +93,15 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	pthread_cond_init(&vm->cond, NULL);
 	pthread_mutex_init(&vm->mig_lock, NULL);
 	vm->state = VM_CREATED;
-	*out = vm;
+	return vm;
+}
+
+/* What comes before KVM: the vCPU count, the end eventfd, the vCPU kick
+ * signal, the boot modules and the serial output. */
+static int open_host_side(struct vm *vm, char *err, size_t errlen)
+{
+	const struct vm_config *cfg = &vm->cfg;
+	int r;
 
 	if (cfg->nr_vcpus < 1 || cfg->nr_vcpus > VMIG_MAX_VCPUS) {
 		snprintf(err, errlen, "--vcpus must be 1..%d", VMIG_MAX_VCPUS);
@@ -116,8 +122,15 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	    ((r = boot_modules_read(cfg->modules, &vm->modules, err, errlen)) ||
 	     (r = boot_modules_precheck(&vm->modules, cfg->mem_bytes, err, errlen))))
 		return r;
-	if ((r = open_serial(vm, err, errlen)))
-		return r;
+	return open_serial(vm, err, errlen);
+}
+
+/* KVM, guest RAM and its dirty tracking, the RAM mapped into KVM. */
+static int open_kvm_and_memory(struct vm *vm, char *err, size_t errlen)
+{
+	const struct vm_config *cfg = &vm->cfg;
+	int r;
+
 	if ((r = kvm_init(&vm->kvm, err, errlen)))
 		return r;
 	if ((r = guest_memory_init(&vm->mem, cfg->mem_bytes, err, errlen)))
@@ -126,26 +139,38 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	if ((r = dirty_log_init(&vm->dirty, &vm->kvm, &vm->mem, cfg->dirty_ring_entries,
 				vm->nr_vcpus, err, errlen)))
 		return r;
-	if ((r = kvm_map_memory(&vm->kvm, &vm->mem, err, errlen)))
-		return r;
+	return kvm_map_memory(&vm->kvm, &vm->mem, err, errlen);
+}
 
+/* The guest's devices: serial port, heartbeat, exit and request ports. */
+static void register_devices(struct vm *vm)
+{
 	guestdev_init(&vm->gdev, on_guest_exit, vm);
 	serial_init(&vm->serial, vm->serial_fd, guestdev_on_serial_line, &vm->gdev);
 	iobus_register(&vm->iobus, VMIG_PORT_SERIAL, 8, "serial", serial_io, &vm->serial);
 	iobus_register(&vm->iobus, VMIG_PORT_HEARTBEAT, 4, "heartbeat", guestdev_io, &vm->gdev);
 	iobus_register(&vm->iobus, VMIG_PORT_EXIT, 4, "exit", guestdev_io, &vm->gdev);
 	iobus_register(&vm->iobus, VMIG_PORT_REQUEST, 4, "request", guestdev_io, &vm->gdev);
+}
+
+/* Every vCPU with its kvm_run mapping and, with the dirty ring, its ring. */
+static int create_vcpus(struct vm *vm, char *err, size_t errlen)
+{
+	int r;
 
 	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	/* No fd yet for any: vm_destroy closes each vCPU's fd, and after a
+	 * failure the later vCPUs were never created. */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpus[i].fd = -1;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		v->vm = vm;
 		v->index = i;
-		v->fd = -1;
 		if ((r = kvm_create_vcpu(&vm->kvm, i, &v->fd, err, errlen)))
 			return r;
 		v->run = mmap(NULL, vm->kvm.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
@@ -158,21 +183,49 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		    (r = dirty_ring_map_vcpu(&vm->dirty.ring, i, v->fd, err, errlen)))
 			return r;
 	}
+	return 0;
+}
+
+/* Where the vCPUs start: nothing for an incoming VM (registers, devices
+ * and RAM arrive from the source), else the guest loaded and every vCPU
+ * set up for its entry. */
+static int prepare_guest(struct vm *vm, char *err, size_t errlen)
+{
+	int r;
+
+	if (vm->cfg.incoming) {
+		vm->plan.mode = vm->cfg.boot == BOOT_MULTIBOOT ? BOOT_MULTIBOOT : BOOT_DIRECT;
+		vm->plan.nr_vcpus = vm->nr_vcpus;
+		return 0;
+	}
+	if ((r = load_guest(vm, kvm_vcpu_tsc_khz(vm->vcpus[0].fd), err, errlen)))
+		return r;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		if ((r = x86_setup_vcpu(vm->vcpus[i].fd, &vm->plan, i, err, errlen)))
+			return r;
+	return 0;
+}
+
+/* On failure *out may still hold the VM, partly built: vm_destroy frees it. */
+int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
+{
+	struct vm *vm = vm_alloc(cfg);
+	int r;
+
+	if (!vm) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	*out = vm;
+	if ((r = open_host_side(vm, err, errlen)) || (r = open_kvm_and_memory(vm, err, errlen)))
+		return r;
+	register_devices(vm);
+	if ((r = create_vcpus(vm, err, errlen)))
+		return r;
 	if (vm->dirty.ring.entries && (r = vm_dirty_limit_init(vm, err, errlen)))
 		return r;
-	if ((r = x86_msr_list_init(&vm->kvm, err, errlen)))
+	if ((r = x86_msr_list_init(&vm->kvm, err, errlen)) || (r = prepare_guest(vm, err, errlen)))
 		return r;
-	if (cfg->incoming) {
-		/* Registers, devices and RAM arrive from the source. */
-		vm->plan.mode = cfg->boot == BOOT_MULTIBOOT ? BOOT_MULTIBOOT : BOOT_DIRECT;
-		vm->plan.nr_vcpus = vm->nr_vcpus;
-	} else {
-		if ((r = load_guest(vm, kvm_vcpu_tsc_khz(vm->vcpus[0].fd), err, errlen)))
-			return r;
-		for (unsigned i = 0; i < vm->nr_vcpus; i++)
-			if ((r = x86_setup_vcpu(vm->vcpus[i].fd, &vm->plan, i, err, errlen)))
-				return r;
-	}
 	if (cfg->control_path && (r = vm_control_start(vm, cfg->control_path, err, errlen)))
 		return r;
 	return 0;
