@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "vmm/boot.h"
+#include "vmm/boot_tables.h"
 #include "vmm/x86_defs.h"
 
 #define SCAN_LIMIT 8192
@@ -108,10 +109,19 @@ static int check_header(const struct vmig_boot_header *hdr, const struct elf_loa
 
 /* Identity map all of guest-physical space up to the top of RAM with
  * 2 MiB pages, user-accessible (the guest lives in ring 3). */
+static uint64_t nr_pds(const struct guest_memory *mem)
+{
+	return (guest_memory_top(mem) + (1ull << 30) - 1) >> 30;
+}
+
+uint64_t boot_direct_pgtable_bytes(const struct guest_memory *mem)
+{
+	return 0x2000 + nr_pds(mem) * 0x1000; /* PML4, PDPT, a PD per GiB */
+}
+
 static int build_page_tables(struct guest_memory *mem, char *err, size_t errlen)
 {
-	uint64_t top = guest_memory_top(mem);
-	uint64_t nr_pd = (top + (1ull << 30) - 1) >> 30;
+	uint64_t nr_pd = nr_pds(mem);
 	uint64_t pd_base = VMIG_DIRECT_PGTABLE + 0x2000;
 	if (pd_base + nr_pd * 0x1000 > 0x9f000 || nr_pd > 512) {
 		snprintf(err, errlen, "direct boot maps at most %llu GiB of guest address space",

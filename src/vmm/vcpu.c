@@ -44,12 +44,17 @@ static void describe_crash(struct vcpu *v, const char *what)
 	memset(&sregs, 0, sizeof(sregs));
 	ioctl(v->fd, KVM_GET_REGS, &regs);
 	ioctl(v->fd, KVM_GET_SREGS, &sregs);
+	/* AMD's KVM resets the vCPU on a shutdown: these registers may be the
+	 * reset state; the tables say more (vmm/boot_tables.h) */
+	char tables[96];
+	boot_tables_compare(&v->vm->mem, &v->vm->boot_tables, tables, sizeof(tables));
 	vm_end(v->vm, VM_EXIT_GUEST_CRASH,
 	       "vCPU %u: %s at rip=0x%llx rsp=0x%llx cs=0x%x cr0=0x%llx cr3=0x%llx cr4=0x%llx "
-	       "efer=0x%llx",
+	       "efer=0x%llx%s%s",
 	       v->index, what, (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
 	       sregs.cs.selector, (unsigned long long)sregs.cr0, (unsigned long long)sregs.cr3,
-	       (unsigned long long)sregs.cr4, (unsigned long long)sregs.efer);
+	       (unsigned long long)sregs.cr4, (unsigned long long)sregs.efer, *tables ? "; " : "",
+	       tables);
 }
 
 static void handle_io(struct vcpu *v)

@@ -64,9 +64,11 @@ static int load_guest(struct vm *vm, uint64_t tsc_khz, char *err, size_t errlen)
 		r = boot_direct_find_header(&img, &hdr, herr, sizeof(herr));
 		mode = r == -ENOENT ? BOOT_MULTIBOOT : BOOT_DIRECT;
 	}
-	if (mode == BOOT_DIRECT)
+	if (mode == BOOT_DIRECT) {
 		r = boot_direct_prepare(&img, &vm->mem, &args, &vm->plan, err, errlen);
-	else
+		if (!r && boot_tables_keep(&vm->mem, &vm->boot_tables))
+			log_warn("no memory to keep the boot tables: a crash will not say if they changed");
+	} else
 		r = boot_multiboot_prepare(&img, &vm->mem, &args, &vm->plan, err, errlen);
 	guest_image_free(&img);
 	boot_modules_free(&vm->modules); /* in guest RAM now */
@@ -365,6 +367,7 @@ void vm_destroy(struct vm *vm)
 	vm_dirty_limit_destroy(vm);
 	kvm_close(&vm->kvm);
 	guest_memory_destroy(&vm->mem);
+	boot_tables_free(&vm->boot_tables);
 	boot_modules_free(&vm->modules);
 	if (vm->serial_fd_owned)
 		close(vm->serial_fd);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "vmm/boot.h"
+#include "vmm/boot_tables.h"
 #include "vmm/dirtylimit.h"
 #include "vmm/dirtylog.h"
 #include "vmm/guestdev.h"
@@ -71,6 +72,7 @@ struct vm {
 	bool serial_fd_owned;
 	struct guestdev gdev;
 	struct boot_plan plan;
+	struct boot_tables_copy boot_tables; /* direct entry's, as built (crash reports) */
 	struct boot_modules modules; /* read before KVM is touched; freed once loaded */
 	unsigned nr_vcpus;
 	struct vcpu *vcpus;

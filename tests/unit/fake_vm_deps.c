@@ -160,6 +160,16 @@ int boot_direct_prepare(const struct guest_image *img, struct guest_memory *mem,
 	return -ENOEXEC;
 }
 
+int boot_tables_keep(const struct guest_memory *mem, struct boot_tables_copy *c)
+{
+	memset(c, 0, sizeof(*c)); /* boot_direct_prepare above never builds them */
+	return 0;
+}
+
+void boot_tables_free(struct boot_tables_copy *c)
+{
+}
+
 int boot_multiboot_prepare(const struct guest_image *img, struct guest_memory *mem,
 			   const struct boot_args *args, struct boot_plan *plan, char *err,
 			   size_t errlen)
