@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "migration/autopolicy.h"
+#include "migration/linkprobe.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -240,6 +241,18 @@ int autopolicy_after_pass(struct vmig_migration *m, double secs, uint64_t wire, 
 			log_warn("policy: %s: no memory for it", change);
 	}
 	return replan_channels(m, err, errlen);
+}
+
+int autopolicy_after_probe(struct vmig_migration *m, double secs, uint64_t wire, char *err,
+			   size_t errlen)
+{
+	/* a probe of zero pages says little of the link: records of a few
+	 * bytes each go out as fast as the pages are scanned */
+	m->plan_xbz_judge_from++; /* an XBZRLE cache fills in the first full pass */
+	if (wire < sender_link_probe_bytes / LINK_PROBE_MIN_WIRE_SHARE)
+		return 0;
+	/* with nothing dirtied to judge by, only the codec and channels move */
+	return autopolicy_after_pass(m, secs, wire, 0, err, errlen);
 }
 
 void autopolicy_report(const struct vmig_migration *m, struct vmig_migrate_plan *out)

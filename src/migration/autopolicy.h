@@ -23,6 +23,12 @@ int autopolicy_start(struct vmig_migration *m, char *err, size_t errlen);
 int autopolicy_after_pass(struct vmig_migration *m, double secs, uint64_t wire, uint64_t dirty,
 			  char *err, size_t errlen);
 
+/* After pass 1 sent as a link probe (migration/linkprobe.h), which took
+ * secs and sent wire bytes: the plan for the first full pass, from the
+ * link alone (what the guest dirtied is not known yet). 0 or as above. */
+int autopolicy_after_probe(struct vmig_migration *m, double secs, uint64_t wire, char *err,
+			   size_t errlen);
+
 /* The plan in force, as vmig_migration_plan reports it. */
 struct vmig_migrate_plan;
 void autopolicy_report(const struct vmig_migration *m, struct vmig_migrate_plan *out);

@@ -27,6 +27,7 @@
 #include "migration/autopolicy.h"
 #include "migration/channel.h"
 #include "migration/converge.h"
+#include "migration/linkprobe.h"
 #include "policy/probe.h"
 #include "migration/ram.h"
 #include "migration/sender_internal.h"
@@ -410,6 +411,9 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 	}
 	if ((r = skip_hot_pages(m, err, errlen)))
 		return r;
+	bool probe = link_probe_wanted(m);
+	if (probe && (r = link_probe_hold_back(m, err, errlen)))
+		return r;
 	set_status(m, VMIG_MIG_ACTIVE);
 	uint64_t prev_dirty = SWITCHOVER_NO_PREVIOUS;
 	for (;;) {
@@ -450,7 +454,21 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 		m->st.remaining_bytes = dirty * VMIG_PAGE_SIZE;
 		m->st.expected_downtime_ms = expect_ms;
 		pthread_mutex_unlock(&m->lock);
-		if (switchover_now(&m->switchover, m->p.downtime_limit_ms, m->pass, expect_ms, dirty,
+		if (probe && m->pass == 1) {
+			/* Timed to the destination's acknowledgement: a probe may
+			 * fit in the socket buffers, and leaving them is not
+			 * crossing the link. What is dirty now is mostly what the
+			 * probe held back: neither a trend nor a dirty rate. */
+			if (!(r = acks_wait_all(m, err, errlen)))
+				r = autopolicy_after_probe(m, (double)(now_ns() - t) / 1e9,
+							   wire_sent(m) - wire0, err, errlen);
+			if (r && (r = resume_or_fail(m, r, err, errlen)))
+				return r;
+			continue;
+		}
+		/* after a probe, the first full pass is the one with no trend yet */
+		uint64_t full_pass = probe ? m->pass - 1 : m->pass;
+		if (switchover_now(&m->switchover, m->p.downtime_limit_ms, full_pass, expect_ms, dirty,
 				   prev_dirty)) {
 			/* the guest still runs: a link lost here is resumed too */
 			if (!(r = acks_wait_all(m, err, errlen)))

@@ -35,6 +35,7 @@ struct cut_proxy {
 	bool fired, stopping;
 	uint64_t fired_ns;       /* when it acted */
 	uint64_t bytes_after;    /* towards the destination, since then: atomic */
+	uint64_t link_free_ns;   /* rate rules: when the paced link is next free (lock) */
 	int fds[2 * MAX_LINKS];
 	unsigned nr_fds;
 	struct pump pumps[2 * MAX_LINKS];
@@ -71,6 +72,23 @@ static int read_full(int fd, void *buf, size_t n)
 static int write_full(int fd, const void *buf, size_t n)
 {
 	return io_full(fd, (void *)buf, n, false);
+}
+
+/* A rate rule: waits until n more bytes towards the destination keep
+ * every connection together under the rate. */
+static void pace(struct pump *u, size_t n)
+{
+	uint64_t rate = u->p->rule.rate_bytes_per_s;
+	if (!rate || u->dir != TO_DEST)
+		return;
+	/* the link is free again at link_free_ns; idle time earns no burst */
+	uint64_t now = now_ns();
+	pthread_mutex_lock(&u->p->lock);
+	uint64_t from = u->p->link_free_ns > now ? u->p->link_free_ns : now;
+	uint64_t due = u->p->link_free_ns = from + (uint64_t)((double)n * 1e9 / (double)rate);
+	pthread_mutex_unlock(&u->p->lock);
+	if (due > now)
+		usleep((useconds_t)((due - now) / 1000));
 }
 
 static void shut_all(struct cut_proxy *p)
@@ -164,8 +182,12 @@ static void *pump_thread(void *arg)
 		if (count)
 			__atomic_fetch_add(&u->p->bytes_after, sizeof(hdr) + len, __ATOMIC_RELAXED);
 		while (len) {
-			size_t n = len < (1u << 20) ? len : (1u << 20);
-			if (read_full(u->from, buf, n) || write_full(u->to, buf, n))
+			size_t most = u->p->rule.rate_bytes_per_s ? 1u << 16 : 1u << 20;
+			size_t n = len < most ? len : most;
+			if (read_full(u->from, buf, n))
+				goto out;
+			pace(u, n);
+			if (write_full(u->to, buf, n))
 				goto out;
 			len -= (uint32_t)n;
 		}

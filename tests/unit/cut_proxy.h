@@ -4,7 +4,8 @@
  * its destination that understands record boundaries (16-byte header with
  * the payload length) and can cut or stall every connection right before
  * a chosen record, in either direction. It shows what each side does when
- * the link breaks at exactly that point.
+ * the link breaks at exactly that point. It can also be a slow link
+ * (rate_bytes_per_s), with a rule that never acts.
  */
 #ifndef VMIG_TESTS_CUT_PROXY_H
 #define VMIG_TESTS_CUT_PROXY_H
@@ -31,6 +32,9 @@ struct cut_rule {
 	 * all connections together, forwarding raw bytes: for streams the
 	 * proxy cannot read (TLS). */
 	uint64_t after_bytes;
+	/* Nonzero: towards the destination, all connections together, at
+	 * most this many bytes per second (a slow link nobody announced). */
+	uint64_t rate_bytes_per_s;
 };
 
 struct cut_proxy;

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+#include "migration/linkprobe.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "migration/sender_internal.h"
+
+uint64_t sender_link_probe_bytes = LINK_PROBE_BYTES;
+
+bool link_probe_wanted(const struct vmig_migration *m)
+{
+	uint64_t ram = m->ram.total_pages * VMIG_PAGE_SIZE;
+	return m->p.policy == VMIG_POLICY_AUTO && !(m->p.pinned & VMIG_PIN_CODEC) &&
+	       !m->p.max_bandwidth && sender_link_probe_bytes &&
+	       ram >= LINK_PROBE_RAM_MIN * sender_link_probe_bytes;
+}
+
+/* The lowest n set bits of x. */
+static uint64_t lowest_bits(uint64_t x, uint64_t n)
+{
+	uint64_t keep = 0;
+	for (; n && x; n--) {
+		keep |= x & -x;
+		x &= x - 1;
+	}
+	return keep;
+}
+
+int link_probe_hold_back(struct vmig_migration *m, char *err, size_t errlen)
+{
+	uint64_t left = sender_link_probe_bytes / VMIG_PAGE_SIZE;
+	for (unsigned i = 0; i < m->ram.nr; i++) {
+		uint64_t words = (m->ram.pages[i] + 63) / 64;
+		for (uint64_t w = 0; w < words; w++) {
+			uint64_t keep = lowest_bits(m->bits[i][w], left);
+			uint64_t rest = m->bits[i][w] & ~keep;
+			left -= (uint64_t)__builtin_popcountll(keep);
+			if (!rest)
+				continue;
+			if (!m->carry[i] && !(m->carry[i] = calloc(words, 8))) {
+				snprintf(err, errlen, "out of memory");
+				return -ENOMEM;
+			}
+			m->carry[i][w] |= rest;
+			m->bits[i][w] = keep;
+		}
+	}
+	return 0;
+}
