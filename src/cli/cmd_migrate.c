@@ -207,7 +207,7 @@ struct migrate_opts {
 	long level;
 	bool have_level, xbzrle, json, help;
 	bool auto_converge, tailslow;
-	uint64_t throttle[4]; /* trigger, initial, increment, max (THR_* below) */
+	uint64_t throttle[4]; /* trigger, initial, increment, max (OPT_THR_* below) */
 	const char *policy;   /* auto (default) or fixed */
 	const char *qat_fallback, *qatzip_log;
 	const char *throttle_mode; /* auto-converge or dirty-rate; NULL: not given */
@@ -219,7 +219,7 @@ struct migrate_opts {
 
 
 
-/* Long-only options of auto-converge, and the migrate arguments they set. */
+/* Long-only options (no short letter), and the migrate arguments the throttle ones set. */
 enum { OPT_AUTO_CONVERGE = 1000, OPT_POLICY, OPT_PLAN, OPT_TAILSLOW, OPT_THR_TRIGGER, OPT_THR_INITIAL,
        OPT_THR_INCREMENT, OPT_THR_MAX, OPT_QAT_FALLBACK, OPT_QATZIP_LOG,
        OPT_THROTTLE_MODE, OPT_DIRTY_LIMIT, OPT_TLS_CREDS, OPT_TLS_PSK, OPT_TLS_HOSTNAME,
@@ -229,16 +229,15 @@ static const char *const throttle_keys[4] = {"throttle_trigger", "throttle_initi
 static const char *const throttle_flags[4] = {"--throttle-trigger", "--throttle-initial",
 					      "--throttle-increment", "--throttle-max"};
 
-/* One option's value into o: 0, or -1 after saying what is wrong with it. */
-static int parse_value(int c, const char *arg, struct migrate_opts *o)
-{
-	char *end;
+/* What the parse_*_value group parsers return for an option of another group. */
+#define NOT_THIS_GROUP 1
 
+/* The link and its timing (control socket, downtime, bandwidth, timeouts):
+ * 0, -1 after saying what is wrong, or NOT_THIS_GROUP. */
+static int parse_link_value(int c, const char *arg, struct migrate_opts *o)
+{
 	switch (c) {
 	case 'C': o->control = arg; return 0;
-	case 'z': o->codec = arg; return 0;
-	case 'a': o->accel = arg; return 0;
-	case 'Q': o->qatzip = arg; return 0;
 	case 'd':
 		if (!parse_u64(arg, 1, 3600000, &o->downtime))
 			return 0;
@@ -247,13 +246,32 @@ static int parse_value(int c, const char *arg, struct migrate_opts *o)
 	case 'b':
 		if (!parse_size(arg, 1, &o->bw) && o->bw >= 4096)
 			return 0;
-		fprintf(stderr, "vmig migrate: invalid --max-bandwidth '%s' (bytes/s, >= 4K)\n", arg);
+		fprintf(stderr, "vmig migrate: invalid --max-bandwidth '%s' (bytes/s, >= 4K)\n",
+			arg);
 		return -1;
 	case 't':
 		if (!parse_u64(arg, 1, 86400, &o->timeout))
 			return 0;
 		fprintf(stderr, "vmig migrate: invalid --timeout '%s': want 1..86400 s\n", arg);
 		return -1;
+	case OPT_RESUME_TIMEOUT:
+		if (!parse_u64(arg, 0, 86400, &o->resume_timeout))
+			return 0;
+		fprintf(stderr, "vmig migrate: invalid --resume-timeout '%s': want 0..86400 s\n",
+			arg);
+		return -1;
+	}
+	return NOT_THIS_GROUP;
+}
+
+/* What goes on the wire and how many carry it (codec, level, threads,
+ * channels, XBZRLE): 0, -1 after saying what is wrong, or NOT_THIS_GROUP. */
+static int parse_compress_value(int c, const char *arg, struct migrate_opts *o)
+{
+	char *end;
+
+	switch (c) {
+	case 'z': o->codec = arg; return 0;
 	case 'l':
 		o->level = strtol(arg, &end, 10);
 		o->have_level = true;
@@ -266,6 +284,12 @@ static int parse_value(int c, const char *arg, struct migrate_opts *o)
 			return 0;
 		fprintf(stderr, "vmig migrate: invalid --compress-threads '%s': want 1..64\n", arg);
 		return -1;
+	case 'n':
+		if (!parse_u64(arg, 0, VMIG_MAX_DATA_CHANNELS, &o->channels))
+			return 0;
+		fprintf(stderr, "vmig migrate: invalid --channels '%s': want 0..%d\n", arg,
+			VMIG_MAX_DATA_CHANNELS);
+		return -1;
 	case 'x':
 		o->xbzrle = !strcmp(arg, "on");
 		if (o->xbzrle || !strcmp(arg, "off"))
@@ -277,21 +301,17 @@ static int parse_value(int c, const char *arg, struct migrate_opts *o)
 			return 0;
 		fprintf(stderr, "vmig migrate: invalid --xbzrle-cache '%s'\n", arg);
 		return -1;
-	case 'n':
-		if (!parse_u64(arg, 0, VMIG_MAX_DATA_CHANNELS, &o->channels))
-			return 0;
-		fprintf(stderr, "vmig migrate: invalid --channels '%s': want 0..%d\n", arg,
-			VMIG_MAX_DATA_CHANNELS);
-		return -1;
-	case OPT_AUTO_CONVERGE: o->auto_converge = true; return 0;
-	case OPT_PLAN: o->plan = true; return 0;
-	case OPT_POLICY:
-		o->policy = arg;
-		if (!strcmp(arg, "auto") || !strcmp(arg, "fixed"))
-			return 0;
-		fprintf(stderr, "vmig migrate: --policy wants auto or fixed\n");
-		return -1;
-	case OPT_TAILSLOW: o->tailslow = true; return 0;
+	}
+	return NOT_THIS_GROUP;
+}
+
+/* The offload engine and what it fails over to (--accel, QAT, QATzip):
+ * 0, -1 after saying what is wrong, or NOT_THIS_GROUP. */
+static int parse_offload_value(int c, const char *arg, struct migrate_opts *o)
+{
+	switch (c) {
+	case 'a': o->accel = arg; return 0;
+	case 'Q': o->qatzip = arg; return 0;
 	case OPT_QAT_FALLBACK:
 		o->qat_fallback = arg;
 		if (!strcmp(arg, "none") || !strcmp(arg, "qatzip") || !strcmp(arg, "cpu"))
@@ -303,40 +323,90 @@ static int parse_value(int c, const char *arg, struct migrate_opts *o)
 		if (!strcmp(arg, "none") || !strcmp(arg, "error") || !strcmp(arg, "warning") ||
 		    !strcmp(arg, "info") || !strcmp(arg, "debug"))
 			return 0;
-		fprintf(stderr, "vmig migrate: --qatzip-log wants none, error, warning, info or debug\n");
+		fprintf(stderr,
+			"vmig migrate: --qatzip-log wants none, error, warning, info or debug\n");
 		return -1;
+	}
+	return NOT_THIS_GROUP;
+}
+
+/* One of --throttle-trigger/-initial/-increment/-max (c) into o->throttle:
+ * 0, or -1 after saying what is wrong. QEMU's ranges: the trigger up to
+ * 100 %, the throttle steps up to 99 %. */
+static int parse_throttle_pct(int c, const char *arg, struct migrate_opts *o)
+{
+	unsigned k = (unsigned)(c - OPT_THR_TRIGGER);
+	int max = c == OPT_THR_TRIGGER ? 100 : 99;
+
+	if (!parse_u64(arg, 1, (uint64_t)max, &o->throttle[k]))
+		return 0;
+	fprintf(stderr, "vmig migrate: invalid %s '%s': want a percentage (1..%d)\n",
+		throttle_flags[k], arg, max);
+	return -1;
+}
+
+/* Convergence: the policy and what slows a guest that outruns the link
+ * (auto-converge, throttle-*, dirty limit): 0, -1 after saying what is
+ * wrong, or NOT_THIS_GROUP. */
+static int parse_converge_value(int c, const char *arg, struct migrate_opts *o)
+{
+	switch (c) {
+	case OPT_POLICY:
+		o->policy = arg;
+		if (!strcmp(arg, "auto") || !strcmp(arg, "fixed"))
+			return 0;
+		fprintf(stderr, "vmig migrate: --policy wants auto or fixed\n");
+		return -1;
+	case OPT_PLAN: o->plan = true; return 0;
+	case OPT_AUTO_CONVERGE: o->auto_converge = true; return 0;
+	case OPT_TAILSLOW: o->tailslow = true; return 0;
+	case OPT_THR_TRIGGER:
+	case OPT_THR_INITIAL:
+	case OPT_THR_INCREMENT:
+	case OPT_THR_MAX: return parse_throttle_pct(c, arg, o);
 	case OPT_THROTTLE_MODE:
 		o->throttle_mode = arg;
 		if (!strcmp(arg, "auto-converge") || !strcmp(arg, "dirty-rate"))
 			return 0;
-		fprintf(stderr, "vmig migrate: --throttle-mode wants auto-converge or dirty-rate\n");
+		fprintf(stderr,
+			"vmig migrate: --throttle-mode wants auto-converge or dirty-rate\n");
 		return -1;
 	case OPT_DIRTY_LIMIT:
 		if (!parse_size(arg, 1, &o->dirty_limit) && o->dirty_limit >= 4096)
 			return 0;
 		fprintf(stderr, "vmig migrate: invalid --dirty-limit '%s' (bytes/s, >= 4K)\n", arg);
 		return -1;
-	case OPT_TLS_CREDS: o->tls.creds = arg; return 0;
-	case OPT_TLS_PSK: o->tls.psk = arg; return 0;
-	case OPT_TLS_HOSTNAME: o->tls.hostname = arg; return 0;
-	case OPT_RESUME_TIMEOUT:
-		if (!parse_u64(arg, 0, 86400, &o->resume_timeout))
-			return 0;
-		fprintf(stderr, "vmig migrate: invalid --resume-timeout '%s': want 0..86400 s\n", arg);
-		return -1;
-	case OPT_THR_TRIGGER:
-	case OPT_THR_INITIAL:
-	case OPT_THR_INCREMENT:
-	case OPT_THR_MAX: {
-		unsigned k = (unsigned)(c - OPT_THR_TRIGGER);
-		if (!parse_u64(arg, 1, c == OPT_THR_TRIGGER ? 100 : 99, &o->throttle[k]))
-			return 0;
-		fprintf(stderr, "vmig migrate: invalid %s '%s': want a percentage (1..%d)\n",
-			throttle_flags[k], arg, c == OPT_THR_TRIGGER ? 100 : 99);
-		return -1;
 	}
+	return NOT_THIS_GROUP;
+}
+
+/* TLS (checked together by tls_args_check once all options are read):
+ * 0, or NOT_THIS_GROUP. */
+static int parse_tls_value(int c, const char *arg, struct tls_args *tls)
+{
+	switch (c) {
+	case OPT_TLS_CREDS: tls->creds = arg; return 0;
+	case OPT_TLS_PSK: tls->psk = arg; return 0;
+	case OPT_TLS_HOSTNAME: tls->hostname = arg; return 0;
 	}
-	return -1;
+	return NOT_THIS_GROUP;
+}
+
+/* One option's value into o: 0, or -1 after saying what is wrong with it. */
+static int parse_value(int c, const char *arg, struct migrate_opts *o)
+{
+	int r = parse_link_value(c, arg, o);
+
+	if (r == NOT_THIS_GROUP)
+		r = parse_compress_value(c, arg, o);
+	if (r == NOT_THIS_GROUP)
+		r = parse_offload_value(c, arg, o);
+	if (r == NOT_THIS_GROUP)
+		r = parse_converge_value(c, arg, o);
+	if (r == NOT_THIS_GROUP)
+		r = parse_tls_value(c, arg, &o->tls);
+	/* Only an option in parse_opts' table that no group takes gets here: a bug, not input. */
+	return r == NOT_THIS_GROUP ? -1 : r;
 }
 
 /* The command line into o: 0, or CLI_EXIT_USAGE after saying why. */
