@@ -78,7 +78,7 @@ static bool raise_with_idle_cpus(const struct plan_inputs *in, const struct plan
 	snprintf(reason, reasonlen, "idle CPUs on both sides: %.1f here, %.1f there%s",
 		 in->src.idle_cpus, there,
 		 in->link_limit_mibs > 0 ? "; the link carries more than the channels inflate"
-					 : "; the link is not the limit");
+					 : "; no cap on the link");
 	return true;
 }
 

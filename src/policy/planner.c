@@ -121,12 +121,21 @@ static uint64_t xbzrle_cache_for(const struct plan_inputs *in)
  * Compressed batches are inflated by one thread per channel there: a
  * channel per compressing thread. As many more are connected as this
  * host has CPUs (PLAN_MAX_CHANNELS at most), for the re-plan to turn on
- * when CPUs free up (policy/channels.h); raw pages need no channels.
+ * when CPUs free up (policy/channels.h); raw pages need no channels,
+ * unless the link is still unknown.
  */
 static void plan_initial_channels(const struct plan_inputs *in, struct plan *out)
 {
 	unsigned ch = out->threads > PLAN_MAX_CHANNELS ? PLAN_MAX_CHANNELS : out->threads;
 	unsigned most = in->src.cpus > PLAN_MAX_CHANNELS ? PLAN_MAX_CHANNELS : in->src.cpus;
+	/* Raw pages over a link not yet measured: a codec may follow the
+	 * first pass (migration/linkprobe.h), and only channels connected now
+	 * can spread it then; pages go on one of them until it does. */
+	if (out->codec == CODEC_NONE && in->link_mibs <= 0 && most >= 2) {
+		out->channels = 1;
+		out->channels_max = most;
+		return;
+	}
 	if (out->codec == CODEC_NONE || (ch < 2 && most < 2)) {
 		out->channels = out->channels_max = 0;
 		return;
