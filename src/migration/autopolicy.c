@@ -59,6 +59,15 @@ static void spare_of(const struct wire_host_info *hi, struct plan_host *h)
 	h->cpus = hi->ncpus;
 }
 
+bool autopolicy_idle_cpu_to_compress(const struct vmig_migration *m)
+{
+	struct wire_host_info hi;
+	struct plan_host here;
+	host_probe_get(m->probe, &hi, NULL);
+	spare_of(&hi, &here);
+	return !here.idle_measured || here.idle_cpus >= LINK_PROBE_MIN_IDLE_CPUS;
+}
+
 /* Both hosts' latest figures: this one's probe, with the CPUs the
  * migration's own compressing took counted as idle, and the destination's
  * report (which counts its decompressing the same way). */

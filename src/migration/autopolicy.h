@@ -8,6 +8,7 @@
 #ifndef VMIG_MIGRATION_AUTOPOLICY_H
 #define VMIG_MIGRATION_AUTOPOLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,10 @@ int autopolicy_after_pass(struct vmig_migration *m, double secs, uint64_t wire, 
  * link alone (what the guest dirtied is not known yet). 0 or as above. */
 int autopolicy_after_probe(struct vmig_migration *m, double secs, uint64_t wire, char *err,
 			   size_t errlen);
+
+/* Whether this host has idle CPU enough for a codec to beat raw pages
+ * (LINK_PROBE_MIN_IDLE_CPUS); true while its idle share is not measured. */
+bool autopolicy_idle_cpu_to_compress(const struct vmig_migration *m);
 
 /* The plan in force, as vmig_migration_plan reports it. */
 struct vmig_migrate_plan;

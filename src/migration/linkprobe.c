@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "migration/autopolicy.h"
 #include "migration/sender_internal.h"
 
 uint64_t sender_link_probe_bytes = LINK_PROBE_BYTES;
@@ -14,7 +15,8 @@ bool link_probe_wanted(const struct vmig_migration *m)
 	uint64_t ram = m->ram.total_pages * VMIG_PAGE_SIZE;
 	return m->p.policy == VMIG_POLICY_AUTO && !(m->p.pinned & VMIG_PIN_CODEC) &&
 	       !m->p.max_bandwidth && sender_link_probe_bytes &&
-	       ram >= LINK_PROBE_RAM_MIN * sender_link_probe_bytes;
+	       ram >= LINK_PROBE_RAM_MIN * sender_link_probe_bytes &&
+	       autopolicy_idle_cpu_to_compress(m);
 }
 
 /* The lowest n set bits of x. */

@@ -18,6 +18,11 @@ struct vmig_migration;
 
 #define LINK_PROBE_BYTES (64ull << 20) /* 0.5 s at 1 Gbit/s: enough to see the link */
 #define LINK_PROBE_RAM_MIN 4           /* probe only RAM at least this many probes big */
+/* A source with less idle CPU than this keeps raw pages whatever the link
+ * (the planner's "compression kept off"): a probe would only put off
+ * XBZRLE, which needs a full pass to judge, by a pass. Seen under nested
+ * emulation with no idle CPU: 310 MiB on the wire against 250. */
+#define LINK_PROBE_MIN_IDLE_CPUS 0.5
 #define LINK_PROBE_MIN_WIRE_SHARE 4    /* a probe sending less than 1/4 of its bytes
 					* (zero pages) leaves the link unknown */
 
@@ -25,7 +30,8 @@ struct vmig_migration;
 extern uint64_t sender_link_probe_bytes;
 
 /* Whether pass 1 should be a probe: auto policy, codec not pinned, no cap
- * (a cap is the link the planner already knows), RAM large enough. */
+ * (a cap is the link the planner already knows), RAM large enough, and
+ * idle CPU here to compress with. */
 bool link_probe_wanted(const struct vmig_migration *m);
 
 /* Keeps the first sender_link_probe_bytes of pages in m->bits for pass 1
