@@ -255,9 +255,9 @@ int autopolicy_after_pass(struct vmig_migration *m, double secs, uint64_t wire, 
 int autopolicy_after_probe(struct vmig_migration *m, double secs, uint64_t wire, char *err,
 			   size_t errlen)
 {
+	m->plan_xbz_judge_from++; /* an XBZRLE cache fills in the first full pass */
 	/* a probe of zero pages says little of the link: records of a few
 	 * bytes each go out as fast as the pages are scanned */
-	m->plan_xbz_judge_from++; /* an XBZRLE cache fills in the first full pass */
 	if (wire < sender_link_probe_bytes / LINK_PROBE_MIN_WIRE_SHARE)
 		return 0;
 	/* with nothing dirtied to judge by, only the codec and channels move */
