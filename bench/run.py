@@ -3,7 +3,7 @@
 scenarios of bench/scenarios/ (docs/benchmarks.md, "How to run").
 
   bench/run.py [--quick] [--faults] [--scenario NAME ...] [--build DIR]
-               [--out DIR] [--runs N] [--accel kvm|tcg] [--no-prewarm]
+               [--out DIR] [--runs N] [--accel kvm|tcg] [--guest double] [--no-prewarm]
   bench/run.py --list [--quick]          what would run, and how long at most
   bench/run.py --check [--quick]         the scenario files, this host and the build
   bench/run.py --check-host [--quick]    the scenario files and this host (KVM, root)
@@ -26,6 +26,11 @@ sys.path.insert(0, BENCH)
 from suite import content, plots, preflight, report, results, runner, scenarios  # noqa: E402
 
 
+DOUBLE_NOTE = ("vmig's engine and policy migrating a TEST-DOUBLE guest (bench/enginesim: "
+               "a process whose threads write its RAM), no KVM and no QEMU: real links, "
+               "hosts and codecs, but no KVM dirty-logging or vCPU costs; not a KVM result")
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,6 +46,10 @@ def parse_args(argv):
                     help=f"runs per setting (at least {scenarios.MIN_RUNS}; default the scenario's)")
     ap.add_argument("--accel", choices=("kvm", "tcg"), default="kvm",
                     help="QEMU's accelerator; tcg (no vmig runs) only to develop the harness")
+    ap.add_argument("--guest", choices=("guestload", "double"), default="guestload",
+                    help="double: vmig's engine migrating a TEST-DOUBLE guest (bench/enginesim) "
+                         "instead of guestload under KVM; no KVM needed, no QEMU runs: the "
+                         "policy's figures on real links and hosts, not a KVM result")
     ap.add_argument("--no-prewarm", action="store_true")
     ap.add_argument("--keep", action="store_true",
                     help="keep each run's directory (serial logs, VMM output) under DIR/runs")
@@ -49,7 +58,7 @@ def parse_args(argv):
     ap.add_argument("--check-host", action="store_true")
     ap.add_argument("--report", metavar="RESULTS")
     a = ap.parse_args(argv)
-    if a.runs and a.runs < scenarios.MIN_RUNS and a.accel == "kvm":
+    if a.runs and a.runs < scenarios.MIN_RUNS and (a.accel == "kvm" or a.guest == "double"):
         ap.error(f"--runs must be at least {scenarios.MIN_RUNS}")
     a.build = os.path.abspath(a.build)
     return a
@@ -73,10 +82,11 @@ def write_report(records, out_dir):
 
 def list_scenarios(scs, a):
     for sc in scs:
-        names = ", ".join(f"{s.system} {s.name}" for s in sc.settings)
+        names = ", ".join(f"{s.system} {s.name}" for s in sc.settings
+                          if runner.driver_for(s.system, a.accel, a.guest))
         print(f"{sc.name:9} {sc.link:9} {sc.host:6} {sc.mem} `{sc.guest_args}` "
               f"x{a.runs or sc.runs}: {names}")
-    est = runner.estimate_s(scs, a.runs, a.accel)
+    est = runner.estimate_s(scs, a.runs, a.accel, a.guest)
     print(f"at most {est / 60:.0f} min if every run reached its timeout")
 
 
@@ -102,11 +112,11 @@ def main(argv):
         list_scenarios(scs, a)
         return 0
     if a.check_host:
-        bad = preflight.host_problems(scs, a.accel)
+        bad = preflight.host_problems(scs, a.accel, a.guest)
         for p in bad:
             print(f"bench: {p}", file=sys.stderr)
         return 2 if bad else 0
-    bad = preflight.problems(scs, a.build, a.accel)
+    bad = preflight.problems(scs, a.build, a.accel, a.guest)
     if bad:
         for p in bad:
             print(f"bench: {p}", file=sys.stderr)
@@ -114,7 +124,9 @@ def main(argv):
     if a.check:
         print(f"bench: {len(scs)} scenarios ready to run")
         return 0
-    if a.accel == "tcg":
+    if a.guest == "double":
+        print(f"bench: --guest double: {DOUBLE_NOTE}", file=sys.stderr)
+    elif a.accel == "tcg":
         print("bench: --accel tcg: QEMU under TCG only, no vmig runs; these figures are "
               "not results", file=sys.stderr)
     out_dir = os.path.abspath(a.out or runner.default_out_dir(ROOT))
@@ -123,11 +135,12 @@ def main(argv):
     out = os.path.join(out_dir, "results.jsonl")
     results.append(out, {"type": "meta", "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                          "machine": preflight.machine(), "qemu_version": preflight.qemu_version(),
-                         "accel": a.accel,
+                         "accel": a.accel, "guest": a.guest,
+                         **({"note": DOUBLE_NOTE} if a.guest == "double" else {}),
                          "mode": ("faults " if a.faults else "") + ("quick" if a.quick else "full"),
                          "scenarios": [sc.name for sc in scs]})
     print(f"bench: {len(scs)} scenarios, at most "
-          f"{runner.estimate_s(scs, a.runs, a.accel) / 60:.0f} min; results in {out_dir}")
+          f"{runner.estimate_s(scs, a.runs, a.accel, a.guest) / 60:.0f} min; results in {out_dir}")
     runner.run_all(scs, a, out)
     try:
         print(f"bench: report {write_report(results.load(out), out_dir)}")

@@ -60,6 +60,21 @@ def test_headline_speedup_and_cpu_per_gib(records):
     assert "vmig `auto` 2.10 s, QEMU's best (`xbzrle-ac`) 3.40 s" in text
 
 
+def test_headline_sets_auto_beside_the_best_fixed_vmig_setting(records):
+    text = report.render(records)
+    assert ("vmig `auto` 5.50 s against the best fixed vmig setting `none-ac` 22.00 s "
+            "(-75 %, within 10 %; converged 3/3)") in text
+
+
+def test_auto_more_than_a_tenth_slower_than_a_fixed_setting_is_flagged():
+    def run(setting, ms):
+        return {"type": "run", "scenario": "1G", "system": "vmig", "setting": setting,
+                "round": 0, "converged": True, "status": "completed", "total_ms": ms}
+    groups, _ = results.group([run("auto", 1200), run("zstd-2ch", 1000)])
+    line = report.auto_against_best_fixed("1G", groups["1G"])
+    assert "`zstd-2ch` 1.00 s (+20 %, **more than 10 % slower**" in line
+
+
 def test_failures_and_decisions_are_listed(records):
     text = report.render(records)
     assert "- vmig none-ac, round 1: failed: timed out after 30 s" in text

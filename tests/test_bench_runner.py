@@ -34,9 +34,9 @@ def fakes(monkeypatch):
     return calls
 
 
-def opts(tmp_path, accel="kvm"):
+def opts(tmp_path, accel="kvm", guest="guestload"):
     return types.SimpleNamespace(build="/b", runs=0, accel=accel, no_prewarm=True, keep=False,
-                                 out_dir=str(tmp_path))
+                                 out_dir=str(tmp_path), guest=guest)
 
 
 def quick_1g():
@@ -59,6 +59,24 @@ def test_under_tcg_only_qemu_runs(fakes, tmp_path):
     runner.run_all([quick_1g()], opts(tmp_path, "tcg"), str(tmp_path / "r.jsonl"),
                    log=lambda *a: None)
     assert {s for _, s, _ in fakes} == {"qemu"}
+
+
+def test_with_a_test_double_guest_only_vmig_runs_through_the_engine_driver(fakes, tmp_path,
+                                                                           monkeypatch):
+    engine_calls = []
+    monkeypatch.setattr(runner, "DOUBLE_DRIVERS", {"vmig": FakeDriver(engine_calls)})
+    runner.run_all([quick_1g()], opts(tmp_path, guest="double"), str(tmp_path / "r.jsonl"),
+                   log=lambda *a: None)
+    assert fakes == []  # neither the KVM VMM's driver nor QEMU's ran
+    assert {(s, n) for _, s, n in engine_calls} == {("vmig", "auto"), ("vmig", "none-ac")}
+    assert len(engine_calls) == 6
+
+
+def test_the_estimate_counts_only_what_runs_with_a_test_double_guest():
+    sc = quick_1g()
+    per_run = sc.timeout_s + sc.warmup_s + 15
+    assert runner.estimate_s([sc], 3, "kvm", "double") == 3 * 2 * per_run
+    assert runner.estimate_s([sc], 3, "kvm") == 3 * 3 * per_run
 
 
 def test_a_scenario_that_cannot_be_set_up_is_recorded_and_the_next_runs(fakes, tmp_path,

@@ -43,10 +43,17 @@ def add_run_figures(rec, samples, trackers, mem_bytes, src_log, dst_log, before_
     """What every driver adds to a migration's record beside its own final
     figures: the peak throttle of the timeline, CPU per side, the guest's
     slowdown and page check, and the timeline itself."""
+    add_timeline_figures(rec, samples, trackers, mem_bytes, src_log, before_t0, t0, t1)
+    rec.update(guest_check(dst_log, rec["converged"]))
+    return rec
+
+
+def add_timeline_figures(rec, samples, trackers, mem_bytes, src_log, before_t0, t0, t1):
+    """All of add_run_figures but the migrated guest's page check (a
+    driver whose guest cannot check its pages has its own)."""
     throttles = [x["throttle_pct"] for x in samples if x.get("throttle_pct") is not None]
     rec["throttle_pct_max"] = max(throttles) if throttles else None
     rec.update(cpu_figures(trackers[0], trackers[1], mem_bytes))
     rec.update(guest_figures(src_log, before_t0, t0, t1))
-    rec.update(guest_check(dst_log, rec["converged"]))
     rec["timeline"] = samples
     return rec

@@ -20,10 +20,11 @@ def kvm_problem(accel):
     return None
 
 
-def host_problems(scenarios, accel):
-    """What no install or build can fix: KVM, root."""
+def host_problems(scenarios, accel, guest="guestload"):
+    """What no install or build can fix: KVM (unless the guest is the
+    engine's test double), root."""
     out = []
-    k = kvm_problem(accel)
+    k = kvm_problem(accel) if guest != "double" else None
     if k:
         out.append(k)
     needs_root = any(sc.link != "loopback" or sc.host == "tight" for sc in scenarios)
@@ -32,17 +33,18 @@ def host_problems(scenarios, accel):
     return out
 
 
-def problems(scenarios, build, accel):
+def problems(scenarios, build, accel, guest="guestload"):
     """Every reason the run cannot start, as sentences (empty: go)."""
-    out = host_problems(scenarios, accel)
-    wanted = ["guestload.elf", "content_probe"]
-    if accel == "kvm":
-        wanted.append("vmig")
+    out = host_problems(scenarios, accel, guest)
+    if guest == "double":
+        wanted = ["enginesim", "content_probe"]
+    else:
+        wanted = ["guestload.elf", "content_probe"] + (["vmig"] if accel == "kvm" else [])
     for name in wanted:
         if not os.path.exists(os.path.join(build, name)):
             out.append(f"{os.path.join(build, name)} is missing: build first (make build, or "
                        f"ninja -C {build})")
-    if any(s.system == "qemu" for sc in scenarios for s in sc.settings):
+    if guest != "double" and any(s.system == "qemu" for sc in scenarios for s in sc.settings):
         if not shutil.which(qemu_driver.QEMU):
             out.append(f"{qemu_driver.QEMU} is not installed: `make bench-deps` "
                        f"(Debian's qemu-system-x86)")

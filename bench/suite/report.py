@@ -107,6 +107,20 @@ def failures(groups):
     return out
 
 
+def auto_against_best_fixed(name, groups):
+    """Issue 9's bar: vmig auto within 10 % of the best fixed vmig setting."""
+    a = next((g for g in groups if g.system == "vmig" and g.setting == AUTO), None)
+    fixed = [g for g in groups if g.setting != AUTO]
+    b = results.best(fixed, "vmig")
+    if not a or not b or not a.stat("total_ms"):
+        return None
+    ta, tb = a.stat("total_ms")[0], b.stat("total_ms")[0]
+    verdict = "within 10 %" if ta <= tb * 1.1 else "**more than 10 % slower**"
+    return (f"- {name}: vmig `{AUTO}` {ta / 1000:.2f} s against the best fixed vmig setting "
+            f"`{b.setting}` {tb / 1000:.2f} s ({(ta / tb - 1) * 100:+.0f} %, {verdict}; "
+            f"converged {len(a.converged)}/{len(a.runs)})")
+
+
 def headline(all_groups):
     """The speedup of vmig auto over unaccelerated vmig, and migration CPU
     per GiB of vmig auto against QEMU's best, in every scenario that has them."""
@@ -128,6 +142,9 @@ def headline(all_groups):
         elif a and u:
             lines.append(f"- {name}: speedup unknown: `{AUTO}` converged {len(a.converged)}/"
                          f"{len(a.runs)}, `{UNACCELERATED}` {len(u.converged)}/{len(u.runs)}")
+        line = auto_against_best_fixed(name, groups)
+        if line:
+            lines.append(line)
         qb = results.best(groups, "qemu")
         if a and qb and a.stat("cpu_s_per_gib") and qb.stat("cpu_s_per_gib"):
             lines.append(f"- {name}: migration CPU per GiB: vmig `{AUTO}` "

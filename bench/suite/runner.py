@@ -6,12 +6,14 @@ import os
 import tempfile
 import time
 
-from . import (content, faults, floor, hostload, hosts, linkcheck, qemu_driver, results,
-               tlscreds, vmig_driver)
+from . import (content, engine_driver, faults, floor, hostload, hosts, linkcheck, qemu_driver,
+               results, tlscreds, vmig_driver)
 from .context import RunContext
 from .scenarios import interleaved_order
 
 DRIVERS = {"vmig": vmig_driver, "qemu": qemu_driver}
+# --guest double: vmig's engine on a test-double guest, and no QEMU runs
+DOUBLE_DRIVERS = {"vmig": engine_driver}
 GIB = 1 << 30
 # Seconds of the nominal rate the link check sends before a scenario's runs.
 LINK_CHECK_S = 2
@@ -70,14 +72,15 @@ def run_scenario(sc, opts, out_path, log=print):
             burners = hostload.Burners([pair.prefix("a"), pair.prefix("b")])
         for round_no in range(opts.runs or sc.runs):
             for setting in interleaved_order(sc.settings, round_no):
-                if setting.system == "vmig" and opts.accel != "kvm":
-                    continue  # vmig's VMM is KVM only (the runner said so at the start)
+                driver = driver_for(setting.system, opts.accel, guest_kind(opts))
+                if not driver:
+                    continue  # the runner said at the start what does not run
                 outage = cell.new_outage() if cell else None
                 with run_dir(opts, sc, setting, round_no) as tmp:
                     ctx = RunContext(scenario=sc, pair=pair, build=opts.build, tmpdir=tmp,
                                      accel=opts.accel, modules=modules, tls_creds=creds,
                                      on_sample=outage.on_sample if outage else None)
-                    rec = DRIVERS[setting.system].run(ctx, setting, round_no)
+                    rec = driver.run(ctx, setting, round_no)
                 if outage:
                     rec["outage"] = outage.finish(rec.get("wire_bytes"))
                 results.append(out_path, rec)
@@ -88,6 +91,21 @@ def run_scenario(sc, opts, out_path, log=print):
             burners.stop()
         pair.destroy()
     return recs
+
+
+def guest_kind(opts):
+    return getattr(opts, "guest", "guestload")
+
+
+def driver_for(system, accel, guest):
+    """The driver that runs a setting of `system`, or None when it does not
+    run: vmig's VMM is KVM only (--accel tcg runs QEMU alone), and with
+    --guest double only vmig's engine runs, on its test-double guest."""
+    if guest == "double":
+        return DOUBLE_DRIVERS.get(system)
+    if system == "vmig" and accel != "kvm":
+        return None
+    return DRIVERS[system]
 
 
 def set_up_link(sc, pair, opts, out_path, log):
@@ -144,12 +162,12 @@ def run_dir(opts, sc, setting, round_no):
     yield d
 
 
-def estimate_s(scenarios, runs_override=0, accel="kvm"):
+def estimate_s(scenarios, runs_override=0, accel="kvm", guest="guestload"):
     """Worst case: every run to its timeout, plus boot, fill and warm-up."""
     per_run_overhead_s = 15
     total = 0
     for sc in scenarios:
-        n = sum(1 for s in sc.settings if s.system == "qemu" or accel == "kvm")
+        n = sum(1 for s in sc.settings if driver_for(s.system, accel, guest))
         total += (runs_override or sc.runs) * n * (sc.timeout_s + sc.warmup_s + per_run_overhead_s)
     return total
 
