@@ -19,7 +19,7 @@ QATZIP_VENDOR ?= ../shared/vendor
 QATZIP_BUILD  ?= $(DEBUG_BUILD)/qatzip
 
 .PHONY: all deps build debug tsan qatzip demo test unit bench bench-quick bench-faults bench-host \
-	bench-deps bench-guest-speed bench-nested certs clean format fuzz fuzz-build fuzz-merge test-nested
+	bench-deps bench-engine bench-guest-speed bench-nested certs clean format fuzz fuzz-build fuzz-merge test-nested
 
 all: build
 
@@ -109,6 +109,12 @@ bench-quick: bench-host bench-deps build
 # loss and outages are an eBPF drop filter built with clang -target bpf).
 bench-faults: bench-host bench-deps build
 	$(BENCH_PY) bench/run.py --faults --build $(BUILD) $(BENCH_ARGS)
+
+# Where /dev/kvm is absent: issue 9's matrix with vmig's engine migrating a
+# TEST-DOUBLE guest (bench/enginesim, no KVM, no QEMU): the policy on real
+# links and hosts, not a KVM result. E.g. BENCH_ARGS="--setting auto --setting none-ac".
+bench-engine: bench-deps build
+	$(BENCH_PY) bench/run.py --guest double --build $(BUILD) $(BENCH_ARGS)
 
 # Where /dev/kvm is absent: issue 9's 'slow' cell and issue 10's 10 s outage,
 # scaled to 256 MiB, on Debian 12's kernel under nested emulation

@@ -2,7 +2,7 @@
 """vmig's benchmark suite: vmig and Debian's QEMU 7.2 side by side on the
 scenarios of bench/scenarios/ (docs/benchmarks.md, "How to run").
 
-  bench/run.py [--quick] [--faults] [--scenario NAME ...] [--build DIR]
+  bench/run.py [--quick] [--faults] [--scenario NAME ...] [--setting NAME ...] [--build DIR]
                [--out DIR] [--runs N] [--accel kvm|tcg] [--guest double] [--no-prewarm]
   bench/run.py --list [--quick]          what would run, and how long at most
   bench/run.py --check [--quick]         the scenario files, this host and the build
@@ -38,6 +38,8 @@ def parse_args(argv):
     ap.add_argument("--faults", action="store_true",
                     help="the fault scenarios (packet loss, outages, TLS) instead of the others")
     ap.add_argument("--scenario", action="append", default=[], help="run this one (repeatable)")
+    ap.add_argument("--setting", action="append", default=[],
+                    help="run only this setting of each scenario (repeatable; e.g. auto)")
     ap.add_argument("--scenario-dir", default=scenarios.SCENARIO_DIR,
                     help="where the scenario files are (default bench/scenarios)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -103,6 +105,7 @@ def main(argv):
     try:
         scs = scenarios.load_all(a.scenario, a.quick, a.scenario_dir,
                                  fault_scenarios=a.faults)
+        scs = scenarios.only_settings(scs, a.setting)
         for sc in scs:
             content.module_files(sc.content)
     except (scenarios.ScenarioError, content.ContentError) as e:

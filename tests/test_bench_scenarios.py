@@ -50,6 +50,17 @@ def _shipped_dir(*parts):
     return os.path.join(os.path.dirname(__file__), "..", "bench", *parts)
 
 
+def test_only_the_settings_named_run():
+    scs = scenarios.only_settings(scenarios.load_all(), ["auto", "xbzrle-ac"])
+    assert {s.name for sc in scs for s in sc.settings} == {"auto", "xbzrle-ac"}
+    assert {sc.name for sc in scs} == MATRIX
+
+
+def test_a_setting_no_scenario_runs_is_refused_by_name():
+    with pytest.raises(scenarios.ScenarioError, match="setting.s. bogus"):
+        scenarios.only_settings(scenarios.load_all(), ["auto", "bogus"])
+
+
 def test_nested_scenarios_load_with_their_fault_cells():
     d = _shipped_dir("nested", "scenarios")
     assert {sc.name for sc in scenarios.load_all(scenario_dir=d)} == {

@@ -302,6 +302,21 @@ def load_all(names=(), quick=False, scenario_dir=SCENARIO_DIR, settings_file=SET
     return out
 
 
+def only_settings(scs, names):
+    """The scenarios with only the settings named (either system's); a
+    name no scenario runs is an error, a scenario left with none is dropped."""
+    if not names:
+        return scs
+    known = {s.name for sc in scs for s in sc.settings}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ScenarioError(f"no scenario here runs setting(s) {', '.join(unknown)} "
+                            f"(they run: {', '.join(sorted(known))})")
+    out = [dataclasses.replace(sc, settings=tuple(s for s in sc.settings if s.name in names))
+           for sc in scs]
+    return [sc for sc in out if sc.settings]
+
+
 def interleaved_order(settings, round_no):
     """The order of one round: vmig and QEMU settings taken in turn, the
     whole list reversed every other round (vmig, QEMU, ... then ..., QEMU,
