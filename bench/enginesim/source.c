@@ -297,6 +297,9 @@ static int run_source(struct source *s)
 		else if (!migrate(s, &guest, &p, &st))
 			status = st.status == VMIG_MIG_COMPLETED ? 0 : 1;
 	}
+	if (status == 1 && st.status != VMIG_MIG_NONE)
+		fprintf(stderr, "enginesim source: migration %s: %s\n", vmig_mig_status_name(st.status),
+			st.error[0] ? st.error : "(no reason given)");
 	progress_stop(&s->pr);
 	workload_stop(&s->w);
 	/* the vCPUs are gone: RAM is as the handover's pause left it */
