@@ -19,6 +19,9 @@
 #define THROTTLE_DEFAULT_INITIAL 20
 #define THROTTLE_DEFAULT_INCREMENT 10
 #define THROTTLE_DEFAULT_MAX 99
+/* QEMU's CPU_THROTTLE_TIMESLICE: at p %, a vCPU sleeps p/(1-p) of this after
+ * running it (src/vmm/throttle.c; bench/enginesim's guest double). */
+#define THROTTLE_SLICE_NS 10000000ull
 
 struct throttle_cfg {
 	unsigned trigger_pct;   /* dirtied > this % of sent counts as "too fast" (1..100) */

@@ -13,9 +13,8 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "policy/throttle.h"
 #include "vmm/vm.h"
-
-#define THROTTLE_SLICE_NS 10000000ull /* QEMU's CPU_THROTTLE_TIMESLICE */
 
 static void *throttle_thread(void *arg)
 {

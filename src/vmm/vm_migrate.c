@@ -10,6 +10,8 @@
 #include "common/log.h"
 #include "vmig/migration.h"
 #include "vmm/control.h"
+#include "vmm/migrate_args.h"
+#include "vmm/migrate_figures.h"
 #include "vmm/vm.h"
 
 /* ---- control commands ---- */
@@ -44,110 +46,6 @@ static void migration_done(void *opaque, const struct vmig_migrate_stats *st)
 		log_warn("migration %s: %s; %s", vmig_mig_status_name(st->status), st->error,
 			 ended ? "the VM here has ended" : "the guest keeps running here");
 	}
-}
-
-/* The migrate command's arguments: absent ones stay 0, the engine's default. */
-struct migrate_args {
-	const char *uri, *codec, *accel, *qatzip_path;
-	uint64_t downtime_ms, max_bandwidth, timeout_ms, io_timeout_ms, channels;
-	uint64_t compress_threads, xbzrle_cache;
-	int64_t level;
-	bool auto_converge, throttle_tailslow;
-	uint64_t throttle_trigger, throttle_initial, throttle_increment, throttle_max;
-	const char *policy;
-	const char *qat_fallback, *qatzip_log;
-	const char *throttle_mode;
-	uint64_t dirty_limit;
-	const char *tls_creds, *tls_psk, *tls_hostname; /* absolute paths (the VMM's cwd is its own) */
-	uint64_t resume_timeout_ms;
-};
-
-static const struct control_arg migrate_spec[] = {
-	CONTROL_ARG_S(struct migrate_args, uri, true),
-	CONTROL_ARG_U(struct migrate_args, downtime_ms, false, 0, 3600000),
-	/* bytes/s, 0: unlimited */
-	CONTROL_ARG_U(struct migrate_args, max_bandwidth, false, 0, INT64_MAX),
-	CONTROL_ARG_U(struct migrate_args, timeout_ms, false, 0, 86400000),
-	CONTROL_ARG_U(struct migrate_args, io_timeout_ms, false, 0, 3600000),
-	CONTROL_ARG_U(struct migrate_args, channels, false, 0, VMIG_MAX_DATA_CHANNELS),
-	CONTROL_ARG_S(struct migrate_args, codec, false),
-	CONTROL_ARG_I(struct migrate_args, level, false, -100, 100),
-	CONTROL_ARG_S(struct migrate_args, accel, false),
-	CONTROL_ARG_U(struct migrate_args, compress_threads, false, 0, 64),
-	/* bytes, 0: off */
-	CONTROL_ARG_U(struct migrate_args, xbzrle_cache, false, 0, 1ll << 40),
-	CONTROL_ARG_S(struct migrate_args, qatzip_path, false),
-	/* auto-converge, QEMU's meaning; 0: QEMU's defaults (50, 20, 10, 99) */
-	CONTROL_ARG_B(struct migrate_args, auto_converge, false),
-	CONTROL_ARG_U(struct migrate_args, throttle_trigger, false, 0, 100),
-	CONTROL_ARG_U(struct migrate_args, throttle_initial, false, 0, 99),
-	CONTROL_ARG_U(struct migrate_args, throttle_increment, false, 0, 99),
-	CONTROL_ARG_U(struct migrate_args, throttle_max, false, 0, 99),
-	CONTROL_ARG_B(struct migrate_args, throttle_tailslow, false),
-	/* "auto": the engine plans what is not given here; "fixed" (default): as given */
-	CONTROL_ARG_S(struct migrate_args, policy, false),
-	/* QAT without a device: "none", "qatzip" or "cpu" (default); QATzip's log level */
-	CONTROL_ARG_S(struct migrate_args, qat_fallback, false),
-	CONTROL_ARG_S(struct migrate_args, qatzip_log, false),
-	/* "auto-converge" (default) or "dirty-rate": how auto-converge throttles;
-	 * given, it turns auto-converge on */
-	CONTROL_ARG_S(struct migrate_args, throttle_mode, false),
-	/* bytes/s the guest may dirty, 0: no limit */
-	CONTROL_ARG_U(struct migrate_args, dirty_limit, false, 0, INT64_MAX),
-	/* TLS 1.3: X.509 directory (QEMU's layout) or PSK file; the name to check */
-	CONTROL_ARG_S(struct migrate_args, tls_creds, false),
-	CONTROL_ARG_S(struct migrate_args, tls_psk, false),
-	CONTROL_ARG_S(struct migrate_args, tls_hostname, false),
-	/* a link lost before the handover is reconnected for this long; 0: fail at once */
-	CONTROL_ARG_U(struct migrate_args, resume_timeout_ms, false, 0, 86400000),
-	{NULL},
-};
-
-/* The arguments as the engine's parameters: 0, or -EINVAL with err. */
-static int migrate_params(const struct migrate_args *a, struct vmig_migrate_params *p, char *err,
-			  size_t errlen)
-{
-	p->uri = a->uri;
-	p->downtime_limit_ms = a->downtime_ms;
-	p->max_bandwidth = a->max_bandwidth;
-	p->timeout_ms = a->timeout_ms;
-	p->io_timeout_ms = (int)a->io_timeout_ms;
-	p->channels = (unsigned)a->channels;
-	p->codec = a->codec;
-	p->level = (int)a->level;
-	p->accel = a->accel;
-	p->compress_threads = (unsigned)a->compress_threads;
-	p->xbzrle_cache_bytes = a->xbzrle_cache;
-	p->qatzip_library = a->qatzip_path;
-	p->auto_converge = a->auto_converge;
-	p->throttle_trigger_pct = (unsigned)a->throttle_trigger;
-	p->throttle_initial_pct = (unsigned)a->throttle_initial;
-	p->throttle_increment_pct = (unsigned)a->throttle_increment;
-	p->throttle_max_pct = (unsigned)a->throttle_max;
-	p->throttle_tailslow = a->throttle_tailslow;
-	p->qat_fallback = a->qat_fallback;
-	p->qatzip_log = a->qatzip_log;
-	p->tls_creds_dir = a->tls_creds;
-	p->tls_psk_file = a->tls_psk;
-	p->tls_hostname = a->tls_hostname;
-	/* under auto, every knob given a value is pinned; the rest is planned */
-	p->policy = a->policy && !strcmp(a->policy, "auto") ? VMIG_POLICY_AUTO : VMIG_POLICY_FIXED;
-	p->pinned = (a->codec ? VMIG_PIN_CODEC : 0) | (a->level ? VMIG_PIN_LEVEL : 0) |
-		    (a->compress_threads ? VMIG_PIN_THREADS : 0) |
-		    (a->channels ? VMIG_PIN_CHANNELS : 0) | (a->xbzrle_cache ? VMIG_PIN_XBZRLE : 0) |
-		    (a->auto_converge || a->throttle_mode ? VMIG_PIN_CONVERGE : 0);
-	p->dirty_limit = a->dirty_limit;
-	p->resume_timeout_ms = a->resume_timeout_ms;
-	if (!a->throttle_mode)
-		return 0;
-	p->auto_converge = true;
-	if (!strcmp(a->throttle_mode, "dirty-rate"))
-		p->throttle_mode = VMIG_THROTTLE_DIRTY_RATE;
-	else if (strcmp(a->throttle_mode, "auto-converge")) {
-		snprintf(err, errlen, "throttle_mode wants auto-converge or dirty-rate");
-		return -EINVAL;
-	}
-	return 0;
 }
 
 /* Whether a migration may start now; vm->mig_lock held. Frees a finished one. */
@@ -239,104 +137,6 @@ static int cmd_migrate(void *ctx, json_t *args, json_t **ret, char *err, size_t 
 	return r;
 }
 
-/* pages{...}, channels[...] and xbzrle{...} of query-migrate. */
-static json_t *migrate_detail(const struct vmig_migrate_stats *st)
-{
-	json_t *chans = json_array();
-	double secs = (double)st->total_ms / 1000.0;
-
-	for (unsigned i = 0; chans && i < st->nr_channels && i < VMIG_MAX_DATA_CHANNELS; i++) {
-		double mibs = st->total_ms ? (double)st->channel_bytes[i] / 1048576.0 / secs : 0;
-		if (json_array_append_new(chans, json_pack("{s:I, s:I, s:f}", "index", (json_int_t)i,
-							   "bytes", json_u64(st->channel_bytes[i]),
-							   "throughput_mibs", mibs))) {
-			json_decref(chans);
-			chans = NULL;
-		}
-	}
-	return json_pack("{s:{s:I, s:I, s:I, s:I}, s:o, s:{s:I, s:I, s:I, s:I}}", "pages", "normal",
-			 json_u64(st->pages_normal), "zero", json_u64(st->pages_zero), "compressed",
-			 json_u64(st->pages_compressed), "xbzrle", json_u64(st->pages_xbzrle),
-			 "channels", chans, "xbzrle", "cache_hits", json_u64(st->xbzrle_hits),
-			 "cache_misses", json_u64(st->xbzrle_misses), "overflows",
-			 json_u64(st->xbzrle_overflows), "bytes_saved",
-			 json_u64(st->xbzrle_bytes_saved));
-}
-
-/* {"strategy": "auto"|"fixed", "decisions": [{t_ms, pass, change, reason}]} */
-static json_t *policy_figures(const struct vmig_migrate_stats *st)
-{
-	json_t *d = json_array();
-	for (unsigned i = 0; d && i < st->nr_decisions && i < VMIG_MAX_DECISIONS; i++)
-		json_array_append_new(
-			d, json_pack("{s:I, s:I, s:o, s:o}", "t_ms", (json_int_t)st->decisions[i].t_ms,
-				     "pass", (json_int_t)st->decisions[i].pass, "change",
-				     json_string_lossy(st->decisions[i].change), "reason",
-				     json_string_lossy(st->decisions[i].reason)));
-	return json_pack("{s:s, s:o*}", "strategy", st->policy[0] ? st->policy : "fixed",
-			 "decisions", d);
-}
-
-static json_t *migrate_figures(const struct vmig_migrate_stats *st)
-{
-	double ratio = st->bytes_after_compression ? (double)st->bytes_before_compression /
-							     (double)st->bytes_after_compression
-						   : 1.0;
-	json_t *r = json_pack(
-		"{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:f, s:o, s:o, "
-		"s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:b}",
-		"status", vmig_mig_status_name(st->status), "total_ms", json_u64(st->total_ms),
-		"setup_ms", json_u64(st->setup_ms), "downtime_ms", json_u64(st->downtime_ms),
-		"guest_downtime_ms", (json_int_t)st->guest_downtime_ms, "iterations",
-		json_u64(st->iterations), "ram_bytes", json_u64(st->ram_bytes), "wire_bytes",
-		json_u64(st->wire_bytes), "pages_xbzrle", json_u64(st->pages_xbzrle),
-		"pages_compressed", json_u64(st->pages_compressed), "codec",
-		st->codec[0] ? st->codec : "none", "accelerator", json_string_lossy(st->accel),
-		"compression_ratio", ratio, "compress_cpu_s", json_finite(st->compress_cpu_s),
-		"dest_decompress_cpu_s", json_finite(st->dest_decompress_cpu_s), "pass_pages",
-		json_u64(st->pages_this_pass), "pass_pages_done", json_u64(st->pages_sent_this_pass),
-		"remaining_bytes", json_u64(st->remaining_bytes), "throughput_mibs",
-		json_finite(st->throughput_mibs), "bandwidth_mibs", json_finite(st->bandwidth_mibs),
-		"dirty_rate_mibs", json_finite(st->dirty_rate_mibs), "expected_downtime_ms",
-		json_u64(st->expected_downtime_ms), "verified", st->verified);
-	if (r && json_object_update_new(r, migrate_detail(st)) < 0) {
-		json_decref(r);
-		return NULL;
-	}
-	if (r && st->tls[0] && json_object_set_new(r, "tls", json_string_lossy(st->tls)) < 0) {
-		json_decref(r);
-		return NULL;
-	}
-	if (r && json_object_update_new(r, json_pack("{s:I, s:I, s:s}", "throttle_pct",
-						       (json_int_t)st->throttle_pct, "throttle_steps",
-						       (json_int_t)st->throttle_steps, "throttle_mode",
-						       st->throttle_mode)) < 0) {
-		json_decref(r);
-		return NULL;
-	}
-	/* How many of the data channels carry pages now (the auto policy turns it). */
-	if (r && json_object_set_new(r, "active_channels", json_integer(st->active_channels)) < 0) {
-		json_decref(r);
-		return NULL;
-	}
-	if (r && json_object_update_new(r, json_pack("{s:I, s:I, s:I}", "reconnect_attempts",
-						       json_u64(st->reconnect_attempts), "reconnect_ms",
-						       json_u64(st->reconnect_ms), "resumes",
-						       json_u64(st->resumes))) < 0) {
-		json_decref(r);
-		return NULL;
-	}
-	if (r && json_object_set_new(r, "policy", policy_figures(st)) < 0) {
-		json_decref(r);
-		return NULL;
-	}
-	if (r && st->error[0] && json_object_set_new(r, "error", json_string_lossy(st->error)) < 0) {
-		json_decref(r);
-		return NULL;
-	}
-	return r;
-}
-
 /* What --policy auto would start with for these arguments; migrates nothing. */
 static int cmd_query_migrate_plan(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)
 {
@@ -353,13 +153,7 @@ static int cmd_query_migrate_plan(void *ctx, json_t *args, json_t **ret, char *e
 	vm_guest_iface(vm, &g);
 	if ((r = vmig_migration_plan(&g, &p, &plan, err, errlen)))
 		return r;
-	*ret = json_pack("{s:s, s:i, s:i, s:i, s:I, s:b, s:s, s:I, s:f, s:I, s:o}", "codec", plan.codec,
-			 "level", plan.level, "threads", (int)plan.threads, "channels",
-			 (int)plan.channels, "xbzrle_cache", (json_int_t)plan.xbzrle_cache_bytes,
-			 "auto_converge", plan.auto_converge, "throttle_mode", plan.throttle_mode,
-			 "dirty_limit", (json_int_t)plan.dirty_limit, "ram_mibs", plan.ram_mibs,
-			 "first_pass_ms", (json_int_t)plan.first_pass_ms, "reason",
-			 json_string_lossy(plan.reason));
+	*ret = migrate_plan_figures(&plan);
 	const char *path = !plan.throttle_mode[0] ? "none"
 			   : plan.dirty_limit && vm->dirty.ring.entries ? "per-vcpu" : "timed";
 	if (*ret && json_object_update_new(*ret, json_pack("{s:s, s:s}", "dirty_tracking",
