@@ -81,3 +81,17 @@ def test_different_ram_hashes_count_as_a_bad_guest():
 def test_a_missing_hash_is_reported_not_taken_for_intact():
     r = engine_driver.hash_check(FakeProcs(engine_src="enginesim: ram 00ff\n"), True)
     assert r["errors_after"] is None and "no RAM hash" in r["guest_fatal"]
+
+
+def test_bad_pages_the_destination_found_are_counted(tmp_path):
+    out = tmp_path / "engine-dst.out"
+    out.write_text("guestload: t=1s passes=3 dirty=10.0MiB/s errors=2\n")
+    rec = {"converged": True, "errors_after": 0}
+    assert engine_driver.page_check(str(out), rec) == {"errors_after": 2}
+
+
+def test_unequal_hashes_stay_bad_though_the_destination_found_nothing(tmp_path):
+    out = tmp_path / "engine-dst.out"
+    out.write_text("guestload: t=1s passes=3 dirty=10.0MiB/s errors=0\n")
+    assert engine_driver.page_check(str(out), {"converged": True, "errors_after": 1}) == {
+        "errors_after": 1}

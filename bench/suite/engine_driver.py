@@ -2,13 +2,14 @@
 no KVM): the same `vmig migrate` arguments as vmig_driver gives the real
 VMM, the same netns hosts, links and host conditions, so the policy can be
 measured where /dev/kvm is absent. What it cannot show: KVM's dirty-logging
-costs and vCPU exits (the guest's writes are a thread's), guestload's page
-checks (the RAM hashes of both sides stand in for them).
+costs and vCPU exits (the guest's writes are a thread's).
 
 The source writes guestload's progress lines (--serial) and query-migrate's
 figures every 100 ms (--samples); its last stdout line is the final object
 `vmig migrate --json` prints, with the RAM hash taken at the handover; the
-destination prints the hash of what it received."""
+destination prints the hash of what it received, then runs the guest's
+workload for a second with guestload's own page checks (its progress lines,
+errors= included, on its stdout)."""
 import json
 import os
 import re
@@ -108,6 +109,7 @@ def _migrate(ctx, setting, procs):
     rec = metrics.add_timeline_figures(rec, samples, trackers, sc.mem_bytes, src_log,
                                        before_t0, t0, t1)
     rec.update(hash_check(procs, rec["converged"]))
+    rec.update(page_check(os.path.join(tmp, "engine-dst.out"), rec))
     return rec
 
 
@@ -129,10 +131,22 @@ def final_object(src_out):
     return {"status": "failed", "error": f"enginesim source printed no JSON: {src_out[-300:]}"}
 
 
+def page_check(dst_out, rec):
+    """errors_after: the bad pages the destination's page checks found
+    (guestload's count), at least 1 when the RAM hashes differ; unchanged
+    when the destination printed no count."""
+    if not rec.get("converged"):
+        return {}
+    found = guestlog.GuestLog(dst_out).last_errors()
+    if found is None:
+        return {}
+    return {"errors_after": max(found, rec.get("errors_after") or 0)}
+
+
 def hash_check(procs, completed):
     """errors_after: 0 when the RAM the destination received hashes as the
-    source's at the handover, 1 when it differs (guestload's page check
-    stands here); the hashes themselves for the record."""
+    source's at the handover, 1 when it differs; the hashes themselves for
+    the record."""
     if not completed:
         return {"errors_after": None, "guest_fatal": None}
     s = RAM_HASH.findall(procs.tail("engine-src", 65536))
