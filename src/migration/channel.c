@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "migration/channel.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -193,6 +194,23 @@ void chan_close(struct channel *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+}
+
+void chan_close_after_error(struct channel *c, int wait_ms)
+{
+	if (c->fd >= 0 && shutdown(c->fd, SHUT_WR) == 0) {
+		uint64_t deadline = now_ns() + (uint64_t)wait_ms * 1000000ull;
+		uint8_t sink[4096];
+		for (uint64_t now = now_ns(); now < deadline; now = now_ns()) {
+			struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+			int left_ms = (int)((deadline - now + 999999) / 1000000);
+			if (poll(&pfd, 1, left_ms) <= 0)
+				break;
+			if (recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+				break; /* the peer closed (0) or the link is gone */
+		}
+	}
+	chan_close(c);
 }
 
 /* Bytes gathered per TLS write: a few full records, one call. */

@@ -50,6 +50,15 @@ int chan_listen(const char *uri, int *fd_out, char *err, size_t errlen);
 
 void chan_init(struct channel *c, int fd, int cancel_fd, int io_timeout_ms);
 void chan_close(struct channel *c);
+/*
+ * Closes a channel on which an ERROR was just sent, so that the ERROR
+ * arrives: an end-of-stream after what is queued, then whatever the peer
+ * still sends read away until it closes too (it does once it has read the
+ * ERROR) or wait_ms pass. A plain close with unread bytes sends a reset,
+ * and a reset throws away the send queue, the ERROR with it: the peer then
+ * sees a lost link, not the reason.
+ */
+void chan_close_after_error(struct channel *c, int wait_ms);
 
 /* Source: runs the TLS handshake as client on an initialised channel,
  * within its I/O timeout; err names why a peer was refused. */

@@ -627,6 +627,12 @@ static void stop_streams(struct vmig_migration *m)
 	}
 }
 
+/* How long a failed source waits for the destination to read its ERROR
+ * and close (chan_close_after_error): what is queued ahead of the ERROR
+ * must cross the link first, a few MiB of socket buffers, 0.3 s at
+ * 100 Mbit/s. A destination that is gone or stalled costs this once. */
+#define ERROR_DELIVERY_WAIT_MS 2000
+
 static void *migration_thread(void *arg)
 {
 	struct vmig_migration *m = arg;
@@ -664,7 +670,9 @@ static void *migration_thread(void *arg)
 	host_probe_stop(m->probe); /* nothing plans any more */
 	m->probe = NULL;
 	migration_update_counters(m);
-	if (m->connected)
+	if (m->connected && r && ours)
+		chan_close_after_error(&m->ch, ERROR_DELIVERY_WAIT_MS);
+	else if (m->connected)
 		chan_close(&m->ch);
 	for (unsigned i = 0; i < m->nr_channels; i++)
 		chan_close(&m->streams[i].own);

@@ -291,7 +291,10 @@ static void write_released(struct peer *c)
 		else if (w < 0 && errno != EAGAIN && errno != EINTR)
 			c->sent = c->len; /* the source is gone: nothing more to say */
 	}
-	if (c->released == c->nr_chunks && c->sent >= upto && !c->hung_up) {
+	/* All said, or the source ended its stream (a failed source waits for
+	 * the destination's end before it closes): hang up, as a destination does. */
+	bool all_said = c->released == c->nr_chunks && c->sent >= upto;
+	if ((all_said || c->source_closed) && !c->hung_up) {
 		shutdown(c->ours, SHUT_WR);
 		c->hung_up = true;
 	}

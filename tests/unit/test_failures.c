@@ -25,6 +25,9 @@
 #include "unittest.h"
 
 #define IO_TIMEOUT_MS 1000
+/* Over an 8 MiB/s link a batch waits seconds behind the socket buffers:
+ * not a stall. */
+#define SLOW_LINK_IO_TIMEOUT_MS 8000
 
 /* A source and a destination of fake guests; the source goes through
  * uri (the destination's own, or a proxy's). */
@@ -44,6 +47,22 @@ static int pair_begin(struct pair *pr)
 	fg_init(&pr->dst, false);
 	pr->d.g = &pr->dst;
 	pr->d.io_timeout_ms = IO_TIMEOUT_MS;
+	if (listen_any(&pr->d.lfd, pr->dest_uri, sizeof(pr->dest_uri)))
+		return -1;
+	dest_start(&pr->d);
+	return 0;
+}
+
+/* The same, the destination keeping its state this long for a resume. */
+static int pair_begin_resumable(struct pair *pr, uint64_t resume_timeout_ms)
+{
+	memset(pr, 0, sizeof(*pr));
+	pr->st.size = sizeof(pr->st);
+	fg_init(&pr->src, true);
+	fg_init(&pr->dst, false);
+	pr->d.g = &pr->dst;
+	pr->d.io_timeout_ms = SLOW_LINK_IO_TIMEOUT_MS;
+	pr->d.resume_timeout_ms = resume_timeout_ms;
 	if (listen_any(&pr->d.lfd, pr->dest_uri, sizeof(pr->dest_uri)))
 		return -1;
 	dest_start(&pr->d);
@@ -450,6 +469,52 @@ TEST(cancel_under_a_tiny_bandwidth_with_channels)
 	pair_end(&pr);
 }
 
+/*
+ * A source that gives up (its --timeout) over a slow link must still tell
+ * the destination: the ERROR record sits behind pages in the send queue,
+ * and closing a socket with unread acknowledgements sends a reset that
+ * throws that queue away, so the destination saw a lost link and waited
+ * its whole resume window for a source that had already failed (found by
+ * bench/enginesim on a 1 Gbit/s netns link).
+ */
+#define GIVE_UP_RESUME_WINDOW_MS 20000
+#define GIVE_UP_TOLD_WITHIN_MS 5000
+
+TEST(a_source_that_gives_up_over_a_slow_link_tells_the_destination)
+{
+	struct pair pr;
+	struct cut_proxy *px;
+	char puri[64], err[512];
+	struct cut_rule slow = {.type = 0xffffu, .dir = TO_DEST, .rate_bytes_per_s = 8 << 20};
+	CHECK_EQ_INT(pair_begin_resumable(&pr, GIVE_UP_RESUME_WINDOW_MS), 0);
+	/* 4 MiB rewritten all the time: half a second a pass, never under the
+	 * 300 ms downtime limit, so the source gives up at its timeout */
+	pr.src.hot = 1024;
+	fg_start_writer(&pr.src);
+	CHECK_EQ_INT(cut_proxy_start(uri_port(pr.dest_uri), &slow, puri, sizeof(puri), &px), 0);
+	struct vmig_guest g = {&fg_ops, &pr.src};
+	struct vmig_migrate_params p = VMIG_MIGRATE_PARAMS_INIT;
+	p.uri = puri;
+	p.io_timeout_ms = SLOW_LINK_IO_TIMEOUT_MS;
+	p.timeout_ms = 2500;
+	p.resume_timeout_ms = GIVE_UP_RESUME_WINDOW_MS;
+	CHECK_EQ_INT(vmig_migration_start(&g, &p, &pr.m, err, sizeof(err)), 0);
+	wait_final(pr.m, &pr.st);
+	uint64_t t_failed = mono_ms();
+	fg_stop_writer(&pr.src);
+	CHECK_EQ_INT(pr.st.status, VMIG_MIG_FAILED);
+	dest_join(&pr.d);
+	uint64_t took = mono_ms() - t_failed;
+	if (took >= GIVE_UP_TOLD_WITHIN_MS)
+		fprintf(stderr, "the destination ended %llu ms after the source: %s\n",
+			(unsigned long long)took, pr.d.err);
+	CHECK(took < GIVE_UP_TOLD_WITHIN_MS);
+	CHECK(strstr(pr.d.err, "aborted") != NULL);
+	CHECK(!fg_is_paused(&pr.src));
+	cut_proxy_stop(px);
+	pair_end(&pr);
+}
+
 RUN_TESTS("failures", UT(lost_go_keeps_source_paused_and_unconfirmed),
 	  UT(lost_resumed_keeps_source_paused_while_destination_runs),
 	  UT(stalled_go_ends_destination_within_its_deadline),
@@ -463,4 +528,5 @@ RUN_TESTS("failures", UT(lost_go_keeps_source_paused_and_unconfirmed),
 	  UT(source_over_the_ram_limit_is_refused_and_the_wait_goes_on),
 	  UT(cancel_ends_an_incoming_wait_at_once),
 	  UT(cancel_under_a_tiny_bandwidth_takes_effect_at_once),
-	  UT(cancel_under_a_tiny_bandwidth_with_channels))
+	  UT(cancel_under_a_tiny_bandwidth_with_channels),
+	  UT(a_source_that_gives_up_over_a_slow_link_tells_the_destination))
