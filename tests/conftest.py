@@ -19,6 +19,7 @@ is non-zero if anything failed.
 """
 import collections
 import os
+import time
 
 import pytest
 
@@ -64,6 +65,7 @@ def pytest_configure(config):
     given = os.environ.get("VMIG_TEST_REAL_QATZIP")
     config.vmig_qatzip_pending = not given and qatzip_build.building(build)
     config.vmig_qatzip_was_pending = config.vmig_qatzip_pending
+    config.vmig_started = time.time()
     if config.vmig_qatzip_pending:
         _export_real_qatzip(config, None, "the QATzip build has not been waited for")
         return
@@ -142,7 +144,8 @@ def pytest_collection_modifyitems(config, items):
 def pytest_terminal_summary(terminalreporter, config):
     if config.vmig_qatzip_was_pending and not hasattr(config, "workerinput"):
         terminalreporter.write_line("vmig: the background QATzip build: "
-                                    + qatzip_build.outcome(_dir(config, "--build")))
+                                    + qatzip_build.outcome(_dir(config, "--build"),
+                                                           config.vmig_started))
 
 
 # Outcome of every test (and failed collection), for the closing line.

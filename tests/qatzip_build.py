@@ -61,10 +61,12 @@ def wait(build_dir, limit_s=WAIT_LIMIT_S):
     return None, "THE REAL QATzip IS NOT BUILT: `make qatzip` builds it from ../shared/vendor"
 
 
-def outcome(build_dir):
-    """One line on how a build this run saw running has ended, not waiting."""
+def outcome(build_dir, since):
+    """One line on how a build this run saw running has ended (since: the
+    run's start, time.time()), not waiting."""
     if building(build_dir):
         return f"still running (log: {log_path(build_dir)})"
-    if os.path.exists(lib_path(build_dir)):
-        return f"built: {lib_path(build_dir)}"
+    lib = lib_path(build_dir)
+    if os.path.exists(lib):
+        return f"built {os.path.getmtime(lib) - since:.0f} s into this run: {lib}"
     return f"FAILED: see {log_path(build_dir)}"
