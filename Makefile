@@ -22,7 +22,7 @@ PYTEST_PARALLEL = $(if $(filter-out 0,$(PYTEST_JOBS)),-n $(PYTEST_JOBS))
 QATZIP_VENDOR ?= ../shared/vendor
 QATZIP_BUILD  ?= $(DEBUG_BUILD)/qatzip
 
-.PHONY: all deps build debug tsan qatzip qatzip-background demo test unit bench bench-quick bench-faults bench-host \
+.PHONY: all deps build debug tsan tsan-tests qatzip qatzip-background demo test unit bench bench-quick bench-faults bench-host \
 	bench-deps bench-guest-speed bench-nested certs clean format fuzz fuzz-build fuzz-merge test-nested
 
 all: build
@@ -48,6 +48,11 @@ debug: deps $(DEBUG_BUILD)/build.ninja
 tsan: deps $(TSAN_BUILD)/build.ninja
 	ninja -C $(TSAN_BUILD)
 
+# Only what the TSan rerun of the unit tests runs (tests/tsan_cases.py):
+# under half of the TSan build's compile time.
+tsan-tests: deps $(TSAN_BUILD)/build.ninja
+	ninja -C $(TSAN_BUILD) $$(python3 tests/tsan_cases.py)
+
 # The real QATzip for the QAT tests; says loudly when it cannot be built.
 qatzip: $(DEBUG_BUILD)/build.ninja
 	@scripts/build-real-qatzip.sh $(QATZIP_VENDOR) $(QATZIP_BUILD)
@@ -64,7 +69,7 @@ demo: build
 # Unit tests (one pytest test per C case, ASan/UBSan build, then the threaded
 # ones again under TSan), then integration tests, PYTEST_JOBS at a time;
 # ends "N passed, N failed, N skipped".
-test: qatzip-background debug tsan
+test: qatzip-background debug tsan-tests
 	$(PYTEST) $(PYTEST_PARALLEL) -v --durations=10 --build=$(DEBUG_BUILD) --tsan-build=$(TSAN_BUILD) \
 		$(PYTEST_ARGS)
 
@@ -77,7 +82,7 @@ test-nested: build
 	@VMIG_WITH_QEMU=1 scripts/install-deps.sh
 	scripts/nested-kvm.sh -- $(NESTED_CMD)
 
-unit: qatzip-background debug tsan
+unit: qatzip-background debug tsan-tests
 	$(PYTEST) $(PYTEST_PARALLEL) -v --build=$(DEBUG_BUILD) --tsan-build=$(TSAN_BUILD) $(PYTEST_ARGS) tests/test_unit.py
 
 # libFuzzer (clang) with ASan/UBSan: each target for FUZZ_SECONDS, one at a
