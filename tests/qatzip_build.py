@@ -11,9 +11,9 @@ import fcntl
 import os
 import time
 
-# How long the QAT tests wait for a build still running. The build alone
-# takes about 3 minutes on 2 cores; beside the C builds and pytest, and other
-# work on the same cores, it has taken up to 6 (docs/acceleration.md).
+# How long the QAT tests, which run last, wait for a build still running.
+# The build alone takes about 3 minutes on 2 cores; beside the C builds,
+# pytest and other work on the same 2 cores it has taken up to 11.
 WAIT_LIMIT_S = 900
 _POLL_S = 0.5
 
