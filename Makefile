@@ -13,13 +13,18 @@ FUZZ_TARGETS ?= stream stream_rechecked wire vm_state control source control_cli
 # Debian's python3-pytest serves /usr/bin/python3, not a python3 earlier on PATH.
 PYTEST      ?= /usr/bin/python3 -m pytest
 PYTEST_ARGS ?=
+# pytest-xdist workers for make test/unit: most tests wait on sockets, paced
+# links and child processes, so 2 fill 2 cores; 0 runs the tests one by one.
+PYTEST_JOBS ?= 2
+PYTEST_PARALLEL = $(if $(filter-out 0,$(PYTEST_JOBS)),-n $(PYTEST_JOBS))
 # Intel QATzip is not in Debian: its vendored sources, built once into the
 # debug build for the QAT tests (tests/conftest.py finds it there).
 QATZIP_VENDOR ?= ../shared/vendor
 QATZIP_BUILD  ?= $(DEBUG_BUILD)/qatzip
 
-.PHONY: all deps build debug tsan qatzip demo test unit bench bench-quick bench-faults bench-host \
-	bench-deps bench-engine bench-guest-speed bench-nested certs clean format fuzz fuzz-build fuzz-merge test-nested
+.PHONY: all deps build debug tsan tsan-tests qatzip qatzip-background demo test unit bench bench-quick \
+	bench-faults bench-host bench-deps bench-engine bench-guest-speed bench-nested certs clean format \
+	fuzz fuzz-build fuzz-merge test-nested
 
 all: build
 
@@ -44,17 +49,30 @@ debug: deps $(DEBUG_BUILD)/build.ninja
 tsan: deps $(TSAN_BUILD)/build.ninja
 	ninja -C $(TSAN_BUILD)
 
+# Only what the TSan rerun of the unit tests runs (tests/tsan_cases.py):
+# under half of the TSan build's compile time.
+tsan-tests: deps $(TSAN_BUILD)/build.ninja
+	ninja -C $(TSAN_BUILD) $$(python3 tests/tsan_cases.py)
+
 # The real QATzip for the QAT tests; says loudly when it cannot be built.
 qatzip: $(DEBUG_BUILD)/build.ninja
 	@scripts/build-real-qatzip.sh $(QATZIP_VENDOR) $(QATZIP_BUILD)
+
+# The same, started in the background (log: $(QATZIP_BUILD)/build.log): it
+# is mostly serial configure steps, so it runs beside the C builds and
+# pytest, and the QAT tests wait for it (tests/qatzip_build.py).
+qatzip-background: deps $(DEBUG_BUILD)/build.ninja
+	@scripts/build-real-qatzip.sh --background $(QATZIP_VENDOR) $(QATZIP_BUILD)
 
 demo: build
 	scripts/demo.sh $(BUILD)
 
 # Unit tests (one pytest test per C case, ASan/UBSan build, then the threaded
-# ones again under TSan), then integration tests; ends "N passed, N failed, N skipped".
-test: debug tsan qatzip
-	$(PYTEST) -v --durations=10 --build=$(DEBUG_BUILD) --tsan-build=$(TSAN_BUILD) $(PYTEST_ARGS)
+# ones again under TSan), then integration tests, PYTEST_JOBS at a time;
+# ends "N passed, N failed, N skipped".
+test: qatzip-background debug tsan-tests
+	$(PYTEST) $(PYTEST_PARALLEL) -v --durations=10 --build=$(DEBUG_BUILD) --tsan-build=$(TSAN_BUILD) \
+		$(PYTEST_ARGS)
 
 # Where /dev/kvm is absent: the KVM state round trip and a live migration of
 # a small guest on Debian 12's own kernel, booted under TCG with nested SVM
@@ -65,8 +83,8 @@ test-nested: build
 	@VMIG_WITH_QEMU=1 scripts/install-deps.sh
 	scripts/nested-kvm.sh -- $(NESTED_CMD)
 
-unit: debug tsan qatzip
-	$(PYTEST) -v --build=$(DEBUG_BUILD) --tsan-build=$(TSAN_BUILD) $(PYTEST_ARGS) tests/test_unit.py
+unit: qatzip-background debug tsan-tests
+	$(PYTEST) $(PYTEST_PARALLEL) -v --build=$(DEBUG_BUILD) --tsan-build=$(TSAN_BUILD) $(PYTEST_ARGS) tests/test_unit.py
 
 # libFuzzer (clang) with ASan/UBSan: each target for FUZZ_SECONDS, one at a
 # time; crashes land in $(FUZZ_BUILD)/fuzz/artifacts. fuzz-merge folds what

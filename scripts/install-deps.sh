@@ -2,10 +2,10 @@
 # Installs the Debian 12 packages vmig needs to build, test and demo, if any
 # are missing. Needs root (or sudo) only when something must be installed.
 set -e
-# python3-pytest(-timeout) run the tests, with Debian's /usr/bin/python3.
+# python3-pytest(-timeout, -xdist) run the tests, with Debian's /usr/bin/python3.
 # clang and libclang-rt-14-dev (libFuzzer) build `make fuzz`.
 # gnuplot-nox draws the benchmark's plots; its tests draw them too (small).
-PKGS="gcc clang libclang-rt-14-dev make meson ninja-build pkg-config python3 python3-pytest python3-pytest-timeout binutils iproute2 libxxhash-dev libssl-dev liblz4-dev libzstd-dev libisal-dev zlib1g-dev libjansson-dev gnuplot-nox"
+PKGS="gcc clang libclang-rt-14-dev make meson ninja-build pkg-config python3 python3-pytest python3-pytest-timeout python3-pytest-xdist binutils iproute2 libxxhash-dev libssl-dev liblz4-dev libzstd-dev libisal-dev zlib1g-dev libjansson-dev gnuplot-nox"
 # The benchmark suite (make bench, VMIG_BENCH=1): QEMU is the side-by-side
 # reference, not needed for tests; VMIG_WITH_QEMU=1 is the older name;
 # openssl makes the fault benchmark's TLS certificates (scripts/make-certs.sh),

@@ -7,7 +7,9 @@ Options:
 
 The real Intel QATzip (built by `make qatzip` into BUILD/qatzip/prefix, or
 named in $VMIG_TEST_REAL_QATZIP) is handed to the tests in that variable;
-where it is absent a banner says so and the tests against it skip.
+where it is absent a banner says so and the tests against it skip. `make
+test` builds it in the background (tests/qatzip_build.py): every test with
+"qat" in its id runs after the others and waits for that build first.
 
 Where /dev/kvm is absent a banner says so at the start and every test that
 needs a KVM guest skips with that reason. The run ends with the plain line
@@ -17,8 +19,11 @@ is non-zero if anything failed.
 """
 import collections
 import os
+import time
 
 import pytest
+
+import qatzip_build
 
 INTEGRATION = os.path.join(os.path.dirname(os.path.abspath(__file__)), "integration")
 HAVE_KVM = os.access("/dev/kvm", os.R_OK | os.W_OK)
@@ -45,19 +50,55 @@ def build_dir(pytestconfig):
     return _dir(pytestconfig, "--build")
 
 
-def _real_qatzip(config):
-    """The real libqatzip.so.3 for the QAT tests, or None; exported to them."""
-    path = os.environ.get("VMIG_TEST_REAL_QATZIP") or os.path.join(
-        _dir(config, "--build") or "", "qatzip", "prefix", "lib", "libqatzip.so.3")
-    if not os.path.exists(path):
-        return None
-    os.environ["VMIG_TEST_REAL_QATZIP"] = os.path.abspath(path)
-    return os.environ["VMIG_TEST_REAL_QATZIP"]
+def _export_real_qatzip(config, path, why=None):
+    """The real libqatzip.so.3 (or None, and why) for the QAT tests; exported
+    to the processes they start."""
+    config.vmig_real_qatzip = os.path.abspath(path) if path else None
+    config.vmig_qatzip_why = why
+    if config.vmig_real_qatzip:
+        os.environ["VMIG_TEST_REAL_QATZIP"] = config.vmig_real_qatzip
 
 
 def pytest_configure(config):
     # Before any test starts, so every test process inherits it.
-    config.vmig_real_qatzip = _real_qatzip(config)
+    build = _dir(config, "--build") or ""
+    given = os.environ.get("VMIG_TEST_REAL_QATZIP")
+    config.vmig_qatzip_pending = not given and qatzip_build.building(build)
+    config.vmig_qatzip_was_pending = config.vmig_qatzip_pending
+    config.vmig_started = time.time()
+    if config.vmig_qatzip_pending:
+        _export_real_qatzip(config, None, "the QATzip build has not been waited for")
+        return
+    path = given or qatzip_build.lib_path(build)
+    if os.path.exists(path):
+        _export_real_qatzip(config, path)
+    else:
+        _export_real_qatzip(config, None, "THE REAL QATzip IS NOT BUILT: `make test` builds it "
+                                          "from ../shared/vendor")
+
+
+def _uses_qatzip(item):
+    """Tests of QAT, which may load the real QATzip: C cases too (fake_guest.h,
+    qatzip_for_test), so the rule is the name, not a fixture."""
+    return "qat" in item.nodeid.lower()
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    # Outside pytest-timeout's wrapper: the wait is not the test's time.
+    config = item.config
+    if config.vmig_qatzip_pending and _uses_qatzip(item):
+        config.vmig_qatzip_pending = False
+        _export_real_qatzip(config, *qatzip_build.wait(_dir(config, "--build")))
+    yield
+
+
+@pytest.fixture
+def real_qatzip(pytestconfig):
+    """The real libqatzip.so.3 (built, waited for); the test skips without it."""
+    if not pytestconfig.vmig_real_qatzip:
+        pytest.skip(pytestconfig.vmig_qatzip_why)
+    return pytestconfig.vmig_real_qatzip
 
 
 def pytest_report_header(config):
@@ -66,6 +107,10 @@ def pytest_report_header(config):
     qz = config.vmig_real_qatzip
     if qz:
         lines += [f"vmig: QAT tests against the real QATzip: {qz} (software mode, no device)"]
+    elif config.vmig_qatzip_pending:
+        log = qatzip_build.log_path(_dir(config, "--build"))
+        lines += [f"vmig: the real QATzip is being built in the background (log: {log}): "
+                  f"the QAT tests run last and wait for it (at most {qatzip_build.WAIT_LIMIT_S} s)"]
     else:
         lines += ["*" * 72,
                   "* WARNING: the real Intel QATzip is not built: the QAT tests against   *",
@@ -92,6 +137,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if _needs_kvm(item):
             item.add_marker(pytest.mark.skipif(not HAVE_KVM, reason=KVM_SKIP_REASON))
+    # Last, so a QATzip build that `make test` started has the longest to end.
+    items.sort(key=_uses_qatzip)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if config.vmig_qatzip_was_pending and not hasattr(config, "workerinput"):
+        terminalreporter.write_line("vmig: the background QATzip build: "
+                                    + qatzip_build.outcome(_dir(config, "--build"),
+                                                           config.vmig_started))
 
 
 # Outcome of every test (and failed collection), for the closing line.
@@ -122,7 +176,9 @@ def pytest_sessionfinish(session, exitstatus):
     # Outermost wrapper: runs after the terminal reporter's own summary, so
     # the counts below are the last lines of the run.
     yield
-    if session.config.option.collectonly:
+    # Under pytest-xdist the workers' reports reach these hooks in the main
+    # process too: it alone counts and writes the line.
+    if session.config.option.collectonly or hasattr(session.config, "workerinput"):
         return
     counts = collections.Counter(_outcomes.values())
     tr = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -15,12 +15,6 @@ from vmlib import VM, free_port, run_vmig
 
 pytestmark = pytest.mark.no_kvm
 
-REAL_QATZIP = os.environ.get("VMIG_TEST_REAL_QATZIP", "")
-needs_real_qatzip = pytest.mark.skipif(
-    not (REAL_QATZIP and os.path.exists(REAL_QATZIP)),
-    reason="THE REAL QATzip IS NOT BUILT: `make test` builds it from ../shared/vendor")
-
-
 def _loopback(*args):
     tool = os.path.join(vmlib.BUILD, "tests", "qat_loopback")
     p = subprocess.run([tool, *args], capture_output=True, text=True, timeout=120)
@@ -42,27 +36,25 @@ def test_incoming_qat_without_library_fails_clearly_with_fallback_none():
     assert "QAT: cannot load /nonexistent/libqatzip.so.3" in p.stderr, p.stderr
 
 
-@needs_real_qatzip
-def test_incoming_qat_without_device_per_fallback():
+def test_incoming_qat_without_device_per_fallback(real_qatzip):
     uri = f"tcp:127.0.0.1:{free_port()}"
     p = run_vmig("run", "--incoming", uri, "--accel", "qat", "--qat-fallback", "none",
-                 "--qatzip-path", REAL_QATZIP)
+                 "--qatzip-path", real_qatzip)
     if p.returncode == 0:
         pytest.skip("a QAT device is present")
     assert p.returncode == 1 and "QZ_NOSW_NO_HW (-101): no QAT device found" in p.stderr, p
     for fallback, says in (("qatzip", "qat (QATzip in software: no QAT device"),
                            ("cpu", "cpu (")):
         dst = VM(incoming=f"tcp:127.0.0.1:{free_port()}",
-                 extra=("--accel", "qat", "--qat-fallback", fallback, "--qatzip-path", REAL_QATZIP))
+                 extra=("--accel", "qat", "--qat-fallback", fallback, "--qatzip-path", real_qatzip))
         assert f"decompressing through the offload engine: {says}" in dst.stderr_text()
         dst.proc.send_signal(signal.SIGTERM)
         assert dst.wait_exit(10) == 0
 
 
-@needs_real_qatzip
 @pytest.mark.parametrize("fill", ["mixed", "text"])
-def test_loopback_qat_against_real_qatzip(fill):
-    p, f = _loopback("--codec", "qat", "--fill", fill, "--qatzip", REAL_QATZIP,
+def test_loopback_qat_against_real_qatzip(fill, real_qatzip):
+    p, f = _loopback("--codec", "qat", "--fill", fill, "--qatzip", real_qatzip,
                      "--qat-fallback", "qatzip", "--dest-accel", "qat")
     print(p.stdout)
     assert p.returncode == 0, (p.stdout, p.stderr)

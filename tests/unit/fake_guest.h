@@ -85,7 +85,9 @@ int test_binary_dir(char *dir, size_t len);
 /* The QATzip TEST DOUBLE beside the test binaries (tests/qat_standin). */
 const char *qatzip_double(char *buf, size_t len);
 /* The QATzip a QAT test loads: the real one when `make test` built it
- * (VMIG_TEST_REAL_QATZIP), else the TEST DOUBLE; *real says which. */
+ * (VMIG_TEST_REAL_QATZIP), else the TEST DOUBLE; *real says which. A case
+ * that calls it needs "qat" in its name: pytest waits for the real QATzip's
+ * background build only before those (tests/conftest.py). */
 const char *qatzip_for_test(char *buf, size_t len, bool *real);
 
 #endif

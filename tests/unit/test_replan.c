@@ -272,10 +272,12 @@ TEST(an_unannounced_slow_link_is_probed_before_most_pages_go)
 	CHECK(i >= 0);
 	CHECK_EQ_INT(i >= 0 ? st.decisions[i].pass : 0, 1);
 	/* measured to the destination's acknowledgement, not out of the
-	 * socket buffers, where 1 MiB looked like 133 MiB/s */
+	 * socket buffers, where 1 MiB looked like 133 MiB/s; that time holds
+	 * the destination's taking the pages in too, which under TSan with
+	 * both cores busy read 2 of the proxy's 4 MiB/s */
 	double link = 0;
 	CHECK(i >= 0 && sscanf(st.decisions[i].reason, "link %lf MiB/s", &link) == 1);
-	CHECK(link > 2 && link < 8);
+	CHECK(link > 1 && link < 8);
 	CHECK(st.wire_bytes < NONZERO_BYTES / 2);
 	/* connected at the start though raw pages need none, the data
 	 * channels spread the codec chosen after the probe */
