@@ -10,48 +10,13 @@
 #include "fill.h"
 #include "guest.h"
 #include "io.h"
+#include "order.h"
 #include "rng.h"
 #include "share.h"
 
 #define BATCH 8        /* pages between clock checks */
 #define SWEEP_BATCH 8  /* static pages per sweep step */
 #define SWEEP_SHARE 20 /* sweep at most 1/20 of the time */
-
-/* Visiting order: x = 0..2^bits-1 through a bijection of [0, 2^bits),
- * keeping the images below n. Multiply by an odd number, add and
- * xorshift are each bijective modulo 2^bits. */
-struct order {
-	uint64_t n, x, mask, a, b, c;
-	unsigned shift;
-	int random;
-};
-
-static void order_init(struct order *o, uint64_t n, int random, uint64_t seed)
-{
-	unsigned bits = 1;
-	while (bits < 63 && (1ull << bits) < n)
-		bits++;
-	*o = (struct order){.n = n, .mask = (1ull << bits) - 1, .random = random};
-	o->a = rng_next(&seed) | 1;
-	o->b = rng_next(&seed) | 1;
-	o->c = rng_next(&seed);
-	o->shift = bits / 2 + 1;
-}
-
-/* Next index, or UINT64_MAX at the end of the pass. */
-static inline uint64_t order_next(struct order *o)
-{
-	if (!o->random)
-		return o->x < o->n ? o->x++ : UINT64_MAX;
-	while (o->x <= o->mask) {
-		uint64_t y = (o->x++ * o->a + o->c) & o->mask;
-		y ^= y >> o->shift;
-		y = (y * o->b) & o->mask;
-		if (y < o->n)
-			return y;
-	}
-	return UINT64_MAX;
-}
 
 struct worker {
 	unsigned vcpu;
@@ -168,7 +133,7 @@ void worker_run(unsigned vcpu)
 	for (uint64_t pass = 0;; pass++) {
 		struct order o;
 		order_init(&o, w.pages, G.cfg.pattern == PATTERN_RANDOM,
-			   G.cfg.seed ^ mix64(pass * 0x100 + vcpu));
+			   order_seed(G.cfg.seed, pass, vcpu));
 		for (;;) {
 			uint64_t done = 0, i = 0;
 			while (done < BATCH && (i = order_next(&o)) != UINT64_MAX) {

@@ -11,6 +11,7 @@
 #include "args.h"
 #include "common/clock.h"
 #include "fill.h"
+#include "order.h"
 #include "page.h"
 #include "rng.h"
 #include "share.h"
@@ -161,42 +162,6 @@ int workload_fill(struct workload *w)
 
 /* ---- the vCPUs ---- */
 
-/*
- * Visiting order of a pass: x = 0, 1, ... through a bijection of
- * [0, 2^bits) (an odd multiplier plus an offset, then an xorshift, each a
- * bijection modulo 2^bits), keeping the images below n; plain order for
- * pattern=seq.
- */
-struct order {
-	uint64_t n, x, mask, mul, add;
-	unsigned shift;
-	bool random;
-};
-
-static void order_init(struct order *o, uint64_t n, bool random, uint64_t seed)
-{
-	unsigned bits = 1;
-	while (bits < 63 && (1ull << bits) < n)
-		bits++;
-	*o = (struct order){.n = n, .mask = (1ull << bits) - 1, .random = random,
-			    .mul = rng_next(&seed) | 1, .add = rng_next(&seed),
-			    .shift = bits / 2 + 1};
-}
-
-/* The next index, or UINT64_MAX once the pass is over. */
-static uint64_t order_next(struct order *o)
-{
-	if (!o->random)
-		return o->x < o->n ? o->x++ : UINT64_MAX;
-	while (o->x <= o->mask) {
-		uint64_t y = (o->x++ * o->mul + o->add) & o->mask;
-		y ^= y >> o->shift;
-		if (y < o->n)
-			return y;
-	}
-	return UINT64_MAX;
-}
-
 /* guestload's visit (guest/worker.c): check the page, write it at the next
  * generation, mark it and its generation's page dirty. */
 static void visit(struct wl_vcpu *v, uint64_t k)
@@ -234,7 +199,7 @@ static unsigned visit_batch(struct wl_vcpu *v, struct order *o)
 		if (i == UINT64_MAX) {
 			uint64_t pass = __atomic_add_fetch(&v->passes, 1, __ATOMIC_RELAXED);
 			order_init(o, v->hi - v->lo, w->cfg.pattern == PATTERN_RANDOM,
-				   w->cfg.seed ^ mix64(pass * 0x100 + v->idx));
+				   order_seed(w->cfg.seed, pass, v->idx));
 			break;
 		}
 		visit(v, v->lo + i);
@@ -271,7 +236,7 @@ static void *vcpu_thread(void *arg)
 	snprintf(name, sizeof(name), "vcpu%u", v->idx); /* bench/suite/cpuacct.py counts these */
 	pthread_setname_np(pthread_self(), name);
 	order_init(&o, v->hi - v->lo, w->cfg.pattern == PATTERN_RANDOM,
-		   w->cfg.seed ^ mix64(v->idx));
+		   order_seed(w->cfg.seed, 0, v->idx));
 	while (gd_vcpu_enter(w->g, v->idx)) {
 		uint64_t now = w->ns_per_page ? now_ns() : 0;
 		if (now && (!deadline || now > deadline + BEHIND_NS))
