@@ -395,6 +395,14 @@ static int resume_or_fail(struct vmig_migration *m, int r, char *err, size_t err
 	return harvest(m, err, errlen);
 }
 
+/* The pause to send dirty pages at the pace of a pass that sent pages in
+ * secs: time per page of the pass just sent predicts the next one; zero
+ * pages are cheap, so this adapts to the guest's mix. */
+static uint64_t expected_downtime_ms(double secs, uint64_t pages, uint64_t dirty)
+{
+	return pages ? (uint64_t)(secs / (double)pages * (double)dirty * 1000.0) : 0;
+}
+
 /*
  * The expected downtime again once the pass is acknowledged: 1 if it
  * still fits the limit, 0 if not (the figures say so and pre-copy goes
@@ -412,7 +420,7 @@ static int switchover_still_fits(struct vmig_migration *m, uint64_t pages, doubl
 	if (r)
 		return r;
 	uint64_t dirty = count_dirty(m);
-	uint64_t ms = pages ? (uint64_t)(acked_secs / (double)pages * (double)dirty * 1000.0) : 0;
+	uint64_t ms = expected_downtime_ms(acked_secs, pages, dirty);
 	pthread_mutex_lock(&m->lock);
 	m->st.remaining_bytes = dirty * VMIG_PAGE_SIZE;
 	m->st.expected_downtime_ms = ms;
@@ -470,10 +478,7 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 			return r;
 		uint64_t dirty = count_dirty(m);
 		double bw = secs > 0 ? (double)(wire_sent(m) - wire0) / secs : 0;
-		/* Time per page of the pass just sent predicts the next one;
-		 * zero pages are cheap, so this adapts to the guest's mix. */
-		double per_page = pages ? secs / (double)pages : 0;
-		uint64_t expect_ms = (uint64_t)(per_page * (double)dirty * 1000.0);
+		uint64_t expect_ms = expected_downtime_ms(secs, pages, dirty);
 		log_debug("migration pass %llu: %llu pages in %.3f s (%.1f MiB/s on the wire), %llu dirty "
 			  "since, expected downtime %llu ms",
 			  (unsigned long long)m->pass, (unsigned long long)pages, secs, bw / 1048576.0,
