@@ -4,8 +4,12 @@ own work) and everything else (the migration's cost), from
 
 The process total comes from /proc/PID/stat, which keeps the time of
 threads that have already exited (a migration's sender and channel
-threads end with it); the vCPU share is summed over the live threads
-whose name says they are vCPUs, which live as long as the VM."""
+threads end with it). The vCPU share is summed per thread whose name
+says it is a vCPU, and a Tracker remembers each one's last figure: vmig's
+source ends its vCPU threads at the handover and lingers, so the last
+sample may have none left, and their time must not become the
+migration's. What a vCPU thread spent between its last sample and its
+exit (one polling interval at most) counts as the migration's."""
 import dataclasses
 import os
 import re
@@ -19,7 +23,11 @@ TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 @dataclasses.dataclass(frozen=True)
 class CpuSample:
     total_s: float
-    vcpu_s: float
+    vcpu_by_tid: dict  # vCPU thread id -> its CPU seconds
+
+    @property
+    def vcpu_s(self):
+        return sum(self.vcpu_by_tid.values())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,22 +60,24 @@ def sample(pid, proc="/proc"):
         tids = os.listdir(f"{proc}/{pid}/task")
     except (FileNotFoundError, ProcessLookupError):
         return None
-    vcpu = 0.0
+    vcpu = {}
     for tid in tids:
         try:
             name, cpu = parse_stat(_read(f"{proc}/{pid}/task/{tid}/stat"))
         except (FileNotFoundError, ProcessLookupError):
             continue  # a thread that ended meanwhile: counted in the total
         if VCPU_THREAD.match(name):
-            vcpu += cpu
+            vcpu[tid] = cpu
     return CpuSample(total, vcpu)
 
 
 def delta(start, end):
-    """What was spent between two samples (None if either is missing)."""
+    """What was spent between two samples (None if either is missing); a
+    vCPU thread of `end` that `start` did not have counts from zero."""
     if start is None or end is None:
         return None
-    vcpu = max(0.0, end.vcpu_s - start.vcpu_s)
+    vcpu = sum(max(0.0, cpu - start.vcpu_by_tid.get(tid, 0.0))
+               for tid, cpu in end.vcpu_by_tid.items())
     return CpuDelta(vcpu, max(0.0, end.total_s - start.total_s - vcpu))
 
 
@@ -83,7 +93,10 @@ class Tracker:
     def poll(self):
         s = sample(self.pid)
         if s is not None:
-            self.last = s
+            # vCPU threads gone since the last sample keep their last figure
+            seen = dict(self.last.vcpu_by_tid) if self.last else {}
+            seen.update(s.vcpu_by_tid)
+            self.last = CpuSample(s.total_s, seen)
         return s
 
     def result(self):
