@@ -23,7 +23,8 @@ QATZIP_VENDOR ?= ../shared/vendor
 QATZIP_BUILD  ?= $(DEBUG_BUILD)/qatzip
 
 .PHONY: all deps build debug tsan tsan-tests qatzip qatzip-background demo test unit bench bench-quick \
-	bench-faults bench-host bench-deps bench-engine bench-guest-speed bench-nested certs clean format \
+	bench-faults bench-host bench-deps bench-engine bench-guest-speed bench-nested \
+	bench-nested-faults certs clean format \
 	fuzz fuzz-build fuzz-merge test-nested
 
 all: build
@@ -148,6 +149,14 @@ bench-nested: build
 	scripts/nested-kvm.sh --timeout 5400 --out $(NESTED_BENCH_OUT) -- \
 		bench/nested/run.sh $(BUILD) $(NESTED_PARTS) $(BENCH_ARGS)
 	@echo "results: $(NESTED_BENCH_OUT)/bench and $(NESTED_BENCH_OUT)/bench-faults"
+
+# Issue 10's fault table under nested emulation, each cell in a nested
+# machine of its own (bench/nested/each-cell.sh; NESTED_CELLS="..." picks
+# cells, e.g. faults-down-10-plain faults-none-plain).
+NESTED_CELLS ?=
+bench-nested-faults: build
+	@VMIG_WITH_QEMU=1 VMIG_BENCH=1 scripts/install-deps.sh
+	bench/nested/each-cell.sh $(BUILD) $(NESTED_BENCH_OUT) $(NESTED_CELLS)
 
 # guestload's dirty rate under vmig and QEMU (docs/benchmarks.md, Guest speed).
 bench-guest-speed: build

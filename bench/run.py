@@ -2,8 +2,9 @@
 """vmig's benchmark suite: vmig and Debian's QEMU 7.2 side by side on the
 scenarios of bench/scenarios/ (docs/benchmarks.md, "How to run").
 
-  bench/run.py [--quick] [--faults] [--scenario NAME ...] [--setting NAME ...] [--build DIR]
-               [--out DIR] [--runs N] [--accel kvm|tcg] [--guest double] [--no-prewarm]
+  bench/run.py [--quick] [--faults] [--scenario NAME ...] [--cell NAME ...] [--setting NAME ...]
+               [--build DIR] [--out DIR] [--runs N] [--accel kvm|tcg] [--guest double]
+               [--no-prewarm]
   bench/run.py --list [--quick]          what would run, and how long at most
   bench/run.py --check [--quick]         the scenario files, this host and the build
   bench/run.py --check-host [--quick]    the scenario files and this host (KVM, root)
@@ -31,6 +32,17 @@ DOUBLE_NOTE = ("vmig's engine and policy migrating a TEST-DOUBLE guest (bench/en
                "hosts and codecs, but no KVM dirty-logging or vCPU costs; not a KVM result")
 
 
+def nested_note():
+    """The results' note under scripts/nested-kvm.sh, which exports the
+    kernel it booted as VMIG_NESTED_KVM; None elsewhere."""
+    kver = os.environ.get("VMIG_NESTED_KVM")
+    if not kver:
+        return None
+    return (f"nested KVM: Debian 12's kernel {kver} under QEMU's TCG (scripts/nested-kvm.sh), "
+            "vmig and QEMU on the same emulated KVM: behaviour and how the two compare, "
+            "never speed (every instruction is emulated, 50-100x slower than a KVM host)")
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,6 +52,9 @@ def parse_args(argv):
     ap.add_argument("--scenario", action="append", default=[], help="run this one (repeatable)")
     ap.add_argument("--setting", action="append", default=[],
                     help="run only this setting of each scenario (repeatable; e.g. auto)")
+    ap.add_argument("--cell", action="append", default=[],
+                    help="run only this cell (repeatable; a scenario's name, or a fault "
+                         "cell's as --list prints it, e.g. faults-1G-down-10-plain)")
     ap.add_argument("--scenario-dir", default=scenarios.SCENARIO_DIR,
                     help="where the scenario files are (default bench/scenarios)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -105,6 +120,7 @@ def main(argv):
     try:
         scs = scenarios.load_all(a.scenario, a.quick, a.scenario_dir,
                                  fault_scenarios=a.faults)
+        scs = scenarios.only_cells(scs, a.cell)
         scs = scenarios.only_settings(scs, a.setting)
         for sc in scs:
             content.module_files(sc.content)
@@ -140,6 +156,7 @@ def main(argv):
                          "machine": preflight.machine(), "qemu_version": preflight.qemu_version(),
                          "accel": a.accel, "guest": a.guest,
                          **({"note": DOUBLE_NOTE} if a.guest == "double" else {}),
+                         **({"note": nested_note()} if nested_note() else {}),
                          "mode": ("faults " if a.faults else "") + ("quick" if a.quick else "full"),
                          "scenarios": [sc.name for sc in scs]})
     print(f"bench: {len(scs)} scenarios, at most "

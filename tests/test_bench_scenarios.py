@@ -1,6 +1,7 @@
 """The benchmark's scenario and settings files: the shipped ones load and
 cover issue 9's matrix; a bad file is refused with a message naming the
 file and the key; bench/run.py turns that into exit 2, not a traceback."""
+import importlib.util
 import os
 import subprocess
 import sys
@@ -61,13 +62,26 @@ def test_a_setting_no_scenario_runs_is_refused_by_name():
         scenarios.only_settings(scenarios.load_all(), ["auto", "bogus"])
 
 
+def test_one_fault_cell_can_run_alone():
+    cells = scenarios.load_all(fault_scenarios=True)
+    got = scenarios.only_cells(cells, ["faults-1G-down-10-tls"])
+    assert [(sc.fault, sc.tls) for sc in got] == [("down-10", True)]
+
+
+def test_a_cell_that_is_not_there_is_refused_by_name():
+    with pytest.raises(scenarios.ScenarioError, match="no cell faults-1G-down-7-plain"):
+        scenarios.only_cells(scenarios.load_all(fault_scenarios=True),
+                             ["faults-1G-down-7-plain"])
+
+
 def test_nested_scenarios_load_with_their_fault_cells():
     d = _shipped_dir("nested", "scenarios")
     assert {sc.name for sc in scenarios.load_all(scenario_dir=d)} == {
         "slow", "1G", "1G-busy", "1G-tight"}
     cells = scenarios.load_all(scenario_dir=d, fault_scenarios=True)
     # the outage, and the fault-free cell its bytes are measured against
-    assert {sc.fault for sc in cells} == {"none", "down-10"}
+    assert {sc.fault for sc in cells} == {"none", "loss-0.1", "loss-1", "down-3", "down-10"}
+    assert {sc.tls for sc in cells} == {False, True}
 
 
 def test_nested_1g_cells_differ_in_the_host_condition_alone():
@@ -180,3 +194,21 @@ def test_make_bench_quick_without_kvm_stops_before_building():
                        text=True, timeout=60)
     assert r.returncode != 0 and "/dev/kvm is not available" in r.stderr
     assert "Traceback" not in r.stderr and "meson" not in r.stdout
+
+
+def _run_module():
+    spec = importlib.util.spec_from_file_location("bench_run_py", bench_support.RUN_PY)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_results_made_under_nested_kvm_say_so(monkeypatch):
+    monkeypatch.setenv("VMIG_NESTED_KVM", "6.1.0-57-amd64")
+    assert "nested KVM" in _run_module().nested_note()
+    assert "6.1.0-57-amd64" in _run_module().nested_note()
+
+
+def test_results_made_elsewhere_have_no_nested_note(monkeypatch):
+    monkeypatch.delenv("VMIG_NESTED_KVM", raising=False)
+    assert _run_module().nested_note() is None

@@ -317,6 +317,18 @@ def only_settings(scs, names):
     return [sc for sc in out if sc.settings]
 
 
+def only_cells(scs, names):
+    """The scenarios or fault cells named (e.g. 'faults-1G-down-10-plain'),
+    so one cell can run alone; a name not among them is an error."""
+    if not names:
+        return scs
+    unknown = [n for n in names if n not in {sc.name for sc in scs}]
+    if unknown:
+        raise ScenarioError(f"no cell {', '.join(unknown)} here "
+                            f"(there are: {', '.join(sc.name for sc in scs)})")
+    return [sc for sc in scs if sc.name in names]
+
+
 def interleaved_order(settings, round_no):
     """The order of one round: vmig and QEMU settings taken in turn, the
     whole list reversed every other round (vmig, QEMU, ... then ..., QEMU,
