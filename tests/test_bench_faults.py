@@ -136,6 +136,11 @@ def test_outage_starts_halfway_through_the_first_pass():
     assert outage.should_start(s(p=3, done=None), 0.5) == (True, True)  # first pass missed
 
 
+def test_outage_waits_for_half_of_ram_in_a_second_pass_that_still_sweeps():
+    assert outage.should_start(s(p=2, done=0.3), 0.5) == (False, False)
+    assert outage.should_start(s(p=2, done=0.5), 0.5) == (True, False)
+
+
 def test_outage_goes_down_then_up_and_counts_what_was_sent_after():
     d = FakeDrops()
     o = outage.Outage(d, 0.05, 0.5)
@@ -167,12 +172,32 @@ def test_an_outage_that_never_began_says_so():
     assert not f["happened"] and f["down_ms"] is None and d.calls == []
 
 
-def test_vmig_and_qemu_samples_say_how_much_of_the_first_pass_is_done():
-    v = vmig_driver.sample({"status": "active", "iterations": 1, "pass_pages": 1000,
-                            "pass_pages_done": 250, "wire_bytes": 4096})
+def vmig_reply(iterations, sent, ram_pages=1000, **kw):
+    pages = {"normal": sent - sent // 4, "zero": sent // 4, "compressed": 0, "xbzrle": 0}
+    return {"status": "active", "iterations": iterations, "ram_bytes": ram_pages * 4096,
+            "pages": pages, "wire_bytes": 4096, **kw}
+
+
+def test_vmig_samples_say_how_much_of_the_first_sweep_is_done():
+    v = vmig_driver.sample(vmig_reply(1, 250, pass_pages=1000, pass_pages_done=250))
     assert v["first_pass_done"] == 0.25 and v["wire_bytes"] == 4096
-    assert vmig_driver.sample({"status": "active", "iterations": 2, "pass_pages": 10,
-                               "pass_pages_done": 5})["first_pass_done"] is None
+
+
+def test_vmig_first_sweep_goes_on_after_a_link_probe():
+    """Pass 1 was the link probe (a sixteenth of RAM here): half of it
+    is not half of RAM, and pass 2 still sweeps RAM for the first time."""
+    probe = vmig_driver.sample(vmig_reply(1, 32, pass_pages=64, pass_pages_done=32))
+    assert probe["first_pass_done"] == 0.032
+    rest = vmig_driver.sample(vmig_reply(2, 500, pass_pages=950, pass_pages_done=436))
+    assert rest["first_pass_done"] == 0.5
+
+
+def test_vmig_first_sweep_is_over_once_every_page_went():
+    assert vmig_driver.sample(vmig_reply(2, 1000, pass_pages=10,
+                                         pass_pages_done=5))["first_pass_done"] is None
+
+
+def test_qemu_samples_say_how_much_of_the_first_pass_is_done():
     q = qemu_driver.sample({"status": "active", "ram": {"dirty-sync-count": 1, "total": 1000,
                                                         "remaining": 400, "transferred": 77}})
     assert q["first_pass_done"] == 0.6 and q["wire_bytes"] == 77

@@ -2,10 +2,11 @@
 own progress (the timeline's samples from vmig's query-migrate or QEMU's
 query-migrate), not at a fixed time, and lifted `seconds` later.
 
-"The middle" is the first pass once `at` of it is done: vmig's
-pass_pages_done / pass_pages, QEMU's 1 - ram.remaining / ram.total while
+"The middle" is the first sweep over guest RAM once `at` of it is sent:
+vmig's pages sent of all pages while fewer than all are (its pass 1 may
+be only a link probe), QEMU's 1 - ram.remaining / ram.total while
 dirty-sync-count is 1 (each driver's sample() gives it as
-first_pass_done). A first pass that ended between two samples starts the
+first_pass_done). A first sweep that ended between two samples starts the
 outage at once (recorded as late).
 
 The outage drops every packet both ways (dropfilter.LinkDrops.down) and
@@ -25,16 +26,14 @@ import time
 
 def should_start(sample, at):
     """(start now, late) for a timeline sample: the migration is in its
-    first pass with at least `at` of it done, or already past it."""
+    first sweep with at least `at` of it done, or already past it."""
     if sample.get("status") not in ("active", "reconnecting"):
         return False, False
-    p = sample.get("pass")
-    if p is None:
-        return False, False
-    if p > 1:
-        return True, True
     done = sample.get("first_pass_done")
-    return (p == 1 and done is not None and done >= at), False
+    if done is not None:
+        return done >= at, False
+    p = sample.get("pass")
+    return (True, True) if p is not None and p > 1 else (False, False)
 
 
 class Outage:

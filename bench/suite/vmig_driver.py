@@ -29,12 +29,30 @@ def migration_over(sample_, migrate_exited):
     return sample_["status"] in FINAL or migrate_exited
 
 
+PAGE_SIZE = 4096
+PAGE_KINDS = ("normal", "zero", "compressed", "xbzrle")
+
+
+def first_sweep_done(reply):
+    """The share of guest RAM sent so far while the first sweep over it
+    lasts, else None. Not pass 1's own share: with a link probe, pass 1
+    is the probe's 64 MiB and pass 2 the rest of RAM, so half of pass 1
+    would put an outage at 32 MiB where QEMU's is at half of RAM."""
+    pages = reply.get("pages")
+    total = (reply.get("ram_bytes") or 0) // PAGE_SIZE
+    if not pages or not total:
+        return None
+    sent = sum(pages.get(k) or 0 for k in PAGE_KINDS)
+    if sent >= total:
+        return None
+    return sent / total
+
+
 def sample(reply):
     """A timeline sample from vmig's query-migrate (docs/control.md);
-    first_pass_done is the share of the first pass sent, while in it."""
-    first = None
-    if reply.get("iterations") == 1 and reply.get("pass_pages"):
-        first = reply.get("pass_pages_done", 0) / reply["pass_pages"]
+    first_pass_done is the share of RAM sent, while the first sweep over
+    it lasts (first_sweep_done)."""
+    first = first_sweep_done(reply) if reply.get("status") == "active" else None
     return {"status": reply.get("status"), "throughput_mibs": reply.get("throughput_mibs"),
             "dirty_rate_mibs": reply.get("dirty_rate_mibs"),
             "throttle_pct": reply.get("throttle_pct"),
