@@ -7,7 +7,10 @@
 # of them in one OUT/results.jsonl and report.
 #
 #   bench/nested/each-cell.sh BUILD OUT [CELL...]     (default: every cell)
-# NESTED_CELL_TIMEOUT (seconds, default 1500) bounds each machine.
+# NESTED_CELL_TIMEOUT (seconds, default 1500) bounds each machine;
+# NESTED_ARGS adds scripts/nested-kvm.sh options (e.g. "--cpus 1 --mem 4G").
+# A cell whose machine hung leaves the runs it had done in
+# OUT/CELL/bench-faults/results.jsonl.partial; they join the report too.
 set -u
 usage="usage: bench/nested/each-cell.sh BUILD OUT [CELL...]"
 BUILD=${1:?$usage}
@@ -25,10 +28,15 @@ fi
 mkdir -p "$OUT"
 for c in "${cells[@]}"; do
 	echo "== nested cell $c ($(date -u +%H:%M:%S))"
-	scripts/nested-kvm.sh --timeout "${NESTED_CELL_TIMEOUT:-1500}" --out "$OUT/$c" -- \
+	# shellcheck disable=SC2086 # NESTED_ARGS is a list of options
+	scripts/nested-kvm.sh ${NESTED_ARGS:-} --timeout "${NESTED_CELL_TIMEOUT:-1500}" --out "$OUT/$c" -- \
 		bench/nested/run.sh "$BUILD" faults --cell "$c"
 	echo "== nested cell $c: exit $? ($(date -u +%H:%M:%S))"
 done
-cat "$OUT"/*/bench-faults/results.jsonl >"$OUT/results.jsonl" 2>/dev/null
+for c in "${cells[@]}"; do
+	r="$OUT/$c/bench-faults/results.jsonl"
+	[ -f "$r" ] || r="$r.partial"
+	[ -f "$r" ] && cat "$r"
+done >"$OUT/results.jsonl"
 [ -s "$OUT/results.jsonl" ] || { echo "each-cell: no cell left results" >&2; exit 1; }
 $PY bench/run.py --report "$OUT/results.jsonl"
