@@ -433,7 +433,9 @@ static int switchover_still_fits(struct vmig_migration *m, uint64_t pages, doubl
 	return 0;
 }
 
-static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
+/* Pass 1's start: dirty logging on, every page marked to go, the pages
+ * the guest is writing left out, a link probe held back if wanted. */
+static int precopy_start(struct vmig_migration *m, bool *probe, char *err, size_t errlen)
 {
 	int r;
 	if ((r = m->g.ops->dirty_start(m->g.opaque, err, errlen)))
@@ -449,84 +451,136 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 	}
 	if ((r = skip_hot_pages(m, err, errlen)))
 		return r;
-	bool probe = link_probe_wanted(m);
-	if (probe && (r = link_probe_hold_back(m, err, errlen)))
+	*probe = link_probe_wanted(m);
+	if (*probe && (r = link_probe_hold_back(m, err, errlen)))
 		return r;
 	set_status(m, VMIG_MIG_ACTIVE);
+	return 0;
+}
+
+/* A pass's figures, for query-migrate and the debug log. */
+static void note_pass(struct vmig_migration *m, uint64_t pages, double secs, uint64_t wire,
+		      uint64_t dirty, uint64_t expect_ms)
+{
+	double bw = secs > 0 ? (double)wire / secs : 0;
+	log_debug("migration pass %llu: %llu pages in %.3f s (%.1f MiB/s on the wire), %llu dirty "
+		  "since, expected downtime %llu ms",
+		  (unsigned long long)m->pass, (unsigned long long)pages, secs, bw / 1048576.0,
+		  (unsigned long long)dirty, (unsigned long long)expect_ms);
+	pthread_mutex_lock(&m->lock);
+	m->st.bandwidth_mibs = bw / 1048576.0;
+	m->st.dirty_rate_mibs = secs > 0 ? (double)dirty * VMIG_PAGE_SIZE / secs / 1048576.0 : 0;
+	m->st.remaining_bytes = dirty * VMIG_PAGE_SIZE;
+	m->st.expected_downtime_ms = expect_ms;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* How a pass ended, for do_precopy's loop (errors are negative). */
+enum pass_end {
+	PASS_GO_ON,   /* throttle, re-plan, next pass */
+	PASS_SWITCH,  /* pause the guest and hand over */
+	PASS_RESUMED, /* a lost link was resumed: next pass, no trend to compare */
+};
+
+/*
+ * The link probe (pass 1 when the link is unannounced), timed to the
+ * destination's acknowledgement: a probe may fit in the socket buffers,
+ * and leaving them is not crossing the link. What is dirty now is mostly
+ * what the probe held back: neither a trend nor a dirty rate.
+ */
+static int after_probe(struct vmig_migration *m, uint64_t t, uint64_t wire0, char *err,
+		       size_t errlen)
+{
+	int r = acks_wait_all(m, err, errlen);
+	if (!r)
+		r = autopolicy_after_probe(m, (double)(now_ns() - t) / 1e9, wire_sent(m) - wire0, err,
+					   errlen);
+	return r ? resume_or_fail(m, r, err, errlen) : 0;
+}
+
+/* Whether to switch over after a pass that began at t (now_ns). */
+static int switchover_decision(struct vmig_migration *m, uint64_t full_pass, uint64_t pages,
+			       uint64_t expect_ms, uint64_t dirty, uint64_t prev_dirty, uint64_t t,
+			       char *err, size_t errlen)
+{
+	if (!switchover_now(&m->switchover, m->p.downtime_limit_ms, full_pass, expect_ms, dirty,
+			    prev_dirty))
+		return PASS_GO_ON;
+	/* the guest still runs: a link lost here is resumed too */
+	int r = acks_wait_all(m, err, errlen);
+	if (r)
+		return (r = resume_or_fail(m, r, err, errlen)) ? r : PASS_RESUMED;
+	r = switchover_still_fits(m, pages, (double)(now_ns() - t) / 1e9, err, errlen);
+	return r < 0 ? r : r ? PASS_SWITCH : PASS_GO_ON;
+}
+
+/* Throttle and re-plan from a pass that did not end in a switchover. */
+static int after_pass(struct vmig_migration *m, uint64_t pages, uint64_t dirty, uint64_t wire,
+		      double secs, char *err, size_t errlen)
+{
+	converge_after_pass(m, pages, dirty, wire, secs);
+	int r = autopolicy_after_pass(m, secs, wire, dirty, err, errlen);
+	if (r)
+		return (r = resume_or_fail(m, r, err, errlen)) ? r : PASS_RESUMED;
+	return PASS_GO_ON;
+}
+
+/* One pass of pre-copy and what to do after it. */
+static int precopy_pass(struct vmig_migration *m, bool probe, uint64_t prev_dirty,
+			uint64_t *dirty_out, char *err, size_t errlen)
+{
+	uint64_t pages = begin_pass(m);
+	if (m->p.resume_timeout_ms && sentlog_begin(&m->sent, m->pass, m->sent_now)) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	migration_update_counters(m);
+	uint64_t t = now_ns(), wire0 = wire_sent(m);
+	int r = run_pass(m, true, err, errlen);
+	double secs = (double)(now_ns() - t) / 1e9;
+	/* the destination's figures of late, for this pass's re-plan */
+	if (!r)
+		r = acks_drain(m, err, errlen);
+	if (r)
+		return (r = resume_or_fail(m, r, err, errlen)) ? r : PASS_RESUMED;
+	sentlog_confirm(&m->sent, acked_by_all(m));
+	if ((r = harvest(m, err, errlen)))
+		return r;
+	uint64_t dirty = *dirty_out = count_dirty(m);
+	uint64_t expect_ms = expected_downtime_ms(secs, pages, dirty);
+	note_pass(m, pages, secs, wire_sent(m) - wire0, dirty, expect_ms);
+	if (probe && m->pass == 1)
+		return after_probe(m, t, wire0, err, errlen);
+	/* after a probe, the first full pass is the one with no trend yet */
+	uint64_t full_pass = probe ? m->pass - 1 : m->pass;
+	r = switchover_decision(m, full_pass, pages, expect_ms, dirty, prev_dirty, t, err, errlen);
+	if (r != PASS_GO_ON)
+		return r;
+	return after_pass(m, pages, dirty, wire_sent(m) - wire0, secs, err, errlen);
+}
+
+static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
+{
+	bool probe = false;
+	int r = precopy_start(m, &probe, err, errlen);
 	uint64_t prev_dirty = SWITCHOVER_NO_PREVIOUS;
-	for (;;) {
-		uint64_t pages = begin_pass(m);
-		if (m->p.resume_timeout_ms && sentlog_begin(&m->sent, m->pass, m->sent_now)) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		migration_update_counters(m);
-		uint64_t t = now_ns(), wire0 = wire_sent(m);
-		r = run_pass(m, true, err, errlen);
-		double secs = (double)(now_ns() - t) / 1e9;
-		/* the destination's figures of late, for this pass's re-plan */
-		if (!r)
-			r = acks_drain(m, err, errlen);
-		if (r) {
-			if ((r = resume_or_fail(m, r, err, errlen)))
-				return r;
+	while (!r) {
+		uint64_t dirty = SWITCHOVER_NO_PREVIOUS;
+		r = precopy_pass(m, probe, prev_dirty, &dirty, err, errlen);
+		if (r == PASS_SWITCH)
+			return 0;
+		if (r == PASS_RESUMED) {
 			prev_dirty = SWITCHOVER_NO_PREVIOUS;
+			r = 0;
 			continue;
 		}
-		sentlog_confirm(&m->sent, acked_by_all(m));
-		if ((r = harvest(m, err, errlen)))
-			return r;
-		uint64_t dirty = count_dirty(m);
-		double bw = secs > 0 ? (double)(wire_sent(m) - wire0) / secs : 0;
-		uint64_t expect_ms = expected_downtime_ms(secs, pages, dirty);
-		log_debug("migration pass %llu: %llu pages in %.3f s (%.1f MiB/s on the wire), %llu dirty "
-			  "since, expected downtime %llu ms",
-			  (unsigned long long)m->pass, (unsigned long long)pages, secs, bw / 1048576.0,
-			  (unsigned long long)dirty, (unsigned long long)expect_ms);
-		pthread_mutex_lock(&m->lock);
-		m->st.bandwidth_mibs = bw / 1048576.0;
-		m->st.dirty_rate_mibs = secs > 0 ? (double)dirty * VMIG_PAGE_SIZE / secs / 1048576.0 : 0;
-		m->st.remaining_bytes = dirty * VMIG_PAGE_SIZE;
-		m->st.expected_downtime_ms = expect_ms;
-		pthread_mutex_unlock(&m->lock);
-		if (probe && m->pass == 1) {
-			/* Timed to the destination's acknowledgement: a probe may
-			 * fit in the socket buffers, and leaving them is not
-			 * crossing the link. What is dirty now is mostly what the
-			 * probe held back: neither a trend nor a dirty rate. */
-			if (!(r = acks_wait_all(m, err, errlen)))
-				r = autopolicy_after_probe(m, (double)(now_ns() - t) / 1e9,
-							   wire_sent(m) - wire0, err, errlen);
-			if (r && (r = resume_or_fail(m, r, err, errlen)))
-				return r;
-			continue;
-		}
-		/* after a probe, the first full pass is the one with no trend yet */
-		uint64_t full_pass = probe ? m->pass - 1 : m->pass;
-		if (switchover_now(&m->switchover, m->p.downtime_limit_ms, full_pass, expect_ms, dirty,
-				   prev_dirty)) {
-			/* the guest still runs: a link lost here is resumed too */
-			if ((r = acks_wait_all(m, err, errlen))) {
-				if ((r = resume_or_fail(m, r, err, errlen)))
-					return r;
-				prev_dirty = SWITCHOVER_NO_PREVIOUS;
-				continue;
-			}
-			r = switchover_still_fits(m, pages, (double)(now_ns() - t) / 1e9, err, errlen);
-			if (r)
-				return r < 0 ? r : 0;
-		}
-		converge_after_pass(m, pages, dirty, wire_sent(m) - wire0, secs);
-		if ((r = autopolicy_after_pass(m, secs, wire_sent(m) - wire0, dirty, err, errlen))) {
-			if ((r = resume_or_fail(m, r, err, errlen)))
-				return r;
-			prev_dirty = SWITCHOVER_NO_PREVIOUS;
-			continue;
-		}
+		if (r)
+			break;
 		prev_dirty = dirty;
 		if (migration_should_stop(m, err, errlen))
 			return -ECANCELED;
 	}
+	return r;
 }
 
 /*
