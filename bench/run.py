@@ -67,6 +67,10 @@ def parse_args(argv):
                     help="double: vmig's engine migrating a TEST-DOUBLE guest (bench/enginesim) "
                          "instead of guestload under KVM; no KVM needed, no QEMU runs: the "
                          "policy's figures on real links and hosts, not a KVM result")
+    ap.add_argument("--write-fault-ns", type=int, default=0, metavar="NS",
+                    help="with --guest double: a page's first write after its dirty bit was "
+                         "cleared costs the guest NS ns, as a KVM write-protection fault does "
+                         "(default 0: free)")
     ap.add_argument("--no-prewarm", action="store_true")
     ap.add_argument("--keep", action="store_true",
                     help="keep each run's directory (serial logs, VMM output) under DIR/runs")
@@ -77,6 +81,10 @@ def parse_args(argv):
     a = ap.parse_args(argv)
     if a.runs and a.runs < scenarios.MIN_RUNS and (a.accel == "kvm" or a.guest == "double"):
         ap.error(f"--runs must be at least {scenarios.MIN_RUNS}")
+    if a.write_fault_ns and a.guest != "double":
+        ap.error("--write-fault-ns is for --guest double (a KVM guest pays its own faults)")
+    if not 0 <= a.write_fault_ns <= 1000000:
+        ap.error("--write-fault-ns must be 0..1000000")
     a.build = os.path.abspath(a.build)
     return a
 

@@ -3,6 +3,8 @@ engine migrating bench/enginesim's test-double guest) without running it:
 the commands it starts, its reading of the samples file, the final object
 and the RAM hashes that stand in for guestload's page check."""
 import json
+import subprocess
+import sys
 
 import bench_support  # noqa: F401  (puts bench/ on the path)
 from suite import context, engine_driver, hosts, scenarios
@@ -43,6 +45,20 @@ def test_the_source_migrates_after_the_scenario_warm_up_and_a_margin(tmp_path):
     want = ctx.scenario.warmup_s + engine_driver.START_MARGIN_S
     assert src[src.index("--warmup-s") + 1] == str(want)
     assert src[src.index("--guest-args") + 1] == ctx.guest_args
+
+
+def test_the_guest_pays_the_write_fault_cost_it_was_given(tmp_path):
+    ctx = ctx_1g(tmp_path)
+    ctx.write_fault_ns = 1500
+    src, _ = engine_driver.commands(ctx, str(tmp_path), 4444, setting("auto"))
+    guest_opts = src[:src.index("--")]
+    assert guest_opts[guest_opts.index("--write-fault-ns") + 1] == "1500"
+
+
+def test_a_write_fault_cost_is_refused_for_a_kvm_guest():
+    r = subprocess.run([sys.executable, bench_support.RUN_PY, "--write-fault-ns", "1000", "--list"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--guest double" in r.stderr
 
 
 def test_the_latest_whole_sample_line_is_the_sample(tmp_path):

@@ -107,16 +107,27 @@ void gd_destroy(struct guest_double *g)
 	pthread_mutex_destroy(&g->lock);
 }
 
+/* A write-protection fault's cost: the vCPU thread spins for ns. */
+static void write_fault(struct guest_double *g)
+{
+	uint64_t until = now_ns() + g->write_fault_ns;
+	while (now_ns() < until) {
+	}
+	__atomic_fetch_add(&g->write_faults, 1, __ATOMIC_RELAXED);
+}
+
 void gd_mark_dirty(struct guest_double *g, uint64_t index)
 {
 	if (!__atomic_load_n(&g->tracking, __ATOMIC_ACQUIRE))
 		return;
 	for (unsigned i = 0; i < g->nr_regions; i++) {
 		struct gd_region *r = &g->regions[i];
-		uint64_t p = index - r->first;
+		uint64_t p = index - r->first, bit = 1ull << (p % 64);
 		if (index >= r->first && p < r->pages) {
 			/* after the write: a harvest that takes the bit finds the data */
-			__atomic_fetch_or(&r->dirty[p / 64], 1ull << (p % 64), __ATOMIC_RELEASE);
+			uint64_t old = __atomic_fetch_or(&r->dirty[p / 64], bit, __ATOMIC_RELEASE);
+			if (!(old & bit) && g->write_fault_ns)
+				write_fault(g);
 			return;
 		}
 	}

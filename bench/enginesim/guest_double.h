@@ -61,6 +61,10 @@ struct guest_double {
 	unsigned throttle_pct;    /* atomic */
 	bool throttled;           /* atomic: a throttle was ever set */
 	uint64_t alive_ns;        /* atomic: CLOCK_REALTIME of vCPU 0's last batch */
+	/* Spun on a page's first write after its dirty bit was cleared, as a
+	 * KVM guest takes a write-protection fault there; 0: free (default). */
+	uint64_t write_fault_ns;
+	uint64_t write_faults;    /* atomic: how many were taken */
 	struct gd_hooks hooks;
 };
 

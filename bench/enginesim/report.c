@@ -13,9 +13,14 @@ json_t *report_figures(const struct vmig_migrate_stats *st, struct guest_double 
 	json_t *r = migrate_figures(st);
 	/* as vmig's VMM with its dirty bitmap: a timed throttle when one ran */
 	bool timed = __atomic_load_n(&g->throttled, __ATOMIC_ACQUIRE);
-	if (r && json_object_update_new(r, json_pack("{s:s, s:s, s:s}", "dirty_tracking", "bitmap",
-						       "throttle_path", timed ? "timed" : "none",
-						       "guest", "test-double")) < 0) {
+	uint64_t faults = __atomic_load_n(&g->write_faults, __ATOMIC_RELAXED);
+	json_t *own = json_pack("{s:s, s:s, s:s, s:I, s:I}", "dirty_tracking", "bitmap",
+				"throttle_path", timed ? "timed" : "none", "guest", "test-double",
+				"write_fault_ns", json_u64(g->write_fault_ns), "write_faults",
+				json_u64(faults));
+	if (!r || json_object_update_new(r, own) < 0) { /* update_new takes own either way */
+		if (!r)
+			json_decref(own);
 		json_decref(r);
 		return NULL;
 	}

@@ -46,6 +46,9 @@ static void usage(FILE *f)
 		"      --samples FILE     query-migrate's figures here every 100 ms, a JSON line\n"
 		"                         each (with t_ms since the migration started)\n"
 		"  -w, --warmup-s S       run the guest this long before migrating (default 2)\n"
+		"      --write-fault-ns N a page's first write after its dirty bit was cleared\n"
+		"                         costs its writer N ns, as a write-protection fault\n"
+		"                         costs a KVM vCPU (0..1000000; default 0: free)\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"After '--', vmig migrate's options mean what they mean there (--control and\n"
@@ -61,6 +64,7 @@ struct source_opts {
 	uint64_t mem, vcpus;
 	const char *guest_args, *serial, *samples;
 	double warmup_s;
+	uint64_t write_fault_ns;
 	struct migrate_opts mig;
 	bool help;
 };
@@ -103,6 +107,12 @@ static int parse_guest_value(int c, const char *arg, struct source_opts *o)
 		fprintf(stderr, "enginesim source: invalid --warmup-s '%s': want 0..%.0f s\n", arg,
 			ENGINESIM_WARMUP_MAX_S);
 		return -1;
+	case 'F':
+		if (!parse_u64(arg, 0, ENGINESIM_WRITE_FAULT_MAX_NS, &o->write_fault_ns))
+			return 0;
+		fprintf(stderr, "enginesim source: invalid --write-fault-ns '%s': want 0..%d\n", arg,
+			ENGINESIM_WRITE_FAULT_MAX_NS);
+		return -1;
 	}
 	return -1;
 }
@@ -115,6 +125,7 @@ static int parse_source_opts(int argc, char **argv, struct source_opts *o)
 		{"guest-args", required_argument, NULL, 'a'},
 		{"serial", required_argument, NULL, 's'}, {"samples", required_argument, NULL, 'S'},
 		{"warmup-s", required_argument, NULL, 'w'}, {"help", no_argument, NULL, 'h'},
+		{"write-fault-ns", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -213,8 +224,12 @@ static int start_guest(struct source *s, const struct gd_hooks *hooks, struct vm
 {
 	char err[512];
 	uint64_t t0 = now_ns();
-	if (gd_create(&s->g, s->o.mem, err, sizeof(err)) ||
-	    workload_init(&s->w, &s->g, s->o.guest_args, (unsigned)s->o.vcpus, err, sizeof(err)) ||
+	if (gd_create(&s->g, s->o.mem, err, sizeof(err))) {
+		fprintf(stderr, "enginesim source: %s\n", err);
+		return -1;
+	}
+	s->g.write_fault_ns = s->o.write_fault_ns;
+	if (workload_init(&s->w, &s->g, s->o.guest_args, (unsigned)s->o.vcpus, err, sizeof(err)) ||
 	    workload_fill(&s->w) || workload_start(&s->w, err, sizeof(err))) {
 		fprintf(stderr, "enginesim source: %s\n", err);
 		return -1;

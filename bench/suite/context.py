@@ -22,6 +22,7 @@ class RunContext:
     groups: list = dataclasses.field(default_factory=list)
     tls_creds: str = ""          # a --tls-creds directory (QEMU's layout) for a TLS cell
     on_sample: object = None     # called with each timeline sample (an outage's trigger)
+    write_fault_ns: int = 0      # the test-double guest's cost of a first write (--guest double)
 
     @property
     def guest(self):

@@ -79,7 +79,8 @@ def run_scenario(sc, opts, out_path, log=print):
                 with run_dir(opts, sc, setting, round_no) as tmp:
                     ctx = RunContext(scenario=sc, pair=pair, build=opts.build, tmpdir=tmp,
                                      accel=opts.accel, modules=modules, tls_creds=creds,
-                                     on_sample=outage.on_sample if outage else None)
+                                     on_sample=outage.on_sample if outage else None,
+                                     write_fault_ns=getattr(opts, "write_fault_ns", 0))
                     rec = driver.run(ctx, setting, round_no)
                 if outage:
                     rec["outage"] = outage.finish(rec.get("wire_bytes"))

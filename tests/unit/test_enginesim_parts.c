@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "guest_double.h"
 #include "guest_state.h"
 #include "ramhash.h"
@@ -136,6 +137,47 @@ TEST(harvest_takes_the_bits_and_a_write_after_sets_them_again)
 	gd_destroy(&g);
 }
 
+TEST(a_write_faults_once_after_its_bit_was_cleared)
+{
+	/* as KVM write-protects a page when its dirty bit is cleared: the
+	 * first write after costs a fault, the next ones are free */
+	struct guest_double g;
+	struct gd_hooks hooks = {0};
+	struct vmig_guest guest;
+	char err[128];
+	uint64_t bits[64] = {0};
+	CHECK_EQ_INT(gd_create(&g, 16ull << 20, err, sizeof(err)), 0);
+	g.write_fault_ns = 1000;
+	gd_iface(&g, &hooks, &guest);
+	CHECK_EQ_INT(guest.ops->dirty_start(guest.opaque, err, sizeof(err)), 0);
+	gd_mark_dirty(&g, 9); /* dirty from the start: no fault */
+	CHECK_EQ_INT(g.write_faults, 0);
+	CHECK_EQ_INT(guest.ops->dirty_harvest(guest.opaque, 0, bits, err, sizeof(err)), 0);
+	uint64_t t0 = now_ns();
+	gd_mark_dirty(&g, 9);
+	CHECK(now_ns() - t0 >= 1000);
+	gd_mark_dirty(&g, 9);
+	gd_mark_dirty(&g, 10);
+	CHECK_EQ_INT(g.write_faults, 2); /* page 9 once, page 10 once */
+	gd_destroy(&g);
+}
+
+TEST(writes_are_free_without_a_fault_cost)
+{
+	struct guest_double g;
+	struct gd_hooks hooks = {0};
+	struct vmig_guest guest;
+	char err[128];
+	uint64_t bits[64] = {0};
+	CHECK_EQ_INT(gd_create(&g, 16ull << 20, err, sizeof(err)), 0);
+	gd_iface(&g, &hooks, &guest);
+	CHECK_EQ_INT(guest.ops->dirty_start(guest.opaque, err, sizeof(err)), 0);
+	CHECK_EQ_INT(guest.ops->dirty_harvest(guest.opaque, 0, bits, err, sizeof(err)), 0);
+	gd_mark_dirty(&g, 9);
+	CHECK_EQ_INT(g.write_faults, 0);
+	gd_destroy(&g);
+}
+
 TEST(ram_past_3_gib_is_a_second_region_at_4_gib)
 {
 	struct guest_double g;
@@ -195,5 +237,6 @@ RUN_TESTS("test_enginesim_parts", UT(state_round_trips), UT(state_cut_short_is_r
 	  UT(state_with_a_bad_vcpu_count_or_nul_is_refused),
 	  UT(snapshot_hash_is_the_ram_before_the_guest_wrote),
 	  UT(harvest_takes_the_bits_and_a_write_after_sets_them_again),
-	  UT(ram_past_3_gib_is_a_second_region_at_4_gib),
+	  UT(a_write_faults_once_after_its_bit_was_cleared),
+	  UT(writes_are_free_without_a_fault_cost), UT(ram_past_3_gib_is_a_second_region_at_4_gib),
 	  UT(pause_returns_once_no_vcpu_is_inside))
