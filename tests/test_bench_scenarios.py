@@ -212,3 +212,12 @@ def test_results_made_under_nested_kvm_say_so(monkeypatch):
 def test_results_made_elsewhere_have_no_nested_note(monkeypatch):
     monkeypatch.delenv("VMIG_NESTED_KVM", raising=False)
     assert _run_module().nested_note() is None
+
+
+def test_a_test_double_run_says_what_a_write_fault_cost():
+    note = _run_module().double_note(1000)
+    assert "TEST-DOUBLE" in note and "1000 ns" in note
+
+
+def test_a_test_double_run_with_free_writes_says_so():
+    assert "writes are free" in _run_module().double_note(0)
