@@ -28,48 +28,41 @@ def test_which_threads_are_vcpus(name, vcpu):
     assert bool(cpuacct.VCPU_THREAD.match(name)) is vcpu
 
 
-def test_split_on_a_process_with_a_vcpu_thread_and_a_thread_that_exits():
-    vcpu_s, other_s = 0.6, 0.4
-    p = subprocess.Popen([sys.executable, HELPER, str(vcpu_s), str(other_s)],
+def tracked_helper(vcpu_s, other_s, *steps):
+    """Runs the helper under a Tracker: after each (line to send, line
+    expected back) of steps it polls; returns the Tracker's result."""
+    p = subprocess.Popen([sys.executable, HELPER, str(vcpu_s), str(other_s),
+                          *(["then-exit"] if len(steps) > 1 else [])],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         tracker = cpuacct.Tracker(p.pid)
-        p.stdin.write("go\n")
-        p.stdin.flush()
-        assert p.stdout.readline().strip() == "done"
-        tracker.poll()
-        got = tracker.result()
+        for send, expect in steps:
+            p.stdin.write(send + "\n")
+            p.stdin.flush()
+            assert p.stdout.readline().strip() == expect
+            tracker.poll()
+        return tracker.result()
     finally:
         p.kill()
         p.wait()
+
+
+def assert_split(got, vcpu_s, other_s):
     # ticks are 10 ms; the interpreter's own start-up lands in "other"
     assert got["vcpu_s"] == pytest.approx(vcpu_s, abs=0.05)
     assert other_s - 0.05 <= got["other_s"] <= other_s + 0.3
+
+
+def test_split_on_a_process_with_a_vcpu_thread_and_a_thread_that_exits():
+    assert_split(tracked_helper(0.6, 0.4, ("go", "done")), 0.6, 0.4)
 
 
 def test_a_vcpu_thread_that_exits_before_the_process_stays_a_vcpu():
     """vmig's source VMM ends its vCPU threads at the handover and lingers:
     the last sample has no vCPU thread left, and their time must not turn
     into the migration's."""
-    vcpu_s, other_s = 0.6, 0.2
-    p = subprocess.Popen([sys.executable, HELPER, str(vcpu_s), str(other_s), "then-exit"],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        tracker = cpuacct.Tracker(p.pid)
-        p.stdin.write("go\n")
-        p.stdin.flush()
-        assert p.stdout.readline().strip() == "burnt"
-        tracker.poll()
-        p.stdin.write("exit\n")
-        p.stdin.flush()
-        assert p.stdout.readline().strip() == "done"
-        tracker.poll()
-        got = tracker.result()
-    finally:
-        p.kill()
-        p.wait()
-    assert got["vcpu_s"] == pytest.approx(vcpu_s, abs=0.05)
-    assert other_s - 0.05 <= got["other_s"] <= other_s + 0.3
+    got = tracked_helper(0.6, 0.2, ("go", "burnt"), ("exit", "done"))
+    assert_split(got, 0.6, 0.2)
 
 
 def test_a_process_that_has_gone_keeps_its_last_sample():
