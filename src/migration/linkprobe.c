@@ -34,6 +34,10 @@ int link_probe_hold_back(struct vmig_migration *m, char *err, size_t errlen)
 {
 	uint64_t left = sender_link_probe_bytes / VMIG_PAGE_SIZE;
 	for (unsigned i = 0; i < m->ram.nr; i++) {
+		m->hot_later[i] = m->carry[i]; /* skip_hot_pages' */
+		m->carry[i] = NULL;
+	}
+	for (unsigned i = 0; i < m->ram.nr; i++) {
 		uint64_t words = (m->ram.pages[i] + 63) / 64;
 		for (uint64_t w = 0; w < words; w++) {
 			uint64_t keep = lowest_bits(m->bits[i][w], left);
@@ -50,4 +54,21 @@ int link_probe_hold_back(struct vmig_migration *m, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+void link_probe_defer_hot(struct vmig_migration *m)
+{
+	for (unsigned i = 0; i < m->ram.nr; i++) {
+		uint64_t *hot = m->hot_later[i];
+		if (!hot)
+			continue;
+		/* the next harvest adds carry back: nothing deferred is lost */
+		for (uint64_t w = 0; w < (m->ram.pages[i] + 63) / 64; w++) {
+			m->bits[i][w] &= ~hot[w];
+			hot[w] |= m->carry[i] ? m->carry[i][w] : 0;
+		}
+		free(m->carry[i]);
+		m->carry[i] = hot;
+		m->hot_later[i] = NULL;
+	}
 }

@@ -495,7 +495,10 @@ static int after_probe(struct vmig_migration *m, uint64_t t, uint64_t wire0, cha
 	if (!r)
 		r = autopolicy_after_probe(m, (double)(now_ns() - t) / 1e9, wire_sent(m) - wire0, err,
 					   errlen);
-	return r ? resume_or_fail(m, r, err, errlen) : 0;
+	if (r && (r = resume_or_fail(m, r, err, errlen)))
+		return r;
+	link_probe_defer_hot(m);
+	return 0;
 }
 
 /* Whether to switch over after a pass that began at t (now_ns). */
@@ -1065,6 +1068,7 @@ void vmig_migration_free(struct vmig_migration *m)
 	for (unsigned i = 0; i < VMIG_MAX_RAM_REGIONS; i++) {
 		free(m->bits[i]);
 		free(m->carry[i]);
+		free(m->hot_later[i]);
 	}
 	sentlog_free(&m->sent);
 	ram_map_free(&m->ram);

@@ -88,6 +88,9 @@ struct vmig_migration {
 	/* Pages pass 1 left out (skip_hot_pages): the engine carries them into
 	 * the next harvest itself rather than trust the guest's log to keep them. */
 	uint64_t *carry[VMIG_MAX_RAM_REGIONS];
+	/* The pages pass 1 left out as hot, kept apart while pass 1 is a link
+	 * probe: the pass after it leaves them out too (linkprobe.h). */
+	uint64_t *hot_later[VMIG_MAX_RAM_REGIONS];
 	struct channel ch;              /* main channel */
 	struct tls_ctx *tls;            /* credentials for every channel; NULL: plaintext */
 	int byo_fds[VMIG_MAX_DATA_CHANNELS + 1]; /* connections the caller brought, until taken */
