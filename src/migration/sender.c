@@ -279,8 +279,10 @@ int migration_open_main(struct vmig_migration *m, bool resume, struct wire_hello
 				 (unsigned long long)a->resume_pass, (unsigned long long)m->pass);
 			r = -EPROTO;
 		}
-		if (!r)
+		if (!r) {
 			migration_note_dest_host(m, &a->host);
+			m->session_on = true;
+		}
 	}
 	vbuf_free(&b);
 	return r;
@@ -765,7 +767,9 @@ static void *migration_thread(void *arg)
 	host_probe_stop(m->probe); /* nothing plans any more */
 	m->probe = NULL;
 	migration_update_counters(m);
-	if (m->connected && r && ours)
+	/* a destination that never took the HELLO holds nothing to wait on
+	 * (a listener that never accepts would cost a cancel the whole wait) */
+	if (m->connected && r && ours && m->session_on)
 		chan_close_after_error(&m->ch, ERROR_DELIVERY_WAIT_MS);
 	else if (m->connected)
 		chan_close(&m->ch);

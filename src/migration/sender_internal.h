@@ -96,6 +96,10 @@ struct vmig_migration {
 	int byo_fds[VMIG_MAX_DATA_CHANNELS + 1]; /* connections the caller brought, until taken */
 	unsigned nr_byo_fds;
 	bool connected, dirty_on, paused, go_sent;
+	/* The destination accepted our HELLO and holds a session for us: a
+	 * failure must reach it (chan_close_after_error), or it waits its
+	 * resume window for a source that gave up. */
+	bool session_on;
 	bool unconfirmed;               /* GO sent, RESUMED never came: guest kept paused */
 	uint64_t session;
 	/* Both hosts' figures, for the planner. This host's: a probe sampling
