@@ -60,7 +60,7 @@ struct dest_opts {
 	bool help;
 };
 
-enum { OPT_MAX_MEM = 1000, OPT_RESUME_TIMEOUT, OPT_TLS_CREDS, OPT_TLS_PSK, OPT_TLS_HOSTNAME };
+enum { OPT_MAX_MEM = 1000, OPT_RESUME_TIMEOUT };
 
 /* One option's value: 0, or -1 after saying what is wrong. */
 static int parse_dest_value(int c, const char *arg, struct dest_opts *o)
@@ -68,9 +68,6 @@ static int parse_dest_value(int c, const char *arg, struct dest_opts *o)
 	switch (c) {
 	case 'i': o->incoming = arg; return 0;
 	case 's': o->serial = arg; return 0;
-	case OPT_TLS_CREDS: o->tls.creds = arg; return 0;
-	case OPT_TLS_PSK: o->tls.psk = arg; return 0;
-	case OPT_TLS_HOSTNAME: o->tls.hostname = arg; return 0;
 	case OPT_MAX_MEM:
 		if (!parse_size(arg, 1ull << 20, &o->max_mem) && o->max_mem >= ENGINESIM_MEM_MIN)
 			return 0;
@@ -83,7 +80,7 @@ static int parse_dest_value(int c, const char *arg, struct dest_opts *o)
 			arg);
 		return -1;
 	}
-	return -1;
+	return tls_args_take(&o->tls, c, arg) ? 0 : -1;
 }
 
 static int parse_dest_opts(int argc, char **argv, struct dest_opts *o)
@@ -92,9 +89,7 @@ static int parse_dest_opts(int argc, char **argv, struct dest_opts *o)
 		{"incoming", required_argument, NULL, 'i'},
 		{"max-mem", required_argument, NULL, OPT_MAX_MEM},
 		{"resume-timeout", required_argument, NULL, OPT_RESUME_TIMEOUT},
-		{"tls-creds", required_argument, NULL, OPT_TLS_CREDS},
-		{"tls-psk", required_argument, NULL, OPT_TLS_PSK},
-		{"tls-hostname", required_argument, NULL, OPT_TLS_HOSTNAME},
+		TLS_ARGS_OPTIONS,
 		{"serial", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},

@@ -109,8 +109,8 @@ struct run_opts {
 
 
 
-enum { OPT_ACCEL = 1000, OPT_QATZIP_PATH, OPT_QAT_FALLBACK, OPT_QATZIP_LOG, OPT_TLS_CREDS, OPT_TLS_PSK,
-       OPT_TLS_HOSTNAME, OPT_RESUME_TIMEOUT, OPT_MODULE, OPT_DIRTY_RING };
+enum { OPT_ACCEL = 1000, OPT_QATZIP_PATH, OPT_QAT_FALLBACK, OPT_QATZIP_LOG, OPT_RESUME_TIMEOUT,
+       OPT_MODULE, OPT_DIRTY_RING };
 
 /* The offload options: 0, or -EINVAL after saying which is bad. */
 static int check_accel_opts(const struct run_opts *o)
@@ -266,11 +266,8 @@ static int parse_incoming_value(int c, const char *arg, struct run_opts *o)
 	case OPT_QATZIP_PATH: o->qatzip_path = arg; return 0;
 	case OPT_QAT_FALLBACK: o->qat_fallback = arg; return 0;
 	case OPT_QATZIP_LOG: o->qatzip_log = arg; return 0;
-	case OPT_TLS_CREDS: o->tls.creds = arg; return 0;
-	case OPT_TLS_PSK: o->tls.psk = arg; return 0;
-	case OPT_TLS_HOSTNAME: o->tls.hostname = arg; return 0;
 	}
-	return NOT_THIS_GROUP;
+	return tls_args_take(&o->tls, c, arg) ? 0 : NOT_THIS_GROUP;
 }
 
 /* Options that go together or exclude each other, once all are read:
@@ -329,9 +326,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{"qatzip-path", required_argument, NULL, OPT_QATZIP_PATH},
 		{"qat-fallback", required_argument, NULL, OPT_QAT_FALLBACK},
 		{"qatzip-log", required_argument, NULL, OPT_QATZIP_LOG},
-		{"tls-creds", required_argument, NULL, OPT_TLS_CREDS},
-		{"tls-psk", required_argument, NULL, OPT_TLS_PSK},
-		{"tls-hostname", required_argument, NULL, OPT_TLS_HOSTNAME},
+		TLS_ARGS_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};

@@ -21,8 +21,7 @@ void migrate_opts_init(struct migrate_opts *o, const char *prog, bool need_contr
 /* Long-only options (no short letter), and the migrate arguments the throttle ones set. */
 enum { OPT_AUTO_CONVERGE = 1000, OPT_POLICY, OPT_PLAN, OPT_TAILSLOW, OPT_THR_TRIGGER, OPT_THR_INITIAL,
        OPT_THR_INCREMENT, OPT_THR_MAX, OPT_QAT_FALLBACK, OPT_QATZIP_LOG,
-       OPT_THROTTLE_MODE, OPT_DIRTY_LIMIT, OPT_TLS_CREDS, OPT_TLS_PSK, OPT_TLS_HOSTNAME,
-       OPT_RESUME_TIMEOUT };
+       OPT_THROTTLE_MODE, OPT_DIRTY_LIMIT, OPT_RESUME_TIMEOUT };
 static const char *const throttle_keys[4] = {"throttle_trigger", "throttle_initial",
 					     "throttle_increment", "throttle_max"};
 static const char *const throttle_flags[4] = {"--throttle-trigger", "--throttle-initial",
@@ -179,18 +178,6 @@ static int parse_converge_value(int c, const char *arg, struct migrate_opts *o)
 	return NOT_THIS_GROUP;
 }
 
-/* TLS (checked together by tls_args_check once all options are read):
- * 0, or NOT_THIS_GROUP. */
-static int parse_tls_value(int c, const char *arg, struct tls_args *tls)
-{
-	switch (c) {
-	case OPT_TLS_CREDS: tls->creds = arg; return 0;
-	case OPT_TLS_PSK: tls->psk = arg; return 0;
-	case OPT_TLS_HOSTNAME: tls->hostname = arg; return 0;
-	}
-	return NOT_THIS_GROUP;
-}
-
 /* One option's value into o: 0, or -1 after saying what is wrong with it. */
 static int parse_value(int c, const char *arg, struct migrate_opts *o)
 {
@@ -202,8 +189,8 @@ static int parse_value(int c, const char *arg, struct migrate_opts *o)
 		r = parse_offload_value(c, arg, o);
 	if (r == NOT_THIS_GROUP)
 		r = parse_converge_value(c, arg, o);
-	if (r == NOT_THIS_GROUP)
-		r = parse_tls_value(c, arg, &o->tls);
+	if (r == NOT_THIS_GROUP && tls_args_take(&o->tls, c, arg))
+		r = 0;
 	/* Only an option in migrate_opts_parse's table that no group takes gets here: a bug, not input. */
 	return r == NOT_THIS_GROUP ? -1 : r;
 }
@@ -236,9 +223,7 @@ int migrate_opts_parse(int argc, char **argv, struct migrate_opts *o, void (*usa
 		{"qatzip-log", required_argument, NULL, OPT_QATZIP_LOG},
 		{"throttle-mode", required_argument, NULL, OPT_THROTTLE_MODE},
 		{"dirty-limit", required_argument, NULL, OPT_DIRTY_LIMIT},
-		{"tls-creds", required_argument, NULL, OPT_TLS_CREDS},
-		{"tls-psk", required_argument, NULL, OPT_TLS_PSK},
-		{"tls-hostname", required_argument, NULL, OPT_TLS_HOSTNAME},
+		TLS_ARGS_OPTIONS,
 		{"resume-timeout", required_argument, NULL, OPT_RESUME_TIMEOUT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},

@@ -53,3 +53,13 @@ int tls_args_check(const char *cmd, struct tls_args *a, bool server)
 	}
 	return 0;
 }
+
+bool tls_args_take(struct tls_args *a, int c, const char *arg)
+{
+	switch (c) {
+	case TLS_OPT_CREDS: a->creds = arg; return true;
+	case TLS_OPT_PSK: a->psk = arg; return true;
+	case TLS_OPT_HOSTNAME: a->hostname = arg; return true;
+	}
+	return false;
+}

@@ -24,6 +24,18 @@ struct tls_args {
 	"      --tls-psk FILE        TLS 1.3 with a pre-shared key instead: one line\n"          \
 	"                            IDENTITY:HEXKEY, the same file on both sides\n"
 
+/* The options' getopt codes, above every command's own long-only codes
+ * (which start at 1000), and their entries for a getopt_long table. */
+enum { TLS_OPT_CREDS = 2000, TLS_OPT_PSK, TLS_OPT_HOSTNAME };
+#define TLS_ARGS_OPTIONS                                                 \
+	{"tls-creds", required_argument, NULL, TLS_OPT_CREDS},            \
+	{"tls-psk", required_argument, NULL, TLS_OPT_PSK},                \
+	{"tls-hostname", required_argument, NULL, TLS_OPT_HOSTNAME}
+
+/* Option c's value into a if c is one of TLS_ARGS_OPTIONS: true, else
+ * false (checked together by tls_args_check once all options are read). */
+bool tls_args_take(struct tls_args *a, int c, const char *arg);
+
 /* Checks a (server: destination side) and fills the absolute paths.
  * Returns 0, or -1 after printing why, prefixed with cmd. */
 int tls_args_check(const char *cmd, struct tls_args *a, bool server);
