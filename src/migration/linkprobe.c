@@ -36,8 +36,6 @@ int link_probe_hold_back(struct vmig_migration *m, char *err, size_t errlen)
 	for (unsigned i = 0; i < m->ram.nr; i++) {
 		m->hot_later[i] = m->carry[i]; /* skip_hot_pages' */
 		m->carry[i] = NULL;
-	}
-	for (unsigned i = 0; i < m->ram.nr; i++) {
 		uint64_t words = (m->ram.pages[i] + 63) / 64;
 		for (uint64_t w = 0; w < words; w++) {
 			uint64_t keep = lowest_bits(m->bits[i][w], left);

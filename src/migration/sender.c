@@ -568,24 +568,19 @@ static int do_precopy(struct vmig_migration *m, char *err, size_t errlen)
 {
 	bool probe = false;
 	int r = precopy_start(m, &probe, err, errlen);
-	uint64_t prev_dirty = SWITCHOVER_NO_PREVIOUS;
-	while (!r) {
+	if (r)
+		return r;
+	for (uint64_t prev_dirty = SWITCHOVER_NO_PREVIOUS;;) {
 		uint64_t dirty = SWITCHOVER_NO_PREVIOUS;
 		r = precopy_pass(m, probe, prev_dirty, &dirty, err, errlen);
+		if (r < 0)
+			return r;
 		if (r == PASS_SWITCH)
 			return 0;
-		if (r == PASS_RESUMED) {
-			prev_dirty = SWITCHOVER_NO_PREVIOUS;
-			r = 0;
-			continue;
-		}
-		if (r)
-			break;
-		prev_dirty = dirty;
-		if (migration_should_stop(m, err, errlen))
+		prev_dirty = r == PASS_RESUMED ? SWITCHOVER_NO_PREVIOUS : dirty;
+		if (r == PASS_GO_ON && migration_should_stop(m, err, errlen))
 			return -ECANCELED;
 	}
-	return r;
 }
 
 /*
