@@ -168,12 +168,13 @@ def main(argv):
     os.makedirs(out_dir, exist_ok=True)
     a.out_dir = out_dir
     out = os.path.join(out_dir, "results.jsonl")
+    notes = [double_note(a.write_fault_ns) if a.guest == "double" else None, nested_note()]
+    note = "; ".join(n for n in notes if n)
     results.append(out, {"type": "meta", "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                          "machine": preflight.machine(), "qemu_version": preflight.qemu_version(),
                          "accel": a.accel, "guest": a.guest,
-                         **({"note": double_note(a.write_fault_ns), "write_fault_ns":
-                             a.write_fault_ns} if a.guest == "double" else {}),
-                         **({"note": nested_note()} if nested_note() else {}),
+                         **({"note": note} if note else {}),
+                         **({"write_fault_ns": a.write_fault_ns} if a.guest == "double" else {}),
                          "mode": ("faults " if a.faults else "") + ("quick" if a.quick else "full"),
                          "scenarios": [sc.name for sc in scs]})
     print(f"bench: {len(scs)} scenarios, at most "

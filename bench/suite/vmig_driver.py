@@ -6,7 +6,7 @@ import os
 import subprocess
 import time
 
-from . import control, cpuacct, guestlog, metrics, timeline
+from . import control, cpuacct, floor, guestlog, metrics, timeline
 from .procs import exit_reason, recorded_run
 
 START_TIMEOUT_S = 60     # boot and fill of the guest
@@ -29,7 +29,6 @@ def migration_over(sample_, migrate_exited):
     return sample_["status"] in FINAL or migrate_exited
 
 
-PAGE_SIZE = 4096
 PAGE_KINDS = ("normal", "zero", "compressed", "xbzrle")
 
 
@@ -39,7 +38,7 @@ def first_sweep_done(reply):
     is the probe's 64 MiB and pass 2 the rest of RAM, so half of pass 1
     would put an outage at 32 MiB where QEMU's is at half of RAM."""
     pages = reply.get("pages")
-    total = (reply.get("ram_bytes") or 0) // PAGE_SIZE
+    total = (reply.get("ram_bytes") or 0) // floor.PAGE
     if not pages or not total:
         return None
     sent = sum(pages.get(k) or 0 for k in PAGE_KINDS)
