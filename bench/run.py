@@ -139,7 +139,7 @@ def main(argv):
         scs = scenarios.only_cells(scs, a.cell)
         scs = scenarios.only_settings(scs, a.setting)
         for sc in scs:
-            content.module_files(sc.content)
+            content.check(sc.content)
     except (scenarios.ScenarioError, content.ContentError) as e:
         print(f"bench: {e}", file=sys.stderr)
         return 2

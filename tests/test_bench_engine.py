@@ -55,6 +55,20 @@ def test_the_guest_pays_the_write_fault_cost_it_was_given(tmp_path):
     assert guest_opts[guest_opts.index("--write-fault-ns") + 1] == "1500"
 
 
+def test_a_content_set_goes_to_the_guest_as_modules_with_fill_modules(tmp_path):
+    ctx = ctx_1g(tmp_path)
+    ctx.modules = ["/c/typical.0.img", "/c/typical.1.img"]
+    src, _ = engine_driver.commands(ctx, str(tmp_path), 4444, setting("auto"))
+    guest_opts = src[:src.index("--")]
+    assert guest_opts[guest_opts.index("--module") + 1] == "/c/typical.0.img,/c/typical.1.img"
+    assert "fill=modules" in guest_opts[guest_opts.index("--guest-args") + 1]
+
+
+def test_no_content_set_no_module_option(tmp_path):
+    src, _ = engine_driver.commands(ctx_1g(tmp_path), str(tmp_path), 4444, setting("auto"))
+    assert "--module" not in src
+
+
 def test_a_write_fault_cost_is_refused_for_a_kvm_guest():
     r = subprocess.run([sys.executable, bench_support.RUN_PY, "--write-fault-ns", "1000", "--list"],
                        capture_output=True, text=True, timeout=60)

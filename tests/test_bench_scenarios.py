@@ -9,9 +9,11 @@ import sys
 import pytest
 
 import bench_support
-from suite import scenarios
+from suite import content, scenarios
 
 MATRIX = {"fast", "10G", "1G", "1G-busy", "1G-tight", "slow", "idle"}
+# issue 11's real-content cell beside issue 9's matrix
+SHIPPED = MATRIX | {"1G-content"}
 QEMU_SETTINGS = {"none", "auto-converge", "xbzrle-ac", "multifd2-zlib", "multifd4-zlib",
                  "multifd2-zstd", "multifd4-zstd"}
 
@@ -34,9 +36,9 @@ def write(tmp_path, text, name="s.toml"):
     return str(d)
 
 
-def test_shipped_scenarios_are_issue_9s_matrix():
+def test_shipped_scenarios_are_issue_9s_matrix_and_the_content_cell():
     scs = {sc.name: sc for sc in scenarios.load_all()}
-    assert set(scs) == MATRIX
+    assert set(scs) == SHIPPED
     assert scs["fast"].link == "loopback" and scs["fast"].link_bits_per_s is None
     assert scs["10G"].link_bits_per_s == 10e9 and scs["slow"].link_bits_per_s == 100e6
     assert scs["1G-busy"].host == "busy" and scs["1G-tight"].host == "tight"
@@ -54,7 +56,7 @@ def _shipped_dir(*parts):
 def test_only_the_settings_named_run():
     scs = scenarios.only_settings(scenarios.load_all(), ["auto", "xbzrle-ac"])
     assert {s.name for sc in scs for s in sc.settings} == {"auto", "xbzrle-ac"}
-    assert {sc.name for sc in scs} == MATRIX
+    assert {sc.name for sc in scs} == SHIPPED
 
 
 def test_a_setting_no_scenario_runs_is_refused_by_name():
@@ -95,7 +97,15 @@ def test_nested_1g_cells_differ_in_the_host_condition_alone():
 
 def test_device_scenarios_load():
     d = _shipped_dir("device", "scenarios")
-    assert {sc.name for sc in scenarios.load_all(scenario_dir=d)} == {"1G", "fast"}
+    assert {sc.name for sc in scenarios.load_all(scenario_dir=d)} == {"1G", "1G-content", "fast"}
+
+
+def test_the_content_cell_differs_from_1g_in_its_content_only():
+    scs = {sc.name: sc for sc in scenarios.load_all()}
+    one, real = scs["1G"], scs["1G-content"]
+    assert real.content == "typical-512M" and content.buildable(real.content)
+    assert (real.link, real.host, real.mem, real.vcpus) == (one.link, one.host, one.mem, one.vcpus)
+    assert real.guest_args == one.guest_args.replace("fill=mixed ", "")
 
 
 def test_quick_set_is_the_1g_and_10g_cells_with_the_headline_pair():

@@ -21,6 +21,7 @@
 #include "enginesim.h"
 #include "guest_double.h"
 #include "guest_state.h"
+#include "modules_ram.h"
 #include "progress.h"
 #include "ramhash.h"
 #include "workload.h"
@@ -137,9 +138,15 @@ static int load_state(void *opaque, const uint8_t *blob, size_t len, char *err, 
 	struct dest *d = opaque;
 	int r = guest_state_decode(blob, len, &d->st, err, errlen);
 	if (!r)
-		r = workload_init(&d->w, &d->g, d->st.args, d->st.vcpus, err, errlen);
+		r = workload_init(&d->w, &d->g, d->st.args, d->st.vcpus, d->st.mod_pages, err,
+				  errlen);
 	if (r)
 		return r;
+	if (d->st.mod_pages && d->st.mod_first != d->w.static_first) {
+		snprintf(err, errlen, "enginesim state: modules at page %" PRIu64 ", the layout "
+			 "puts them at %" PRIu64, d->st.mod_first, d->w.static_first);
+		return -EINVAL;
+	}
 	d->w.passes_base = d->st.passes;
 	if ((r = ramhash_snap_init(&d->snap, d->g.ram, d->g.pages))) {
 		snprintf(err, errlen, "out of memory");
@@ -224,6 +231,22 @@ static int listen_and_receive(struct dest *d, char *err, size_t errlen)
 	return r;
 }
 
+/* The module pages as they left the source (nothing writes them): 0, or 1
+ * after saying they did not arrive intact. */
+static int check_modules(const struct dest *d)
+{
+	struct module_span span = {d->st.mod_first, d->st.mod_pages, d->st.mod_hash};
+	if (!span.pages)
+		return 0;
+	if (modules_ram_hash(&d->g, &span) != span.hash) {
+		fprintf(stderr, "enginesim dest: modules pages=%" PRIu64 " CHANGED: what arrived is "
+			"not what the source laid\n", span.pages);
+		return 1;
+	}
+	fprintf(stderr, "enginesim dest: modules pages=%" PRIu64 " intact\n", span.pages);
+	return 0;
+}
+
 /* The guest runs ENGINESIM_DEST_RUN_MS (its first progress line); then
  * the RAM that arrived is hashed and the pages the guest found bad counted. */
 static int run_guest(struct dest *d)
@@ -243,7 +266,7 @@ static int run_guest(struct dest *d)
 		fprintf(stderr, "enginesim dest: the guest found %" PRIu64 " bad pages\n", wp.errors);
 		return 1;
 	}
-	return 0;
+	return check_modules(d);
 }
 
 int enginesim_dest(int argc, char **argv)

@@ -10,19 +10,22 @@
 
 #include "workload.h"
 
-#define STATE_MAGIC "enginesim-state 1\n"
+#define STATE_MAGIC "enginesim-state 2\n"
 
 int guest_state_encode(const struct guest_state *s, uint8_t **blob, size_t *len, char *err,
 		       size_t errlen)
 {
-	size_t cap = sizeof(STATE_MAGIC) + 96 + strlen(s->args);
+	size_t cap = sizeof(STATE_MAGIC) + 192 + strlen(s->args);
 	char *b = malloc(cap);
 	if (!b) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	int n = snprintf(b, cap, STATE_MAGIC "vcpus=%u\nt_ms=%" PRIu64 "\npasses=%" PRIu64 "\nargs=%s",
-			 s->vcpus, s->t_ms, s->passes, s->args);
+	int n = snprintf(b, cap,
+			 STATE_MAGIC "vcpus=%u\nt_ms=%" PRIu64 "\npasses=%" PRIu64 "\nmod_first=%" PRIu64
+				     "\nmod_pages=%" PRIu64 "\nmod_hash=%" PRIu64 "\nargs=%s",
+			 s->vcpus, s->t_ms, s->passes, s->mod_first, s->mod_pages, s->mod_hash,
+			 s->args);
 	if (n < 0 || (size_t)n >= cap) {
 		free(b);
 		snprintf(err, errlen, "state too large");
@@ -43,8 +46,12 @@ static int take_number(const char **p, const char *end, const char *key, uint64_
 	s += k;
 	uint64_t x = 0;
 	const char *digits = s;
-	while (s < end && *s >= '0' && *s <= '9' && x <= (UINT64_MAX - 9) / 10)
-		x = x * 10 + (uint64_t)(*s++ - '0');
+	for (; s < end && *s >= '0' && *s <= '9'; s++) {
+		unsigned d = (unsigned)(*s - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			return -1; /* more than 64 bits */
+		x = x * 10 + d;
+	}
 	if (s == digits || s >= end || *s != '\n')
 		return -1;
 	*v = x;
@@ -63,6 +70,9 @@ int guest_state_decode(const uint8_t *blob, size_t len, struct guest_state *s, c
 	if (len < magic || memcmp(p, STATE_MAGIC, magic) ||
 	    (p += magic, take_number(&p, end, "vcpus=", &vcpus)) ||
 	    take_number(&p, end, "t_ms=", &s->t_ms) || take_number(&p, end, "passes=", &s->passes) ||
+	    take_number(&p, end, "mod_first=", &s->mod_first) ||
+	    take_number(&p, end, "mod_pages=", &s->mod_pages) ||
+	    take_number(&p, end, "mod_hash=", &s->mod_hash) ||
 	    (size_t)(end - p) < 5 || memcmp(p, "args=", 5)) {
 		snprintf(err, errlen, "not an enginesim source's state");
 		return -EINVAL;

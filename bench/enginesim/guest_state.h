@@ -5,7 +5,11 @@
  * workload on (vCPUs, guestload's arguments) and to carry its progress
  * lines on (the guest's clock and passes). One text blob:
  *
- *   enginesim-state 1\nvcpus=N\nt_ms=T\npasses=P\nargs=ARGS
+ *   enginesim-state 2\nvcpus=N\nt_ms=T\npasses=P\nmod_first=F\nmod_pages=M\n
+ *   mod_hash=H\nargs=ARGS
+ *
+ * mod_*: where the boot modules lie (modules_ram.h) and their hash as
+ * laid, for the destination's check; all 0 without modules.
  */
 #ifndef VMIG_ENGINESIM_GUEST_STATE_H
 #define VMIG_ENGINESIM_GUEST_STATE_H
@@ -19,6 +23,7 @@ struct guest_state {
 	unsigned vcpus;
 	uint64_t t_ms;     /* the guest's clock: ms since it started */
 	uint64_t passes;
+	uint64_t mod_first, mod_pages, mod_hash;
 	char args[GUEST_STATE_MAX_ARGS];
 };
 

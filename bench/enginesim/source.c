@@ -19,6 +19,7 @@
 #include "enginesim.h"
 #include "guest_double.h"
 #include "guest_state.h"
+#include "modules_ram.h"
 #include "progress.h"
 #include "ramhash.h"
 #include "report.h"
@@ -30,7 +31,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: enginesim source --mem SIZE [--vcpus N] [--guest-args ARGS]\n"
-		"         [--serial FILE] [--samples FILE] [--warmup-s S]\n"
+		"         [--module FILE[,FILE...]] [--serial FILE] [--samples FILE] [--warmup-s S]\n"
 		"         -- [vmig migrate's options] tcp:HOST:PORT\n"
 		"\n"
 		"Run guestload's workload on a TEST DOUBLE guest (plain memory and threads\n"
@@ -42,6 +43,10 @@ static void usage(FILE *f)
 		"  -c, --vcpus N          vCPU threads \"vcpu0\"...; 1..64 (default 1)\n"
 		"  -a, --guest-args ARGS  guestload's arguments: fill= ws= rate= write=\n"
 		"                         pattern= writers= seed= (guest/README.md)\n"
+		"      --module FILES     files laid into RAM after the working set, as vmig run\n"
+		"                         --module lays boot modules; with fill=modules they are\n"
+		"                         the guest's static content, the rest stays zero, and the\n"
+		"                         destination checks they arrived intact (bench/content/)\n"
 		"  -s, --serial FILE      guestload's progress line here once a second\n"
 		"      --samples FILE     query-migrate's figures here every 100 ms, a JSON line\n"
 		"                         each (with t_ms since the migration started)\n"
@@ -62,7 +67,7 @@ static void usage(FILE *f)
 
 struct source_opts {
 	uint64_t mem, vcpus;
-	const char *guest_args, *serial, *samples;
+	const char *guest_args, *serial, *samples, *modules;
 	double warmup_s;
 	uint64_t write_fault_ns;
 	struct migrate_opts mig;
@@ -72,7 +77,7 @@ struct source_opts {
 /* One of the guest's options: 0, or -1 after saying what is wrong. */
 static int parse_guest_value(int c, const char *arg, struct source_opts *o)
 {
-	char *end, err[256];
+	char *end;
 	switch (c) {
 	case 'm':
 		if (!parse_size(arg, 1ull << 20, &o->mem) && o->mem >= ENGINESIM_MEM_MIN &&
@@ -94,10 +99,8 @@ static int parse_guest_value(int c, const char *arg, struct source_opts *o)
 				GUEST_STATE_MAX_ARGS - 1);
 			return -1;
 		}
-		if (!workload_check_args(arg, err, sizeof(err)))
-			return 0;
-		fprintf(stderr, "enginesim source: %s\n", err);
-		return -1;
+		return 0; /* checked once --module is known too */
+	case 'M': o->modules = arg; return 0;
 	case 's': o->serial = arg; return 0;
 	case 'S': o->samples = arg; return 0;
 	case 'w':
@@ -126,6 +129,7 @@ static int parse_source_opts(int argc, char **argv, struct source_opts *o)
 		{"serial", required_argument, NULL, 's'}, {"samples", required_argument, NULL, 'S'},
 		{"warmup-s", required_argument, NULL, 'w'}, {"help", no_argument, NULL, 'h'},
 		{"write-fault-ns", required_argument, NULL, 'F'},
+		{"module", required_argument, NULL, 'M'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -150,6 +154,11 @@ static int parse_source_opts(int argc, char **argv, struct source_opts *o)
 	}
 	if (!o->mem) {
 		fprintf(stderr, "enginesim source: --mem SIZE is required\n");
+		return CLI_EXIT_USAGE;
+	}
+	char err[256];
+	if (workload_check_args(o->guest_args, o->modules != NULL, err, sizeof(err))) {
+		fprintf(stderr, "enginesim source: %s\n", err);
 		return CLI_EXIT_USAGE;
 	}
 	if (optind < 2 || strcmp(argv[optind - 1], "--")) {
@@ -186,6 +195,7 @@ struct source {
 	struct source_opts o;
 	struct guest_double g;
 	struct workload w;
+	struct module_span mods;
 	struct progress pr;
 	FILE *serial, *samples;
 };
@@ -198,6 +208,9 @@ static int save_state(void *opaque, uint8_t **blob, size_t *len, char *err, size
 	struct wl_progress wp;
 	workload_progress(&s->w, &wp);
 	st.passes = wp.passes;
+	st.mod_first = s->mods.first;
+	st.mod_pages = s->mods.pages;
+	st.mod_hash = s->mods.hash;
 	snprintf(st.args, sizeof(st.args), "%s", s->o.guest_args);
 	return guest_state_encode(&st, blob, len, err, errlen);
 }
@@ -218,6 +231,23 @@ static FILE *open_lines(const char *path, const char *what)
 	return f;
 }
 
+/* The workload laid out and RAM filled, the --module files over it:
+ * 0, or -1 with err. */
+static int fill_guest(struct source *s, char *err, size_t errlen)
+{
+	struct boot_modules files = {0};
+	if (s->o.modules && boot_modules_read(s->o.modules, &files, err, errlen))
+		return -1;
+	int r = workload_init(&s->w, &s->g, s->o.guest_args, (unsigned)s->o.vcpus,
+			      modules_ram_pages(&files), err, errlen);
+	if (!r && (r = workload_fill(&s->w)))
+		snprintf(err, errlen, "cannot fill the guest's RAM");
+	if (!r && files.count)
+		r = modules_ram_load(&s->g, s->w.static_first, &files, &s->mods, err, errlen);
+	boot_modules_free(&files); /* in guest RAM now */
+	return r ? -1 : 0;
+}
+
 /* RAM filled, vCPUs running, progress lines, the guest interface in
  * *guest: 0, or -1 after saying why. */
 static int start_guest(struct source *s, const struct gd_hooks *hooks, struct vmig_guest *guest)
@@ -229,8 +259,7 @@ static int start_guest(struct source *s, const struct gd_hooks *hooks, struct vm
 		return -1;
 	}
 	s->g.write_fault_ns = s->o.write_fault_ns;
-	if (workload_init(&s->w, &s->g, s->o.guest_args, (unsigned)s->o.vcpus, err, sizeof(err)) ||
-	    workload_fill(&s->w) || workload_start(&s->w, err, sizeof(err))) {
+	if (fill_guest(s, err, sizeof(err)) || workload_start(&s->w, err, sizeof(err))) {
 		fprintf(stderr, "enginesim source: %s\n", err);
 		return -1;
 	}

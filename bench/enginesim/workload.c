@@ -31,10 +31,10 @@ static uint64_t seed_of(const struct workload *w, uint64_t pageno, uint32_t gen)
 }
 
 /* What guestload takes but a guest double cannot do: 0, or -EINVAL with err. */
-static int check_supported(const struct config *c, char *err, size_t errlen)
+static int check_supported(const struct config *c, bool modules, char *err, size_t errlen)
 {
-	const char *why = c->fill == FILL_MODULES ? "fill=modules needs boot modules"
-			  : c->modcorrupt		 ? "modcorrupt= needs boot modules"
+	const char *why = c->fill == FILL_MODULES && !modules ? "fill=modules needs --module FILE"
+			  : c->modcorrupt ? "modcorrupt= (the destination checks the module pages)"
 			  : c->time_s ? "time= (the guest double runs until the migration ends)"
 				      : NULL;
 	if (!why)
@@ -45,9 +45,9 @@ static int check_supported(const struct config *c, char *err, size_t errlen)
 
 /* The generation table and the working set in RAM; a working set larger
  * than RAM becomes all of it (guestload says so too). */
-static void lay_out(struct workload *w)
+static void lay_out(struct workload *w, uint64_t module_pages)
 {
-	uint64_t pages = w->g->pages, ws = w->cfg.ws_bytes / VMIG_PAGE_SIZE;
+	uint64_t pages = w->g->pages - module_pages, ws = w->cfg.ws_bytes / VMIG_PAGE_SIZE;
 	if (ws + (ws + GEN_PER_PAGE - 1) / GEN_PER_PAGE > pages) {
 		ws = pages * GEN_PER_PAGE / (GEN_PER_PAGE + 1);
 		fprintf(stderr, "enginesim: note: ws= is larger than RAM: the working set is "
@@ -57,10 +57,12 @@ static void lay_out(struct workload *w)
 	w->ws_first = w->gens_pages;
 	w->ws_pages = ws;
 	w->gens = (uint32_t *)(void *)w->g->ram;
+	w->static_first = w->ws_first + w->ws_pages;
 }
 
 /* guestload's parser, then what the double cannot do: 0, or -EINVAL with err. */
-static int parse_args(const char *args, struct config *cfg, char *err, size_t errlen)
+static int parse_args(const char *args, bool modules, struct config *cfg, char *err,
+		      size_t errlen)
 {
 	struct line bad;
 	if (args_parse(args, cfg, &bad)) {
@@ -70,27 +72,32 @@ static int parse_args(const char *args, struct config *cfg, char *err, size_t er
 			 strncmp(bad.buf, prefix, strlen(prefix)) ? bad.buf : bad.buf + strlen(prefix));
 		return -EINVAL;
 	}
-	return check_supported(cfg, err, errlen);
+	return check_supported(cfg, modules, err, errlen);
 }
 
-int workload_check_args(const char *args, char *err, size_t errlen)
+int workload_check_args(const char *args, bool modules, char *err, size_t errlen)
 {
 	struct config cfg;
-	return parse_args(args, &cfg, err, errlen);
+	return parse_args(args, modules, &cfg, err, errlen);
 }
 
 int workload_init(struct workload *w, struct guest_double *g, const char *args,
-		  unsigned nr_vcpus, char *err, size_t errlen)
+		  unsigned nr_vcpus, uint64_t module_pages, char *err, size_t errlen)
 {
 	memset(w, 0, sizeof(*w));
 	w->g = g;
-	int r = parse_args(args, &w->cfg, err, errlen);
+	int r = parse_args(args, module_pages > 0, &w->cfg, err, errlen);
 	if (r)
 		return r;
+	if (module_pages >= g->pages) {
+		snprintf(err, errlen, "the modules take %llu MiB, all of the guest's RAM or more",
+			 (unsigned long long)(module_pages * VMIG_PAGE_SIZE >> 20));
+		return -E2BIG;
+	}
 	w->nr_vcpus = nr_vcpus;
 	w->nr_writers = w->cfg.writers && w->cfg.writers < nr_vcpus ? (unsigned)w->cfg.writers
 								    : nr_vcpus;
-	lay_out(w);
+	lay_out(w, module_pages);
 	if (w->cfg.rate_mib) {
 		uint64_t pps = w->cfg.rate_mib * (1048576 / VMIG_PAGE_SIZE) / w->nr_writers;
 		w->ns_per_page = 1000000000ull / (pps ? pps : 1);
@@ -120,17 +127,22 @@ struct fill_part {
 };
 
 /* Every page outside the generation table as fill= says: content at
- * generation 1, or zeros (generation 0), as guestload fills its RAM. */
+ * generation 1, or zeros (generation 0), as guestload fills its RAM. With
+ * fill=modules only the working set: the modules are the static content,
+ * laid over the rest afterwards, and what they leave is free memory. */
 static void *fill_thread(void *arg)
 {
 	struct fill_part *part = arg;
 	struct workload *w = part->w;
 	for (uint64_t i = part->lo; i < part->hi; i++) {
-		enum fill_kind kind = fill_kind_of(w->cfg.fill, i);
+		bool in_ws = i - w->ws_first < w->ws_pages;
+		enum fill_kind kind = !in_ws && w->cfg.fill == FILL_MODULES
+					      ? FILL_ZERO
+					      : fill_kind_of(w->cfg.fill, i);
 		uint32_t gen = kind == FILL_ZERO ? 0 : 1;
 		if (gen)
 			page_write_full(gd_page(w->g, i), (uint32_t)i, gen, kind, seed_of(w, i, gen));
-		if (i - w->ws_first < w->ws_pages)
+		if (in_ws)
 			w->gens[i - w->ws_first] = gen;
 	}
 	return NULL;

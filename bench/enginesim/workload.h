@@ -19,6 +19,7 @@
 #define VMIG_ENGINESIM_WORKLOAD_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,7 @@ struct workload {
 	unsigned nr_vcpus, nr_writers, started;
 	uint64_t gens_pages;   /* the generation table: pages [0, gens_pages) */
 	uint64_t ws_first, ws_pages;
+	uint64_t static_first; /* after the working set: where modules go (modules_ram.h) */
 	uint32_t *gens;        /* in guest RAM */
 	uint64_t ns_per_page;  /* per writer at rate=; 0: as fast as it can */
 	uint64_t passes_base;  /* passes made before (on the source, for a destination) */
@@ -58,14 +60,15 @@ struct wl_progress {
 	uint64_t passes, pages, errors;
 };
 
-/* Whether guestload takes args and the double can run them: 0, or
- * -EINVAL with a message in err. */
-int workload_check_args(const char *args, char *err, size_t errlen);
-/* guestload's arguments (args) for nr_vcpus vCPUs on g: 0, or -EINVAL with
- * a message in err for an argument guestload refuses or this double cannot
- * honour. */
+/* Whether guestload takes args and the double can run them (fill=modules
+ * only with modules): 0, or -EINVAL with a message in err. */
+int workload_check_args(const char *args, bool modules, char *err, size_t errlen);
+/* guestload's arguments (args) for nr_vcpus vCPUs on g, module_pages of
+ * RAM kept for boot modules at static_first: 0, or -EINVAL with a message
+ * in err for an argument guestload refuses or this double cannot honour,
+ * -E2BIG for modules that leave no RAM. */
 int workload_init(struct workload *w, struct guest_double *g, const char *args,
-		  unsigned nr_vcpus, char *err, size_t errlen);
+		  unsigned nr_vcpus, uint64_t module_pages, char *err, size_t errlen);
 /* Fills RAM as fill= says (on every CPU): 0 or -errno. */
 int workload_fill(struct workload *w);
 /* Starts the vCPU threads; they run once the guest does (gd_run). */

@@ -37,7 +37,8 @@ def commands(ctx, tmp, port, setting):
            "--guest-args", ctx.guest_args, "--serial", os.path.join(tmp, "engine-src.log"),
            "--samples", os.path.join(tmp, "engine-samples.jsonl"),
            "--warmup-s", str(sc.warmup_s + START_MARGIN_S),
-           "--write-fault-ns", str(ctx.write_fault_ns), "--",
+           "--write-fault-ns", str(ctx.write_fault_ns),
+           *(["--module", ",".join(ctx.modules)] if ctx.modules else []), "--",
            "--timeout", str(sc.timeout_s), "--downtime-ms", str(vmig_driver.DOWNTIME_MS),
            *setting.args, *vmig_driver.fault_args(ctx), uri]
     dst = [enginesim(ctx), "dest", "--incoming", uri, *vmig_driver.fault_args(ctx)]

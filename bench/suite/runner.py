@@ -56,7 +56,7 @@ def prewarm_bytes(scenario):
 
 def run_scenario(sc, opts, out_path, log=print):
     """Runs one scenario's settings; returns its run records."""
-    modules = content.module_files(sc.content)
+    modules = content.ensure(sc.content, log=log)
     fl = floor.for_scenario(opts.build, sc, modules)
     results.append(out_path, fl)
     log(f"== {sc.name}: {sc.description}\n   floor {fl['floor_s']:.2f} s "

@@ -15,24 +15,7 @@
 #include <stdint.h>
 
 #include "vmm/memory.h"
-
-struct boot_module {
-	char *name;       /* the path as given: the guest sees it as the module's string */
-	uint8_t *data;
-	uint64_t size;
-};
-
-struct boot_modules {
-	unsigned count;
-	struct boot_module *m;
-};
-
-/* Splits a comma-separated list and reads every file whole. A bad list,
- * more than VMIG_MAX_MODULES files, or a file that is missing,
- * unreadable, not a regular file or larger than low guest RAM is an
- * error with the file named in err. 0 or -errno; *out is empty on error. */
-int boot_modules_read(const char *list, struct boot_modules *out, char *err, size_t errlen);
-void boot_modules_free(struct boot_modules *mods);
+#include "vmm/module_files.h"
 
 struct module_layout_req {
 	uint64_t image_end;        /* first gpa after the guest image, bss included */

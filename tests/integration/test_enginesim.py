@@ -43,14 +43,15 @@ def _start_dest(uri):
     return dest
 
 
-def _migrate(*migrate_args):
-    """Runs a destination and a source with these vmig migrate options;
-    returns both sides' results and the source's files."""
+def _migrate(*migrate_args, guest=GUEST):
+    """Runs a destination and a source (guest: its options before '--')
+    with these vmig migrate options; returns both sides' results and the
+    source's files."""
     tmp = vmlib.tmpdir()
     serial, samples = os.path.join(tmp, "serial.log"), os.path.join(tmp, "samples.jsonl")
     uri = f"tcp:127.0.0.1:{vmlib.free_port()}"
     dest = _start_dest(uri)
-    src = subprocess.run([_exe(), "source", *GUEST, "--serial", serial, "--samples", samples,
+    src = subprocess.run([_exe(), "source", *guest, "--serial", serial, "--samples", samples,
                           "--", *migrate_args, uri], capture_output=True, text=True,
                          timeout=30 * vmlib.SLOWDOWN)
     dest_out, dest_err = dest.communicate(timeout=15 * vmlib.SLOWDOWN)
@@ -94,3 +95,46 @@ def test_a_bad_flag_exits_2_with_a_message():
                        capture_output=True, text=True, timeout=10)
     assert p.returncode == 2
     assert "invalid --channels '99'" in p.stderr
+
+
+def _module_file(nbytes):
+    """A module of real-looking content: text and random bytes, its size
+    not a whole number of pages (the last page's tail must arrive zero)."""
+    path = os.path.join(vmlib.tmpdir(), "content.img")
+    with open(path, "wb") as f:
+        f.write((b"the quick brown fox jumps over the lazy dog\n" * (nbytes // 88))
+                + os.urandom(nbytes - 44 * (nbytes // 88)))
+    return path
+
+
+def test_module_content_arrives_intact_by_the_destinations_check():
+    guest = ["--mem", "64M", "--guest-args", "fill=modules ws=8M rate=0 write=word",
+             "--module", _module_file(3 * 1048576 + 123), "--warmup-s", "1.2"]
+    src, dest, serial, samples = _migrate("--policy", "auto", guest=guest)
+    _check(src, dest, serial, samples)
+    assert "modules pages=769 intact" in dest[2], dest[2]
+
+
+def test_fill_modules_without_a_module_exits_2_with_a_message():
+    p = subprocess.run([_exe(), "source", "--mem", "64M", "--guest-args", "fill=modules", "--",
+                        "tcp:127.0.0.1:1"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 2
+    assert "fill=modules needs --module FILE" in p.stderr
+
+
+def test_a_missing_module_file_is_named_and_nothing_migrates():
+    p = subprocess.run([_exe(), "source", *GUEST, "--module", "/nonexistent/c.img", "--",
+                        "tcp:127.0.0.1:1"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert "cannot open module '/nonexistent/c.img'" in p.stderr
+    assert not p.stdout.strip()
+
+
+def test_modules_larger_than_ram_are_refused_with_their_size():
+    path = os.path.join(vmlib.tmpdir(), "big.img")
+    with open(path, "wb") as f:
+        f.truncate(80 << 20)
+    p = subprocess.run([_exe(), "source", *GUEST, "--module", path, "--", "tcp:127.0.0.1:1"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert "the modules take 80 MiB" in p.stderr

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,12 +16,14 @@
 #include "common/clock.h"
 #include "guest_double.h"
 #include "guest_state.h"
+#include "modules_ram.h"
 #include "ramhash.h"
 #include "unittest.h"
 
 TEST(state_round_trips)
 {
-	struct guest_state in = {.vcpus = 3, .t_ms = 12345, .passes = 678}, out;
+	struct guest_state in = {.vcpus = 3, .t_ms = 12345, .passes = 678, .mod_first = 9,
+				 .mod_pages = 10, .mod_hash = UINT64_MAX - 1}, out;
 	uint8_t *blob;
 	size_t len;
 	char err[128];
@@ -31,6 +34,9 @@ TEST(state_round_trips)
 	CHECK_EQ_INT(out.vcpus, 3);
 	CHECK_EQ_INT(out.t_ms, 12345);
 	CHECK_EQ_INT(out.passes, 678);
+	CHECK_EQ_INT(out.mod_first, 9);
+	CHECK_EQ_INT(out.mod_pages, 10);
+	CHECK(out.mod_hash == UINT64_MAX - 1);
 	CHECK_STR(out.args, in.args);
 }
 
@@ -56,21 +62,24 @@ TEST(state_cut_short_is_refused_with_a_reason)
 	free(blob);
 }
 
+#define NO_MODULES "mod_first=0\nmod_pages=0\nmod_hash=0\n"
+
 TEST(state_with_a_bad_vcpu_count_or_nul_is_refused)
 {
 	static const char *const bad[] = {
-		"enginesim-state 1\nvcpus=0\nt_ms=0\npasses=0\nargs=",
-		"enginesim-state 1\nvcpus=65\nt_ms=0\npasses=0\nargs=",
-		"enginesim-state 1\nvcpus=99999999999999999999999\nt_ms=0\npasses=0\nargs=",
+		"enginesim-state 2\nvcpus=0\nt_ms=0\npasses=0\n" NO_MODULES "args=",
+		"enginesim-state 2\nvcpus=65\nt_ms=0\npasses=0\n" NO_MODULES "args=",
+		"enginesim-state 2\nvcpus=99999999999999999999999\nt_ms=0\npasses=0\n" NO_MODULES "args=",
+		"enginesim-state 1\nvcpus=1\nt_ms=0\npasses=0\n" NO_MODULES "args=",
+		"enginesim-state 2\nvcpus=1\nt_ms=x\npasses=0\n" NO_MODULES "args=",
 		"enginesim-state 2\nvcpus=1\nt_ms=0\npasses=0\nargs=",
-		"enginesim-state 1\nvcpus=1\nt_ms=x\npasses=0\nargs=",
 	};
 	struct guest_state out;
 	char err[128];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK_EQ_INT(guest_state_decode((const uint8_t *)bad[i], strlen(bad[i]), &out, err,
 						sizeof(err)), -EINVAL);
-	static const char nul[] = "enginesim-state 1\nvcpus=1\nt_ms=0\npasses=0\nargs=ws\0=4M";
+	static const char nul[] = "enginesim-state 2\nvcpus=1\nt_ms=0\npasses=0\n" NO_MODULES "args=ws\0=4M";
 	CHECK_EQ_INT(guest_state_decode((const uint8_t *)nul, sizeof(nul) - 1, &out, err,
 					sizeof(err)), -EINVAL);
 }
@@ -235,10 +244,77 @@ TEST(pause_returns_once_no_vcpu_is_inside)
 	CHECK_EQ_INT(phase, 2); /* it had left before pause returned */
 }
 
+/* Two in-memory "files" (no disk): 5000 bytes and one whole page. */
+static uint8_t mod_a[5000], mod_b[VMIG_PAGE_SIZE];
+
+static struct boot_modules two_modules(struct boot_module m[2])
+{
+	memset(mod_a, 0x11, sizeof(mod_a));
+	memset(mod_b, 0x22, sizeof(mod_b));
+	m[0] = (struct boot_module){.name = "a", .data = mod_a, .size = sizeof(mod_a)};
+	m[1] = (struct boot_module){.name = "b", .data = mod_b, .size = sizeof(mod_b)};
+	return (struct boot_modules){.count = 2, .m = m};
+}
+
+TEST(modules_lie_page_aligned_one_after_the_other_tails_zero)
+{
+	struct guest_double g;
+	struct boot_module m[2];
+	struct boot_modules mods = two_modules(m);
+	struct module_span span;
+	char err[256];
+	CHECK_EQ_INT(gd_create(&g, 16ull << 20, err, sizeof(err)), 0);
+	memset(g.ram, 0xaa, g.ram_bytes); /* what a fill left */
+	CHECK_EQ_INT(modules_ram_load(&g, 100, &mods, &span, err, sizeof(err)), 0);
+	const uint8_t *p = gd_page(&g, 100);
+	bool a_ok = !memcmp(p, mod_a, sizeof(mod_a));
+	bool tail_zero = p[sizeof(mod_a)] == 0 && p[2 * VMIG_PAGE_SIZE - 1] == 0;
+	bool b_ok = !memcmp(gd_page(&g, 102), mod_b, sizeof(mod_b));
+	bool after_kept = gd_page(&g, 103)[0] == 0xaa;
+	uint64_t hash = modules_ram_hash(&g, &span);
+	gd_destroy(&g);
+	CHECK(a_ok && tail_zero && b_ok && after_kept);
+	CHECK_EQ_INT(span.first, 100);
+	CHECK_EQ_INT(span.pages, 3);
+	CHECK(span.hash == hash);
+}
+
+TEST(a_changed_module_page_changes_their_hash)
+{
+	struct guest_double g;
+	struct boot_module m[2];
+	struct boot_modules mods = two_modules(m);
+	struct module_span span;
+	char err[256];
+	CHECK_EQ_INT(gd_create(&g, 16ull << 20, err, sizeof(err)), 0);
+	CHECK_EQ_INT(modules_ram_load(&g, 0, &mods, &span, err, sizeof(err)), 0);
+	gd_page(&g, 2)[4095] ^= 1;
+	uint64_t hash = modules_ram_hash(&g, &span);
+	gd_destroy(&g);
+	CHECK(hash != span.hash);
+}
+
+TEST(modules_past_the_end_of_ram_are_refused_with_the_sizes)
+{
+	struct guest_double g;
+	struct boot_module m[2];
+	struct boot_modules mods = two_modules(m);
+	struct module_span span;
+	char err[256] = "";
+	CHECK_EQ_INT(gd_create(&g, 16ull << 20, err, sizeof(err)), 0);
+	int r = modules_ram_load(&g, g.pages - 2, &mods, &span, err, sizeof(err));
+	gd_destroy(&g);
+	CHECK_EQ_INT(r, -E2BIG);
+	CHECK(strstr(err, "the modules take") != NULL);
+}
+
 RUN_TESTS("test_enginesim_parts", UT(state_round_trips), UT(state_cut_short_is_refused_with_a_reason),
 	  UT(state_with_a_bad_vcpu_count_or_nul_is_refused),
 	  UT(snapshot_hash_is_the_ram_before_the_guest_wrote),
 	  UT(harvest_takes_the_bits_and_a_write_after_sets_them_again),
 	  UT(a_write_faults_once_after_its_bit_was_cleared),
 	  UT(writes_are_free_without_a_fault_cost), UT(ram_past_3_gib_is_a_second_region_at_4_gib),
-	  UT(pause_returns_once_no_vcpu_is_inside))
+	  UT(pause_returns_once_no_vcpu_is_inside),
+	  UT(modules_lie_page_aligned_one_after_the_other_tails_zero),
+	  UT(a_changed_module_page_changes_their_hash),
+	  UT(modules_past_the_end_of_ram_are_refused_with_the_sizes))
