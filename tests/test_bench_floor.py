@@ -40,6 +40,23 @@ def test_modules_count_their_own_pages_and_the_rest_of_ram_is_zero():
     assert f["nonzero_bytes"] == 750 * 4096
 
 
+def test_modules_add_the_working_set_beside_them_at_its_own_ratio():
+    ws_probe = {"pages": 100, "zero_pages": 0, "codecs": [
+        {"codec": "none", "level": 0, "ratio": 1.0, "compress_mbs": 10000.0,
+         "decompress_mbs": 10000.0},
+        {"codec": "zstd", "level": 1, "ratio": 4.0, "compress_mbs": 300.0,
+         "decompress_mbs": 1200.0}]}
+    f = floor.compute(PROBE, GIB, 1e9, cores=2, modules=["a"], ws=(ws_probe, 1 << 20))
+    assert f["nonzero_bytes"] == 750 * 4096 + (1 << 20)
+    assert f["codec"] == "zstd"
+    assert f["wire_bytes"] == int(750 * 4096 / 2 + (1 << 20) / 4)
+
+
+def test_the_working_set_is_guestloads_ws_or_its_default():
+    assert floor.ws_bytes("ws=256M rate=0") == 256 << 20
+    assert floor.ws_bytes("rate=0") == floor.GUESTLOAD_WS_DEFAULT
+
+
 def tool(build_dir):
     path = os.path.join(build_dir, "content_probe")
     assert os.path.exists(path), f"{path} is not built (ninja -C {build_dir})"
