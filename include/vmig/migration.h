@@ -108,6 +108,10 @@ struct vmig_migrate_stats {
 };
 #define VMIG_MIGRATE_STATS_INIT {.size = sizeof(struct vmig_migrate_stats)}
 
+/* Defaults of vmig_migrate_params and vmig_incoming_params left 0. */
+#define VMIG_DOWNTIME_LIMIT_DEFAULT_MS 300
+#define VMIG_IO_TIMEOUT_DEFAULT_MS 5000
+
 struct vmig_migrate_params {
 	uint32_t size;              /* sizeof(struct vmig_migrate_params), set by the caller */
 	const char *uri;            /* tcp:HOST:PORT; or NULL with fds */
@@ -119,10 +123,10 @@ struct vmig_migrate_params {
 	 */
 	const int *fds;
 	unsigned nr_fds;
-	uint64_t downtime_limit_ms; /* default 300 */
+	uint64_t downtime_limit_ms; /* default VMIG_DOWNTIME_LIMIT_DEFAULT_MS */
 	uint64_t max_bandwidth;     /* bytes/s, 0 = unlimited */
 	uint64_t timeout_ms;        /* 0 = none; then the migration is cancelled */
-	int io_timeout_ms;          /* no progress for this long fails it; default 5000 */
+	int io_timeout_ms;          /* no progress for this long fails it; default VMIG_IO_TIMEOUT_DEFAULT_MS */
 	unsigned channels;          /* data connections besides the main one, 0..VMIG_MAX_DATA_CHANNELS */
 	const char *codec;          /* NULL/"none", "lz4", "zstd", "deflate", "qat" (deflate on QAT) */
 	int level;                  /* codec level; 0: the codec's default */
@@ -300,7 +304,8 @@ struct vmig_incoming_params {
 	const int *fds;
 	unsigned nr_fds;
 	int accept_timeout_ms;      /* no valid source within this: -ETIMEDOUT; < 0: no limit */
-	int io_timeout_ms;          /* no progress on a connection for this long fails it; default 5000 */
+	int io_timeout_ms;          /* no progress on a connection for this long fails it;
+				       default VMIG_IO_TIMEOUT_DEFAULT_MS */
 	uint64_t max_ram_bytes;     /* a source asking for more guest RAM is refused; 0: no limit */
 	/*
 	 * Optional: vets the VMM configuration carried in a HELLO before the

@@ -508,7 +508,7 @@ static int receive_vm(struct run_opts *o, struct vmig_incoming *in, struct vm **
 static int run_incoming(struct run_opts *o, int sfd, struct vm **out, char *err, size_t errlen)
 {
 	struct vmig_incoming_params ip = {.size = sizeof(struct vmig_incoming_params), .accept_timeout_ms = o->incoming_timeout_ms,
-					  .io_timeout_ms = 5000,
+					  .io_timeout_ms = VMIG_IO_TIMEOUT_DEFAULT_MS,
 					  .max_ram_bytes = o->max_mem,
 					  .check_config = check_incoming_config,
 					  .opaque = o,

@@ -163,7 +163,9 @@ static int print_json(json_t *st, json_t *g)
 	return 0;
 }
 
-int cmd_status(int argc, char **argv)
+/* The options into *path and *json: -1 to go on, else the exit status
+ * (0 after --help, 2 after saying what is wrong). */
+static int parse_status_opts(int argc, char **argv, const char **path, bool *json)
 {
 	static const struct option opts[] = {
 		{"control", required_argument, NULL, 'c'},
@@ -171,21 +173,17 @@ int cmd_status(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *path = NULL;
-	bool json = false;
-	json_t *st = NULL, *g = NULL;
-	char err[512];
-	int fd, c, rc, ret = 1;
+	int c;
 
 	optind = 0; /* glibc: restart scanning for this argv */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			path = optarg;
+			*path = optarg;
 			break;
 		case 'j':
-			json = true;
+			*json = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -208,12 +206,25 @@ int cmd_status(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!path) {
+	if (!*path) {
 		fprintf(stderr, "vmig status: --control PATH is required\n");
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
 
+int cmd_status(int argc, char **argv)
+{
+	const char *path = NULL;
+	bool json = false;
+	json_t *st = NULL, *g = NULL;
+	char err[512];
+	int fd, rc, ret = parse_status_opts(argc, argv, &path, &json);
+
+	if (ret >= 0)
+		return ret;
+	ret = 1;
 	rc = control_connect(path, &fd, err, sizeof(err));
 	if (rc < 0) {
 		log_err("%s", err);

@@ -173,7 +173,7 @@ int vmig_incoming_create(const struct vmig_incoming_params *p, struct vmig_incom
 	in->p.fds = NULL;
 	in->p.tls_creds_dir = in->p.tls_psk_file = in->p.tls_hostname = NULL; /* the caller's; read below */
 	if (in->p.io_timeout_ms <= 0)
-		in->p.io_timeout_ms = 5000;
+		in->p.io_timeout_ms = VMIG_IO_TIMEOUT_DEFAULT_MS;
 	in->ch.fd = -1;
 	in->lfd = p->listen_fd;
 	char perr[128];

@@ -898,26 +898,29 @@ static int take_params(struct vmig_migration *m, const struct vmig_migrate_param
 	return 0;
 }
 
-int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migrate_params *p,
-			 struct vmig_migration **out, char *err, size_t errlen)
+/* A migration with nothing started: parameters taken, defaults filled,
+ * locks and the cancel event made. NULL with err on failure. */
+static struct vmig_migration *migration_new(const struct vmig_guest *guest,
+					    const struct vmig_migrate_params *p, char *err,
+					    size_t errlen, int *r)
 {
 	struct vmig_migration *m = calloc(1, sizeof(*m));
-	int r;
 	if (!m) {
 		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		*r = -ENOMEM;
+		return NULL;
 	}
 	for (unsigned i = 0; i <= VMIG_MAX_DATA_CHANNELS; i++)
 		m->byo_fds[i] = -1;
 	m->g = *guest;
-	if ((r = take_params(m, p, err, errlen))) {
+	if ((*r = take_params(m, p, err, errlen))) {
 		free(m);
-		return r;
+		return NULL;
 	}
 	if (!m->p.downtime_limit_ms)
-		m->p.downtime_limit_ms = 300;
+		m->p.downtime_limit_ms = VMIG_DOWNTIME_LIMIT_DEFAULT_MS;
 	if (m->p.io_timeout_ms <= 0)
-		m->p.io_timeout_ms = 5000;
+		m->p.io_timeout_ms = VMIG_IO_TIMEOUT_DEFAULT_MS;
 	m->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	m->ch.fd = -1;
 	pthread_mutex_init(&m->lock, NULL);
@@ -926,6 +929,42 @@ int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migra
 	m->st.guest_downtime_ms = -1;
 	pthread_mutex_init(&m->work_lock, NULL);
 	pthread_cond_init(&m->work_cond, NULL);
+	return m;
+}
+
+/* The streams, the VMM's config copy and the dirty bitmaps: 0, or -ENOMEM. */
+static int alloc_buffers(struct vmig_migration *m, const struct vmig_migrate_params *p,
+			 char *err, size_t errlen)
+{
+	m->streams = calloc(m->nr_streams, sizeof(*m->streams));
+	bool ok = m->streams != NULL && m->cancel_fd >= 0;
+	for (unsigned i = 0; ok && i < m->nr_streams; i++) {
+		ok = stream_init(&m->streams[i], m, i) == 0;
+		m->streams[i].ch = m->nr_channels ? &m->streams[i].own : &m->ch;
+	}
+	if (p->vmm_config_len) {
+		m->vmm_config = malloc(p->vmm_config_len);
+		ok = ok && m->vmm_config;
+		if (m->vmm_config)
+			memcpy(m->vmm_config, p->vmm_config, p->vmm_config_len);
+	}
+	for (unsigned i = 0; i < m->ram.nr; i++) {
+		m->bits[i] = calloc((m->ram.pages[i] + 63) / 64, 8);
+		ok = ok && m->bits[i];
+	}
+	if (ok)
+		return 0;
+	snprintf(err, errlen, "out of memory");
+	return -ENOMEM;
+}
+
+int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migrate_params *p,
+			 struct vmig_migration **out, char *err, size_t errlen)
+{
+	int r;
+	struct vmig_migration *m = migration_new(guest, p, err, errlen, &r);
+	if (!m)
+		return r;
 	/* Started first, so its figures are ready by the time anything needs them. */
 	char perr[128];
 	if (host_probe_start(p->host_probe_root, 0, &m->probe, perr, sizeof(perr)))
@@ -943,33 +982,9 @@ int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migra
 	/* A resumed session is recognised by this alone: unguessable, not a clock. */
 	if (getrandom(&m->session, sizeof(m->session), 0) != sizeof(m->session))
 		m->session = now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)m;
-	if ((r = setup_codec(m, &m->p, err, errlen)))
+	if ((r = setup_codec(m, &m->p, err, errlen)) || (r = alloc_buffers(m, p, err, errlen)))
 		goto fail;
-	m->streams = calloc(m->nr_streams, sizeof(*m->streams));
-	bool streams_ok = m->streams != NULL;
-	for (unsigned i = 0; streams_ok && i < m->nr_streams; i++) {
-		streams_ok = stream_init(&m->streams[i], m, i) == 0;
-		m->streams[i].ch = m->nr_channels ? &m->streams[i].own : &m->ch;
-	}
-	if (p->vmm_config_len) {
-		m->vmm_config = malloc(p->vmm_config_len);
-		if (m->vmm_config)
-			memcpy(m->vmm_config, p->vmm_config, p->vmm_config_len);
-	}
-	if (m->cancel_fd < 0 || !streams_ok || (p->vmm_config_len && !m->vmm_config)) {
-		snprintf(err, errlen, "out of memory");
-		r = -ENOMEM;
-		goto fail;
-	}
 	m->st.ram_bytes = m->ram.total_pages * VMIG_PAGE_SIZE;
-	for (unsigned i = 0; i < m->ram.nr; i++) {
-		m->bits[i] = calloc((m->ram.pages[i] + 63) / 64, 8);
-		if (!m->bits[i]) {
-			snprintf(err, errlen, "out of memory");
-			r = -ENOMEM;
-			goto fail;
-		}
-	}
 	m->t0_ns = now_ns();
 	if ((r = pthread_create(&m->thread, NULL, migration_thread, m))) {
 		snprintf(err, errlen, "cannot start the migration thread: %s", strerror(r));
