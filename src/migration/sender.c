@@ -28,6 +28,7 @@
 #include "migration/channel.h"
 #include "migration/converge.h"
 #include "migration/linkprobe.h"
+#include "policy/memfit.h"
 #include "policy/probe.h"
 #include "migration/ram.h"
 #include "migration/sender_internal.h"
@@ -958,6 +959,15 @@ static int alloc_buffers(struct vmig_migration *m, const struct vmig_migrate_par
 	return -ENOMEM;
 }
 
+/* The XBZRLE cache it starts with against what this host (its cgroup) has
+ * free (policy/memfit.h): 0, or -ENOMEM with why in err. */
+static int xbzrle_fits_here(struct vmig_migration *m, char *err, size_t errlen)
+{
+	struct wire_host_info hi;
+	host_probe_get(m->probe, &hi, NULL);
+	return xbzrle_cache_fits(&hi, m->p.xbzrle_cache_bytes, err, errlen) ? 0 : -ENOMEM;
+}
+
 int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migrate_params *p,
 			 struct vmig_migration **out, char *err, size_t errlen)
 {
@@ -970,7 +980,7 @@ int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migra
 	if (host_probe_start(p->host_probe_root, 0, &m->probe, perr, sizeof(perr)))
 		log_warn("host figures unknown: %s", perr);
 	if ((r = ram_map_init(&m->ram, guest, err, errlen)) ||
-	    (r = autopolicy_start(m, err, errlen)))
+	    (r = autopolicy_start(m, err, errlen)) || (r = xbzrle_fits_here(m, err, errlen)))
 		goto fail;
 	sentlog_init(&m->sent, &m->ram);
 	m->nr_channels = m->p.channels;

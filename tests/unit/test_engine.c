@@ -398,6 +398,33 @@ TEST(auto_converge_needs_a_throttle_op)
 	fg_free(&src);
 }
 
+/* A cache the caller gave that the host (here its cgroup: 200 MiB, 160
+ * used) has no room for is refused before anything starts: filling it
+ * would get the VMM, and the guest, killed for memory. */
+TEST(an_xbzrle_cache_with_no_room_is_refused_and_the_guest_untouched)
+{
+	struct fake_guest src;
+	struct fake_host here;
+	char err[512] = "";
+	CHECK_EQ_INT(fake_host_new(&here), 0);
+	int put = fake_host_put(&here, "sys/fs/cgroup/vm/memory.max", "209715200\n") ||
+		  fake_host_put(&here, "sys/fs/cgroup/vm/memory.current", "167772160\n") ||
+		  fake_host_put(&here, "sys/fs/cgroup/vm/memory.stat", "inactive_file 0\n");
+	fg_init(&src, true);
+	struct vmig_guest g = {&fg_ops, &src};
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params),
+					.uri = "tcp:127.0.0.1:1", .xbzrle_cache_bytes = 32 << 20,
+					.host_probe_root = here.root};
+	struct vmig_migration *m;
+	int r = put ? -1 : vmig_migration_start(&g, &p, &m, err, sizeof(err));
+	fake_host_free(&here);
+	CHECK_EQ_INT(r, -ENOMEM);
+	CHECK(strstr(err, "XBZRLE cache of 32 MiB does not fit: 40 MiB is free here (under a "
+			  "cgroup memory limit)") != NULL);
+	CHECK(!src.tracking && !src.paused);
+	fg_free(&src);
+}
+
 /* A busy guest migrated under --policy auto between two idle hosts (test
  * doubles: what else runs on this machine must not change the plan). */
 static int migrate_auto(struct fake_guest *src, struct fake_guest *dst, uint64_t bw,
@@ -588,6 +615,7 @@ RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over
 	  UT(dirty_rate_throttle_converges_in_fewer_passes_than_steps),
 	  UT(dirty_limit_throttles_the_guest_from_the_first_pass),
 	  UT(throttle_is_lifted_when_the_migration_is_cancelled), UT(auto_converge_needs_a_throttle_op),
+	  UT(an_xbzrle_cache_with_no_room_is_refused_and_the_guest_untouched),
 	  UT(auto_policy_compresses_over_a_slow_link), UT(auto_policy_sends_raw_over_a_fast_link),
 	  UT(auto_policy_keeps_a_pinned_codec), UT(plan_says_what_auto_would_do_without_migrating),
 	  UT(qat_source_inflated_through_qat_on_the_destination),

@@ -244,68 +244,67 @@ TEST(pause_returns_once_no_vcpu_is_inside)
 	CHECK_EQ_INT(phase, 2); /* it had left before pause returned */
 }
 
-/* Two in-memory "files" (no disk): 5000 bytes and one whole page. */
+/* Two in-memory "files" (no disk), 5000 bytes and one whole page, for a
+ * 16 MiB double. */
+struct mod_fixture {
+	struct guest_double g;
+	struct boot_module m[2];
+	struct boot_modules mods;
+	struct module_span span;
+	char err[256];
+};
+
 static uint8_t mod_a[5000], mod_b[VMIG_PAGE_SIZE];
 
-static struct boot_modules two_modules(struct boot_module m[2])
+static int mod_fixture_init(struct mod_fixture *f)
 {
 	memset(mod_a, 0x11, sizeof(mod_a));
 	memset(mod_b, 0x22, sizeof(mod_b));
-	m[0] = (struct boot_module){.name = "a", .data = mod_a, .size = sizeof(mod_a)};
-	m[1] = (struct boot_module){.name = "b", .data = mod_b, .size = sizeof(mod_b)};
-	return (struct boot_modules){.count = 2, .m = m};
+	f->m[0] = (struct boot_module){.name = "a", .data = mod_a, .size = sizeof(mod_a)};
+	f->m[1] = (struct boot_module){.name = "b", .data = mod_b, .size = sizeof(mod_b)};
+	f->mods = (struct boot_modules){.count = 2, .m = f->m};
+	f->err[0] = 0;
+	return gd_create(&f->g, 16ull << 20, f->err, sizeof(f->err));
 }
 
 TEST(modules_lie_page_aligned_one_after_the_other_tails_zero)
 {
-	struct guest_double g;
-	struct boot_module m[2];
-	struct boot_modules mods = two_modules(m);
-	struct module_span span;
-	char err[256];
-	CHECK_EQ_INT(gd_create(&g, 16ull << 20, err, sizeof(err)), 0);
-	memset(g.ram, 0xaa, g.ram_bytes); /* what a fill left */
-	CHECK_EQ_INT(modules_ram_load(&g, 100, &mods, &span, err, sizeof(err)), 0);
-	const uint8_t *p = gd_page(&g, 100);
+	struct mod_fixture f;
+	CHECK_EQ_INT(mod_fixture_init(&f), 0);
+	memset(f.g.ram, 0xaa, f.g.ram_bytes); /* what a fill left */
+	CHECK_EQ_INT(modules_ram_load(&f.g, 100, &f.mods, &f.span, f.err, sizeof(f.err)), 0);
+	const uint8_t *p = gd_page(&f.g, 100);
 	bool a_ok = !memcmp(p, mod_a, sizeof(mod_a));
 	bool tail_zero = p[sizeof(mod_a)] == 0 && p[2 * VMIG_PAGE_SIZE - 1] == 0;
-	bool b_ok = !memcmp(gd_page(&g, 102), mod_b, sizeof(mod_b));
-	bool after_kept = gd_page(&g, 103)[0] == 0xaa;
-	uint64_t hash = modules_ram_hash(&g, &span);
-	gd_destroy(&g);
+	bool b_ok = !memcmp(gd_page(&f.g, 102), mod_b, sizeof(mod_b));
+	bool after_kept = gd_page(&f.g, 103)[0] == 0xaa;
+	uint64_t hash = modules_ram_hash(&f.g, &f.span);
+	gd_destroy(&f.g);
 	CHECK(a_ok && tail_zero && b_ok && after_kept);
-	CHECK_EQ_INT(span.first, 100);
-	CHECK_EQ_INT(span.pages, 3);
-	CHECK(span.hash == hash);
+	CHECK_EQ_INT(f.span.first, 100);
+	CHECK_EQ_INT(f.span.pages, 3);
+	CHECK(f.span.hash == hash);
 }
 
 TEST(a_changed_module_page_changes_their_hash)
 {
-	struct guest_double g;
-	struct boot_module m[2];
-	struct boot_modules mods = two_modules(m);
-	struct module_span span;
-	char err[256];
-	CHECK_EQ_INT(gd_create(&g, 16ull << 20, err, sizeof(err)), 0);
-	CHECK_EQ_INT(modules_ram_load(&g, 0, &mods, &span, err, sizeof(err)), 0);
-	gd_page(&g, 2)[4095] ^= 1;
-	uint64_t hash = modules_ram_hash(&g, &span);
-	gd_destroy(&g);
-	CHECK(hash != span.hash);
+	struct mod_fixture f;
+	CHECK_EQ_INT(mod_fixture_init(&f), 0);
+	CHECK_EQ_INT(modules_ram_load(&f.g, 0, &f.mods, &f.span, f.err, sizeof(f.err)), 0);
+	gd_page(&f.g, 2)[4095] ^= 1;
+	uint64_t hash = modules_ram_hash(&f.g, &f.span);
+	gd_destroy(&f.g);
+	CHECK(hash != f.span.hash);
 }
 
 TEST(modules_past_the_end_of_ram_are_refused_with_the_sizes)
 {
-	struct guest_double g;
-	struct boot_module m[2];
-	struct boot_modules mods = two_modules(m);
-	struct module_span span;
-	char err[256] = "";
-	CHECK_EQ_INT(gd_create(&g, 16ull << 20, err, sizeof(err)), 0);
-	int r = modules_ram_load(&g, g.pages - 2, &mods, &span, err, sizeof(err));
-	gd_destroy(&g);
+	struct mod_fixture f;
+	CHECK_EQ_INT(mod_fixture_init(&f), 0);
+	int r = modules_ram_load(&f.g, f.g.pages - 2, &f.mods, &f.span, f.err, sizeof(f.err));
+	gd_destroy(&f.g);
 	CHECK_EQ_INT(r, -E2BIG);
-	CHECK(strstr(err, "the modules take") != NULL);
+	CHECK(strstr(f.err, "the modules take") != NULL);
 }
 
 RUN_TESTS("test_enginesim_parts", UT(state_round_trips), UT(state_cut_short_is_refused_with_a_reason),
