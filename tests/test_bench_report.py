@@ -107,6 +107,20 @@ def test_plots_are_drawn(records, tmp_path):
 
 
 @needs_gnuplot
+def test_a_setting_refused_at_the_start_gets_bars_but_no_timeline(records, tmp_path):
+    refused = {"type": "run", "scenario": "1G", "system": "vmig", "setting": "big-cache",
+               "round": 0, "converged": False,
+               "timeline": [{"t_ms": t, "status": "none", "throughput_mibs": None,
+                             "remaining_bytes": None, "guest_dirty_mibs": g}
+                            for t, g in ((0, None), (101, None), (202, 18684.7))],
+               "error": "an XBZRLE cache of 512 MiB does not fit"}
+    drawn = plots.draw_all([*records, refused], str(tmp_path))
+    assert "bars-1G.png" in drawn["1G"]
+    assert not any("big-cache" in name for name in drawn["1G"])
+    assert "timeline-1G-vmig_auto-vs-qemu_xbzrle-ac.png" in drawn["1G"]
+
+
+@needs_gnuplot
 def test_run_py_report_writes_markdown_and_plots(tmp_path):
     shutil.copy(FAKE, tmp_path / "results.jsonl")
     r = subprocess.run([sys.executable, bench_support.RUN_PY, "--report",

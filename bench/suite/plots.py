@@ -168,15 +168,26 @@ def timeline_pairs(groups):
     return [[g] for g in groups]
 
 
+def has_timeline(group):
+    """Whether the setting's median run has the migration's figures to
+    draw: a run refused at the start has samples without them ("status":
+    "none", at most the guest's own rate), and gnuplot cannot draw a panel
+    of missing points."""
+    return any(s.get(k) is not None for s in (group.median_run() or {}).get("timeline", [])
+               for k in ("throughput_mibs", "remaining_bytes"))
+
+
 def draw_all(records, outdir):
     """Every plot for these records: {scenario or fault scenario: [png
-    file names relative to outdir]}."""
+    file names relative to outdir]}. A timeline only where every column
+    has samples."""
     os.makedirs(outdir, exist_ok=True)
     groups, _ = results.group(records)
     out = {}
     for name, gs in groups.items():
         files = [bars(name, gs, outdir)]
-        files += [timeline(name, cols, outdir) for cols in timeline_pairs(gs)]
+        files += [timeline(name, cols, outdir) for cols in timeline_pairs(gs)
+                  if all(has_timeline(g) for g in cols)]
         out[name] = [os.path.relpath(f, outdir) for f in files]
     out.update(faultplots.draw_all(records, outdir))
     return out
