@@ -1033,7 +1033,8 @@ int vmig_migration_plan(const struct vmig_guest *guest, const struct vmig_migrat
 			log_debug("host probe: %s", perr);
 		nanosleep(&(struct timespec){0, PLAN_PROBE_WAIT_MS * 1000000L}, NULL);
 		m->p.policy = VMIG_POLICY_AUTO;
-		r = autopolicy_start(m, err, errlen);
+		if (!(r = autopolicy_start(m, err, errlen)))
+			r = xbzrle_fits_here(m, err, errlen); /* as the start would refuse */
 	}
 	if (!r)
 		autopolicy_report(m, out);

@@ -425,6 +425,29 @@ TEST(an_xbzrle_cache_with_no_room_is_refused_and_the_guest_untouched)
 	fg_free(&src);
 }
 
+/* --plan says what the start would: a pinned cache with no room is refused. */
+TEST(plan_refuses_a_pinned_xbzrle_cache_with_no_room)
+{
+	struct fake_guest src;
+	struct fake_host here;
+	char err[512] = "";
+	CHECK_EQ_INT(fake_host_new(&here), 0);
+	int put = fake_host_put(&here, "sys/fs/cgroup/vm/memory.max", "209715200\n") ||
+		  fake_host_put(&here, "sys/fs/cgroup/vm/memory.current", "167772160\n") ||
+		  fake_host_put(&here, "sys/fs/cgroup/vm/memory.stat", "inactive_file 0\n");
+	fg_init(&src, true);
+	struct vmig_guest g = {&fg_ops, &src};
+	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params),
+					.uri = "tcp:127.0.0.1:1", .xbzrle_cache_bytes = 64 << 20,
+					.pinned = VMIG_PIN_XBZRLE, .host_probe_root = here.root};
+	struct vmig_migrate_plan plan = VMIG_MIGRATE_PLAN_INIT;
+	int r = put ? -1 : vmig_migration_plan(&g, &p, &plan, err, sizeof(err));
+	fake_host_free(&here);
+	CHECK_EQ_INT(r, -ENOMEM);
+	CHECK(strstr(err, "XBZRLE cache of 64 MiB does not fit") != NULL);
+	fg_free(&src);
+}
+
 /* A busy guest migrated under --policy auto between two idle hosts (test
  * doubles: what else runs on this machine must not change the plan). */
 static int migrate_auto(struct fake_guest *src, struct fake_guest *dst, uint64_t bw,
@@ -616,6 +639,7 @@ RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over
 	  UT(dirty_limit_throttles_the_guest_from_the_first_pass),
 	  UT(throttle_is_lifted_when_the_migration_is_cancelled), UT(auto_converge_needs_a_throttle_op),
 	  UT(an_xbzrle_cache_with_no_room_is_refused_and_the_guest_untouched),
+	  UT(plan_refuses_a_pinned_xbzrle_cache_with_no_room),
 	  UT(auto_policy_compresses_over_a_slow_link), UT(auto_policy_sends_raw_over_a_fast_link),
 	  UT(auto_policy_keeps_a_pinned_codec), UT(plan_says_what_auto_would_do_without_migrating),
 	  UT(qat_source_inflated_through_qat_on_the_destination),
