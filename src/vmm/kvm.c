@@ -22,10 +22,17 @@ static int fail(char *err, size_t errlen, const char *what)
 	return -e;
 }
 
-int kvm_init(struct kvm_handles *k, char *err, size_t errlen)
+/* /dev/kvm opened, its API version and the capabilities vmig needs checked. */
+static int open_kvm(struct kvm_handles *k, char *err, size_t errlen)
 {
-	memset(k, 0, sizeof(*k));
-	k->vm_fd = -1;
+	static const struct {
+		int cap;
+		const char *name;
+	} needed[] = {
+		{KVM_CAP_IRQCHIP, "IRQCHIP"},         {KVM_CAP_PIT2, "PIT2"},
+		{KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"}, {KVM_CAP_USER_MEMORY, "USER_MEMORY"},
+		{KVM_CAP_EXT_CPUID, "EXT_CPUID"},
+	};
 	k->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (k->kvm_fd < 0) {
 		int e = errno;
@@ -37,72 +44,68 @@ int kvm_init(struct kvm_handles *k, char *err, size_t errlen)
 	int api = ioctl(k->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (api != KVM_API_VERSION) {
 		snprintf(err, errlen, "KVM API version %d, vmig needs %d", api, KVM_API_VERSION);
-		kvm_close(k);
 		return -ENOTSUP;
 	}
-	static const struct {
-		int cap;
-		const char *name;
-	} needed[] = {
-		{KVM_CAP_IRQCHIP, "IRQCHIP"},         {KVM_CAP_PIT2, "PIT2"},
-		{KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"}, {KVM_CAP_USER_MEMORY, "USER_MEMORY"},
-		{KVM_CAP_EXT_CPUID, "EXT_CPUID"},
-	};
 	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
 		if (ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, needed[i].cap) <= 0) {
 			snprintf(err, errlen, "KVM lacks the %s capability", needed[i].name);
-			kvm_close(k);
 			return -ENOTSUP;
 		}
 	}
-	int sz = ioctl(k->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	if (sz <= 0) {
-		int r = fail(err, errlen, "KVM_GET_VCPU_MMAP_SIZE");
-		kvm_close(k);
-		return r;
-	}
-	k->run_size = (size_t)sz;
+	return 0;
+}
 
+/* What every vCPU needs from KVM: its run area's size and the CPUID
+ * entries KVM supports. */
+static int query_vcpu_needs(struct kvm_handles *k, char *err, size_t errlen)
+{
+	int sz = ioctl(k->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (sz <= 0)
+		return fail(err, errlen, "KVM_GET_VCPU_MMAP_SIZE");
+	k->run_size = (size_t)sz;
 	k->cpuid = calloc(1, sizeof(*k->cpuid) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
 	if (!k->cpuid) {
-		kvm_close(k);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	k->cpuid->nent = CPUID_MAX_ENTRIES;
-	if (ioctl(k->kvm_fd, KVM_GET_SUPPORTED_CPUID, k->cpuid) < 0) {
-		int r = fail(err, errlen, "KVM_GET_SUPPORTED_CPUID");
-		kvm_close(k);
-		return r;
-	}
+	if (ioctl(k->kvm_fd, KVM_GET_SUPPORTED_CPUID, k->cpuid) < 0)
+		return fail(err, errlen, "KVM_GET_SUPPORTED_CPUID");
+	return 0;
+}
 
+/* The VM, with its TSS and identity map, in-kernel irqchip and PIT. */
+static int create_vm(struct kvm_handles *k, char *err, size_t errlen)
+{
 	k->vm_fd = ioctl(k->kvm_fd, KVM_CREATE_VM, 0);
-	if (k->vm_fd < 0) {
-		int r = fail(err, errlen, "KVM_CREATE_VM");
-		kvm_close(k);
-		return r;
-	}
+	if (k->vm_fd < 0)
+		return fail(err, errlen, "KVM_CREATE_VM");
 	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
 	if (ioctl(k->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0 ||
-	    ioctl(k->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0) {
-		int r = fail(err, errlen, "KVM_SET_TSS_ADDR/IDENTITY_MAP_ADDR");
-		kvm_close(k);
-		return r;
-	}
+	    ioctl(k->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
+		return fail(err, errlen, "KVM_SET_TSS_ADDR/IDENTITY_MAP_ADDR");
 	/* In-kernel PIC/IOAPIC/LAPIC and PIT: the guest calibrates its TSC with
 	 * the PIT when the VMM does not tell it the frequency. */
-	if (ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		int r = fail(err, errlen, "KVM_CREATE_IRQCHIP");
-		kvm_close(k);
-		return r;
-	}
+	if (ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return fail(err, errlen, "KVM_CREATE_IRQCHIP");
 	struct kvm_pit_config pit = {.flags = 0};
-	if (ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		int r = fail(err, errlen, "KVM_CREATE_PIT2");
-		kvm_close(k);
-		return r;
-	}
+	if (ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return fail(err, errlen, "KVM_CREATE_PIT2");
 	return 0;
+}
+
+int kvm_init(struct kvm_handles *k, char *err, size_t errlen)
+{
+	memset(k, 0, sizeof(*k));
+	k->vm_fd = -1;
+	int r = open_kvm(k, err, errlen);
+	if (!r)
+		r = query_vcpu_needs(k, err, errlen);
+	if (!r)
+		r = create_vm(k, err, errlen);
+	if (r)
+		kvm_close(k); /* fds at -1 or open, buffers NULL or allocated */
+	return r;
 }
 
 void kvm_close(struct kvm_handles *k)
