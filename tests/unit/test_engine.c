@@ -398,18 +398,25 @@ TEST(auto_converge_needs_a_throttle_op)
 	fg_free(&src);
 }
 
-/* A cache the caller gave that the host (here its cgroup: 200 MiB, 160
- * used) has no room for is refused before anything starts: filling it
- * would get the VMM, and the guest, killed for memory. */
+/* A host double whose cgroup has 40 MiB left (200 MiB, 160 used): 0 or -1. */
+static int tight_host_new(struct fake_host *h)
+{
+	if (fake_host_new(h))
+		return -1;
+	return fake_host_put(h, "sys/fs/cgroup/vm/memory.max", "209715200\n") ||
+	       fake_host_put(h, "sys/fs/cgroup/vm/memory.current", "167772160\n") ||
+	       fake_host_put(h, "sys/fs/cgroup/vm/memory.stat", "inactive_file 0\n") ? -1 : 0;
+}
+
+/* A cache the caller gave that the host (here its cgroup) has no room for
+ * is refused before anything starts: filling it would get the VMM, and
+ * the guest, killed for memory. */
 TEST(an_xbzrle_cache_with_no_room_is_refused_and_the_guest_untouched)
 {
 	struct fake_guest src;
 	struct fake_host here;
 	char err[512] = "";
-	CHECK_EQ_INT(fake_host_new(&here), 0);
-	int put = fake_host_put(&here, "sys/fs/cgroup/vm/memory.max", "209715200\n") ||
-		  fake_host_put(&here, "sys/fs/cgroup/vm/memory.current", "167772160\n") ||
-		  fake_host_put(&here, "sys/fs/cgroup/vm/memory.stat", "inactive_file 0\n");
+	int put = tight_host_new(&here);
 	fg_init(&src, true);
 	struct vmig_guest g = {&fg_ops, &src};
 	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params),
@@ -431,10 +438,7 @@ TEST(plan_refuses_a_pinned_xbzrle_cache_with_no_room)
 	struct fake_guest src;
 	struct fake_host here;
 	char err[512] = "";
-	CHECK_EQ_INT(fake_host_new(&here), 0);
-	int put = fake_host_put(&here, "sys/fs/cgroup/vm/memory.max", "209715200\n") ||
-		  fake_host_put(&here, "sys/fs/cgroup/vm/memory.current", "167772160\n") ||
-		  fake_host_put(&here, "sys/fs/cgroup/vm/memory.stat", "inactive_file 0\n");
+	int put = tight_host_new(&here);
 	fg_init(&src, true);
 	struct vmig_guest g = {&fg_ops, &src};
 	struct vmig_migrate_params p = {.size = sizeof(struct vmig_migrate_params),
