@@ -180,11 +180,13 @@ void gd_vcpu_throttle(struct guest_double *g, unsigned v)
 		c->slice_start_ns = now;
 		return;
 	}
-	if (now - c->slice_start_ns < THROTTLE_SLICE_NS)
+	struct throttle_cycle cy;
+	throttle_cycle_of(pct, &cy);
+	if (now - c->slice_start_ns < cy.run_ns)
 		return;
-	/* as src/vmm/throttle.c: run a slice, then sleep p/(1-p) of it; a
-	 * pause, the end or a lifted throttle cut the sleep short */
-	uint64_t until = now + THROTTLE_SLICE_NS * pct / (100 - pct);
+	/* as src/vmm/throttle.c: run the cycle's share, then sleep the rest;
+	 * a pause, the end or a lifted throttle cut the sleep short */
+	uint64_t until = now + cy.sleep_ns;
 	struct timespec ts = {(time_t)(until / 1000000000ull), (long)(until % 1000000000ull)};
 	pthread_mutex_lock(&g->lock);
 	while (!g->stop && !g->paused && __atomic_load_n(&g->throttle_pct, __ATOMIC_ACQUIRE) &&

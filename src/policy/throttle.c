@@ -62,3 +62,15 @@ unsigned throttle_after_pass(const struct throttle_cfg *c, struct throttle_state
 	s->pct = next;
 	return next;
 }
+
+void throttle_cycle_of(unsigned pct, struct throttle_cycle *c)
+{
+	if (pct > 99)
+		pct = 99;
+	uint64_t period = THROTTLE_SLICE_NS, run = period * (100 - pct) / 100;
+	if (run < THROTTLE_MIN_RUN_NS) {
+		run = THROTTLE_MIN_RUN_NS;
+		period = run * 100 / (100 - pct);
+	}
+	*c = (struct throttle_cycle){.period_ns = period, .run_ns = run, .sleep_ns = period - run};
+}

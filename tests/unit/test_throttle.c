@@ -107,8 +107,50 @@ TEST(bad_settings_are_refused)
 	CHECK_EQ_INT(throttle_cfg_check(&c, err, sizeof(err)), 0);
 }
 
+#define MS 1000000ull
+
+TEST(up_to_90_percent_the_cycle_is_qemus_10_ms_slice)
+{
+	struct throttle_cycle c;
+	throttle_cycle_of(20, &c);
+	CHECK(c.period_ns == 10 * MS && c.sleep_ns == 2 * MS && c.run_ns == 8 * MS);
+	throttle_cycle_of(90, &c);
+	CHECK(c.period_ns == 10 * MS && c.sleep_ns == 9 * MS && c.run_ns == 1 * MS);
+}
+
+TEST(above_90_percent_the_cycle_grows_to_run_a_whole_ms)
+{
+	struct throttle_cycle c;
+	throttle_cycle_of(95, &c);
+	CHECK(c.run_ns == 1 * MS && c.period_ns == 20 * MS && c.sleep_ns == 19 * MS);
+}
+
+/* QEMU stops a vCPU 990 ms at a time at 99 %; here 99 ms, the same share. */
+TEST(at_99_percent_a_stop_lasts_99_ms_not_990)
+{
+	struct throttle_cycle c;
+	throttle_cycle_of(99, &c);
+	CHECK(c.sleep_ns == 99 * MS && c.run_ns == 1 * MS);
+	CHECK_EQ_INT(c.sleep_ns * 100 / c.period_ns, 99);
+}
+
+TEST(every_percentage_keeps_its_share_within_a_percent)
+{
+	for (unsigned p = 1; p <= 99; p++) {
+		struct throttle_cycle c;
+		throttle_cycle_of(p, &c);
+		double share = 100.0 * (double)c.sleep_ns / (double)c.period_ns;
+		if (share < p - 1.0 || share > p + 1.0 || c.run_ns < THROTTLE_MIN_RUN_NS ||
+		    c.run_ns + c.sleep_ns != c.period_ns)
+			CHECK(!"a cycle left its share or ran under the minimum");
+	}
+}
+
 RUN_TESTS("throttle", UT(defaults_are_qemus), UT(below_the_threshold_nothing_happens),
 	  UT(second_pass_over_the_threshold_starts_at_initial), UT(over_passes_need_not_be_consecutive),
 	  UT(steps_of_increment_up_to_max), UT(tailslow_takes_only_the_step_the_excess_needs),
 	  UT(tailslow_never_exceeds_increment), UT(initial_above_max_is_capped),
-	  UT(bad_settings_are_refused))
+	  UT(bad_settings_are_refused), UT(up_to_90_percent_the_cycle_is_qemus_10_ms_slice),
+	  UT(above_90_percent_the_cycle_grows_to_run_a_whole_ms),
+	  UT(at_99_percent_a_stop_lasts_99_ms_not_990),
+	  UT(every_percentage_keeps_its_share_within_a_percent))
