@@ -65,8 +65,11 @@ struct vmig_guest_ops {
 
 	/*
 	 * Slow the guest down: each vCPU should spend `percent` (0..99) of its
-	 * time not running guest code (QEMU sleeps that share of every 10 ms
-	 * slice); 0 lifts it. Optional (NULL: no auto-converge for this
+	 * time not running guest code; 0 lifts it. Keep each stop short: vmig's
+	 * VMM stops a vCPU that share of every 10 ms cycle, a cycle long
+	 * enough to run 1 ms (throttle_cycle_of in src/policy/throttle.h: at
+	 * most 99 ms stopped at a time, where QEMU stops it 990 ms at 99 %,
+	 * which the guest notices). Optional (NULL: no auto-converge for this
 	 * guest). Called from the migration thread; the engine lifts it
 	 * before the migration ends, whatever the outcome.
 	 */
