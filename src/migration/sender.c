@@ -1014,21 +1014,16 @@ fail:
 int vmig_migration_plan(const struct vmig_guest *guest, const struct vmig_migrate_params *p,
 			struct vmig_migrate_plan *out, char *err, size_t errlen)
 {
-	struct vmig_migration *m = calloc(1, sizeof(*m));
 	char perr[256];
 	int r;
-	if (!m || out->size != sizeof(*out)) {
-		snprintf(err, errlen, !m ? "out of memory" : "vmig_migrate_plan.size is wrong");
-		free(m);
-		return !m ? -ENOMEM : -EINVAL;
+	if (out->size != sizeof(*out)) {
+		snprintf(err, errlen, "vmig_migrate_plan.size is wrong");
+		return -EINVAL;
 	}
-	m->cancel_fd = -1;
-	m->ch.fd = -1;
-	for (unsigned i = 0; i <= VMIG_MAX_DATA_CHANNELS; i++)
-		m->byo_fds[i] = -1;
-	m->g = *guest;
-	pthread_mutex_init(&m->lock, NULL);
-	if (!(r = take_params(m, p, err, errlen)) && !(r = ram_map_init(&m->ram, guest, err, errlen))) {
+	struct vmig_migration *m = migration_new(guest, p, err, errlen, &r);
+	if (!m)
+		return r;
+	if (!(r = ram_map_init(&m->ram, guest, err, errlen))) {
 		if (host_probe_start(p->host_probe_root, 0, &m->probe, perr, sizeof(perr)))
 			log_debug("host probe: %s", perr);
 		nanosleep(&(struct timespec){0, PLAN_PROBE_WAIT_MS * 1000000L}, NULL);
