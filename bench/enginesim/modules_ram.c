@@ -38,7 +38,9 @@ int modules_ram_load(struct guest_double *g, uint64_t first, const struct boot_m
 		const struct boot_module *m = &mods->m[i];
 		uint64_t span_bytes = pages_of(m->size) * VMIG_PAGE_SIZE;
 		uint8_t *dst = gd_page(g, at);
-		memcpy(dst, m->data, m->size);
+		int r = boot_module_read_into(m, dst, err, errlen);
+		if (r)
+			return r;
 		/* the last page's tail zero, whatever the fill left there */
 		memset(dst + m->size, 0, span_bytes - m->size);
 		at += pages_of(m->size);

@@ -25,8 +25,9 @@ struct module_span {
 /* Pages the files take, each rounded up to whole pages. */
 uint64_t modules_ram_pages(const struct boot_modules *mods);
 
-/* Writes the files from page `first` on: 0, or -E2BIG with err when they
- * do not fit in the RAM left. *span says where they are, with their hash. */
+/* Reads the files from page `first` on, straight into the RAM: 0, or
+ * -E2BIG with err when they do not fit in the RAM left (-errno when a
+ * file cannot be read). *span says where they are, with their hash. */
 int modules_ram_load(struct guest_double *g, uint64_t first, const struct boot_modules *mods,
 		     struct module_span *span, char *err, size_t errlen);
 

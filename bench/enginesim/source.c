@@ -236,7 +236,7 @@ static FILE *open_lines(const char *path, const char *what)
 static int fill_guest(struct source *s, char *err, size_t errlen)
 {
 	struct boot_modules files = {0};
-	if (s->o.modules && boot_modules_read(s->o.modules, &files, err, errlen))
+	if (s->o.modules && boot_modules_open(s->o.modules, &files, err, errlen))
 		return -1;
 	int r = workload_init(&s->w, &s->g, s->o.guest_args, (unsigned)s->o.vcpus,
 			      modules_ram_pages(&files), err, errlen);
@@ -244,7 +244,7 @@ static int fill_guest(struct source *s, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot fill the guest's RAM");
 	if (!r && files.count)
 		r = modules_ram_load(&s->g, s->w.static_first, &files, &s->mods, err, errlen);
-	boot_modules_free(&files); /* in guest RAM now */
+	boot_modules_close(&files); /* in guest RAM now */
 	return r ? -1 : 0;
 }
 

@@ -12,62 +12,60 @@
 #include "guest_abi.h"
 #include "vmm/memory.h" /* GUEST_LOW_RAM_MAX */
 
-void boot_modules_free(struct boot_modules *mods)
+void boot_modules_close(struct boot_modules *mods)
 {
 	for (unsigned i = 0; i < mods->count; i++) {
 		free(mods->m[i].name);
-		free(mods->m[i].data);
+		if (mods->m[i].fd >= 0)
+			close(mods->m[i].fd);
 	}
 	free(mods->m);
 	mods->m = NULL;
 	mods->count = 0;
 }
 
-/* Reads one whole regular file into m->data. */
-static int read_module(struct boot_module *m, char *err, size_t errlen)
+/* Opens one regular file and takes its size. */
+static int open_module(struct boot_module *m, char *err, size_t errlen)
 {
-	int fd = open(m->name, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	int r = 0;
+	int r;
 
-	if (fd < 0) {
+	m->fd = open(m->name, O_RDONLY | O_CLOEXEC);
+	if (m->fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot open module '%s': %s", m->name, strerror(-r));
 		return r;
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+	if (fstat(m->fd, &st) || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "module '%s' is not a regular file", m->name);
-		close(fd);
 		return -EINVAL;
 	}
 	if ((uint64_t)st.st_size > GUEST_LOW_RAM_MAX) {
 		snprintf(err, errlen, "module '%s' has %llu MiB; guest RAM below 4 GiB holds at most %llu",
 			 m->name, (unsigned long long)st.st_size >> 20,
 			 (unsigned long long)GUEST_LOW_RAM_MAX >> 20);
-		close(fd);
 		return -E2BIG;
 	}
 	m->size = (uint64_t)st.st_size;
-	m->data = malloc(m->size ? m->size : 1);
-	if (!m->data) {
-		snprintf(err, errlen, "out of memory reading module '%s'", m->name);
-		close(fd);
-		return -ENOMEM;
-	}
+	return 0;
+}
+
+int boot_module_read_into(const struct boot_module *m, uint8_t *dst, char *err, size_t errlen)
+{
 	for (uint64_t done = 0; done < m->size;) {
-		ssize_t n = read(fd, m->data + done, m->size - done);
+		/* pread from 0: the same module may be read again */
+		ssize_t n = pread(m->fd, dst + done, m->size - done, (off_t)done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO;
+			int r = n < 0 ? -errno : -EIO;
 			snprintf(err, errlen, "cannot read module '%s': %s", m->name,
-				 n < 0 ? strerror(-r) : "the file shrank while being read");
-			break;
+				 n < 0 ? strerror(-r) : "the file shrank since it was opened");
+			return r;
 		}
 		done += (uint64_t)n;
 	}
-	close(fd);
-	return r;
+	return 0;
 }
 
 /* Splits list at commas into mods->m[].name (each non-empty). */
@@ -92,6 +90,7 @@ static int split_list(const char *list, struct boot_modules *mods, char *err, si
 			snprintf(err, errlen, "empty file name in module list '%s'", list);
 			return -EINVAL;
 		}
+		mods->m[mods->count].fd = -1;
 		mods->m[mods->count].name = strndup(s, len);
 		if (!mods->m[mods->count].name) {
 			snprintf(err, errlen, "out of memory");
@@ -105,7 +104,7 @@ static int split_list(const char *list, struct boot_modules *mods, char *err, si
 	}
 }
 
-int boot_modules_read(const char *list, struct boot_modules *out, char *err, size_t errlen)
+int boot_modules_open(const char *list, struct boot_modules *out, char *err, size_t errlen)
 {
 	int r;
 
@@ -113,10 +112,10 @@ int boot_modules_read(const char *list, struct boot_modules *out, char *err, siz
 	if ((r = split_list(list, out, err, errlen)))
 		goto fail;
 	for (unsigned i = 0; i < out->count; i++)
-		if ((r = read_module(&out->m[i], err, errlen)))
+		if ((r = open_module(&out->m[i], err, errlen)))
 			goto fail;
 	return 0;
 fail:
-	boot_modules_free(out);
+	boot_modules_close(out);
 	return r;
 }

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Boot module files: `vmig run --module a,b` read whole before anything
- * is allocated for the guest (vmm/modules.h places and loads them). Apart
- * from the VMM so that enginesim's guest double reads the same lists.
+ * Boot module files: `vmig run --module a,b` opened and sized before
+ * anything is allocated for the guest (vmm/modules.h places them), then
+ * read straight into guest RAM. Never read whole into a buffer first: a
+ * 512 MiB content set would cost 512 MiB twice, over the memory cgroup a
+ * tight host gives the VMM. Apart from the VMM so that enginesim's guest
+ * double reads the same lists.
  */
 #ifndef VMIG_VMM_MODULE_FILES_H
 #define VMIG_VMM_MODULE_FILES_H
@@ -12,8 +15,8 @@
 
 struct boot_module {
 	char *name;       /* the path as given: the guest sees it as the module's string */
-	uint8_t *data;
-	uint64_t size;
+	int fd;           /* open read-only until boot_modules_close; -1 when not */
+	uint64_t size;    /* as the file was when opened: the layout is planned on it */
 };
 
 struct boot_modules {
@@ -21,11 +24,18 @@ struct boot_modules {
 	struct boot_module *m;
 };
 
-/* Splits a comma-separated list and reads every file whole. A bad list,
- * more than VMIG_MAX_MODULES files, or a file that is missing,
+/* Splits a comma-separated list, opens every file and takes its size. A
+ * bad list, more than VMIG_MAX_MODULES files, or a file that is missing,
  * unreadable, not a regular file or larger than low guest RAM is an
  * error with the file named in err. 0 or -errno; *out is empty on error. */
-int boot_modules_read(const char *list, struct boot_modules *out, char *err, size_t errlen);
-void boot_modules_free(struct boot_modules *mods);
+int boot_modules_open(const char *list, struct boot_modules *out, char *err, size_t errlen);
+
+/* Reads m's first m->size bytes into dst (which holds that many). A file
+ * that shrank since it was opened is -EIO, one that grew keeps its
+ * tail out; err names the file. */
+int boot_module_read_into(const struct boot_module *m, uint8_t *dst, char *err, size_t errlen);
+
+/* Closes the files and frees the list; *mods is empty after. */
+void boot_modules_close(struct boot_modules *mods);
 
 #endif

@@ -6,7 +6,7 @@
  * vmig_module, the multiboot v1 layout) that both boot paths hand over.
  *
  * Placement is a pure function (module_layout) so it is tested without
- * KVM; reading and loading are the two steps around it.
+ * KVM; opening (module_files.h) and loading are the two steps around it.
  */
 #ifndef VMIG_VMM_MODULES_H
 #define VMIG_VMM_MODULES_H
@@ -39,9 +39,9 @@ struct module_place {
 int module_layout(const struct module_layout_req *req, struct module_place *out, uint64_t *top,
 		  char *err, size_t errlen);
 
-/* Lays the modules out above image_end and writes their bytes, the module
- * list at VMIG_DIRECT_MODLIST and the names at VMIG_DIRECT_MODNAMES.
- * *list_gpa is 0 when there are no modules (nothing is written then). */
+/* Lays the modules out above image_end, reads their bytes straight into
+ * guest RAM, and writes the module list at VMIG_DIRECT_MODLIST and the
+ * names at VMIG_DIRECT_MODNAMES. *list_gpa is 0 when there are no modules (nothing is written then). */
 int boot_modules_load(const struct boot_modules *mods, struct guest_memory *mem,
 		      uint64_t image_end, uint32_t *count, uint64_t *list_gpa, char *err,
 		      size_t errlen);

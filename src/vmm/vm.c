@@ -71,7 +71,7 @@ static int load_guest(struct vm *vm, uint64_t tsc_khz, char *err, size_t errlen)
 	} else
 		r = boot_multiboot_prepare(&img, &vm->mem, &args, &vm->plan, err, errlen);
 	guest_image_free(&img);
-	boot_modules_free(&vm->modules); /* in guest RAM now */
+	boot_modules_close(&vm->modules); /* in guest RAM now */
 	if (!r && mode == BOOT_MULTIBOOT && vm->nr_vcpus > 1)
 		log_warn("multiboot entry starts only the boot vCPU; the other %u wait for SIPI",
 			 vm->nr_vcpus - 1);
@@ -121,7 +121,7 @@ static int open_host_side(struct vm *vm, char *err, size_t errlen)
 	/* A missing module or a set too large for the RAM is an error before
 	 * KVM or guest RAM are touched. */
 	if (cfg->modules && !cfg->incoming &&
-	    ((r = boot_modules_read(cfg->modules, &vm->modules, err, errlen)) ||
+	    ((r = boot_modules_open(cfg->modules, &vm->modules, err, errlen)) ||
 	     (r = boot_modules_precheck(&vm->modules, cfg->mem_bytes, err, errlen))))
 		return r;
 	return open_serial(vm, err, errlen);
@@ -368,7 +368,7 @@ void vm_destroy(struct vm *vm)
 	kvm_close(&vm->kvm);
 	guest_memory_destroy(&vm->mem);
 	boot_tables_free(&vm->boot_tables);
-	boot_modules_free(&vm->modules);
+	boot_modules_close(&vm->modules);
 	if (vm->serial_fd_owned)
 		close(vm->serial_fd);
 	if (vm->end_fd >= 0)

@@ -73,7 +73,7 @@ struct vm {
 	struct guestdev gdev;
 	struct boot_plan plan;
 	struct boot_tables_copy boot_tables; /* direct entry's, as built (crash reports) */
-	struct boot_modules modules; /* read before KVM is touched; freed once loaded */
+	struct boot_modules modules; /* opened before KVM is touched; closed once loaded */
 	unsigned nr_vcpus;
 	struct vcpu *vcpus;
 	struct control_server *control;

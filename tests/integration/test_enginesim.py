@@ -138,3 +138,31 @@ def test_modules_larger_than_ram_are_refused_with_their_size():
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 1
     assert "the modules take 80 MiB" in p.stderr
+
+
+def _peak_rss_mib(module_path):
+    """The source's peak resident memory when it fills a 64 MiB guest with
+    this module and fails to connect (nothing to migrate to)."""
+    p = subprocess.Popen([_exe(), "source", "--mem", "64M", "--vcpus", "1", "--guest-args",
+                          "fill=modules ws=8M rate=0 write=word", "--module", module_path,
+                          "--warmup-s", "0", "--", "tcp:127.0.0.1:1"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    vmlib._procs.append(p)
+    _, status, usage = os.wait4(p.pid, 0)  # this child's own rusage
+    p.returncode = os.waitstatus_to_exitcode(status)
+    assert p.returncode == 1  # connection refused, after the fill
+    return usage.ru_maxrss / 1024
+
+
+def test_module_files_are_read_straight_into_guest_ram_not_buffered_first():
+    # A module read whole into a buffer before it is copied costs its size
+    # twice: 61 MiB more peak for a 48 MiB module (ASan build) before the
+    # fix, 8 MiB after. Against a one-page module, so the guest's own RAM
+    # and the runtime cancel out.
+    small, big = (os.path.join(vmlib.tmpdir(), n) for n in ("page.img", "big.img"))
+    with open(small, "wb") as f:
+        f.write(os.urandom(4096))
+    with open(big, "wb") as f:
+        f.write(os.urandom(1 << 20) * 48)
+    extra = _peak_rss_mib(big) - _peak_rss_mib(small)
+    assert extra < 24, f"a 48 MiB module raised the peak by {extra:.0f} MiB"

@@ -177,7 +177,7 @@ int boot_multiboot_prepare(const struct guest_image *img, struct guest_memory *m
 	return -ENOEXEC;
 }
 
-int boot_modules_read(const char *list, struct boot_modules *out, char *err, size_t errlen)
+int boot_modules_open(const char *list, struct boot_modules *out, char *err, size_t errlen)
 {
 	return 0;
 }
@@ -188,7 +188,7 @@ int boot_modules_precheck(const struct boot_modules *mods, uint64_t mem_bytes, c
 	return 0;
 }
 
-void boot_modules_free(struct boot_modules *mods)
+void boot_modules_close(struct boot_modules *mods)
 {
 }
 

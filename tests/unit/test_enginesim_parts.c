@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "guest_double.h"
 #include "guest_state.h"
+#include "module_double.h"
 #include "modules_ram.h"
 #include "ramhash.h"
 #include "unittest.h"
@@ -244,7 +245,7 @@ TEST(pause_returns_once_no_vcpu_is_inside)
 	CHECK_EQ_INT(phase, 2); /* it had left before pause returned */
 }
 
-/* Two in-memory "files" (no disk), 5000 bytes and one whole page, for a
+/* Two module files as memfd doubles (no disk), 5000 bytes and one whole page, for a
  * 16 MiB double. */
 struct mod_fixture {
 	struct guest_double g;
@@ -260,11 +261,19 @@ static int mod_fixture_init(struct mod_fixture *f)
 {
 	memset(mod_a, 0x11, sizeof(mod_a));
 	memset(mod_b, 0x22, sizeof(mod_b));
-	f->m[0] = (struct boot_module){.name = "a", .data = mod_a, .size = sizeof(mod_a)};
-	f->m[1] = (struct boot_module){.name = "b", .data = mod_b, .size = sizeof(mod_b)};
+	f->m[0] = module_double("a", mod_a, sizeof(mod_a));
+	f->m[1] = module_double("b", mod_b, sizeof(mod_b));
 	f->mods = (struct boot_modules){.count = 2, .m = f->m};
 	f->err[0] = 0;
+	if (f->m[0].fd < 0 || f->m[1].fd < 0)
+		return -1;
 	return gd_create(&f->g, 16ull << 20, f->err, sizeof(f->err));
+}
+
+static void mod_fixture_destroy(struct mod_fixture *f)
+{
+	gd_destroy(&f->g);
+	module_double_close(f->m, 2);
 }
 
 TEST(modules_lie_page_aligned_one_after_the_other_tails_zero)
@@ -279,7 +288,7 @@ TEST(modules_lie_page_aligned_one_after_the_other_tails_zero)
 	bool b_ok = !memcmp(gd_page(&f.g, 102), mod_b, sizeof(mod_b));
 	bool after_kept = gd_page(&f.g, 103)[0] == 0xaa;
 	uint64_t hash = modules_ram_hash(&f.g, &f.span);
-	gd_destroy(&f.g);
+	mod_fixture_destroy(&f);
 	CHECK(a_ok && tail_zero && b_ok && after_kept);
 	CHECK_EQ_INT(f.span.first, 100);
 	CHECK_EQ_INT(f.span.pages, 3);
@@ -293,7 +302,7 @@ TEST(a_changed_module_page_changes_their_hash)
 	CHECK_EQ_INT(modules_ram_load(&f.g, 0, &f.mods, &f.span, f.err, sizeof(f.err)), 0);
 	gd_page(&f.g, 2)[4095] ^= 1;
 	uint64_t hash = modules_ram_hash(&f.g, &f.span);
-	gd_destroy(&f.g);
+	mod_fixture_destroy(&f);
 	CHECK(hash != f.span.hash);
 }
 
@@ -302,7 +311,7 @@ TEST(modules_past_the_end_of_ram_are_refused_with_the_sizes)
 	struct mod_fixture f;
 	CHECK_EQ_INT(mod_fixture_init(&f), 0);
 	int r = modules_ram_load(&f.g, f.g.pages - 2, &f.mods, &f.span, f.err, sizeof(f.err));
-	gd_destroy(&f.g);
+	mod_fixture_destroy(&f);
 	CHECK_EQ_INT(r, -E2BIG);
 	CHECK(strstr(f.err, "the modules take") != NULL);
 }

@@ -13,6 +13,7 @@
 #include "guest_abi.h"
 #include "vmm/boot.h"
 #include "vmm/x86_defs.h"
+#include "module_double.h"
 
 #define SEG_SIZE 0x4000
 #define LOAD 0x100000
@@ -325,10 +326,12 @@ static void check_module_list(struct ut_state *ut_, struct guest_memory *mem, ui
 	CHECK_STR((const char *)guest_memory_ptr(mem, m[1].string, 9), "dir/b.txt");
 }
 
-static struct boot_module test_mods[] = {
-	{.name = "a.bin", .data = (uint8_t *)"first", .size = 5},
-	{.name = "dir/b.txt", .data = (uint8_t *)"two", .size = 3},
-};
+/* Two module files as memfd doubles. */
+static void test_mods(struct boot_module m[2])
+{
+	m[0] = module_double("a.bin", "first", 5);
+	m[1] = module_double("dir/b.txt", "two", 3);
+}
 
 TEST(multiboot_lists_modules)
 {
@@ -336,15 +339,18 @@ TEST(multiboot_lists_modules)
 	struct guest_image img;
 	struct guest_memory mem;
 	struct boot_plan plan;
-	struct boot_modules mods = {2, test_mods};
+	struct boot_module two[2];
+	struct boot_modules mods = {2, two};
 	char err[256];
 
 	build_elf(&f, 32, LOAD + 0x40);
 	add_multiboot_header(&f, 0x3);
 	CHECK_EQ_INT(load_image(&f, &img), 0);
 	CHECK_EQ_INT(guest_memory_init(&mem, 16 << 20, err, sizeof(err)), 0);
+	test_mods(two);
 	struct boot_args args = {.nr_vcpus = 1, .modules = &mods};
 	int r = boot_multiboot_prepare(&img, &mem, &args, &plan, err, sizeof(err));
+	module_double_close(two, 2);
 	guest_image_free(&img);
 	CHECK_EQ_INT(r, 0);
 	uint32_t *mbi = guest_memory_ptr(&mem, plan.mbinfo_gpa, 64);
@@ -359,15 +365,18 @@ TEST(direct_lists_modules)
 	struct guest_image img;
 	struct guest_memory mem;
 	struct boot_plan plan;
-	struct boot_modules mods = {2, test_mods};
+	struct boot_module two[2];
+	struct boot_modules mods = {2, two};
 	char err[256];
 
 	build_elf(&f, 64, LOAD + 0x1000);
 	add_boot_header(&f);
 	CHECK_EQ_INT(load_image(&f, &img), 0);
 	CHECK_EQ_INT(guest_memory_init(&mem, 16 << 20, err, sizeof(err)), 0);
+	test_mods(two);
 	struct boot_args args = {.nr_vcpus = 1, .modules = &mods};
 	int r = boot_direct_prepare(&img, &mem, &args, &plan, err, sizeof(err));
+	module_double_close(two, 2);
 	guest_image_free(&img);
 	CHECK_EQ_INT(r, 0);
 	struct vmig_boot_info *bi = guest_memory_ptr(&mem, VMIG_DIRECT_BOOT_INFO, sizeof(*bi));
@@ -381,8 +390,8 @@ TEST(modules_too_large_for_the_vm_are_refused)
 	struct guest_image img;
 	struct guest_memory mem;
 	struct boot_plan plan;
-	static uint8_t big[15 << 20];
-	struct boot_module one = {.name = "big.bin", .data = big, .size = sizeof(big)};
+	/* refused on its size, before anything is read */
+	struct boot_module one = {.name = "big.bin", .fd = -1, .size = 15 << 20};
 	struct boot_modules mods = {1, &one};
 	char err[256];
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Boot modules (`vmig run --module`): the placement as a pure function,
- * and reading the files, whose failures must name the file. No KVM.
+ * and opening and reading the files, whose failures must name the file.
+ * No KVM.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -145,46 +146,68 @@ static char *write_temp(const char *bytes, size_t len)
 	return path;
 }
 
-TEST(read_reads_each_file_whole)
+TEST(open_sizes_each_file_and_read_into_copies_it)
 {
-	char a[64], b[64], list[140], err[256];
+	char a[64], b[64], list[140], err[256], got[5];
 	struct boot_modules m;
 
 	snprintf(a, sizeof(a), "%s", write_temp("hello", 5));
 	snprintf(b, sizeof(b), "%s", write_temp("", 0));
 	snprintf(list, sizeof(list), "%s,%s", a, b);
-	CHECK_EQ_INT(boot_modules_read(list, &m, err, sizeof(err)), 0);
+	CHECK_EQ_INT(boot_modules_open(list, &m, err, sizeof(err)), 0);
 	unlink(a);
 	unlink(b);
 	CHECK_EQ_INT(m.count, 2);
 	CHECK_STR(m.m[0].name, a);
 	CHECK_EQ_INT(m.m[0].size, 5);
-	CHECK(!memcmp(m.m[0].data, "hello", 5));
 	CHECK_STR(m.m[1].name, b);
 	CHECK_EQ_INT(m.m[1].size, 0);
-	boot_modules_free(&m);
+	int r = boot_module_read_into(&m.m[0], (uint8_t *)got, err, sizeof(err));
+	boot_modules_close(&m);
+	CHECK_EQ_INT(r, 0);
+	CHECK(!memcmp(got, "hello", 5));
 }
 
-TEST(read_refuses_a_missing_file)
+/* The layout is planned on the size at open: a file cut short before it
+ * is read must fail the boot, not leave the module's tail as whatever
+ * the RAM held. */
+TEST(read_into_refuses_a_file_that_shrank)
+{
+	char path[64], err[256];
+	uint8_t got[5];
+	struct boot_modules m;
+
+	snprintf(path, sizeof(path), "%s", write_temp("hello", 5));
+	CHECK_EQ_INT(boot_modules_open(path, &m, err, sizeof(err)), 0);
+	int t = truncate(path, 2);
+	unlink(path);
+	int r = boot_module_read_into(&m.m[0], got, err, sizeof(err));
+	boot_modules_close(&m);
+	CHECK_EQ_INT(t, 0);
+	CHECK_EQ_INT(r, -EIO);
+	CHECK(strstr(err, "the file shrank since it was opened") != NULL);
+}
+
+TEST(open_refuses_a_missing_file)
 {
 	char err[256];
 	struct boot_modules m;
 
-	CHECK_EQ_INT(boot_modules_read("/nonexistent/a.bin", &m, err, sizeof(err)), -ENOENT);
+	CHECK_EQ_INT(boot_modules_open("/nonexistent/a.bin", &m, err, sizeof(err)), -ENOENT);
 	CHECK_STR(err, "cannot open module '/nonexistent/a.bin': No such file or directory");
 	CHECK_EQ_INT(m.count, 0);
 }
 
-TEST(read_refuses_a_directory)
+TEST(open_refuses_a_directory)
 {
 	char err[256];
 	struct boot_modules m;
 
-	CHECK_EQ_INT(boot_modules_read("/tmp", &m, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(boot_modules_open("/tmp", &m, err, sizeof(err)), -EINVAL);
 	CHECK_STR(err, "module '/tmp' is not a regular file");
 }
 
-TEST(read_refuses_an_unreadable_file)
+TEST(open_refuses_an_unreadable_file)
 {
 	char err[256], path[64];
 	struct boot_modules m;
@@ -193,27 +216,26 @@ TEST(read_refuses_an_unreadable_file)
 		SKIP_TEST("running as root: file permissions do not stop root from reading");
 	snprintf(path, sizeof(path), "%s", write_temp("x", 1));
 	chmod(path, 0);
-	int r = boot_modules_read(path, &m, err, sizeof(err));
+	int r = boot_modules_open(path, &m, err, sizeof(err));
 	unlink(path);
 	CHECK_EQ_INT(r, -EACCES);
 	CHECK(strstr(err, "cannot open module") && strstr(err, "Permission denied"));
 }
 
-TEST(read_refuses_an_empty_name)
+TEST(open_refuses_an_empty_name)
 {
 	char err[256];
 	struct boot_modules m;
 
-	CHECK_EQ_INT(boot_modules_read("/tmp/a,,/tmp/b", &m, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(boot_modules_open("/tmp/a,,/tmp/b", &m, err, sizeof(err)), -EINVAL);
 	CHECK_STR(err, "empty file name in module list '/tmp/a,,/tmp/b'");
-	CHECK_EQ_INT(boot_modules_read("", &m, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(boot_modules_open("", &m, err, sizeof(err)), -EINVAL);
 }
 
 TEST(precheck_refuses_a_set_larger_than_the_vm)
 {
 	char err[256];
-	static uint8_t byte;
-	struct boot_module one = {.name = "big.bin", .data = &byte, .size = (15 << 20) + 1};
+	struct boot_module one = {.name = "big.bin", .fd = -1, .size = (15 << 20) + 1};
 	struct boot_modules m = {1, &one};
 
 	CHECK_EQ_INT(boot_modules_precheck(&m, 18 << 20, err, sizeof(err)), 0);
@@ -225,7 +247,8 @@ RUN_TESTS("modules", UT(layout_places_modules_page_aligned_in_order),
 	  UT(layout_never_overlaps_the_image), UT(layout_with_no_modules_is_the_image_end),
 	  UT(layout_refuses_a_set_larger_than_ram), UT(layout_refuses_sizes_that_would_wrap),
 	  UT(layout_keeps_below_4_gib), UT(layout_refuses_too_many_modules),
-	  UT(layout_refuses_names_too_long), UT(read_reads_each_file_whole),
-	  UT(read_refuses_a_missing_file), UT(read_refuses_a_directory),
-	  UT(read_refuses_an_unreadable_file), UT(read_refuses_an_empty_name),
+	  UT(layout_refuses_names_too_long), UT(open_sizes_each_file_and_read_into_copies_it),
+	  UT(read_into_refuses_a_file_that_shrank),
+	  UT(open_refuses_a_missing_file), UT(open_refuses_a_directory),
+	  UT(open_refuses_an_unreadable_file), UT(open_refuses_an_empty_name),
 	  UT(precheck_refuses_a_set_larger_than_the_vm))
