@@ -25,7 +25,7 @@ static void sg_dirty_stop(void *o) {}
 static int sg_harvest(void *o, unsigned region, uint64_t *bitmap, char *err, size_t errlen)
 {
 	struct still_guest *g = o;
-	memset(bitmap, 0, (g->bytes / VMIG_PAGE_SIZE + 63) / 64 * 8);
+	memset(bitmap, 0, vmig_bitmap_words(g->bytes / VMIG_PAGE_SIZE) * 8);
 	return 0;
 }
 static int sg_clear(void *o, unsigned region, uint64_t first, uint64_t n, const uint64_t *bits,

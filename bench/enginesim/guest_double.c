@@ -31,7 +31,7 @@ static int alloc_ram(struct guest_double *g, char *err, size_t errlen)
 	for (unsigned i = 0; i < g->nr_regions; i++) {
 		struct gd_region *r = &g->regions[i];
 		r->r.host = g->ram + r->first * VMIG_PAGE_SIZE;
-		r->dirty = calloc((r->pages + 63) / 64, sizeof(uint64_t));
+		r->dirty = calloc(vmig_bitmap_words(r->pages), sizeof(uint64_t));
 		if (!r->dirty) {
 			snprintf(err, errlen, "out of memory for the dirty bitmap");
 			return -ENOMEM;
@@ -227,7 +227,7 @@ static int gd_dirty_start(void *o, char *err, size_t errlen)
 	struct guest_double *g = o;
 	for (unsigned i = 0; i < g->nr_regions; i++) {
 		struct gd_region *r = &g->regions[i];
-		for (uint64_t w = 0; w < (r->pages + 63) / 64; w++)
+		for (uint64_t w = 0; w < vmig_bitmap_words(r->pages); w++)
 			__atomic_store_n(&r->dirty[w], ~0ull, __ATOMIC_RELAXED);
 	}
 	__atomic_store_n(&g->tracking, true, __ATOMIC_SEQ_CST);
@@ -248,7 +248,7 @@ static int gd_harvest(void *o, unsigned region, uint64_t *bitmap, char *err, siz
 		return -EINVAL;
 	}
 	struct gd_region *r = &g->regions[region];
-	uint64_t words = (r->pages + 63) / 64;
+	uint64_t words = vmig_bitmap_words(r->pages);
 	for (uint64_t w = 0; w < words; w++)
 		bitmap[w] |= __atomic_exchange_n(&r->dirty[w], 0, __ATOMIC_ACQ_REL);
 	/* bits past the region's last page (from dirty_start) are no pages */
@@ -268,7 +268,7 @@ static int gd_clear(void *o, unsigned region, uint64_t first, uint64_t n, const 
 	/* Re-arm: a write since the harvest is about to be read anyway; one
 	 * after this sets its bit again. */
 	uint64_t *d = g->regions[region].dirty + first / 64;
-	for (uint64_t w = 0; w < (n + 63) / 64; w++)
+	for (uint64_t w = 0; w < vmig_bitmap_words(n); w++)
 		if (bits[w])
 			__atomic_fetch_and(&d[w], ~bits[w], __ATOMIC_ACQ_REL);
 	return 0;

@@ -16,6 +16,13 @@
 #define VMIG_PAGE_SIZE 4096u
 #define VMIG_PAGE_SHIFT 12
 
+/* 64-bit words in a bitmap of one bit per page (dirty_harvest's and
+ * dirty_clear's format) over `pages` pages. */
+static inline uint64_t vmig_bitmap_words(uint64_t pages)
+{
+	return (pages + 63) / 64;
+}
+
 /* A contiguous piece of guest RAM, mapped in this process. */
 struct vmig_ram_region {
 	uint64_t gpa;

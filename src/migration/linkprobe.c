@@ -36,7 +36,7 @@ int link_probe_hold_back(struct vmig_migration *m, char *err, size_t errlen)
 	for (unsigned i = 0; i < m->ram.nr; i++) {
 		m->hot_later[i] = m->carry[i]; /* skip_hot_pages' */
 		m->carry[i] = NULL;
-		uint64_t words = (m->ram.pages[i] + 63) / 64;
+		uint64_t words = vmig_bitmap_words(m->ram.pages[i]);
 		for (uint64_t w = 0; w < words; w++) {
 			uint64_t keep = lowest_bits(m->bits[i][w], left);
 			uint64_t rest = m->bits[i][w] & ~keep;
@@ -61,7 +61,7 @@ void link_probe_defer_hot(struct vmig_migration *m)
 		if (!hot)
 			continue;
 		/* the next harvest adds carry back: nothing deferred is lost */
-		for (uint64_t w = 0; w < (m->ram.pages[i] + 63) / 64; w++) {
+		for (uint64_t w = 0; w < vmig_bitmap_words(m->ram.pages[i]); w++) {
 			m->bits[i][w] &= ~hot[w];
 			hot[w] |= m->carry[i] ? m->carry[i][w] : 0;
 		}

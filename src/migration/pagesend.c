@@ -374,7 +374,7 @@ int stream_send_pass(struct src_chan *s, bool check_stop, char *err, size_t errl
 				continue;
 			uint64_t key0 = mine++ * CLEAR_CHUNK_PAGES;
 			uint64_t n = pages - first < CLEAR_CHUNK_PAGES ? pages - first : CLEAR_CHUNK_PAGES;
-			uint64_t *w = m->bits[i] + first / 64, words = (n + 63) / 64;
+			uint64_t *w = m->bits[i] + first / 64, words = vmig_bitmap_words(n);
 			bool any = false;
 			for (uint64_t k = 0; k < words && !any; k++)
 				any = w[k] != 0;

@@ -107,7 +107,7 @@ static uint64_t count_dirty(struct vmig_migration *m)
 {
 	uint64_t n = 0;
 	for (unsigned i = 0; i < m->ram.nr; i++)
-		for (uint64_t w = 0; w < (m->ram.pages[i] + 63) / 64; w++)
+		for (uint64_t w = 0; w < vmig_bitmap_words(m->ram.pages[i]); w++)
 			n += (uint64_t)__builtin_popcountll(m->bits[i][w]);
 	return n;
 }
@@ -120,7 +120,7 @@ static int harvest(struct vmig_migration *m, char *err, size_t errlen)
 			return r;
 		if (!m->carry[i])
 			continue;
-		for (uint64_t w = 0; w < (m->ram.pages[i] + 63) / 64; w++)
+		for (uint64_t w = 0; w < vmig_bitmap_words(m->ram.pages[i]); w++)
 			m->bits[i][w] |= m->carry[i][w];
 		free(m->carry[i]);
 		m->carry[i] = NULL;
@@ -359,7 +359,7 @@ static int skip_hot_pages(struct vmig_migration *m, char *err, size_t errlen)
 	struct timespec ts = {0, sender_hot_probe_ms * 1000000L};
 	nanosleep(&ts, NULL);
 	for (unsigned i = 0; i < m->ram.nr; i++) {
-		uint64_t words = (m->ram.pages[i] + 63) / 64;
+		uint64_t words = vmig_bitmap_words(m->ram.pages[i]);
 		uint64_t *hot = m->carry[i] = calloc(words, 8);
 		if (!hot) {
 			snprintf(err, errlen, "out of memory");
@@ -448,7 +448,7 @@ static int precopy_start(struct vmig_migration *m, bool *probe, char *err, size_
 	if ((r = harvest(m, err, errlen)))
 		return r;
 	for (unsigned i = 0; i < m->ram.nr; i++) {
-		memset(m->bits[i], 0xff, (m->ram.pages[i] + 63) / 64 * 8);
+		memset(m->bits[i], 0xff, vmig_bitmap_words(m->ram.pages[i]) * 8);
 		if (m->ram.pages[i] % 64)
 			m->bits[i][m->ram.pages[i] / 64] = (1ull << (m->ram.pages[i] % 64)) - 1;
 	}
@@ -950,7 +950,7 @@ static int alloc_buffers(struct vmig_migration *m, const struct vmig_migrate_par
 			memcpy(m->vmm_config, p->vmm_config, p->vmm_config_len);
 	}
 	for (unsigned i = 0; i < m->ram.nr; i++) {
-		m->bits[i] = calloc((m->ram.pages[i] + 63) / 64, 8);
+		m->bits[i] = calloc(vmig_bitmap_words(m->ram.pages[i]), 8);
 		ok = ok && m->bits[i];
 	}
 	if (ok)

@@ -10,7 +10,7 @@ void sentlog_init(struct sentlog *l, const struct ram_map *ram)
 	memset(l, 0, sizeof(*l));
 	l->nr_regions = ram->nr;
 	for (unsigned i = 0; i < ram->nr; i++)
-		l->words[i] = (ram->pages[i] + 63) / 64;
+		l->words[i] = vmig_bitmap_words(ram->pages[i]);
 }
 
 static void drop_oldest(struct sentlog *l)

@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 
 #include "common/log.h"
+#include "vmig/guest.h" /* vmig_bitmap_words: KVM's dirty bitmap has the same layout */
 
 static uint64_t region_pages(const struct guest_memory *mem, unsigned region)
 {
@@ -37,7 +38,7 @@ int dirty_log_init(struct dirty_log *d, struct kvm_handles *k, const struct gues
 		d->manual = ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap) == 0;
 	}
 	for (unsigned i = 0; i < mem->nr_regions; i++) {
-		uint64_t words = (region_pages(mem, i) + 63) / 64;
+		uint64_t words = vmig_bitmap_words(region_pages(mem, i));
 		d->vmm_bits[i] = calloc(words, sizeof(uint64_t));
 		d->kvm_bits[i] = d->manual ? NULL : calloc(words, sizeof(uint64_t));
 		if (!d->vmm_bits[i] || (!d->manual && !d->kvm_bits[i])) {
@@ -110,7 +111,8 @@ int dirty_log_start(struct dirty_log *d, struct kvm_handles *k, const struct gue
 	}
 	for (unsigned i = 0; i < mem->nr_regions; i++)
 		if (d->kvm_bits[i])
-			memset(d->kvm_bits[i], 0, (region_pages(mem, i) + 63) / 64 * sizeof(uint64_t));
+			memset(d->kvm_bits[i], 0,
+			       vmig_bitmap_words(region_pages(mem, i)) * sizeof(uint64_t));
 	d->active = true;
 	return 0;
 }
@@ -136,7 +138,7 @@ static int harvest_rings(struct dirty_log *d, const struct guest_memory *mem, un
 	if (r < 0)
 		return (int)r;
 	uint64_t *kept = d->kvm_bits[region], *vmm = d->vmm_bits[region];
-	for (uint64_t w = 0; w < (region_pages(mem, region) + 63) / 64; w++)
+	for (uint64_t w = 0; w < vmig_bitmap_words(region_pages(mem, region)); w++)
 		bitmap[w] |= __atomic_load_n(&kept[w], __ATOMIC_ACQUIRE) |
 			     __atomic_load_n(&vmm[w], __ATOMIC_ACQUIRE);
 	return 0;
@@ -147,7 +149,7 @@ int dirty_log_harvest(struct dirty_log *d, struct kvm_handles *k, const struct g
 {
 	if (d->ring.entries)
 		return harvest_rings(d, mem, region, bitmap, err, errlen);
-	uint64_t pages = region_pages(mem, region), words = (pages + 63) / 64;
+	uint64_t pages = region_pages(mem, region), words = vmig_bitmap_words(pages);
 	uint64_t *tmp = calloc(words, sizeof(uint64_t));
 	if (!tmp)
 		return -ENOMEM;
@@ -174,7 +176,7 @@ int dirty_log_harvest(struct dirty_log *d, struct kvm_handles *k, const struct g
 static void clear_kept(struct dirty_log *d, unsigned region, uint64_t first, uint64_t n,
 		       const uint64_t *bits)
 {
-	for (uint64_t w = 0; w < (n + 63) / 64; w++) {
+	for (uint64_t w = 0; w < vmig_bitmap_words(n); w++) {
 		uint64_t m = bits[w];
 		if (n - w * 64 < 64)
 			m &= (1ull << (n - w * 64)) - 1;
