@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,17 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
-							  const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "common/errmsg.h"
 
 static int64_t now_ms(void)
 {
@@ -44,12 +33,12 @@ int control_connect(const char *path, int *fd_out, char *err, size_t errlen)
 		err[0] = 0;
 	*fd_out = -1;
 	if (!path || !path[0]) {
-		set_err(err, errlen, "no control socket path given");
+		errmsg_set(err, errlen, "no control socket path given");
 		return -EINVAL;
 	}
 	plen = strlen(path);
 	if (plen >= sizeof(addr.sun_path)) {
-		set_err(err, errlen, "control socket path is too long (%zu bytes, at most %zu): %s",
+		errmsg_set(err, errlen, "control socket path is too long (%zu bytes, at most %zu): %s",
 			plen, sizeof(addr.sun_path) - 1, path);
 		return -ENAMETOOLONG;
 	}
@@ -57,7 +46,7 @@ int control_connect(const char *path, int *fd_out, char *err, size_t errlen)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		e = errno;
-		set_err(err, errlen, "cannot create a socket: %s", strerror(e));
+		errmsg_set(err, errlen, "cannot create a socket: %s", strerror(e));
 		return -e;
 	}
 	/* A UNIX connect() waits for room in the backlog this long at most. */
@@ -69,26 +58,26 @@ int control_connect(const char *path, int *fd_out, char *err, size_t errlen)
 		close(fd);
 		switch (e) {
 		case ENOENT:
-			set_err(err, errlen, "no control socket at %s (is the VM running?)", path);
+			errmsg_set(err, errlen, "no control socket at %s (is the VM running?)", path);
 			break;
 		case ECONNREFUSED:
-			set_err(err, errlen,
+			errmsg_set(err, errlen,
 				"nothing is listening on %s (the VM has exited or it is not a "
 				"control socket)",
 				path);
 			break;
 		case EACCES:
 		case EPERM:
-			set_err(err, errlen, "permission denied connecting to control socket %s",
+			errmsg_set(err, errlen, "permission denied connecting to control socket %s",
 				path);
 			break;
 		case EAGAIN:
-			set_err(err, errlen, "control socket %s is not accepting connections",
+			errmsg_set(err, errlen, "control socket %s is not accepting connections",
 				path);
 			e = ETIMEDOUT;
 			break;
 		default:
-			set_err(err, errlen, "cannot connect to control socket %s: %s", path,
+			errmsg_set(err, errlen, "cannot connect to control socket %s: %s", path,
 				strerror(e));
 			break;
 		}
@@ -210,7 +199,7 @@ static int send_request(int fd, const char *command, json_t *args, int64_t deadl
 	int rc;
 
 	if (args && !json_is_object(args)) {
-		set_err(err, errlen, "arguments for %s must be a JSON object", command);
+		errmsg_set(err, errlen, "arguments for %s must be a JSON object", command);
 		return -EINVAL;
 	}
 	/* Monotonic nanoseconds: unique per connection, and within json_int_t for centuries. */
@@ -221,7 +210,7 @@ static int send_request(int fd, const char *command, json_t *args, int64_t deadl
 	text = req ? json_dumps(req, VMIG_JSON_DUMP) : NULL;
 	json_decref(req);
 	if (!text) {
-		set_err(err, errlen, "cannot encode the %s request (out of memory, or not UTF-8)",
+		errmsg_set(err, errlen, "cannot encode the %s request (out of memory, or not UTF-8)",
 			command);
 		return -EINVAL;
 	}
@@ -230,9 +219,9 @@ static int send_request(int fd, const char *command, json_t *args, int64_t deadl
 		rc = send_all(fd, "\n", 1, deadline);
 	free(text);
 	if (rc == -EPIPE || rc == -ECONNRESET)
-		set_err(err, errlen, "the control socket closed the connection (the VM may have exited)");
+		errmsg_set(err, errlen, "the control socket closed the connection (the VM may have exited)");
 	else if (rc < 0)
-		set_err(err, errlen, "cannot send the %s request: %s", command, strerror(-rc));
+		errmsg_set(err, errlen, "cannot send the %s request: %s", command, strerror(-rc));
 	return rc;
 }
 
@@ -248,24 +237,24 @@ static int read_reply(int fd, const char *command, int64_t deadline, int timeout
 	for (;;) {
 		rc = read_line(fd, deadline, &line, &len);
 		if (rc == -ETIMEDOUT)
-			set_err(err, errlen, "no reply to %s within %d ms", command, timeout_ms);
+			errmsg_set(err, errlen, "no reply to %s within %d ms", command, timeout_ms);
 		else if (rc == -ECONNRESET)
-			set_err(err, errlen,
+			errmsg_set(err, errlen,
 				"the control socket closed the connection before replying to %s "
 				"(the VM may have exited)",
 				command);
 		else if (rc == -EMSGSIZE)
-			set_err(err, errlen, "the reply to %s is longer than %u bytes", command,
+			errmsg_set(err, errlen, "the reply to %s is longer than %u bytes", command,
 				CONTROL_MAX_REPLY);
 		else if (rc < 0)
-			set_err(err, errlen, "cannot read the reply to %s: %s", command,
+			errmsg_set(err, errlen, "cannot read the reply to %s: %s", command,
 				strerror(-rc));
 		if (rc < 0)
 			return rc == -EMSGSIZE ? -EPROTO : rc;
 		*reply = json_loadb(line, len, JSON_REJECT_DUPLICATES, &e);
 		free(line);
 		if (!*reply) {
-			set_err(err, errlen, "invalid reply to %s: %s", command, e.text);
+			errmsg_set(err, errlen, "invalid reply to %s: %s", command, e.text);
 			return -EPROTO;
 		}
 		if (!json_object_get(*reply, "event") || json_object_get(*reply, "return") ||
@@ -299,7 +288,7 @@ int control_call_timeout(int fd, const char *command, json_t *args, int timeout_
 	if (reply_return)
 		*reply_return = NULL;
 	if (fd < 0 || !command || !command[0]) {
-		set_err(err, errlen, "control_call: no connection or no command");
+		errmsg_set(err, errlen, "control_call: no connection or no command");
 		return -EINVAL;
 	}
 	rc = send_request(fd, command, args, deadline, &id, err, errlen);
@@ -311,19 +300,19 @@ int control_call_timeout(int fd, const char *command, json_t *args, int timeout_
 	error = json_object_get(reply, "error");
 	rid = json_object_get(reply, "id");
 	if (!error && !json_object_get(reply, "return")) {
-		set_err(err, errlen, "invalid reply to %s: neither return nor error", command);
+		errmsg_set(err, errlen, "invalid reply to %s: neither return nor error", command);
 		rc = -EPROTO;
 	} else if (!json_is_integer(rid) || (uint64_t)json_integer_value(rid) != id) {
 		/* Replies to malformed requests carry no id; ours is always well formed. */
 		const char *desc = json_string_value(json_object_get(error, "desc"));
 		if (error)
-			set_err(err, errlen, "%s", desc ? desc : "?");
+			errmsg_set(err, errlen, "%s", desc ? desc : "?");
 		else
-			set_err(err, errlen, "the reply to %s answers another request", command);
+			errmsg_set(err, errlen, "the reply to %s answers another request", command);
 		rc = -EPROTO;
 	} else if (error) {
 		const char *desc = json_string_value(json_object_get(error, "desc"));
-		set_err(err, errlen, "%s", desc ? desc : "unknown error");
+		errmsg_set(err, errlen, "%s", desc ? desc : "unknown error");
 		rc = class_errno(json_string_value(json_object_get(error, "class")));
 	} else if (reply_return) {
 		*reply_return = json_incref(json_object_get(reply, "return"));

@@ -1,4 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The control server (control.h): its thread, connections, output queues,
+ * replies and dispatch. What a request line says is control_request.c's
+ * to read, whether its arguments fit the command control_args.c's to say.
+ */
 #include "vmm/control.h"
 
 #include <errno.h>
@@ -8,7 +13,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,7 +25,10 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/errmsg.h"
 #include "common/log.h"
+#include "vmm/control_args.h"
+#include "vmm/control_request.h"
 
 #define CLIENT_BUF_INITIAL 4096
 #define CLIENT_BUF_MAX (CONTROL_MAX_LINE + 1) /* a full line and its newline */
@@ -157,9 +164,6 @@ static int flush_client(struct ctl_client *c)
 /* ------------------------------------------------------------------------ */
 /* Replies: compact JSON on one line each, with the request's id verbatim. */
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
-							  const char *fmt, ...);
-
 /*
  * Queue obj (its reference is taken) as one line, with ,"id":ID spliced in
  * before its closing brace if id is not NULL. Returns 0 or -ENOMEM.
@@ -222,377 +226,7 @@ static json_t *list_commands(const struct control_server *srv)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Arguments, checked against the command's spec (control.h) */
-
-/*
- * A request that held an integer beyond int64, which Jansson cannot hold,
- * is parsed again with every integer read as a double (see parse_request),
- * only to say what is wrong with it. key: the argument whose value is that
- * integer (NULL if it is elsewhere); negative: below INT64_MIN.
- */
-struct loose {
-	const char *key;
-	bool negative;
-};
-
-static int wrong_type(const char *cmd, const struct control_arg *a, char *err, size_t errlen)
-{
-	static const char *const want[] = {
-		[CONTROL_ARG_STRING] = "a string",
-		[CONTROL_ARG_UINT] = "an unsigned integer",
-		[CONTROL_ARG_INT] = "an integer",
-		[CONTROL_ARG_BOOL] = "true or false",
-	};
-	set_err(err, errlen, "%s: '%s' must be %s", cmd, a->name, want[a->type]);
-	return -EINVAL;
-}
-
-/* The integer argument ld->key, beyond int64: out of range of any spec. */
-static int beyond_int64(const char *cmd, const struct control_arg *a, const struct loose *ld,
-			char *err, size_t errlen)
-{
-	if (ld->negative && a->type == CONTROL_ARG_UINT)
-		return wrong_type(cmd, a, err, errlen);
-	set_err(err, errlen, "%s: '%s' must be at %s %" PRId64 " (got an integer %s)", cmd, a->name,
-		ld->negative ? "least" : "most", ld->negative ? a->min : a->max,
-		ld->negative ? "below INT64_MIN" : "above INT64_MAX");
-	return -EINVAL;
-}
-
-/* An integer argument into *n. Parsed loosely, integers are doubles. */
-static int arg_integer(const char *cmd, const struct control_arg *a, const json_t *v, bool loose,
-		       int64_t *n, char *err, size_t errlen)
-{
-	if (loose && json_is_real(v)) {
-		double d = json_real_value(v);
-		if (d >= 0x1p63)
-			*n = INT64_MAX;
-		else if (d < -0x1p63)
-			*n = INT64_MIN;
-		else
-			*n = (int64_t)d;
-		if (d > -0x1p63 && d < 0x1p63 && (double)*n != d)
-			return wrong_type(cmd, a, err, errlen);
-	} else if (json_is_integer(v)) {
-		*n = json_integer_value(v);
-	} else {
-		return wrong_type(cmd, a, err, errlen);
-	}
-	if (a->type == CONTROL_ARG_UINT && *n < 0)
-		return wrong_type(cmd, a, err, errlen);
-	if (*n < a->min || *n > a->max) {
-		set_err(err, errlen, "%s: '%s' must be at %s %" PRId64 " (got %" PRId64 ")", cmd,
-			a->name, *n < a->min ? "least" : "most", *n < a->min ? a->min : a->max, *n);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* Check one argument against its spec entry and store it in dest (if not NULL). */
-static int arg_check(const char *cmd, const struct control_arg *a, const json_t *v, void *dest,
-		     bool loose, char *err, size_t errlen)
-{
-	char *field = dest ? (char *)dest + a->offset : NULL;
-	int64_t n;
-	int rc;
-
-	switch (a->type) {
-	case CONTROL_ARG_STRING:
-		if (!json_is_string(v))
-			return wrong_type(cmd, a, err, errlen);
-		if (field)
-			*(const char **)field = json_string_value(v);
-		return 0;
-	case CONTROL_ARG_BOOL:
-		if (!json_is_boolean(v))
-			return wrong_type(cmd, a, err, errlen);
-		if (field)
-			*(bool *)field = json_is_true(v);
-		return 0;
-	case CONTROL_ARG_UINT:
-	case CONTROL_ARG_INT:
-		rc = arg_integer(cmd, a, v, loose, &n, err, errlen);
-		if (rc == 0 && field && a->type == CONTROL_ARG_UINT)
-			*(uint64_t *)field = (uint64_t)n;
-		else if (rc == 0 && field)
-			*(int64_t *)field = n;
-		return rc;
-	}
-	return -EINVAL;
-}
-
-/* control_args_unpack, also for a loosely parsed request (ld not NULL; dest NULL). */
-static int args_check(const char *cmd, const json_t *args, const struct control_arg *spec,
-		      void *dest, const struct loose *ld, char *err, size_t errlen)
-{
-	const char *key;
-	json_t *v;
-	int rc;
-
-	json_object_foreach ((json_t *)args, key, v) {
-		const struct control_arg *a = spec;
-		while (a && a->name && strcmp(a->name, key) != 0)
-			a++;
-		if (!a || !a->name) {
-			set_err(err, errlen, "%s: unknown argument '%.64s'%s", cmd, key,
-				spec && spec->name ? "" : " (it takes none)");
-			return -EINVAL;
-		}
-		if (ld && ld->key && strcmp(key, ld->key) == 0 && json_is_real(v) &&
-		    (a->type == CONTROL_ARG_UINT || a->type == CONTROL_ARG_INT))
-			return beyond_int64(cmd, a, ld, err, errlen);
-		rc = arg_check(cmd, a, v, dest, ld != NULL, err, errlen);
-		if (rc < 0)
-			return rc;
-	}
-	for (const struct control_arg *a = spec; a && a->name; a++) {
-		if (a->required && !json_object_get(args, a->name)) {
-			set_err(err, errlen, "%s: missing argument '%s'", cmd, a->name);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-int control_args_unpack(const char *cmd, const json_t *args, const struct control_arg *spec,
-			void *dest, char *err, size_t errlen)
-{
-	return args_check(cmd, args, spec, dest, NULL, err, errlen);
-}
-
-/* ------------------------------------------------------------------------ */
 /* Requests */
-
-/*
- * Duplicate keys are refused, and so is anything but whitespace after the
- * value (no JSON_DISABLE_EOF_CHECK). Any JSON value parses, so that "5" is
- * told it is not a request object. Strings are valid UTF-8 without NUL
- * (no JSON_ALLOW_NUL): a key or string argument is a C string.
- */
-#define PARSE_FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_ANY)
-
-struct request {
-	json_t *root;    /* the parsed line */
-	char *id;        /* the id's text (malloc'd), or NULL */
-	bool loose;      /* root has integers as doubles, as one is beyond int64 */
-	json_t *big_key; /* loose: the argument (a JSON string) holding it, or NULL */
-	bool big_negative;
-};
-
-/*
- * The raw text of a request line, which Jansson has parsed (so it is valid
- * JSON), is read for the id, echoed verbatim, and for where an integer
- * beyond int64 lies.
- */
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static bool all_space(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (!is_space(s[i]))
-			return false;
-	return true;
-}
-
-static size_t skip_space(const char *s, size_t len, size_t i)
-{
-	while (i < len && is_space(s[i]))
-		i++;
-	return i;
-}
-
-/* Where the JSON value at s[i] ends. */
-static size_t value_end(const char *s, size_t len, size_t i)
-{
-	size_t depth = 0;
-	bool in_str = false;
-
-	for (; i < len; i++) {
-		char c = s[i];
-		if (in_str) {
-			if (c == '\\') {
-				i++;
-			} else if (c == '"') {
-				in_str = false;
-				if (depth == 0)
-					return i + 1;
-			}
-		} else if (c == '"') {
-			in_str = true;
-		} else if (c == '{' || c == '[') {
-			depth++;
-		} else if (c == '}' || c == ']') {
-			if (depth == 0) /* a number or literal, last in its container */
-				return i;
-			if (--depth == 0)
-				return i + 1;
-		} else if (depth == 0 && (c == ',' || is_space(c))) {
-			return i;
-		}
-	}
-	return len;
-}
-
-/* A member of an object in the text: where its key (quotes included) and value lie. */
-struct member {
-	size_t key, key_len, val, val_len;
-};
-
-/* Past the opening brace of the object at s[i]; len if there is no object there. */
-static size_t object_body(const char *s, size_t len, size_t i)
-{
-	i = skip_space(s, len, i);
-	return i < len && s[i] == '{' ? i + 1 : len;
-}
-
-/* The next member of the object whose body is being read at *i. */
-static bool next_member(const char *s, size_t len, size_t *i, struct member *m)
-{
-	size_t p = skip_space(s, len, *i);
-
-	if (p < len && s[p] == ',')
-		p = skip_space(s, len, p + 1);
-	if (p >= len || s[p] != '"')
-		return false; /* the closing brace */
-	m->key = p;
-	p = value_end(s, len, p);
-	m->key_len = p - m->key;
-	m->val = skip_space(s, len, skip_space(s, len, p) + 1); /* past the colon */
-	*i = value_end(s, len, m->val);
-	m->val_len = *i - m->val;
-	return true;
-}
-
-/* The member's key as a JSON string, its escapes decoded; NULL: no memory. */
-static json_t *member_key(const char *s, const struct member *m)
-{
-	return json_loadb(s + m->key, m->key_len, JSON_DECODE_ANY, NULL);
-}
-
-static bool member_is(const char *s, const struct member *m, const char *key)
-{
-	size_t n = strlen(key);
-
-	if (!memchr(s + m->key, '\\', m->key_len))
-		return m->key_len == n + 2 && memcmp(s + m->key + 1, key, n) == 0;
-	json_t *k = member_key(s, m);
-	bool is = json_is_string(k) && strcmp(json_string_value(k), key) == 0;
-	json_decref(k);
-	return is;
-}
-
-/* The top-level member key of the request line s, if there is one. */
-static bool find_member(const char *s, size_t len, const char *key, struct member *m)
-{
-	size_t i = object_body(s, len, 0);
-
-	while (next_member(s, len, &i, m))
-		if (member_is(s, m, key))
-			return true;
-	return false;
-}
-
-/* The JSON text s[0, n) without whitespace outside strings (malloc'd), or NULL. */
-static char *minify(const char *s, size_t n)
-{
-	char *out = malloc(n + 1), *o = out;
-	bool in_str = false;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (in_str && c == '\\' && i + 1 < n) {
-			*o++ = c;
-			c = s[++i];
-		} else if (c == '"') {
-			in_str = !in_str;
-		} else if (!in_str && is_space(c)) {
-			continue;
-		}
-		*o++ = c;
-	}
-	*o = 0;
-	return out;
-}
-
-/*
- * The integer beyond int64 whose last digit is s[at]: its sign, and the
- * argument it is the value of (rq->big_key), if it is one. 0 or -ENOMEM.
- */
-static int locate_big(const char *s, size_t len, size_t at, struct request *rq)
-{
-	struct member args, m;
-	size_t i = at;
-
-	while (i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9')
-		i--;
-	rq->big_negative = i > 0 && s[i - 1] == '-';
-	if (!find_member(s, len, "arguments", &args))
-		return 0;
-	i = object_body(s, len, args.val);
-	while (next_member(s, len, &i, &m)) {
-		if (m.val <= at && at < m.val + m.val_len) {
-			rq->big_key = member_key(s, &m);
-			return rq->big_key ? 0 : -ENOMEM;
-		}
-	}
-	return 0;
-}
-
-/*
- * Parse a request line into rq. Jansson cannot hold an integer beyond int64
- * (json_error_numeric_overflow). In the id that does no harm, as the id is
- * echoed from the text: the line is parsed again with the id blanked out.
- * Anywhere else it is refused, naming the argument: the line is then read
- * with integers as doubles (rq->loose), only to learn what it asks.
- * Returns 0, -EINVAL with the reason in msg (not JSON), or -ENOMEM.
- */
-static int parse_request(const char *line, size_t len, struct request *rq, char *msg,
-			 size_t msglen)
-{
-	json_error_t e;
-	struct member id;
-	const char *nul = memchr(line, 0, len);
-
-	/* Jansson skips a raw NUL between tokens; the raw-text readers below
-	 * (the id echo) would stop at it. JSON text has none: refuse it. */
-	if (nul) {
-		snprintf(msg, msglen, "invalid JSON at byte %zu: a NUL byte", (size_t)(nul - line));
-		return -EINVAL;
-	}
-	rq->root = json_loadb(line, len, PARSE_FLAGS, &e);
-	if (!rq->root && json_error_code(&e) == json_error_numeric_overflow) {
-		rq->root = json_loadb(line, len, PARSE_FLAGS | JSON_DECODE_INT_AS_REAL, NULL);
-		rq->loose = rq->root != NULL;
-	}
-	if (!rq->root) {
-		snprintf(msg, msglen, "invalid JSON at byte %d: %s", e.position, e.text);
-		return -EINVAL;
-	}
-	if (find_member(line, len, "id", &id) && !(rq->id = minify(line + id.val, id.val_len)))
-		return -ENOMEM;
-	if (rq->loose && rq->id) {
-		char *copy = malloc(len);
-		if (!copy)
-			return -ENOMEM;
-		memcpy(copy, line, len);
-		memset(copy + id.val, ' ', id.val_len);
-		copy[id.val] = '0';
-		json_t *strict = json_loadb(copy, len, PARSE_FLAGS, &e); /* same offsets */
-		free(copy);
-		if (strict) {
-			json_decref(rq->root);
-			rq->root = strict;
-			rq->loose = false;
-		}
-	}
-	/* e.position: just past the (first) integer beyond int64 outside the id. */
-	return rq->loose ? locate_big(line, len, (size_t)e.position - 1, rq) : 0;
-}
 
 static const struct control_command *find_command(const struct control_server *srv,
 						  const char *name)
@@ -609,10 +243,10 @@ static const struct control_command *find_command(const struct control_server *s
  * answered with an error reply, or -ENOMEM if even that could not be queued.
  */
 static int check_request(const struct control_server *srv, struct ctl_client *c,
-			 const struct request *rq, const struct control_command **cmd,
+			 const struct control_request *rq, const struct control_command **cmd,
 			 const char **name, json_t **args)
 {
-	struct loose ld = {json_string_value(rq->big_key), rq->big_negative};
+	struct control_big_int big = {json_string_value(rq->big_key), rq->big_negative};
 	const char *key;
 	json_t *v;
 	char msg[600];
@@ -639,7 +273,8 @@ static int check_request(const struct control_server *srv, struct ctl_client *c,
 		snprintf(msg, sizeof(msg), "The command %.200s has not been found", *name);
 		return reply_error(c, "CommandNotFound", msg, rq->id);
 	}
-	if (args_check(*name, *args, *cmd ? (*cmd)->args : NULL, NULL, rq->loose ? &ld : NULL,
+	if (control_args_check(*name, *args, *cmd ? (*cmd)->args : NULL, NULL,
+			       rq->loose ? &big : NULL,
 		       msg, sizeof(msg)) < 0)
 		return reply_error(c, "GenericError", msg, rq->id);
 	if (rq->loose) { /* deeper in an argument of the wrong type: caught above */
@@ -685,7 +320,7 @@ static enum serve_result run_command(const struct control_server *srv, struct ct
 static enum serve_result handle_line(struct control_server *srv, struct ctl_client *c,
 				     const char *line, size_t len)
 {
-	struct request rq = {0};
+	struct control_request rq = {0};
 	const struct control_command *cmd = NULL;
 	const char *name = NULL;
 	json_t *args = NULL;
@@ -693,9 +328,9 @@ static enum serve_result handle_line(struct control_server *srv, struct ctl_clie
 	char msg[600];
 	int rc;
 
-	if (all_space(line, len))
+	if (control_line_blank(line, len))
 		return SERVE_OK;
-	rc = parse_request(line, len, &rq, msg, sizeof(msg));
+	rc = control_request_parse(line, len, &rq, msg, sizeof(msg));
 	if (rc == -EINVAL)
 		rc = reply_error(c, "InvalidRequest", msg, NULL);
 	else if (rc < 0)
@@ -704,9 +339,7 @@ static enum serve_result handle_line(struct control_server *srv, struct ctl_clie
 		res = run_command(srv, c, cmd, name, args, rq.id);
 	if (rc < 0)
 		res = SERVE_DROP_CLIENT;
-	json_decref(rq.root);
-	json_decref(rq.big_key);
-	free(rq.id);
+	control_request_free(&rq);
 	return res;
 }
 
@@ -1112,18 +745,6 @@ static void *server_thread(void *arg)
 /* ------------------------------------------------------------------------ */
 /* Start and stop */
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
-							  const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * Is someone serving on the socket at path? 1: yes, 0: no (stale, refused),
  * -errno: cannot tell. Non-blocking, so a full backlog answers EAGAIN (live).
@@ -1157,29 +778,29 @@ static int bind_path(struct control_server *srv, const struct sockaddr_un *addr,
 			return 0;
 		int e = errno;
 		if (e != EADDRINUSE || attempt > 0) {
-			set_err(err, errlen, "cannot bind control socket %s: %s", path, strerror(e));
+			errmsg_set(err, errlen, "cannot bind control socket %s: %s", path, strerror(e));
 			return -e;
 		}
 		struct stat st;
 		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-			set_err(err, errlen, "%s exists and is not a socket; refusing to replace it",
+			errmsg_set(err, errlen, "%s exists and is not a socket; refusing to replace it",
 				path);
 			return -EEXIST;
 		}
 		int live = probe_live(addr);
 		if (live == 1) {
-			set_err(err, errlen, "another server is already listening on %s", path);
+			errmsg_set(err, errlen, "another server is already listening on %s", path);
 			return -EADDRINUSE;
 		}
 		if (live < 0) {
-			set_err(err, errlen, "%s exists and cannot be checked: %s", path,
+			errmsg_set(err, errlen, "%s exists and cannot be checked: %s", path,
 				strerror(-live));
 			return live;
 		}
 		log_info("replacing stale control socket %s", path);
 		if (unlink(path) < 0 && errno != ENOENT) {
 			e = errno;
-			set_err(err, errlen, "cannot remove stale control socket %s: %s", path,
+			errmsg_set(err, errlen, "cannot remove stale control socket %s: %s", path,
 				strerror(e));
 			return -e;
 		}
@@ -1202,27 +823,27 @@ static int check_start_args(const char *path, const struct control_command *cmds
 	size_t plen, max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
 
 	if (!path || !path[0]) {
-		set_err(err, errlen, "no control socket path given");
+		errmsg_set(err, errlen, "no control socket path given");
 		return -EINVAL;
 	}
 	plen = strlen(path);
 	if (plen > max) {
-		set_err(err, errlen, "control socket path is too long (%zu bytes, at most %zu): %s",
+		errmsg_set(err, errlen, "control socket path is too long (%zu bytes, at most %zu): %s",
 			plen, max, path);
 		return -ENAMETOOLONG;
 	}
 	if (ncmds && !cmds) {
-		set_err(err, errlen, "no command table");
+		errmsg_set(err, errlen, "no command table");
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < ncmds; i++) {
 		if (!cmds[i].name || !cmds[i].name[0] || !cmds[i].fn) {
-			set_err(err, errlen, "command table entry %zu has no name or handler", i);
+			errmsg_set(err, errlen, "command table entry %zu has no name or handler", i);
 			return -EINVAL;
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(cmds[i].name, cmds[j].name) == 0) {
-				set_err(err, errlen, "command %s is listed twice", cmds[i].name);
+				errmsg_set(err, errlen, "command %s is listed twice", cmds[i].name);
 				return -EINVAL;
 			}
 		}
@@ -1252,7 +873,7 @@ int control_server_start(struct control_server **out, const char *path,
 
 	srv = calloc(1, sizeof(*srv));
 	if (!srv) {
-		set_err(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	srv->listen_fd = srv->wake[0] = srv->wake[1] = -1;
@@ -1268,7 +889,7 @@ int control_server_start(struct control_server **out, const char *path,
 	srv->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (srv->listen_fd < 0) {
 		rc = -errno;
-		set_err(err, errlen, "cannot create control socket: %s", strerror(-rc));
+		errmsg_set(err, errlen, "cannot create control socket: %s", strerror(-rc));
 		goto fail;
 	}
 	rc = bind_path(srv, &addr, err, errlen);
@@ -1277,7 +898,7 @@ int control_server_start(struct control_server **out, const char *path,
 	/* Until listen() connections are refused, so the umask window is harmless. */
 	if (lstat(path, &st) < 0 || chmod(path, 0600) < 0) {
 		rc = -errno;
-		set_err(err, errlen, "cannot set the mode of control socket %s: %s", path,
+		errmsg_set(err, errlen, "cannot set the mode of control socket %s: %s", path,
 			strerror(-rc));
 		unlink(path);
 		goto fail;
@@ -1287,12 +908,12 @@ int control_server_start(struct control_server **out, const char *path,
 	srv->path_owned = true;
 	if (listen(srv->listen_fd, CONTROL_MAX_CLIENTS) < 0) {
 		rc = -errno;
-		set_err(err, errlen, "cannot listen on control socket %s: %s", path, strerror(-rc));
+		errmsg_set(err, errlen, "cannot listen on control socket %s: %s", path, strerror(-rc));
 		goto fail;
 	}
 	if (pipe2(srv->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
 		rc = -errno;
-		set_err(err, errlen, "cannot create the control wake-up pipe: %s", strerror(-rc));
+		errmsg_set(err, errlen, "cannot create the control wake-up pipe: %s", strerror(-rc));
 		goto fail;
 	}
 
@@ -1302,7 +923,7 @@ int control_server_start(struct control_server **out, const char *path,
 	rc = -pthread_create(&srv->thread, NULL, server_thread, srv);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc < 0) {
-		set_err(err, errlen, "cannot start the control thread: %s", strerror(-rc));
+		errmsg_set(err, errlen, "cannot start the control thread: %s", strerror(-rc));
 		goto fail;
 	}
 	srv->thread_started = true;

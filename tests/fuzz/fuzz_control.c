@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzz target: the control socket's request parser (src/vmm/control.c:
- * handle_line, i.e. Jansson's parse, the raw-text id echo, the request's
- * shape, the argument specs), driven as a client drives it: the input is
+ * Fuzz target: the control socket's request parser (src/vmm/control.c's
+ * handle_line: Jansson's parse and the raw-text id echo in
+ * control_request.c, the request's shape, the argument specs in
+ * control_args.c), driven as a client drives it: the input is
  * sent as request lines to a real control server over its UNIX socket,
  * one connection per run, followed by a sync request whose reply ends the
  * run. The command table has a spec of every argument kind.
