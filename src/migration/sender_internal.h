@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Source-side state shared by sender.c (orchestration) and pagesend.c
- * (the per-channel page pipeline). */
+/* Source-side state shared by sender.c (orchestration), sender_start.c
+ * (a migration made from its parameters) and pagesend.c (the per-channel
+ * page pipeline). */
 #ifndef VMIG_MIGRATION_SENDER_INTERNAL_H
 #define VMIG_MIGRATION_SENDER_INTERNAL_H
 
@@ -187,6 +188,12 @@ int migration_open_main(struct vmig_migration *m, bool resume, struct wire_hello
 			char *err, size_t errlen);
 /* Opens data channel i (stream i's own) with its CHANNEL_HELLO. */
 int migration_open_data_channel(struct vmig_migration *m, unsigned i, char *err, size_t errlen);
+/* The migration's thread: setup, pre-copy, switchover, handover. */
+void *migration_thread(void *arg);
+
+/* sender_start.c */
+/* Closes the connections the caller brought that no channel took. */
+void migration_close_byo_fds(struct vmig_migration *m);
 
 /* reconnect.c */
 /* Whether a pre-copy failure r may be resumed from (a link, not a peer's
