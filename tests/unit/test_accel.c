@@ -691,42 +691,61 @@ static struct accel *open_qat(enum accel_kind kind, const char *path, unsigned t
 	return *rc == 0 ? a : NULL;
 }
 
-TEST(qat_double_what_vmig_asks_of_qatzip)
-{
-	enum { N = 96 };
+/* The QAT backend on the QATzip TEST DOUBLE: 4 workers (a session each),
+ * QAT_DOUBLE_DEPTH jobs deep. */
+#define QAT_DOUBLE_DEPTH 24
+struct qat_double {
 	struct standin sd;
-	struct tjob *t = calloc(N, sizeof(*t));
+	struct accel *a;
+};
+
+static int qat_double_open(struct qat_double *q)
+{
 	char err[512];
 	int rc;
-	CHECK(t);
-	CHECK_EQ_INT(standin_open(&sd), 0);
-	struct accel *a = open_qat(ACCEL_QAT, sd.path, 4, 24, err, sizeof(err), &rc);
-	if (!a)
+	if (standin_open(&q->sd) != 0)
+		return -1;
+	q->a = open_qat(ACCEL_QAT, q->sd.path, 4, QAT_DOUBLE_DEPTH, err, sizeof(err), &rc);
+	if (!q->a) {
 		fprintf(stderr, "open: %s\n", err);
-	CHECK(a);
-	CHECK_EQ_INT(accel_kind_in_use(a), ACCEL_QAT);
-	CHECK(strncmp(accel_describe(a), "qat (", 5) == 0);
-	CHECK(strstr(accel_describe(a), "TEST DOUBLE"));
-	CHECK(strstr(accel_describe(a), "4 sessions"));
-
-	struct vmig_qat_standin_counts c;
-	sd.get_counts(&c);
-	CHECK_EQ_INT(c.init_ok, 4);
-	CHECK_EQ_INT(c.setup, 4); /* one session per worker, default level */
-	CHECK_EQ_INT(c.last_data_fmt, QZ_DEFLATE_RAW);
-	CHECK_EQ_INT(c.last_sw_backup, 0);
-
-	/* QAT compresses; ISA-L (the CPU codec) decodes. */
-	for (int i = 0; i < N; i++) {
-		tjob_init(&t[i], CODEC_DEFLATE, 1, 4096 * (size_t)(1 + i % 16), (uint64_t)i + 500);
-		set_compress(&t[i]);
+		standin_close(&q->sd);
+		return -1;
 	}
-	unsigned peak = 0;
-	CHECK_EQ_INT(run_all(a, NULL, t, N, &peak), 0);
-	CHECK_EQ_INT(peak, 24);
-	struct codec_ctx *ctx = codec_ctx_new();
-	CHECK(ctx);
-	for (int i = 0; i < N; i++) {
+	return 0;
+}
+
+static void qat_double_close(struct qat_double *q)
+{
+	accel_close(q->a);
+	standin_close(&q->sd);
+}
+
+/* n deflate jobs (level 1) of 1 to 16 pages each. */
+static struct tjob *deflate_jobs(int n)
+{
+	struct tjob *t = calloc((size_t)n, sizeof(*t));
+	for (int i = 0; t && i < n; i++)
+		tjob_init(&t[i], CODEC_DEFLATE, 1, 4096 * (size_t)(1 + i % 16), (uint64_t)i + 500);
+	return t;
+}
+
+static void free_jobs(struct tjob *t, int n)
+{
+	for (int i = 0; i < n; i++)
+		tjob_free(&t[i]);
+	free(t);
+}
+
+/* The engine compresses every job: each must come back, and ISA-L (the CPU
+ * codec) must decode it exactly. *peak: the most jobs in flight. */
+static void engine_deflates_then_cpu_inflates(struct ut_state *ut_, struct accel *a,
+					      struct codec_ctx *ctx, struct tjob *t, int n_jobs,
+					      unsigned *peak)
+{
+	for (int i = 0; i < n_jobs; i++)
+		set_compress(&t[i]);
+	CHECK_EQ_INT(run_all(a, NULL, t, (size_t)n_jobs, peak), 0);
+	for (int i = 0; i < n_jobs; i++) {
 		CHECK_EQ_INT(t[i].j.status, 0);
 		memset(t[i].back, 0x55, t[i].len);
 		CHECK_EQ_INT(codec_decompress(ctx, CODEC_DEFLATE, t[i].comp, t[i].comp_len,
@@ -734,45 +753,139 @@ TEST(qat_double_what_vmig_asks_of_qatzip)
 			     0);
 		CHECK(memcmp(t[i].orig, t[i].back, t[i].len) == 0);
 	}
-	sd.get_counts(&c);
-	CHECK_EQ_INT(c.compress, N);
+}
 
-	/* ISA-L compresses; QAT decodes. */
-	cpu_deflate_then_engine_inflates(ut_, a, ctx, t, N);
+TEST(qat_double_describes_itself)
+{
+	struct qat_double q;
+	CHECK_EQ_INT(qat_double_open(&q), 0);
+	CHECK_EQ_INT(accel_kind_in_use(q.a), ACCEL_QAT);
+	CHECK(strncmp(accel_describe(q.a), "qat (", 5) == 0);
+	CHECK(strstr(accel_describe(q.a), "TEST DOUBLE"));
+	CHECK(strstr(accel_describe(q.a), "4 sessions"));
+	qat_double_close(&q);
+}
+
+TEST(qat_opens_a_raw_deflate_session_per_worker)
+{
+	struct qat_double q;
+	struct vmig_qat_standin_counts c;
+	CHECK_EQ_INT(qat_double_open(&q), 0);
+	q.sd.get_counts(&c);
+	CHECK_EQ_INT(c.init_ok, 4);
+	CHECK_EQ_INT(c.setup, 4); /* one session per worker, default level */
+	CHECK_EQ_INT(c.last_data_fmt, QZ_DEFLATE_RAW);
+	CHECK_EQ_INT(c.last_sw_backup, 0);
+	qat_double_close(&q);
+}
+
+/* QAT compresses a queue kept full; ISA-L decodes. */
+TEST(qat_compresses_a_full_queue_for_isal_to_decode)
+{
+	enum { N = 96 };
+	struct qat_double q;
+	struct vmig_qat_standin_counts c;
+	struct tjob *t = deflate_jobs(N);
+	struct codec_ctx *ctx = codec_ctx_new();
+	unsigned peak = 0;
+	CHECK(t && ctx);
+	CHECK_EQ_INT(qat_double_open(&q), 0);
+	engine_deflates_then_cpu_inflates(ut_, q.a, ctx, t, N, &peak);
 	if (ut_->failed_here)
 		return;
-	sd.get_counts(&c);
-	CHECK_EQ_INT(c.decompress, N);
+	CHECK_EQ_INT(peak, QAT_DOUBLE_DEPTH);
+	q.sd.get_counts(&c);
+	CHECK_EQ_INT(c.compress, N);
+	qat_double_close(&q);
+	codec_ctx_free(ctx);
+	free_jobs(t, N);
+}
 
+/* ISA-L compresses; QAT decodes. */
+TEST(qat_decodes_what_isal_compresses)
+{
+	enum { N = 96 };
+	struct qat_double q;
+	struct vmig_qat_standin_counts c;
+	struct tjob *t = deflate_jobs(N);
+	struct codec_ctx *ctx = codec_ctx_new();
+	CHECK(t && ctx);
+	CHECK_EQ_INT(qat_double_open(&q), 0);
+	cpu_deflate_then_engine_inflates(ut_, q.a, ctx, t, N);
+	if (ut_->failed_here)
+		return;
+	q.sd.get_counts(&c);
+	CHECK_EQ_INT(c.decompress, N);
+	qat_double_close(&q);
+	codec_ctx_free(ctx);
+	free_jobs(t, N);
+}
+
+TEST(qat_stats_count_jobs_and_time_both_ways)
+{
+	enum { N = 8 };
+	struct qat_double q;
 	struct accel_stats s;
-	accel_get_stats(a, &s);
+	struct tjob *t = deflate_jobs(N);
+	struct codec_ctx *ctx = codec_ctx_new();
+	CHECK(t && ctx);
+	CHECK_EQ_INT(qat_double_open(&q), 0);
+	engine_deflates_then_cpu_inflates(ut_, q.a, ctx, t, N, NULL);
+	if (ut_->failed_here)
+		return;
+	cpu_deflate_then_engine_inflates(ut_, q.a, ctx, t, N);
+	if (ut_->failed_here)
+		return;
+	accel_get_stats(q.a, &s);
 	CHECK_EQ_INT(s.jobs, 2 * N);
 	CHECK_EQ_INT(s.failed, 0);
 	CHECK(s.compress_ns > 0 && s.decompress_ns > 0);
+	qat_double_close(&q);
+	codec_ctx_free(ctx);
+	free_jobs(t, N);
+}
 
-	/* Other codecs: QAT does not do them. */
+/* QAT does deflate only (auto sends the rest to the CPU: qat_auto_other_codecs_on_cpu). */
+TEST(qat_refuses_other_codecs)
+{
+	struct qat_double q;
 	struct tjob lz;
+	CHECK_EQ_INT(qat_double_open(&q), 0);
 	tjob_init(&lz, CODEC_LZ4, 1, 8192, 3);
 	set_compress(&lz);
-	CHECK_EQ_INT(accel_submit(a, &lz.j), -ENOTSUP);
+	CHECK_EQ_INT(accel_submit(q.a, &lz.j), -ENOTSUP);
 	tjob_free(&lz);
+	qat_double_close(&q);
+}
 
-	accel_close(a);
-	sd.get_counts(&c);
+TEST(qat_close_ends_every_session)
+{
+	struct qat_double q;
+	struct vmig_qat_standin_counts c;
+	CHECK_EQ_INT(qat_double_open(&q), 0);
+	accel_close(q.a);
+	q.sd.get_counts(&c);
 	CHECK_EQ_INT(c.sessions_live, 0);
 	CHECK_EQ_INT(c.close, c.init_ok);
+	standin_close(&q.sd);
+}
 
-	/* --qat-fallback qatzip: sessions allow QATzip's software path. */
-	struct accel_config cfg = {.kind = ACCEL_QAT, .threads = 1, .qatzip_path = sd.path,
+/* --qat-fallback qatzip: sessions allow QATzip's software path. */
+TEST(qat_fallback_qatzip_allows_its_software_path)
+{
+	struct standin sd;
+	struct vmig_qat_standin_counts c;
+	struct accel *a = NULL;
+	char err[512];
+	CHECK_EQ_INT(standin_open(&sd), 0);
+	struct accel_config cfg = {.kind = ACCEL_QAT,
+				   .threads = 1,
+				   .qatzip_path = sd.path,
 				   .qat_fallback = ACCEL_QAT_FALLBACK_QATZIP};
 	CHECK_EQ_INT(accel_open(&cfg, &a, err, sizeof(err)), 0);
 	sd.get_counts(&c);
 	CHECK_EQ_INT(c.last_sw_backup, 1);
 	accel_close(a);
-	codec_ctx_free(ctx);
-	for (int i = 0; i < N; i++)
-		tjob_free(&t[i]);
-	free(t);
 	standin_close(&sd);
 }
 
@@ -989,66 +1102,142 @@ TEST(qat_real_sw_roundtrip_both_ways)
 	free(t);
 }
 
-TEST(qat_real_levels_corrupt_and_incompressible)
+/* Runs the one job t through a and waits for it: its status. */
+static int run_one(struct accel *a, struct tjob *t)
+{
+	return run_all(a, NULL, t, 1, NULL) == 0 ? t->j.status : -EIO;
+}
+
+/* A 64 KiB deflate job at level 1, compressed by QATzip (one session). */
+static int real_compressed_job(struct accel *a, struct tjob *t)
+{
+	tjob_init(t, CODEC_DEFLATE, 1, 64 * 1024, 11);
+	set_compress(t);
+	return run_one(a, t);
+}
+
+/* Every job went through QATzip, none to vmig's CPU codecs; then closes a. */
+static void check_all_on_qatzip_and_close(struct ut_state *ut_, struct accel *a)
+{
+	struct accel_stats s;
+	accel_get_stats(a, &s);
+	accel_close(a);
+	CHECK_EQ_INT(s.qat_jobs_on_cpu, 0);
+}
+
+/* vmig level 3 is QAT level 9: a second session, set up on demand. */
+TEST(qat_real_level_3_sets_up_its_own_session)
 {
 	NEED_REAL_QATZIP(path);
 	char err[512];
+	struct tjob t;
 	struct accel *a = open_real(path, 1, err, sizeof(err));
 	CHECK(a);
-
-	/* vmig level 3 is QAT level 9: a second session, set up on demand. */
-	struct tjob t;
 	tjob_init(&t, CODEC_DEFLATE, 3, 64 * 1024, 11);
 	set_compress(&t);
-	CHECK_EQ_INT(run_all(a, NULL, &t, 1, NULL), 0);
-	CHECK_EQ_INT(t.j.status, 0);
-	t.j.level = 4; /* out of deflate's 0..3 */
-	set_compress(&t);
-	CHECK_EQ_INT(run_all(a, NULL, &t, 1, NULL), 0);
-	CHECK_EQ_INT(t.j.status, -EINVAL);
+	CHECK_EQ_INT(run_one(a, &t), 0);
+	tjob_free(&t);
+	check_all_on_qatzip_and_close(ut_, a);
+}
 
-	/* A wrong size, cut short input, garbage: all -EBADMSG. */
-	t.j.level = 1;
+TEST(qat_real_refuses_a_level_out_of_range)
+{
+	NEED_REAL_QATZIP(path);
+	char err[512];
+	struct tjob t;
+	struct accel *a = open_real(path, 1, err, sizeof(err));
+	CHECK(a);
+	tjob_init(&t, CODEC_DEFLATE, 4, 64 * 1024, 11); /* deflate's levels are 0..3 */
 	set_compress(&t);
-	CHECK_EQ_INT(run_all(a, NULL, &t, 1, NULL), 0);
-	CHECK_EQ_INT(t.j.status, 0);
+	CHECK_EQ_INT(run_one(a, &t), -EINVAL);
+	tjob_free(&t);
+	check_all_on_qatzip_and_close(ut_, a);
+}
+
+TEST(qat_real_refuses_a_wrong_expected_size)
+{
+	NEED_REAL_QATZIP(path);
+	char err[512];
+	struct tjob t;
+	struct accel *a = open_real(path, 1, err, sizeof(err));
+	CHECK(a);
+	CHECK_EQ_INT(real_compressed_job(a, &t), 0);
 	set_decompress(&t);
 	t.j.expected_len = t.len - 100;
-	CHECK_EQ_INT(run_all(a, NULL, &t, 1, NULL), 0);
-	CHECK_EQ_INT(t.j.status, -EBADMSG);
+	CHECK_EQ_INT(run_one(a, &t), -EBADMSG);
+	tjob_free(&t);
+	check_all_on_qatzip_and_close(ut_, a);
+}
+
+TEST(qat_real_refuses_input_cut_short)
+{
+	NEED_REAL_QATZIP(path);
+	char err[512];
+	struct tjob t;
+	struct accel *a = open_real(path, 1, err, sizeof(err));
+	CHECK(a);
+	CHECK_EQ_INT(real_compressed_job(a, &t), 0);
 	set_decompress(&t);
 	t.j.src_len = t.comp_len - 7;
-	CHECK_EQ_INT(run_all(a, NULL, &t, 1, NULL), 0);
-	CHECK_EQ_INT(t.j.status, -EBADMSG);
+	CHECK_EQ_INT(run_one(a, &t), -EBADMSG);
+	tjob_free(&t);
+	check_all_on_qatzip_and_close(ut_, a);
+}
+
+TEST(qat_real_refuses_garbage)
+{
+	NEED_REAL_QATZIP(path);
+	char err[512];
+	struct tjob t;
+	struct accel *a = open_real(path, 1, err, sizeof(err));
+	CHECK(a);
+	CHECK_EQ_INT(real_compressed_job(a, &t), 0);
 	set_decompress(&t);
 	fill_random(t.comp, t.comp_len, 5);
-	CHECK_EQ_INT(run_all(a, NULL, &t, 1, NULL), 0);
-	CHECK_EQ_INT(t.j.status, -EBADMSG);
+	CHECK_EQ_INT(run_one(a, &t), -EBADMSG);
+	tjob_free(&t);
+	check_all_on_qatzip_and_close(ut_, a);
+}
 
-	/* Random data in codec_bound's room: QATzip's output does not fit
-	 * (QZ_FAIL in 1.3.1), stored blocks go instead, and ISA-L reads them. */
+/* Random data in codec_bound's room: QATzip's output does not fit (QZ_FAIL
+ * in 1.3.1), stored blocks go instead, and ISA-L reads them. */
+TEST(qat_real_stores_incompressible_data_within_the_bound)
+{
+	NEED_REAL_QATZIP(path);
+	char err[512];
+	struct tjob t;
+	struct accel *a = open_real(path, 1, err, sizeof(err));
+	struct codec_ctx *ctx = codec_ctx_new();
+	CHECK(a && ctx);
+	tjob_init(&t, CODEC_DEFLATE, 1, 64 * 1024, 11);
 	fill_random(t.orig, t.len, 77);
 	t.comp_cap = codec_bound(CODEC_DEFLATE, t.len);
 	set_compress(&t);
-	CHECK_EQ_INT(run_all(a, NULL, &t, 1, NULL), 0);
-	CHECK_EQ_INT(t.j.status, 0);
+	CHECK_EQ_INT(run_one(a, &t), 0);
 	CHECK(t.comp_len <= t.comp_cap);
-	struct codec_ctx *ctx = codec_ctx_new();
-	CHECK(ctx);
 	CHECK_EQ_INT(codec_decompress(ctx, CODEC_DEFLATE, t.comp, t.comp_len, t.back, t.len, t.len),
 		     0);
 	CHECK(memcmp(t.orig, t.back, t.len) == 0);
 	codec_ctx_free(ctx);
-	/* ... and too small a buffer is -ENOSPC. */
+	tjob_free(&t);
+	check_all_on_qatzip_and_close(ut_, a);
+}
+
+/* ... and when even stored blocks do not fit, -ENOSPC. */
+TEST(qat_real_too_small_a_buffer_is_enospc)
+{
+	NEED_REAL_QATZIP(path);
+	char err[512];
+	struct tjob t;
+	struct accel *a = open_real(path, 1, err, sizeof(err));
+	CHECK(a);
+	tjob_init(&t, CODEC_DEFLATE, 1, 64 * 1024, 11);
+	fill_random(t.orig, t.len, 77);
 	t.comp_cap = 100;
 	set_compress(&t);
-	CHECK_EQ_INT(run_all(a, NULL, &t, 1, NULL), 0);
-	CHECK_EQ_INT(t.j.status, -ENOSPC);
-	struct accel_stats s;
-	accel_get_stats(a, &s);
-	CHECK_EQ_INT(s.qat_jobs_on_cpu, 0);
-	accel_close(a);
+	CHECK_EQ_INT(run_one(a, &t), -ENOSPC);
 	tjob_free(&t);
+	check_all_on_qatzip_and_close(ut_, a);
 }
 
 /*
@@ -1257,9 +1446,16 @@ TEST(qat_real_log_level)
 RUN_TESTS("test_accel", UT(cpu_roundtrip_many_in_flight), UT(cpu_eagain_when_full),
 	  UT(cpu_poll_timeouts), UT(cpu_corrupt_input_ebadmsg), UT(cpu_stats_time_and_bytes),
 	  UT(cpu_per_caller_queues_threads), UT(cpu_queue_free_and_close_with_jobs_in_flight),
-	  UT(open_config_checks), UT(qat_double_what_vmig_asks_of_qatzip),
+	  UT(open_config_checks), UT(qat_double_describes_itself),
+	  UT(qat_opens_a_raw_deflate_session_per_worker),
+	  UT(qat_compresses_a_full_queue_for_isal_to_decode), UT(qat_decodes_what_isal_compresses),
+	  UT(qat_stats_count_jobs_and_time_both_ways), UT(qat_refuses_other_codecs),
+	  UT(qat_close_ends_every_session), UT(qat_fallback_qatzip_allows_its_software_path),
 	  UT(qat_auto_other_codecs_on_cpu), UT(qat_missing_library), UT(qat_double_no_device),
-	  UT(qat_real_sw_roundtrip_both_ways), UT(qat_real_levels_corrupt_and_incompressible),
-	  UT(qat_real_short_decompress_rebuilds_session), UT(qat_real_without_device_fallbacks),
-	  UT(qat_real_large_inflate_on_cpu), UT(qat_real_no_device_key_leak_bounded),
-	  UT(qat_real_log_level))
+	  UT(qat_real_sw_roundtrip_both_ways), UT(qat_real_level_3_sets_up_its_own_session),
+	  UT(qat_real_refuses_a_level_out_of_range), UT(qat_real_refuses_a_wrong_expected_size),
+	  UT(qat_real_refuses_input_cut_short), UT(qat_real_refuses_garbage),
+	  UT(qat_real_stores_incompressible_data_within_the_bound),
+	  UT(qat_real_too_small_a_buffer_is_enospc), UT(qat_real_short_decompress_rebuilds_session),
+	  UT(qat_real_without_device_fallbacks), UT(qat_real_large_inflate_on_cpu),
+	  UT(qat_real_no_device_key_leak_bounded), UT(qat_real_log_level))

@@ -19,6 +19,19 @@
 #define GUARD 64u /* canary bytes after every output buffer */
 #define CANARY 0xa5
 
+/* Like CHECK, with a printf-style message: inside a loop over codecs,
+ * levels or sizes it says which one failed (as test_hostile.c's). */
+#define CHECK_MSG(cond, ...)                                                                       \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			int n_ =                                                                   \
+			    snprintf(ut_->msg, sizeof(ut_->msg), "%s:%d: ", __FILE__, __LINE__);   \
+			snprintf(ut_->msg + n_, sizeof(ut_->msg) - (size_t)n_, __VA_ARGS__);       \
+			ut_->failed_here = 1;                                                      \
+			return;                                                                    \
+		}                                                                                  \
+	} while (0)
+
 /* ---- deterministic test data ---- */
 
 static uint64_t mix64(uint64_t z)
@@ -122,7 +135,8 @@ static bool untouched(const uint8_t *p, size_t from, size_t to)
 }
 
 static const enum codec_id all_ids[] = {CODEC_NONE, CODEC_LZ4, CODEC_ZSTD, CODEC_DEFLATE};
-#define NIDS (sizeof(all_ids) / sizeof(all_ids[0]))
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+#define NIDS COUNT_OF(all_ids)
 
 /* ---- names, levels, bounds ---- */
 
@@ -169,18 +183,39 @@ TEST(levels)
 	codec_levels(CODEC_LZ4, NULL, NULL, NULL); /* NULLs are allowed */
 }
 
-TEST(bounds)
+#define BATCH_BYTES (PAGE * BATCH)
+static const size_t bound_sizes[] = {0, 1, 100, PAGE, 65535, 65536, 65541, BATCH_BYTES, 1 << 20};
+#define NBOUND_SIZES COUNT_OF(bound_sizes)
+
+TEST(bound_of_none_is_the_input_size)
 {
-	static const size_t sizes[] = {0, 1, 100, PAGE, 65535, 65536, 65541, PAGE * BATCH, 1 << 20};
-	for (unsigned s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		CHECK_EQ_INT(codec_bound(CODEC_NONE, sizes[s]), sizes[s]);
+	for (unsigned s = 0; s < NBOUND_SIZES; s++)
+		CHECK_MSG(codec_bound(CODEC_NONE, bound_sizes[s]) == bound_sizes[s], "%zu bytes",
+			  bound_sizes[s]);
+}
+
+TEST(bound_of_a_compressor_exceeds_the_input_size)
+{
+	for (unsigned s = 0; s < NBOUND_SIZES; s++)
 		for (unsigned i = 1; i < NIDS; i++)
-			CHECK(codec_bound(all_ids[i], sizes[s]) > sizes[s]);
-		CHECK_EQ_INT(codec_bound(CODEC_COUNT, sizes[s]), 0);
-	}
-	/* A 4 KiB page never needs more than a little slack. */
+			CHECK_MSG(codec_bound(all_ids[i], bound_sizes[s]) > bound_sizes[s],
+				  "%s, %zu bytes: bound %zu", codec_name(all_ids[i]),
+				  bound_sizes[s], codec_bound(all_ids[i], bound_sizes[s]));
+}
+
+TEST(bound_of_an_unknown_codec_is_zero)
+{
+	for (unsigned s = 0; s < NBOUND_SIZES; s++)
+		CHECK_MSG(codec_bound(CODEC_COUNT, bound_sizes[s]) == 0, "%zu bytes",
+			  bound_sizes[s]);
+}
+
+/* A 4 KiB page never needs more than a little slack. */
+TEST(bound_of_a_page_needs_little_slack)
+{
 	for (unsigned i = 0; i < NIDS; i++)
-		CHECK(codec_bound(all_ids[i], PAGE) <= PAGE + 128);
+		CHECK_MSG(codec_bound(all_ids[i], PAGE) <= PAGE + 128, "%s: bound %zu",
+			  codec_name(all_ids[i]), codec_bound(all_ids[i], PAGE));
 }
 
 TEST(bad_arguments)
@@ -286,38 +321,69 @@ out:
 	codec_ctx_free(dctx);
 }
 
-TEST(round_trip_odd_sizes)
+/*
+ * Round trips of text, binary and random data of each size in sizes,
+ * through every codec: every level for small sizes, the ends of the range
+ * for big ones. Random data must still fit in codec_bound. The message
+ * names the codec, level, size and kind that failed.
+ */
+static void round_trips_of_sizes(struct ut_state *ut_, const size_t *sizes, unsigned nsizes)
 {
-	/* Sizes around ISA-L's stored-block limit and odd tails; random data
-	 * must still fit in codec_bound. */
-	static const size_t sizes[] = {0, 1, 2, 7, 8, 9, 100, 4095, 65535, 65536, 65541, 200003};
+	size_t most = 1;
+	for (unsigned s = 0; s < nsizes; s++)
+		most = sizes[s] > most ? sizes[s] : most;
 	struct codec_ctx *ctx = codec_ctx_new();
-	uint8_t *data = malloc(200003);
+	uint8_t *data = malloc(most);
 	CHECK(ctx && data);
-	for (unsigned s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+	for (unsigned s = 0; s < nsizes; s++) {
 		for (unsigned k = K_TEXT; k <= K_RANDOM; k++) {
-			fill((enum kind)k, data, sizes[s], s * 31 + k);
+			fill((enum kind)k, data, sizes[s], sizes[s] * 31 + k);
 			for (unsigned i = 0; i < NIDS; i++) {
 				int mn, mx;
 				codec_levels(all_ids[i], &mn, &mx, NULL);
-				/* Every level for small sizes, ends of the range for big. */
-				for (int lv = mn; lv <= mx;
-				     lv += sizes[s] > 5000 ? (mx - mn > 0 ? mx - mn : 1) : 1) {
-					if (!round_trip(ctx, ctx, all_ids[i], lv, data, sizes[s])) {
-						snprintf(ut_->msg, sizeof(ut_->msg),
-							 "%s level %d, %zu %s bytes",
-							 codec_name(all_ids[i]), lv, sizes[s],
-							 kind_name[k]);
-						ut_->failed_here = 1;
-						goto out;
-					}
-				}
+				int step = sizes[s] > 5000 && mx > mn ? mx - mn : 1;
+				for (int lv = mn; lv <= mx; lv += step)
+					CHECK_MSG(
+					    round_trip(ctx, ctx, all_ids[i], lv, data, sizes[s]),
+					    "%s level %d, %zu %s bytes", codec_name(all_ids[i]), lv,
+					    sizes[s], kind_name[k]);
 			}
 		}
 	}
-out:
 	free(data);
 	codec_ctx_free(ctx);
+}
+
+TEST(round_trip_empty_input)
+{
+	static const size_t sizes[] = {0};
+	round_trips_of_sizes(ut_, sizes, COUNT_OF(sizes));
+}
+
+TEST(round_trip_tails_shorter_than_a_word)
+{
+	static const size_t sizes[] = {1, 2, 7, 8, 9};
+	round_trips_of_sizes(ut_, sizes, COUNT_OF(sizes));
+}
+
+TEST(round_trip_sizes_short_of_a_page)
+{
+	static const size_t sizes[] = {100, 4095};
+	round_trips_of_sizes(ut_, sizes, COUNT_OF(sizes));
+}
+
+/* Data that does not shrink goes as stored blocks of at most 65535 bytes
+ * (src/codec/deflate.c): one, two, and two with an odd tail. */
+TEST(round_trip_around_the_stored_block_limit)
+{
+	static const size_t sizes[] = {65535, 65536, 65541};
+	round_trips_of_sizes(ut_, sizes, COUNT_OF(sizes));
+}
+
+TEST(round_trip_large_odd_size)
+{
+	static const size_t sizes[] = {200003};
+	round_trips_of_sizes(ut_, sizes, COUNT_OF(sizes));
 }
 
 TEST(compress_enospc)
@@ -455,64 +521,151 @@ out:
 	codec_ctx_free(ctx);
 }
 
-TEST(hostile_sizes_and_trailing_bytes)
+/* One valid batch of mixed pages per codec, at its default level: what the
+ * size and trailing-byte cases below bend. */
+struct batch_samples {
+	struct codec_ctx *ctx;
+	struct sample s[NIDS];
+};
+
+static int batch_samples_make(struct batch_samples *b)
 {
-	struct codec_ctx *ctx = codec_ctx_new();
-	uint8_t *data = malloc(PAGE * BATCH), *ext;
-	CHECK(ctx && data);
+	uint8_t *data = malloc(PAGE * BATCH);
+	int rc = -ENOMEM;
+	memset(b, 0, sizeof(*b));
+	b->ctx = codec_ctx_new();
+	if (!b->ctx || !data)
+		goto out;
 	fill(K_MIXED, data, PAGE * BATCH, 5);
 	for (unsigned i = 0; i < NIDS; i++) {
 		int def;
-		struct sample s;
 		codec_levels(all_ids[i], NULL, NULL, &def);
-		CHECK_EQ_INT(make_sample(ctx, all_ids[i], def, data, PAGE * BATCH, &s), 0);
-		size_t len = s.len;
-		/* Wrong expected length, either way. */
-		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len + 100, len + 1), -EBADMSG);
-		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len + 100, len - 1), -EBADMSG);
-		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len + 100, len - PAGE),
-			     -EBADMSG);
-		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len, 0), -EBADMSG);
-		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len, 1), -EBADMSG);
-		/* Output space too small for what the sender claims. */
-		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len - 1, len), -EBADMSG);
-		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, 0, len), -EBADMSG);
-		/* An absurd expected length is refused before any work. */
-		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len, (size_t)-1), -EBADMSG);
-		/* Exact space is fine, and more space than needed too. */
-		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len, len), 0);
-		CHECK_EQ_INT(hostile(ctx, all_ids[i], s.c, s.clen, len + 4096, len), 0);
-		/* Bytes after the end of the stream. */
-		ext = malloc(s.clen + 16);
-		CHECK(ext);
-		memcpy(ext, s.c, s.clen);
-		for (unsigned extra = 1; extra <= 16; extra++) {
-			memset(ext + s.clen, extra * 37, 16);
-			int rc = hostile(ctx, all_ids[i], ext, s.clen + extra, len + 64, len);
-			if (rc != -EBADMSG) {
-				snprintf(ut_->msg, sizeof(ut_->msg),
-					 "%s: %u trailing bytes gave %d", codec_name(all_ids[i]),
-					 extra, rc);
-				ut_->failed_here = 1;
-				break;
-			}
-		}
-		/* A second, complete copy of the stream appended. */
-		free(ext);
-		ext = malloc(2 * s.clen);
-		CHECK(ext);
-		memcpy(ext, s.c, s.clen);
-		memcpy(ext + s.clen, s.c, s.clen);
-		if (all_ids[i] != CODEC_NONE)
-			CHECK_EQ_INT(hostile(ctx, all_ids[i], ext, 2 * s.clen, 2 * len, len),
-				     -EBADMSG);
-		free(ext);
-		free(s.c);
-		if (ut_->failed_here)
+		rc = make_sample(b->ctx, all_ids[i], def, data, PAGE * BATCH, &b->s[i]);
+		if (rc != 0)
 			break;
 	}
+out:
 	free(data);
-	codec_ctx_free(ctx);
+	return rc;
+}
+
+static void batch_samples_free(struct batch_samples *b)
+{
+	for (unsigned i = 0; i < NIDS; i++)
+		free(b->s[i].c);
+	codec_ctx_free(b->ctx);
+}
+
+/* Codec i's sample decoded into dst_cap bytes, as if it held `expected`. */
+static int decode_sample(struct batch_samples *b, unsigned i, size_t dst_cap, size_t expected)
+{
+	return hostile(b->ctx, all_ids[i], b->s[i].c, b->s[i].clen, dst_cap, expected);
+}
+
+TEST(decode_refuses_an_expected_length_past_the_stream)
+{
+	struct batch_samples b;
+	CHECK_EQ_INT(batch_samples_make(&b), 0);
+	for (unsigned i = 0; i < NIDS; i++) {
+		size_t len = b.s[i].len;
+		CHECK_MSG(decode_sample(&b, i, len + 100, len + 1) == -EBADMSG, "%s",
+			  codec_name(all_ids[i]));
+	}
+	batch_samples_free(&b);
+}
+
+TEST(decode_refuses_an_expected_length_short_of_the_stream)
+{
+	struct batch_samples b;
+	CHECK_EQ_INT(batch_samples_make(&b), 0);
+	for (unsigned i = 0; i < NIDS; i++) {
+		size_t len = b.s[i].len;
+		const char *name = codec_name(all_ids[i]);
+		CHECK_MSG(decode_sample(&b, i, len + 100, len - 1) == -EBADMSG, "%s, 1 short",
+			  name);
+		CHECK_MSG(decode_sample(&b, i, len + 100, len - PAGE) == -EBADMSG,
+			  "%s, a page short", name);
+		CHECK_MSG(decode_sample(&b, i, len, 0) == -EBADMSG, "%s, 0 expected", name);
+		CHECK_MSG(decode_sample(&b, i, len, 1) == -EBADMSG, "%s, 1 expected", name);
+	}
+	batch_samples_free(&b);
+}
+
+/* Output space too small for what the sender claims. */
+TEST(decode_refuses_output_space_short_of_the_expected_length)
+{
+	struct batch_samples b;
+	CHECK_EQ_INT(batch_samples_make(&b), 0);
+	for (unsigned i = 0; i < NIDS; i++) {
+		size_t len = b.s[i].len;
+		const char *name = codec_name(all_ids[i]);
+		CHECK_MSG(decode_sample(&b, i, len - 1, len) == -EBADMSG, "%s, 1 short", name);
+		CHECK_MSG(decode_sample(&b, i, 0, len) == -EBADMSG, "%s, no space", name);
+	}
+	batch_samples_free(&b);
+}
+
+/* Refused before any work, whatever the space. */
+TEST(decode_refuses_an_absurd_expected_length)
+{
+	struct batch_samples b;
+	CHECK_EQ_INT(batch_samples_make(&b), 0);
+	for (unsigned i = 0; i < NIDS; i++)
+		CHECK_MSG(decode_sample(&b, i, b.s[i].len, (size_t)-1) == -EBADMSG, "%s",
+			  codec_name(all_ids[i]));
+	batch_samples_free(&b);
+}
+
+TEST(decode_accepts_exact_and_larger_output_space)
+{
+	struct batch_samples b;
+	CHECK_EQ_INT(batch_samples_make(&b), 0);
+	for (unsigned i = 0; i < NIDS; i++) {
+		size_t len = b.s[i].len;
+		const char *name = codec_name(all_ids[i]);
+		CHECK_MSG(decode_sample(&b, i, len, len) == 0, "%s, exact space", name);
+		CHECK_MSG(decode_sample(&b, i, len + 4096, len) == 0, "%s, a page more", name);
+	}
+	batch_samples_free(&b);
+}
+
+TEST(decode_refuses_bytes_after_the_end_of_the_stream)
+{
+	struct batch_samples b;
+	CHECK_EQ_INT(batch_samples_make(&b), 0);
+	for (unsigned i = 0; i < NIDS; i++) {
+		const struct sample *s = &b.s[i];
+		uint8_t *ext = malloc(s->clen + 16);
+		CHECK(ext);
+		memcpy(ext, s->c, s->clen);
+		for (unsigned extra = 1; extra <= 16; extra++) {
+			memset(ext + s->clen, (int)(extra * 37), 16);
+			int rc =
+			    hostile(b.ctx, all_ids[i], ext, s->clen + extra, s->len + 64, s->len);
+			CHECK_MSG(rc == -EBADMSG, "%s: %u trailing bytes gave %d",
+				  codec_name(all_ids[i]), extra, rc);
+		}
+		free(ext);
+	}
+	batch_samples_free(&b);
+}
+
+/* "none" has no end of stream to find: only the compressors here. */
+TEST(decode_refuses_a_second_stream_appended)
+{
+	struct batch_samples b;
+	CHECK_EQ_INT(batch_samples_make(&b), 0);
+	for (unsigned i = 1; i < NIDS; i++) {
+		const struct sample *s = &b.s[i];
+		uint8_t *twice = malloc(2 * s->clen);
+		CHECK(twice);
+		memcpy(twice, s->c, s->clen);
+		memcpy(twice + s->clen, s->c, s->clen);
+		int rc = hostile(b.ctx, all_ids[i], twice, 2 * s->clen, 2 * s->len, s->len);
+		free(twice);
+		CHECK_MSG(rc == -EBADMSG, "%s gave %d", codec_name(all_ids[i]), rc);
+	}
+	batch_samples_free(&b);
 }
 
 TEST(hostile_bit_flips)
@@ -561,33 +714,73 @@ TEST(hostile_bit_flips)
 	codec_ctx_free(ctx);
 }
 
-TEST(hostile_garbage_and_wrong_codec)
+/*
+ * Random bytes of every length up to 300, then some longer, through every
+ * compressor, as one page and as a batch, reps draws of each length;
+ * shape (when not NULL) first dresses the junk up as the start of a real
+ * stream.
+ */
+static void garbage_refused(struct ut_state *ut_, void (*shape)(uint8_t *junk, size_t len),
+			    unsigned reps)
 {
-	struct codec_ctx *ctx = codec_ctx_new();
-	uint8_t *data = malloc(PAGE * BATCH), *junk = malloc(PAGE * 2);
 	uint64_t seed = 4242;
-	CHECK(ctx && data && junk);
-	/* Random bytes of every length up to 300, then some longer. */
+	struct codec_ctx *ctx = codec_ctx_new();
+	uint8_t *junk = malloc(PAGE * 2);
+	CHECK(ctx && junk);
 	for (unsigned i = 1; i < NIDS; i++) {
 		for (size_t len = 1; len < 2 * PAGE; len += len < 300 ? 1 : 397) {
-			for (unsigned rep = 0; rep < 4; rep++) {
+			for (unsigned rep = 0; rep < reps; rep++) {
 				fill_random(junk, len, &seed);
-				if (rep == 1 && len >= 4) { /* a real zstd magic in front */
-					junk[0] = 0x28, junk[1] = 0xb5, junk[2] = 0x2f,
-					junk[3] = 0xfd;
-				}
-				if (rep == 2)
-					junk[0] = (uint8_t)((junk[0] & ~7u) |
-							    1u); /* deflate final stored/fixed */
+				if (shape)
+					shape(junk, len);
 				int rc = hostile(ctx, all_ids[i], junk, len, PAGE, PAGE);
-				CHECK_EQ_INT(rc, -EBADMSG);
+				CHECK_MSG(rc == -EBADMSG, "%s, %zu bytes as a page: %d",
+					  codec_name(all_ids[i]), len, rc);
 				rc =
 				    hostile(ctx, all_ids[i], junk, len, PAGE * BATCH, PAGE * BATCH);
-				CHECK_EQ_INT(rc, -EBADMSG);
+				CHECK_MSG(rc == -EBADMSG, "%s, %zu bytes as a batch: %d",
+					  codec_name(all_ids[i]), len, rc);
 			}
 		}
 	}
-	/* Every codec's output fed to every other decoder. */
+	free(junk);
+	codec_ctx_free(ctx);
+}
+
+static void zstd_magic(uint8_t *junk, size_t len)
+{
+	if (len >= 4)
+		junk[0] = 0x28, junk[1] = 0xb5, junk[2] = 0x2f, junk[3] = 0xfd;
+}
+
+/* BFINAL set, BTYPE 00: a final stored block follows. */
+static void deflate_final_block(uint8_t *junk, size_t len)
+{
+	(void)len;
+	junk[0] = (uint8_t)((junk[0] & ~7u) | 1u);
+}
+
+TEST(decode_refuses_random_bytes)
+{
+	garbage_refused(ut_, NULL, 2);
+}
+
+TEST(decode_refuses_random_bytes_behind_a_zstd_magic)
+{
+	garbage_refused(ut_, zstd_magic, 1);
+}
+
+TEST(decode_refuses_random_bytes_behind_a_final_deflate_block_header)
+{
+	garbage_refused(ut_, deflate_final_block, 1);
+}
+
+/* Every codec's output, of every kind of page, fed to every other decoder. */
+TEST(decode_refuses_another_codecs_output)
+{
+	struct codec_ctx *ctx = codec_ctx_new();
+	uint8_t *data = malloc(PAGE * BATCH);
+	CHECK(ctx && data);
 	for (unsigned k = K_ZERO; k <= K_MIXED; k++) {
 		fill((enum kind)k, data, PAGE * BATCH, 300 + k);
 		for (unsigned a = 0; a < NIDS; a++) {
@@ -596,96 +789,126 @@ TEST(hostile_garbage_and_wrong_codec)
 			codec_levels(all_ids[a], NULL, NULL, &def);
 			CHECK_EQ_INT(make_sample(ctx, all_ids[a], def, data, PAGE * BATCH, &s), 0);
 			for (unsigned b = 0; b < NIDS; b++) {
-				if (a == b)
+				if (b == a)
 					continue;
 				int rc = hostile(ctx, all_ids[b], s.c, s.clen, s.len, s.len);
-				if (rc != -EBADMSG) {
-					snprintf(ut_->msg, sizeof(ut_->msg),
-						 "%s data (%s) through %s gave %d",
-						 codec_name(all_ids[a]), kind_name[k],
-						 codec_name(all_ids[b]), rc);
-					ut_->failed_here = 1;
-				}
+				CHECK_MSG(rc == -EBADMSG, "%s data (%s) through %s gave %d",
+					  codec_name(all_ids[a]), kind_name[k],
+					  codec_name(all_ids[b]), rc);
 			}
 			free(s.c);
-			if (ut_->failed_here)
-				goto out;
 		}
 	}
-out:
-	free(junk);
 	free(data);
 	codec_ctx_free(ctx);
 }
 
 /* ---- the deflate wire format is plain raw deflate ---- */
 
-TEST(deflate_is_raw_rfc1951)
+/* Made by zlib (deflateInit2 with windowBits -15), not ISA-L: what any
+ * other raw-deflate engine, QAT included, may send. zlib_dyn holds
+ * LINE_REPEATS copies of line, zlib_stored holds "abc". */
+static const uint8_t zlib_dyn[] = {
+    0x2b, 0xcb, 0xcd, 0x4c, 0x57, 0x00, 0xe2, 0xa2, 0xc4, 0x92, 0xd4, 0x62, 0x85, 0x82, 0xc4,
+    0xf4, 0xd4, 0x62, 0x6b, 0x85, 0x32, 0x4c, 0x41, 0x85, 0xc4, 0xf4, 0xc4, 0xcc, 0x3c, 0x85,
+    0xc4, 0xbc, 0x14, 0x08, 0x4b, 0x0f, 0x9b, 0xa2, 0x51, 0x9d, 0x03, 0xae, 0x13, 0x00,
+};
+static const uint8_t zlib_stored[] = {0x01, 0x03, 0x00, 0xfc, 0xff, 'a', 'b', 'c'};
+static const char line[] = "vmig migrates pages; vmig migrates pages again and again. ";
+#define LINE_LEN (sizeof(line) - 1)
+#define LINE_REPEATS 8
+
+static void fill_lines(uint8_t want[LINE_REPEATS * LINE_LEN])
 {
-	/* Made by zlib (deflateInit2 with windowBits -15), not ISA-L: what any
-	 * other raw-deflate engine, QAT included, may send. */
-	static const uint8_t zlib_dyn[] = {
-	    0x2b, 0xcb, 0xcd, 0x4c, 0x57, 0x00, 0xe2, 0xa2, 0xc4, 0x92, 0xd4,
-	    0x62, 0x85, 0x82, 0xc4, 0xf4, 0xd4, 0x62, 0x6b, 0x85, 0x32, 0x4c,
-	    0x41, 0x85, 0xc4, 0xf4, 0xc4, 0xcc, 0x3c, 0x85, 0xc4, 0xbc, 0x14,
-	    0x08, 0x4b, 0x0f, 0x9b, 0xa2, 0x51, 0x9d, 0x03, 0xae, 0x13, 0x00,
-	};
-	static const uint8_t zlib_stored[] = {0x01, 0x03, 0x00, 0xfc, 0xff, 'a', 'b', 'c'};
-	static const char line[] = "vmig migrates pages; vmig migrates pages again and again. ";
+	for (unsigned i = 0; i < LINE_REPEATS; i++)
+		memcpy(want + i * LINE_LEN, line, LINE_LEN);
+}
+
+TEST(deflate_decodes_zlibs_raw_dynamic_blocks)
+{
 	struct codec_ctx *ctx = codec_ctx_new();
-	uint8_t want[8 * 58], out[8 * 58], c[1024];
-	size_t clen;
+	uint8_t want[LINE_REPEATS * LINE_LEN], out[sizeof(want)];
 	CHECK(ctx);
-	CHECK_EQ_INT(sizeof(line) - 1, 58);
-	for (unsigned i = 0; i < 8; i++)
-		memcpy(want + i * 58, line, 58);
+	CHECK_EQ_INT(LINE_LEN, 58);
+	fill_lines(want);
 	CHECK_EQ_INT(codec_decompress(ctx, CODEC_DEFLATE, zlib_dyn, sizeof(zlib_dyn), out,
 				      sizeof(out), sizeof(want)),
 		     0);
 	CHECK(memcmp(out, want, sizeof(want)) == 0);
+	codec_ctx_free(ctx);
+}
+
+TEST(deflate_decodes_zlibs_raw_stored_blocks)
+{
+	struct codec_ctx *ctx = codec_ctx_new();
+	uint8_t out[64];
+	CHECK(ctx);
 	CHECK_EQ_INT(codec_decompress(ctx, CODEC_DEFLATE, zlib_stored, sizeof(zlib_stored), out,
 				      sizeof(out), 3),
 		     0);
 	CHECK(memcmp(out, "abc", 3) == 0);
-	/* The same data behind a zlib header is not raw deflate. */
-	uint8_t wrapped[2 + sizeof(zlib_stored)] = {0x78, 0x01};
+	codec_ctx_free(ctx);
+}
+
+/* The same data behind a zlib header is not raw deflate. */
+TEST(deflate_refuses_a_zlib_header)
+{
+	struct codec_ctx *ctx = codec_ctx_new();
+	uint8_t wrapped[2 + sizeof(zlib_stored)] = {0x78, 0x01}, out[64];
+	CHECK(ctx);
 	memcpy(wrapped + 2, zlib_stored, sizeof(zlib_stored));
 	CHECK_EQ_INT(
 	    codec_decompress(ctx, CODEC_DEFLATE, wrapped, sizeof(wrapped), out, sizeof(out), 3),
 	    -EBADMSG);
-	/* ISA-L's output has no wrapper either: not gzip (1f 8b), not zlib
-	 * (78 xx), and it decodes from its first byte. */
+	codec_ctx_free(ctx);
+}
+
+/* ISA-L's output has no wrapper either: not gzip (1f 8b), not zlib (78 xx),
+ * and it decodes from its first byte. */
+TEST(deflate_output_is_raw_at_every_level)
+{
+	struct codec_ctx *ctx = codec_ctx_new();
+	uint8_t want[LINE_REPEATS * LINE_LEN], out[sizeof(want)], c[1024];
+	size_t clen;
+	CHECK(ctx);
+	fill_lines(want);
 	for (int lv = 0; lv <= 3; lv++) {
-		CHECK_EQ_INT(
-		    codec_compress(ctx, CODEC_DEFLATE, lv, want, sizeof(want), c, sizeof(c), &clen),
-		    0);
-		CHECK(!(c[0] == 0x1f && c[1] == 0x8b) && c[0] != 0x78);
-		CHECK_EQ_INT(
-		    codec_decompress(ctx, CODEC_DEFLATE, c, clen, out, sizeof(out), sizeof(want)),
-		    0);
-		CHECK(memcmp(out, want, sizeof(want)) == 0);
+		CHECK_MSG(codec_compress(ctx, CODEC_DEFLATE, lv, want, sizeof(want), c, sizeof(c),
+					 &clen) == 0,
+			  "level %d", lv);
+		CHECK_MSG(!(c[0] == 0x1f && c[1] == 0x8b) && c[0] != 0x78,
+			  "level %d starts %02x %02x", lv, c[0], c[1]);
+		CHECK_MSG(codec_decompress(ctx, CODEC_DEFLATE, c, clen, out, sizeof(out),
+					   sizeof(want)) == 0,
+			  "level %d", lv);
+		CHECK_MSG(memcmp(out, want, sizeof(want)) == 0, "level %d", lv);
 	}
-	/* An input that cannot shrink still fits codec_bound as stored blocks,
-	 * even when the buffer is exactly that size. */
-	{
-		uint64_t seed = 1;
-		size_t len = 70000, cap = codec_bound(CODEC_DEFLATE, len);
-		uint8_t *rnd_data = malloc(len), *cc = guarded(cap), *back = malloc(len);
-		CHECK(rnd_data && cc && back);
-		fill_random(rnd_data, len, &seed);
-		for (int lv = 0; lv <= 3; lv++) {
-			CHECK_EQ_INT(
-			    codec_compress(ctx, CODEC_DEFLATE, lv, rnd_data, len, cc, cap, &clen),
-			    0);
-			CHECK(clen <= cap && untouched(cc, cap, cap + GUARD));
-			CHECK_EQ_INT(codec_decompress(ctx, CODEC_DEFLATE, cc, clen, back, len, len),
-				     0);
-			CHECK(memcmp(back, rnd_data, len) == 0);
-		}
-		free(rnd_data);
-		free(cc);
-		free(back);
+	codec_ctx_free(ctx);
+}
+
+/* An input that cannot shrink still fits codec_bound as stored blocks,
+ * even when the buffer is exactly that size. */
+TEST(deflate_fits_incompressible_input_in_its_bound)
+{
+	uint64_t seed = 1;
+	size_t len = 70000, cap = codec_bound(CODEC_DEFLATE, len), clen;
+	struct codec_ctx *ctx = codec_ctx_new();
+	uint8_t *rnd_data = malloc(len), *cc = guarded(cap), *back = malloc(len);
+	CHECK(ctx && rnd_data && cc && back);
+	fill_random(rnd_data, len, &seed);
+	for (int lv = 0; lv <= 3; lv++) {
+		CHECK_MSG(codec_compress(ctx, CODEC_DEFLATE, lv, rnd_data, len, cc, cap, &clen) ==
+			      0,
+			  "level %d", lv);
+		CHECK_MSG(clen <= cap && untouched(cc, cap, cap + GUARD), "level %d: %zu of %zu",
+			  lv, clen, cap);
+		CHECK_MSG(codec_decompress(ctx, CODEC_DEFLATE, cc, clen, back, len, len) == 0,
+			  "level %d", lv);
+		CHECK_MSG(memcmp(back, rnd_data, len) == 0, "level %d", lv);
 	}
+	free(rnd_data);
+	free(cc);
+	free(back);
 	codec_ctx_free(ctx);
 }
 
@@ -709,8 +932,24 @@ TEST(contexts_are_independent_and_reusable)
 	codec_ctx_free(b);
 }
 
-RUN_TESTS("test_codec", UT(names_and_parse), UT(levels), UT(bounds), UT(bad_arguments),
-	  UT(round_trip_every_level_kind_and_batch), UT(round_trip_odd_sizes), UT(compress_enospc),
-	  UT(hostile_truncation), UT(hostile_sizes_and_trailing_bytes), UT(hostile_bit_flips),
-	  UT(hostile_garbage_and_wrong_codec), UT(deflate_is_raw_rfc1951),
+RUN_TESTS("test_codec", UT(names_and_parse), UT(levels), UT(bound_of_none_is_the_input_size),
+	  UT(bound_of_a_compressor_exceeds_the_input_size), UT(bound_of_an_unknown_codec_is_zero),
+	  UT(bound_of_a_page_needs_little_slack), UT(bad_arguments),
+	  UT(round_trip_every_level_kind_and_batch), UT(round_trip_empty_input),
+	  UT(round_trip_tails_shorter_than_a_word), UT(round_trip_sizes_short_of_a_page),
+	  UT(round_trip_around_the_stored_block_limit), UT(round_trip_large_odd_size),
+	  UT(compress_enospc), UT(hostile_truncation),
+	  UT(decode_refuses_an_expected_length_past_the_stream),
+	  UT(decode_refuses_an_expected_length_short_of_the_stream),
+	  UT(decode_refuses_output_space_short_of_the_expected_length),
+	  UT(decode_refuses_an_absurd_expected_length),
+	  UT(decode_accepts_exact_and_larger_output_space),
+	  UT(decode_refuses_bytes_after_the_end_of_the_stream),
+	  UT(decode_refuses_a_second_stream_appended), UT(hostile_bit_flips),
+	  UT(decode_refuses_random_bytes), UT(decode_refuses_random_bytes_behind_a_zstd_magic),
+	  UT(decode_refuses_random_bytes_behind_a_final_deflate_block_header),
+	  UT(decode_refuses_another_codecs_output), UT(deflate_decodes_zlibs_raw_dynamic_blocks),
+	  UT(deflate_decodes_zlibs_raw_stored_blocks), UT(deflate_refuses_a_zlib_header),
+	  UT(deflate_output_is_raw_at_every_level),
+	  UT(deflate_fits_incompressible_input_in_its_bound),
 	  UT(contexts_are_independent_and_reusable))

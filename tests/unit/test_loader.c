@@ -244,55 +244,83 @@ TEST(direct_refuses_bad_header)
 	guest_memory_destroy(&mem);
 }
 
-TEST(malformed_files)
+TEST(image_read_refuses_a_missing_file)
+{
+	struct guest_image img;
+	char err[256] = "";
+	CHECK(guest_image_read("/nonexistent/guest.elf", &img, err, sizeof(err)) == -ENOENT);
+	CHECK(strstr(err, "cannot open") != NULL);
+}
+
+/* A 32-bit multiboot image, as each case below then breaks it. */
+static void multiboot_image(struct fake_image *f)
+{
+	build_elf(f, 32, LOAD);
+	add_multiboot_header(f, 3);
+}
+
+/* f loads (the reader only reads it), but a multiboot boot of it in 16 MiB
+ * is refused, with want in the message when want is not NULL. */
+static void check_multiboot_refuses(struct ut_state *ut_, const struct fake_image *f,
+				    const char *want)
+{
+	struct guest_image img;
+	struct guest_memory mem;
+	struct boot_plan plan;
+	struct boot_args args = {.nr_vcpus = 1};
+	char err[256] = "";
+	CHECK_EQ_INT(guest_memory_init(&mem, 16 << 20, err, sizeof(err)), 0);
+	CHECK_EQ_INT(load_image(f, &img), 0);
+	int r = boot_multiboot_prepare(&img, &mem, &args, &plan, err, sizeof(err));
+	guest_image_free(&img);
+	guest_memory_destroy(&mem);
+	CHECK(r < 0);
+	CHECK(!want || strstr(err, want) != NULL);
+}
+
+TEST(multiboot_refuses_a_segment_past_the_end_of_the_file)
+{
+	struct fake_image f;
+	multiboot_image(&f);
+	((Elf32_Phdr *)(f.file + sizeof(Elf32_Ehdr)))->p_filesz = 0x100000;
+	check_multiboot_refuses(ut_, &f, "outside the file");
+}
+
+TEST(multiboot_refuses_a_segment_past_guest_ram)
+{
+	struct fake_image f;
+	multiboot_image(&f);
+	((Elf32_Phdr *)(f.file + sizeof(Elf32_Ehdr)))->p_paddr = 0xfff00000u;
+	check_multiboot_refuses(ut_, &f, "does not fit");
+}
+
+TEST(multiboot_refuses_a_program_header_table_past_the_file)
+{
+	struct fake_image f;
+	multiboot_image(&f);
+	((Elf32_Ehdr *)f.file)->e_phoff = 0x7ffffff0;
+	check_multiboot_refuses(ut_, &f, NULL);
+}
+
+/* Not an ELF at all, though it has a multiboot header. */
+TEST(multiboot_refuses_a_file_that_is_not_elf)
+{
+	struct fake_image f;
+	multiboot_image(&f);
+	f.file[0] = 'X';
+	check_multiboot_refuses(ut_, &f, "not an ELF");
+}
+
+/* Random bytes in the headers: both loaders fail cleanly, never crash. */
+TEST(loaders_survive_random_header_bytes)
 {
 	struct fake_image f;
 	struct guest_image img;
 	struct guest_memory mem;
 	struct boot_plan plan;
-	char err[256] = "";
 	struct boot_args args = {.nr_vcpus = 1};
-
-	CHECK(guest_image_read("/nonexistent/guest.elf", &img, err, sizeof(err)) == -ENOENT);
-	CHECK(strstr(err, "cannot open") != NULL);
+	char err[256] = "";
 	CHECK_EQ_INT(guest_memory_init(&mem, 16 << 20, err, sizeof(err)), 0);
-
-	/* segment beyond the end of the file */
-	build_elf(&f, 32, LOAD);
-	add_multiboot_header(&f, 3);
-	((Elf32_Phdr *)(f.file + sizeof(Elf32_Ehdr)))->p_filesz = 0x100000;
-	CHECK_EQ_INT(load_image(&f, &img), 0);
-	CHECK(boot_multiboot_prepare(&img, &mem, &args, &plan, err, sizeof(err)) < 0);
-	CHECK(strstr(err, "outside the file") != NULL);
-	guest_image_free(&img);
-
-	/* segment beyond guest RAM */
-	build_elf(&f, 32, LOAD);
-	add_multiboot_header(&f, 3);
-	((Elf32_Phdr *)(f.file + sizeof(Elf32_Ehdr)))->p_paddr = 0xfff00000u;
-	CHECK_EQ_INT(load_image(&f, &img), 0);
-	CHECK(boot_multiboot_prepare(&img, &mem, &args, &plan, err, sizeof(err)) < 0);
-	CHECK(strstr(err, "does not fit") != NULL);
-	guest_image_free(&img);
-
-	/* program header table beyond the file */
-	build_elf(&f, 32, LOAD);
-	add_multiboot_header(&f, 3);
-	((Elf32_Ehdr *)f.file)->e_phoff = 0x7ffffff0;
-	CHECK_EQ_INT(load_image(&f, &img), 0);
-	CHECK(boot_multiboot_prepare(&img, &mem, &args, &plan, err, sizeof(err)) < 0);
-	guest_image_free(&img);
-
-	/* not an ELF at all, with a multiboot header */
-	build_elf(&f, 32, LOAD);
-	add_multiboot_header(&f, 3);
-	f.file[0] = 'X';
-	CHECK_EQ_INT(load_image(&f, &img), 0);
-	CHECK(boot_multiboot_prepare(&img, &mem, &args, &plan, err, sizeof(err)) < 0);
-	CHECK(strstr(err, "not an ELF") != NULL);
-	guest_image_free(&img);
-
-	/* random bytes: must fail cleanly, never crash */
 	srand(42);
 	for (int i = 0; i < 200; i++) {
 		build_elf(&f, (i & 1) ? 32 : 64, LOAD);
@@ -408,6 +436,11 @@ TEST(modules_too_large_for_the_vm_are_refused)
 }
 
 RUN_TESTS("loader", UT(multiboot_elf32), UT(multiboot_refuses_elf64_and_missing_header),
-	  UT(direct_entry_tables), UT(direct_refuses_bad_header), UT(malformed_files),
+	  UT(direct_entry_tables), UT(direct_refuses_bad_header),
+	  UT(image_read_refuses_a_missing_file),
+	  UT(multiboot_refuses_a_segment_past_the_end_of_the_file),
+	  UT(multiboot_refuses_a_segment_past_guest_ram),
+	  UT(multiboot_refuses_a_program_header_table_past_the_file),
+	  UT(multiboot_refuses_a_file_that_is_not_elf), UT(loaders_survive_random_header_bytes),
 	  UT(multiboot_lists_modules), UT(direct_lists_modules),
 	  UT(modules_too_large_for_the_vm_are_refused))

@@ -23,6 +23,19 @@
 
 #define MIB (1ull << 20)
 
+/* Like CHECK, with a printf-style message: inside a loop over a table it
+ * says which row failed (as test_hostile.c's). */
+#define CHECK_MSG(cond, ...)                                                                       \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			int n_ =                                                                   \
+			    snprintf(ut_->msg, sizeof(ut_->msg), "%s:%d: ", __FILE__, __LINE__);   \
+			snprintf(ut_->msg + n_, sizeof(ut_->msg) - (size_t)n_, __VA_ARGS__);       \
+			ut_->failed_here = 1;                                                      \
+			return;                                                                    \
+		}                                                                                  \
+	} while (0)
+
 /* ---- fake trees ---- */
 
 struct tree {
@@ -499,67 +512,118 @@ TEST(no_cgroup_and_no_files)
 	CHECK(wire_accepts(&hi));
 }
 
-/* Garbage in every file the probe reads (and a directory where a file
- * should be, a FIFO that would block): no crash, no hang, fallbacks, and
- * figures the wire accepts. */
-TEST(garbage_files_give_fallbacks)
+/* Garbage the probe may find, and whether /proc/self/cgroup and mountinfo
+ * hold it too; when they do not, they lead to a v1 and a v2 tree whose
+ * files hold it. */
+struct junk {
+	const char *text;
+	bool in_cgroup, in_mountinfo;
+};
+
+/* Writes j's garbage in every file the probe reads (with a FIFO that would
+ * block and a directory where files should be) and takes the figures of
+ * two samples with 2 CPUs. Returns 0, or non-zero if the tree could not
+ * be made. */
+static int figures_of_junk(const struct junk *j, struct wire_host_info *hi)
 {
-	static const char *const junk[] = {"",
-					   "\n",
-					   "banana\n",
-					   "-5\n",
-					   "max max\n",
-					   "99999999999999999999999999\n",
-					   "1 2 3 4 5 6 7\n",
-					   "0::\n::::\n",
-					   ":\n",
-					   "\x01\x02\xff\n"};
+	static const char *const files[] = {"cg/x/cpu.cfs_quota_us",
+					    "cg/x/cpu.cfs_period_us",
+					    "cg/x/cpuacct.usage",
+					    "cg/x/memory.limit_in_bytes",
+					    "cg/x/memory.usage_in_bytes",
+					    "cg/x/memory.stat",
+					    "u/x/cpu.max",
+					    "u/x/cpu.stat",
+					    "u/x/memory.max",
+					    "u/x/memory.high",
+					    "u/x/memory.current",
+					    "u/x/memory.stat"};
 	cpu_set_t m = first_cpus(2);
-	for (size_t j = 0; j < sizeof(junk) / sizeof(junk[0]); j++) {
-		struct tree t;
-		struct probe_paths pp;
-		struct probe_raw a, b;
-		struct wire_host_info hi;
-		const char *g = junk[j];
-		CHECK_EQ_INT(tree_new(&t), 0);
-		CHECK_EQ_INT(
-		    put(&t, "proc/self/cgroup", j % 2 ? g : "4:memory:/x\n1:cpu:/x\n0::/x\n"), 0);
-		CHECK_EQ_INT(put(&t, "proc/self/mountinfo",
-				 j % 3 ? g
-				       : "1 0 0:1 / /cg rw - cgroup cgroup rw,cpu,memory\n"
-					 "2 0 0:2 / /u rw - cgroup2 cgroup2 rw\n"),
-			     0);
-		CHECK_EQ_INT(put(&t, "proc/stat", g), 0);
-		CHECK_EQ_INT(put(&t, "proc/meminfo", g), 0);
-		static const char *const files[] = {"cg/x/cpu.cfs_quota_us",
-						    "cg/x/cpu.cfs_period_us",
-						    "cg/x/cpuacct.usage",
-						    "cg/x/memory.limit_in_bytes",
-						    "cg/x/memory.usage_in_bytes",
-						    "cg/x/memory.stat",
-						    "u/x/cpu.max",
-						    "u/x/cpu.stat",
-						    "u/x/memory.max",
-						    "u/x/memory.high",
-						    "u/x/memory.current",
-						    "u/x/memory.stat"};
-		for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++)
-			CHECK_EQ_INT(put(&t, files[f], g), 0);
-		char fifo[256];
-		snprintf(fifo, sizeof(fifo), "%s/cg/cpu.cfs_quota_us", t.root);
-		CHECK_EQ_INT(mkfifo(fifo, 0600), 0);
-		snprintf(fifo, sizeof(fifo), "%s/u/memory.max", t.root);
-		CHECK_EQ_INT(mkdir(fifo, 0700), 0);
+	struct tree t;
+	struct probe_paths pp;
+	struct probe_raw a, b;
+	char path[256];
+	int rc = tree_new(&t);
+	if (rc)
+		return rc;
+	rc = put(&t, "proc/self/cgroup",
+		 j->in_cgroup ? j->text : "4:memory:/x\n1:cpu:/x\n0::/x\n") ||
+	     put(&t, "proc/self/mountinfo",
+		 j->in_mountinfo ? j->text
+				 : "1 0 0:1 / /cg rw - cgroup cgroup rw,cpu,memory\n"
+				   "2 0 0:2 / /u rw - cgroup2 cgroup2 rw\n") ||
+	     put(&t, "proc/stat", j->text) || put(&t, "proc/meminfo", j->text);
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]) && !rc; f++)
+		rc = put(&t, files[f], j->text);
+	snprintf(path, sizeof(path), "%s/cg/cpu.cfs_quota_us", t.root);
+	rc = rc || mkfifo(path, 0600);
+	snprintf(path, sizeof(path), "%s/u/memory.max", t.root);
+	rc = rc || mkdir(path, 0700);
+	if (!rc) {
 		probe_paths_find(t.root, &pp);
 		probe_sample(&pp, &m, &a);
 		probe_sample(&pp, &m, &b);
-		tree_free(&t);
-		probe_figures(&a, &b, &hi);
-		CHECK_EQ_INT(hi.ncpus, 2);
-		CHECK(hi.usable_cpus_milli >= 1 && hi.usable_cpus_milli <= 2000);
-		CHECK(wire_accepts(&hi));
+		probe_figures(&a, &b, hi);
 	}
-	/* and a root too long to prefix anything is refused, not cut short */
+	tree_free(&t);
+	return rc;
+}
+
+/* No crash, no hang: the fallbacks, and figures the wire accepts. */
+static void junk_gives_fallbacks(struct ut_state *ut_, const struct junk *j, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct wire_host_info hi;
+		char what[32]; /* not the text: it may hold newlines and control bytes */
+		snprintf(what, sizeof(what), "row %zu", i);
+		CHECK_MSG(figures_of_junk(&j[i], &hi) == 0, "%s: no tree", what);
+		CHECK_MSG(hi.ncpus == 2, "%s: ncpus %u", what, (unsigned)hi.ncpus);
+		CHECK_MSG(hi.usable_cpus_milli >= 1 && hi.usable_cpus_milli <= 2000,
+			  "%s: usable_cpus_milli %u", what, (unsigned)hi.usable_cpus_milli);
+		CHECK_MSG(wire_accepts(&hi), "%s: the wire refuses the figures", what);
+	}
+}
+
+TEST(empty_files_give_fallbacks)
+{
+	static const struct junk j[] = {{"", false, false}, {"\n", true, true}};
+	junk_gives_fallbacks(ut_, j, sizeof(j) / sizeof(j[0]));
+}
+
+TEST(words_for_numbers_give_fallbacks)
+{
+	static const struct junk j[] = {{"banana\n", false, true}, {"max max\n", false, true}};
+	junk_gives_fallbacks(ut_, j, sizeof(j) / sizeof(j[0]));
+}
+
+TEST(numbers_out_of_range_give_fallbacks)
+{
+	static const struct junk j[] = {{"-5\n", true, false},
+					{"99999999999999999999999999\n", true, true}};
+	junk_gives_fallbacks(ut_, j, sizeof(j) / sizeof(j[0]));
+}
+
+TEST(too_many_fields_give_fallbacks)
+{
+	static const struct junk j[] = {{"1 2 3 4 5 6 7\n", false, false}};
+	junk_gives_fallbacks(ut_, j, sizeof(j) / sizeof(j[0]));
+}
+
+TEST(bare_colons_give_fallbacks)
+{
+	static const struct junk j[] = {{"0::\n::::\n", true, true}, {":\n", false, true}};
+	junk_gives_fallbacks(ut_, j, sizeof(j) / sizeof(j[0]));
+}
+
+TEST(control_bytes_give_fallbacks)
+{
+	static const struct junk j[] = {{"\x01\x02\xff\n", true, false}};
+	junk_gives_fallbacks(ut_, j, sizeof(j) / sizeof(j[0]));
+}
+
+/* A root too long to prefix anything is refused, not cut short. */
+TEST(a_root_too_long_is_refused)
+{
 	char longroot[HOST_PROBE_ROOT_MAX + 2];
 	struct probe_paths pp;
 	struct host_probe *p;
@@ -717,14 +781,18 @@ TEST(own_migration_work_counts_as_idle)
 	CHECK_EQ_INT(unknown.cpu_idle_permille, 0);
 }
 
-RUN_TESTS("test_probe", UT(own_migration_work_counts_as_idle), UT(v1_quota_gives_fractional_cpus), UT(v1_no_quota_gives_affinity_count),
-	  UT(v2_cpu_max_unlimited_gives_affinity_count), UT(v2_parent_quota_applies),
-	  UT(quota_above_affinity_is_the_affinity), UT(idle_share_from_two_stat_samples),
-	  UT(idle_share_counts_only_the_mask), UT(v1_quota_usage_tighter_than_host_idle),
-	  UT(v2_host_idle_tighter_than_quota_usage), UT(v2_memory_limit_below_memavailable),
-	  UT(v2_memory_cache_counts_as_headroom), UT(v2_memory_high_and_parent_limit),
-	  UT(v1_unlimited_memory_falls_back_to_memavailable), UT(v1_memory_limit_applies),
-	  UT(container_mount_of_a_subtree), UT(missing_cgroup_files_fall_back),
-	  UT(no_cgroup_and_no_files), UT(garbage_files_give_fallbacks), UT(fifos_do_not_block),
-	  UT(free_never_above_total), UT(probe_thread_on_this_host), UT(probe_stop_is_prompt),
+RUN_TESTS("test_probe", UT(own_migration_work_counts_as_idle), UT(v1_quota_gives_fractional_cpus),
+	  UT(v1_no_quota_gives_affinity_count), UT(v2_cpu_max_unlimited_gives_affinity_count),
+	  UT(v2_parent_quota_applies), UT(quota_above_affinity_is_the_affinity),
+	  UT(idle_share_from_two_stat_samples), UT(idle_share_counts_only_the_mask),
+	  UT(v1_quota_usage_tighter_than_host_idle), UT(v2_host_idle_tighter_than_quota_usage),
+	  UT(v2_memory_limit_below_memavailable), UT(v2_memory_cache_counts_as_headroom),
+	  UT(v2_memory_high_and_parent_limit), UT(v1_unlimited_memory_falls_back_to_memavailable),
+	  UT(v1_memory_limit_applies), UT(container_mount_of_a_subtree),
+	  UT(missing_cgroup_files_fall_back), UT(no_cgroup_and_no_files),
+	  UT(empty_files_give_fallbacks), UT(words_for_numbers_give_fallbacks),
+	  UT(numbers_out_of_range_give_fallbacks), UT(too_many_fields_give_fallbacks),
+	  UT(bare_colons_give_fallbacks), UT(control_bytes_give_fallbacks),
+	  UT(a_root_too_long_is_refused), UT(fifos_do_not_block), UT(free_never_above_total),
+	  UT(probe_thread_on_this_host), UT(probe_stop_is_prompt),
 	  UT(engine_gets_destination_figures_without_waiting))

@@ -138,32 +138,55 @@ TEST(hdr_golden_bytes)
 	vbuf_free(&b);
 }
 
-TEST(hdr_types_and_limits)
+static const uint32_t known_types[] = {REC_HELLO,   REC_HELLO_ACK, REC_CHANNEL_HELLO, REC_PAGES,
+				       REC_SYNC,    REC_SYNC_ACK,  REC_CHANNEL_END,   REC_STATE,
+				       REC_DIGEST,  REC_COMPLETE,  REC_READY,	      REC_GO,
+				       REC_RESUMED, REC_ALIVE,	   REC_ERROR};
+#define NKNOWN_TYPES (sizeof(known_types) / sizeof(known_types[0]))
+
+TEST(hdr_knows_only_the_record_types)
 {
-	static const uint32_t known[] = {REC_HELLO,   REC_HELLO_ACK, REC_CHANNEL_HELLO, REC_PAGES,
-					 REC_SYNC,    REC_SYNC_ACK,  REC_CHANNEL_END,	REC_STATE,
-					 REC_DIGEST,  REC_COMPLETE,  REC_READY,		REC_GO,
-					 REC_RESUMED, REC_ALIVE,     REC_ERROR};
 	unsigned nknown = 0;
 	for (uint32_t t = 0; t < 0x1000; t++)
 		nknown += wire_type_known(t);
-	CHECK_EQ_INT(nknown, sizeof(known) / sizeof(known[0]));
-	for (unsigned i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		CHECK(wire_type_known(known[i]));
-		CHECK(strcmp(wire_type_name(known[i]), "unknown") != 0);
-	}
+	CHECK_EQ_INT(nknown, NKNOWN_TYPES);
+	for (unsigned i = 0; i < NKNOWN_TYPES; i++)
+		CHECK(wire_type_known(known_types[i]));
 	CHECK(!wire_type_known(0));
 	CHECK(!wire_type_known(0x04));
 	CHECK(!wire_type_known(0xffffffffu));
+}
 
+TEST(hdr_names_every_record_type)
+{
+	for (unsigned i = 0; i < NKNOWN_TYPES; i++)
+		CHECK(strcmp(wire_type_name(known_types[i]), "unknown") != 0);
+}
+
+TEST(hdr_refuses_an_unknown_type)
+{
 	uint8_t hdr[WIRE_HDR_SIZE];
 	struct wire_hdr h;
 	char err[256];
 	wire_encode_hdr(hdr, 0x40, 0, 0);
 	CHECK_EQ_INT(wire_parse_hdr(hdr, &h, err, sizeof(err)), -EPROTO);
 	CHECK_STR(err, "bad record: unknown type 0x40");
+}
+
+TEST(hdr_accepts_the_largest_payload)
+{
+	uint8_t hdr[WIRE_HDR_SIZE];
+	struct wire_hdr h;
+	char err[256];
 	wire_encode_hdr(hdr, REC_PAGES, WIRE_MAX_PAYLOAD, 0);
 	CHECK_EQ_INT(wire_parse_hdr(hdr, &h, err, sizeof(err)), 0);
+}
+
+TEST(hdr_refuses_a_payload_over_the_limit)
+{
+	uint8_t hdr[WIRE_HDR_SIZE];
+	struct wire_hdr h;
+	char err[256];
 	wire_encode_hdr(hdr, REC_PAGES, WIRE_MAX_PAYLOAD + 1u, 0);
 	CHECK_EQ_INT(wire_parse_hdr(hdr, &h, err, sizeof(err)), -EPROTO);
 	CHECK(strstr(err, "exceeds") != NULL);
@@ -699,7 +722,7 @@ static int dec_delta_len(const uint8_t *p, size_t n, char *err, size_t errlen)
 	return wire_decode_xbz_delta_len(p, n, &v, err, errlen);
 }
 
-TEST(pages_pieces_round_trip)
+TEST(pages_fixed_round_trip)
 {
 	char err[256];
 	uint8_t fb[WIRE_PAGES_FIXED_SIZE];
@@ -707,46 +730,98 @@ TEST(pages_pieces_round_trip)
 	wire_encode_pages_fixed(fb, &f);
 	CHECK_EQ_INT(wire_decode_pages_fixed(fb, sizeof(fb), &fd, err, sizeof(err)), 0);
 	CHECK(fd.pass == f.pass && fd.count == f.count && fd.codec == f.codec);
+}
+
+TEST(pages_fixed_golden_bytes)
+{
+	uint8_t fb[WIRE_PAGES_FIXED_SIZE];
+	wire_encode_pages_fixed(fb, &(struct wire_pages_fixed){0x0102030405060708ull, 1024, 3});
 	static const uint8_t fwant[WIRE_PAGES_FIXED_SIZE] = {8,	   7,	 6, 5, 4, 3, 2, 1,
 							     0x00, 0x04, 0, 0, 3, 0, 0, 0};
 	CHECK(memcmp(fb, fwant, sizeof(fwant)) == 0);
+}
 
-	/* entries: separate buffers, then in place as the engine does it */
-	uint64_t ent[3] = {wire_page_entry(0, WIRE_KIND_NORMAL), wire_page_entry(5, WIRE_KIND_ZERO),
-			   wire_page_entry((1ull << 40) + 3, WIRE_KIND_XBZRLE)};
+/* Three entries: each kind, and an index past 32 bits. */
+static void sample_entries(uint64_t ent[3])
+{
+	ent[0] = wire_page_entry(0, WIRE_KIND_NORMAL);
+	ent[1] = wire_page_entry(5, WIRE_KIND_ZERO);
+	ent[2] = wire_page_entry((1ull << 40) + 3, WIRE_KIND_XBZRLE);
+}
+
+TEST(pages_entries_round_trip)
+{
+	char err[256];
+	uint64_t ent[3], back[3];
 	uint8_t eb[sizeof(ent)];
-	uint64_t back[3];
+	sample_entries(ent);
 	wire_encode_pages_entries(eb, ent, 3);
 	CHECK_EQ_INT(wire_decode_pages_entries(eb, sizeof(eb), back, 3, err, sizeof(err)), 0);
 	CHECK(memcmp(back, ent, sizeof(ent)) == 0);
+}
+
+TEST(pages_entry_packs_index_and_kind)
+{
+	uint64_t ent[3];
+	uint8_t eb[sizeof(ent)];
+	sample_entries(ent);
+	wire_encode_pages_entries(eb, ent, 3);
 	CHECK(eb[8] == (5 << 2 | 1) && eb[9] == 0);
-	CHECK(wire_entry_index(back[2]) == (1ull << 40) + 3);
-	CHECK_EQ_INT(wire_entry_kind(back[2]), WIRE_KIND_XBZRLE);
-	CHECK_EQ_INT(wire_entry_kind(back[1]), WIRE_KIND_ZERO);
-	uint64_t inplace[3];
+	CHECK(wire_entry_index(ent[2]) == (1ull << 40) + 3);
+	CHECK_EQ_INT(wire_entry_kind(ent[2]), WIRE_KIND_XBZRLE);
+	CHECK_EQ_INT(wire_entry_kind(ent[1]), WIRE_KIND_ZERO);
+}
+
+/* As the engine does it: one buffer, encoded and decoded where it lies. */
+TEST(pages_entries_round_trip_in_place)
+{
+	char err[256];
+	uint64_t ent[3], inplace[3];
+	uint8_t eb[sizeof(ent)];
+	sample_entries(ent);
+	wire_encode_pages_entries(eb, ent, 3);
 	memcpy(inplace, ent, sizeof(ent));
 	wire_encode_pages_entries(inplace, inplace, 3);
 	CHECK(memcmp(inplace, eb, sizeof(eb)) == 0);
 	int r = wire_decode_pages_entries(inplace, sizeof(inplace), inplace, 3, err, sizeof(err));
 	CHECK_EQ_INT(r, 0);
 	CHECK(memcmp(inplace, ent, sizeof(ent)) == 0);
+}
 
-	uint64_t hs[3] = {0x1111222233334444ull, 0, ~0ull};
+TEST(pages_hashes_round_trip)
+{
+	char err[256];
+	uint64_t hs[3] = {0x1111222233334444ull, 0, ~0ull}, back[3];
 	uint8_t hb[sizeof(hs)];
 	wire_encode_pages_hashes(hb, hs, 3);
 	CHECK(hb[0] == 0x44 && hb[7] == 0x11);
 	CHECK_EQ_INT(wire_decode_pages_hashes(hb, sizeof(hb), back, 3, err, sizeof(err)), 0);
 	CHECK(memcmp(back, hs, sizeof(hs)) == 0);
-	/* none at all (a batch of zero pages has no hashes) */
-	CHECK_EQ_INT(wire_decode_pages_hashes(hb, 0, back, 0, err, sizeof(err)), 0);
+}
 
+/* A batch of zero pages has no hashes. */
+TEST(pages_hashes_may_be_none)
+{
+	char err[256];
+	uint8_t hb[8] = {0};
+	uint64_t back[1];
+	CHECK_EQ_INT(wire_decode_pages_hashes(hb, 0, back, 0, err, sizeof(err)), 0);
+}
+
+TEST(pages_len_round_trip)
+{
+	char err[256];
 	uint8_t lb[WIRE_PAGES_LEN_SIZE];
 	uint32_t len = 0;
 	wire_encode_pages_len(lb, 0x00abcdefu);
 	CHECK(lb[0] == 0xef && lb[3] == 0);
 	CHECK_EQ_INT(wire_decode_pages_len(lb, sizeof(lb), &len, err, sizeof(err)), 0);
 	CHECK_EQ_INT(len, 0x00abcdefu);
+}
 
+TEST(xbz_delta_len_round_trip)
+{
+	char err[256];
 	uint8_t db[WIRE_XBZ_DELTA_HDR_SIZE];
 	uint16_t dl = 0;
 	wire_encode_xbz_delta_len(db, 3072);
@@ -818,8 +893,10 @@ TEST(pages_golden_bytes)
 }
 
 RUN_TESTS("test_wire", UT(buf_is_little_endian), UT(vreader_short_reads), UT(hdr_golden_bytes),
-	  UT(hdr_types_and_limits), UT(hello_round_trip), UT(hello_truncations_refused),
-	  UT(hello_with_unknown_features_refused),
+	  UT(hdr_knows_only_the_record_types), UT(hdr_names_every_record_type),
+	  UT(hdr_refuses_an_unknown_type), UT(hdr_accepts_the_largest_payload),
+	  UT(hdr_refuses_a_payload_over_the_limit), UT(hello_round_trip),
+	  UT(hello_truncations_refused), UT(hello_with_unknown_features_refused),
 	  UT(hello_ack_round_trip), UT(hello_ack_truncations_refused),
 	  UT(hello_ack_with_too_many_streams_refused), UT(channel_hello_round_trip),
 	  UT(channel_hello_truncations_refused), UT(sync_round_trip), UT(sync_golden_bytes),
@@ -827,5 +904,8 @@ RUN_TESTS("test_wire", UT(buf_is_little_endian), UT(vreader_short_reads), UT(hdr
 	  UT(host_info_golden_bytes), UT(host_info_ranges_refused), UT(hello_version_2_refused),
 	  UT(digest_round_trip), UT(digest_truncations_refused), UT(alive_round_trip),
 	  UT(alive_truncations_refused), UT(error_round_trip), UT(error_truncations_refused),
-	  UT(state_length_rule), UT(pages_pieces_round_trip), UT(pages_pieces_truncations_refused),
-	  UT(pages_golden_bytes))
+	  UT(state_length_rule), UT(pages_fixed_round_trip), UT(pages_fixed_golden_bytes),
+	  UT(pages_entries_round_trip), UT(pages_entry_packs_index_and_kind),
+	  UT(pages_entries_round_trip_in_place), UT(pages_hashes_round_trip),
+	  UT(pages_hashes_may_be_none), UT(pages_len_round_trip), UT(xbz_delta_len_round_trip),
+	  UT(pages_pieces_truncations_refused), UT(pages_golden_bytes))

@@ -17,6 +17,20 @@
 #define PAGE XBZRLE_PAGE_SIZE
 #define GUARD 64u
 #define CANARY 0x5a
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Like CHECK, with a printf-style message: inside a loop over a table it
+ * says which row failed (as test_hostile.c's). */
+#define CHECK_MSG(cond, ...)                                                                       \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			int n_ =                                                                   \
+			    snprintf(ut_->msg, sizeof(ut_->msg), "%s:%d: ", __FILE__, __LINE__);   \
+			snprintf(ut_->msg + n_, sizeof(ut_->msg) - (size_t)n_, __VA_ARGS__);       \
+			ut_->failed_here = 1;                                                      \
+			return;                                                                    \
+		}                                                                                  \
+	} while (0)
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -418,48 +432,99 @@ static int try_decode(const uint8_t *src, size_t src_len, size_t page_len)
 	return rc;
 }
 
-TEST(malformed_deltas)
+/* A hand-written delta and the verdict on it, applied to a 4 KiB page. */
+struct delta_case {
+	const char *what;
+	uint8_t b[8];
+	size_t n;
+	int rc;
+};
+
+static void decode_verdicts(struct ut_state *ut_, const struct delta_case *cases, unsigned n)
 {
-	static const struct {
-		const char *what;
-		uint8_t b[8];
-		size_t n;
-		int rc;
-	} cases[] = {
+	for (unsigned i = 0; i < n; i++) {
+		int rc = try_decode(cases[i].b, cases[i].n, PAGE);
+		CHECK_MSG(rc == cases[i].rc, "%s: got %d, want %d", cases[i].what, rc, cases[i].rc);
+	}
+}
+
+TEST(decode_accepts_well_formed_deltas)
+{
+	static const struct delta_case cases[] = {
 	    {"empty delta", {0}, 0, 0},
 	    {"zrun 0 at the start", {0x00, 0x01, 0xaa}, 3, 0},
 	    {"minimal pair", {0x05, 0x02, 1, 2}, 4, 0},
+	    {"data to the page end", {0xff, 0x1f, 0x01, 1}, 4, 0},
+	    {"non-minimal ULEB (QEMU accepts it)", {0x85, 0x00, 0x01, 0xaa}, 4, 0},
+	};
+	decode_verdicts(ut_, cases, COUNT_OF(cases));
+}
+
+TEST(decode_refuses_a_delta_cut_short)
+{
+	static const struct delta_case cases[] = {
 	    {"zrun alone", {0x05}, 1, -EBADMSG},
 	    {"ULEB cut after its first byte", {0x80}, 1, -EBADMSG},
 	    {"nzrun ULEB cut", {0x05, 0x81}, 2, -EBADMSG},
-	    {"ULEB longer than 14 bits", {0x80, 0x80, 0x01, 0x01, 0xaa}, 5, -EBADMSG},
+	    {"data past the input", {0x00, 0x05, 1, 2, 3}, 5, -EBADMSG},
+	};
+	decode_verdicts(ut_, cases, COUNT_OF(cases));
+}
+
+TEST(decode_refuses_a_uleb_longer_than_14_bits)
+{
+	static const struct delta_case cases[] = {
+	    {"zrun longer than 14 bits", {0x80, 0x80, 0x01, 0x01, 0xaa}, 5, -EBADMSG},
 	    {"nzrun longer than 14 bits", {0x01, 0x81, 0x80, 0x01, 0xaa}, 5, -EBADMSG},
+	};
+	decode_verdicts(ut_, cases, COUNT_OF(cases));
+}
+
+TEST(decode_refuses_an_empty_changed_run)
+{
+	static const struct delta_case cases[] = {
 	    {"nzrun 0", {0x05, 0x00}, 2, -EBADMSG},
 	    {"nzrun 0 with a byte", {0x05, 0x00, 0xaa}, 3, -EBADMSG},
-	    {"data past the input", {0x00, 0x05, 1, 2, 3}, 5, -EBADMSG},
+	};
+	decode_verdicts(ut_, cases, COUNT_OF(cases));
+}
+
+TEST(decode_refuses_runs_past_the_page)
+{
+	static const struct delta_case cases[] = {
 	    {"zrun past the page", {0x81, 0x20, 0x01, 0xaa}, 4, -EBADMSG},	       /* 4097 */
 	    {"zrun to the page end then data", {0x80, 0x20, 0x01, 0xaa}, 4, -EBADMSG}, /* 4096 */
 	    {"data past the page", {0xff, 0x1f, 0x02, 1, 2}, 5, -EBADMSG}, /* 4095 + 2 */
-	    {"data to the page end", {0xff, 0x1f, 0x01, 1}, 4, 0},
 	    {"max zrun on a 4 KiB page", {0xff, 0x7f, 0x01, 1}, 4, -EBADMSG},
+	};
+	decode_verdicts(ut_, cases, COUNT_OF(cases));
+}
+
+/* Only the first pair may start with a zero-length unchanged run. */
+TEST(decode_refuses_a_zero_zrun_after_the_first_pair)
+{
+	static const struct delta_case cases[] = {
 	    {"zero zrun after the first pair", {0x00, 0x01, 0xaa, 0x00, 0x01, 0xbb}, 6, -EBADMSG},
+	};
+	decode_verdicts(ut_, cases, COUNT_OF(cases));
+}
+
+TEST(decode_refuses_bytes_after_the_last_run)
+{
+	static const struct delta_case cases[] = {
 	    {"trailing byte", {0x05, 0x01, 0xaa, 0x07}, 4, -EBADMSG},
 	    {"trailing zrun+nzrun header", {0x05, 0x01, 0xaa, 0x07, 0x01}, 5, -EBADMSG},
-	    {"non-minimal ULEB (QEMU accepts it)", {0x85, 0x00, 0x01, 0xaa}, 4, 0},
 	};
-	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int rc = try_decode(cases[i].b, cases[i].n, PAGE);
-		if (rc != cases[i].rc) {
-			snprintf(ut_->msg, sizeof(ut_->msg), "%s: got %d, want %d", cases[i].what,
-				 rc, cases[i].rc);
-			ut_->failed_here = 1;
-			return;
-		}
-	}
-	/* A NULL page with no length is an error only if there is a delta. */
+	decode_verdicts(ut_, cases, COUNT_OF(cases));
+}
+
+/* A NULL page with no length is an error only if there is a delta. */
+TEST(decode_into_no_page_accepts_only_an_empty_delta)
+{
+	static const uint8_t pair[] = {0x05, 0x02, 1, 2}; /* 5 unchanged bytes, 2 changed */
 	CHECK_EQ_INT(xbzrle_decode(NULL, 0, NULL, 0), 0);
-	CHECK_EQ_INT(xbzrle_decode(cases[2].b, cases[2].n, NULL, 0), -EBADMSG);
-	CHECK_EQ_INT(try_decode(cases[2].b, cases[2].n, 0), -EBADMSG); /* zero-size page */
+	CHECK_EQ_INT(xbzrle_decode(pair, sizeof(pair), NULL, 0), -EBADMSG);
+	CHECK_EQ_INT(try_decode(pair, sizeof(pair), 0), -EBADMSG); /* zero-size page */
 }
 
 TEST(truncated_and_random_deltas)
@@ -506,77 +571,175 @@ TEST(truncated_and_random_deltas)
 
 /* ---- page cache ---- */
 
-TEST(cache_basics)
-{
-	struct xbzrle_stats st;
-	uint8_t page[PAGE], other[PAGE];
-	const uint8_t *p;
+/* An 8-slot cache (page i lives in slot i % 8), a page of 1s and one of 2s. */
+struct cache_fixture {
+	struct xbzrle_cache *c;
+	uint8_t ones[PAGE], twos[PAGE];
+};
 
+static struct xbzrle_cache *cache_fixture_init(struct cache_fixture *f)
+{
+	memset(f->ones, 1, PAGE);
+	memset(f->twos, 2, PAGE);
+	f->c = xbzrle_cache_new(10 * PAGE + 100);
+	return f->c;
+}
+
+TEST(cache_refuses_less_than_a_page)
+{
 	errno = 0;
 	CHECK(xbzrle_cache_new(0) == NULL && errno == EINVAL);
 	CHECK(xbzrle_cache_new(PAGE - 1) == NULL);
-	struct xbzrle_cache *c = xbzrle_cache_new(10 * PAGE + 100);
-	CHECK(c);
-	xbzrle_cache_stats(c, &st);
-	CHECK_EQ_INT(st.slots, 8); /* rounded down to a power of two */
+}
 
-	memset(page, 1, PAGE);
-	memset(other, 2, PAGE);
-	CHECK(xbzrle_cache_lookup(c, 3) == NULL);
-	CHECK_EQ_INT(xbzrle_cache_insert(c, 3, page), 0);
-	p = xbzrle_cache_lookup(c, 3);
-	CHECK(p && memcmp(p, page, PAGE) == 0);
-	/* It is a copy. */
-	page[0] = 9;
+TEST(cache_slots_round_down_to_a_power_of_two)
+{
+	struct cache_fixture f;
+	struct xbzrle_stats st;
+	CHECK(cache_fixture_init(&f));
+	xbzrle_cache_stats(f.c, &st);
+	CHECK_EQ_INT(st.slots, 8); /* 10 pages and a bit */
+	xbzrle_cache_free(f.c);
+}
+
+TEST(cache_lookup_returns_a_copy_of_the_inserted_page)
+{
+	struct cache_fixture f;
+	CHECK(cache_fixture_init(&f));
+	CHECK(xbzrle_cache_lookup(f.c, 3) == NULL);
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, 3, f.ones), 0);
+	const uint8_t *p = xbzrle_cache_lookup(f.c, 3);
+	CHECK(p && memcmp(p, f.ones, PAGE) == 0);
+	f.ones[0] = 9;
 	CHECK(p[0] == 1);
-	/* Updating the same page. */
-	CHECK_EQ_INT(xbzrle_cache_insert(c, 3, page), 0);
-	p = xbzrle_cache_lookup(c, 3);
-	CHECK(p && p[0] == 9);
-	/* 11 maps to the same slot as 3 (11 % 8) and 3 is fresh: kept. */
-	CHECK(xbzrle_cache_lookup(c, 11) == NULL);
-	CHECK_EQ_INT(xbzrle_cache_insert(c, 11, other), -EBUSY);
-	CHECK(xbzrle_cache_lookup(c, 3) != NULL);
-	xbzrle_cache_stats(c, &st);
+	xbzrle_cache_free(f.c);
+}
+
+TEST(cache_insert_updates_the_same_page)
+{
+	struct cache_fixture f;
+	CHECK(cache_fixture_init(&f));
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, 3, f.ones), 0);
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, 3, f.twos), 0);
+	const uint8_t *p = xbzrle_cache_lookup(f.c, 3);
+	CHECK(p && p[0] == 2);
+	xbzrle_cache_free(f.c);
+}
+
+/* 11 maps to the same slot as 3 (11 % 8), and 3 is fresh: kept. */
+TEST(cache_keeps_a_fresh_page_against_another_for_its_slot)
+{
+	struct cache_fixture f;
+	CHECK(cache_fixture_init(&f));
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, 3, f.ones), 0);
+	CHECK(xbzrle_cache_lookup(f.c, 11) == NULL);
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, 11, f.twos), -EBUSY);
+	CHECK(xbzrle_cache_lookup(f.c, 3) != NULL);
+	xbzrle_cache_free(f.c);
+}
+
+TEST(cache_counts_hits_misses_and_busy_slots)
+{
+	struct cache_fixture f;
+	struct xbzrle_stats st;
+	CHECK(cache_fixture_init(&f));
+	CHECK(xbzrle_cache_lookup(f.c, 3) == NULL); /* miss */
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, 3, f.ones), 0);
+	CHECK(xbzrle_cache_lookup(f.c, 3) != NULL);		    /* hit */
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, 3, f.ones), 0);	    /* an update: neither */
+	CHECK(xbzrle_cache_lookup(f.c, 3) != NULL);		    /* hit */
+	CHECK(xbzrle_cache_lookup(f.c, 11) == NULL);		    /* miss */
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, 11, f.twos), -EBUSY); /* busy */
+	CHECK(xbzrle_cache_lookup(f.c, 3) != NULL);		    /* hit */
+	xbzrle_cache_stats(f.c, &st);
 	CHECK_EQ_INT(st.hits, 3);
 	CHECK_EQ_INT(st.misses, 2);
 	CHECK_EQ_INT(st.busy, 1);
 	CHECK_EQ_INT(st.evictions, 0);
+	xbzrle_cache_free(f.c);
+}
 
-	/* Two generations on, 3 is stale and gives way. */
-	xbzrle_cache_next_generation(c);
-	CHECK_EQ_INT(xbzrle_cache_insert(c, 11, other), -EBUSY); /* one is not enough */
-	xbzrle_cache_next_generation(c);
-	CHECK_EQ_INT(xbzrle_cache_insert(c, 11, other), 0);
-	CHECK(xbzrle_cache_lookup(c, 3) == NULL);
-	p = xbzrle_cache_lookup(c, 11);
+TEST(cache_keeps_a_page_one_generation_old)
+{
+	struct cache_fixture f;
+	CHECK(cache_fixture_init(&f));
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, 3, f.ones), 0);
+	xbzrle_cache_next_generation(f.c);
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, 11, f.twos), -EBUSY);
+	xbzrle_cache_free(f.c);
+}
+
+TEST(cache_evicts_a_page_two_generations_old)
+{
+	struct cache_fixture f;
+	struct xbzrle_stats st;
+	CHECK(cache_fixture_init(&f));
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, 3, f.ones), 0);
+	xbzrle_cache_next_generation(f.c);
+	xbzrle_cache_next_generation(f.c);
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, 11, f.twos), 0);
+	CHECK(xbzrle_cache_lookup(f.c, 3) == NULL);
+	const uint8_t *p = xbzrle_cache_lookup(f.c, 11);
 	CHECK(p && p[0] == 2);
-	xbzrle_cache_stats(c, &st);
+	xbzrle_cache_stats(f.c, &st);
 	CHECK_EQ_INT(st.evictions, 1);
+	xbzrle_cache_free(f.c);
+}
 
-	/* A hit makes a page young again. */
-	xbzrle_cache_next_generation(c);
-	xbzrle_cache_next_generation(c);
-	CHECK(xbzrle_cache_lookup(c, 11) != NULL);
-	CHECK_EQ_INT(xbzrle_cache_insert(c, 19, page), -EBUSY);
+TEST(cache_hit_makes_a_page_young_again)
+{
+	struct cache_fixture f;
+	CHECK(cache_fixture_init(&f));
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, 11, f.twos), 0);
+	xbzrle_cache_next_generation(f.c);
+	xbzrle_cache_next_generation(f.c);
+	CHECK(xbzrle_cache_lookup(f.c, 11) != NULL);
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, 19, f.ones), -EBUSY);
+	xbzrle_cache_free(f.c);
+}
 
-	/* Other slots are independent; page index 0 and huge indexes work. */
-	CHECK_EQ_INT(xbzrle_cache_insert(c, 0, page), 0);
-	CHECK_EQ_INT(xbzrle_cache_insert(c, (1ull << 40) + 5, page), 0);
-	CHECK(xbzrle_cache_lookup(c, 0) != NULL);
-	CHECK(xbzrle_cache_lookup(c, (1ull << 40) + 5) != NULL);
-	CHECK(xbzrle_cache_lookup(c, UINT64_MAX) == NULL);
-	CHECK_EQ_INT(xbzrle_cache_insert(c, UINT64_MAX, page), -EINVAL);
-	CHECK_EQ_INT(xbzrle_cache_insert(c, 1, NULL), -EINVAL);
+/* Other slots are independent; page index 0 and huge indexes work. */
+TEST(cache_holds_pages_of_any_index_in_their_own_slots)
+{
+	struct cache_fixture f;
+	CHECK(cache_fixture_init(&f));
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, 11, f.twos), 0);
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, 0, f.ones), 0);
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, (1ull << 40) + 5, f.ones), 0);
+	CHECK(xbzrle_cache_lookup(f.c, 0) != NULL);
+	CHECK(xbzrle_cache_lookup(f.c, (1ull << 40) + 5) != NULL);
+	CHECK(xbzrle_cache_lookup(f.c, UINT64_MAX) == NULL);
+	xbzrle_cache_free(f.c);
+}
 
-	/* Counters the caller keeps. */
-	xbzrle_cache_note_overflow(c);
-	xbzrle_cache_note_saved(c, 4000);
-	xbzrle_cache_note_saved(c, 96);
-	xbzrle_cache_stats(c, &st);
+TEST(cache_insert_refuses_the_last_index_and_no_page)
+{
+	struct cache_fixture f;
+	CHECK(cache_fixture_init(&f));
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, UINT64_MAX, f.ones), -EINVAL);
+	CHECK_EQ_INT(xbzrle_cache_insert(f.c, 1, NULL), -EINVAL);
+	xbzrle_cache_free(f.c);
+}
+
+/* Counters the caller keeps. */
+TEST(cache_counts_overflows_and_bytes_saved)
+{
+	struct cache_fixture f;
+	struct xbzrle_stats st;
+	CHECK(cache_fixture_init(&f));
+	xbzrle_cache_note_overflow(f.c);
+	xbzrle_cache_note_saved(f.c, 4000);
+	xbzrle_cache_note_saved(f.c, 96);
+	xbzrle_cache_stats(f.c, &st);
 	CHECK_EQ_INT(st.overflows, 1);
 	CHECK_EQ_INT(st.bytes_saved, 4096);
-	xbzrle_cache_free(c);
+	xbzrle_cache_free(f.c);
+}
+
+TEST(cache_free_and_stats_take_null)
+{
+	struct xbzrle_stats st;
+	memset(&st, 0xff, sizeof(st));
 	xbzrle_cache_free(NULL);
 	xbzrle_cache_stats(NULL, &st);
 	CHECK_EQ_INT(st.hits, 0);
@@ -634,5 +797,19 @@ TEST(cache_sender_receiver_flow)
 RUN_TESTS("test_xbzrle", UT(uleb), UT(qemu_encode_decode_zero), UT(qemu_encode_decode_unchanged),
 	  UT(qemu_encode_decode_1_byte), UT(qemu_encode_decode_overflow),
 	  UT(qemu_encode_decode_range), UT(qemu_layouts), UT(random_pairs_match_reference),
-	  UT(enospc_is_exact), UT(long_runs_beyond_14_bits), UT(malformed_deltas),
-	  UT(truncated_and_random_deltas), UT(cache_basics), UT(cache_sender_receiver_flow))
+	  UT(enospc_is_exact), UT(long_runs_beyond_14_bits), UT(decode_accepts_well_formed_deltas),
+	  UT(decode_refuses_a_delta_cut_short), UT(decode_refuses_a_uleb_longer_than_14_bits),
+	  UT(decode_refuses_an_empty_changed_run), UT(decode_refuses_runs_past_the_page),
+	  UT(decode_refuses_a_zero_zrun_after_the_first_pair),
+	  UT(decode_refuses_bytes_after_the_last_run),
+	  UT(decode_into_no_page_accepts_only_an_empty_delta), UT(truncated_and_random_deltas),
+	  UT(cache_refuses_less_than_a_page), UT(cache_slots_round_down_to_a_power_of_two),
+	  UT(cache_lookup_returns_a_copy_of_the_inserted_page),
+	  UT(cache_insert_updates_the_same_page),
+	  UT(cache_keeps_a_fresh_page_against_another_for_its_slot),
+	  UT(cache_counts_hits_misses_and_busy_slots), UT(cache_keeps_a_page_one_generation_old),
+	  UT(cache_evicts_a_page_two_generations_old), UT(cache_hit_makes_a_page_young_again),
+	  UT(cache_holds_pages_of_any_index_in_their_own_slots),
+	  UT(cache_insert_refuses_the_last_index_and_no_page),
+	  UT(cache_counts_overflows_and_bytes_saved), UT(cache_free_and_stats_take_null),
+	  UT(cache_sender_receiver_flow))
