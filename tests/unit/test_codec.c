@@ -19,19 +19,6 @@
 #define GUARD 64u /* canary bytes after every output buffer */
 #define CANARY 0xa5
 
-/* Like CHECK, with a printf-style message: inside a loop over codecs,
- * levels or sizes it says which one failed (as test_hostile.c's). */
-#define CHECK_MSG(cond, ...)                                                                       \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			int n_ =                                                                   \
-			    snprintf(ut_->msg, sizeof(ut_->msg), "%s:%d: ", __FILE__, __LINE__);   \
-			snprintf(ut_->msg + n_, sizeof(ut_->msg) - (size_t)n_, __VA_ARGS__);       \
-			ut_->failed_here = 1;                                                      \
-			return;                                                                    \
-		}                                                                                  \
-	} while (0)
-
 /* ---- deterministic test data ---- */
 
 static uint64_t mix64(uint64_t z)

@@ -28,18 +28,6 @@
 #define REPLY_WAIT_MS 3000 /* for the first answer (a truncated HELLO's takes IO_TIMEOUT_MS) */
 #define STILL_WAITING_MS 300
 
-/* Like CHECK, with a printf-style message saying what happened. */
-#define CHECK_MSG(cond, ...)                                                                       \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			int n_ =                                                                   \
-			    snprintf(ut_->msg, sizeof(ut_->msg), "%s:%d: ", __FILE__, __LINE__);   \
-			snprintf(ut_->msg + n_, sizeof(ut_->msg) - (size_t)n_, __VA_ARGS__);       \
-			ut_->failed_here = 1;                                                      \
-			return;                                                                    \
-		}                                                                                  \
-	} while (0)
-
 /* What one run showed. */
 struct outcome {
 	bool setup_failed;

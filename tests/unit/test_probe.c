@@ -23,19 +23,6 @@
 
 #define MIB (1ull << 20)
 
-/* Like CHECK, with a printf-style message: inside a loop over a table it
- * says which row failed (as test_hostile.c's). */
-#define CHECK_MSG(cond, ...)                                                                       \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			int n_ =                                                                   \
-			    snprintf(ut_->msg, sizeof(ut_->msg), "%s:%d: ", __FILE__, __LINE__);   \
-			snprintf(ut_->msg + n_, sizeof(ut_->msg) - (size_t)n_, __VA_ARGS__);       \
-			ut_->failed_here = 1;                                                      \
-			return;                                                                    \
-		}                                                                                  \
-	} while (0)
-
 /* ---- fake trees ---- */
 
 struct tree {

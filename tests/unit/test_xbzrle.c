@@ -19,19 +19,6 @@
 #define CANARY 0x5a
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Like CHECK, with a printf-style message: inside a loop over a table it
- * says which row failed (as test_hostile.c's). */
-#define CHECK_MSG(cond, ...)                                                                       \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			int n_ =                                                                   \
-			    snprintf(ut_->msg, sizeof(ut_->msg), "%s:%d: ", __FILE__, __LINE__);   \
-			snprintf(ut_->msg + n_, sizeof(ut_->msg) - (size_t)n_, __VA_ARGS__);       \
-			ut_->failed_here = 1;                                                      \
-			return;                                                                    \
-		}                                                                                  \
-	} while (0)
-
 static uint64_t rnd(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);

@@ -68,6 +68,19 @@ struct ut_state {
 		}                                                                          \
 	} while (0)
 
+/* Like CHECK, with a printf-style message: inside a loop over codecs,
+ * sizes or table rows it says which one failed and what happened. */
+#define CHECK_MSG(cond, ...)                                                               \
+	do {                                                                               \
+		if (!(cond)) {                                                             \
+			int n_ = snprintf(ut_->msg, sizeof(ut_->msg), "%s:%d: ", __FILE__, \
+					  __LINE__);                                       \
+			snprintf(ut_->msg + n_, sizeof(ut_->msg) - (size_t)n_, __VA_ARGS__); \
+			ut_->failed_here = 1;                                              \
+			return;                                                            \
+		}                                                                          \
+	} while (0)
+
 typedef void (*ut_fn)(struct ut_state *);
 struct ut_case {
 	const char *name;
