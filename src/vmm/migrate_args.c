@@ -44,7 +44,7 @@ const struct control_arg migrate_spec[] = {
 	CONTROL_ARG_S(struct migrate_args, tls_hostname, false),
 	/* a link lost before the handover is reconnected for this long; 0: fail at once */
 	CONTROL_ARG_U(struct migrate_args, resume_timeout_ms, false, 0, 86400000),
-	{NULL},
+	{0},
 };
 
 int migrate_params(const struct migrate_args *a, struct vmig_migrate_params *p, char *err,

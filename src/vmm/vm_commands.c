@@ -105,7 +105,7 @@ struct corrupt_args {
 
 static const struct control_arg corrupt_spec[] = {
 	CONTROL_ARG_U(struct corrupt_args, gpa, true, 0, INT64_MAX),
-	{NULL},
+	{0},
 };
 
 /* Debug aid for tests: flips bytes in the middle of one guest page so the

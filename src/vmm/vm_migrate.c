@@ -219,7 +219,7 @@ struct query_migrate_args {
 
 static const struct control_arg query_migrate_spec[] = {
 	CONTROL_ARG_B(struct query_migrate_args, release, false),
-	{NULL},
+	{0},
 };
 
 static int cmd_query_migrate(void *ctx, json_t *args, json_t **ret, char *err, size_t errlen)

@@ -974,8 +974,9 @@ static void operator_seeds(void)
 {
 	static const char *const psk_files[] = {
 	    "client:0123456789abcdef0123456789abcdef\n",
-	    "# made by scripts/make-certs.sh\n\n  \nvmig-migration:00112233445566778899AABBCCDDEEFF"
-	    "00112233445566778899aabbccddeeff\r\n",
+	    /* one line, its 32-byte key split in two */
+	    ("# made by scripts/make-certs.sh\n\n  \nvmig-migration:00112233445566778899AABBCCDDEEFF"
+	     "00112233445566778899aabbccddeeff\r\n"),
 	    "a:b:0123456789abcdef0123456789abcdef\nsecond:line\n",
 	    "no colon here\n",
 	    ":0123456789abcdef0123456789abcdef\n",
