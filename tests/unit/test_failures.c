@@ -120,10 +120,12 @@ TEST(lost_resumed_keeps_source_paused_while_destination_runs)
 	struct pair pr;
 	struct cut_rule rule = {.type = REC_RESUMED, .dir = TO_SOURCE, .nth = 1, .action = CUT_CLOSE};
 	through_proxy(ut_, &pr, &rule);
-	CHECK_EQ_INT(pr.st.status, VMIG_MIG_UNCONFIRMED);
+	/* seen once under TSan on a loaded machine: FAILED; say why if again */
+	CHECK_MSG(pr.st.status == VMIG_MIG_UNCONFIRMED, "status %d (want %d): %s",
+		  (int)pr.st.status, (int)VMIG_MIG_UNCONFIRMED, pr.st.error);
 	CHECK(fg_is_paused(&pr.src));
 	CHECK(!fg_was_resumed(&pr.src));
-	CHECK_EQ_INT(pr.d.result, 0);
+	CHECK_MSG(pr.d.result == 0, "destination: %d", pr.d.result);
 	CHECK(fg_was_resumed(&pr.dst));
 	CHECK(memcmp(pr.src.mem, pr.dst.mem, (size_t)PAGES * 4096) == 0);
 	pair_end(&pr);
