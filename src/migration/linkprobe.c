@@ -34,7 +34,7 @@ int link_probe_hold_back(struct vmig_migration *m, char *err, size_t errlen)
 {
 	uint64_t left = sender_link_probe_bytes / VMIG_PAGE_SIZE;
 	for (unsigned i = 0; i < m->ram.nr; i++) {
-		m->hot_later[i] = m->carry[i]; /* skip_hot_pages' */
+		m->hot_later[i] = m->carry[i]; /* hot_pages_leave_out's */
 		m->carry[i] = NULL;
 		uint64_t words = vmig_bitmap_words(m->ram.pages[i]);
 		for (uint64_t w = 0; w < words; w++) {

@@ -27,6 +27,7 @@
 #include "migration/autopolicy.h"
 #include "migration/channel.h"
 #include "migration/converge.h"
+#include "migration/hotpages.h"
 #include "migration/linkprobe.h"
 #include "policy/probe.h"
 #include "migration/ram.h"
@@ -333,49 +334,6 @@ static uint64_t wire_sent(struct vmig_migration *m)
 	return n;
 }
 
-/*
- * Pages the guest is writing right now would only be sent again in pass 2:
- * re-arm tracking for all of RAM, watch for a moment, and leave the pages
- * written meanwhile out of pass 1. They go into m->carry, which the next
- * harvest adds back: whether the guest's log still holds them after a
- * harvest (KVM's non-manual mode clears on read) must not matter.
- */
-#define HOT_PROBE_MS 200
-
-/* A variable only so that the source fuzz target, whose test-double guest
- * never writes, need not wait HOT_PROBE_MS per run (sender_internal.h). */
-unsigned sender_hot_probe_ms = HOT_PROBE_MS;
-
-static int skip_hot_pages(struct vmig_migration *m, char *err, size_t errlen)
-{
-	uint64_t skipped = 0;
-	int r = 0;
-
-	for (unsigned i = 0; i < m->ram.nr && !r; i++)
-		r = m->g.ops->dirty_clear(m->g.opaque, i, 0, m->ram.pages[i], m->bits[i], err, errlen);
-	if (r)
-		return r;
-	struct timespec ts = {0, sender_hot_probe_ms * 1000000L};
-	nanosleep(&ts, NULL);
-	for (unsigned i = 0; i < m->ram.nr; i++) {
-		uint64_t words = vmig_bitmap_words(m->ram.pages[i]);
-		uint64_t *hot = m->carry[i] = calloc(words, 8);
-		if (!hot) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		if ((r = m->g.ops->dirty_harvest(m->g.opaque, i, hot, err, errlen)))
-			return r;
-		for (uint64_t w = 0; w < words; w++) {
-			skipped += (uint64_t)__builtin_popcountll(m->bits[i][w] & hot[w]);
-			m->bits[i][w] &= ~hot[w];
-		}
-	}
-	log_debug("pass 1 leaves out %llu pages the guest wrote in %u ms",
-		  (unsigned long long)skipped, sender_hot_probe_ms);
-	return 0;
-}
-
 /* The last pass every stream's SYNC_ACK confirmed. */
 static uint64_t acked_by_all(const struct vmig_migration *m)
 {
@@ -397,14 +355,6 @@ static int resume_or_fail(struct vmig_migration *m, int r, char *err, size_t err
 	return harvest(m, err, errlen);
 }
 
-/* The pause to send dirty pages at the pace of a pass that sent pages in
- * secs: time per page of the pass just sent predicts the next one; zero
- * pages are cheap, so this adapts to the guest's mix. */
-static uint64_t expected_downtime_ms(double secs, uint64_t pages, uint64_t dirty)
-{
-	return pages ? (uint64_t)(secs / (double)pages * (double)dirty * 1000.0) : 0;
-}
-
 /*
  * The expected downtime again once the pass is acknowledged: 1 if it
  * still fits the limit, 0 if not (the figures say so and pre-copy goes
@@ -422,7 +372,7 @@ static int switchover_still_fits(struct vmig_migration *m, uint64_t pages, doubl
 	if (r)
 		return r;
 	uint64_t dirty = count_dirty(m);
-	uint64_t ms = expected_downtime_ms(acked_secs, pages, dirty);
+	uint64_t ms = switchover_expected_ms(acked_secs, pages, dirty);
 	pthread_mutex_lock(&m->lock);
 	m->st.remaining_bytes = dirty * VMIG_PAGE_SIZE;
 	m->st.expected_downtime_ms = ms;
@@ -451,7 +401,7 @@ static int precopy_start(struct vmig_migration *m, bool *probe, char *err, size_
 		if (m->ram.pages[i] % 64)
 			m->bits[i][m->ram.pages[i] / 64] = (1ull << (m->ram.pages[i] % 64)) - 1;
 	}
-	if ((r = skip_hot_pages(m, err, errlen)))
+	if ((r = hot_pages_leave_out(m, err, errlen)))
 		return r;
 	*probe = link_probe_wanted(m);
 	if (*probe && (r = link_probe_hold_back(m, err, errlen)))
@@ -552,7 +502,7 @@ static int precopy_pass(struct vmig_migration *m, bool probe, uint64_t prev_dirt
 	if ((r = harvest(m, err, errlen)))
 		return r;
 	uint64_t dirty = *dirty_out = count_dirty(m);
-	uint64_t expect_ms = expected_downtime_ms(secs, pages, dirty);
+	uint64_t expect_ms = switchover_expected_ms(secs, pages, dirty);
 	note_pass(m, pages, secs, wire_sent(m) - wire0, dirty, expect_ms);
 	if (probe && m->pass == 1)
 		return after_probe(m, t, wire0, err, errlen);

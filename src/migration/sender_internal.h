@@ -86,7 +86,7 @@ struct vmig_migration {
 
 	struct ram_map ram;
 	uint64_t *bits[VMIG_MAX_RAM_REGIONS];
-	/* Pages pass 1 left out (skip_hot_pages): the engine carries them into
+	/* Pages pass 1 left out (hotpages.h): the engine carries them into
 	 * the next harvest itself rather than trust the guest's log to keep them. */
 	uint64_t *carry[VMIG_MAX_RAM_REGIONS];
 	/* The pages pass 1 left out as hot, kept apart while pass 1 is a link
@@ -173,9 +173,6 @@ void *stream_thread(void *arg);
 void stream_fold_counters(struct src_chan *s);
 
 /* sender.c */
-/* How long pass 1 watches for pages the guest is writing (skip_hot_pages):
- * HOT_PROBE_MS; only the source fuzz target changes it (to 0). */
-extern unsigned sender_hot_probe_ms;
 bool migration_should_stop(struct vmig_migration *m, char *err, size_t errlen);
 void migration_update_counters(struct vmig_migration *m);
 /* Wakes every stream out of blocking I/O (a stream failed). */

@@ -14,3 +14,8 @@ bool switchover_now(struct switchover_state *s, uint64_t limit_ms, uint64_t pass
 		shrinking = true; /* pass 1 is all of RAM: no trend yet */
 	return !shrinking || ++s->extra_passes > SWITCHOVER_MAX_EXTRA_PASSES;
 }
+
+uint64_t switchover_expected_ms(double secs, uint64_t pages, uint64_t dirty)
+{
+	return pages ? (uint64_t)(secs / (double)pages * (double)dirty * 1000.0) : 0;
+}

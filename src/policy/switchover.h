@@ -26,4 +26,10 @@ struct switchover_state {
 bool switchover_now(struct switchover_state *s, uint64_t limit_ms, uint64_t pass,
 		    uint64_t expect_ms, uint64_t dirty, uint64_t prev_dirty);
 
+/* The pause to send `dirty` pages at the pace of a pass that sent `pages`
+ * in `secs`: the time per page of the pass just sent predicts the next
+ * one; zero pages are cheap, so this adapts to the guest's mix. 0 after
+ * a pass that sent nothing. */
+uint64_t switchover_expected_ms(double secs, uint64_t pages, uint64_t dirty);
+
 #endif

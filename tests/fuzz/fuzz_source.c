@@ -55,7 +55,7 @@
 #include "fuzz_tls_creds.h"
 #include "fuzz_tls_peer.h"
 #endif
-#include "migration/sender_internal.h"
+#include "migration/hotpages.h"
 #include "migration/wire.h"
 #include "vmig/migration.h"
 

@@ -24,7 +24,7 @@ static unsigned count(const uint64_t *b)
 }
 
 /* One region of RAM_PAGES, all to be sent but pages 0-63, which pass 1
- * left out as hot (in m->carry, as skip_hot_pages leaves them); then the
+ * left out as hot (in m->carry, as hot_pages_leave_out leaves them); then the
  * probe held back. */
 static int probe_with_a_hot_set(struct vmig_migration *m, bool hot)
 {
