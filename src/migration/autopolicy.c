@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "migration/active_channels.h"
 #include "migration/converge.h"
-#include "policy/probe.h"
+#include "host/probe.h"
 #include "migration/sender_internal.h"
 #include "policy/channels.h"
 #include "policy/sample.h"

@@ -26,7 +26,7 @@
 #include "migration/receiver_internal.h"
 #include "migration/rx_offload.h"
 #include "migration/wire.h"
-#include "policy/probe.h"
+#include "host/probe.h"
 #include "vmig/migration.h"
 
 #define ALIVE_WAIT_MS 2000

@@ -18,7 +18,7 @@
 #include "migration/acceptor.h"
 #include "migration/receiver_internal.h"
 #include "migration/rx_offload.h"
-#include "policy/probe.h"
+#include "host/probe.h"
 
 #define MAIN_POLL_SLICE_MS 200
 #define DATA_POLL_SLICE_MS 100 /* a silent data channel looks at the others this often */

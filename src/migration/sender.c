@@ -29,7 +29,7 @@
 #include "migration/converge.h"
 #include "migration/hotpages.h"
 #include "migration/linkprobe.h"
-#include "policy/probe.h"
+#include "host/probe.h"
 #include "migration/ram.h"
 #include "migration/sender_internal.h"
 #include "migration/wire.h"

@@ -24,7 +24,7 @@
 #include "migration/sender_internal.h"
 #include "migration/tls.h"
 #include "policy/memfit.h"
-#include "policy/probe.h"
+#include "host/probe.h"
 #include "vmig/migration.h"
 
 /* Codec, level and offload engine from the parameters. "qat" is deflate

@@ -115,7 +115,7 @@ struct wire_hdr {
 
 /*
  * A host's spare CPU and memory, as its own probe measured them for this
- * process (src/policy/probe.h): policy input, in HELLO, HELLO_ACK and
+ * process (src/host/probe.h): policy input, in HELLO, HELLO_ACK and
  * every SYNC_ACK. 0 means unknown. Spare CPUs = usable_cpus_milli *
  * cpu_idle_permille / 1e6. Decoders check the ranges noted.
  */

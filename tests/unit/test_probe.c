@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The host probe (src/policy/probe.[ch]) against fake /proc and /sys trees
+ * The host probe (src/host/probe.[ch]) against fake /proc and /sys trees
  * built under a temp dir: cgroup v1 and v2 layouts, no cgroup, unlimited
  * values, missing and garbage files, a container's mount of a subtree; the
  * idle share from two samples. Then on this machine: the probe thread
@@ -18,7 +18,7 @@
 
 #include "fake_guest.h"
 #include "migration/sender_internal.h"
-#include "policy/probe.h"
+#include "host/probe.h"
 #include "unittest.h"
 
 #define MIB (1ull << 20)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Host probe (probe.h): cgroup discovery, one sample's file reads, the
  * figures from two samples, and the sampling thread. */
-#include "policy/probe.h"
+#include "host/probe.h"
 
 #include <errno.h>
 #include <fcntl.h>

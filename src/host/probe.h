@@ -27,8 +27,8 @@
  * leaves its figure at the fallback (no limit, or 0 = unknown); the probe
  * never fails and never aborts.
  */
-#ifndef VMIG_POLICY_PROBE_H
-#define VMIG_POLICY_PROBE_H
+#ifndef VMIG_HOST_PROBE_H
+#define VMIG_HOST_PROBE_H
 
 #include <sched.h>
 #include <stdbool.h>
