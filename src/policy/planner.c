@@ -240,26 +240,33 @@ static bool codec_held_off(const struct plan_inputs *in, const struct plan *cur,
 	return true;
 }
 
-bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struct plan *next,
-		     char *change, size_t changelen, char *reason, size_t reasonlen)
+/* XBZRLE on, and less free here than its cache: the cache fills page by
+ * page as pages are re-sent, so its next pages could get the VMM (and the
+ * guest) OOM-killed. Before anything else, the hit rate and the codec
+ * included: no gain pays for that. Unknown free memory (0) is no reason;
+ * a pinned cache is the caller's. */
+static bool xbzrle_off_for_memory(const struct plan_inputs *in, const struct plan *cur,
+				  struct plan *next, char *change, size_t changelen, char *reason,
+				  size_t reasonlen)
 {
-	*next = *cur;
-	if (!(in->pinned & PLAN_PIN_CODEC)) {
-		enum codec_id c = best_codec(in, cur->threads, cur->codec);
-		if (c != cur->codec) {
-			next->codec = c;
-			next->level = (in->pinned & PLAN_PIN_LEVEL) ? cur->level : 0;
-			snprintf(change, changelen, "codec %s -> %s", codec_name(cur->codec), codec_name(c));
-			snprintf(reason, reasonlen,
-				 "link %.0f MiB/s, %.1f idle CPUs here, %.1f there: %s would move %.0f "
-				 "MiB/s of RAM, %s %.0f",
-				 link_mibs(in), in->src.idle_cpus,
-				 in->dst_known ? in->dst.idle_cpus : in->src.idle_cpus, codec_name(c),
-				 plan_rate(in, c, cur->threads), codec_name(cur->codec),
-				 plan_rate(in, cur->codec, cur->threads));
-			return true;
-		}
-	}
+	if ((in->pinned & PLAN_PIN_XBZRLE) || !cur->xbzrle_bytes || !in->src.mem_avail ||
+	    in->src.mem_avail >= cur->xbzrle_bytes)
+		return false;
+	next->xbzrle_bytes = 0;
+	snprintf(change, changelen, "XBZRLE off");
+	snprintf(reason, reasonlen,
+		 "memory tightened: %.0f MiB free here, under the %.0f MiB cache it may still "
+		 "fill", (double)in->src.mem_avail / 1048576.0,
+		 (double)cur->xbzrle_bytes / 1048576.0);
+	return true;
+}
+
+/* XBZRLE off for poor hits, or on (it would pay and fits):
+ * true with what and why if so. */
+static bool xbzrle_after_pass(const struct plan_inputs *in, const struct plan *cur,
+			      struct plan *next, char *change, size_t changelen, char *reason,
+			      size_t reasonlen)
+{
 	if (!(in->pinned & PLAN_PIN_XBZRLE) && cur->xbzrle_bytes && in->xbzrle_hit_rate >= 0 &&
 	    in->xbzrle_hit_rate < XBZRLE_POOR_HITS) {
 		next->xbzrle_bytes = 0;
@@ -278,6 +285,32 @@ bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struc
 			 (double)in->src.mem_avail / 1048576.0);
 		return true;
 	}
-	return xbzrle_held_off(in, cur, next, change, changelen, reason, reasonlen) ||
+	return false;
+}
+
+bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struct plan *next,
+		     char *change, size_t changelen, char *reason, size_t reasonlen)
+{
+	*next = *cur;
+	if (xbzrle_off_for_memory(in, cur, next, change, changelen, reason, reasonlen))
+		return true;
+	if (!(in->pinned & PLAN_PIN_CODEC)) {
+		enum codec_id c = best_codec(in, cur->threads, cur->codec);
+		if (c != cur->codec) {
+			next->codec = c;
+			next->level = (in->pinned & PLAN_PIN_LEVEL) ? cur->level : 0;
+			snprintf(change, changelen, "codec %s -> %s", codec_name(cur->codec), codec_name(c));
+			snprintf(reason, reasonlen,
+				 "link %.0f MiB/s, %.1f idle CPUs here, %.1f there: %s would move %.0f "
+				 "MiB/s of RAM, %s %.0f",
+				 link_mibs(in), in->src.idle_cpus,
+				 in->dst_known ? in->dst.idle_cpus : in->src.idle_cpus, codec_name(c),
+				 plan_rate(in, c, cur->threads), codec_name(cur->codec),
+				 plan_rate(in, cur->codec, cur->threads));
+			return true;
+		}
+	}
+	return xbzrle_after_pass(in, cur, next, change, changelen, reason, reasonlen) ||
+	       xbzrle_held_off(in, cur, next, change, changelen, reason, reasonlen) ||
 	       codec_held_off(in, cur, next, change, changelen, reason, reasonlen);
 }

@@ -12,7 +12,8 @@
  * the best, with a margin in favour of what is already running so a noisy
  * pass does not flip it. Threads come from each side's idle CPUs. XBZRLE
  * pays when the guest keeps rewriting a hot set and the source has memory
- * to spare for a cache of it. Auto-converge is on unless pinned off, by
+ * to spare for a cache of it; it goes off again when its hits are poor or
+ * the source's free memory falls under the cache's size. Auto-converge is on unless pinned off, by
  * the dirty-rate controller (policy/dirtyrate.h), which reaches the share
  * needed in one pass where QEMU's steps take many: it only acts once the
  * guest dirties more than half of what the link moves.

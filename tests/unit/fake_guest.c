@@ -152,7 +152,11 @@ static void *writer_thread(void *arg)
 				uint64_t p = (uint64_t)rand_r(&g->seed) % (g->hot ? g->hot : g->pages);
 				uint64_t off = p * 4096 + ((uint64_t)rand_r(&g->seed) % 512) * 8;
 				uint64_t v = ((uint64_t)rand_r(&g->seed) << 32) | (uint64_t)rand_r(&g->seed);
-				guest_store(g->mem + off, v);
+				if (g->whole_pages)
+					for (unsigned w = 0; w < 512; w++)
+						guest_store(g->mem + p * 4096 + w * 8, v * (w + 1));
+				else
+					guest_store(g->mem + off, v);
 				if (g->tracking)
 					g->dirty[p / 64] |= 1ull << (p % 64);
 				g->writes++;

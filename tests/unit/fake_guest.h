@@ -35,6 +35,7 @@ struct fake_guest {
 	bool stop;
 	unsigned seed;
 	uint64_t hot;          /* writer touches only pages [0, hot) if set */
+	bool whole_pages;      /* writer rewrites a whole page a write: XBZRLE cannot help */
 };
 
 extern const struct vmig_guest_ops fg_ops;

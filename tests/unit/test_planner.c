@@ -291,6 +291,67 @@ TEST(poor_xbzrle_hits_switch_it_off)
 	CHECK_STR(change, "XBZRLE off");
 }
 
+/* XBZRLE on with a 512 MiB cache, hits good; the source has mem_avail. */
+static bool xbzrle_on_after_pass(uint64_t mem_avail, unsigned pinned, struct plan *next,
+				 char *change, char *why)
+{
+	struct plan_inputs in = typical(110, 2, 2);
+	in.xbzrle_hit_rate = 0.6;
+	in.src.mem_avail = mem_avail;
+	in.pinned = pinned;
+	struct plan cur = {.codec = CODEC_ZSTD, .threads = 2, .channels = 2,
+			   .xbzrle_bytes = 512 * MiB};
+	return plan_after_pass(&in, &cur, next, change, 64, why, PLAN_REASON_MAX);
+}
+
+/* The cache fills page by page: with less free than it may still take,
+ * the next pages could get the VMM, and the guest, OOM-killed. */
+TEST(memory_tightening_under_the_cache_switches_xbzrle_off)
+{
+	struct plan next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(xbzrle_on_after_pass(300 * MiB, 0, &next, change, why));
+	CHECK_EQ_INT(next.xbzrle_bytes, 0);
+	CHECK_STR(change, "XBZRLE off");
+	CHECK(strstr(why, "300 MiB free here") && strstr(why, "512 MiB cache"));
+}
+
+/* Raw pages over a 110 MiB/s link with idle CPUs would turn zstd on this
+ * pass; the cache going first is what keeps the VMM alive. */
+TEST(memory_tightening_goes_before_a_codec_change)
+{
+	struct plan_inputs in = typical(110, 2, 2);
+	in.xbzrle_hit_rate = 0.6;
+	in.src.mem_avail = 300 * MiB;
+	struct plan cur = {.codec = CODEC_NONE, .threads = 2, .xbzrle_bytes = 512 * MiB}, next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(plan_after_pass(&in, &cur, &next, change, sizeof(change), why, sizeof(why)));
+	CHECK_STR(change, "XBZRLE off");
+	CHECK_EQ_INT(next.codec, CODEC_NONE);
+}
+
+TEST(memory_enough_for_the_cache_keeps_xbzrle_on)
+{
+	struct plan next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(!xbzrle_on_after_pass(2048 * MiB, 0, &next, change, why));
+}
+
+TEST(free_memory_unknown_keeps_xbzrle_on)
+{
+	struct plan next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(!xbzrle_on_after_pass(0, 0, &next, change, why));
+}
+
+TEST(a_pinned_cache_stays_when_memory_tightens)
+{
+	struct plan next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(!xbzrle_on_after_pass(300 * MiB, PLAN_PIN_XBZRLE | PLAN_PIN_CODEC, &next, change,
+				    why));
+}
+
 /* The channel knob (policy/channels.h): 4 of 8 connected in use, zstd. */
 static bool channels_after(const struct plan_inputs *in, unsigned active, struct plan *next,
 			   char *change, char *why)
@@ -418,6 +479,10 @@ RUN_TESTS("planner", UT(fast_link_sends_raw), UT(slow_link_with_idle_cpu_compres
 	  UT(pinned_knobs_stay_as_set), UT(a_fast_measured_link_drops_compression),
 	  UT(a_slow_measured_link_turns_compression_on), UT(small_differences_do_not_flip_the_codec),
 	  UT(poor_xbzrle_hits_switch_it_off),
+	  UT(memory_tightening_under_the_cache_switches_xbzrle_off),
+	  UT(memory_tightening_goes_before_a_codec_change),
+	  UT(memory_enough_for_the_cache_keeps_xbzrle_on), UT(free_memory_unknown_keeps_xbzrle_on),
+	  UT(a_pinned_cache_stays_when_memory_tightens),
 	  UT(channels_start_with_one_per_thread_and_connect_one_per_cpu),
 	  UT(a_busy_source_starts_on_one_channel_of_several),
 	  UT(pinned_channels_are_all_connected_and_never_turned),

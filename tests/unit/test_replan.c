@@ -189,6 +189,85 @@ TEST(xbzrle_switched_on_mid_migration_arrives_exact)
 	fg_free(&dst);
 }
 
+static bool xbzrle_on(const struct vmig_migrate_stats *st)
+{
+	return find_decision(st, "XBZRLE on") >= 0;
+}
+
+/* A re-plan that switched XBZRLE off (the start's plan also says "XBZRLE
+ * off", among other things): its index, or -1. */
+static int xbzrle_off_decision(const struct vmig_migrate_stats *st)
+{
+	for (unsigned i = 0; i < st->nr_decisions && i < VMIG_MAX_DECISIONS; i++)
+		if (!strcmp(st->decisions[i].change, "XBZRLE off"))
+			return (int)i;
+	return -1;
+}
+
+static bool xbzrle_off(const struct vmig_migrate_stats *st)
+{
+	return xbzrle_off_decision(st) >= 0;
+}
+
+/* The source's memory tightens under a cache XBZRLE has begun to fill:
+ * the re-plan drops the cache before its next pages could get the VMM
+ * OOM-killed, and the migration carries on to an exact copy (the guest
+ * stops writing then, so that it converges). */
+TEST(xbzrle_goes_off_when_memory_tightens_and_the_copy_stays_exact)
+{
+	struct fake_guest src, dst;
+	struct fake_host here, there;
+	struct dest_run d = {0};
+	char uri[64], err[512];
+	CHECK_EQ_INT(fake_host_new(&here), 0);
+	CHECK_EQ_INT(fake_host_new(&there), 0);
+	fg_init(&src, true);
+	fg_init(&dst, false);
+	/* a 4 MiB hot set rewritten whole (XBZRLE cannot shrink it) over an
+	 * 8 MiB/s link, no throttle: passes go on until the writer stops */
+	src.hot = 1024;
+	src.whole_pages = true;
+	CHECK_EQ_INT(listen_any(&d.lfd, uri, sizeof(uri)), 0);
+	d.g = &dst;
+	d.probe_root = there.root;
+	dest_start(&d);
+	fg_start_writer(&src);
+	struct vmig_guest g = {&fg_ops, &src};
+	struct vmig_migrate_params p = {.size = sizeof(p), .uri = uri, .downtime_limit_ms = 1,
+					.max_bandwidth = 8 << 20, .timeout_ms = 60000,
+					.policy = VMIG_POLICY_AUTO, .pinned = VMIG_PIN_CONVERGE,
+					.host_probe_root = here.root};
+	struct vmig_migration *m;
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
+	CHECK_EQ_INT(vmig_migration_start(&g, &p, &m, err, sizeof(err)), 0);
+	bool on = wait_for(m, &st, 30000, xbzrle_on);
+	/* 1 MiB left here: less than any cache the planner picks */
+	CHECK_EQ_INT(fake_host_put(&here, "proc/meminfo",
+				   "MemTotal:        8388608 kB\nMemAvailable:       1024 kB\n"),
+		     0);
+	bool off = wait_for(m, &st, 30000, xbzrle_off);
+	fg_stop_writer(&src);
+	wait_for(m, &st, 60000, is_final);
+	vmig_migration_free(m);
+	int dr = dest_join(&d);
+	fake_host_free(&here);
+	fake_host_free(&there);
+	bool exact = memcmp(src.mem, dst.mem, (size_t)PAGES * 4096) == 0;
+	fg_free(&src);
+	fg_free(&dst);
+	int i = xbzrle_off_decision(&st);
+	if (i >= 0)
+		fprintf(stderr, "pass %llu: %s: %s\n", (unsigned long long)st.decisions[i].pass,
+			st.decisions[i].change, st.decisions[i].reason);
+	CHECK(on);
+	CHECK(off);
+	CHECK(i < 0 || strstr(st.decisions[i].reason, "memory tightened") != NULL);
+	CHECK_EQ_INT(st.status, VMIG_MIG_COMPLETED);
+	CHECK_EQ_INT(dr, 0);
+	CHECK(st.verified);
+	CHECK(exact);
+}
+
 /* Found on KVM (test_migration.py's QAT case): with --policy auto and
  * --codec qat, the re-plan that switched XBZRLE on renamed the codec
  * "deflate" in query-migrate, as if QAT had been dropped. */
@@ -305,6 +384,7 @@ TEST(a_guest_under_four_probes_of_ram_is_not_probed)
 
 RUN_TESTS("replan", UT(busier_destination_mid_migration_stops_compression),
 	  UT(xbzrle_switched_on_mid_migration_arrives_exact),
+	  UT(xbzrle_goes_off_when_memory_tightens_and_the_copy_stays_exact),
 	  UT(a_pinned_qat_codec_keeps_its_name_through_a_replan),
 	  UT(an_unannounced_slow_link_is_probed_before_most_pages_go),
 	  UT(a_guest_under_four_probes_of_ram_is_not_probed))
