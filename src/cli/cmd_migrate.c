@@ -280,8 +280,11 @@ static int show_plan(int fd, const struct migrate_opts *o)
 		free(s);
 	} else {
 		printf("plan (nothing migrated)\n");
-		printf("  codec             %s%s\n", text(rep, "codec"),
-		       num(rep, "level") ? "" : " (default level)");
+		if (num(rep, "level"))
+			printf("  codec             %s level %.0f\n", text(rep, "codec"),
+			       num(rep, "level"));
+		else
+			printf("  codec             %s (default level)\n", text(rep, "codec"));
 		printf("  threads           %.0f compressing, %.0f data channels\n", num(rep, "threads"),
 		       num(rep, "channels"));
 		printf("  XBZRLE            %s\n", num(rep, "xbzrle_cache") ? "on" : "off");

@@ -120,11 +120,19 @@ int autopolicy_start(struct vmig_migration *m, char *err, size_t errlen)
 	char of[24] = "";
 	if (m->plan.channels_max > m->plan.channels)
 		snprintf(of, sizeof(of), " of %u", m->plan.channels_max);
-	snprintf(change, sizeof(change), "start %s, %u threads, %u%s channels, XBZRLE %s%s",
-		 m->p.codec ? m->p.codec : "none", m->plan.threads, m->plan.channels, of,
-		 m->plan.xbzrle_bytes ? "on" : "off",
-		 !m->p.auto_converge ? ""
-		 : m->plan.dirty_rate ? ", dirty-rate" : ", auto-converge");
+	char lvl[16] = "";
+	if (m->plan.level)
+		snprintf(lvl, sizeof(lvl), " level %d", m->plan.level);
+	/* The throttle goes with the reason: the change must fit a decision's
+	 * 64 bytes ("start zstd level 3, 8 threads, 1 of 8 channels, XBZRLE
+	 * off" is 59), where the reason has 160. */
+	snprintf(change, sizeof(change), "start %s%s, %u threads, %u%s channels, XBZRLE %s",
+		 m->p.codec ? m->p.codec : "none", lvl, m->plan.threads, m->plan.channels, of,
+		 m->plan.xbzrle_bytes ? "on" : "off");
+	size_t n = strlen(why);
+	if (m->p.auto_converge)
+		snprintf(why + n, sizeof(why) - n, "; throttle: %s",
+			 m->plan.dirty_rate ? "dirty-rate" : "auto-converge");
 	autopolicy_record(m, change, why);
 	return 0;
 }
@@ -278,7 +286,7 @@ void autopolicy_report(const struct vmig_migration *m, struct vmig_migrate_plan 
 	out->auto_converge = m->p.auto_converge;
 	snprintf(out->throttle_mode, sizeof(out->throttle_mode), "%s", converge_mode_name(&m->p));
 	out->dirty_limit = m->p.dirty_limit;
-	out->ram_mibs = plan_rate(&m->plan_in, pl->codec, pl->threads);
+	out->ram_mibs = plan_rate_at(&m->plan_in, pl->codec, pl->level, pl->threads);
 	double ram_mib = (double)m->plan_in.ram_bytes / 1048576.0;
 	out->first_pass_ms = out->ram_mibs > 0 ? (uint64_t)(ram_mib / out->ram_mibs * 1000.0) : 0;
 	if (m->st.nr_decisions)

@@ -7,6 +7,9 @@
 
 #define UNKNOWN_LINK_MIBS 4096.0  /* no measure yet: assume a fast link, CPU is the limit */
 #define SWITCH_MARGIN 1.15        /* another codec must win by 15 % to replace this one */
+/* Another level of the same codec needs less: it costs no reconnect and
+ * the destination's decoder does not care, but the sample is small. */
+#define LEVEL_MARGIN 1.03
 #define MAX_THREADS 8
 /*
  * Compression threads do not add up: measured on 16 idle cores
@@ -60,18 +63,49 @@ double plan_parallel_cpus(double n)
 	return n <= 1 ? n : n / (1 + SERIAL_SHARE * (n - 1));
 }
 
-double plan_rate(const struct plan_inputs *in, enum codec_id c, unsigned threads)
+/* RAM MiB/s codec c moves with the figures s (of one of its levels). */
+static double rate_of(const struct plan_inputs *in, enum codec_id c,
+		      const struct plan_codec_sample *s, unsigned threads)
 {
 	double nz = nonzero_share(in), link = link_mibs(in);
-	if (c == CODEC_NONE || in->codec[c].ratio <= 0)
+	if (c == CODEC_NONE || s->ratio <= 0)
 		return link / nz;
-	const struct plan_codec_sample *s = &in->codec[c];
 	double by_link = link * s->ratio / nz;
 	double by_cpu = plan_parallel_cpus(usable(threads, in->src.idle_cpus)) * s->mibs_per_core / nz;
 	unsigned channels = threads > PLAN_MAX_CHANNELS ? PLAN_MAX_CHANNELS : threads;
 	double by_dst = plan_parallel_cpus(dst_cpus(in, threads > 1 ? channels : 0)) * s->dec_mibs_per_core / nz;
 	double r = by_link < by_cpu ? by_link : by_cpu;
 	return r < by_dst ? r : by_dst;
+}
+
+double plan_rate(const struct plan_inputs *in, enum codec_id c, unsigned threads)
+{
+	return rate_of(in, c, &in->codec[c], threads);
+}
+
+int plan_raised_level(enum codec_id c)
+{
+	return c == CODEC_ZSTD ? 3 : 0;
+}
+
+double plan_rate_at(const struct plan_inputs *in, enum codec_id c, int level, unsigned threads)
+{
+	bool raised = level && level == plan_raised_level(c) && in->raised[c].ratio > 0;
+	return rate_of(in, c, raised ? &in->raised[c] : &in->codec[c], threads);
+}
+
+/* The level for codec c at `threads`: raised when that moves more RAM
+ * than the default by LEVEL_MARGIN, back to the default (0) when it moves
+ * less by as much; else `cur`. */
+static int best_level(const struct plan_inputs *in, enum codec_id c, unsigned threads, int cur)
+{
+	int up = plan_raised_level(c);
+	if (!up || in->raised[c].ratio <= 0)
+		return 0;
+	double r_def = plan_rate_at(in, c, 0, threads), r_up = plan_rate_at(in, c, up, threads);
+	if (cur == up)
+		return r_def > r_up * LEVEL_MARGIN ? 0 : up;
+	return r_up > r_def * LEVEL_MARGIN ? up : 0;
 }
 
 static unsigned src_threads(const struct plan_inputs *in)
@@ -153,8 +187,8 @@ void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values
 		out->threads = src_threads(in);
 	if (!(p & PLAN_PIN_CODEC))
 		out->codec = best_codec(in, out->threads, CODEC_NONE);
-	if (!(p & PLAN_PIN_LEVEL) && !(p & PLAN_PIN_CODEC))
-		out->level = 0;
+	if (!(p & PLAN_PIN_LEVEL))
+		out->level = best_level(in, out->codec, out->threads, 0);
 	if (!(p & PLAN_PIN_CHANNELS))
 		plan_initial_channels(in, out);
 	else
@@ -165,10 +199,13 @@ void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values
 		out->auto_converge = true;
 		out->dirty_rate = true;
 	}
+	char lvl[16] = "";
+	if (out->level)
+		snprintf(lvl, sizeof(lvl), " level %d", out->level);
 	snprintf(reason, reasonlen,
-		 "%s: %.0f MiB/s expected (link %s%.0f MiB/s, %.1f %s here%s, %s%.1f there, "
+		 "%s%s: %.0f MiB/s expected (link %s%.0f MiB/s, %.1f %s here%s, %s%.1f there, "
 		 "%.0f%% zero pages)",
-		 codec_name(out->codec), plan_rate(in, out->codec, out->threads),
+		 codec_name(out->codec), lvl, plan_rate_at(in, out->codec, out->level, out->threads),
 		 in->link_mibs > 0 ? "" : "unknown, assumed ", link_mibs(in), in->src.idle_cpus,
 		 in->src.idle_measured ? "idle CPUs" : "CPUs",
 		 in->src.idle_measured ? "" : " (idle not yet measured)",
@@ -288,6 +325,29 @@ static bool xbzrle_after_pass(const struct plan_inputs *in, const struct plan *c
 	return false;
 }
 
+/* The codec's level raised or lowered (best_level): true with what and why. */
+static bool level_after_pass(const struct plan_inputs *in, const struct plan *cur,
+			     struct plan *next, char *change, size_t changelen, char *reason,
+			     size_t reasonlen)
+{
+	if (in->pinned & PLAN_PIN_LEVEL)
+		return false;
+	int l = best_level(in, cur->codec, cur->threads, cur->level);
+	if (l == cur->level)
+		return false;
+	int lo, hi, def;
+	codec_levels(cur->codec, &lo, &hi, &def);
+	next->level = l;
+	snprintf(change, changelen, "%s level %d -> %d", codec_name(cur->codec),
+		 cur->level ? cur->level : def, l ? l : def);
+	snprintf(reason, reasonlen,
+		 "link %.0f MiB/s, %.1f idle CPUs here: level %d would move %.0f MiB/s of RAM, "
+		 "level %d %.0f", link_mibs(in), in->src.idle_cpus, l ? l : def,
+		 plan_rate_at(in, cur->codec, l, cur->threads), cur->level ? cur->level : def,
+		 plan_rate_at(in, cur->codec, cur->level, cur->threads));
+	return true;
+}
+
 bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struct plan *next,
 		     char *change, size_t changelen, char *reason, size_t reasonlen)
 {
@@ -298,7 +358,9 @@ bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struc
 		enum codec_id c = best_codec(in, cur->threads, cur->codec);
 		if (c != cur->codec) {
 			next->codec = c;
-			next->level = (in->pinned & PLAN_PIN_LEVEL) ? cur->level : 0;
+			next->level = (in->pinned & PLAN_PIN_LEVEL)
+					      ? cur->level
+					      : best_level(in, c, cur->threads, 0);
 			snprintf(change, changelen, "codec %s -> %s", codec_name(cur->codec), codec_name(c));
 			snprintf(reason, reasonlen,
 				 "link %.0f MiB/s, %.1f idle CPUs here, %.1f there: %s would move %.0f "
@@ -311,6 +373,7 @@ bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struc
 		}
 	}
 	return xbzrle_after_pass(in, cur, next, change, changelen, reason, reasonlen) ||
+	       level_after_pass(in, cur, next, change, changelen, reason, reasonlen) ||
 	       xbzrle_held_off(in, cur, next, change, changelen, reason, reasonlen) ||
 	       codec_held_off(in, cur, next, change, changelen, reason, reasonlen);
 }

@@ -10,7 +10,10 @@
  * move (the link times the codec's ratio, capped by what the compressing
  * threads and the destination's decompressing threads can do) and takes
  * the best, with a margin in favour of what is already running so a noisy
- * pass does not flip it. Threads come from each side's idle CPUs. XBZRLE
+ * pass does not flip it; its level is raised (plan_raised_level) when the
+ * model says that moves more RAM, which is when the link is the limit and
+ * the CPU has room, and lowered again when not. Threads come from each
+ * side's idle CPUs. XBZRLE
  * pays when the guest keeps rewriting a hot set and the source has memory
  * to spare for a cache of it; it goes off again when its hits are poor or
  * the source's free memory falls under the cache's size. Auto-converge is on unless pinned off, by
@@ -57,7 +60,10 @@ struct plan_inputs {
 	bool dst_known;          /* dst filled from the destination's own report */
 	uint64_t ram_bytes;
 	double zero_share;       /* of sampled pages, 0..1 */
-	struct plan_codec_sample codec[CODEC_COUNT]; /* [CODEC_NONE] unused */
+	struct plan_codec_sample codec[CODEC_COUNT]; /* at each codec's default level;
+						      * [CODEC_NONE] unused */
+	/* at plan_raised_level(c), for the codecs that have one; ratio 0: none */
+	struct plan_codec_sample raised[CODEC_COUNT];
 	double link_mibs;        /* measured (last pass) or the cap; 0: unknown */
 	double link_limit_mibs;  /* what the link carries at most, known for sure
 				  * (the bandwidth cap); 0: unknown (policy/channels.h) */
@@ -104,8 +110,23 @@ void plan_initial(const struct plan_inputs *in, const struct plan *pinned_values
 bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struct plan *next,
 		     char *change, size_t changelen, char *reason, size_t reasonlen);
 
-/* RAM bytes per second a codec would move at threads threads (model). */
+/* RAM bytes per second a codec would move at threads threads (model), at
+ * its default level. */
 double plan_rate(const struct plan_inputs *in, enum codec_id c, unsigned threads);
+
+/* The same at `level` (0: the default; plan_raised_level(c): the raised
+ * sample; any other level is not modelled and reads as the default). */
+double plan_rate_at(const struct plan_inputs *in, enum codec_id c, int level, unsigned threads);
+
+/*
+ * The level the planner may raise codec c to when the link, not the CPU,
+ * is the limit: more ratio for more CPU (0: none). zstd 3 only: measured
+ * on the "typical VM" content (codec_bench, 64-page batches), zstd 1 -> 3
+ * is 2.50 -> 2.62 for 356 -> 208 MB/s a core, past that each level costs
+ * far more CPU than it saves bytes, and deflate 1 -> 3 (2.41 -> 2.43) and
+ * lz4's HC levels (2.23 at 100 MB/s, under zstd 3) never pay.
+ */
+int plan_raised_level(enum codec_id c);
 
 /* CPUs' worth of work n parallel threads deliver (Amdahl, see planner.c). */
 double plan_parallel_cpus(double n);

@@ -25,15 +25,15 @@ static unsigned gather(const struct ram_map *ram, uint8_t *buf, double *zero_sha
 	return kept;
 }
 
-/* One codec over the sample: ratio, and compress/decompress MiB/s. */
-static void try_codec(struct codec_ctx *ctx, enum codec_id c, const uint8_t *src, size_t len,
-		      uint8_t *comp, size_t comp_cap, uint8_t *back, struct plan_codec_sample *out)
+/* One codec at one level over the sample: ratio, and compress/decompress
+ * MiB/s. */
+static void try_codec(struct codec_ctx *ctx, enum codec_id c, int level, const uint8_t *src,
+		      size_t len, uint8_t *comp, size_t comp_cap, uint8_t *back,
+		      struct plan_codec_sample *out)
 {
-	int lo, hi, def;
 	size_t clen = 0;
-	codec_levels(c, &lo, &hi, &def);
 	uint64_t t0 = thread_cpu_ns();
-	if (codec_compress(ctx, c, def, src, len, comp, comp_cap, &clen) || !clen)
+	if (codec_compress(ctx, c, level, src, len, comp, comp_cap, &clen) || !clen)
 		return;
 	uint64_t t1 = thread_cpu_ns();
 	if (codec_decompress(ctx, c, comp, clen, back, len, len))
@@ -56,9 +56,16 @@ int sample_guest_memory(const struct ram_map *ram, struct plan_inputs *in)
 	int r = buf && back && comp && ctx ? 0 : -ENOMEM;
 	if (!r) {
 		unsigned n = gather(ram, buf, &in->zero_share);
-		for (int c = 1; n && c < CODEC_COUNT; c++)
-			try_codec(ctx, (enum codec_id)c, buf, (size_t)n * VMIG_PAGE_SIZE, comp, comp_cap,
-				  back, &in->codec[c]);
+		size_t len = (size_t)n * VMIG_PAGE_SIZE;
+		for (int c = 1; n && c < CODEC_COUNT; c++) {
+			int lo, hi, def, up = plan_raised_level((enum codec_id)c);
+			codec_levels((enum codec_id)c, &lo, &hi, &def);
+			try_codec(ctx, (enum codec_id)c, def, buf, len, comp, comp_cap, back,
+				  &in->codec[c]);
+			if (up)
+				try_codec(ctx, (enum codec_id)c, up, buf, len, comp, comp_cap, back,
+					  &in->raised[c]);
+		}
 	}
 	if (ctx)
 		codec_ctx_free(ctx);

@@ -46,3 +46,22 @@ def test_plan_with_fields_missing_prints_question_marks_not_null(tmp_path, build
     assert p.returncode == 0, p.stderr
     assert "(null)" not in p.stdout, p.stdout
     assert "codec             ?" in p.stdout and "why               ?" in p.stdout, p.stdout
+
+
+def _plan_output(tmp_path, build_dir, plan):
+    path = str(tmp_path / "vmm.sock")
+    fake_vmm(path, lambda name: plan if name == "query-migrate-plan" else {})
+    p = subprocess.run([os.path.join(build_dir, "vmig"), "migrate", "--control", path, "--plan",
+                        "tcp:127.0.0.1:1"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def test_plan_names_a_raised_level(tmp_path, build_dir):
+    out = _plan_output(tmp_path, build_dir, {"codec": "zstd", "level": 3, "reason": "r"})
+    assert "codec             zstd level 3\n" in out, out
+
+
+def test_plan_at_the_default_level_says_so(tmp_path, build_dir):
+    out = _plan_output(tmp_path, build_dir, {"codec": "zstd", "level": 0, "reason": "r"})
+    assert "codec             zstd (default level)\n" in out, out

@@ -114,7 +114,7 @@ TEST(dirty_rate_above_the_link_has_auto_converge)
 TEST(pinned_knobs_stay_as_set)
 {
 	struct plan_inputs in = typical(4000, 2, 2);
-	in.pinned = PLAN_PIN_CODEC | PLAN_PIN_CHANNELS | PLAN_PIN_CONVERGE;
+	in.pinned = PLAN_PIN_CODEC | PLAN_PIN_LEVEL | PLAN_PIN_CHANNELS | PLAN_PIN_CONVERGE;
 	struct plan pins = {.codec = CODEC_DEFLATE, .level = 2, .channels = 3}, out;
 	char why[PLAN_REASON_MAX];
 	plan_initial(&in, &pins, &out, why, sizeof(why));
@@ -289,6 +289,92 @@ TEST(poor_xbzrle_hits_switch_it_off)
 	CHECK(plan_after_pass(&in, &cur, &next, change, sizeof(change), why, sizeof(why)));
 	CHECK_EQ_INT(next.xbzrle_bytes, 0);
 	CHECK_STR(change, "XBZRLE off");
+}
+
+/* typical() with zstd's raised level sampled as on the "typical VM"
+ * content: ratio 2.62 for 208 MiB/s a core (level 1: 2.50, 356). */
+static struct plan_inputs with_zstd3(double link, double src_idle, double dst_idle)
+{
+	struct plan_inputs in = typical(link, src_idle, dst_idle);
+	in.codec[CODEC_ZSTD] = (struct plan_codec_sample){2.50, 356, 1060};
+	in.raised[CODEC_ZSTD] = (struct plan_codec_sample){2.62, 208, 1130};
+	return in;
+}
+
+/* 110 MiB/s, 8 idle CPUs each side: zstd either way, the link the limit,
+ * so level 3's ratio moves more RAM. */
+TEST(link_bound_with_idle_cpus_starts_at_the_raised_level)
+{
+	struct plan_inputs in = with_zstd3(110, 8, 8);
+	struct plan p = start(&in);
+	CHECK_EQ_INT(p.codec, CODEC_ZSTD);
+	CHECK_EQ_INT(p.level, 3);
+}
+
+/* One idle CPU: level 3 would make the CPU the limit. */
+TEST(cpu_bound_keeps_the_default_level)
+{
+	struct plan_inputs in = with_zstd3(110, 1, 8);
+	struct plan p = start(&in);
+	CHECK_EQ_INT(p.codec, CODEC_ZSTD);
+	CHECK_EQ_INT(p.level, 0);
+}
+
+static bool level_after(struct plan_inputs *in, int cur_level, struct plan *next, char *change,
+			char *why)
+{
+	struct plan cur = {.codec = CODEC_ZSTD, .level = cur_level, .threads = 8, .channels = 8,
+			   .channels_max = 8};
+	return plan_after_pass(in, &cur, next, change, 64, why, PLAN_REASON_MAX);
+}
+
+TEST(a_pass_bound_by_the_link_raises_the_level_and_says_why)
+{
+	struct plan_inputs in = with_zstd3(110, 8, 8);
+	struct plan next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(level_after(&in, 0, &next, change, why));
+	CHECK_STR(change, "zstd level 1 -> 3");
+	CHECK_EQ_INT(next.level, 3);
+	CHECK(strstr(why, "link 110 MiB/s") != NULL);
+}
+
+/* The host got busy: at 1 idle CPU level 3 is the limit, level 1 not. */
+TEST(a_busy_host_lowers_the_level_again)
+{
+	struct plan_inputs in = with_zstd3(110, 1, 8);
+	struct plan next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(level_after(&in, 3, &next, change, why));
+	CHECK_STR(change, "zstd level 3 -> 1");
+	CHECK_EQ_INT(next.level, 0);
+}
+
+TEST(a_pinned_level_is_not_raised)
+{
+	struct plan_inputs in = with_zstd3(110, 8, 8);
+	in.pinned = PLAN_PIN_LEVEL;
+	struct plan next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(!level_after(&in, 0, &next, change, why));
+}
+
+/* --codec zstd without --level: the level is still the planner's. */
+TEST(a_pinned_codec_leaves_the_level_to_the_planner)
+{
+	struct plan_inputs in = with_zstd3(110, 8, 8);
+	in.pinned = PLAN_PIN_CODEC;
+	struct plan pins = {.codec = CODEC_ZSTD}, out;
+	char why[PLAN_REASON_MAX];
+	plan_initial(&in, &pins, &out, why, sizeof(why));
+	CHECK_EQ_INT(out.level, 3);
+}
+
+/* Without a sample of the raised level nothing is raised. */
+TEST(an_unsampled_level_is_never_chosen)
+{
+	struct plan_inputs in = typical(110, 8, 8);
+	CHECK_EQ_INT(start(&in).level, 0);
 }
 
 /* XBZRLE on with a 512 MiB cache, hits good; the source has mem_avail. */
@@ -479,6 +565,11 @@ RUN_TESTS("planner", UT(fast_link_sends_raw), UT(slow_link_with_idle_cpu_compres
 	  UT(pinned_knobs_stay_as_set), UT(a_fast_measured_link_drops_compression),
 	  UT(a_slow_measured_link_turns_compression_on), UT(small_differences_do_not_flip_the_codec),
 	  UT(poor_xbzrle_hits_switch_it_off),
+	  UT(link_bound_with_idle_cpus_starts_at_the_raised_level),
+	  UT(cpu_bound_keeps_the_default_level),
+	  UT(a_pass_bound_by_the_link_raises_the_level_and_says_why),
+	  UT(a_busy_host_lowers_the_level_again), UT(a_pinned_level_is_not_raised),
+	  UT(a_pinned_codec_leaves_the_level_to_the_planner), UT(an_unsampled_level_is_never_chosen),
 	  UT(memory_tightening_under_the_cache_switches_xbzrle_off),
 	  UT(memory_tightening_goes_before_a_codec_change),
 	  UT(memory_enough_for_the_cache_keeps_xbzrle_on), UT(free_memory_unknown_keeps_xbzrle_on),
