@@ -105,6 +105,9 @@ struct vmig_migrate_stats {
 	 * auto policy's re-plan turns it (nr_channels when fixed or pinned;
 	 * 1 without data channels: the main one). */
 	unsigned active_channels;
+	/* The codec's level in force now, in the codec's own numbering (zstd
+	 * 1..19): the auto policy raises zstd's when the link is the limit. */
+	int level;
 };
 #define VMIG_MIGRATE_STATS_INIT {.size = sizeof(struct vmig_migrate_stats)}
 

@@ -197,6 +197,9 @@ static bool apply(struct vmig_migration *m, const struct plan *next)
 	bool renamed = next->codec != m->codec;
 	m->codec = next->codec;
 	m->p.level = next->level ? next->level : def;
+	pthread_mutex_lock(&m->lock);
+	m->st.level = m->p.level;
+	pthread_mutex_unlock(&m->lock);
 	if (!next->xbzrle_bytes && m->plan.xbzrle_bytes) {
 		for (unsigned i = 0; i < m->nr_streams; i++)
 			stream_drop_xbzrle(&m->streams[i]);

@@ -60,6 +60,7 @@ static int setup_codec(struct vmig_migration *m, const struct vmig_migrate_param
 		snprintf(err, errlen, "%s levels are %d..%d", codec_name(m->codec), lo, hi);
 		return -EINVAL;
 	}
+	m->st.level = m->p.level; /* the thread is not started: no lock yet */
 	if (m->codec == CODEC_NONE && !m->may_compress)
 		return 0;
 	int r = accel_open(&ac, &m->accel, err, errlen);

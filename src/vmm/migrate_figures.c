@@ -70,6 +70,10 @@ json_t *migrate_figures(const struct vmig_migrate_stats *st)
 		json_decref(r);
 		return NULL;
 	}
+	if (r && json_object_set_new(r, "level", json_integer(st->level)) < 0) {
+		json_decref(r);
+		return NULL;
+	}
 	if (r && json_object_update_new(r, json_pack("{s:I, s:I, s:s}", "throttle_pct",
 						       (json_int_t)st->throttle_pct, "throttle_steps",
 						       (json_int_t)st->throttle_steps, "throttle_mode",

@@ -65,6 +65,38 @@ TEST(migrates_with_each_codec)
 	busy_guest(ut_, 2, "deflate", 0);
 }
 
+/* query-migrate's level: the one given, or the codec's default (zstd 1);
+ * none without a codec. */
+static int level_after(const char *codec, int level)
+{
+	struct fake_guest src, dst;
+	struct dest_run d = {0};
+	fg_init(&src, true);
+	fg_init(&dst, false);
+	struct vmig_migrate_params p = {.size = sizeof(p), .downtime_limit_ms = 50, .codec = codec,
+					.level = level, .compress_threads = 2};
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
+	int r = migrate_busy(&src, &dst, &p, &st, &d);
+	fg_free(&src);
+	fg_free(&dst);
+	return r || st.status != VMIG_MIG_COMPLETED ? -1 : st.level;
+}
+
+TEST(the_level_given_is_the_level_reported)
+{
+	CHECK_EQ_INT(level_after("zstd", 5), 5);
+}
+
+TEST(the_codecs_default_level_is_reported_when_none_is_given)
+{
+	CHECK_EQ_INT(level_after("zstd", 0), 1);
+}
+
+TEST(no_codec_reports_no_level)
+{
+	CHECK_EQ_INT(level_after(NULL, 0), 0);
+}
+
 TEST(migrates_with_xbzrle_and_compression)
 {
 	busy_guest(ut_, 0, NULL, 4 << 20);
@@ -633,7 +665,9 @@ TEST(codecs_qat_does_not_do_decode_on_the_channel_threads)
 }
 
 RUN_TESTS("engine", UT(migrates_busy_guest_exactly), UT(migrates_busy_guest_over_three_channels),
-	  UT(migrates_with_each_codec), UT(migrates_with_xbzrle_and_compression), UT(layout_mismatch_is_refused),
+	  UT(migrates_with_each_codec), UT(migrates_with_xbzrle_and_compression),
+	  UT(the_level_given_is_the_level_reported),
+	  UT(the_codecs_default_level_is_reported_when_none_is_given), UT(no_codec_reports_no_level), UT(layout_mismatch_is_refused),
 	  UT(refused_destination_leaves_source_running),
 	  UT(destination_vanishing_mid_stream_resumes_source), UT(cancel_ends_a_stuck_setup_promptly),
 	  UT(pages_left_out_of_pass_one_arrive_with_a_clearing_log),
