@@ -36,13 +36,10 @@ int modules_ram_load(struct guest_double *g, uint64_t first, const struct boot_m
 	uint64_t at = first;
 	for (unsigned i = 0; i < mods->count; i++) {
 		const struct boot_module *m = &mods->m[i];
-		uint64_t span_bytes = pages_of(m->size) * VMIG_PAGE_SIZE;
-		uint8_t *dst = gd_page(g, at);
-		int r = boot_module_read_into(m, dst, err, errlen);
+		/* the last page's tail zeroed too, whatever the fill left there */
+		int r = boot_module_read_into(m, gd_page(g, at), err, errlen);
 		if (r)
 			return r;
-		/* the last page's tail zero, whatever the fill left there */
-		memset(dst + m->size, 0, span_bytes - m->size);
 		at += pages_of(m->size);
 	}
 	*span = (struct module_span){.first = first, .pages = need};

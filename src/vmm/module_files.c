@@ -65,6 +65,8 @@ int boot_module_read_into(const struct boot_module *m, uint8_t *dst, char *err, 
 		}
 		done += (uint64_t)n;
 	}
+	uint64_t tail = (GUEST_PAGE_SIZE - m->size % GUEST_PAGE_SIZE) % GUEST_PAGE_SIZE;
+	memset(dst + m->size, 0, tail);
 	return 0;
 }
 

@@ -30,9 +30,10 @@ struct boot_modules {
  * error with the file named in err. 0 or -errno; *out is empty on error. */
 int boot_modules_open(const char *list, struct boot_modules *out, char *err, size_t errlen);
 
-/* Reads m's first m->size bytes into dst (which holds that many). A file
- * that shrank since it was opened is -EIO, one that grew keeps its
- * tail out; err names the file. */
+/* Reads m's first m->size bytes into dst and zeroes the rest of their last
+ * page, whatever was there (dst holds m->size rounded up to whole pages,
+ * as a module is laid). A file that shrank since it was opened is -EIO,
+ * one that grew keeps its tail out; err names the file. */
 int boot_module_read_into(const struct boot_module *m, uint8_t *dst, char *err, size_t errlen);
 
 /* Closes the files and frees the list; *mods is empty after. */

@@ -123,7 +123,6 @@ int boot_modules_load(const struct boot_modules *mods, struct guest_memory *mem,
 		}
 		if ((r = boot_module_read_into(m, dst, err, errlen)))
 			return r;
-		memset(dst + m->size, 0, span - m->size);
 		strcpy(names + (out[i].string - VMIG_DIRECT_MODNAMES), m->name);
 		list[i] = (struct vmig_module){(uint32_t)out[i].start, (uint32_t)out[i].end,
 					       (uint32_t)out[i].string, 0};

@@ -148,7 +148,7 @@ static char *write_temp(const char *bytes, size_t len)
 
 TEST(open_sizes_each_file_and_read_into_copies_it)
 {
-	char a[64], b[64], list[140], err[256], got[5];
+	char a[64], b[64], list[140], err[256], got[4096];
 	struct boot_modules m;
 
 	snprintf(a, sizeof(a), "%s", write_temp("hello", 5));
@@ -168,13 +168,35 @@ TEST(open_sizes_each_file_and_read_into_copies_it)
 	CHECK(!memcmp(got, "hello", 5));
 }
 
+/* A module's last page is all its own: what the RAM held after its bytes
+ * is zeroed, as guestload's module check expects. */
+TEST(read_into_zeroes_the_rest_of_the_last_page)
+{
+	char path[64], err[256];
+	uint8_t got[4096];
+	struct boot_modules m;
+
+	memset(got, 0xaa, sizeof(got));
+	snprintf(path, sizeof(path), "%s", write_temp("hello", 5));
+	CHECK_EQ_INT(boot_modules_open(path, &m, err, sizeof(err)), 0);
+	unlink(path);
+	int r = boot_module_read_into(&m.m[0], got, err, sizeof(err));
+	boot_modules_close(&m);
+	CHECK_EQ_INT(r, 0);
+	CHECK(!memcmp(got, "hello", 5));
+	bool rest_zero = true;
+	for (size_t i = 5; i < sizeof(got); i++)
+		rest_zero = rest_zero && got[i] == 0;
+	CHECK(rest_zero);
+}
+
 /* The layout is planned on the size at open: a file cut short before it
  * is read must fail the boot, not leave the module's tail as whatever
  * the RAM held. */
 TEST(read_into_refuses_a_file_that_shrank)
 {
 	char path[64], err[256];
-	uint8_t got[5];
+	uint8_t got[4096];
 	struct boot_modules m;
 
 	snprintf(path, sizeof(path), "%s", write_temp("hello", 5));
@@ -248,7 +270,7 @@ RUN_TESTS("modules", UT(layout_places_modules_page_aligned_in_order),
 	  UT(layout_refuses_a_set_larger_than_ram), UT(layout_refuses_sizes_that_would_wrap),
 	  UT(layout_keeps_below_4_gib), UT(layout_refuses_too_many_modules),
 	  UT(layout_refuses_names_too_long), UT(open_sizes_each_file_and_read_into_copies_it),
-	  UT(read_into_refuses_a_file_that_shrank),
+	  UT(read_into_refuses_a_file_that_shrank), UT(read_into_zeroes_the_rest_of_the_last_page),
 	  UT(open_refuses_a_missing_file), UT(open_refuses_a_directory),
 	  UT(open_refuses_an_unreadable_file), UT(open_refuses_an_empty_name),
 	  UT(precheck_refuses_a_set_larger_than_the_vm))
