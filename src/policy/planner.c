@@ -337,13 +337,13 @@ static bool level_after_pass(const struct plan_inputs *in, const struct plan *cu
 		return false;
 	int lo, hi, def;
 	codec_levels(cur->codec, &lo, &hi, &def);
+	int from = cur->level ? cur->level : def, to = l ? l : def; /* 0: the default */
 	next->level = l;
-	snprintf(change, changelen, "%s level %d -> %d", codec_name(cur->codec),
-		 cur->level ? cur->level : def, l ? l : def);
+	snprintf(change, changelen, "%s level %d -> %d", codec_name(cur->codec), from, to);
 	snprintf(reason, reasonlen,
 		 "link %.0f MiB/s, %.1f idle CPUs here: level %d would move %.0f MiB/s of RAM, "
-		 "level %d %.0f", link_mibs(in), in->src.idle_cpus, l ? l : def,
-		 plan_rate_at(in, cur->codec, l, cur->threads), cur->level ? cur->level : def,
+		 "level %d %.0f", link_mibs(in), in->src.idle_cpus, to,
+		 plan_rate_at(in, cur->codec, l, cur->threads), from,
 		 plan_rate_at(in, cur->codec, cur->level, cur->threads));
 	return true;
 }

@@ -13,11 +13,11 @@
  * pass does not flip it; its level is raised (plan_raised_level) when the
  * model says that moves more RAM, which is when the link is the limit and
  * the CPU has room, and lowered again when not. Threads come from each
- * side's idle CPUs. XBZRLE
- * pays when the guest keeps rewriting a hot set and the source has memory
- * to spare for a cache of it; it goes off again when its hits are poor or
- * the source's free memory falls under the cache's size. Auto-converge is on unless pinned off, by
- * the dirty-rate controller (policy/dirtyrate.h), which reaches the share
+ * side's idle CPUs. XBZRLE pays when the guest keeps rewriting a hot set
+ * and the source has memory to spare for a cache of it; it goes off again
+ * when its hits are poor or the source's free memory falls under the
+ * cache's size. Auto-converge is on unless pinned off, by the dirty-rate
+ * controller (policy/dirtyrate.h), which reaches the share
  * needed in one pass where QEMU's steps take many: it only acts once the
  * guest dirties more than half of what the link moves.
  */
