@@ -22,15 +22,18 @@ CASES = {
     "wrong-order": "COMPLETE before state and digest",
     "state-garbage": "digest mismatch",
     "digest": "digest mismatch",
-    "hangup": "closed by the peer",
 }
 
 
 # One test per case, so that one failure does not hide the next.
 @pytest.mark.parametrize("case,expect", list(CASES.items()), ids=list(CASES))
 def test_stream(case, expect):
+    _refused(case, expect)
+
+
+def _refused(case, expect, dst_extra=()):
     port = free_port()
-    dst = VM(incoming=f"tcp:127.0.0.1:{port}")
+    dst = VM(incoming=f"tcp:127.0.0.1:{port}", extra=dst_extra)
     tool = os.path.join(vmlib.BUILD, "tests", "hostile_source")
     p = subprocess.run([tool, f"tcp:127.0.0.1:{port}", case], capture_output=True, text=True,
                        timeout=60)
@@ -40,6 +43,16 @@ def test_stream(case, expect):
     assert rc == 1, (case, rc, err)
     assert expect in err, (case, expect, err)
     assert "AddressSanitizer" not in err and "runtime error" not in err, err
+
+
+# A source that hangs up mid-stream may come back (issue 10's resume): the
+# destination holds what it has for --resume-timeout, then ends.
+def test_hangup_without_a_resume_window_ends_at_once():
+    _refused("hangup", "closed by the peer", dst_extra=("--resume-timeout", "0"))
+
+
+def test_hangup_ends_when_the_source_does_not_resume_in_time():
+    _refused("hangup", "did not resume within 2 s", dst_extra=("--resume-timeout", "2"))
 
 
 def test_incoming_bad_usage():
