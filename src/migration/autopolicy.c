@@ -65,7 +65,11 @@ bool autopolicy_idle_cpu_to_compress(const struct vmig_migration *m)
 	struct plan_host here;
 	host_probe_get(m->probe, &hi, NULL);
 	spare_of(&hi, &here);
-	return !here.idle_measured || here.idle_cpus >= LINK_PROBE_MIN_IDLE_CPUS;
+	if (plan_probe_pays(&here))
+		return true;
+	log_info("no link probe: %.2f idle CPUs here, under %.2f", here.idle_cpus,
+		 PLAN_PROBE_MIN_IDLE_CPUS);
+	return false;
 }
 
 /* Both hosts' latest figures: this one's probe, with the CPUs the

@@ -31,7 +31,7 @@ int autopolicy_after_probe(struct vmig_migration *m, double secs, uint64_t wire,
 			   size_t errlen);
 
 /* Whether this host has idle CPU enough for a codec to beat raw pages
- * (LINK_PROBE_MIN_IDLE_CPUS); true while its idle share is not measured. */
+ * (plan_probe_pays); true while its idle share is not measured. */
 bool autopolicy_idle_cpu_to_compress(const struct vmig_migration *m);
 
 /* The plan in force, as vmig_migration_plan reports it. */

@@ -18,11 +18,6 @@ struct vmig_migration;
 
 #define LINK_PROBE_BYTES (64ull << 20) /* 0.5 s at 1 Gbit/s: enough to see the link */
 #define LINK_PROBE_RAM_MIN 4           /* probe only RAM at least this many probes big */
-/* A source with less idle CPU than this keeps raw pages whatever the link
- * (the planner's "compression kept off"): a probe would only put off
- * XBZRLE, which needs a full pass to judge, by a pass. Seen under nested
- * emulation with no idle CPU: 310 MiB on the wire against 250. */
-#define LINK_PROBE_MIN_IDLE_CPUS 0.5
 #define LINK_PROBE_MIN_WIRE_SHARE 4    /* a probe sending less than 1/4 of its bytes
 					* (zero pages) leaves the link unknown */
 

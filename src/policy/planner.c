@@ -57,6 +57,11 @@ static double dst_cpus(const struct plan_inputs *in, unsigned channels)
 	return usable(channels ? channels : 1, in->dst_known ? in->dst.idle_cpus : in->src.idle_cpus);
 }
 
+bool plan_probe_pays(const struct plan_host *src)
+{
+	return !src->idle_measured || src->idle_cpus >= PLAN_PROBE_MIN_IDLE_CPUS;
+}
+
 /* CPUs' worth of compression n threads deliver (see SERIAL_SHARE). */
 double plan_parallel_cpus(double n)
 {

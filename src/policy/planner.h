@@ -128,6 +128,21 @@ double plan_rate_at(const struct plan_inputs *in, enum codec_id c, int level, un
  */
 int plan_raised_level(enum codec_id c);
 
+/*
+ * Whether a source with this much to spare should send a link probe first
+ * when the link's rate is unknown (migration/linkprobe.h): only if it has
+ * the idle CPU to compress once the probe shows a slow link. A quarter of
+ * a core of lz4 moves about 125 MiB/s of RAM, a 1 Gbit/s link's worth,
+ * and the planner compresses there. On KVM with 0.4 idle CPUs (the other
+ * core running the guest) a bar at 0.5 sent pass 1 raw and the planner
+ * chose lz4 right after it: 11.5 s at 1 Gbit/s against 6.2 s probed.
+ * Under it, a probe only puts off XBZRLE, which needs a full pass to
+ * judge, by a pass (nested emulation, no idle CPU: 310 MiB on the wire
+ * against 250). A host whose idle share is not yet measured is probed.
+ */
+bool plan_probe_pays(const struct plan_host *src);
+#define PLAN_PROBE_MIN_IDLE_CPUS 0.25
+
 /* CPUs' worth of work n parallel threads deliver (Amdahl, see planner.c). */
 double plan_parallel_cpus(double n);
 

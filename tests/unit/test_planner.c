@@ -64,6 +64,29 @@ TEST(many_idle_cores_get_a_channel_per_thread)
 	CHECK_EQ_INT(p.channels, 8);
 }
 
+/* A source with 0.3 idle CPUs (on KVM: the other core runs the guest)
+ * compresses once it knows the link is 1 Gbit/s, so it is worth probing
+ * the link first; the bar was 0.5 and pass 1 went raw. */
+TEST(a_source_the_planner_compresses_on_is_worth_a_link_probe)
+{
+	struct plan_inputs in = typical(110, 0.3, 1);
+	in.src.idle_measured = true;
+	CHECK(start(&in).codec != CODEC_NONE);
+	CHECK(plan_probe_pays(&in.src));
+}
+
+TEST(a_source_with_no_idle_cpu_is_not_probed)
+{
+	struct plan_host src = {.idle_cpus = 0.1, .idle_measured = true};
+	CHECK(!plan_probe_pays(&src));
+}
+
+TEST(a_source_not_yet_measured_is_probed)
+{
+	struct plan_host src = {.idle_cpus = 0, .idle_measured = false};
+	CHECK(plan_probe_pays(&src));
+}
+
 TEST(busy_source_cpu_compresses_lightly)
 {
 	struct plan_inputs in = typical(110, 0.3, 2);
@@ -550,7 +573,9 @@ TEST(a_single_connected_channel_is_left_alone)
 
 RUN_TESTS("planner", UT(fast_link_sends_raw), UT(slow_link_with_idle_cpu_compresses_hard),
 	  UT(eight_threads_buy_what_the_scaling_bench_measured),
-	  UT(many_idle_cores_get_a_channel_per_thread), UT(busy_source_cpu_compresses_lightly),
+	  UT(many_idle_cores_get_a_channel_per_thread), UT(a_source_the_planner_compresses_on_is_worth_a_link_probe),
+	  UT(a_source_with_no_idle_cpu_is_not_probed), UT(a_source_not_yet_measured_is_probed),
+	  UT(busy_source_cpu_compresses_lightly),
 	  UT(busy_destination_gets_a_codec_cheap_to_inflate),
 	  UT(a_destination_out_of_idle_cpu_gets_raw_pages),
 	  UT(a_hot_set_resent_mid_migration_turns_xbzrle_on),
