@@ -192,6 +192,24 @@ TEST(a_hot_set_resent_mid_migration_turns_xbzrle_on)
 	CHECK_STR(change, "XBZRLE on, 512 MiB cache");
 }
 
+/* The engine asks again after each change (autopolicy_after_pass): a codec
+ * change first must not hold XBZRLE back a pass, and asking a third time
+ * changes nothing, so the loop ends. */
+TEST(a_codec_change_and_xbzrle_both_come_after_one_pass)
+{
+	struct plan_inputs in = typical(110, 2, 2);
+	in.hot_bytes = 256 * MiB;
+	in.dirty_mibs = 100;
+	struct plan cur = {.codec = CODEC_NONE, .threads = 2, .channels = 2}, next, again;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(plan_after_pass(&in, &cur, &next, change, sizeof(change), why, sizeof(why)));
+	CHECK(strstr(change, "codec none ->") != NULL);
+	CHECK(plan_after_pass(&in, &next, &again, change, sizeof(change), why, sizeof(why)));
+	CHECK(strstr(change, "XBZRLE on") != NULL);
+	CHECK(again.codec == next.codec && again.xbzrle_bytes > 0);
+	CHECK(!plan_after_pass(&in, &again, &next, change, sizeof(change), why, sizeof(why)));
+}
+
 TEST(a_slow_dirtier_gets_no_xbzrle_mid_migration)
 {
 	/* 10 MiB/s of re-sends over a 110 MiB/s link: it converges anyway */
@@ -579,6 +597,7 @@ RUN_TESTS("planner", UT(fast_link_sends_raw), UT(slow_link_with_idle_cpu_compres
 	  UT(busy_destination_gets_a_codec_cheap_to_inflate),
 	  UT(a_destination_out_of_idle_cpu_gets_raw_pages),
 	  UT(a_hot_set_resent_mid_migration_turns_xbzrle_on),
+	  UT(a_codec_change_and_xbzrle_both_come_after_one_pass),
 	  UT(a_slow_dirtier_gets_no_xbzrle_mid_migration), UT(xbzrle_dropped_for_poor_hits_stays_off),
 	  UT(tight_memory_keeps_xbzrle_off_mid_migration_and_says_so),
 	  UT(xbzrle_kept_off_is_said_once), UT(busy_hosts_keep_compression_off_and_say_why),
