@@ -17,6 +17,7 @@ report could not be made, 2 on bad usage, a bad scenario file or a host
 that cannot run the benchmark (no /dev/kvm, not root, nothing built)."""
 import argparse
 import os
+import signal
 import sys
 import time
 
@@ -179,6 +180,9 @@ def main(argv):
                          "scenarios": [sc.name for sc in scs]})
     print(f"bench: {len(scs)} scenarios, at most "
           f"{runner.estimate_s(scs, a.runs, a.accel, a.guest) / 60:.0f} min; results in {out_dir}")
+    # `kill` ends the run as Ctrl-C does: the finally blocks stop the VMMs,
+    # the burners and the netns hosts, which a plain SIGTERM left behind
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     runner.run_all(scs, a, out)
     try:
         print(f"bench: report {write_report(results.load(out), out_dir)}")

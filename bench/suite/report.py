@@ -115,7 +115,8 @@ def auto_against_best_fixed(name, groups):
     if not a or not b or not a.stat("total_ms"):
         return None
     ta, tb = a.stat("total_ms")[0], b.stat("total_ms")[0]
-    verdict = "within 10 %" if ta <= tb * 1.1 else "**more than 10 % slower**"
+    verdict = ("faster" if ta < tb else "within 10 %" if ta <= tb * 1.1
+               else "**more than 10 % slower**")
     return (f"- {name}: vmig `{AUTO}` {ta / 1000:.2f} s against the best fixed vmig setting "
             f"`{b.setting}` {tb / 1000:.2f} s ({(ta / tb - 1) * 100:+.0f} %, {verdict}; "
             f"converged {len(a.converged)}/{len(a.runs)})")

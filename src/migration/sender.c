@@ -412,7 +412,7 @@ static int precopy_start(struct vmig_migration *m, bool *probe, char *err, size_
 
 /* A pass's figures, for query-migrate and the debug log. */
 static void note_pass(struct vmig_migration *m, uint64_t pages, double secs, uint64_t wire,
-		      uint64_t dirty, uint64_t expect_ms)
+		      uint64_t dirty, bool dirty_is_rate, uint64_t expect_ms)
 {
 	double bw = secs > 0 ? (double)wire / secs : 0;
 	log_debug("migration pass %llu: %llu pages in %.3f s (%.1f MiB/s on the wire), %llu dirty "
@@ -421,7 +421,8 @@ static void note_pass(struct vmig_migration *m, uint64_t pages, double secs, uin
 		  (unsigned long long)dirty, (unsigned long long)expect_ms);
 	pthread_mutex_lock(&m->lock);
 	m->st.bandwidth_mibs = bw / 1048576.0;
-	m->st.dirty_rate_mibs = secs > 0 ? (double)dirty * VMIG_PAGE_SIZE / secs / 1048576.0 : 0;
+	m->st.dirty_rate_mibs =
+		dirty_is_rate && secs > 0 ? (double)dirty * VMIG_PAGE_SIZE / secs / 1048576.0 : 0;
 	m->st.remaining_bytes = dirty * VMIG_PAGE_SIZE;
 	m->st.expected_downtime_ms = expect_ms;
 	pthread_mutex_unlock(&m->lock);
@@ -503,8 +504,10 @@ static int precopy_pass(struct vmig_migration *m, bool probe, uint64_t prev_dirt
 		return r;
 	uint64_t dirty = *dirty_out = count_dirty(m);
 	uint64_t expect_ms = switchover_expected_ms(secs, pages, dirty);
-	note_pass(m, pages, secs, wire_sent(m) - wire0, dirty, expect_ms);
-	if (probe && m->pass == 1)
+	/* what a probe held back is not what the guest dirtied: no rate */
+	bool probe_pass = probe && m->pass == 1;
+	note_pass(m, pages, secs, wire_sent(m) - wire0, dirty, !probe_pass, expect_ms);
+	if (probe_pass)
 		return after_probe(m, t, wire0, err, errlen);
 	/* after a probe, the first full pass is the one with no trend yet */
 	uint64_t full_pass = probe ? m->pass - 1 : m->pass;
