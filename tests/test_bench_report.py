@@ -181,3 +181,12 @@ def test_the_timeline_rate_falls_to_zero_in_a_stall():
 def test_the_timeline_rate_needs_two_samples_with_wire_bytes():
     assert plots.wire_rate(_samples((0, 0)), 0) is None
     assert plots.wire_rate([{"t_ms": 0}, {"t_ms": 100, "wire_bytes": 5}], 1) is None
+
+
+def test_a_run_killed_for_memory_says_so(records):
+    killed = [dict(r, converged=False, status="error", error="[Errno 32] Broken pipe",
+                   oom_kills=1)
+              if r.get("system") == "qemu" and r.get("scenario") == "1G" else r
+              for r in records]
+    text = report.render(killed)
+    assert "OOM-killed 1 process(es) of this run" in text

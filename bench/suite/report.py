@@ -94,8 +94,11 @@ def failures(groups):
         for r in g.runs:
             if not r.get("converged"):
                 why = r.get("error") or ""
+                oom = r.get("oom_kills")
                 out.append(f"- {g.label}, round {r['round']}: {r.get('status')}"
-                           f"{': ' + why[:200] if why else ''}")
+                           f"{': ' + why[:200] if why else ''}"
+                           + (f" (the kernel OOM-killed {oom} process(es) of this run: "
+                              "the VMM and its guest)" if oom else ""))
             elif r.get("guest_fatal"):
                 out.append(f"- {g.label}, round {r['round']}: converged, but the guest then "
                            f"died: {r['guest_fatal']}")
