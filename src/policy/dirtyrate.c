@@ -25,6 +25,8 @@ unsigned dirtyrate_after_pass(const struct dirtyrate_cfg *c, struct dirtyrate_st
 	if (!s->engaged && !c->limit && (!next || ++s->high < DIRTYRATE_ENGAGE_PASSES))
 		return s->pct;
 	s->engaged = true;
+	if (next + DIRTYRATE_MAX_DROP < s->pct)
+		next = s->pct - DIRTYRATE_MAX_DROP;
 	unsigned diff = next > s->pct ? next - s->pct : s->pct - next;
 	/* lifting entirely, or reaching the cap, is never noise */
 	if (diff < DIRTYRATE_MIN_CHANGE && next != 0 && next != c->max_pct)
