@@ -89,8 +89,9 @@ static int parse_compress_value(int c, const char *arg, struct migrate_opts *o)
 			VMIG_MAX_DATA_CHANNELS);
 		return -1;
 	case 'x':
-		o->xbzrle = !strcmp(arg, "on");
-		if (o->xbzrle || !strcmp(arg, "off"))
+		/* "off" is sent too: under auto it pins XBZRLE off */
+		o->xbzrle = !strcmp(arg, "on") ? "on" : !strcmp(arg, "off") ? "off" : NULL;
+		if (o->xbzrle)
 			return 0;
 		fprintf(stderr, "%s: --xbzrle wants on or off\n", o->prog);
 		return -1;
@@ -284,8 +285,9 @@ json_t *migrate_opts_args(const struct migrate_opts *o)
 	if (a && o->threads)
 		bad |= json_object_set_new(a, "compress_threads", json_integer(json_u64(o->threads)));
 	if (a && o->xbzrle)
-		bad |= json_object_set_new(a, "xbzrle_cache",
-					   json_integer(json_u64(o->xcache ? o->xcache : 64ull << 20)));
+		bad |= json_object_set_new(a, "xbzrle", json_string(o->xbzrle));
+	if (a && o->xcache)
+		bad |= json_object_set_new(a, "xbzrle_cache", json_integer(json_u64(o->xcache)));
 	if (a && o->auto_converge)
 		bad |= json_object_set_new(a, "auto_converge", json_true());
 	if (a)

@@ -40,7 +40,8 @@
 	"                            warning, info, debug\n" \
 	"      --compress-threads N  CPU backend workers (default: one per CPU)\n" \
 	"  -x, --xbzrle on|off       send re-dirtied pages as XBZRLE deltas\n" \
-	"      --xbzrle-cache SIZE   XBZRLE cache (default 64M when on), split per channel\n" \
+	"      --xbzrle-cache SIZE   XBZRLE cache (default 64M when on; given alone, it\n" \
+	"                            turns XBZRLE on), split per channel\n" \
 	"      --policy auto|fixed   auto (default): vmig picks codec, level, threads,\n" \
 	"                            channels, XBZRLE and auto-converge from both hosts'\n" \
 	"                            spare CPU and memory, the link and the guest, and\n" \
@@ -73,7 +74,8 @@ struct migrate_opts {
 	const char *control, *uri, *codec, *accel, *qatzip;
 	uint64_t downtime, bw, timeout, channels, threads, xcache;
 	long level;
-	bool have_level, xbzrle, json, help;
+	bool have_level, json, help;
+	const char *xbzrle;   /* "on", "off", or NULL: the policy's */
 	bool auto_converge, tailslow;
 	uint64_t throttle[4]; /* trigger, initial, increment, max (OPT_THR_* in migrate_opts.c) */
 	const char *policy;   /* auto (default) or fixed */

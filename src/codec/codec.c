@@ -63,6 +63,13 @@ void codec_levels(enum codec_id id, int *min, int *max, int *def)
 		*def = c->def;
 }
 
+int codec_default_level(enum codec_id id)
+{
+	int def;
+	codec_levels(id, NULL, NULL, &def);
+	return def;
+}
+
 size_t codec_bound(enum codec_id id, size_t src_len)
 {
 	switch (id) {

@@ -30,6 +30,8 @@ int codec_parse(const char *name, enum codec_id *out);
 /* Levels each codec accepts: lz4 1..12 (1 = fast, >=3 = HC), zstd 1..19,
  * deflate 0..3 (ISA-L's levels), none 0. */
 void codec_levels(enum codec_id id, int *min, int *max, int *def);
+/* The level a codec runs at when none is asked for (codec_levels' def). */
+int codec_default_level(enum codec_id id);
 /* Worst-case compressed size for src_len input bytes. */
 size_t codec_bound(enum codec_id id, size_t src_len);
 

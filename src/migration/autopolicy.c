@@ -197,14 +197,12 @@ static bool apply(struct vmig_migration *m, const struct plan *next)
 		/* the next pass fills the cache; the one after can hit */
 		m->plan_xbz_judge_from = m->pass + 2;
 	}
-	int lo, hi, def;
-	codec_levels(next->codec, &lo, &hi, &def);
 	/* the name stays as the caller gave it unless the codec changes:
 	 * "qat" travels as deflate, and a re-plan of XBZRLE or threads must
 	 * not report it as CPU deflate */
 	bool renamed = next->codec != m->codec;
 	m->codec = next->codec;
-	m->p.level = next->level ? next->level : def;
+	m->p.level = next->level ? next->level : codec_default_level(next->codec);
 	pthread_mutex_lock(&m->lock);
 	m->st.level = m->p.level;
 	pthread_mutex_unlock(&m->lock);

@@ -340,8 +340,7 @@ static bool level_after_pass(const struct plan_inputs *in, const struct plan *cu
 	int l = best_level(in, cur->codec, cur->threads, cur->level);
 	if (l == cur->level)
 		return false;
-	int lo, hi, def;
-	codec_levels(cur->codec, &lo, &hi, &def);
+	int def = codec_default_level(cur->codec);
 	int from = cur->level ? cur->level : def, to = l ? l : def; /* 0: the default */
 	next->level = l;
 	snprintf(change, changelen, "%s level %d -> %d", codec_name(cur->codec), from, to);
@@ -366,6 +365,10 @@ bool plan_after_pass(const struct plan_inputs *in, const struct plan *cur, struc
 			next->level = (in->pinned & PLAN_PIN_LEVEL)
 					      ? cur->level
 					      : best_level(in, c, cur->threads, 0);
+			/* raw for want of idle CPU says what "compression kept
+			 * off" would say a second time */
+			if (c == CODEC_NONE)
+				next->held |= PLAN_HELD_CODEC;
 			snprintf(change, changelen, "codec %s -> %s", codec_name(cur->codec), codec_name(c));
 			snprintf(reason, reasonlen,
 				 "link %.0f MiB/s, %.1f idle CPUs here, %.1f there: %s would move %.0f "

@@ -58,13 +58,12 @@ int sample_guest_memory(const struct ram_map *ram, struct plan_inputs *in)
 		unsigned n = gather(ram, buf, &in->zero_share);
 		size_t len = (size_t)n * VMIG_PAGE_SIZE;
 		for (int c = 1; n && c < CODEC_COUNT; c++) {
-			int lo, hi, def, up = plan_raised_level((enum codec_id)c);
-			codec_levels((enum codec_id)c, &lo, &hi, &def);
-			try_codec(ctx, (enum codec_id)c, def, buf, len, comp, comp_cap, back,
+			enum codec_id id = (enum codec_id)c;
+			int up = plan_raised_level(id);
+			try_codec(ctx, id, codec_default_level(id), buf, len, comp, comp_cap, back,
 				  &in->codec[c]);
 			if (up)
-				try_codec(ctx, (enum codec_id)c, up, buf, len, comp, comp_cap, back,
-					  &in->raised[c]);
+				try_codec(ctx, id, up, buf, len, comp, comp_cap, back, &in->raised[c]);
 		}
 	}
 	if (ctx)

@@ -18,8 +18,10 @@ const struct control_arg migrate_spec[] = {
 	CONTROL_ARG_I(struct migrate_args, level, false, -100, 100),
 	CONTROL_ARG_S(struct migrate_args, accel, false),
 	CONTROL_ARG_U(struct migrate_args, compress_threads, false, 0, 64),
-	/* bytes, 0: off */
+	/* bytes, 0: off; given, it turns XBZRLE on */
 	CONTROL_ARG_U(struct migrate_args, xbzrle_cache, false, 0, 1ll << 40),
+	/* "on" or "off": pinned either way under auto (absent: planned) */
+	CONTROL_ARG_S(struct migrate_args, xbzrle, false),
 	CONTROL_ARG_S(struct migrate_args, qatzip_path, false),
 	/* auto-converge, QEMU's meaning; 0: QEMU's defaults (50, 20, 10, 99) */
 	CONTROL_ARG_B(struct migrate_args, auto_converge, false),
@@ -47,6 +49,31 @@ const struct control_arg migrate_spec[] = {
 	{0},
 };
 
+#define XBZRLE_CACHE_DEFAULT (64ull << 20) /* "xbzrle": "on" without a size */
+
+/* XBZRLE's cache, and VMIG_PIN_XBZRLE when the caller set it either way:
+ * "off" must pin it too, or auto turns it on after pass 1. <0: bad args. */
+static int xbzrle_params(const struct migrate_args *a, struct vmig_migrate_params *p, char *err,
+			 size_t errlen)
+{
+	p->xbzrle_cache_bytes = a->xbzrle_cache;
+	if (!a->xbzrle)
+		return a->xbzrle_cache ? VMIG_PIN_XBZRLE : 0;
+	if (!strcmp(a->xbzrle, "off")) {
+		if (!a->xbzrle_cache)
+			return VMIG_PIN_XBZRLE;
+		snprintf(err, errlen, "xbzrle is off but an xbzrle_cache is given");
+		return -EINVAL;
+	}
+	if (strcmp(a->xbzrle, "on")) {
+		snprintf(err, errlen, "xbzrle wants on or off");
+		return -EINVAL;
+	}
+	if (!p->xbzrle_cache_bytes)
+		p->xbzrle_cache_bytes = XBZRLE_CACHE_DEFAULT;
+	return VMIG_PIN_XBZRLE;
+}
+
 int migrate_params(const struct migrate_args *a, struct vmig_migrate_params *p, char *err,
 		   size_t errlen)
 {
@@ -60,7 +87,6 @@ int migrate_params(const struct migrate_args *a, struct vmig_migrate_params *p, 
 	p->level = (int)a->level;
 	p->accel = a->accel;
 	p->compress_threads = (unsigned)a->compress_threads;
-	p->xbzrle_cache_bytes = a->xbzrle_cache;
 	p->qatzip_library = a->qatzip_path;
 	p->auto_converge = a->auto_converge;
 	p->throttle_trigger_pct = (unsigned)a->throttle_trigger;
@@ -75,9 +101,12 @@ int migrate_params(const struct migrate_args *a, struct vmig_migrate_params *p, 
 	p->tls_hostname = a->tls_hostname;
 	/* under auto, every knob given a value is pinned; the rest is planned */
 	p->policy = a->policy && !strcmp(a->policy, "auto") ? VMIG_POLICY_AUTO : VMIG_POLICY_FIXED;
+	int xbz_pin = xbzrle_params(a, p, err, errlen);
+	if (xbz_pin < 0)
+		return xbz_pin;
 	p->pinned = (a->codec ? VMIG_PIN_CODEC : 0) | (a->level ? VMIG_PIN_LEVEL : 0) |
 		    (a->compress_threads ? VMIG_PIN_THREADS : 0) |
-		    (a->channels ? VMIG_PIN_CHANNELS : 0) | (a->xbzrle_cache ? VMIG_PIN_XBZRLE : 0) |
+		    (a->channels ? VMIG_PIN_CHANNELS : 0) | (unsigned)xbz_pin |
 		    (a->auto_converge || a->throttle_mode ? VMIG_PIN_CONVERGE : 0);
 	p->dirty_limit = a->dirty_limit;
 	p->resume_timeout_ms = a->resume_timeout_ms;

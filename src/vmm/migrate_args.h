@@ -25,6 +25,7 @@ struct migrate_args {
 	bool auto_converge, throttle_tailslow;
 	uint64_t throttle_trigger, throttle_initial, throttle_increment, throttle_max;
 	const char *policy;
+	const char *xbzrle; /* "on" or "off": either pins XBZRLE under auto */
 	const char *qat_fallback, *qatzip_log;
 	const char *throttle_mode;
 	uint64_t dirty_limit;

@@ -265,7 +265,8 @@ static const struct control_command migrate_commands[] = {
 	{"migrate", cmd_migrate,
 	 "start a live migration {\"uri\": \"tcp:HOST:PORT\", \"downtime_ms\", \"max_bandwidth\" "
 	 "(bytes/s), \"timeout_ms\", \"io_timeout_ms\", \"channels\", \"codec\", \"level\", "
-	 "\"accel\", \"compress_threads\", \"xbzrle_cache\" (bytes), \"qatzip_path\", "
+	 "\"accel\", \"compress_threads\", \"xbzrle_cache\" (bytes), \"xbzrle\" (on|off), "
+	 "\"qatzip_path\", "
 	 "\"auto_converge\", \"throttle_trigger\", \"throttle_initial\", \"throttle_increment\", "
 	 "\"throttle_max\", \"throttle_tailslow\", \"policy\" (auto|fixed), "
 	 "\"qat_fallback\" (none|qatzip|cpu), \"qatzip_log\" (none|error|warning|info|debug), "

@@ -13,9 +13,9 @@ import vmlib
 pytestmark = pytest.mark.no_kvm
 
 
-def fake_vmm(path, reply_for):
+def fake_vmm(path, reply_for, seen=None):
     """Serves one connection: every request gets reply_for(name) as its
-    `return`, with the request's id."""
+    `return`, with the request's id; each request is appended to `seen`."""
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(path)
     srv.listen(1)
@@ -25,6 +25,8 @@ def fake_vmm(path, reply_for):
         f = conn.makefile("rw")
         for line in f:
             req = json.loads(line)
+            if seen is not None:
+                seen.append(req)
             f.write(json.dumps({"return": reply_for(req.get("execute")), "id": req.get("id")}) + "\n")
             f.flush()
         conn.close()
@@ -65,3 +67,25 @@ def test_plan_names_a_raised_level(tmp_path, build_dir):
 def test_plan_at_the_default_level_says_so(tmp_path, build_dir):
     out = _plan_output(tmp_path, build_dir, {"codec": "zstd", "level": 0, "reason": "r"})
     assert "codec             zstd (default level)\n" in out, out
+
+
+def _plan_request(tmp_path, build_dir, *flags):
+    """The arguments `vmig migrate --plan FLAGS` sends."""
+    path, seen = str(tmp_path / "vmm.sock"), []
+    fake_vmm(path, lambda name: {"codec": "none", "reason": "r"}, seen)
+    p = subprocess.run([os.path.join(build_dir, "vmig"), "migrate", "--control", path, "--plan",
+                        *flags, "tcp:127.0.0.1:1"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return [r for r in seen if r.get("execute") == "query-migrate-plan"][0]["arguments"]
+
+
+def test_xbzrle_off_is_sent_so_auto_keeps_it_off(tmp_path, build_dir):
+    """`--xbzrle off` was dropped on the way: under --policy auto the
+    planner then turned XBZRLE on after pass 1 (bench fast cell)."""
+    args = _plan_request(tmp_path, build_dir, "--xbzrle", "off")
+    assert args.get("xbzrle") == "off" and "xbzrle_cache" not in args, args
+
+
+def test_xbzrle_cache_alone_is_sent(tmp_path, build_dir):
+    args = _plan_request(tmp_path, build_dir, "--xbzrle-cache", "128M")
+    assert args.get("xbzrle_cache") == 128 << 20 and "xbzrle" not in args, args

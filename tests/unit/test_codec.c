@@ -170,6 +170,14 @@ TEST(levels)
 	codec_levels(CODEC_LZ4, NULL, NULL, NULL); /* NULLs are allowed */
 }
 
+TEST(default_level_is_the_one_codec_levels_gives)
+{
+	int def;
+	codec_levels(CODEC_ZSTD, NULL, NULL, &def);
+	CHECK_EQ_INT(codec_default_level(CODEC_ZSTD), def);
+	CHECK_EQ_INT(codec_default_level(CODEC_NONE), 0);
+}
+
 #define BATCH_BYTES (PAGE * BATCH)
 static const size_t bound_sizes[] = {0, 1, 100, PAGE, 65535, 65536, 65541, BATCH_BYTES, 1 << 20};
 #define NBOUND_SIZES COUNT_OF(bound_sizes)
@@ -919,7 +927,7 @@ TEST(contexts_are_independent_and_reusable)
 	codec_ctx_free(b);
 }
 
-RUN_TESTS("test_codec", UT(names_and_parse), UT(levels), UT(bound_of_none_is_the_input_size),
+RUN_TESTS("test_codec", UT(names_and_parse), UT(levels), UT(default_level_is_the_one_codec_levels_gives), UT(bound_of_none_is_the_input_size),
 	  UT(bound_of_a_compressor_exceeds_the_input_size), UT(bound_of_an_unknown_codec_is_zero),
 	  UT(bound_of_a_page_needs_little_slack), UT(bad_arguments),
 	  UT(round_trip_every_level_kind_and_batch), UT(round_trip_empty_input),

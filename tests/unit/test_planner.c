@@ -278,6 +278,18 @@ TEST(compression_kept_off_is_said_once)
 	CHECK(!busy_hosts_after_pass(4, &next, &again, change, why));
 }
 
+/* The hosts got busy mid-migration: the codec goes, and asking again
+ * (autopolicy_after_pass loops) must not say it a second time as
+ * "compression kept off". */
+TEST(compression_dropped_for_busy_hosts_is_said_once)
+{
+	struct plan cur = {.codec = CODEC_ZSTD, .threads = 1}, next, again;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(busy_hosts_after_pass(4, &cur, &next, change, why));
+	CHECK_STR(change, "codec zstd -> none");
+	CHECK(!busy_hosts_after_pass(4, &next, &again, change, why));
+}
+
 TEST(hosts_of_unknown_size_say_nothing_of_compression_kept_off)
 {
 	struct plan cur = {.codec = CODEC_NONE, .threads = 1}, next;
@@ -602,6 +614,7 @@ RUN_TESTS("planner", UT(fast_link_sends_raw), UT(slow_link_with_idle_cpu_compres
 	  UT(tight_memory_keeps_xbzrle_off_mid_migration_and_says_so),
 	  UT(xbzrle_kept_off_is_said_once), UT(busy_hosts_keep_compression_off_and_say_why),
 	  UT(compression_kept_off_is_said_once),
+	  UT(compression_dropped_for_busy_hosts_is_said_once),
 	  UT(hosts_of_unknown_size_say_nothing_of_compression_kept_off),
 	  UT(a_start_before_the_idle_share_is_measured_says_so),
 	  UT(incompressible_memory_is_sent_raw), UT(hot_guest_with_memory_to_spare_gets_xbzrle),
