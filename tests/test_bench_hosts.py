@@ -141,6 +141,31 @@ def test_burners_start_one_per_core_per_host_and_stop():
     assert b.procs == []
 
 
+def test_cpus_between_interpolates_the_samples():
+    samples = [(10.0, 0.0), (11.0, 2.0), (12.0, 2.5)]
+    assert hostload.cpus_between(samples, 10.5, 11.5) == pytest.approx(1.25)
+
+
+def test_cpus_between_samples_not_covering_the_window_is_none():
+    samples = [(10.0, 0.0), (11.0, 2.0)]
+    assert hostload.cpus_between(samples, 9.0, 10.5) is None
+    assert hostload.cpus_between(samples, 10.5, 11.5) is None
+
+
+def test_burners_take_about_a_cpu_each_and_say_what_a_window_took():
+    b = hostload.Burners([[]], per_host=1)
+    try:
+        time.sleep(1.0)
+        t1 = time.monotonic() - 0.1
+        fig = b.figures(t1 - 0.4, t1)
+    finally:
+        b.stop()
+    # one burner: a real share of a CPU (two test workers share 2 cores), and a
+    # window short of the 1.5 s baseline before it has none
+    assert fig["tenant_cpus_during"] > 0.2
+    assert fig["tenant_cpus_before"] is None and fig["tenant_cpu_lost"] is None
+
+
 def test_link_check_measures_about_the_shaped_rate(pair):
     got = linkcheck.measure(pair, 2, 10e6)
     # tbf lets its 256 KiB burst through at once: a few % over on 2.5 MB

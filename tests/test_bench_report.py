@@ -190,3 +190,17 @@ def test_a_run_killed_for_memory_says_so(records):
               for r in records]
     text = report.render(killed)
     assert "OOM-killed 1 process(es) of this run" in text
+
+
+def test_a_busy_host_gets_the_tenants_cpu_column(records):
+    busy = [dict(r, tenant_cpu_lost=0.25) if r.get("type") == "run" and r.get("scenario") == "1G"
+            else r for r in records]
+    text = report.render(busy)
+    section = text.split("## 1G")[1].split("## 10G")[0]
+    assert "tenants' CPU lost % |" in section and report.TENANTS_NOTE in section
+    row = next(line for line in section.splitlines() if line.startswith("| vmig | `auto` |"))
+    assert row.endswith("| 25 (25–25) |"), row
+
+
+def test_hosts_without_tenants_get_no_tenants_column(records):
+    assert "tenants' CPU lost" not in report.render(records)

@@ -56,4 +56,5 @@ def add_timeline_figures(rec, samples, trackers, mem_bytes, src_log, before_t0, 
     rec.update(cpu_figures(trackers[0], trackers[1], mem_bytes))
     rec.update(guest_figures(src_log, before_t0, t0, t1))
     rec["timeline"] = samples
+    rec["window"] = {"t0": t0, "t1": t1}  # host monotonic s: what else ran then (the runner)
     return rec

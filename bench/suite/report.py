@@ -42,11 +42,17 @@ def cpu_side(g, side, part):
     return g.stat_of(lambda r: ((r.get("cpu") or {}).get(side) or {}).get(part))
 
 
+TENANTS_NOTE = ("Tenants' CPU lost: the busy hosts' CPU burners (their other tenants) got that much "
+                "less CPU during the migration than in the 1.5 s before it (bench/suite/hostload.py).")
+
+
 def table(groups, floor):
     fl = floor["floor_s"] if floor else None
+    # a busy host's other tenants (hostload.Burners): what the migration took from them
+    tenants = any(g.stat("tenant_cpu_lost") for g in groups)
     head = ("| system | setting | converged | guest intact | total s | × floor | downtime ms | guest-seen ms | "
             "wire MiB | src CPU s (migration / vCPU) | dst CPU s (migration / vCPU) | "
-            "migration CPU s/GiB | guest slowdown % |")
+            "migration CPU s/GiB | guest slowdown % |" + (" tenants' CPU lost % |" if tenants else ""))
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for g in groups:
         tot = g.stat("total_ms")
@@ -63,6 +69,7 @@ def table(groups, floor):
             f"{fmt_spread(cpu_side(g, 'dst', 'vcpu_s'), 1, 2)}",
             fmt_spread(g.stat("cpu_s_per_gib"), 1, 2),
             fmt_spread(g.stat("guest_slowdown"), 100, 0),
+            *([fmt_spread(g.stat("tenant_cpu_lost"), 100, 0)] if tenants else []),
         ]) + " |")
     return rows
 
@@ -186,7 +193,10 @@ def render(records, plot_files=None):
                 f"`{sample.get('guest_args')}`.", "", floor_line(floors.get(name)), ""]
         if link_line(links.get(name)):
             out += [link_line(links[name]), ""]
-        out += table(gs, floors.get(name)) + [""]
+        rows = table(gs, floors.get(name))
+        out += rows + [""]
+        if "tenants' CPU lost" in rows[0]:
+            out += [TENANTS_NOTE, ""]
         d = decisions(gs)
         if d:
             out += d + [""]

@@ -84,6 +84,8 @@ def run_scenario(sc, opts, out_path, log=print):
                     rec = driver.run(ctx, setting, round_no)
                 if outage:
                     rec["outage"] = outage.finish(rec.get("wire_bytes"))
+                if burners and rec.get("window"):
+                    rec.update(burners.figures(rec["window"]["t0"], rec["window"]["t1"]))
                 results.append(out_path, rec)
                 recs.append(rec)
                 log(summary(rec))
