@@ -583,6 +583,9 @@ struct host_probe {
 	bool stop;		      /* under lock */
 	struct wire_host_info latest; /* under lock */
 	uint64_t latest_ns;	      /* under lock */
+	struct probe_raw latest_raw;  /* under lock: what latest came from */
+	struct probe_raw mark;	      /* under lock: latest_raw at host_probe_mark */
+	bool marked;		      /* under lock */
 	struct probe_raw prev;	      /* the sampling thread's (start's before it runs) */
 };
 
@@ -600,6 +603,7 @@ static void sample_now(struct host_probe *p, bool have_prev)
 	pthread_mutex_lock(&p->lock);
 	p->latest = hi;
 	p->latest_ns = cur.t_ns;
+	p->latest_raw = cur;
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -687,6 +691,30 @@ void host_probe_get(struct host_probe *p, struct wire_host_info *hi, uint64_t *a
 		uint64_t now = now_ns();
 		*age_ms = p && now > t ? (now - t) / 1000000 : 0;
 	}
+}
+
+void host_probe_mark(struct host_probe *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->mark = p->latest_raw;
+	p->marked = true;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void host_probe_get_since_mark(struct host_probe *p, struct wire_host_info *hi)
+{
+	if (!p) {
+		memset(hi, 0, sizeof(*hi));
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	if (p->marked && p->latest_raw.t_ns > p->mark.t_ns)
+		probe_figures(&p->mark, &p->latest_raw, hi);
+	else
+		*hi = p->latest;
+	pthread_mutex_unlock(&p->lock);
 }
 
 void host_probe_stop(struct host_probe *p)

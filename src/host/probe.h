@@ -62,6 +62,17 @@ int host_probe_start(const char *root, unsigned interval_ms, struct host_probe *
 void host_probe_get(struct host_probe *p, struct wire_host_info *hi, uint64_t *age_ms);
 /* Stops the thread at once (no waiting out the interval) and frees. NULL is fine. */
 void host_probe_stop(struct host_probe *p);
+/*
+ * Marks the latest sample: host_probe_get_since_mark then gives the idle
+ * share from it to the latest sample since, a pass's average rather than
+ * the last interval's. One interval of a 2-core host read 0.2-1.4 idle
+ * CPUs from pass to pass and flipped the planner's codec between lz4 and
+ * deflate. NULL is fine.
+ */
+void host_probe_mark(struct host_probe *p);
+/* As host_probe_get (no age), with the idle share since the mark; the
+ * latest interval's when no sample has come since, or no mark was made. */
+void host_probe_get_since_mark(struct host_probe *p, struct wire_host_info *hi);
 
 /* Counts own_cpus (CPUs' worth of time the migration itself took lately)
  * as idle: the planner must see what the host has besides the migration,

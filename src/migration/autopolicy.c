@@ -78,11 +78,18 @@ bool autopolicy_idle_cpu_to_compress(const struct vmig_migration *m)
 
 /* Both hosts' latest figures: this one's probe, with the CPUs the
  * migration's own compressing took counted as idle, and the destination's
- * report (which counts its decompressing the same way). */
-static void sense_hosts(struct vmig_migration *m, struct plan_inputs *in, double own_cpus)
+ * report (which counts its decompressing the same way). After a pass
+ * (over_pass), this host's idle share is the pass's average, the window
+ * own_cpus was measured over; the next pass's window starts now. */
+static void sense_hosts(struct vmig_migration *m, struct plan_inputs *in, double own_cpus,
+			bool over_pass)
 {
 	struct wire_host_info hi;
-	host_probe_get(m->probe, &hi, NULL);
+	if (over_pass)
+		host_probe_get_since_mark(m->probe, &hi);
+	else
+		host_probe_get(m->probe, &hi, NULL);
+	host_probe_mark(m->probe);
 	probe_credit_own_work(&hi, own_cpus);
 	spare_of(&hi, &in->src);
 	pthread_mutex_lock(&m->lock);
@@ -100,7 +107,7 @@ int autopolicy_start(struct vmig_migration *m, char *err, size_t errlen)
 	if (m->p.policy != VMIG_POLICY_AUTO)
 		return 0;
 	struct plan_inputs *in = &m->plan_in;
-	sense_hosts(m, in, 0);
+	sense_hosts(m, in, 0, false);
 	in->ram_bytes = m->ram.total_pages * VMIG_PAGE_SIZE;
 	in->link_mibs = m->p.max_bandwidth ? (double)m->p.max_bandwidth / 1048576.0 : 0;
 	in->xbzrle_hit_rate = -1;
@@ -243,7 +250,7 @@ int autopolicy_after_pass(struct vmig_migration *m, double secs, uint64_t wire, 
 		return 0;
 	struct plan_inputs *in = &m->plan_in;
 	double own = compress_cpus(m, secs);
-	sense_hosts(m, in, own);
+	sense_hosts(m, in, own, true);
 	/* A pass the CPU limited says only that the link is at least this fast. */
 	double measured = (double)wire / secs / 1048576.0;
 	bool cpu_bound = m->codec != CODEC_NONE && own > 0.8 * m->plan.threads;

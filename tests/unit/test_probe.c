@@ -699,6 +699,63 @@ TEST(probe_thread_on_this_host)
 	host_probe_stop(NULL);
 }
 
+/* Twenty of the probe's 5 ms intervals: it has sampled what was just written. */
+static void let_it_sample(void)
+{
+	usleep(100 * 1000);
+}
+
+/* The planner's window is a pass, not the last interval: 100 busy and
+ * 100 idle ticks, then 100 busy ones, read as 1/3 idle since the mark,
+ * where the last interval alone saw no idle time at all. */
+TEST(the_idle_share_since_the_mark_spans_every_sample_since)
+{
+	struct tree t;
+	struct host_probe *p;
+	struct wire_host_info since, latest;
+	char err[128];
+	CHECK_EQ_INT(tree_new(&t), 0);
+	CHECK_EQ_INT(put(&t, "proc/stat", "cpu  100 0 0 100 0 0 0 0 0 0\n"), 0);
+	CHECK_EQ_INT(host_probe_start(t.root, 5, &p, err, sizeof(err)), 0);
+	host_probe_mark(p);
+	CHECK_EQ_INT(put(&t, "proc/stat", "cpu  200 0 0 200 0 0 0 0 0 0\n"), 0);
+	let_it_sample();
+	CHECK_EQ_INT(put(&t, "proc/stat", "cpu  300 0 0 200 0 0 0 0 0 0\n"), 0);
+	let_it_sample();
+	host_probe_get_since_mark(p, &since);
+	host_probe_get(p, &latest, NULL);
+	host_probe_stop(p);
+	tree_free(&t);
+	CHECK(since.flags & WIRE_HOST_IDLE);
+	CHECK_EQ_INT(since.cpu_idle_permille, 333);
+	CHECK(!(latest.flags & WIRE_HOST_IDLE) || latest.cpu_idle_permille == 0);
+}
+
+TEST(without_a_mark_the_latest_interval_is_given)
+{
+	struct tree t;
+	struct host_probe *p;
+	struct wire_host_info since, latest;
+	char err[128];
+	CHECK_EQ_INT(tree_new(&t), 0);
+	CHECK_EQ_INT(put(&t, "proc/stat", "cpu  100 0 0 100 0 0 0 0 0 0\n"), 0);
+	/* one sample after HOST_PROBE_FIRST_MS, the next a minute later */
+	CHECK_EQ_INT(host_probe_start(t.root, 60000, &p, err, sizeof(err)), 0);
+	CHECK_EQ_INT(put(&t, "proc/stat", "cpu  200 0 0 200 0 0 0 0 0 0\n"), 0);
+	uint64_t t0 = mono_ms();
+	do { /* the second sample, the first with an idle share */
+		usleep(5000);
+		host_probe_get(p, &latest, NULL);
+	} while (!(latest.flags & WIRE_HOST_IDLE) && mono_ms() - t0 < 2000);
+	host_probe_get_since_mark(p, &since);
+	host_probe_get(p, &latest, NULL);
+	host_probe_stop(p);
+	tree_free(&t);
+	CHECK(since.flags & WIRE_HOST_IDLE);
+	CHECK_EQ_INT(since.cpu_idle_permille, latest.cpu_idle_permille);
+	CHECK_EQ_INT(since.cpu_idle_permille, 500);
+}
+
 /* Stopping with a long interval still returns at once. */
 TEST(probe_stop_is_prompt)
 {
@@ -768,7 +825,9 @@ TEST(own_migration_work_counts_as_idle)
 	CHECK_EQ_INT(unknown.cpu_idle_permille, 0);
 }
 
-RUN_TESTS("test_probe", UT(own_migration_work_counts_as_idle), UT(v1_quota_gives_fractional_cpus),
+RUN_TESTS("test_probe", UT(own_migration_work_counts_as_idle),
+	  UT(the_idle_share_since_the_mark_spans_every_sample_since),
+	  UT(without_a_mark_the_latest_interval_is_given), UT(v1_quota_gives_fractional_cpus),
 	  UT(v1_no_quota_gives_affinity_count), UT(v2_cpu_max_unlimited_gives_affinity_count),
 	  UT(v2_parent_quota_applies), UT(quota_above_affinity_is_the_affinity),
 	  UT(idle_share_from_two_stat_samples), UT(idle_share_counts_only_the_mask),
