@@ -100,6 +100,49 @@ TEST(without_hot_pages_the_pass_after_the_probe_sends_all_it_has)
 	free_migration(&m);
 }
 
-RUN_TESTS("linkprobe", UT(the_probe_sends_its_pages_and_the_rest_waits),
+/* A 1 GiB guest under the auto policy, probes of 64 MiB. */
+static void auto_migration(struct vmig_migration *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->p.policy = VMIG_POLICY_AUTO;
+	m->ram.total_pages = (1ull << 30) / VMIG_PAGE_SIZE;
+	sender_link_probe_bytes = LINK_PROBE_BYTES;
+}
+
+/* No host figures at all (no probe here): idle not measured, probed. */
+TEST(an_unannounced_link_is_probed)
+{
+	struct vmig_migration m;
+	auto_migration(&m);
+	CHECK(link_probe_wanted(&m));
+}
+
+TEST(a_pinned_codec_is_not_probed_for)
+{
+	struct vmig_migration m;
+	auto_migration(&m);
+	m.p.pinned = VMIG_PIN_CODEC;
+	CHECK(!link_probe_wanted(&m));
+}
+
+TEST(a_capped_link_is_not_probed)
+{
+	struct vmig_migration m;
+	auto_migration(&m);
+	m.p.max_bandwidth = 100 << 20;
+	CHECK(!link_probe_wanted(&m));
+}
+
+TEST(a_fixed_policy_is_not_probed_for)
+{
+	struct vmig_migration m;
+	auto_migration(&m);
+	m.p.policy = VMIG_POLICY_FIXED;
+	CHECK(!link_probe_wanted(&m));
+}
+
+RUN_TESTS("linkprobe", UT(an_unannounced_link_is_probed),
+	  UT(a_pinned_codec_is_not_probed_for), UT(a_capped_link_is_not_probed),
+	  UT(a_fixed_policy_is_not_probed_for), UT(the_probe_sends_its_pages_and_the_rest_waits),
 	  UT(the_pass_after_the_probe_leaves_the_hot_pages_out_too),
 	  UT(without_hot_pages_the_pass_after_the_probe_sends_all_it_has))
