@@ -204,3 +204,13 @@ def test_a_busy_host_gets_the_tenants_cpu_column(records):
 
 def test_hosts_without_tenants_get_no_tenants_column(records):
     assert "tenants' CPU lost" not in report.render(records)
+
+
+def test_the_headline_says_what_auto_and_the_best_fixed_took_from_tenants():
+    def run(setting, ms, lost):
+        return {"type": "run", "scenario": "1G-busy", "system": "vmig", "setting": setting,
+                "round": 0, "converged": True, "status": "completed", "total_ms": ms,
+                "tenant_cpu_lost": lost}
+    groups, _ = results.group([run("auto", 1200, 0.12), run("zstd-2ch", 1000, 0.40)])
+    line = report.auto_against_best_fixed("1G-busy", groups["1G-busy"])
+    assert line.endswith("the hosts' other tenants lost 12 % of their CPU against 40 %)"), line

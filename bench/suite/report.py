@@ -127,9 +127,13 @@ def auto_against_best_fixed(name, groups):
     ta, tb = a.stat("total_ms")[0], b.stat("total_ms")[0]
     verdict = ("faster" if ta < tb else "within 10 %" if ta <= tb * 1.1
                else "**more than 10 % slower**")
+    la, lb = a.stat("tenant_cpu_lost"), b.stat("tenant_cpu_lost")
+    # on a busy host the time is bought with the other tenants' CPU: say how much
+    tenants = (f"; the hosts' other tenants lost {la[0] * 100:.0f} % of their CPU against "
+               f"{lb[0] * 100:.0f} %" if la and lb else "")
     return (f"- {name}: vmig `{AUTO}` {ta / 1000:.2f} s against the best fixed vmig setting "
             f"`{b.setting}` {tb / 1000:.2f} s ({(ta / tb - 1) * 100:+.0f} %, {verdict}; "
-            f"converged {len(a.converged)}/{len(a.runs)})")
+            f"converged {len(a.converged)}/{len(a.runs)}{tenants})")
 
 
 def headline(all_groups):
