@@ -141,8 +141,8 @@ TEST(a_fixed_policy_is_not_probed_for)
 	CHECK(!link_probe_wanted(&m));
 }
 
-RUN_TESTS("linkprobe", UT(an_unannounced_link_is_probed),
-	  UT(a_pinned_codec_is_not_probed_for), UT(a_capped_link_is_not_probed),
-	  UT(a_fixed_policy_is_not_probed_for), UT(the_probe_sends_its_pages_and_the_rest_waits),
+RUN_TESTS("linkprobe", UT(an_unannounced_link_is_probed), UT(a_pinned_codec_is_not_probed_for),
+	  UT(a_capped_link_is_not_probed), UT(a_fixed_policy_is_not_probed_for),
+	  UT(the_probe_sends_its_pages_and_the_rest_waits),
 	  UT(the_pass_after_the_probe_leaves_the_hot_pages_out_too),
 	  UT(without_hot_pages_the_pass_after_the_probe_sends_all_it_has))

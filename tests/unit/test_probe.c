@@ -699,10 +699,49 @@ TEST(probe_thread_on_this_host)
 	host_probe_stop(NULL);
 }
 
-/* Twenty of the probe's 5 ms intervals: it has sampled what was just written. */
-static void let_it_sample(void)
+/* A probe every interval_ms over a fake /proc/stat of 100 busy and 100
+ * idle ticks; then each of `stats` in turn, `settle` after each. Returns
+ * the idle figures since the mark (made at the start if `mark`) and the
+ * latest interval's. */
+static int probe_over(unsigned interval_ms, bool mark, const char *const *stats, unsigned n,
+		      void (*settle)(struct host_probe *), struct wire_host_info *since,
+		      struct wire_host_info *latest)
 {
+	struct tree t;
+	struct host_probe *p;
+	char err[128];
+	if (tree_new(&t) || put(&t, "proc/stat", "cpu  100 0 0 100 0 0 0 0 0 0\n") ||
+	    host_probe_start(t.root, interval_ms, &p, err, sizeof(err)))
+		return -1;
+	if (mark)
+		host_probe_mark(p);
+	for (unsigned i = 0; i < n; i++) {
+		put(&t, "proc/stat", stats[i]);
+		settle(p);
+	}
+	host_probe_get_since_mark(p, since);
+	host_probe_get(p, latest, NULL);
+	host_probe_stop(p);
+	tree_free(&t);
+	return 0;
+}
+
+/* Twenty of a 5 ms probe's intervals: it has sampled what was just written. */
+static void twenty_intervals(struct host_probe *p)
+{
+	(void)p;
 	usleep(100 * 1000);
+}
+
+/* Until the probe's second sample, the first with an idle share. */
+static void second_sample(struct host_probe *p)
+{
+	struct wire_host_info hi;
+	uint64_t t0 = mono_ms();
+	do {
+		usleep(5000);
+		host_probe_get(p, &hi, NULL);
+	} while (!(hi.flags & WIRE_HOST_IDLE) && mono_ms() - t0 < 2000);
 }
 
 /* The planner's window is a pass, not the last interval: 100 busy and
@@ -710,22 +749,10 @@ static void let_it_sample(void)
  * where the last interval alone saw no idle time at all. */
 TEST(the_idle_share_since_the_mark_spans_every_sample_since)
 {
-	struct tree t;
-	struct host_probe *p;
+	static const char *const stats[] = {"cpu  200 0 0 200 0 0 0 0 0 0\n",
+					    "cpu  300 0 0 200 0 0 0 0 0 0\n"};
 	struct wire_host_info since, latest;
-	char err[128];
-	CHECK_EQ_INT(tree_new(&t), 0);
-	CHECK_EQ_INT(put(&t, "proc/stat", "cpu  100 0 0 100 0 0 0 0 0 0\n"), 0);
-	CHECK_EQ_INT(host_probe_start(t.root, 5, &p, err, sizeof(err)), 0);
-	host_probe_mark(p);
-	CHECK_EQ_INT(put(&t, "proc/stat", "cpu  200 0 0 200 0 0 0 0 0 0\n"), 0);
-	let_it_sample();
-	CHECK_EQ_INT(put(&t, "proc/stat", "cpu  300 0 0 200 0 0 0 0 0 0\n"), 0);
-	let_it_sample();
-	host_probe_get_since_mark(p, &since);
-	host_probe_get(p, &latest, NULL);
-	host_probe_stop(p);
-	tree_free(&t);
+	CHECK_EQ_INT(probe_over(5, true, stats, 2, twenty_intervals, &since, &latest), 0);
 	CHECK(since.flags & WIRE_HOST_IDLE);
 	CHECK_EQ_INT(since.cpu_idle_permille, 333);
 	CHECK(!(latest.flags & WIRE_HOST_IDLE) || latest.cpu_idle_permille == 0);
@@ -733,24 +760,10 @@ TEST(the_idle_share_since_the_mark_spans_every_sample_since)
 
 TEST(without_a_mark_the_latest_interval_is_given)
 {
-	struct tree t;
-	struct host_probe *p;
-	struct wire_host_info since, latest;
-	char err[128];
-	CHECK_EQ_INT(tree_new(&t), 0);
-	CHECK_EQ_INT(put(&t, "proc/stat", "cpu  100 0 0 100 0 0 0 0 0 0\n"), 0);
 	/* one sample after HOST_PROBE_FIRST_MS, the next a minute later */
-	CHECK_EQ_INT(host_probe_start(t.root, 60000, &p, err, sizeof(err)), 0);
-	CHECK_EQ_INT(put(&t, "proc/stat", "cpu  200 0 0 200 0 0 0 0 0 0\n"), 0);
-	uint64_t t0 = mono_ms();
-	do { /* the second sample, the first with an idle share */
-		usleep(5000);
-		host_probe_get(p, &latest, NULL);
-	} while (!(latest.flags & WIRE_HOST_IDLE) && mono_ms() - t0 < 2000);
-	host_probe_get_since_mark(p, &since);
-	host_probe_get(p, &latest, NULL);
-	host_probe_stop(p);
-	tree_free(&t);
+	static const char *const stats[] = {"cpu  200 0 0 200 0 0 0 0 0 0\n"};
+	struct wire_host_info since, latest;
+	CHECK_EQ_INT(probe_over(60000, false, stats, 1, second_sample, &since, &latest), 0);
 	CHECK(since.flags & WIRE_HOST_IDLE);
 	CHECK_EQ_INT(since.cpu_idle_permille, latest.cpu_idle_permille);
 	CHECK_EQ_INT(since.cpu_idle_permille, 500);
