@@ -12,6 +12,31 @@
 
 unsigned sender_hot_probe_ms = HOT_PROBE_MS;
 
+bool hot_watch_goes_on(uint64_t new_pages, unsigned watched_ms)
+{
+	return watched_ms < sender_hot_probe_ms && new_pages >= HOT_PROBE_MIN_NEW_PAGES;
+}
+
+/* One step of the watch: what the guest wrote since, added to hot[i];
+ * the number of pages not in it before, or -errno. */
+static int64_t watch_step(struct vmig_migration *m, uint64_t **hot, char *err, size_t errlen)
+{
+	uint64_t before = 0, after = 0;
+	for (unsigned i = 0; i < m->ram.nr; i++) {
+		uint64_t words = vmig_bitmap_words(m->ram.pages[i]);
+		for (uint64_t w = 0; w < words; w++)
+			before += (uint64_t)__builtin_popcountll(hot[i][w]);
+		/* harvests add to the bitmap: the union, whether or not the
+		 * guest's log clears on reading */
+		int r = m->g.ops->dirty_harvest(m->g.opaque, i, hot[i], err, errlen);
+		if (r)
+			return r;
+		for (uint64_t w = 0; w < words; w++)
+			after += (uint64_t)__builtin_popcountll(hot[i][w]);
+	}
+	return (int64_t)(after - before);
+}
+
 int hot_pages_leave_out(struct vmig_migration *m, char *err, size_t errlen)
 {
 	uint64_t skipped = 0;
@@ -21,23 +46,33 @@ int hot_pages_leave_out(struct vmig_migration *m, char *err, size_t errlen)
 		r = m->g.ops->dirty_clear(m->g.opaque, i, 0, m->ram.pages[i], m->bits[i], err, errlen);
 	if (r)
 		return r;
-	struct timespec ts = {0, sender_hot_probe_ms * 1000000L};
-	nanosleep(&ts, NULL);
 	for (unsigned i = 0; i < m->ram.nr; i++) {
-		uint64_t words = vmig_bitmap_words(m->ram.pages[i]);
-		uint64_t *hot = m->carry[i] = calloc(words, 8);
-		if (!hot) {
+		if (!(m->carry[i] = calloc(vmig_bitmap_words(m->ram.pages[i]), 8))) {
 			snprintf(err, errlen, "out of memory");
 			return -ENOMEM;
 		}
-		if ((r = m->g.ops->dirty_harvest(m->g.opaque, i, hot, err, errlen)))
-			return r;
-		for (uint64_t w = 0; w < words; w++) {
+	}
+	unsigned watched = 0;
+	int64_t found;
+	m->hot_watch_steps = 0;
+	do {
+		unsigned step = sender_hot_probe_ms - watched < HOT_PROBE_STEP_MS
+					? sender_hot_probe_ms - watched
+					: HOT_PROBE_STEP_MS;
+		nanosleep(&(struct timespec){0, step * 1000000L}, NULL);
+		watched += step;
+		m->hot_watch_steps++;
+		if ((found = watch_step(m, m->carry, err, errlen)) < 0)
+			return (int)found;
+	} while (hot_watch_goes_on((uint64_t)found, watched));
+	for (unsigned i = 0; i < m->ram.nr; i++) {
+		const uint64_t *hot = m->carry[i];
+		for (uint64_t w = 0; w < vmig_bitmap_words(m->ram.pages[i]); w++) {
 			skipped += (uint64_t)__builtin_popcountll(m->bits[i][w] & hot[w]);
 			m->bits[i][w] &= ~hot[w];
 		}
 	}
 	log_debug("pass 1 leaves out %llu pages the guest wrote in %u ms",
-		  (unsigned long long)skipped, sender_hot_probe_ms);
+		  (unsigned long long)skipped, watched);
 	return 0;
 }

@@ -92,6 +92,7 @@ struct vmig_migration {
 	/* The pages pass 1 left out as hot, kept apart while pass 1 is a link
 	 * probe: the pass after it leaves them out too (linkprobe.h). */
 	uint64_t *hot_later[VMIG_MAX_RAM_REGIONS];
+	unsigned hot_watch_steps; /* steps the hot-page watch took (hotpages.h) */
 	struct channel ch;              /* main channel */
 	struct tls_ctx *tls;            /* credentials for every channel; NULL: plaintext */
 	int byo_fds[VMIG_MAX_DATA_CHANNELS + 1]; /* connections the caller brought, until taken */
