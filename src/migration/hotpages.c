@@ -11,6 +11,7 @@
 #include "migration/sender_internal.h"
 
 unsigned sender_hot_probe_ms = HOT_PROBE_MS;
+unsigned sender_hot_step_ms = HOT_PROBE_STEP_MS;
 
 bool hot_watch_goes_on(uint64_t new_pages, unsigned watched_ms)
 {
@@ -56,9 +57,10 @@ int hot_pages_leave_out(struct vmig_migration *m, char *err, size_t errlen)
 	int64_t found;
 	m->hot_watch_steps = 0;
 	do {
-		unsigned step = sender_hot_probe_ms - watched < HOT_PROBE_STEP_MS
-					? sender_hot_probe_ms - watched
-					: HOT_PROBE_STEP_MS;
+		/* one short step, then the rest at once: each harvest makes
+		 * the guest fault again on every page it writes */
+		unsigned left = sender_hot_probe_ms - watched;
+		unsigned step = watched || left < sender_hot_step_ms ? left : sender_hot_step_ms;
 		nanosleep(&(struct timespec){0, step * 1000000L}, NULL);
 		watched += step;
 		m->hot_watch_steps++;

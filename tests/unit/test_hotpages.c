@@ -93,8 +93,32 @@ TEST(pages_written_during_a_short_watch_are_left_out)
 	fg_free(&g);
 }
 
+/* A guest writing all the while: one short look, then the rest of the
+ * watch in one step, two harvests in all. */
+TEST(a_guest_writing_many_pages_is_watched_in_two_steps)
+{
+	struct fake_guest g;
+	struct vmig_migration m;
+	fg_init(&g, true);
+	unsigned was = sender_hot_probe_ms, was_step = sender_hot_step_ms;
+	fg_start_writer(&g);
+	/* the writer dirties about 8 pages a ms: over a 300 ms first step,
+	 * far more than HOT_PROBE_MIN_NEW_PAGES of the 4096 */
+	sender_hot_probe_ms = 600;
+	sender_hot_step_ms = 300;
+	int r = watch(&m, &g);
+	sender_hot_probe_ms = was;
+	sender_hot_step_ms = was_step;
+	fg_stop_writer(&g);
+	CHECK_EQ_INT(r, 0);
+	CHECK_EQ_INT(m.hot_watch_steps, 2);
+	free_watch(&m);
+	fg_free(&g);
+}
+
 RUN_TESTS("hotpages", UT(a_step_finding_a_mib_of_new_pages_goes_on),
 	  UT(a_step_finding_less_ends_the_watch),
 	  UT(the_watch_ends_at_its_length_whatever_it_finds),
 	  UT(a_guest_that_writes_nothing_is_watched_one_step),
-	  UT(pages_written_during_a_short_watch_are_left_out))
+	  UT(pages_written_during_a_short_watch_are_left_out),
+	  UT(a_guest_writing_many_pages_is_watched_in_two_steps))
