@@ -61,7 +61,7 @@ int hot_pages_leave_out(struct vmig_migration *m, char *err, size_t errlen)
 		 * the guest fault again on every page it writes */
 		unsigned left = sender_hot_probe_ms - watched;
 		unsigned step = watched || left < sender_hot_step_ms ? left : sender_hot_step_ms;
-		nanosleep(&(struct timespec){0, step * 1000000L}, NULL);
+		nanosleep(&(struct timespec){step / 1000, (long)(step % 1000) * 1000000L}, NULL);
 		watched += step;
 		m->hot_watch_steps++;
 		if ((found = watch_step(m, m->carry, err, errlen)) < 0)
