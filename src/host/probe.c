@@ -583,10 +583,11 @@ struct host_probe {
 	bool stop;		      /* under lock */
 	struct wire_host_info latest; /* under lock */
 	uint64_t latest_ns;	      /* under lock */
-	struct probe_raw latest_raw;  /* under lock: what latest came from */
-	struct probe_raw mark;	      /* under lock: latest_raw at host_probe_mark */
-	bool marked;		      /* under lock */
-	struct probe_raw prev;	      /* the sampling thread's (start's before it runs) */
+	/* What latest came from. Written under lock by the sampling thread
+	 * alone (start's before it runs), which reads it without the lock. */
+	struct probe_raw latest_raw;
+	struct probe_raw mark; /* under lock: latest_raw at host_probe_mark */
+	bool marked;	       /* under lock */
 };
 
 /* Samples now against the previous sample and publishes the figures. The
@@ -598,8 +599,7 @@ static void sample_now(struct host_probe *p, bool have_prev)
 	cpu_set_t set;
 	bool m = sched_getaffinity(getpid(), sizeof(set), &set) == 0;
 	probe_sample(&p->paths, m ? &set : NULL, &cur);
-	probe_figures(have_prev ? &p->prev : NULL, &cur, &hi);
-	p->prev = cur;
+	probe_figures(have_prev ? &p->latest_raw : NULL, &cur, &hi);
 	pthread_mutex_lock(&p->lock);
 	p->latest = hi;
 	p->latest_ns = cur.t_ns;
