@@ -30,14 +30,8 @@ class Burners:
 
     def cpu_s(self):
         """Their CPU seconds so far (a burner gone counts 0)."""
-        total = 0.0
-        for p in self.procs:
-            try:
-                with open(f"/proc/{p.pid}/stat") as f:
-                    total += cpuacct.parse_stat(f.read())[1]
-            except (FileNotFoundError, ProcessLookupError):
-                pass
-        return total
+        samples = (cpuacct.sample(p.pid) for p in self.procs)
+        return sum(s.total_s for s in samples if s)
 
     def _sample(self):
         while not self._done.is_set():

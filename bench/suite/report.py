@@ -46,10 +46,15 @@ TENANTS_NOTE = ("Tenants' CPU lost: the busy hosts' CPU burners (their other ten
                 "less CPU during the migration than in the 1.5 s before it (bench/suite/hostload.py).")
 
 
+def has_tenants(groups):
+    """Whether these runs had a busy host's other tenants (hostload.Burners)
+    and measured what the migration took from them."""
+    return any(g.stat("tenant_cpu_lost") for g in groups)
+
+
 def table(groups, floor):
     fl = floor["floor_s"] if floor else None
-    # a busy host's other tenants (hostload.Burners): what the migration took from them
-    tenants = any(g.stat("tenant_cpu_lost") for g in groups)
+    tenants = has_tenants(groups)
     head = ("| system | setting | converged | guest intact | total s | × floor | downtime ms | guest-seen ms | "
             "wire MiB | src CPU s (migration / vCPU) | dst CPU s (migration / vCPU) | "
             "migration CPU s/GiB | guest slowdown % |" + (" tenants' CPU lost % |" if tenants else ""))
@@ -197,9 +202,8 @@ def render(records, plot_files=None):
                 f"`{sample.get('guest_args')}`.", "", floor_line(floors.get(name)), ""]
         if link_line(links.get(name)):
             out += [link_line(links[name]), ""]
-        rows = table(gs, floors.get(name))
-        out += rows + [""]
-        if "tenants' CPU lost" in rows[0]:
+        out += table(gs, floors.get(name)) + [""]
+        if has_tenants(gs):
             out += [TENANTS_NOTE, ""]
         d = decisions(gs)
         if d:
