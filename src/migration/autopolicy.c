@@ -100,6 +100,20 @@ static void sense_hosts(struct vmig_migration *m, struct plan_inputs *in, double
 		spare_of(&dh, &in->dst);
 }
 
+int autopolicy_sample_guest(struct vmig_migration *m, char *err, size_t errlen)
+{
+	if (m->p.policy != VMIG_POLICY_AUTO)
+		return 0;
+	uint64_t t0 = now_ns();
+	if (sample_guest_memory(&m->ram, &m->plan_in)) {
+		snprintf(err, errlen, "out of memory sampling guest pages");
+		return -ENOMEM;
+	}
+	m->guest_sampled_ns = now_ns();
+	log_debug("guest pages sampled in %.1f ms", (double)(m->guest_sampled_ns - t0) / 1e6);
+	return 0;
+}
+
 int autopolicy_start(struct vmig_migration *m, char *err, size_t errlen)
 {
 	snprintf(m->st.policy, sizeof(m->st.policy), "%s",
@@ -114,10 +128,6 @@ int autopolicy_start(struct vmig_migration *m, char *err, size_t errlen)
 	in->pinned = m->p.pinned;
 	if (m->nr_byo_fds) /* the caller's connections are all there is */
 		in->pinned |= PLAN_PIN_CHANNELS;
-	if (sample_guest_memory(&m->ram, in)) {
-		snprintf(err, errlen, "out of memory sampling guest pages");
-		return -ENOMEM;
-	}
 	struct plan pins;
 	char why[PLAN_REASON_MAX], change[96];
 	pinned_values(&m->p, &pins);

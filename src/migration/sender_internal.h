@@ -110,6 +110,9 @@ struct vmig_migration {
 	 * The destination's: its latest report, from HELLO_ACK, then every
 	 * SYNC_ACK the source reads. */
 	struct host_probe *probe;
+	/* now_ns() when the guest's pages were sampled, and when the probe
+	 * started: the sampling comes first (autopolicy.h) */
+	uint64_t guest_sampled_ns, probe_started_ns;
 	struct wire_host_info dest_host; /* under lock; all 0 until HELLO_ACK */
 	uint64_t dest_host_ns;           /* under lock: now_ns() when it came; 0: not yet */
 

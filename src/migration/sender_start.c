@@ -216,12 +216,16 @@ int vmig_migration_start(const struct vmig_guest *guest, const struct vmig_migra
 	struct vmig_migration *m = migration_new(guest, p, err, errlen, &r);
 	if (!m)
 		return r;
-	/* Started first, so its figures are ready by the time anything needs them. */
+	if ((r = ram_map_init(&m->ram, guest, err, errlen)) ||
+	    (r = autopolicy_sample_guest(m, err, errlen)))
+		goto fail;
+	/* Before the plan, so its figures are ready; after the sampling, so
+	 * its first idle share is the host's and not the sampling's. */
 	char perr[128];
 	if (host_probe_start(p->host_probe_root, 0, &m->probe, perr, sizeof(perr)))
 		log_warn("host figures unknown: %s", perr);
-	if ((r = ram_map_init(&m->ram, guest, err, errlen)) ||
-	    (r = autopolicy_start(m, err, errlen)) || (r = xbzrle_fits_here(m, err, errlen)))
+	m->probe_started_ns = now_ns();
+	if ((r = autopolicy_start(m, err, errlen)) || (r = xbzrle_fits_here(m, err, errlen)))
 		goto fail;
 	sentlog_init(&m->sent, &m->ram);
 	m->nr_channels = m->p.channels;
@@ -264,11 +268,12 @@ int vmig_migration_plan(const struct vmig_guest *guest, const struct vmig_migrat
 	struct vmig_migration *m = migration_new(guest, p, err, errlen, &r);
 	if (!m)
 		return r;
-	if (!(r = ram_map_init(&m->ram, guest, err, errlen))) {
+	m->p.policy = VMIG_POLICY_AUTO;
+	if (!(r = ram_map_init(&m->ram, guest, err, errlen)) &&
+	    !(r = autopolicy_sample_guest(m, err, errlen))) {
 		if (host_probe_start(p->host_probe_root, 0, &m->probe, perr, sizeof(perr)))
 			log_debug("host probe: %s", perr);
 		nanosleep(&(struct timespec){0, PLAN_PROBE_WAIT_MS * 1000000L}, NULL);
-		m->p.policy = VMIG_POLICY_AUTO;
 		if (!(r = autopolicy_start(m, err, errlen)))
 			r = xbzrle_fits_here(m, err, errlen); /* as the start would refuse */
 	}

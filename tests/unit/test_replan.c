@@ -6,7 +6,8 @@
  * re-sent turns XBZRLE on. Both hosts' probes read fake /proc and cgroup
  * trees (fake_host.h, TEST DOUBLES), so the machine's own load does not
  * change the plan; the test lowers the destination's CPU quota while
- * pages flow.
+ * pages flow. One case reads the migration's struct: the order of its
+ * start.
  */
 #include <sched.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "fake_guest.h"
 #include "fake_host.h"
 #include "migration/linkprobe.h"
+#include "migration/sender_internal.h"
 #include "migration/wire.h"
 #include "unittest.h"
 
@@ -382,9 +384,35 @@ TEST(a_guest_under_four_probes_of_ram_is_not_probed)
 	fg_free(&dst);
 }
 
+/* The guest's pages are sampled (20-30 ms of one CPU for 1 GiB) before
+ * the host probe starts: the probe's first idle share, which decides
+ * whether pass 1 probes the link, read that sampling as the host's load
+ * and skipped the probe in one 1G run of three. */
+TEST(the_guest_is_sampled_before_the_host_probe_starts)
+{
+	struct fake_guest src;
+	struct fake_host here;
+	char err[256];
+	fg_init(&src, true);
+	CHECK_EQ_INT(fake_host_new(&here), 0);
+	struct vmig_guest g = {&fg_ops, &src};
+	struct vmig_migrate_params p = {.size = sizeof(p), .uri = "tcp:127.0.0.1:1",
+					.policy = VMIG_POLICY_AUTO, .host_probe_root = here.root};
+	struct vmig_migration *m;
+	CHECK_EQ_INT(vmig_migration_start(&g, &p, &m, err, sizeof(err)), 0);
+	CHECK(m->guest_sampled_ns != 0);
+	CHECK(m->guest_sampled_ns <= m->probe_started_ns);
+	struct vmig_migrate_stats st = VMIG_MIGRATE_STATS_INIT;
+	wait_final(m, &st);
+	vmig_migration_free(m);
+	fake_host_free(&here);
+	fg_free(&src);
+}
+
 RUN_TESTS("replan", UT(busier_destination_mid_migration_stops_compression),
 	  UT(xbzrle_switched_on_mid_migration_arrives_exact),
 	  UT(xbzrle_goes_off_when_memory_tightens_and_the_copy_stays_exact),
 	  UT(a_pinned_qat_codec_keeps_its_name_through_a_replan),
 	  UT(an_unannounced_slow_link_is_probed_before_most_pages_go),
-	  UT(a_guest_under_four_probes_of_ram_is_not_probed))
+	  UT(a_guest_under_four_probes_of_ram_is_not_probed),
+	  UT(the_guest_is_sampled_before_the_host_probe_starts))
