@@ -90,8 +90,11 @@ void converge_after_pass(struct vmig_migration *m, uint64_t pages, uint64_t dirt
 	if (mode == CONVERGE_STEPS)
 		now = throttle_after_pass(&m->thr_cfg, &m->thr, dirty_pages * VMIG_PAGE_SIZE, xfer);
 	else
-		now = dirtyrate_after_pass(&m->dr_cfg, &m->dr, dirty_bps,
-					   (double)pages * VMIG_PAGE_SIZE / secs);
+		now = dirtyrate_after_pass(
+		    &m->dr_cfg, &m->dr,
+		    &(struct dirtyrate_pass){.dirty_bps = dirty_bps,
+					     .ram_bps = (double)pages * VMIG_PAGE_SIZE / secs,
+					     .secs = secs});
 	if (now == before)
 		return;
 	log_info("%s: vCPUs throttled to %u%% after pass %llu (dirtying %.1f MiB/s, %.1f MiB of "

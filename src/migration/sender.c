@@ -356,28 +356,29 @@ static int resume_or_fail(struct vmig_migration *m, int r, char *err, size_t err
 }
 
 /*
- * The expected downtime again once the pass is acknowledged: 1 if it
- * still fits the limit, 0 if not (the figures say so and pre-copy goes
- * on), or an error. Timed to the acknowledgements, because a pass that
+ * The expected downtime again once the pass is acknowledged: 1 to switch
+ * over now, 0 to go on (by switchover_now's rule, from the pass just
+ * acknowledged to what is dirty now: a set still shrinking well gets
+ * another pass rather than a pause of up to the limit), or an error. Timed to the acknowledgements, because a pass that
  * fits in the socket buffers (a few MiB per channel) has only left them
  * when the sender is done with it: its time per page can read a hundred
  * times too fast on a slow link (a 1 s pause expected as 4 ms, two data
  * channels at 8 MiB/s). And harvested again, because what the guest wrote
  * while the acknowledgements came goes in the final pass too.
  */
-static int switchover_still_fits(struct vmig_migration *m, uint64_t pages, double acked_secs,
-				 char *err, size_t errlen)
+static int switchover_still_fits(struct vmig_migration *m, uint64_t full_pass, uint64_t pages,
+				 double acked_secs, uint64_t *dirty_out, char *err, size_t errlen)
 {
 	int r = harvest(m, err, errlen);
 	if (r)
 		return r;
-	uint64_t dirty = count_dirty(m);
+	uint64_t dirty = *dirty_out = count_dirty(m);
 	uint64_t ms = switchover_expected_ms(acked_secs, pages, dirty);
 	pthread_mutex_lock(&m->lock);
 	m->st.remaining_bytes = dirty * VMIG_PAGE_SIZE;
 	m->st.expected_downtime_ms = ms;
 	pthread_mutex_unlock(&m->lock);
-	if (ms <= m->p.downtime_limit_ms)
+	if (switchover_now(&m->switchover, m->p.downtime_limit_ms, full_pass, ms, dirty, pages))
 		return 1;
 	log_debug("migration pass %llu: acknowledged after %.3f s with %llu pages dirty, expected "
 		  "downtime %llu ms: not yet", (unsigned long long)m->pass, acked_secs,
@@ -454,19 +455,26 @@ static int after_probe(struct vmig_migration *m, uint64_t t, uint64_t wire0, cha
 	return 0;
 }
 
-/* Whether to switch over after a pass that began at t (now_ns). */
+/*
+ * Whether to switch over after a pass that began at t (now_ns). When it
+ * waited for the acknowledgements and went on ("not yet"), *dirty and
+ * *secs become what was dirty then and the time to the acknowledgement:
+ * the throttle judges the pass by those, not by the few ms a small pass
+ * took to enter the socket buffers, in which the guest dirtied nothing.
+ */
 static int switchover_decision(struct vmig_migration *m, uint64_t full_pass, uint64_t pages,
-			       uint64_t expect_ms, uint64_t dirty, uint64_t prev_dirty, uint64_t t,
-			       char *err, size_t errlen)
+			       uint64_t expect_ms, uint64_t *dirty, double *secs,
+			       uint64_t prev_dirty, uint64_t t, char *err, size_t errlen)
 {
-	if (!switchover_now(&m->switchover, m->p.downtime_limit_ms, full_pass, expect_ms, dirty,
+	if (!switchover_now(&m->switchover, m->p.downtime_limit_ms, full_pass, expect_ms, *dirty,
 			    prev_dirty))
 		return PASS_GO_ON;
 	/* the guest still runs: a link lost here is resumed too */
 	int r = acks_wait_all(m, err, errlen);
 	if (r)
 		return (r = resume_or_fail(m, r, err, errlen)) ? r : PASS_RESUMED;
-	r = switchover_still_fits(m, pages, (double)(now_ns() - t) / 1e9, err, errlen);
+	*secs = (double)(now_ns() - t) / 1e9;
+	r = switchover_still_fits(m, full_pass, pages, *secs, dirty, err, errlen);
 	return r < 0 ? r : r ? PASS_SWITCH : PASS_GO_ON;
 }
 
@@ -511,7 +519,9 @@ static int precopy_pass(struct vmig_migration *m, bool probe, uint64_t prev_dirt
 		return after_probe(m, t, wire0, err, errlen);
 	/* after a probe, the first full pass is the one with no trend yet */
 	uint64_t full_pass = probe ? m->pass - 1 : m->pass;
-	r = switchover_decision(m, full_pass, pages, expect_ms, dirty, prev_dirty, t, err, errlen);
+	r = switchover_decision(m, full_pass, pages, expect_ms, &dirty, &secs, prev_dirty, t, err,
+				errlen);
+	*dirty_out = dirty;
 	if (r != PASS_GO_ON)
 		return r;
 	return after_pass(m, pages, dirty, wire_sent(m) - wire0, secs, err, errlen);

@@ -14,17 +14,19 @@ static unsigned share_for(double full, double target, unsigned max_pct)
 }
 
 unsigned dirtyrate_after_pass(const struct dirtyrate_cfg *c, struct dirtyrate_state *s,
-			      double dirty_bps, double ram_bps)
+			      const struct dirtyrate_pass *p)
 {
-	double target = c->limit ? (double)c->limit : ram_bps * DIRTYRATE_TARGET_PCT / 100.0;
-	if (target <= 0 || dirty_bps < 0)
+	double target = c->limit ? (double)c->limit : p->ram_bps * DIRTYRATE_TARGET_PCT / 100.0;
+	if (target <= 0 || p->dirty_bps < 0)
 		return s->pct;
 	/* what the guest would dirty unthrottled, by the proportional model */
-	double full = dirty_bps / (1.0 - s->pct / 100.0);
+	double full = p->dirty_bps / (1.0 - s->pct / 100.0);
 	unsigned next = share_for(full, target, c->max_pct);
 	if (!s->engaged && !c->limit && (!next || ++s->high < DIRTYRATE_ENGAGE_PASSES))
 		return s->pct;
 	s->engaged = true;
+	if (next < s->pct && p->secs * 1000.0 < DIRTYRATE_MIN_WINDOW_MS)
+		return s->pct;
 	if (next + DIRTYRATE_MAX_DROP < s->pct)
 		next = s->pct - DIRTYRATE_MAX_DROP;
 	unsigned diff = next > s->pct ? next - s->pct : s->pct - next;

@@ -41,6 +41,16 @@
  * dirtied its whole hot set again.
  */
 #define DIRTYRATE_MAX_DROP 20
+/*
+ * A pass shorter than this measured too little to lower the share: at
+ * 99 % a vCPU runs 0.1 ms of each 10 ms slice, and a pass of a few
+ * hundred pages leaves the socket buffers in 4 ms. On KVM (the slow
+ * cell) three such passes read "dirtying 0.0 MiB/s" and lowered the
+ * share 99 -> 79 -> 59 -> 39 %, the guest dirtied its whole 64 MiB hot
+ * set again, and the throttle started over: 75 s against 59 s. It may
+ * still rise: a short pass that saw the guest dirty fast did see it.
+ */
+#define DIRTYRATE_MIN_WINDOW_MS 100
 
 struct dirtyrate_cfg {
 	uint64_t limit;   /* bytes/s the guest may dirty; 0: what the link needs */
@@ -54,13 +64,18 @@ struct dirtyrate_state {
 	bool engaged;     /* it has acted: every pass corrects from now on */
 };
 
+/* What a pass measured: over secs, the guest dirtied dirty_bps (bytes of
+ * RAM per second, under the throttle in force) while the link moved
+ * ram_bps of guest RAM. */
+struct dirtyrate_pass {
+	double dirty_bps, ram_bps, secs;
+};
+
 /*
- * After a pass in which the guest dirtied dirty_bps (bytes of RAM per
- * second, under the throttle in s->pct) while the link moved ram_bps of
- * guest RAM. Returns the throttle to apply now (s->pct if no change).
- * Without a link figure (0) and no limit, nothing changes.
+ * After a pass: the throttle to apply now (s->pct if no change). Without
+ * a link figure (0) and no limit, nothing changes.
  */
 unsigned dirtyrate_after_pass(const struct dirtyrate_cfg *c, struct dirtyrate_state *s,
-			      double dirty_bps, double ram_bps);
+			      const struct dirtyrate_pass *p);
 
 #endif

@@ -9,6 +9,14 @@
 
 #define MiB (1048576.0)
 
+/* A pass of one second (long enough to lower the share). */
+static unsigned after(const struct dirtyrate_cfg *c, struct dirtyrate_state *s, double dirty_bps,
+		      double ram_bps)
+{
+	return dirtyrate_after_pass(
+	    c, s, &(struct dirtyrate_pass){.dirty_bps = dirty_bps, .ram_bps = ram_bps, .secs = 1});
+}
+
 /* Each row: one pass, the controller already acting (engaged). */
 struct row {
 	const char *what;
@@ -40,7 +48,7 @@ TEST(each_row_gives_its_share)
 		const struct row *r = &rows[i];
 		struct dirtyrate_cfg c = {.limit = r->limit, .max_pct = 95};
 		struct dirtyrate_state s = {.pct = r->before, .engaged = true};
-		unsigned got = dirtyrate_after_pass(&c, &s, r->dirty_mibs * MiB, r->ram_mibs * MiB);
+		unsigned got = after(&c, &s, r->dirty_mibs * MiB, r->ram_mibs * MiB);
 		if (got != r->expect)
 			fprintf(stderr, "row '%s': %u%%, want %u%%\n", r->what, got, r->expect);
 		CHECK_EQ_INT(got, r->expect);
@@ -64,7 +72,7 @@ static unsigned passes_to_shrink(bool dirty_rate)
 		double dirty = 300 * MiB * (100 - pct) / 100.0, link = 100 * MiB;
 		if (dirty <= link / 2)
 			return pass;
-		pct = dirty_rate ? dirtyrate_after_pass(&dc, &ds, dirty, link)
+		pct = dirty_rate ? after(&dc, &ds, dirty, link)
 				 : throttle_after_pass(&tc, &ts, (uint64_t)dirty, (uint64_t)link);
 	}
 	return 100;
@@ -92,7 +100,7 @@ TEST(corrects_a_guest_the_model_misjudges)
 		double dirty = 300 * MiB * (share > 0.5 ? 1.0 : 2 * share);
 		if (dirty <= 50 * MiB)
 			break;
-		pct = dirtyrate_after_pass(&c, &s, dirty, 100 * MiB);
+		pct = after(&c, &s, dirty, 100 * MiB);
 	}
 	CHECK_EQ_INT(pass, 4);
 	CHECK_EQ_INT(s.changes, 2); /* 84 % after the second pass, then corrected to 92 % */
@@ -103,9 +111,9 @@ TEST(one_noisy_pass_throttles_nobody)
 {
 	struct dirtyrate_cfg c = {.max_pct = 99};
 	struct dirtyrate_state s = {0};
-	CHECK_EQ_INT(dirtyrate_after_pass(&c, &s, 200 * MiB, 100 * MiB), 0);
-	CHECK_EQ_INT(dirtyrate_after_pass(&c, &s, 10 * MiB, 100 * MiB), 0);
-	CHECK_EQ_INT(dirtyrate_after_pass(&c, &s, 200 * MiB, 100 * MiB), 75); /* the second */
+	CHECK_EQ_INT(after(&c, &s, 200 * MiB, 100 * MiB), 0);
+	CHECK_EQ_INT(after(&c, &s, 10 * MiB, 100 * MiB), 0);
+	CHECK_EQ_INT(after(&c, &s, 200 * MiB, 100 * MiB), 75); /* the second */
 	CHECK(s.engaged);
 }
 
@@ -113,7 +121,7 @@ TEST(a_dirty_limit_acts_from_the_first_pass)
 {
 	struct dirtyrate_cfg c = {.limit = 64 << 20, .max_pct = 99};
 	struct dirtyrate_state s = {0};
-	CHECK_EQ_INT(dirtyrate_after_pass(&c, &s, 256 * MiB, 1000 * MiB), 75);
+	CHECK_EQ_INT(after(&c, &s, 256 * MiB, 1000 * MiB), 75);
 }
 
 /* A short pass under 99 %, in which the vCPU hardly ran, measured almost
@@ -123,11 +131,33 @@ TEST(a_pass_that_saw_no_dirtying_under_a_high_throttle_lowers_it_a_step)
 {
 	struct dirtyrate_cfg c = {.max_pct = 99};
 	struct dirtyrate_state s = {.pct = 99, .engaged = true};
-	CHECK_EQ_INT(dirtyrate_after_pass(&c, &s, 0.01 * MiB, 26 * MiB), 99 - DIRTYRATE_MAX_DROP);
+	CHECK_EQ_INT(after(&c, &s, 0.01 * MiB, 26 * MiB), 99 - DIRTYRATE_MAX_DROP);
+}
+
+/* The same pass measured in 4 ms (a few hundred pages into the socket
+ * buffers): too short to say the guest went quiet, the share stays. */
+TEST(a_pass_too_short_to_measure_does_not_lower_the_share)
+{
+	struct dirtyrate_cfg c = {.max_pct = 99};
+	struct dirtyrate_state s = {.pct = 99, .engaged = true};
+	struct dirtyrate_pass p = {.dirty_bps = 0, .ram_bps = 26 * MiB, .secs = 0.004};
+	CHECK_EQ_INT(dirtyrate_after_pass(&c, &s, &p), 99);
+	CHECK_EQ_INT(s.changes, 0);
+}
+
+/* A short pass that saw the guest dirty fast did see it: the share rises. */
+TEST(a_pass_too_short_to_measure_may_still_raise_the_share)
+{
+	struct dirtyrate_cfg c = {.max_pct = 99};
+	struct dirtyrate_state s = {.pct = 50, .engaged = true};
+	struct dirtyrate_pass p = {.dirty_bps = 100 * MiB, .ram_bps = 100 * MiB, .secs = 0.004};
+	CHECK_EQ_INT(dirtyrate_after_pass(&c, &s, &p), 75);
 }
 
 RUN_TESTS("dirtyrate", UT(each_row_gives_its_share),
 	  UT(a_pass_that_saw_no_dirtying_under_a_high_throttle_lowers_it_a_step), UT(one_noisy_pass_throttles_nobody),
 	  UT(a_dirty_limit_acts_from_the_first_pass),
+	  UT(a_pass_too_short_to_measure_does_not_lower_the_share),
+	  UT(a_pass_too_short_to_measure_may_still_raise_the_share),
 	  UT(reaches_the_needed_share_in_one_pass_where_steps_take_many),
 	  UT(corrects_a_guest_the_model_misjudges))
