@@ -76,7 +76,7 @@ struct vmig_migrate_stats {
 	uint64_t channel_bytes[VMIG_MAX_DATA_CHANNELS]; /* bytes sent on each data channel */
 	char codec[16];
 	uint64_t pages_this_pass, pages_sent_this_pass;
-	uint64_t remaining_bytes;   /* dirty RAM still to send (last harvest) */
+	uint64_t remaining_bytes;   /* this pass's dirty RAM not yet sent */
 	double throughput_mibs;     /* average payload rate */
 	double bandwidth_mibs;      /* last pass */
 	double dirty_rate_mibs;     /* last pass */

@@ -172,6 +172,8 @@ void stream_fold_counters(struct src_chan *s)
 	m->st.bytes_before_compression += s->raw_bytes;
 	m->st.bytes_after_compression += s->comp_bytes;
 	m->st.pages_sent_this_pass += s->pages_done;
+	uint64_t sent = s->pages_done * VMIG_PAGE_SIZE;
+	m->st.remaining_bytes = m->st.remaining_bytes > sent ? m->st.remaining_bytes - sent : 0;
 	if (s->xbz)
 		xbzrle_cache_stats(s->xbz, &s->xbz_stats);
 	pthread_mutex_unlock(&m->lock);

@@ -137,6 +137,7 @@ static uint64_t begin_pass(struct vmig_migration *m)
 	m->st.iterations = m->pass;
 	m->st.pages_this_pass = pages;
 	m->st.pages_sent_this_pass = 0;
+	m->st.remaining_bytes = pages * VMIG_PAGE_SIZE; /* falls as the streams send */
 	pthread_mutex_unlock(&m->lock);
 	return pages;
 }
