@@ -286,6 +286,8 @@ TEST(second_source_is_refused_first_completes)
 	CHECK_EQ_INT(a.d.result, 0);
 	CHECK((a.st.status == VMIG_MIG_COMPLETED) != (sb.status == VMIG_MIG_COMPLETED));
 	struct fake_guest *loser = a.st.status == VMIG_MIG_COMPLETED ? &b_guest : &a.src;
+	fprintf(stderr, "first: %s \"%s\"; second: %s \"%s\"\n", vmig_mig_status_name(a.st.status),
+		a.st.error, vmig_mig_status_name(sb.status), sb.error);
 	CHECK(!fg_is_paused(loser));
 	CHECK(strstr(a.st.status == VMIG_MIG_COMPLETED ? sb.error : a.st.error, "another migration") ||
 	      strstr(a.st.status == VMIG_MIG_COMPLETED ? sb.error : a.st.error, "cannot connect"));
