@@ -69,6 +69,13 @@ static void set_throttle(struct vmig_migration *m, unsigned pct)
 	pthread_mutex_unlock(&m->lock);
 }
 
+bool converge_can_tighten(const struct vmig_migration *m)
+{
+	enum converge_mode mode = mode_of(&m->p);
+	return (mode == CONVERGE_STEPS || mode == CONVERGE_DIRTY_RATE) &&
+	       m->throttle_pct < m->thr_cfg.max_pct;
+}
+
 void converge_lift(struct vmig_migration *m)
 {
 	if (m->throttle_pct) {

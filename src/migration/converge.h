@@ -8,6 +8,7 @@
 #ifndef VMIG_MIGRATION_CONVERGE_H
 #define VMIG_MIGRATION_CONVERGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,11 @@ void converge_after_pass(struct vmig_migration *m, uint64_t pages, uint64_t dirt
 /* The controller p asks for: "auto-converge", "dirty-rate", "dirty-limit",
  * or "" for none (vmig_migrate_stats.throttle_mode). */
 const char *converge_mode_name(const struct vmig_migrate_params *p);
+
+/* Whether a throttle controller runs and may still raise its share
+ * (auto-converge or the dirty-rate controller under its maximum; a dirty
+ * limit holds a fixed rate). */
+bool converge_can_tighten(const struct vmig_migration *m);
 
 /* Lifts any throttle: the migration ends, fails, or the guest paused for good. */
 void converge_lift(struct vmig_migration *m);

@@ -356,6 +356,17 @@ static int resume_or_fail(struct vmig_migration *m, int r, char *err, size_t err
 	return harvest(m, err, errlen);
 }
 
+/* The pauses the switchover allows: the caller's limit; under the auto
+ * policy, while the throttle can still rise, a set that stopped shrinking
+ * waits (a pass or more, bounded) for one under SWITCHOVER_GOAL_MS. */
+static struct switchover_limits switchover_limits_of(const struct vmig_migration *m)
+{
+	uint64_t limit = m->p.downtime_limit_ms, goal = limit;
+	if (m->p.policy == VMIG_POLICY_AUTO && converge_can_tighten(m) && goal > SWITCHOVER_GOAL_MS)
+		goal = SWITCHOVER_GOAL_MS;
+	return (struct switchover_limits){.limit_ms = limit, .goal_ms = goal};
+}
+
 /*
  * The expected downtime again once the pass is acknowledged: 1 to switch
  * over now, 0 to go on (by switchover_now's rule, from the pass just
@@ -379,7 +390,8 @@ static int switchover_still_fits(struct vmig_migration *m, uint64_t full_pass, u
 	m->st.remaining_bytes = dirty * VMIG_PAGE_SIZE;
 	m->st.expected_downtime_ms = ms;
 	pthread_mutex_unlock(&m->lock);
-	if (switchover_now(&m->switchover, m->p.downtime_limit_ms, full_pass, ms, dirty, pages))
+	struct switchover_limits l = switchover_limits_of(m);
+	if (switchover_now(&m->switchover, &l, full_pass, ms, dirty, pages))
 		return 1;
 	log_debug("migration pass %llu: acknowledged after %.3f s with %llu pages dirty, expected "
 		  "downtime %llu ms: not yet", (unsigned long long)m->pass, acked_secs,
@@ -467,8 +479,8 @@ static int switchover_decision(struct vmig_migration *m, uint64_t full_pass, uin
 			       uint64_t expect_ms, uint64_t *dirty, double *secs,
 			       uint64_t prev_dirty, uint64_t t, char *err, size_t errlen)
 {
-	if (!switchover_now(&m->switchover, m->p.downtime_limit_ms, full_pass, expect_ms, *dirty,
-			    prev_dirty))
+	struct switchover_limits l = switchover_limits_of(m);
+	if (!switchover_now(&m->switchover, &l, full_pass, expect_ms, *dirty, prev_dirty))
 		return PASS_GO_ON;
 	/* the guest still runs: a link lost here is resumed too */
 	int r = acks_wait_all(m, err, errlen);
