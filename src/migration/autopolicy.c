@@ -111,6 +111,12 @@ int autopolicy_sample_guest(struct vmig_migration *m, char *err, size_t errlen)
 	}
 	m->guest_sampled_ns = now_ns();
 	log_debug("guest pages sampled in %.1f ms", (double)(m->guest_sampled_ns - t0) / 1e6);
+	for (int c = 1; c < CODEC_COUNT; c++) {
+		const struct plan_codec_sample *s = &m->plan_in.codec[c];
+		log_debug("sample %s: ratio %.3f, %.0f MiB/s compressing, %.0f decompressing",
+			  codec_name((enum codec_id)c), s->ratio, s->mibs_per_core,
+			  s->dec_mibs_per_core);
+	}
 	return 0;
 }
 
