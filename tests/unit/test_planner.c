@@ -332,6 +332,24 @@ TEST(small_differences_do_not_flip_the_codec)
 	CHECK(!plan_after_pass(&in, &cur, &next, change, sizeof(change), why, sizeof(why)));
 }
 
+/* After the link probe, samples like the KVM 1G cell's: lz4, tried first,
+ * beats raw by the margin; zstd and deflate beat lz4 by 10 and 14 %,
+ * under the margin, and lz4 was kept (one run: 748 MiB on the wire
+ * against 606). The margin guards the codec in use; among the others
+ * zstd wins: within 5 % of deflate and cheaper in CPU. */
+TEST(a_faster_challenger_wins_whatever_the_order_tried)
+{
+	struct plan_inputs in = typical(112, 0.7, 0.8);
+	in.zero_share = 0.21;
+	in.codec[CODEC_LZ4] = (struct plan_codec_sample){1.36, 423, 1443};
+	in.codec[CODEC_ZSTD] = (struct plan_codec_sample){1.50, 309, 915};
+	in.codec[CODEC_DEFLATE] = (struct plan_codec_sample){1.55, 329, 490};
+	struct plan cur = {.codec = CODEC_NONE, .threads = 2}, next;
+	char change[64], why[PLAN_REASON_MAX];
+	CHECK(plan_after_pass(&in, &cur, &next, change, sizeof(change), why, sizeof(why)));
+	CHECK_EQ_INT(next.codec, CODEC_ZSTD);
+}
+
 TEST(poor_xbzrle_hits_switch_it_off)
 {
 	struct plan_inputs in = typical(110, 2, 2);
@@ -621,7 +639,7 @@ RUN_TESTS("planner", UT(fast_link_sends_raw), UT(slow_link_with_idle_cpu_compres
 	  UT(tight_memory_gets_no_xbzrle), UT(dirty_rate_above_the_link_has_auto_converge),
 	  UT(pinned_knobs_stay_as_set), UT(a_fast_measured_link_drops_compression),
 	  UT(a_slow_measured_link_turns_compression_on), UT(small_differences_do_not_flip_the_codec),
-	  UT(poor_xbzrle_hits_switch_it_off),
+	  UT(a_faster_challenger_wins_whatever_the_order_tried), UT(poor_xbzrle_hits_switch_it_off),
 	  UT(link_bound_with_idle_cpus_starts_at_the_raised_level),
 	  UT(cpu_bound_keeps_the_default_level),
 	  UT(a_pass_bound_by_the_link_raises_the_level_and_says_why),
