@@ -19,7 +19,7 @@
 /* The options' lines of a usage text (a printf format: %% stands for %). */
 #define MIGRATE_OPTS_HELP \
 	"  -d, --downtime-ms N       switch over when the expected pause is under N ms\n" \
-	"                            (default 300)\n" \
+	"                            (default 300; the auto policy aims at 50 within it)\n" \
 	"  -b, --max-bandwidth RATE  cap the link use, bytes/s with K/M/G suffix\n" \
 	"                            (e.g. 125M = 1 Gbit/s; default unlimited)\n" \
 	"  -t, --timeout S           give up (the guest keeps running here) after S s\n" \

@@ -22,8 +22,9 @@ struct vmig_migration;
  * under the fixed policy. m->ram must be mapped. */
 int autopolicy_sample_guest(struct vmig_migration *m, char *err, size_t errlen);
 
-/* Before setup, after autopolicy_sample_guest: samples this host, fills m->p from the plan
- * (knobs not pinned). No-op under the fixed policy. m->ram must be mapped. */
+/* Before setup, after autopolicy_sample_guest: samples this host, fills
+ * m->p from the plan (knobs not pinned). No-op under the fixed policy.
+ * m->ram must be mapped. */
 int autopolicy_start(struct vmig_migration *m, char *err, size_t errlen);
 
 /* After pass m->pass, which took secs and sent wire bytes: the plan for

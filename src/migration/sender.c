@@ -371,12 +371,13 @@ static struct switchover_limits switchover_limits_of(const struct vmig_migration
  * The expected downtime again once the pass is acknowledged: 1 to switch
  * over now, 0 to go on (by switchover_now's rule, from the pass just
  * acknowledged to what is dirty now: a set still shrinking well gets
- * another pass rather than a pause of up to the limit), or an error. Timed to the acknowledgements, because a pass that
- * fits in the socket buffers (a few MiB per channel) has only left them
- * when the sender is done with it: its time per page can read a hundred
- * times too fast on a slow link (a 1 s pause expected as 4 ms, two data
- * channels at 8 MiB/s). And harvested again, because what the guest wrote
- * while the acknowledgements came goes in the final pass too.
+ * another pass rather than a pause of up to the limit), or an error.
+ * Timed to the acknowledgements, because a pass that fits in the socket
+ * buffers (a few MiB per channel) has only left them when the sender is
+ * done with it: its time per page can read a hundred times too fast on a
+ * slow link (a 1 s pause expected as 4 ms, two data channels at 8 MiB/s).
+ * And harvested again, because what the guest wrote while the
+ * acknowledgements came goes in the final pass too.
  */
 static int switchover_still_fits(struct vmig_migration *m, uint64_t full_pass, uint64_t pages,
 				 double acked_secs, uint64_t *dirty_out, char *err, size_t errlen)
