@@ -1,0 +1,31 @@
+set terminal pngcairo size 600,1000 font 'sans,9'
+set output '/work/main/bench/out/1G-1201d/plots/timeline-1G-vmig_auto.png'
+set datafile missing '?'
+set grid
+set key top right font ',8'
+set multiplot layout 4,1 title '1G: vmig auto, median runs'
+set title 'vmig auto' font ',9'
+set ylabel 'MiB/s'
+set xlabel 'seconds since migrate'
+set yrange [0:*]
+unset object 1
+plot '/work/main/bench/out/1G-1201d/plots/timeline-1G-vmig_auto.0.dat' using 1:2 title 'wire rate (0.5 s)' w l lw 2, '/work/main/bench/out/1G-1201d/plots/timeline-1G-vmig_auto.0.dat' using 1:3 title 'dirty rate' w l
+set title 'vmig auto' font ',9'
+set ylabel 'remaining MiB'
+set xlabel 'seconds since migrate'
+set yrange [0:*]
+unset object 1
+plot '/work/main/bench/out/1G-1201d/plots/timeline-1G-vmig_auto.0.dat' using 1:4 notitle w l lw 2
+set title 'vmig auto' font ',9'
+set ylabel 'throttle %'
+set xlabel 'seconds since migrate'
+set yrange [0:100]
+unset object 1
+plot '/work/main/bench/out/1G-1201d/plots/timeline-1G-vmig_auto.0.dat' using 1:5 notitle w steps lw 2
+set title 'vmig auto' font ',9'
+set ylabel 'guest MiB/s'
+set xlabel 'seconds since migrate'
+set yrange [0:*]
+unset object 1
+plot '/work/main/bench/out/1G-1201d/plots/timeline-1G-vmig_auto.0.dat' using 1:6 notitle w lp pt 7 ps 0.5
+unset multiplot
