@@ -149,8 +149,9 @@ static bool beats(const struct plan_inputs *in, enum codec_id c, double r, enum 
  * is SWITCH_MARGIN faster than cur, else cur. The margin guards the codec
  * in use only: it used to apply between the others too, so lz4 (tried
  * first) kept its place against a zstd or deflate up to 15 % faster (KVM,
- * 1G cell: lz4 chosen in 1 run of 8, 748 MiB on the wire and 6.94 s,
- * against 606 MiB and 5.6-6.0 s in the runs that chose deflate). Between
+ * 1G cell: lz4 chosen in 2 runs of 8, 686 and 748 MiB on the wire and
+ * 6.41 and 6.94 s, against 593-613 MiB and 5.6-6.4 s in the runs that
+ * chose deflate). Between
  * the others CODEC_TIE keeps what that margin did right: of two codecs
  * about as fast, the one cheaper in CPU (a busy destination gets lz4
  * rather than a zstd 1 % faster).

@@ -334,7 +334,7 @@ TEST(small_differences_do_not_flip_the_codec)
 
 /* After the link probe, samples like the KVM 1G cell's: lz4, tried first,
  * beats raw by the margin; zstd and deflate beat lz4 by 10 and 14 %,
- * under the margin, and lz4 was kept (one run: 748 MiB on the wire
+ * under the margin, and lz4 was kept (KVM runs: 686-748 MiB on the wire
  * against 606). The margin guards the codec in use; among the others
  * zstd wins: within 5 % of deflate and cheaper in CPU. */
 TEST(a_faster_challenger_wins_whatever_the_order_tried)
