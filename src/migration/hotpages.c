@@ -19,23 +19,17 @@ bool hot_watch_goes_on(uint64_t new_pages, unsigned watched_ms)
 }
 
 /* One step of the watch: what the guest wrote since, added to hot[i];
- * the number of pages not in it before, or -errno. */
+ * the pages in hot now, or -errno. */
 static int64_t watch_step(struct vmig_migration *m, uint64_t **hot, char *err, size_t errlen)
 {
-	uint64_t before = 0, after = 0;
 	for (unsigned i = 0; i < m->ram.nr; i++) {
-		uint64_t words = vmig_bitmap_words(m->ram.pages[i]);
-		for (uint64_t w = 0; w < words; w++)
-			before += (uint64_t)__builtin_popcountll(hot[i][w]);
 		/* harvests add to the bitmap: the union, whether or not the
 		 * guest's log clears on reading */
 		int r = m->g.ops->dirty_harvest(m->g.opaque, i, hot[i], err, errlen);
 		if (r)
 			return r;
-		for (uint64_t w = 0; w < words; w++)
-			after += (uint64_t)__builtin_popcountll(hot[i][w]);
 	}
-	return (int64_t)(after - before);
+	return (int64_t)ram_bits_count(&m->ram, hot);
 }
 
 int hot_pages_leave_out(struct vmig_migration *m, char *err, size_t errlen)
@@ -54,7 +48,7 @@ int hot_pages_leave_out(struct vmig_migration *m, char *err, size_t errlen)
 		}
 	}
 	unsigned watched = 0;
-	int64_t found;
+	int64_t found = 0, total = 0; /* pages new in the last step; in m->carry */
 	m->hot_watch_steps = 0;
 	do {
 		/* one short step, then the rest at once: each harvest makes
@@ -64,8 +58,11 @@ int hot_pages_leave_out(struct vmig_migration *m, char *err, size_t errlen)
 		nanosleep(&(struct timespec){step / 1000, (long)(step % 1000) * 1000000L}, NULL);
 		watched += step;
 		m->hot_watch_steps++;
-		if ((found = watch_step(m, m->carry, err, errlen)) < 0)
-			return (int)found;
+		int64_t now = watch_step(m, m->carry, err, errlen);
+		if (now < 0)
+			return (int)now;
+		found = now - total;
+		total = now;
 	} while (hot_watch_goes_on((uint64_t)found, watched));
 	for (unsigned i = 0; i < m->ram.nr; i++) {
 		const uint64_t *hot = m->carry[i];

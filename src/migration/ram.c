@@ -41,6 +41,15 @@ void ram_map_free(struct ram_map *m)
 	m->hash = NULL;
 }
 
+uint64_t ram_bits_count(const struct ram_map *m, uint64_t *const bits[])
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < m->nr; i++)
+		for (uint64_t w = 0; w < vmig_bitmap_words(m->pages[i]); w++)
+			n += (uint64_t)__builtin_popcountll(bits[i][w]);
+	return n;
+}
+
 uint8_t *ram_page(const struct ram_map *m, uint64_t index)
 {
 	for (unsigned i = 0; i < m->nr; i++)

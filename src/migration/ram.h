@@ -27,6 +27,9 @@ struct ram_map {
 int ram_map_init(struct ram_map *m, const struct vmig_guest *g, char *err, size_t errlen);
 void ram_map_free(struct ram_map *m);
 
+/* Pages set in a per-region bitmap (bits[i]: region i's, one bit a page). */
+uint64_t ram_bits_count(const struct ram_map *m, uint64_t *const bits[]);
+
 /* Host address of global page index, or NULL if out of range. */
 uint8_t *ram_page(const struct ram_map *m, uint64_t index);
 

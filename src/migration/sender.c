@@ -105,11 +105,7 @@ void migration_abort(struct vmig_migration *m)
 
 static uint64_t count_dirty(struct vmig_migration *m)
 {
-	uint64_t n = 0;
-	for (unsigned i = 0; i < m->ram.nr; i++)
-		for (uint64_t w = 0; w < vmig_bitmap_words(m->ram.pages[i]); w++)
-			n += (uint64_t)__builtin_popcountll(m->bits[i][w]);
-	return n;
+	return ram_bits_count(&m->ram, m->bits);
 }
 
 static int harvest(struct vmig_migration *m, char *err, size_t errlen)

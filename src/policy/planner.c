@@ -151,10 +151,9 @@ static bool beats(const struct plan_inputs *in, enum codec_id c, double r, enum 
  * first) kept its place against a zstd or deflate up to 15 % faster (KVM,
  * 1G cell: lz4 chosen in 2 runs of 8, 686 and 748 MiB on the wire and
  * 6.41 and 6.94 s, against 593-613 MiB and 5.6-6.4 s in the runs that
- * chose deflate). Between
- * the others CODEC_TIE keeps what that margin did right: of two codecs
- * about as fast, the one cheaper in CPU (a busy destination gets lz4
- * rather than a zstd 1 % faster).
+ * chose deflate). Between the others CODEC_TIE keeps what that margin
+ * did right: of two codecs about as fast, the one cheaper in CPU (a busy
+ * destination gets lz4 rather than a zstd 1 % faster).
  */
 static enum codec_id best_codec(const struct plan_inputs *in, unsigned threads, enum codec_id cur)
 {
